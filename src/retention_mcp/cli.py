@@ -1,0 +1,107 @@
+"""Command line: ``retention-mcp`` (stdio server), ``retention-mcp serve --http``, ``retention-mcp demo``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from retention_mcp import __version__
+from retention_mcp.settings import LANGUAGES, LOG_LEVELS, Settings
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", action="append", type=Path, dest="data_dirs", metavar="DIR",
+                        help="folder the tools may read HR files from; repeat for several "
+                             "(env RETENTION_MCP_DATA_DIRS; default: the current directory)")
+    parser.add_argument("--output-dir", type=Path, metavar="DIR",
+                        help="folder for exported reports and charts (env RETENTION_MCP_OUTPUT_DIR; "
+                             "default ./retention-mcp-output)")
+    parser.add_argument("--prompts-dir", type=Path, metavar="DIR",
+                        help="team prompt templates that add to or override the bundled ones "
+                             "(env RETENTION_MCP_PROMPTS_DIR)")
+    parser.add_argument("--catalog-dir", type=Path, metavar="DIR",
+                        help="team catalog YAML files (KPI catalog, cost presets, column aliases) "
+                             "(env RETENTION_MCP_CATALOG_DIR)")
+    parser.add_argument("--language", choices=LANGUAGES, help="default prompt language (env RETENTION_MCP_LANGUAGE)")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, type=str.upper,
+                        help="stderr log level (env RETENTION_MCP_LOG_LEVEL; default INFO)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="retention-mcp",
+        description="MCP server for employee-retention strategy. With no command it serves MCP over stdio.",
+    )
+    parser.add_argument("--version", action="version", version=f"retention-mcp {__version__}")
+    _add_common(parser)
+    commands = parser.add_subparsers(dest="command")
+
+    stdio = commands.add_parser("stdio", help="serve MCP over stdio (the default)")
+    _add_common(stdio)
+
+    serve = commands.add_parser("serve", help="serve MCP over stdio, or over streamable HTTP with --http")
+    _add_common(serve)
+    serve.add_argument("--http", action="store_true", help="stateless streamable HTTP instead of stdio")
+    serve.add_argument("--host", help="HTTP host (default 127.0.0.1; beyond loopback a token is required)")
+    serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
+    serve.add_argument("--workers", type=int, help="HTTP worker processes behind one port (default 1)")
+    serve.add_argument("--token-file", type=Path, help="file holding the bearer token (env RETENTION_MCP_TOKEN "
+                                                       "or RETENTION_MCP_TOKEN_FILE)")
+
+    demo = commands.add_parser("demo", help="run an end-to-end session against this server on bundled sample data")
+    _add_common(demo)
+    demo.add_argument("--workdir", type=Path, help="where the demo writes its sample data and reports "
+                                                   "(default: a new temporary folder)")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    if args.data_dirs:
+        overrides["data_dirs"] = tuple(args.data_dirs)
+    for key in ("output_dir", "prompts_dir", "catalog_dir", "language", "log_level", "host", "port", "workers"):
+        value = getattr(args, key, None)
+        if value is not None:
+            overrides[key] = value
+    token_file = getattr(args, "token_file", None)
+    if token_file is not None:
+        overrides["token"] = Path(token_file).expanduser().read_text(encoding="utf-8").strip()
+    return Settings.from_env(**overrides)
+
+
+def configure_logging(level: str) -> None:
+    # stdout belongs to the protocol: every log line goes to stderr.
+    logging.basicConfig(stream=sys.stderr, level=level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+    except (ValueError, OSError) as exc:
+        parser.error(str(exc))
+    configure_logging(settings.log_level)
+
+    if args.command == "demo":
+        from retention_mcp.demo import run_demo
+
+        return run_demo(settings, workdir=args.workdir)
+
+    if args.command == "serve" and args.http:
+        from retention_mcp.http import serve_http
+
+        try:
+            return serve_http(settings)
+        except ValueError as exc:  # refused configuration, e.g. no token beyond loopback
+            print(f"retention-mcp: {exc}", file=sys.stderr)
+            return 2
+
+    from retention_mcp.server import build_server
+
+    build_server(settings).run("stdio")
+    return 0

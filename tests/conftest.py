@@ -1,0 +1,60 @@
+"""Shared fixtures: settings rooted in a temporary folder, an in-memory SDK client, the shared datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from retention_mcp.server import build_server
+from retention_mcp.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def settings(tmp_path: Path, data_dir: Path) -> Settings:
+    """Settings whose data folder is ``data_dir`` and output folder ``tmp_path/out``."""
+    return Settings(data_dirs=(data_dir,), output_dir=tmp_path / "out", log_level="WARNING")
+
+
+@pytest.fixture
+async def client(settings: Settings):
+    async with Client(build_server(settings), raise_exceptions=True) as connected:
+        yield connected
+
+
+def shared_dataset(name: str) -> Path:
+    """Path of a dataset in ../shared/datasets, or skip the test when that folder is absent."""
+    path = SHARED_DATASETS / name
+    if not path.is_file():
+        pytest.skip(f"{path} is not here (the shared datasets live beside the repository, not in it)")
+    return path
+
+
+@pytest.fixture
+def shared_settings(tmp_path: Path) -> Settings:
+    """Settings whose data folder is ../shared/datasets (read only); skip when it is absent."""
+    if not SHARED_DATASETS.is_dir():
+        pytest.skip(f"{SHARED_DATASETS} is not here (the shared datasets live beside the repository)")
+    return Settings(data_dirs=(SHARED_DATASETS,), output_dir=tmp_path / "out", log_level="WARNING")
+
+
+@pytest.fixture
+async def shared_client(shared_settings: Settings):
+    async with Client(build_server(shared_settings), raise_exceptions=True) as connected:
+        yield connected
