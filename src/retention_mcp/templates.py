@@ -34,12 +34,12 @@ from typing import Any
 
 from retention_mcp.catalog import bundled_dir
 from retention_mcp.settings import LANGUAGES, Settings
+from retention_mcp.units import NUMBER, parse_rate, percent, plain_number
 
 logger = logging.getLogger(__name__)
 
 ARGUMENT_TYPES = ("text", "data", "score", "rate", "number", "integer", "choice")
 _FILENAME = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)\.(?P<language>[a-z]{2})\.md$")
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
 class TemplateError(ValueError):
@@ -129,8 +129,8 @@ def _environment():
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["pct"] = format_percent
-    env.filters["num"] = format_number
+    env.filters["pct"] = percent
+    env.filters["num"] = plain_number
     return env
 
 
@@ -147,29 +147,14 @@ def environment():
         return _env_instance
 
 
-def format_percent(value: float | None, digits: int = 1) -> str:
-    """0.178 -> '17.8%'."""
-    if value is None:
-        return ""
-    return f"{value * 100:.{digits}f}%"
-
-
-def format_number(value: float | None, digits: int = 1) -> str:
-    """72.0 -> '72', 72.25 -> '72.2' (for scores shown in text)."""
-    if value is None:
-        return ""
-    if float(value).is_integer():
-        return str(int(value))
-    return f"{value:.{digits}f}"
-
-
 def parse_template(text: str, path: Path, origin: str) -> Template:
     """Parse one template file; raise TemplateError saying what is wrong with it."""
     import yaml
 
     match = _FILENAME.match(path.name)
     if not match:
-        raise TemplateError(f"{path.name}: file names must look like <name>.<language>.md, e.g. retention_strategy.en.md")
+        raise TemplateError(f"{path.name}: file names must look like <name>.<language>.md, "
+                            "e.g. retention_strategy.en.md")
     if not text.startswith("---"):
         raise TemplateError(f"{path.name}: a template starts with YAML front matter between '---' lines")
     parts = re.split(r"^---[ \t]*$", text, maxsplit=2, flags=re.MULTILINE)
@@ -298,25 +283,6 @@ def _bad(arg: TemplateArgument, value: str, why: str) -> TemplateError:
     return TemplateError(f"argument {arg.name!r}: {why} (got {shown!r}); for example: {arg.example()}")
 
 
-def parse_rate(text: str) -> float:
-    """'17.8%' or '0.178' -> 0.178. A bare number above 1 is ambiguous and refused."""
-    cleaned = text.strip().replace(",", "").replace("％", "%")
-    if cleaned.endswith("%"):
-        number = cleaned[:-1].strip()
-        if not _NUMBER.match(number):
-            raise ValueError("is not a percentage")
-        value = float(number) / 100
-    else:
-        if not _NUMBER.match(cleaned):
-            raise ValueError("is not a number")
-        value = float(cleaned)
-        if value > 1:
-            raise ValueError(f"a bare number above 1 is ambiguous: write {value:g}% or {value / 100:g}")
-    if not 0 <= value <= 1:
-        raise ValueError("must be between 0% and 100%")
-    return value
-
-
 def coerce_value(arg: TemplateArgument, value: str) -> Any:
     text = str(value).strip()
     if arg.type == "text":
@@ -335,7 +301,7 @@ def coerce_value(arg: TemplateArgument, value: str) -> Any:
     cleaned = text.replace(",", "")
     if arg.type == "score":
         cleaned = re.sub(r"\s*(/\s*100|分)$", "", cleaned)
-    if not _NUMBER.match(cleaned):
+    if not NUMBER.match(cleaned):
         raise _bad(arg, text, "is not a number")
     number = float(cleaned)
     if arg.type == "score" and not 0 <= number <= 100:

@@ -1,0 +1,1 @@
+"""Plain analysis functions (pandas/numpy/scipy, imported lazily): no MCP here."""

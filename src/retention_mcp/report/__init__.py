@@ -1,0 +1,1 @@
+"""Report export (md/html/docx/xlsx) and charts."""
