@@ -7,9 +7,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.prompts import Prompt
 from mcp.server.mcpserver.prompts.base import PromptArgument
-from mcp.types import Completion, PromptReference, ResourceTemplateReference
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, Completion, PromptReference, ResourceTemplateReference
 
 from retention_mcp import __version__
 from retention_mcp.settings import Settings
@@ -57,7 +59,9 @@ class RetentionServer(MCPServer):
                 chosen = library_getter().get(name, language)
                 return render_template(chosen, arguments)
             except TemplateError as exc:
-                raise ValueError(str(exc)) from None
+                # An MCPError passes through the SDK unchanged, so the client reads what to fix
+                # instead of a generic "Error rendering prompt".
+                raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
 
         arguments = [
             PromptArgument(name=a.name, description=_argument_description(a), required=a.required)
@@ -94,6 +98,26 @@ class RetentionServer(MCPServer):
     async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, context: Any = None):  # type: ignore[override]
         self.sync_prompts()
         return await super().get_prompt(name, arguments, context)
+
+    # -- tool errors
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None):  # type: ignore[override]
+        """Bad input raised as ``ValueError`` reaches the client with its message.
+
+        The SDK hides the message of any exception but its own ``ToolError`` (it could leak internals).
+        Our analysis functions raise ``ValueError`` only with messages written for the user (what was
+        wrong and how to fix it), so those are passed on; anything else stays hidden and is logged.
+        """
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ValueError):
+                raise ToolError(f"{name}: {cause}") from cause
+            logger.error("tool %s crashed", name, exc_info=cause)
+            raise ToolError(f"{name} failed unexpectedly ({type(cause).__name__ if cause else 'error'}); "
+                            "the server is still running. Check the inputs; if they look right, "
+                            "report this with the server log.") from exc
 
     # -- completions
 
