@@ -125,9 +125,9 @@ def test_team_template_renders_with_coerced_arguments(team_settings: Settings, t
 def test_missing_and_unknown_arguments_are_reported(team_settings: Settings, team_dir: Path) -> None:
     write(team_dir, "team_checkin.en.md", TEAM_TEMPLATE)
     template = load_library(team_settings).get("team_checkin", "en")
-    with pytest.raises(TemplateError, match="needs argument.*team"):
+    with pytest.raises(TemplateError, match=r"needs argument.*team"):
         render_template(template, {})
-    with pytest.raises(TemplateError, match="no argument.*colour"):
+    with pytest.raises(TemplateError, match=r"no argument.*colour"):
         render_template(template, {"team": "A", "colour": "red"})
 
 
@@ -192,7 +192,7 @@ async def test_broken_team_template_is_listed_and_others_keep_working(team_clien
 @pytest.mark.anyio
 async def test_bad_argument_value_is_an_error_that_names_it(team_client: Client, team_dir: Path) -> None:
     write(team_dir, "team_checkin.en.md", TEAM_TEMPLATE)
-    with pytest.raises(MCPError, match="risk.*for example"):
+    with pytest.raises(MCPError, match=r"risk.*for example"):
         await team_client.get_prompt("team_checkin", {"team": "Ops", "risk": "high"})
     result = await team_client.call_tool("render_template",
                                          {"name": "team_checkin", "arguments": {"team": "Ops", "risk": "40"}})
