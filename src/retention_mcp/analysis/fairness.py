@@ -1,0 +1,363 @@
+"""Schedule fairness: how evenly unfavourable shifts (night / weekend / holiday) fall across agents.
+
+Seed 000 asks for a "排班公平指数": the Gini coefficient of unfavourable shifts per agent (target
+≤ 0.25) and the rate of consecutive-night violations (more than 3 nights in a row; target < 2%).
+Gini is the population form Σᵢ Σⱼ |xᵢ − xⱼ| ÷ (2 n² x̄). Outputs never carry agent identifiers
+from a file: the per-agent distribution is returned as anonymous sorted counts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from retention_mcp.units import percent, plain_number
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+GINI_TARGET = 0.25          # seed 000: 不利班次Gini≤0.25
+VIOLATION_TARGET = 0.02     # seed 000: 连续夜班违例率<2%
+DEFAULT_NIGHT_LIMIT = 3     # seed 000: 连续夜班上限(如≤3天)
+MAX_SORTED_COUNTS = 500     # output stays bounded
+
+AGENT_ALIASES = ("agent", "agent_id", "agentid", "employee", "employee_id", "emp_id", "staff", "staff_id", "name",
+                 "worker", "坐席", "坐席工号", "工号", "员工", "员工编号", "员工工号", "姓名", "人员")
+DATE_ALIASES = ("date", "shift_date", "work_date", "day", "日期", "排班日期", "班次日期", "工作日期")
+SHIFT_ALIASES = ("shift", "shift_type", "shift_name", "shift_code", "班次", "班别", "班次类型", "班型")
+START_ALIASES = ("start", "start_time", "shift_start", "begin", "begin_time", "开始时间", "上班时间", "班次开始")
+
+NIGHT_WORDS = ("night", "overnight", "graveyard", "夜", "通宵")
+NIGHT_CODES = ("n",)
+HOLIDAY_WORDS = ("holiday", "节假日", "假日", "法定")
+WEEKEND_WORDS = ("weekend", "周末")
+
+
+class CategoryStats(BaseModel):
+    category: str = Field(description="unfavourable (any of the below), night, weekend or holiday")
+    shifts: int = Field(description="shifts of this kind in total")
+    gini: float = Field(description="population Gini of shifts per agent, 0 (equal) .. 1")
+    top20_share: float = Field(description="fraction of these shifts carried by the top 20% of agents")
+
+
+class FairnessResult(BaseModel):
+    agents: int = Field(description="agents in the analysis (including those with no unfavourable shift)")
+    shifts: int | None = Field(description="shifts read from the file (None for per-agent counts)")
+    unfavourable_shifts: float = Field(description="night, weekend or holiday shifts (each shift counted once)")
+    mean_per_agent: float
+    gini: float = Field(description="population Gini of unfavourable shifts per agent: Σ|xi−xj| ÷ (2n²x̄)")
+    top20_share: float = Field(description="fraction of unfavourable shifts carried by the top ⌈20%⌉ of agents")
+    categories: list[CategoryStats] = Field(description="per kind of shift (file input only)")
+    night_limit: int = Field(description="most consecutive nights allowed (seed 000: 3)")
+    night_shifts: int | None = Field(description="night shifts in the file (None when not computable)")
+    night_runs: int | None = Field(description="runs of consecutive nights (a single night is a run of 1)")
+    runs_over_limit: int | None = Field(description="runs longer than night_limit")
+    longest_night_run: int | None
+    violation_rate: float | None = Field(
+        description="night shifts worked beyond the limit within a run (the 4th, 5th … night) ÷ all night "
+                    "shifts, fraction")
+    agents_with_violation_share: float | None = Field(description="fraction of agents with at least one run over "
+                                                                  "the limit")
+    gini_target: float = GINI_TARGET
+    meets_gini_target: bool
+    violation_target: float = VIOLATION_TARGET
+    meets_violation_target: bool | None
+    sorted_counts: list[float] | None = Field(
+        description="unfavourable shifts per agent, highest first, without identifiers (None when suppressed "
+                    "for fewer than min_group_size agents)")
+    sorted_counts_truncated: bool = False
+    definitions: list[str]
+    notes: list[str]
+
+
+def gini(values: Sequence[float]) -> float:
+    """Population Gini Σᵢ Σⱼ |xᵢ − xⱼ| ÷ (2 n² x̄); 0 for an empty list or all zeros."""
+    xs = sorted(float(v) for v in values)
+    n = len(xs)
+    total = sum(xs)
+    if n == 0 or total == 0:
+        return 0.0
+    # Sorted form of the double sum: Σᵢ Σⱼ |xᵢ − xⱼ| = 2 Σᵢ (2i − n − 1) x₍ᵢ₎, i = 1..n.
+    weighted = sum((2 * i - n - 1) * x for i, x in enumerate(xs, start=1))
+    return weighted / (n * total)
+
+
+def top_share(values: Sequence[float], fraction: float = 0.2) -> float:
+    """Share of the total carried by the top ⌈fraction × n⌉ values (0 when the total is 0)."""
+    import math
+
+    xs = sorted((float(v) for v in values), reverse=True)
+    total = sum(xs)
+    if not xs or total == 0:
+        return 0.0
+    top = max(1, math.ceil(round(fraction * len(xs), 9)))
+    return sum(xs[:top]) / total
+
+
+def night_runs(night_dates: Sequence[date]) -> list[int]:
+    """Lengths of runs of consecutive calendar days in a set of night-shift dates."""
+    days = sorted(set(night_dates))
+    runs: list[int] = []
+    for previous, day in zip([None, *days], days, strict=False):
+        if previous is not None and day - previous == timedelta(days=1):
+            runs[-1] += 1
+        else:
+            runs.append(1)
+    return runs
+
+
+def _check_counts(counts: Sequence[float]) -> list[float]:
+    import math
+
+    values = []
+    for i, value in enumerate(counts):
+        if value is None or not math.isfinite(value) or value < 0:
+            raise ValueError(f"agent_counts entry {i + 1} is {value!r}: give a count of unfavourable shifts, "
+                             "0 or more, for every agent (include agents with 0)")
+        values.append(float(value))
+    if len(values) < 2:
+        raise ValueError("agent_counts needs at least 2 agents to measure fairness (include agents with 0)")
+    return values
+
+
+def fairness_from_counts(counts: Sequence[float], *, night_limit: int = DEFAULT_NIGHT_LIMIT) -> FairnessResult:
+    """Gini and top-20% share from per-agent counts the caller already has (no consecutive-night check)."""
+    values = _check_counts(counts)
+    return _result(values, shifts=None, categories=[], night_limit=night_limit, runs_per_agent=None,
+                   night_shift_total=None, show_counts=True,
+                   notes=["Per-agent counts were given, so consecutive nights cannot be checked; pass the shift "
+                          "roster (path or csv_text) for the violation rate."])
+
+
+def _result(values: list[float], *, shifts: int | None, categories: list[CategoryStats], night_limit: int,
+            runs_per_agent: list[list[int]] | None, night_shift_total: int | None, show_counts: bool,
+            notes: list[str]) -> FairnessResult:
+    total = sum(values)
+    g = gini(values)
+    if runs_per_agent is not None and night_shift_total is not None:
+        all_runs = [r for runs in runs_per_agent for r in runs]
+        over = [r for r in all_runs if r > night_limit]
+        beyond = sum(r - night_limit for r in over)
+        violation_rate = beyond / night_shift_total if night_shift_total else 0.0
+        agents_violating = sum(1 for runs in runs_per_agent if any(r > night_limit for r in runs))
+        run_fields = dict(night_shifts=night_shift_total, night_runs=len(all_runs), runs_over_limit=len(over),
+                          longest_night_run=max(all_runs, default=0), violation_rate=violation_rate,
+                          agents_with_violation_share=agents_violating / len(values),
+                          meets_violation_target=violation_rate < VIOLATION_TARGET)
+    else:
+        run_fields = dict(night_shifts=None, night_runs=None, runs_over_limit=None, longest_night_run=None,
+                          violation_rate=None, agents_with_violation_share=None, meets_violation_target=None)
+    ordered = sorted(values, reverse=True)
+    definitions = [
+        "Gini = Σᵢ Σⱼ |xᵢ − xⱼ| ÷ (2 n² x̄) over agents' unfavourable-shift counts (population form; 0 = equal).",
+        "Top-20% share = unfavourable shifts of the ⌈20% × agents⌉ most-loaded agents ÷ all unfavourable shifts.",
+        f"Violation rate = nights worked beyond {night_limit} in a row (night {night_limit + 1}, {night_limit + 2} "
+        "…) ÷ all night shifts.",
+        f"Targets (seed 000): Gini ≤ {GINI_TARGET:.2f}; violation rate < {percent(VIOLATION_TARGET, 0)}.",
+    ]
+    return FairnessResult(
+        agents=len(values), shifts=shifts, unfavourable_shifts=total, mean_per_agent=total / len(values), gini=g,
+        top20_share=top_share(values), categories=categories, night_limit=night_limit,
+        meets_gini_target=g <= GINI_TARGET,
+        sorted_counts=ordered[:MAX_SORTED_COUNTS] if show_counts else None,
+        sorted_counts_truncated=show_counts and len(ordered) > MAX_SORTED_COUNTS,
+        definitions=definitions, notes=notes, **run_fields,
+    )
+
+
+# -- reading a roster
+
+
+def _normalise(name: object) -> str:
+    return re.sub(r"[\s\-]+", "_", str(name).strip().lower())
+
+
+def _find_column(df: pd.DataFrame, given: str | None, aliases: Sequence[str], role: str) -> str | None:
+    if given:
+        if given in df.columns:
+            return given
+        raise ValueError(f"{role} column {given!r} is not in the file; its columns are: "
+                         f"{', '.join(map(str, df.columns))}")
+    lookup = {_normalise(c): c for c in df.columns}
+    for alias in aliases:
+        if _normalise(alias) in lookup:
+            return lookup[_normalise(alias)]
+    return None
+
+
+def _parse_dates(series: pd.Series) -> pd.Series:
+    import pandas as pd
+
+    text = series.astype("string").str.strip()
+    # 2024年3月5日 -> 2024-3-5; 2024/3/5 and 2024-03-05 parse as they are.
+    text = text.str.replace(r"(\d{4})年(\d{1,2})月(\d{1,2})日?", r"\1-\2-\3", regex=True)
+    return pd.to_datetime(text, errors="coerce", format="mixed")
+
+
+TIME_ONLY = re.compile(r"^(\d{1,2})(?::(\d{2}))?(?::\d{2})?$")
+
+
+def _start_hours(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(hour of day, date when the value carries one) from '22:00', '22', or '2024-03-05 22:00'."""
+    import pandas as pd
+
+    text = series.astype("string").str.strip()
+    hours = pd.Series(pd.NA, index=series.index, dtype="Float64")
+    dates = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
+    matched = text.str.extract(TIME_ONLY)
+    is_time = matched[0].notna()
+    hours[is_time] = matched.loc[is_time, 0].astype(float) + matched.loc[is_time, 1].fillna("0").astype(float) / 60
+    rest = ~is_time & text.notna()
+    if rest.any():
+        parsed = _parse_dates(text[rest])
+        hours[rest] = parsed.dt.hour + parsed.dt.minute / 60
+        dates[rest] = parsed.dt.normalize()
+    return hours, dates
+
+
+def fairness_from_roster(df: pd.DataFrame, *, agent_column: str | None = None, date_column: str | None = None,
+                         shift_column: str | None = None, start_column: str | None = None,
+                         holidays: Sequence[str] = (), night_from_hour: float = 20, night_until_hour: float = 5,
+                         weekend_days: Sequence[int] = (5, 6), night_limit: int = DEFAULT_NIGHT_LIMIT,
+                         min_group_size: int = 5) -> FairnessResult:
+    """Classify each roster row (one shift) and measure how evenly unfavourable shifts fall.
+
+    A shift is *night* when its label says so (night/夜/通宵, or the code 'N') or it starts at or after
+    ``night_from_hour`` or before ``night_until_hour``; *weekend* when its date falls on ``weekend_days``
+    (Monday = 0) or its label says weekend/周末; *holiday* when its date is in ``holidays`` or its label
+    says holiday/节假日/假日/法定.
+    """
+    import pandas as pd
+
+    if night_limit < 1:
+        raise ValueError("night_limit must be at least 1 (seed 000 uses 3 consecutive nights)")
+    if df.empty:
+        raise ValueError("the roster has no rows; give one row per shift with agent, date and shift columns")
+    agent_col = _find_column(df, agent_column, AGENT_ALIASES, "agent")
+    if agent_col is None:
+        raise ValueError("no agent column found; name it with agent_column (columns: "
+                         f"{', '.join(map(str, df.columns))})")
+    date_col = _find_column(df, date_column, DATE_ALIASES, "date")
+    shift_col = _find_column(df, shift_column, SHIFT_ALIASES, "shift")
+    start_col = _find_column(df, start_column, START_ALIASES, "start")
+    if shift_col is None and start_col is None and date_col is None:
+        raise ValueError("need a shift label column (shift/班次), a start-time column (start_time/开始时间) or a "
+                         "date column to classify shifts; name them with shift_column / start_column / date_column")
+    notes: list[str] = []
+
+    agents = df[agent_col].astype("string").str.strip()
+    keep = agents.notna() & (agents != "")
+    if (~keep).any():
+        notes.append(f"{int((~keep).sum())} row(s) without an agent were left out.")
+    frame = pd.DataFrame({"agent": agents[keep]})
+    index = frame.index
+
+    labels = (df.loc[index, shift_col].astype("string").str.strip().str.lower().fillna("")
+              if shift_col else pd.Series("", index=index, dtype="string"))
+    label_night = labels.apply(lambda s: s in NIGHT_CODES or any(w in s for w in NIGHT_WORDS)).astype(bool)
+    label_holiday = labels.apply(lambda s: any(w in s for w in HOLIDAY_WORDS)).astype(bool)
+    label_weekend = labels.apply(lambda s: any(w in s for w in WEEKEND_WORDS)).astype(bool)
+
+    shift_dates = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
+    if date_col:
+        shift_dates = _parse_dates(df.loc[index, date_col]).dt.normalize()
+    start_night = pd.Series(False, index=index)
+    if start_col:
+        hours, start_dates = _start_hours(df.loc[index, start_col])
+        shift_dates = shift_dates.fillna(start_dates)
+        night_window = ((hours >= night_from_hour) | (hours < night_until_hour)) if night_from_hour > night_until_hour \
+            else ((hours >= night_from_hour) & (hours < night_until_hour))
+        start_night = night_window.fillna(False).astype(bool)
+        unparsed = int(hours.isna().sum())
+        if unparsed:
+            notes.append(f"{unparsed} start time(s) could not be read (use 22:00 or 2024-03-05 22:00).")
+    has_dates = bool(shift_dates.notna().any())
+    if (date_col or start_col) and not has_dates:
+        raise ValueError("no dates could be read from the roster; write them like 2024-03-05, 2024/3/5 or "
+                         "2024年3月5日 (or name the column with date_column)")
+    missing_dates = int(shift_dates.isna().sum()) if has_dates else 0
+    if missing_dates:
+        notes.append(f"{missing_dates} shift(s) have no readable date: counted by label only, left out of the "
+                     "weekend/holiday and consecutive-night checks.")
+
+    holiday_dates = set()
+    for text in holidays:
+        parsed = _parse_dates(pd.Series([text]))[0]
+        if pd.isna(parsed):
+            raise ValueError(f"holiday {text!r} is not a date; write holidays like '2024-10-01'")
+        holiday_dates.add(parsed.normalize())
+
+    frame["night"] = label_night | start_night
+    frame["weekend"] = label_weekend | shift_dates.dt.weekday.isin(list(weekend_days)).fillna(False).astype(bool)
+    frame["holiday"] = label_holiday | shift_dates.isin(holiday_dates).astype(bool)
+    frame["unfavourable"] = frame["night"] | frame["weekend"] | frame["holiday"]
+    frame["date"] = shift_dates
+
+    per_agent = frame.groupby("agent")[["unfavourable", "night", "weekend", "holiday"]].sum()
+    if len(per_agent) < 2:
+        raise ValueError("the roster has fewer than 2 agents; fairness compares agents with each other")
+    categories = [
+        CategoryStats(category=name, shifts=int(per_agent[name].sum()), gini=gini(per_agent[name].tolist()),
+                      top20_share=top_share(per_agent[name].tolist()))
+        for name in ("unfavourable", "night", "weekend", "holiday")
+    ]
+
+    runs_per_agent: list[list[int]] | None = None
+    night_total: int | None = None
+    if has_dates:
+        nights = frame[frame["night"] & frame["date"].notna()]
+        runs_per_agent = [night_runs([d.date() for d in nights.loc[nights["agent"] == a, "date"]])
+                          for a in per_agent.index]
+        night_total = int(nights.groupby("agent")["date"].nunique().sum())
+    else:
+        notes.append("No dates: weekend, holiday and consecutive-night checks need a date column.")
+    if not frame["night"].any():
+        notes.append("No night shifts were recognised; check the shift labels or pass start_column and the night "
+                     "window (night_from_hour / night_until_hour).")
+
+    show = len(per_agent) >= min_group_size
+    if not show:
+        notes.append(f"Fewer than {min_group_size} agents: the per-agent distribution is suppressed.")
+    notes.append(f"Columns used: agent={agent_col!r}, date={date_col!r}, shift={shift_col!r}, start={start_col!r}. "
+                 f"Night = label night/夜/通宵/'N' or start in [{plain_number(night_from_hour)}:00, "
+                 f"{plain_number(night_until_hour)}:00).")
+    return _result([float(v) for v in per_agent["unfavourable"].tolist()], shifts=len(frame), categories=categories,
+                   night_limit=night_limit, runs_per_agent=runs_per_agent, night_shift_total=night_total,
+                   show_counts=show, notes=notes)
+
+
+def fairness_text(result: FairnessResult) -> str:
+    def mark(ok: bool | None) -> str:
+        return "—" if ok is None else ("✓ meets" if ok else "✗ misses")
+
+    lines = [
+        f"**Schedule fairness** — {result.agents} agents"
+        + (f", {result.shifts} shifts" if result.shifts is not None else "")
+        + f", {plain_number(result.unfavourable_shifts)} unfavourable (mean {result.mean_per_agent:.1f} per agent)",
+        "",
+        "| measure | value | seed 000 target | |",
+        "|---|---:|---:|---|",
+        f"| Gini of unfavourable shifts | {result.gini:.3f} | ≤ {GINI_TARGET:.2f} | {mark(result.meets_gini_target)} |",
+        f"| share carried by top 20% | {percent(result.top20_share)} | | |",
+    ]
+    if result.violation_rate is not None:
+        lines.append(f"| consecutive-night violation rate (> {result.night_limit} in a row) | "
+                     f"{percent(result.violation_rate)} | < {percent(VIOLATION_TARGET, 0)} | "
+                     f"{mark(result.meets_violation_target)} |")
+        lines.append(f"| runs over the limit / all night runs | {result.runs_over_limit} / {result.night_runs} | | |")
+        lines.append(f"| agents with a violation | {percent(result.agents_with_violation_share)} | | |")
+        lines.append(f"| longest night run | {result.longest_night_run} | ≤ {result.night_limit} | |")
+    if result.categories:
+        lines += ["", "| kind | shifts | Gini | top-20% share |", "|---|---:|---:|---:|"]
+        for c in result.categories:
+            lines.append(f"| {c.category} | {c.shifts} | {c.gini:.3f} | {percent(c.top20_share)} |")
+    if result.sorted_counts is not None:
+        shown = ", ".join(plain_number(v) for v in result.sorted_counts[:40])
+        more = " …" if len(result.sorted_counts) > 40 else ""
+        lines += ["", f"Per agent, highest first (anonymous): {shown}{more}"]
+    lines += [""] + [f"- {d}" for d in result.definitions] + [f"- {n}" for n in result.notes]
+    return "\n".join(lines)

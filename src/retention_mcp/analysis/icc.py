@@ -1,0 +1,159 @@
+"""QA calibration: intraclass correlation of raters scoring the same items (Shrout & Fleiss 1979).
+
+The ratings matrix has one row per item (a call, a ticket) and one column per rater. From the
+two-way ANOVA mean squares — BMS (between items), WMS (within items), JMS (between raters), EMS
+(residual) — with n items and k raters:
+
+    ICC(1,1) = (BMS − WMS) ÷ (BMS + (k−1)·WMS)                      ICC(1,k) = (BMS − WMS) ÷ BMS
+    ICC(2,1) = (BMS − EMS) ÷ (BMS + (k−1)·EMS + k·(JMS − EMS) ÷ n)  ICC(2,k) = (BMS − EMS) ÷ (BMS + (JMS − EMS) ÷ n)
+    ICC(3,1) = (BMS − EMS) ÷ (BMS + (k−1)·EMS)                      ICC(3,k) = (BMS − EMS) ÷ BMS
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field
+
+#: Seed 000: "监控评估者间一致性ICC≥0.75".
+SEED_TARGET = 0.75
+
+FORMS = {
+    "ICC1": "ICC(1,1): one-way random, single rater — each item scored by a different random set of raters",
+    "ICC2": "ICC(2,1): two-way random, absolute agreement, single rater — raters are a sample of all QA staff "
+            "(the usual calibration question: would another rater give the same score?)",
+    "ICC3": "ICC(3,1): two-way mixed, consistency, single rater — these raters only; a rater who is always "
+            "stricter by a constant still counts as consistent",
+    "ICC1k": "ICC(1,k): reliability of the mean of k raters, one-way model",
+    "ICC2k": "ICC(2,k): reliability of the mean of k raters, absolute agreement",
+    "ICC3k": "ICC(3,k): reliability of the mean of k raters, consistency",
+}
+
+
+class IccForm(BaseModel):
+    form: str = Field(description="ICC1, ICC2, ICC3 (single rater) or ICC1k, ICC2k, ICC3k (mean of k raters)")
+    value: float = Field(description="intraclass correlation, at most 1 (can be negative when raters disagree)")
+    interpretation: str = Field(description="Koo & Li 2016: poor < 0.5, moderate 0.5–0.75, good 0.75–0.9, "
+                                            "excellent > 0.9")
+    meaning: str
+
+
+class CalibrationResult(BaseModel):
+    items: int = Field(description="rows: calls/tickets scored by every rater")
+    raters: int = Field(description="columns: QA raters")
+    forms: list[IccForm]
+    headline_form: str = Field(description="the form compared with the target: ICC2 (absolute agreement, single "
+                                           "rater)")
+    headline_value: float
+    target: float = Field(description="seed 000's target for QA inter-rater agreement, ICC ≥ 0.75")
+    meets_target: bool
+    mean_squares: dict[str, float] = Field(description="BMS (items), WMS (within items), JMS (raters), "
+                                                       "EMS (residual)")
+    rater_means: list[float] = Field(description="mean score of each rater, in column order (spot a harsh or "
+                                                 "lenient rater)")
+    notes: list[str]
+
+
+def koo_li(value: float) -> str:
+    """Koo & Li (2016) bands for an ICC value."""
+    if value < 0.5:
+        return "poor"
+    if value < 0.75:
+        return "moderate"
+    if value <= 0.9:
+        return "good"
+    return "excellent"
+
+
+def validate_ratings(ratings: Sequence[Sequence[float | None]]) -> list[list[float]]:
+    """A rectangular items × raters matrix of finite numbers, or ValueError saying how to fix it."""
+    if not isinstance(ratings, Sequence) or len(ratings) < 2:
+        raise ValueError("ratings needs at least 2 items (rows), each with one score per rater (columns), "
+                         "e.g. [[9, 2, 5, 8], [6, 1, 3, 2], ...]")
+    widths = {len(row) for row in ratings}
+    if len(widths) != 1:
+        counts = ", ".join(f"row {i + 1}: {len(row)}" for i, row in enumerate(ratings) if len(row) != len(ratings[0]))
+        raise ValueError(f"ratings is ragged: row 1 has {len(ratings[0])} scores but {counts}. Every item must be "
+                         "scored by every rater, in the same column order; drop items some raters skipped")
+    width = widths.pop()
+    if width < 2:
+        raise ValueError("ratings needs at least 2 raters (columns) per item")
+    matrix: list[list[float]] = []
+    for i, row in enumerate(ratings):
+        clean: list[float] = []
+        for j, value in enumerate(row):
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            if not numeric or not math.isfinite(value):
+                raise ValueError(f"rating for item {i + 1}, rater {j + 1} is missing or not a finite number "
+                                 f"({value!r}). ICC needs a complete matrix: drop that item (row) or have the "
+                                 "rater score it; do not fill in a guess")
+            clean.append(float(value))
+        matrix.append(clean)
+    return matrix
+
+
+def icc(ratings: Sequence[Sequence[float | None]]) -> CalibrationResult:
+    """All six Shrout & Fleiss ICC forms for an items × raters matrix (no missing values)."""
+    matrix = validate_ratings(ratings)
+    n, k = len(matrix), len(matrix[0])
+    grand = sum(map(sum, matrix)) / (n * k)
+    item_means = [sum(row) / k for row in matrix]
+    rater_means = [sum(row[j] for row in matrix) / n for j in range(k)]
+    ss_total = sum((x - grand) ** 2 for row in matrix for x in row)
+    ss_items = k * sum((m - grand) ** 2 for m in item_means)
+    ss_raters = n * sum((m - grand) ** 2 for m in rater_means)
+    ss_error = ss_total - ss_items - ss_raters
+    bms = ss_items / (n - 1)
+    wms = (ss_total - ss_items) / (n * (k - 1))
+    jms = ss_raters / (k - 1)
+    ems = ss_error / ((n - 1) * (k - 1))
+    if bms <= 0 or ss_total <= 0:
+        raise ValueError("every item got the same average score, so ICC is undefined (no between-item variation "
+                         "to agree on); calibrate on a mix of good and poor calls")
+
+    values = {
+        "ICC1": (bms - wms) / (bms + (k - 1) * wms),
+        "ICC2": (bms - ems) / (bms + (k - 1) * ems + k * (jms - ems) / n),
+        "ICC3": (bms - ems) / (bms + (k - 1) * ems),
+        "ICC1k": (bms - wms) / bms,
+        "ICC2k": (bms - ems) / (bms + (jms - ems) / n),
+        "ICC3k": (bms - ems) / bms,
+    }
+    forms = [IccForm(form=name, value=value, interpretation=koo_li(value), meaning=FORMS[name])
+             for name, value in values.items()]
+    headline = values["ICC2"]
+    notes = [
+        "Headline is ICC(2,1): QA calibration asks whether any one rater's score can be trusted on its own, "
+        "with raters seen as a sample of the QA team and absolute agreement required.",
+        "Koo & Li (2016): below 0.5 poor, 0.5–0.75 moderate, 0.75–0.9 good, above 0.9 excellent.",
+    ]
+    if values["ICC3"] - values["ICC2"] > 0.1:
+        notes.append("ICC(3,1) is well above ICC(2,1): raters rank calls alike but some are systematically harsher "
+                     "or more lenient (see rater_means); align the scoring anchors (BARS) first.")
+    if n < 10:
+        notes.append(f"Only {n} items: the ICC is imprecise; calibrate on 20 or more calls for a stable figure.")
+    return CalibrationResult(
+        items=n, raters=k, forms=forms, headline_form="ICC2", headline_value=headline, target=SEED_TARGET,
+        meets_target=headline >= SEED_TARGET,
+        mean_squares={"BMS": bms, "WMS": wms, "JMS": jms, "EMS": ems}, rater_means=rater_means, notes=notes,
+    )
+
+
+def calibration_text(result: CalibrationResult) -> str:
+    verdict = "meets" if result.meets_target else "is below"
+    lines = [
+        f"**QA calibration** — {result.items} items × {result.raters} raters. Headline ICC(2,1) = "
+        f"{result.headline_value:.3f} ({koo_li(result.headline_value)}), which {verdict} the target "
+        f"≥ {result.target:.2f} (seed 000).",
+        "",
+        "| form | ICC | Koo & Li |",
+        "|---|---:|---|",
+    ]
+    labels = {"ICC1": "ICC(1,1)", "ICC2": "ICC(2,1)", "ICC3": "ICC(3,1)", "ICC1k": "ICC(1,k)", "ICC2k": "ICC(2,k)",
+              "ICC3k": "ICC(3,k)"}
+    for form in result.forms:
+        lines.append(f"| {labels[form.form]} | {form.value:.3f} | {form.interpretation} |")
+    means = ", ".join(f"{m:.2f}" for m in result.rater_means)
+    lines += ["", f"Rater means (column order): {means}", ""] + [f"- {note}" for note in result.notes]
+    return "\n".join(lines)
