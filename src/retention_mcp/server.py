@@ -180,5 +180,6 @@ def build_server(settings: Settings | None = None) -> RetentionServer:
     async def complete(ref: Any, argument: Any, context: Any) -> Completion | None:
         return await server.complete_argument(ref, argument, context)
 
-    server.sync_prompts()
+    # Prompts are read from the library on the first prompts/list or prompts/get, not here: parsing
+    # templates needs yaml and jinja2, which would cost every cold start.
     return server

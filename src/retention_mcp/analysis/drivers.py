@@ -1,0 +1,684 @@
+"""Driver analysis: which factors move turnover (a leaver flag) or engagement (a numeric score).
+
+Per driver: N, an effect size (point-biserial / Pearson r, Spearman rho, or eta for a categorical
+driver), its share of the model R² (exact Shapley decomposition up to 12 drivers, Johnson's relative
+weights beyond), direction, favourability (top-box share of a Likert item) and a priority quadrant.
+The model is ordinary least squares with an intercept (a linear probability model for a leaver flag),
+fitted on the rows where the outcome and every driver are present.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from itertools import combinations
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+#: Shapley over all subsets costs 2^k regressions; beyond this many drivers use relative weights.
+MAX_EXACT_SHAPLEY = 12
+#: A categorical driver with more levels than this is refused (it looks like an identifier or free text).
+MAX_LEVELS = 50
+#: Automatic driver selection keeps text columns with at most this many levels.
+AUTO_MAX_LEVELS = 20
+DEFAULT_FAVOURABLE_CUTOFF = 0.65
+#: A driver this closely tied to the outcome restates it (termination reason, employment status): leakage.
+LEAKAGE_EFFECT = 0.9
+
+TRUE_WORDS = {"yes", "y", "true", "t", "1", "是", "有", "离职", "已离职", "left", "leaver"}
+FALSE_WORDS = {"no", "n", "false", "f", "0", "否", "无", "在职", "stayed", "active"}
+IDENTIFIER_NAME = re.compile(
+    r"(^|[_\s.-])(id|ids|uuid|guid|no|number_id|emp_?id|employee_?id|empid)($|[_\s.-])|^id|id$|"
+    r"name|email|e-mail|phone|mobile|address|zip|postcode|ssn|dob|birth|工号|编号|姓名|名字|邮箱|电话|手机|身份证|地址",
+    re.IGNORECASE)
+#: Integer columns named with these words are counts or levels, not attitude items, even on a 1-5 range.
+NOT_LIKERT_WORDS = {"level", "education", "grade", "rank", "count", "number", "num", "no", "years", "year", "age",
+                    "tenure", "stock", "hours", "days", "companies", "children", "dependents", "band"}
+NOT_LIKERT_ZH = re.compile(r"职级|级别|学历|年龄|司龄|人数|次数|年限")
+RECOMMEND_NAME = re.compile(r"recommend|enps|\bnps\b|推荐", re.IGNORECASE)
+DATE_NAME = re.compile(r"date|日期|时间", re.IGNORECASE)
+
+Method = Literal["pearson", "spearman"]
+ImportanceMethod = Literal["auto", "shapley", "relative_weights"]
+Quadrant = Literal["fix first", "strength", "monitor", "maintain"]
+
+
+class LevelRow(BaseModel):
+    level: str = Field(description="A level of a categorical driver")
+    n: int | None = Field(description="Rows at this level (None when suppressed)")
+    outcome_mean: float | None = Field(
+        description="Leaver rate (fraction 0..1) or mean score at this level; None when suppressed")
+    suppressed: bool = Field(default=False, description="True when hidden as a small group")
+
+
+class DriverRow(BaseModel):
+    driver: str = Field(description="Column name")
+    kind: Literal["numeric", "flag", "categorical"] = Field(
+        description="numeric (Likert, hours, counts), flag (yes/no mapped to 1/0) or categorical "
+                    "(one-hot in the model)")
+    n: int = Field(description="Rows where both this driver and the outcome are present")
+    effect_size: float | None = Field(
+        description="Correlation with the outcome: point-biserial / Pearson r or Spearman rho (-1..1); "
+                    "for a categorical driver eta, the correlation ratio (0..1)")
+    effect_measure: str = Field(description="Which effect size: point-biserial r, Pearson r, Spearman rho or eta")
+    p_value: float | None = Field(description="Two-sided p-value of the effect size (None when undefined)")
+    spread: float | None = Field(
+        default=None, description="Categorical only: highest minus lowest level mean of the outcome among shown levels "
+                                  "(fraction for a leaver flag, score units otherwise)")
+    importance: float = Field(description="Share of the model R² carried by this driver (R² units; all sum to R²)")
+    importance_share: float = Field(description="importance / model R², a fraction 0..1")
+    rank: int = Field(description="1 = most important")
+    direction: Literal["positive", "negative", "none", "varies"] = Field(
+        description="Sign of the effect: positive = higher driver values go with a higher outcome")
+    direction_text: str = Field(description="The direction in words")
+    favourability: float | None = Field(
+        default=None, description="Top-box share (fraction 0..1) when the driver is a Likert item; else None")
+    favourable_definition: str | None = Field(default=None, description="What counted as favourable, e.g. 4-5 on 1-5")
+    quadrant: Quadrant | None = Field(
+        default=None, description="Priority quadrant (importance x favourability); None without favourability")
+    levels: list[LevelRow] | None = Field(default=None, description="Categorical only: outcome by level")
+
+
+class ENPS(BaseModel):
+    item: str = Field(description="The 0-10 'would recommend as a place to work' column")
+    n: int = Field(description="Answers counted")
+    promoters: float = Field(description="Share answering 9-10, a fraction")
+    passives: float = Field(description="Share answering 7-8, a fraction")
+    detractors: float = Field(description="Share answering 0-6, a fraction")
+    enps: float = Field(description="eNPS = (promoters - detractors) x 100, from -100 to +100 points")
+
+
+class GroupTopDriver(BaseModel):
+    driver: str
+    importance: float = Field(description="Share of the group model R² (R² units)")
+    effect_size: float | None = Field(description="Effect size in this group (same measure as overall)")
+
+
+class GroupRow(BaseModel):
+    group: str = Field(description="Value of the `by` column")
+    n: int | None = Field(description="Rows in the group (None when suppressed)")
+    outcome_mean: float | None = Field(description="Leaver rate (fraction) or mean score in the group")
+    r_squared: float | None = Field(description="Model R² within the group (None when too few rows)")
+    top_drivers: list[GroupTopDriver] = Field(default_factory=list, description="Up to 3 most important drivers")
+    suppressed: bool = Field(default=False, description="True when hidden as a small group")
+    note: str | None = None
+
+
+class DriverResult(BaseModel):
+    outcome: str = Field(description="Outcome column")
+    outcome_kind: Literal["leaver_flag", "score"] = Field(description="leaver_flag (1 = left) or a numeric score")
+    outcome_mean: float = Field(description="Leaver rate (fraction) or mean score over the model rows")
+    n: int = Field(description="Rows used by the model (outcome and every driver present)")
+    r_squared: float = Field(description="Model R² (OLS with intercept; linear probability model for a flag)")
+    method: Method = Field(description="pearson (raw values) or spearman (ranks, model fitted on ranks)")
+    importance_method: Literal["shapley", "relative_weights"] = Field(
+        description="shapley = exact Shapley decomposition of R² over driver subsets; relative_weights = Johnson 2000")
+    drivers: list[DriverRow] = Field(description="Drivers sorted by importance, most important first")
+    importance_cutoff: float = Field(
+        description="Quadrant cut-off on importance: the median driver importance (R² units)")
+    favourable_cutoff: float = Field(description="Quadrant cut-off on favourability (fraction)")
+    quadrant_rule: str = Field(description="How quadrants are assigned")
+    enps: ENPS | None = Field(default=None, description="eNPS when a 0-10 recommend item is present")
+    by: str | None = Field(default=None, description="Breakdown column, when asked")
+    groups: list[GroupRow] | None = Field(default=None, description="Per-group model, small groups suppressed")
+    min_group_size: int = Field(description="Groups/levels smaller than this are suppressed")
+    excluded: list[str] = Field(default_factory=list, description="Columns left out and why (automatic selection)")
+    warnings: list[str] = Field(default_factory=list, description="Things to check before trusting the ranking")
+    caveat: str = Field(description="Correlation versus cause")
+    chart_path: str | None = Field(default=None, description="PNG of the importance chart, when asked")
+
+
+CAVEAT = ("These are associations in cross-sectional data, not causes: a driver that ranks high moves together with "
+          "the outcome, but something else may drive both. Test a change (pilot, before/after, exit interviews) "
+          "before budgeting on it.")
+
+
+# -- value coercion ---------------------------------------------------------------------------------
+
+def flag_to_number(series: pd.Series) -> pd.Series | None:
+    """Map a yes/no flag column (Yes/No, 是/否, Y/N, True/False, 1/0) to 1.0/0.0; None if it is not one."""
+    import pandas as pd
+
+    values = series.dropna()
+    if values.empty:
+        return None
+    if pd.api.types.is_bool_dtype(values):
+        return series.astype("float64")
+    if pd.api.types.is_numeric_dtype(values):
+        return series.astype("float64") if set(values.unique()) <= {0, 1} else None
+    text = series.astype("string").str.strip().str.lower()
+    known = text.dropna()
+    if not known.isin(TRUE_WORDS | FALSE_WORDS).all():
+        return None
+    mapped = text.map(lambda v: None if v is pd.NA or v is None else (1.0 if v in TRUE_WORDS else 0.0))
+    return mapped.astype("float64")
+
+
+def _numeric(series: pd.Series) -> pd.Series | None:
+    """A numeric view of a column (numbers stored as text included), or None."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(series):
+        return series.astype("float64")
+    if pd.api.types.is_numeric_dtype(series):
+        return series.astype("float64")
+    converted = pd.to_numeric(series.astype("string").str.strip().str.replace(",", "", regex=False), errors="coerce")
+    present = series.notna() & (series.astype("string").str.strip() != "")
+    if present.sum() and converted[present].notna().mean() >= 0.98:
+        return converted.astype("float64")
+    return None
+
+
+def _names_a_count(name: str) -> bool:
+    """True for names like JobLevel, NumCompaniesWorked, years_at_company, 职级 (words, not substrings)."""
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    words = set(re.split(r"[^a-z]+", snake))
+    return bool(words & NOT_LIKERT_WORDS) or bool(NOT_LIKERT_ZH.search(name))
+
+
+def likert_scale(name: str, values: pd.Series) -> tuple[int, int, int] | None:
+    """(low, high, first favourable value) when ``values`` look like a Likert item, else None.
+
+    Integer answers on 1-4, 1-5, 1-6, 1-7, 0-10 or 1-10; top box = the upper two points on 4-7 point
+    scales (3-4 of 4, 4-5 of 5, 6-7 of 7), 8-10 on 10/11-point scales.
+    """
+    present = values.dropna()
+    if present.empty or _names_a_count(name) or not (present == present.round()).all():
+        return None
+    low, high = int(present.min()), int(present.max())
+    if low not in (0, 1) or present.nunique() < 3:
+        return None
+    if low == 0 and (high != 10 or present.nunique() < 5):
+        return None  # a 0-based item must be a 0-10 scale
+    for top in (4, 5, 6, 7, 10):
+        if high <= top and (top - high) <= 1 and not (low == 0 and top != 10):
+            favourable = 8 if top == 10 else top - 1
+            return (0 if low == 0 else 1), top, favourable
+    return None
+
+
+def _is_identifier(name: str, series: pd.Series) -> bool:
+    import pandas as pd
+
+    if IDENTIFIER_NAME.search(name):
+        return True
+    present = series.dropna()
+    if len(present) < 20:
+        return False
+    unique_share = present.nunique() / len(present)
+    if pd.api.types.is_integer_dtype(present) and unique_share == 1.0 and present.is_monotonic_increasing:
+        return True  # a running row number
+    return not pd.api.types.is_numeric_dtype(present) and unique_share > 0.9
+
+
+# -- the model ----------------------------------------------------------------------------------------
+
+def r_squared_of(cov: np.ndarray, cov_y: np.ndarray, var_y: float, columns: list[int]) -> float:
+    """R² of an OLS fit (with intercept) on ``columns``, from the centred covariance matrix."""
+    import numpy as np
+
+    if not columns or var_y <= 0:
+        return 0.0
+    sub = cov[np.ix_(columns, columns)]
+    beta = np.linalg.lstsq(sub, cov_y[columns], rcond=None)[0]
+    return float(max(0.0, min(1.0, cov_y[columns] @ beta / var_y)))
+
+
+def shapley_r2(x: np.ndarray, y: np.ndarray, groups: list[list[int]]) -> tuple[list[float], float]:
+    """Exact Shapley decomposition of R² over ``groups`` of columns (a group = one driver's columns).
+
+    Returns the per-group contributions (which sum to the full-model R²) and the full R².
+    """
+    n_groups = len(groups)
+    centred = x - x.mean(axis=0)
+    yc = y - y.mean()
+    cov = centred.T @ centred
+    cov_y = centred.T @ yc
+    var_y = float(yc @ yc)
+    r2 = {}
+    for size in range(n_groups + 1):
+        for subset in combinations(range(n_groups), size):
+            mask = sum(1 << g for g in subset)
+            cols = [c for g in subset for c in groups[g]]
+            r2[mask] = r_squared_of(cov, cov_y, var_y, cols)
+    weights = [math.factorial(s) * math.factorial(n_groups - s - 1) / math.factorial(n_groups)
+               for s in range(n_groups)]
+    contributions = []
+    for g in range(n_groups):
+        bit = 1 << g
+        total = 0.0
+        for mask, value in r2.items():
+            if mask & bit:
+                continue
+            total += weights[bin(mask).count("1")] * (r2[mask | bit] - value)
+        contributions.append(total)
+    return contributions, r2[(1 << n_groups) - 1]
+
+
+def relative_weights(x: np.ndarray, y: np.ndarray, groups: list[list[int]]) -> tuple[list[float], float]:
+    """Johnson's (2000) relative weights, summed within each group; they sum to the model R²."""
+    import numpy as np
+
+    std = x.std(axis=0)
+    keep = std > 0
+    z = (x[:, keep] - x[:, keep].mean(axis=0)) / std[keep]
+    zy = (y - y.mean()) / (y.std() or 1.0)
+    n = len(y)
+    rxx = z.T @ z / n
+    rxy = z.T @ zy / n
+    eigval, eigvec = np.linalg.eigh(rxx)
+    eigval = np.clip(eigval, 0, None)
+    lam = eigvec @ np.diag(np.sqrt(eigval)) @ eigvec.T  # R_xx^(1/2): correlations of X with its orthogonal twin
+    beta = np.linalg.pinv(lam) @ rxy
+    raw = (lam ** 2) @ (beta ** 2)
+    full = np.zeros(x.shape[1])
+    full[keep] = raw
+    return [float(full[cols].sum()) for cols in groups], float(raw.sum())
+
+
+# -- main entry -----------------------------------------------------------------------------------------
+
+def _fmt_level(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _suppress(counts: dict[str, int], min_group_size: int) -> set[str]:
+    """Groups to hide: those below the minimum, plus the next-smallest when exactly one is hidden."""
+    hidden = {k for k, v in counts.items() if v < min_group_size}
+    if len(hidden) == 1 and len(counts) > 1:
+        rest = sorted((v, k) for k, v in counts.items() if k not in hidden)
+        hidden.add(rest[0][1])
+    return hidden
+
+
+def _prepare_driver(name: str, series: pd.Series) -> tuple[str, pd.Series] | None:
+    """('numeric'|'flag'|'categorical', values) for a driver column, or None when unusable."""
+    flag = flag_to_number(series)
+    if flag is not None and series.dropna().nunique() == 2:
+        return "flag", flag
+    numeric = _numeric(series)
+    if numeric is not None:
+        return "numeric", numeric
+    return "categorical", series.astype("string").str.strip().replace("", None)
+
+
+def _auto_drivers(df: pd.DataFrame, outcome: str, by: str | None) -> tuple[list[str], list[str]]:
+    import pandas as pd
+
+    chosen, excluded = [], []
+    for name in df.columns:
+        if name in (outcome, by):
+            continue
+        series = df[name]
+        present = series.dropna()
+        if present.nunique() < 2:
+            excluded.append(f"{name}: constant or empty")
+        elif _is_identifier(str(name), series):
+            excluded.append(f"{name}: looks like an identifier or personal data")
+        elif DATE_NAME.search(str(name)) or pd.api.types.is_datetime64_any_dtype(series):
+            excluded.append(f"{name}: a date")
+        elif (_numeric(series) is not None or flag_to_number(series) is not None
+              or present.nunique() <= AUTO_MAX_LEVELS):
+            chosen.append(str(name))
+        else:
+            excluded.append(f"{name}: text with more than {AUTO_MAX_LEVELS} distinct values")
+    return chosen, excluded
+
+
+def _column(df: pd.DataFrame, name: str, role: str) -> str:
+    if name in df.columns:
+        return name
+    folded = {str(c).strip().lower(): c for c in df.columns}
+    if name.strip().lower() in folded:
+        return folded[name.strip().lower()]
+    shown = ", ".join(map(str, list(df.columns)[:40]))
+    raise ValueError(f"{role} column {name!r} is not in the data; columns are: {shown}")
+
+
+def _design(frame: pd.DataFrame, kinds: dict[str, str]) -> tuple[np.ndarray, list[list[int]]]:
+    """Design matrix (no intercept) and the column indices of each driver (one-hot minus one level)."""
+    import numpy as np
+    import pandas as pd
+
+    blocks, groups, start = [], [], 0
+    for name, kind in kinds.items():
+        if kind == "categorical":
+            dummies = pd.get_dummies(frame[name], drop_first=True, dtype="float64")
+            block = dummies.to_numpy()
+        else:
+            block = frame[[name]].to_numpy(dtype="float64")
+        blocks.append(block)
+        groups.append(list(range(start, start + block.shape[1])))
+        start += block.shape[1]
+    return np.hstack(blocks) if blocks else np.empty((len(frame), 0)), groups
+
+
+def _decompose(frame: pd.DataFrame, outcome: str, kinds: dict[str, str],
+               importance_method: str) -> tuple[list[float], float, str]:
+    x, groups = _design(frame, kinds)
+    y = frame[outcome].to_numpy(dtype="float64")
+    use_shapley = importance_method == "shapley" or (importance_method == "auto" and len(groups) <= MAX_EXACT_SHAPLEY)
+    if use_shapley:
+        if len(groups) > 16:
+            raise ValueError(f"exact Shapley over {len(groups)} drivers is too slow (2^{len(groups)} models); "
+                             "use importance_method='relative_weights' or fewer drivers")
+        values, r2 = shapley_r2(x, y, groups)
+        return values, r2, "shapley"
+    values, r2 = relative_weights(x, y, groups)
+    return values, r2, "relative_weights"
+
+
+def _effect(driver: pd.Series, outcome: pd.Series, kind: str, method: str,
+            binary_outcome: bool) -> tuple[float | None, float | None, str]:
+    import numpy as np
+    from scipy import stats
+
+    mask = driver.notna() & outcome.notna()
+    d, o = driver[mask], outcome[mask]
+    if kind == "categorical":
+        # eta: square root of the share of outcome variance explained by the levels (one-way ANOVA)
+        grand = o.mean()
+        means = o.groupby(d).agg(["mean", "size"])
+        total = float(((o - grand) ** 2).sum())
+        between = float((means["size"] * (means["mean"] - grand) ** 2).sum())
+        eta = math.sqrt(between / total) if total > 0 else None
+        samples = [o[d == level].to_numpy() for level in means.index]
+        p = None
+        if len(samples) > 1 and total > 0:
+            with np.errstate(all="ignore"):
+                p = float(stats.f_oneway(*samples).pvalue)
+        return eta, (p if p is None or math.isfinite(p) else None), "eta"
+    if d.nunique() < 2 or o.nunique() < 2:
+        return None, None, "Spearman rho" if method == "spearman" else "Pearson r"
+    if method == "spearman":
+        res = stats.spearmanr(d, o)
+        return float(res.statistic), float(res.pvalue), "Spearman rho"
+    if binary_outcome:
+        res = stats.pointbiserialr(o, d)
+        return float(res.statistic), float(res.pvalue), "point-biserial r"
+    res = stats.pearsonr(d, o)
+    return float(res.statistic), float(res.pvalue), "Pearson r"
+
+
+def _direction(effect: float | None, kind: str, name: str, outcome: str,
+               binary_outcome: bool) -> tuple[str, str]:
+    if kind == "categorical":
+        return "varies", f"{outcome} differs across levels of {name} (see levels)"
+    if effect is None or abs(effect) < 0.01:
+        return "none", "no clear relation"
+    what = "leaving" if binary_outcome else f"higher {outcome}"
+    less = "less leaving" if binary_outcome else f"lower {outcome}"
+    subject = f"{name} = yes" if kind == "flag" else f"higher {name}"
+    if effect > 0:
+        return "positive", f"{subject} goes with more {what}" if binary_outcome else f"{subject} goes with {what}"
+    return "negative", f"{subject} goes with {less}"
+
+
+def find_enps(df: pd.DataFrame) -> ENPS | None:
+    """eNPS from the first 0-10 column whose name says recommend / eNPS / 推荐."""
+    for name in df.columns:
+        if not RECOMMEND_NAME.search(str(name)):
+            continue
+        values = _numeric(df[name])
+        if values is None:
+            continue
+        present = values.dropna()
+        if present.empty or present.min() < 0 or present.max() > 10 or not (present == present.round()).all():
+            continue
+        n = len(present)
+        promoters = float((present >= 9).mean())
+        detractors = float((present <= 6).mean())
+        return ENPS(item=str(name), n=n, promoters=promoters, passives=1 - promoters - detractors,
+                    detractors=detractors, enps=(promoters - detractors) * 100)
+    return None
+
+
+def analyse_drivers(df: pd.DataFrame, outcome: str, drivers: list[str] | None = None, by: str | None = None,
+                    method: Method = "pearson", min_group_size: int = 5,
+                    importance_method: ImportanceMethod = "auto",
+                    favourable_cutoff: float = DEFAULT_FAVOURABLE_CUTOFF) -> DriverResult:
+    """Rank ``drivers`` of ``outcome`` in ``df``: effect sizes, R² decomposition, favourability, quadrants."""
+    import numpy as np
+    import pandas as pd
+
+    if method not in ("pearson", "spearman"):
+        raise ValueError(f"method must be 'pearson' or 'spearman', not {method!r}")
+    if min_group_size < 1:
+        raise ValueError("min_group_size must be at least 1")
+    if not 0 < favourable_cutoff < 1:
+        raise ValueError("favourable_cutoff is a fraction between 0 and 1, e.g. 0.65")
+    df = df.copy()
+    df.columns = [str(c) for c in df.columns]
+    outcome = _column(df, outcome, "outcome")
+    by = _column(df, by, "by") if by else None
+
+    # Outcome: a leaver flag (1 = left) or a numeric score.
+    flag = flag_to_number(df[outcome])
+    if flag is not None:
+        y, outcome_kind = flag, "leaver_flag"
+    else:
+        numeric = _numeric(df[outcome])
+        if numeric is None:
+            raise ValueError(f"outcome {outcome!r} is neither a leaver flag (1/0, Yes/No, 是/否, Y/N, True/False) "
+                             "nor a numeric score; choose another column")
+        y, outcome_kind = numeric, "score"
+    binary = outcome_kind == "leaver_flag"
+    if y.dropna().nunique() < 2:
+        raise ValueError(f"outcome {outcome!r} has only one value; nothing to explain")
+
+    excluded: list[str] = []
+    if drivers:
+        names = [_column(df, d, "driver") for d in drivers]
+        if outcome in names:
+            raise ValueError(f"{outcome!r} is the outcome; remove it from drivers")
+        if len(set(names)) != len(names):
+            raise ValueError("drivers lists a column twice; list each once")
+    else:
+        names, excluded = _auto_drivers(df, outcome, by)
+        if not names:
+            raise ValueError("no usable driver columns were found; name them with drivers=[...]")
+
+    kinds: dict[str, str] = {}
+    work = pd.DataFrame({outcome: y})
+    for name in names:
+        prepared = _prepare_driver(name, df[name])
+        kind, values = prepared  # type: ignore[misc]
+        if kind == "categorical":
+            levels = values.dropna().nunique()
+            if levels > MAX_LEVELS:
+                raise ValueError(f"driver {name!r} is text with {levels} distinct values; it looks like an "
+                                 "identifier or free text, not a factor. Leave it out or group it first")
+        if values.dropna().nunique() < 2:
+            if drivers:
+                raise ValueError(f"driver {name!r} has fewer than two distinct values; leave it out")
+            excluded.append(f"{name}: constant or empty")
+            continue
+        kinds[name] = kind
+        work[name] = values
+    if not kinds:
+        raise ValueError("no driver has at least two distinct values")
+    warnings = []
+    for name in list(kinds):
+        effect, _, measure = _effect(work[name], work[outcome], kinds[name], method, binary)
+        if effect is not None and abs(effect) >= LEAKAGE_EFFECT:
+            note = (f"{name}: almost determines {outcome} ({measure} = {effect:.2f}); it restates the outcome "
+                    "(e.g. a termination reason or status) rather than explaining it")
+            if drivers:
+                warnings.append(note + ". Consider leaving it out")
+            elif len(kinds) > 1:
+                excluded.insert(0, note)
+                del kinds[name]
+                work = work.drop(columns=[name])
+    if by:
+        work["__by__"] = df[by].astype("string").str.strip()
+
+    model = work.dropna(subset=[outcome, *kinds])
+    n_columns = sum(1 if k != "categorical" else model[name].nunique() - 1 for name, k in kinds.items())
+    if len(model) < n_columns + 2:
+        raise ValueError(f"only {len(model)} rows have the outcome and every driver present, too few for "
+                         f"{n_columns} model terms; use fewer drivers or fill in missing values")
+    if len(model) < min_group_size:
+        raise ValueError(f"only {len(model)} complete rows, below min_group_size={min_group_size}")
+    fit_frame = _ranked(model, outcome, kinds) if method == "spearman" else model
+    importances, r2, used = _decompose(fit_frame, outcome, kinds, importance_method)
+
+    rows: list[DriverRow] = []
+    for (name, kind), importance in zip(kinds.items(), importances, strict=True):
+        effect, p_value, measure = _effect(work[name], work[outcome], kind, method, binary)
+        direction, direction_text = _direction(effect, kind, name, outcome, binary)
+        row = DriverRow(driver=name, kind=kind, n=int((work[name].notna() & work[outcome].notna()).sum()),
+                        effect_size=effect, effect_measure=measure, p_value=p_value, importance=importance,
+                        importance_share=importance / r2 if r2 > 0 else 0.0, rank=0, direction=direction,
+                        direction_text=direction_text)
+        if kind == "numeric":
+            scale = likert_scale(name, work[name])
+            if scale is not None:
+                low, high, top = scale
+                present = work[name].dropna()
+                row.favourability = float((present >= top).mean())
+                row.favourable_definition = f"{top}-{high} on a {low}-{high} scale"
+        if kind == "categorical":
+            row.levels, row.spread = _levels(work, name, outcome, min_group_size)
+        rows.append(row)
+    rows.sort(key=lambda r: r.importance, reverse=True)
+    for rank, row in enumerate(rows, start=1):
+        row.rank = rank
+    cutoff = float(np.median([r.importance for r in rows]))
+    for row in rows:
+        if row.favourability is not None:
+            high_importance = row.importance >= cutoff
+            favourable = row.favourability >= favourable_cutoff
+            row.quadrant = ("strength" if favourable else "fix first") if high_importance else \
+                ("maintain" if favourable else "monitor")
+
+    result = DriverResult(
+        outcome=outcome, outcome_kind=outcome_kind, outcome_mean=float(model[outcome].mean()), n=len(model),
+        r_squared=r2, method=method, importance_method=used, drivers=rows, importance_cutoff=cutoff,
+        favourable_cutoff=favourable_cutoff,
+        quadrant_rule=(f"importance >= median driver importance ({cutoff:.4f}) is high; favourability >= "
+                       f"{favourable_cutoff:.0%} is high. High importance + low favourability = fix first; "
+                       "high + high = strength; low + low = monitor; low + high = maintain. Only Likert items "
+                       "have favourability and a quadrant."),
+        enps=find_enps(df), min_group_size=min_group_size, excluded=excluded, warnings=warnings, caveat=CAVEAT)
+    if by:
+        result.by = by
+        result.groups = _by_groups(work, outcome, kinds, method, binary, min_group_size, used)
+    return result
+
+
+def _ranked(model: pd.DataFrame, outcome: str, kinds: dict[str, str]) -> pd.DataFrame:
+    ranked = model.copy()
+    for name in [outcome, *kinds]:
+        if name == outcome or kinds[name] != "categorical":
+            ranked[name] = ranked[name].rank()
+    return ranked
+
+
+def _levels(work: pd.DataFrame, name: str, outcome: str, min_group_size: int) -> tuple[list[LevelRow], float | None]:
+    present = work[[name, outcome]].dropna()
+    stats_ = present.groupby(name)[outcome].agg(["mean", "size"])
+    counts = {str(k): int(v) for k, v in stats_["size"].items()}
+    hidden = _suppress(counts, min_group_size)
+    rows = []
+    for level, row in stats_.sort_values("mean", ascending=False).iterrows():
+        key = str(level)
+        if key in hidden:
+            rows.append(LevelRow(level=key, n=None, outcome_mean=None, suppressed=True))
+        else:
+            rows.append(LevelRow(level=key, n=int(row["size"]), outcome_mean=float(row["mean"])))
+    shown = [r.outcome_mean for r in rows if r.outcome_mean is not None]
+    return rows[:AUTO_MAX_LEVELS * 2], (max(shown) - min(shown) if len(shown) >= 2 else None)
+
+
+def _by_groups(work: pd.DataFrame, outcome: str, kinds: dict[str, str], method: str, binary: bool,
+               min_group_size: int, used: str) -> list[GroupRow]:
+    present = work.dropna(subset=["__by__", outcome])
+    counts = {str(k): int(v) for k, v in present.groupby("__by__").size().items()}
+    hidden = _suppress(counts, min_group_size)
+    rows = []
+    for group in sorted(counts, key=lambda g: -counts[g]):
+        if group in hidden:
+            rows.append(GroupRow(group=group, n=None, outcome_mean=None, r_squared=None, suppressed=True,
+                                 note=f"fewer than {min_group_size} rows (or hidden so a small group cannot be "
+                                      "worked out by subtraction)"))
+            continue
+        part = present[present["__by__"] == group]
+        row = GroupRow(group=group, n=len(part), outcome_mean=float(part[outcome].mean()), r_squared=None)
+        usable = {k: v for k, v in kinds.items() if part[k].dropna().nunique() >= 2}
+        model = part.dropna(subset=list(usable))
+        n_terms = sum(1 if v != "categorical" else model[k].nunique() - 1 for k, v in usable.items())
+        # a model needs several rows per term, or its R² is mostly overfitting
+        if not usable or len(model) < max(n_terms + 2, min_group_size, 3 * n_terms) or model[outcome].nunique() < 2:
+            row.note = f"too few rows ({len(model)}) or no variation for a model with {n_terms} terms in this group"
+        else:
+            frame = _ranked(model, outcome, usable) if method == "spearman" else model
+            values, r2, _ = _decompose(frame, outcome, usable, used)
+            row.r_squared = r2
+            top = sorted(zip(usable, values, strict=True), key=lambda t: t[1], reverse=True)[:3]
+            for name, value in top:
+                effect, _, _ = _effect(part[name], part[outcome], usable[name], method, binary)
+                row.top_drivers.append(GroupTopDriver(driver=name, importance=value, effect_size=effect))
+        rows.append(row)
+    return rows
+
+
+# -- text ------------------------------------------------------------------------------------------------
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.1f}%"
+
+
+def drivers_markdown(result: DriverResult, max_rows: int = 30) -> str:
+    """A short markdown summary a person reads."""
+    what = "leaving (1 = left)" if result.outcome_kind == "leaver_flag" else f"the score {result.outcome}"
+    level = f"leaver rate {_pct(result.outcome_mean)}" if result.outcome_kind == "leaver_flag" \
+        else f"mean {result.outcome_mean:.3g}"
+    method = "exact Shapley decomposition" if result.importance_method == "shapley" else "Johnson's relative weights"
+    lines = [f"**Drivers of {what}** — model R² = {result.r_squared:.3f} on N = {result.n:,} rows ({level}); "
+             f"importance = share of R² by {method}"
+             + (", ranks (Spearman)" if result.method == "spearman" else "") + ".", "",
+             "| # | driver | N | effect | importance (% of R²) | direction | favourable | quadrant |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in result.drivers[:max_rows]:
+        symbol = {"point-biserial r": "r", "Pearson r": "r", "Spearman rho": "ρ", "eta": "η"}[row.effect_measure]
+        effect = f"{symbol} = {row.effect_size:+.3f}" if row.effect_size is not None and symbol != "η" else \
+            (f"η = {row.effect_size:.3f}" if row.effect_size is not None else "")
+        if row.spread is not None:
+            effect += f", spread {_pct(row.spread) if result.outcome_kind == 'leaver_flag' else _num(row.spread)}"
+        lines.append(f"| {row.rank} | {row.driver} | {row.n:,} | {effect} | {row.importance:.4f} "
+                     f"({row.importance_share * 100:.1f}%) | {row.direction_text} | {_pct(row.favourability)} | "
+                     f"{row.quadrant or ''} |")
+    if len(result.drivers) > max_rows:
+        lines.append(f"\n_truncated: {len(result.drivers) - max_rows} more drivers in the structured content_")
+    lines += ["", f"Quadrants: {result.quadrant_rule}"]
+    if result.enps:
+        e = result.enps
+        lines += ["", f"**eNPS** ({e.item}, N = {e.n:,}): {e.enps:+.0f} (promoters 9-10: {_pct(e.promoters)}, "
+                      f"detractors 0-6: {_pct(e.detractors)})."]
+    if result.groups:
+        lines += ["", f"**By {result.by}** (groups under {result.min_group_size} rows suppressed)", "",
+                  "| group | N | outcome | R² | top drivers |", "|---|---|---|---|---|"]
+        for g in result.groups[:max_rows]:
+            if g.suppressed:
+                lines.append(f"| {g.group} | suppressed | | | |")
+                continue
+            outcome = _pct(g.outcome_mean) if result.outcome_kind == "leaver_flag" else _num(g.outcome_mean)
+            top = ", ".join(t.driver for t in g.top_drivers) or (g.note or "")
+            lines.append(f"| {g.group} | {g.n:,} | {outcome} | {_num(g.r_squared, 3)} | {top} |")
+    if result.warnings:
+        lines += ["", "**Check:** " + "; ".join(result.warnings)]
+    if result.excluded:
+        lines += ["", "Left out: " + "; ".join(result.excluded[:25])]
+    lines += ["", f"_{result.caveat}_"]
+    return "\n".join(lines)

@@ -1,0 +1,328 @@
+"""Charts as PNG bytes (matplotlib, Agg, imported lazily) and saving them into the output folder.
+
+Every function takes plain lists / dicts so any tool can call it, and returns PNG bytes at most
+``MAX_WIDTH_PX`` wide. Chinese labels render as text: a CJK font found on the machine (Noto Sans CJK,
+WenQuanYi, Source Han, Droid Sans Fallback...) is put in matplotlib's font fallback list.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from retention_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+logger = logging.getLogger(__name__)
+
+MAX_WIDTH_PX = 960
+DPI = 100
+#: Font family names tried in order for CJK glyphs (first one installed wins).
+CJK_FONT_CANDIDATES = (
+    "Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans CJK TC", "Noto Sans CJK KR", "Noto Sans SC",
+    "Source Han Sans SC", "Source Han Sans CN", "Source Han Sans", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
+    "Droid Sans Fallback", "Microsoft YaHei", "SimHei", "PingFang SC", "Heiti SC", "Noto Serif CJK SC",
+    "AR PL UMing CN", "Arial Unicode MS",
+)
+CJK_FILE_HINTS = ("notosanscjk", "notoserifcjk", "sourcehan", "wqy", "droidsansfallback", "msyh", "simhei", "pingfang")
+STATUS_COLOURS = {
+    "green": "#2e7d32", "绿": "#2e7d32", "绿色": "#2e7d32", "on track": "#2e7d32",
+    "yellow": "#f9a825", "黄": "#f9a825", "黄色": "#f9a825", "watch": "#f9a825",
+    "orange": "#ef6c00", "橙": "#ef6c00", "橙色": "#ef6c00", "at risk": "#ef6c00",
+    "red": "#c62828", "红": "#c62828", "红色": "#c62828", "off track": "#c62828",
+}
+NEUTRAL = "#607d8b"
+PALETTE = ("#1f5f8b", "#e07b39", "#3a9d5d", "#8e44ad", "#c0392b", "#7f8c8d", "#d4ac0d", "#16a085")
+
+_setup_lock = threading.Lock()
+_cjk_font: list[str | None] = []  # memo: [] = not looked up yet
+
+
+def cjk_font_name() -> str | None:
+    """The CJK-capable font family configured for charts (None when the machine has none)."""
+    _setup()
+    return _cjk_font[0]
+
+
+def _setup() -> None:
+    """Agg backend and the font fallback list, once per process."""
+    with _setup_lock:
+        if _cjk_font:
+            return
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        from matplotlib import font_manager
+
+        installed = {f.name for f in font_manager.fontManager.ttflist}
+        found = next((name for name in CJK_FONT_CANDIDATES if name in installed), None)
+        if found is None:
+            # The font cache may predate a font installed later: register matching system files directly.
+            for path in font_manager.findSystemFonts():
+                if any(hint in Path(path).name.lower().replace("-", "").replace("_", "") for hint in CJK_FILE_HINTS):
+                    try:
+                        font_manager.fontManager.addfont(path)
+                    except (OSError, RuntimeError, ValueError):
+                        continue
+            installed = {f.name for f in font_manager.fontManager.ttflist}
+            found = next((name for name in CJK_FONT_CANDIDATES if name in installed), None)
+        if found is None:
+            logger.warning("no CJK font found (install fonts-noto-cjk or fonts-wqy-zenhei): Chinese chart labels "
+                           "will show as empty boxes")
+        # An explicit list of families (not the generic "sans-serif") is what makes matplotlib fall back
+        # glyph by glyph: Latin from DejaVu Sans, Han characters from the CJK font.
+        matplotlib.rcParams["font.family"] = ["DejaVu Sans"] + ([found] if found else [])
+        matplotlib.rcParams["axes.unicode_minus"] = False  # the U+2212 minus is missing from some CJK fonts
+        _cjk_font.append(found)
+
+
+def _figure(height_in: float = 4.8) -> Figure:
+    _setup()
+    from matplotlib.figure import Figure
+
+    # Figure() without pyplot: no global state, safe in worker threads.
+    return Figure(figsize=(MAX_WIDTH_PX / DPI, height_in), dpi=DPI, layout="constrained")
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def _height_for(rows: int) -> float:
+    return min(12.0, max(3.0, 1.2 + 0.38 * rows))
+
+
+def _check_lengths(names: Sequence[Any], **others: Sequence[Any] | None) -> None:
+    if not names:
+        raise ValueError("a chart needs at least one label")
+    for key, values in others.items():
+        if values is not None and len(values) != len(names):
+            raise ValueError(f"{key} has {len(values)} values but there are {len(names)} labels; give one per label")
+
+
+def turnover_by_group_chart(labels: Sequence[str], rates: Sequence[float | None],
+                            lows: Sequence[float | None] | None = None, highs: Sequence[float | None] | None = None,
+                            overall: float | None = None, title: str = "Turnover by group",
+                            xlabel: str = "Turnover rate") -> bytes:
+    """Horizontal bars of turnover rates (fractions) with interval whiskers and an overall line."""
+    from matplotlib.ticker import PercentFormatter
+
+    _check_lengths(labels, rates=rates, lows=lows, highs=highs)
+    rows = [(str(lab), r, lows[i] if lows else None, highs[i] if highs else None)
+            for i, (lab, r) in enumerate(zip(labels, rates, strict=True)) if r is not None]
+    if not rows:
+        raise ValueError("every rate is empty (suppressed); nothing to draw")
+    rows.reverse()  # first label on top
+    fig = _figure(_height_for(len(rows)))
+    ax = fig.add_subplot()
+    ys = range(len(rows))
+    colours = [PALETTE[1] if overall is not None and r > overall else PALETTE[0] for _, r, _, _ in rows]
+    ax.barh(list(ys), [r for _, r, _, _ in rows], color=colours, alpha=0.85)
+    if lows and highs:
+        err_low = [max(0.0, r - lo) if lo is not None else 0.0 for _, r, lo, _ in rows]
+        err_high = [max(0.0, hi - r) if hi is not None else 0.0 for _, r, _, hi in rows]
+        ax.errorbar([r for _, r, _, _ in rows], list(ys), xerr=[err_low, err_high], fmt="none", ecolor="#333333",
+                    capsize=3, linewidth=1)
+    if overall is not None:
+        ax.axvline(overall, color="#c62828", linestyle="--", linewidth=1.2, label=f"overall {overall * 100:.1f}%")
+        ax.legend(loc="lower right")
+    ax.set_yticks(list(ys), [lab for lab, _, _, _ in rows])
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def retention_curves_chart(series: Mapping[str, Sequence[Sequence[float]]], title: str = "Retention curves",
+                           time_label: str = "Days since hire", ylabel: str = "Still employed") -> bytes:
+    """Step curves of survival (fraction still employed) over time, one per series label."""
+    from matplotlib.ticker import PercentFormatter
+
+    if not series:
+        raise ValueError("series is empty: give {label: [[time, survival], ...]}")
+    fig = _figure(5.0)
+    ax = fig.add_subplot()
+    for i, (label, points) in enumerate(series.items()):
+        try:
+            pairs = sorted((float(t), float(s)) for t, s in points)
+        except (TypeError, ValueError):
+            raise ValueError(f"series {label!r} must be a list of [time, survival] pairs") from None
+        if not pairs:
+            continue
+        if pairs[0][0] > 0:
+            pairs.insert(0, (0.0, 1.0))
+        ax.step([t for t, _ in pairs], [s for _, s in pairs], where="post", label=str(label),
+                color=PALETTE[i % len(PALETTE)], linewidth=1.8)
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel(time_label)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left")
+    return _png(fig)
+
+
+def roi_scenarios_chart(names: Sequence[str], roi: Sequence[float] | None = None,
+                        benefit: Sequence[float] | None = None, cost: Sequence[float] | None = None,
+                        title: str = "ROI by scenario", currency: str = "") -> bytes:
+    """ROI (fraction, (benefit - cost) / cost) per scenario; or benefit vs cost bars when those are given."""
+    from matplotlib.ticker import PercentFormatter
+
+    _check_lengths(names, roi=roi, benefit=benefit, cost=cost)
+    if roi is None and (benefit is None or cost is None):
+        raise ValueError("give roi (fractions) or both benefit and cost")
+    fig = _figure(_height_for(len(names)) if benefit is None else 4.8)
+    ax = fig.add_subplot()
+    labels = [str(n) for n in names]
+    if benefit is not None and cost is not None:
+        xs = list(range(len(labels)))
+        ax.bar([x - 0.2 for x in xs], list(benefit), width=0.4, label="benefit", color=PALETTE[2])
+        ax.bar([x + 0.2 for x in xs], list(cost), width=0.4, label="cost", color=PALETTE[1])
+        for x, b, c in zip(xs, benefit, cost, strict=True):
+            if c:
+                ax.annotate(f"ROI {(b - c) / c * 100:.0f}%", (x, max(b, c)), ha="center", va="bottom", fontsize=9)
+        ax.set_xticks(xs, labels)
+        ax.set_ylabel(f"amount {currency}".strip())
+        ax.legend(loc="upper left")
+        ax.grid(axis="y", alpha=0.3)
+    else:
+        values = list(roi or [])
+        ys = list(range(len(labels)))[::-1]
+        ax.barh(ys, values, color=[PALETTE[2] if v >= 0 else PALETTE[4] for v in values])
+        for y, v in zip(ys, values, strict=True):
+            ax.annotate(f"{v * 100:.0f}%", (v, y), xytext=(4 if v >= 0 else -4, 0), textcoords="offset points",
+                        ha="left" if v >= 0 else "right", va="center", fontsize=9)
+        ax.axvline(0, color="#333333", linewidth=0.8)
+        ax.set_yticks(ys, labels)
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_xlabel("ROI = (benefit - cost) / cost")
+        ax.grid(axis="x", alpha=0.3)
+    ax.set_title(title)
+    return _png(fig)
+
+
+def kpi_scorecard_chart(names: Sequence[str], achievement: Sequence[float], status: Sequence[str] | None = None,
+                        title: str = "KPI scorecard") -> bytes:
+    """Achievement per KPI (fraction of target, 1.0 = met) coloured by status (green/yellow/orange/red)."""
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import PercentFormatter
+
+    _check_lengths(names, achievement=achievement, status=status)
+    labels = [str(n) for n in names][::-1]
+    values = [float(a) for a in achievement][::-1]
+    statuses = [str(s).strip().lower() for s in (status or ["" for _ in names])][::-1]
+    colours = [STATUS_COLOURS.get(s, NEUTRAL) for s in statuses]
+    fig = _figure(_height_for(len(labels)))
+    ax = fig.add_subplot()
+    ys = list(range(len(labels)))
+    ax.barh(ys, values, color=colours)
+    for y, v in zip(ys, values, strict=True):
+        ax.annotate(f"{v * 100:.0f}%", (v, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=9)
+    ax.axvline(1.0, color="#333333", linestyle="--", linewidth=1, label="target")
+    ax.set_yticks(ys, labels)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlim(0, max(1.15, max(values) * 1.15))
+    ax.set_xlabel("Achievement (actual vs target)")
+    ax.set_title(title)
+    used = [s for s in dict.fromkeys(statuses) if s in STATUS_COLOURS]
+    handles = [Patch(color=STATUS_COLOURS[s], label=s) for s in used]
+    if handles:
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=len(handles), frameon=False)
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def driver_importance_chart(drivers: Sequence[str], importance: Sequence[float],
+                            quadrants: Sequence[str | None] | None = None,
+                            title: str = "Driver importance (share of R²)") -> bytes:
+    """Horizontal bars of each driver's share of the model R² (fractions), coloured by priority quadrant."""
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import PercentFormatter
+
+    _check_lengths(drivers, importance=importance, quadrants=quadrants)
+    colours_by_quadrant = {"fix first": "#c62828", "strength": "#2e7d32", "monitor": "#f9a825",
+                           "maintain": "#1f5f8b", None: NEUTRAL}
+    quads = list(quadrants or [None] * len(drivers))[::-1]
+    labels = [str(d) for d in drivers][::-1]
+    values = [float(v) for v in importance][::-1]
+    fig = _figure(_height_for(len(labels)))
+    ax = fig.add_subplot()
+    ys = list(range(len(labels)))
+    ax.barh(ys, values, color=[colours_by_quadrant.get(q, NEUTRAL) for q in quads])
+    for y, v in zip(ys, values, strict=True):
+        ax.annotate(f"{v * 100:.1f}%", (v, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=9)
+    ax.set_yticks(ys, labels)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlim(0, max([*values, 0.01]) * 1.18)
+    ax.set_title(title)
+    present = [q for q in dict.fromkeys(quads) if q]
+    if present:
+        ax.legend(handles=[Patch(color=colours_by_quadrant[q], label=q) for q in present], loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+#: Chart kinds a report section can ask for, by name.
+CHARTS = {
+    "turnover_by_group": turnover_by_group_chart,
+    "retention_curves": retention_curves_chart,
+    "roi_scenarios": roi_scenarios_chart,
+    "kpi_scorecard": kpi_scorecard_chart,
+    "driver_importance": driver_importance_chart,
+}
+
+
+def chart_from_spec(kind: str, data: Mapping[str, Any]) -> bytes:
+    """Draw a chart named ``kind`` with keyword ``data`` (e.g. from a report section's chart spec)."""
+    import inspect
+
+    if kind not in CHARTS:
+        raise ValueError(f"unknown chart kind {kind!r}; use one of {', '.join(CHARTS)}")
+    function = CHARTS[kind]
+    params = inspect.signature(function).parameters
+    unknown = set(data) - set(params)
+    if unknown:
+        raise ValueError(f"chart {kind!r} does not take {', '.join(sorted(unknown))}; it takes {', '.join(params)}")
+    missing = [p.name for p in params.values() if p.default is inspect.Parameter.empty and p.name not in data]
+    if missing:
+        raise ValueError(f"chart {kind!r} needs {', '.join(missing)}")
+    try:
+        return function(**data)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"chart {kind!r}: {exc}") from None
+
+
+def _safe_stem(stem: str) -> str:
+    cleaned = re.sub(r"[^\w.-]+", "-", stem, flags=re.UNICODE).strip(".-_") or "chart"
+    return cleaned[:80]
+
+
+def save_chart(settings: Settings, png_bytes: bytes, stem: str) -> Path:
+    """Write ``png_bytes`` as ``<stem>.png`` in the output folder; never overwrite (adds -2, -3...)."""
+    folder = settings.output_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    base = _safe_stem(stem.removesuffix(".png"))
+    for attempt in range(1, 10_000):
+        name = f"{base}.png" if attempt == 1 else f"{base}-{attempt}.png"
+        target = folder / name
+        try:
+            # O_EXCL: the name is claimed atomically, so two concurrent calls never share a file.
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(png_bytes)
+        return target
+    raise ValueError(f"too many charts named {base!r} in the output folder; clean it up")

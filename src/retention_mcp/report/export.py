@@ -1,0 +1,537 @@
+"""Write a report (markdown and/or sections with charts) as Markdown, HTML, DOCX or XLSX.
+
+Files go only into ``settings.output_dir``, are written atomically (temporary file in the same
+folder, then a link / rename), and never replace an existing file unless asked.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from retention_mcp.report.markdown import Block, inline_runs, parse_markdown, plain_text
+from retention_mcp.settings import Settings
+
+Format = Literal["md", "html", "docx", "xlsx"]
+EXTENSIONS: dict[str, tuple[str, ...]] = {"md": (".md",), "html": (".html", ".htm"), "docx": (".docx",),
+                                          "xlsx": (".xlsx",)}
+MAX_MARKDOWN_CHARS = 2_000_000
+MAX_IMAGES = 50
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+MAX_TABLE_ROWS = 20_000
+#: First characters that make a spreadsheet treat text as a formula (ASCII, full-width, minus sign, controls).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "＝", "＋", "－", "＠", "−", "\t", "\r", "\n")
+NUMBER = re.compile(r"^[+\-−]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?([eE][+-]?\d+)?$")
+PERCENT = re.compile(r"^([+\-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?)\s*[%％]$")
+BAD_FILENAME_CHARS = re.compile(r'[<>:"|?*\x00-\x1f\\/]')
+
+
+class ChartSpec(BaseModel):
+    kind: Literal["turnover_by_group", "retention_curves", "roi_scenarios", "kpi_scorecard", "driver_importance"] = \
+        Field(description="Which chart to draw")
+    data: dict[str, Any] = Field(description=(
+        "Keyword arguments of the chart. turnover_by_group: labels, rates (fractions), lows, highs, overall, title; "
+        "retention_curves: series {label: [[time, survival], ...]}, title, time_label; roi_scenarios: names, "
+        "roi (fractions) or benefit + cost, title; kpi_scorecard: names, achievement (fractions of target), status "
+        "(green/yellow/orange/red or 绿/黄/橙/红), title; driver_importance: drivers, importance, quadrants, title"))
+
+
+class Section(BaseModel):
+    heading: str | None = Field(default=None, description="Section heading (omit for none)")
+    level: int = Field(default=2, ge=1, le=6, description="Heading level, 1-6 (the report title is above level 1)")
+    markdown: str = Field(default="", description="Body in markdown: paragraphs, lists, pipe tables, "
+                                                  "![caption](chart.png) for a PNG already in the output folder")
+    table_csv: str | None = Field(default=None, description="A table as inline CSV (header row first)")
+    chart: ChartSpec | None = Field(default=None, description="A chart drawn for this section")
+    image: str | None = Field(default=None, description="File name of a PNG already in the output folder")
+    caption: str | None = Field(default=None, description="Caption under the chart or image")
+
+
+class ExportResult(BaseModel):
+    path: str = Field(description="Absolute path of the written file (inside the output folder)")
+    filename: str = Field(description="File name")
+    format: Format
+    size_bytes: int = Field(description="File size in bytes")
+    headings: int = Field(description="Headings written (the title included)")
+    tables: int = Field(description="Tables written (XLSX: one sheet each)")
+    images: int = Field(description="Charts / images embedded or referenced")
+    extra_files: list[str] = Field(default_factory=list, description="Chart PNGs written beside a Markdown report")
+    overwritten: bool = Field(description="True when an existing file was replaced (overwrite=true)")
+
+
+@dataclass
+class Document:
+    """A report ready to write: the title, markdown source and the blocks parsed from it."""
+
+    title: str
+    markdown: str
+    blocks: list[Block] = field(default_factory=list)
+    extra_files: list[str] = field(default_factory=list)
+
+
+# -- file names and writing --------------------------------------------------------------------------
+
+def check_filename(filename: str | None, title: str, fmt: str) -> tuple[str, bool]:
+    """(file name, was it given explicitly). Refuses paths, '..', hidden names and a wrong extension."""
+    extensions = EXTENSIONS[fmt]
+    if filename is None or not filename.strip():
+        stem = re.sub(r"[^\w-]+", "-", title, flags=re.UNICODE).strip("-_")[:80] or "report"
+        return stem + extensions[0], False
+    name = filename.strip()
+    if BAD_FILENAME_CHARS.search(name) or ".." in name or name.startswith("."):
+        raise ValueError(f"filename {filename!r} must be a plain file name (no folders, '..', leading dot or "
+                         "characters like / \\ : * ? \" < > |); the file always goes into the output folder")
+    if len(name) > 150:
+        raise ValueError("filename is longer than 150 characters; shorten it")
+    suffix = Path(name).suffix.lower()
+    if not suffix:
+        return name + extensions[0], True
+    if suffix not in extensions:
+        known = {ext for exts in EXTENSIONS.values() for ext in exts}
+        if suffix in known:
+            raise ValueError(f"filename {filename!r} ends in {suffix} but format is {fmt!r}; use a {extensions[0]} "
+                             f"name or set format to match")
+        return name + extensions[0], True
+    return name, True
+
+
+def _free_name(folder: Path, name: str) -> str:
+    stem, suffix = Path(name).stem, Path(name).suffix
+    candidate, number = name, 1
+    while (folder / candidate).exists():
+        number += 1
+        candidate = f"{stem}-{number}{suffix}"
+    return candidate
+
+
+def atomic_write(folder: Path, name: str, data: bytes, overwrite: bool) -> tuple[Path, bool]:
+    """Write ``data`` to ``folder/name`` via a temporary file in the same folder; (path, replaced?)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    if target.is_symlink() or (target.exists() and not target.is_file()):
+        raise ValueError(f"{name!r} in the output folder is a link or a folder; choose another filename")
+    existed = target.exists()
+    if existed and not overwrite:
+        raise ValueError(f"{name!r} already exists in the output folder; pass overwrite=true to replace it or "
+                         "choose another filename")
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=".export-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o644)
+        if overwrite:
+            os.replace(temp, target)
+        else:
+            try:
+                os.link(temp, target)  # fails if the name appeared meanwhile: never clobbers
+            except FileExistsError:
+                raise ValueError(f"{name!r} already exists in the output folder; pass overwrite=true to replace "
+                                 "it or choose another filename") from None
+            except OSError:  # a filesystem without hard links
+                os.replace(temp, target)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+    return target, existed
+
+
+# -- assembling the document --------------------------------------------------------------------------
+
+def _csv_rows(text: str) -> list[list[str]]:
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    rows = [row for row in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in row)]
+    if not rows:
+        raise ValueError("table_csv is empty; give a header row and data rows")
+    if len(rows) > MAX_TABLE_ROWS:
+        raise ValueError(f"table_csv has {len(rows)} rows, above {MAX_TABLE_ROWS}; aggregate it first")
+    width = len(rows[0])
+    return [(r + [""] * width)[:width] for r in rows]
+
+
+def _md_table(rows: list[list[str]]) -> str:
+    def cell(value: str) -> str:
+        return value.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(c) for c in rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows[1:]]
+    return "\n".join(lines)
+
+
+def _read_output_image(settings: Settings, name: str) -> bytes:
+    if BAD_FILENAME_CHARS.search(name) or ".." in name or name.startswith("."):
+        raise ValueError(f"image {name!r} must be the plain name of a PNG in the output folder")
+    if Path(name).suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise ValueError(f"image {name!r} is not a .png or .jpg file")
+    path = settings.output_dir / name
+    if not path.is_file() or path.is_symlink():
+        raise ValueError(f"image {name!r} is not in the output folder ({settings.output_dir}); make the chart "
+                         "first or pass a chart spec instead")
+    if path.stat().st_size > MAX_IMAGE_BYTES:
+        raise ValueError(f"image {name!r} is larger than {MAX_IMAGE_BYTES // 1024 // 1024} MB")
+    return path.read_bytes()
+
+
+def build_document(settings: Settings, title: str, markdown: str | None, sections: list[Section] | None,
+                   fmt: str) -> Document:
+    """Parse the markdown and sections into blocks; draw charts; load referenced images."""
+    from retention_mcp.report.charts import chart_from_spec, save_chart
+
+    if not title or not title.strip():
+        raise ValueError("title is empty; give the report a title")
+    if not markdown and not sections:
+        raise ValueError("give markdown (the report text) or sections (a list of {heading, markdown, table_csv, "
+                         "chart, image})")
+    total = len(markdown or "") + sum(len(s.markdown) + len(s.table_csv or "") for s in sections or [])
+    if total > MAX_MARKDOWN_CHARS:
+        raise ValueError(f"the report is {total:,} characters, above {MAX_MARKDOWN_CHARS:,}; shorten it")
+    doc = Document(title=title.strip(), markdown=f"# {title.strip()}\n")
+    doc.blocks.append(Block("heading", text=title.strip(), level=0))
+    md_parts: list[str] = []
+
+    def add_markdown(text: str) -> None:
+        if not text.strip():
+            return
+        md_parts.append(text.strip())
+        for block in parse_markdown(text):
+            if block.kind == "image" and not re.match(r"^[a-z]+://", block.source, re.IGNORECASE):
+                block.image = _read_output_image(settings, block.source)
+            doc.blocks.append(block)
+
+    def add_image(png: bytes, caption: str, stem: str, existing: str | None = None) -> None:
+        if fmt == "md":
+            name = existing or save_chart(settings, png, stem).name
+            if existing is None:
+                doc.extra_files.append(name)
+            md_parts.append(f"![{caption}]({name})")
+        doc.blocks.append(Block("image", text=caption, source=existing or stem, image=png))
+
+    if markdown:
+        add_markdown(markdown)
+    for index, section in enumerate(sections or [], start=1):
+        if section.heading:
+            md_parts.append(f"{'#' * section.level} {section.heading}")
+            doc.blocks.append(Block("heading", text=section.heading, level=section.level))
+        add_markdown(section.markdown)
+        if section.table_csv:
+            rows = _csv_rows(section.table_csv)
+            md_parts.append(_md_table(rows))
+            doc.blocks.append(Block("table", rows=rows))
+        if section.chart:
+            png = chart_from_spec(section.chart.kind, section.chart.data)
+            caption = section.caption or ""  # the chart carries its own title
+            add_image(png, caption, f"{Path(check_filename(None, title, 'md')[0]).stem}-chart-{index}")
+        if section.image:
+            add_image(_read_output_image(settings, section.image), section.caption or "", section.image,
+                      existing=section.image)
+    if sum(1 for b in doc.blocks if b.kind == "image") > MAX_IMAGES:
+        raise ValueError(f"more than {MAX_IMAGES} images; split the report")
+    doc.markdown += "\n" + "\n\n".join(md_parts) + "\n"
+    return doc
+
+
+# -- spreadsheet cells -------------------------------------------------------------------------------
+
+def spreadsheet_cell(text: str) -> tuple[Any, str | None]:
+    """(value, number format) for a table cell: numbers as numbers, 13.8% as 0.138 with a % format,
+    and text that a spreadsheet would run as a formula neutralised with a leading apostrophe."""
+    value = plain_text(text).strip()
+    if not value:
+        return None, None
+    if NUMBER.match(value):
+        number = float(value.replace(",", "").replace("−", "-"))
+        if number.is_integer() and "." not in value and "e" not in value.lower() and abs(number) < 1e15:
+            return int(number), "#,##0" if "," in value else None
+        return number, None
+    if match := PERCENT.match(value):
+        digits = len(match.group(2) or "")
+        number_format = ("0." + "0" * digits + "%") if digits else "0%"
+        # round away binary noise (8.2 / 100 = 0.08199999999999999)
+        return round(float(match.group(1).replace(",", "").replace("−", "-")) / 100, digits + 8), number_format
+    return neutralise_formula(value), None
+
+
+def neutralise_formula(text: str) -> str:
+    """Prefix text that starts (after spaces) like a formula with an apostrophe so it stays text."""
+    stripped = text.lstrip(" ")
+    if text.startswith(FORMULA_TRIGGERS) or stripped.startswith(FORMULA_TRIGGERS):
+        return "'" + text
+    return text
+
+
+# -- writers ---------------------------------------------------------------------------------------------
+
+def render_markdown(doc: Document) -> bytes:
+    return doc.markdown.encode("utf-8")
+
+
+def _inline_html(text: str) -> str:
+    out = []
+    for run in inline_runs(text):
+        piece = html.escape(run.text)
+        if run.code:
+            piece = f"<code>{piece}</code>"
+        if run.bold:
+            piece = f"<strong>{piece}</strong>"
+        if run.italic:
+            piece = f"<em>{piece}</em>"
+        out.append(piece)
+    return "".join(out)
+
+
+HTML_CSS = """
+:root { color-scheme: light; }
+body { font-family: "Segoe UI", "Helvetica Neue", Arial, "Noto Sans CJK SC", "Source Han Sans SC",
+  "PingFang SC", "Microsoft YaHei", "WenQuanYi Zen Hei", sans-serif; color: #1d2733; line-height: 1.55;
+  max-width: 980px; margin: 2rem auto; padding: 0 1.2rem; }
+h1 { font-size: 1.9rem; border-bottom: 3px solid #1f5f8b; padding-bottom: .3rem; }
+h2 { font-size: 1.4rem; color: #1f5f8b; margin-top: 2rem; }
+h3 { font-size: 1.15rem; }
+table { border-collapse: collapse; margin: 1rem 0; font-size: .92rem; }
+th, td { border: 1px solid #c7d0d9; padding: .35rem .6rem; text-align: left; vertical-align: top; }
+th { background: #eaf1f7; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; }
+figcaption { font-size: .85rem; color: #5a6775; }
+code, pre { font-family: "SFMono-Regular", Consolas, monospace; background: #f4f6f8; }
+pre { padding: .6rem; overflow-x: auto; }
+@media print {
+  body { max-width: none; margin: 0; font-size: 10.5pt; }
+  @page { size: A4; margin: 18mm 16mm; }
+  h1, h2, h3 { page-break-after: avoid; break-after: avoid; }
+  table, figure, pre { page-break-inside: avoid; break-inside: avoid; }
+  thead { display: table-header-group; }
+  a { color: inherit; text-decoration: none; }
+}
+"""
+
+
+def _looks_numeric(cell: str) -> bool:
+    value = plain_text(cell).strip()
+    return bool(NUMBER.match(value) or PERCENT.match(value))
+
+
+def _image_mime(data: bytes) -> str:
+    return "image/jpeg" if data[:3] == b"\xff\xd8\xff" else "image/png"
+
+
+def render_html(doc: Document) -> bytes:
+    parts = [f'<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+             f"<title>{html.escape(doc.title)}</title><style>{HTML_CSS}</style></head><body>"]
+    for block in doc.blocks:
+        if block.kind == "heading":
+            level = max(1, min(6, block.level + (1 if block.level == 0 else 0)))
+            parts.append(f"<h{level}>{_inline_html(block.text)}</h{level}>")
+        elif block.kind == "paragraph":
+            parts.append(f"<p>{_inline_html(block.text)}</p>")
+        elif block.kind == "list":
+            tag = "ol" if block.ordered else "ul"
+            parts.append(f"<{tag}>" + "".join(f"<li>{_inline_html(i)}</li>" for i in block.items) + f"</{tag}>")
+        elif block.kind == "code":
+            parts.append(f"<pre><code>{html.escape(block.text)}</code></pre>")
+        elif block.kind == "rule":
+            parts.append("<hr>")
+        elif block.kind == "table":
+            head = "".join(f"<th>{_inline_html(c)}</th>" for c in block.rows[0])
+            body = "".join(
+                "<tr>" + "".join(f'<td class="num">{_inline_html(c)}</td>' if _looks_numeric(c)
+                                 else f"<td>{_inline_html(c)}</td>" for c in row) + "</tr>"
+                for row in block.rows[1:])
+            parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        elif block.kind == "image":
+            if block.image is None:
+                parts.append(f"<p><em>[image: {html.escape(block.text or block.source)}]</em></p>")
+                continue
+            uri = f"data:{_image_mime(block.image)};base64,{base64.b64encode(block.image).decode()}"
+            caption = f"<figcaption>{html.escape(block.text)}</figcaption>" if block.text else ""
+            parts.append(f'<figure><img src="{uri}" alt="{html.escape(block.text)}">{caption}</figure>')
+    parts.append("</body></html>\n")
+    return "\n".join(parts).encode("utf-8")
+
+
+def _docx_runs(paragraph: Any, text: str) -> None:
+    for run in inline_runs(text):
+        added = paragraph.add_run(run.text)
+        added.bold = run.bold or None
+        added.italic = run.italic or None
+        if run.code:
+            added.font.name = "Consolas"
+
+
+def render_docx(doc: Document) -> bytes:
+    from docx import Document as WordDocument
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml.ns import qn
+    from docx.shared import Inches, Pt
+
+    word = WordDocument()
+    normal = word.styles["Normal"]
+    normal.font.name = "Calibri"
+    normal.font.size = Pt(10.5)
+    # East Asian text needs its own font slot, or Word falls back to a font without Han glyphs.
+    fonts = normal.element.get_or_add_rPr().get_or_add_rFonts()
+    fonts.set(qn("w:eastAsia"), "Microsoft YaHei")
+    word.core_properties.title = doc.title
+    for block in doc.blocks:
+        if block.kind == "heading":
+            word.add_heading(plain_text(block.text), level=min(block.level, 9))
+        elif block.kind == "paragraph":
+            _docx_runs(word.add_paragraph(), block.text)
+        elif block.kind == "list":
+            style = "List Number" if block.ordered else "List Bullet"
+            for item in block.items:
+                _docx_runs(word.add_paragraph(style=style), item)
+        elif block.kind == "code":
+            run = word.add_paragraph().add_run(block.text)
+            run.font.name = "Consolas"
+            run.font.size = Pt(9)
+        elif block.kind == "table":
+            columns = len(block.rows[0])
+            table = word.add_table(rows=len(block.rows), cols=columns)
+            table.style = "Table Grid"
+            for r, row in enumerate(block.rows):
+                for c, value in enumerate(row):
+                    paragraph = table.cell(r, c).paragraphs[0]
+                    _docx_runs(paragraph, value)
+                    if r == 0:
+                        for run in paragraph.runs:
+                            run.bold = True
+                    elif _looks_numeric(value):
+                        paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+            word.add_paragraph()
+        elif block.kind == "image":
+            if block.image is None:
+                word.add_paragraph(f"[image: {block.text or block.source}]")
+                continue
+            word.add_picture(io.BytesIO(block.image), width=Inches(6.3))
+            if block.text:
+                caption = word.add_paragraph()
+                caption.add_run(block.text).italic = True
+    buffer = io.BytesIO()
+    word.save(buffer)
+    return buffer.getvalue()
+
+
+def _sheet_title(text: str, used: set[str]) -> str:
+    base = re.sub(r"[\[\]:*?/\\]", " ", plain_text(text)).strip()[:28] or "Table"
+    name, number = base, 1
+    while name.lower() in used:
+        number += 1
+        name = f"{base[:26]} {number}"
+    used.add(name.lower())
+    return name
+
+
+def _display_width(value: Any) -> int:
+    text = str(value) if value is not None else ""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def render_xlsx(doc: Document) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    book = Workbook()
+    summary = book.active
+    summary.title = "Report"
+    used = {"report"}
+    summary.column_dimensions["A"].width = 100
+    row = 1
+    last_heading = doc.title
+    table_count = 0
+    header_fill = PatternFill("solid", fgColor="EAF1F7")
+    for block in doc.blocks:
+        if block.kind == "heading":
+            cell = summary.cell(row=row, column=1, value=neutralise_formula(plain_text(block.text)))
+            cell.font = Font(bold=True, size=16 if block.level <= 1 else 13)
+            last_heading = plain_text(block.text)
+            row += 1
+        elif block.kind in ("paragraph", "code"):
+            cell = summary.cell(row=row, column=1, value=neutralise_formula(plain_text(block.text)))
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            row += 1
+        elif block.kind == "list":
+            for item in block.items:
+                summary.cell(row=row, column=1, value="• " + plain_text(item))
+                row += 1
+        elif block.kind == "table":
+            table_count += 1
+            sheet = book.create_sheet(_sheet_title(last_heading, used))
+            widths: dict[int, int] = {}
+            for r, cells in enumerate(block.rows, start=1):
+                for c, text in enumerate(cells, start=1):
+                    if r == 1:
+                        value, fmt = neutralise_formula(plain_text(text).strip()), None
+                    else:
+                        value, fmt = spreadsheet_cell(text)
+                    cell = sheet.cell(row=r, column=c, value=value)
+                    if isinstance(value, str):
+                        cell.data_type = "s"  # never a formula, whatever the text
+                    if fmt:
+                        cell.number_format = fmt
+                    if r == 1:
+                        cell.font = Font(bold=True)
+                        cell.fill = header_fill
+                    widths[c] = max(widths.get(c, 0), _display_width(value))
+            for c, width in widths.items():
+                sheet.column_dimensions[sheet.cell(row=1, column=c).column_letter].width = min(60, max(8, width + 2))
+            sheet.freeze_panes = "A2"
+            summary.cell(row=row, column=1, value=f"(table: see sheet '{sheet.title}')").font = Font(italic=True)
+            row += 1
+        elif block.kind == "image" and block.image is not None:
+            row = _add_xlsx_image(summary, block.image, row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _add_xlsx_image(sheet: Any, data: bytes, row: int) -> int:
+    from openpyxl.drawing.image import Image as SheetImage
+
+    image = SheetImage(io.BytesIO(data))
+    scale = min(1.0, 760 / max(1, image.width))
+    image.width, image.height = int(image.width * scale), int(image.height * scale)
+    sheet.add_image(image, f"A{row}")
+    return row + int(image.height / 20) + 2  # default row height is 15 pt = 20 px
+
+
+RENDERERS = {"md": render_markdown, "html": render_html, "docx": render_docx, "xlsx": render_xlsx}
+
+
+def export_report(settings: Settings, title: str, markdown: str | None = None, sections: list[Section] | None = None,
+                  fmt: str = "docx", filename: str | None = None, overwrite: bool = False) -> ExportResult:
+    """Write the report into the output folder and say where, and how big."""
+    if fmt not in RENDERERS:
+        raise ValueError(f"format must be one of md, html, docx, xlsx, not {fmt!r}")
+    name, explicit = check_filename(filename, title, fmt)
+    folder = settings.output_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    if not explicit and not overwrite:
+        name = _free_name(folder, name)
+    elif (folder / name).exists() and not overwrite:
+        raise ValueError(f"{name!r} already exists in the output folder; pass overwrite=true to replace it or "
+                         "choose another filename")
+    doc = build_document(settings, title, markdown, sections, fmt)
+    data = RENDERERS[fmt](doc)
+    path, existed = atomic_write(folder, name, data, overwrite)
+    return ExportResult(
+        path=str(path), filename=path.name, format=fmt, size_bytes=path.stat().st_size,  # type: ignore[arg-type]
+        headings=sum(1 for b in doc.blocks if b.kind == "heading"),
+        tables=sum(1 for b in doc.blocks if b.kind == "table"),
+        images=sum(1 for b in doc.blocks if b.kind == "image"), extra_files=doc.extra_files,
+        overwritten=existed and overwrite)

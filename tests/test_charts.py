@@ -1,0 +1,79 @@
+"""Charts: PNG bytes at most 1000 px wide, Chinese labels drawn with a CJK font, saving without overwrite."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import pytest
+from PIL import Image
+
+from retention_mcp.report import charts
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    return Image.open(io.BytesIO(data)).size
+
+
+CHINESE_CHARTS = [
+    lambda: charts.turnover_by_group_chart(["客服中心", "研发部", "销售部"], [0.31, 0.08, None], [0.28, 0.05, None],
+                                           [0.34, 0.12, None], overall=0.19, title="各部门离职率"),
+    lambda: charts.retention_curves_chart({"销售": [(0, 1.0), (30, 0.9), (90, 0.82)], "研发": [(90, 0.95)]},
+                                          title="留存曲线", time_label="入职天数"),
+    lambda: charts.roi_scenarios_chart(["保守", "基准", "乐观"], roi=[-0.1, 0.8, 2.1], title="投资回报"),
+    lambda: charts.roi_scenarios_chart(["保守", "基准"], benefit=[100, 300], cost=[120, 120], currency="元"),
+    lambda: charts.kpi_scorecard_chart(["首次解决率", "客户满意度"], [0.9, 1.1], ["黄", "绿"], title="KPI 计分卡"),
+    lambda: charts.driver_importance_chart(["工作满意度", "加班"], [0.6, 0.4], ["fix first", None]),
+]
+
+
+@pytest.mark.parametrize("draw", CHINESE_CHARTS)
+def test_charts_are_small_pngs_with_chinese_glyphs(draw) -> None:
+    if charts.cjk_font_name() is None:
+        pytest.skip("no CJK font installed (apt-get install fonts-noto-cjk)")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = draw()
+    width, height = png_size(data)
+    assert 300 <= width <= 1000 and height > 100
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    assert not missing, missing  # a missing glyph would be drawn as an empty box
+
+
+def test_chart_input_errors() -> None:
+    with pytest.raises(ValueError, match="one per label"):
+        charts.turnover_by_group_chart(["a", "b"], [0.1])
+    with pytest.raises(ValueError, match="suppressed"):
+        charts.turnover_by_group_chart(["a"], [None])
+    with pytest.raises(ValueError, match="roi"):
+        charts.roi_scenarios_chart(["a"])
+    with pytest.raises(ValueError, match="unknown chart kind"):
+        charts.chart_from_spec("pie", {})
+    with pytest.raises(ValueError, match="does not take"):
+        charts.chart_from_spec("kpi_scorecard", {"names": ["a"], "achievement": [1], "colour": ["x"]})
+    with pytest.raises(ValueError, match="time, survival"):
+        charts.retention_curves_chart({"a": [1, 2]})
+
+
+def test_save_chart_never_overwrites(settings) -> None:
+    data = charts.kpi_scorecard_chart(["A"], [1.0], ["green"])
+    first = charts.save_chart(settings, data, "scorecard")
+    second = charts.save_chart(settings, b"other", "scorecard.png")
+    third = charts.save_chart(settings, b"x", "../../escape")
+    assert first.name == "scorecard.png" and second.name == "scorecard-2.png"
+    assert first.read_bytes() == data and second.read_bytes() == b"other"
+    assert third.parent == settings.output_dir and third.name == "escape.png"
+
+
+def test_tool_modules_import_nothing_heavy() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from mcp.server import MCPServer; from retention_mcp.endpoints import drivers, reports; "
+            "from retention_mcp.settings import Settings; s = MCPServer('t'); "
+            "drivers.register(s, Settings()); reports.register(s, Settings()); "
+            "print(sorted(m for m in ('matplotlib', 'pandas', 'numpy', 'docx', 'openpyxl', 'scipy') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
