@@ -1,0 +1,128 @@
+"""Benchmark turnover_breakdown on a generated 1,000,000-row event file, against hand-written pandas.
+
+Run: ``.venv/bin/python bench/bench_turnover.py`` (writes bench/_work/events_1m.csv once, ~70 MB).
+
+One process measures:
+- first call: the tool through an in-memory MCP client, file parse included, vs ``pandas.read_csv``
+  plus the equivalent hand-written groupby (average month-end headcount and leavers by department);
+- warm call: the tool again (parsed table cached) vs the hand-written groupby on the loaded frame;
+- peak RSS of the process.
+Targets: first <= 1.3x, warm <= 1.5x, peak RSS <= 1.5 GB.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import numpy as np
+import pandas as pd
+
+ROWS = 1_000_000
+WORK = Path(__file__).resolve().parent / "_work"
+FILE = WORK / "events_1m.csv"
+TARGETS = {"first": 1.3, "warm": 1.5, "rss_gb": 1.5}
+
+
+def generate(path: Path, rows: int = ROWS, seed: int = 7) -> None:
+    rng = np.random.default_rng(seed)
+    start = np.datetime64("2010-01-01")
+    hire = start + rng.integers(0, 365 * 15, rows).astype("timedelta64[D]")
+    stay = rng.exponential(365 * 4, rows).astype("int64")
+    term = hire + stay.astype("timedelta64[D]")
+    left = term <= np.datetime64("2024-12-31")
+    departments = np.array(["R&D", "Sales", "Customer Service", "Finance", "HR", "Operations", "Legal", "IT"])
+    frame = pd.DataFrame({
+        "employee_id": [f"E{i:07d}" for i in range(rows)],
+        "department": departments[rng.integers(0, len(departments), rows)],
+        "job_role": np.array([f"Role {i}" for i in range(20)])[rng.integers(0, 20, rows)],
+        "shift": np.array(["day", "evening", "night"])[rng.integers(0, 3, rows)],
+        "location": np.array([f"City {i}" for i in range(10)])[rng.integers(0, 10, rows)],
+        "hire_date": pd.to_datetime(hire).strftime("%Y-%m-%d"),
+        "termination_date": np.where(left, pd.to_datetime(term).strftime("%Y-%m-%d"), ""),
+        "termination_type": np.where(left, np.where(rng.random(rows) < 0.8, "voluntary", "involuntary"), ""),
+        "performance": rng.integers(1, 6, rows),
+    })
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(path)
+
+
+def hand_groupby(df: pd.DataFrame) -> pd.Series:
+    """The equivalent hand-written pandas: 12 months ending at the latest date, average month-end headcount."""
+    end = max(df["hire_date"].max(), df["termination_date"].max())
+    start = end - pd.DateOffset(months=12) + pd.Timedelta(days=1)
+    days = [end - pd.DateOffset(months=k) for k in range(12)]
+    heads = sum(df[(df["hire_date"] <= d) & (df["termination_date"].isna() | (df["termination_date"] >= d))]
+                .groupby("department").size() for d in days) / 12
+    leavers = df[df["termination_date"].between(start, end)].groupby("department").size()
+    return leavers / heads
+
+
+def hand_first() -> pd.Series:
+    df = pd.read_csv(FILE, parse_dates=["hire_date", "termination_date"])
+    return hand_groupby(df), df
+
+
+async def tool_call(client) -> dict:
+    result = await client.call_tool("turnover_breakdown", {"path": FILE.name, "by": ["department"]})
+    if result.is_error:
+        raise RuntimeError(result.content[0].text)
+    return result.structured_content
+
+
+async def main() -> int:
+    from mcp import Client
+
+    from retention_mcp.server import build_server
+    from retention_mcp.settings import Settings
+
+    if not FILE.exists():
+        print(f"generating {FILE} ({ROWS:,} rows)...", file=sys.stderr)
+        generate(FILE)
+    FILE.read_bytes()  # warm the OS file cache so both sides read from memory
+    settings = Settings(data_dirs=(WORK,), output_dir=WORK / "out", log_level="WARNING")
+
+    t = time.perf_counter()
+    expected, df = hand_first()
+    hand_first_s = time.perf_counter() - t
+
+    async with Client(build_server(settings), raise_exceptions=True) as client:
+        t = time.perf_counter()
+        first = await tool_call(client)
+        tool_first_s = time.perf_counter() - t
+
+        tool_warm, hand_warm = [], []
+        for _ in range(5):
+            t = time.perf_counter()
+            warm = await tool_call(client)
+            tool_warm.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            hand_groupby(df)
+            hand_warm.append(time.perf_counter() - t)
+
+    got = {r["label"]: r["rate"] for r in first["rows"]}
+    for dept, rate in expected.items():  # same answer as the hand-written version
+        assert abs(got[dept] - rate) < 1e-9, (dept, got[dept], rate)
+    assert warm["overall"] == first["overall"]
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+    first_ratio = tool_first_s / hand_first_s
+    warm_ratio = statistics.median(tool_warm) / statistics.median(hand_warm)
+    print(f"rows: {ROWS:,}  file: {FILE.stat().st_size / 1e6:.0f} MB")
+    print(f"first call: tool {tool_first_s:.2f} s vs read_csv+groupby {hand_first_s:.2f} s -> {first_ratio:.2f}x "
+          f"(target <= {TARGETS['first']}x)")
+    print(f"warm call:  tool {statistics.median(tool_warm):.3f} s vs groupby {statistics.median(hand_warm):.3f} s "
+          f"-> {warm_ratio:.2f}x (target <= {TARGETS['warm']}x)")
+    print(f"peak RSS: {peak_gb:.2f} GB (target <= {TARGETS['rss_gb']} GB)")
+    ok = first_ratio <= TARGETS["first"] and warm_ratio <= TARGETS["warm"] and peak_gb <= TARGETS["rss_gb"]
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(anyio.run(main))

@@ -1,0 +1,561 @@
+"""Turnover by group: rate, Wilson interval, gap to overall, small-group suppression, the definition used.
+
+Two data shapes (see ``tools/metrics.yaml``):
+
+- *event* data (hire and termination dates): rate = separations dated in the period ÷ headcount, where
+  the headcount is ``average`` (mean of month-end headcounts), ``begin_end`` ((first day + last day) ÷ 2)
+  or ``start`` (first day). A person is on the headcount on day d when hire <= d <= termination.
+- *snapshot* data (a leaver flag): rate = leavers ÷ rows in the group.
+
+Everything is computed on integer day numbers with numpy (bincount per headcount day), so a million
+rows take well under a second once parsed.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from retention_mcp.analysis.stats import gap, suppressed_groups, wilson_intervals
+from retention_mcp.data.dataset import (
+    NO_DATE,
+    SEP_INVOLUNTARY,
+    SEP_VOLUNTARY,
+    Dataset,
+    date_to_day,
+    day_to_date,
+)
+from retention_mcp.data.roles import normalise_header
+
+if TYPE_CHECKING:
+    import numpy as np
+
+Denominator = Literal["average", "begin_end", "start"]
+SeparationType = Literal["all", "voluntary", "involuntary", "regretted"]
+
+TENURE_BAND = "tenure_band"
+#: Upper edges in months (inclusive) and labels of the tenure bands.
+TENURE_BAND_EDGES_MONTHS = (3.0, 12.0, 36.0, 60.0)
+TENURE_BAND_LABELS = ("<=3 months", "3-12 months", "1-3 years", "3-5 years", ">5 years")
+MISSING_LABEL = "(missing)"
+MAX_GROUPS = 500
+DAYS_PER_MONTH = 365.25 / 12
+
+DENOMINATOR_DEFINITIONS = {
+    "average": "average headcount: mean of the headcounts at the end of each month of the period (SHRM)",
+    "begin_end": "(headcount on the first day + headcount on the last day) ÷ 2",
+    "start": "headcount on the first day of the period",
+}
+ANNUALISATION = "additive: annualised rate = period rate × 12 ÷ months in the period (SHRM/BLS)"
+
+
+class GroupRow(BaseModel):
+    group: dict[str, str] = Field(description="the group's value for each `by` dimension")
+    label: str = Field(description="the group as one readable label, e.g. 'Sales / night'")
+    headcount: float | None = Field(description="denominator: average headcount over the period (event data, "
+                                    "per `denominator`) or employees in the group (snapshot); None when suppressed")
+    leavers: int | None = Field(description="separations counted (per `separation_type`); None when suppressed")
+    rate: float | None = Field(description="leavers ÷ headcount, a fraction (0.1384 = 13.8%) for the period")
+    annualised_rate: float | None = Field(None, description="rate × 12 ÷ months (event data only), a fraction")
+    ci_low: float | None = Field(description="Wilson 95% interval, lower bound, a fraction")
+    ci_high: float | None = Field(description="Wilson 95% interval, upper bound, a fraction")
+    gap_pp: float | None = Field(description="rate − overall rate, in percentage points (3.2 = 3.2 pp)")
+    gap_relative: float | None = Field(description="rate ÷ overall rate − 1, a fraction (0.25 = 25% higher)")
+    significant: bool | None = Field(description="True when the Wilson interval excludes the overall rate")
+    suppressed: bool = Field(description="True when hidden: headcount below min_group_size, or hidden so that "
+                             "a single small group cannot be worked out by subtraction")
+
+
+class Definition(BaseModel):
+    shape: Literal["event", "snapshot"] = Field(description="event: hire/termination dates; snapshot: leaver flag")
+    shape_source: str
+    formula: str
+    denominator: str | None = Field(description="average | begin_end | start (event data); None for snapshots")
+    denominator_definition: str
+    period_start: str | None = Field(description="first day of the period (ISO date), event data")
+    period_end: str | None = Field(description="last day of the period (ISO date), event data")
+    period_source: str | None
+    months: float | None = Field(description="length of the period in months")
+    annualisation: str | None
+    separation_type: str
+    leaver_definition: str
+    headcount_days: list[str] = Field(default_factory=list,
+                                      description="the days the headcount was measured on (event data)")
+    min_group_size: int
+    interval: str = "Wilson score interval, 95%"
+    columns: dict[str, str] = Field(description="role -> column used")
+
+
+class BreakdownResult(BaseModel):
+    by: list[str]
+    overall: GroupRow
+    rows: list[GroupRow] = Field(description="groups sorted by rate, highest first; suppressed groups last")
+    groups: int = Field(description="number of groups before truncation")
+    suppressed_groups: int
+    truncated: bool = Field(description="True when rows were cut at max_rows")
+    definition: Definition
+    notes: list[str] = Field(default_factory=list)
+
+
+# -- dimensions
+
+
+@dataclass
+class Dimension:
+    name: str  # as shown (column name or 'tenure_band')
+    codes: np.ndarray | None  # int per row (static dimension); None for tenure_band
+    labels: list[str]
+    note: str = ""
+
+
+def resolve_column(ds: Dataset, name: str) -> str:
+    """A `by` entry -> column: exact header, normalised header, or a role name ('department')."""
+    columns = [str(c) for c in ds.frame.columns]
+    if name in columns:
+        return name
+    wanted = normalise_header(name)
+    matches = [c for c in columns if normalise_header(c) == wanted]
+    if len(matches) == 1:
+        return matches[0]
+    if (column := ds.roles.get(name)) is not None:
+        return column
+    raise ValueError(f"unknown column {name!r} in `by`; the file's columns are: {', '.join(columns[:80])}"
+                     f"{' ...' if len(columns) > 80 else ''} (or use 'tenure_band'). Call inspect_dataset to see "
+                     "suggested dimensions")
+
+
+def build_dimension(ds: Dataset, name: str, bins: Any = None) -> Dimension:
+    """Codes and labels for one `by` dimension. Numbers with many values are banded (``bins`` or quintiles)."""
+    import numpy as np
+    import pandas as pd
+
+    if normalise_header(name) in ("tenureband", "tenure", "司龄段"):
+        return Dimension(TENURE_BAND, None, list(TENURE_BAND_LABELS))
+    column = resolve_column(ds, name)
+    role = ds.roles.role_of(column)
+    if role in ds.table.identifying:
+        raise ValueError(f"{column!r} identifies people ({role}); it cannot be a breakdown dimension. "
+                         "Use a group such as department, job role, shift or tenure_band")
+    values = ds.frame[column]
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if role in ("hire_date", "termination_date") or pd.api.types.is_datetime64_any_dtype(values):
+        raise ValueError(f"{column!r} holds dates; break down by 'tenure_band' instead, or by a hire-year column")
+    if numeric and (bins is not None or values.nunique() > 12):
+        return _banded(column, values.astype("float64"), bins)
+    if not numeric and ds.is_identifying(column):
+        raise ValueError(f"{column!r} has a different value for almost every row (names, IDs or free text); "
+                         "it cannot be a breakdown dimension. Pick a column with a few groups")
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        raw_codes = values.cat.codes.to_numpy().astype("int64")
+        uniques = list(values.cat.categories)
+    else:
+        raw_codes, found = pd.factorize(values, use_na_sentinel=True)
+        uniques = list(found)
+    # Trim labels ("Production   " and "Production" are one group) and merge what becomes equal.
+    trimmed = [_plain(u).strip() for u in uniques]
+    merged = sorted({t for t in trimmed if t})
+    index = {label: i for i, label in enumerate(merged)}
+    lookup = np.array([index.get(t, len(merged)) for t in trimmed] + [len(merged)], dtype="int64")
+    codes = lookup[np.where(raw_codes >= 0, raw_codes, len(uniques))]
+    labels = [*merged, MISSING_LABEL]
+    if len(labels) > MAX_GROUPS:
+        raise ValueError(f"{column!r} has {len(labels) - 1} distinct values; break down by a column with fewer "
+                         "groups (or give numeric `bins`)")
+    return Dimension(column, codes, labels)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _edge(value: float) -> str:
+    """A band edge for a label: 9860.000000000002 -> '9860', 0.4567 -> '0.4567'."""
+    return f"{float(value):.6g}"
+
+
+def _banded(column: str, numbers: Any, bins: Any) -> Dimension:
+    import numpy as np
+
+    finite = numbers[np.isfinite(numbers)]
+    note = ""
+    if bins is None or isinstance(bins, int):
+        count = bins or 5
+        edges = np.unique(np.quantile(finite, np.linspace(0, 1, count + 1))) if len(finite) else np.array([0.0])
+        note = f"{column!r} banded into {count} quantile groups"
+    else:
+        try:
+            edges = np.unique(np.asarray([float(b) for b in bins], dtype="float64"))
+        except (TypeError, ValueError):
+            raise ValueError(f"bins for {column!r} must be a list of numbers (band edges, e.g. [0, 2, 5, 10]) "
+                             "or a number of equal-sized groups") from None
+        if len(edges) < 1:
+            raise ValueError(f"bins for {column!r} needs at least one edge")
+    inner = edges[1:-1] if len(edges) > 2 and (bins is None or isinstance(bins, int)) else edges
+    # Bands: (-inf, e0], (e0, e1], ..., (ek, inf); quantile bands drop the open ends.
+    labels: list[str] = []
+    if bins is None or isinstance(bins, int):
+        all_edges = edges
+        codes = np.clip(np.searchsorted(inner, numbers, side="left"), 0, max(len(all_edges) - 2, 0))
+        labels = [f"{_edge(all_edges[i])}–{_edge(all_edges[i + 1])}"
+                  for i in range(max(len(all_edges) - 1, 1))] if len(all_edges) > 1 else [_edge(edges[0])]
+    else:
+        codes = np.searchsorted(edges, numbers, side="left")
+        labels = [f"<= {_edge(edges[0])}"]
+        labels += [f"{_edge(edges[i])}–{_edge(edges[i + 1])}" for i in range(len(edges) - 1)]
+        labels += [f"> {_edge(edges[-1])}"]
+    codes = np.where(np.isfinite(numbers), codes, len(labels)).astype("int64")
+    return Dimension(column, codes, [*labels, MISSING_LABEL], note)
+
+
+def tenure_band_codes(tenure_months: Any) -> Any:
+    """Band index (0..4) for tenure in months; 5 (missing) for NaN."""
+    import numpy as np
+
+    codes = np.searchsorted(np.asarray(TENURE_BAND_EDGES_MONTHS), tenure_months, side="left")
+    return np.where(np.isfinite(tenure_months), codes, len(TENURE_BAND_LABELS)).astype("int64")
+
+
+def _tenure_band_labels() -> list[str]:
+    return [*TENURE_BAND_LABELS, MISSING_LABEL]
+
+
+# -- period
+
+
+def parse_day(value: str | None, name: str) -> int | None:
+    import pandas as pd
+
+    from retention_mcp.data.dates import parse_dates
+
+    if value is None or str(value).strip() == "":
+        return None
+    parsed = parse_dates(pd.Series([str(value)]))
+    if parsed.values.isna().iloc[0]:
+        raise ValueError(f"{name} {value!r} is not a date; write it like 2024-01-01")
+    return date_to_day(parsed.values.iloc[0].date())
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    month_index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(month_index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return dt.date(year, month + 1, min(day.day, last))
+
+
+def months_between(start: dt.date, end: dt.date) -> float:
+    """Length of [start, end] (inclusive) in months: whole months plus the remaining days ÷ 30.44."""
+    end_exclusive = end + dt.timedelta(days=1)
+    whole = (end_exclusive.year - start.year) * 12 + end_exclusive.month - start.month
+    while whole > 0 and add_months(start, whole) > end_exclusive:
+        whole -= 1
+    rest = (end_exclusive - add_months(start, whole)).days
+    return round(whole + rest / DAYS_PER_MONTH, 2)
+
+
+def headcount_days(start: dt.date, end: dt.date) -> list[dt.date]:
+    """The end of each month of the period: calendar month ends when the period ends on one, otherwise the
+    same day of the month as the period end, counting back; never before the period start."""
+    days: list[dt.date] = []
+    end_is_month_end = end.day == calendar.monthrange(end.year, end.month)[1]
+    k = 0
+    while True:
+        if end_is_month_end:
+            shifted = add_months(dt.date(end.year, end.month, 1), -k)
+            day = dt.date(shifted.year, shifted.month, calendar.monthrange(shifted.year, shifted.month)[1])
+        else:
+            day = add_months(end, -k)
+        if day < start:
+            break
+        days.append(day)
+        k += 1
+    return sorted(days) or [end]
+
+
+def resolve_period(ds: Dataset, period_start: str | None, period_end: str | None) -> tuple[int, int, str]:
+    start = parse_day(period_start, "period_start")
+    end = parse_day(period_end, "period_end")
+    if start is None and end is None:
+        if ds.as_of is None:
+            raise ValueError("the file has no usable dates to set a period from; give period_start and period_end")
+        end_date = day_to_date(ds.as_of)
+        start_date = add_months(end_date, -12) + dt.timedelta(days=1)
+        return (date_to_day(start_date), ds.as_of,
+                f"default: the 12 months ending at the latest date in the file ({end_date.isoformat()})")
+    if start is None:
+        end_date = day_to_date(end)  # type: ignore[arg-type]
+        start_date = add_months(end_date, -12) + dt.timedelta(days=1)
+        start = date_to_day(start_date)
+        source = "period_end given; period_start = 12 months earlier"
+    elif end is None:
+        end_date = add_months(day_to_date(start), 12) - dt.timedelta(days=1)
+        end = date_to_day(end_date)
+        source = "period_start given; period_end = 12 months later"
+    else:
+        source = "given"
+    if start > end:
+        raise ValueError(f"period_start ({day_to_date(start)}) is after period_end ({day_to_date(end)}); swap them")
+    return start, end, source
+
+
+# -- the breakdown
+
+
+def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str | None = None,
+                       period_end: str | None = None, denominator: str = "average",
+                       separation_type: str = "all", min_group_size: int = 5,
+                       bins: Mapping[str, Any] | None = None, max_rows: int = 50) -> BreakdownResult:
+    """Turnover by the ``by`` dimensions (none: the overall rate only). Raises ValueError on bad input."""
+    import numpy as np
+
+    if ds.shape is None:
+        raise ValueError(f"cannot tell who left: {ds.shape_source}")
+    if denominator not in DENOMINATOR_DEFINITIONS:
+        raise ValueError(f"denominator must be one of average, begin_end, start (got {denominator!r}): average = "
+                         "mean month-end headcount (default), begin_end = (start + end) ÷ 2, start = first day")
+    if separation_type not in ("all", "voluntary", "involuntary", "regretted"):
+        raise ValueError(f"separation_type must be all, voluntary, involuntary or regretted (got {separation_type!r})")
+    if not isinstance(min_group_size, int) or min_group_size < 1:
+        raise ValueError("min_group_size must be a whole number of at least 1 (default 5)")
+    if isinstance(by, str):
+        by = [by]
+    if len(by) > 4:
+        raise ValueError("`by` takes at most 4 dimensions; cross fewer at a time")
+    if len(set(by)) != len(by):
+        raise ValueError("`by` names the same dimension twice")
+    bins = dict(bins or {})
+    unknown_bins = [name for name in bins if name not in by]
+    if unknown_bins:
+        raise ValueError(f"bins names {', '.join(unknown_bins)}, which is not in `by`")
+    notes: list[str] = []
+    dims = [build_dimension(ds, name, bins.get(name)) for name in by]
+    notes += [d.note for d in dims if d.note]
+    leaver_mask = _leaver_filter(ds, separation_type, notes)
+
+    # Static group code of every row over the non-tenure dimensions; tenure_band handled per headcount day.
+    static = np.zeros(ds.rows, dtype="int64")
+    sizes = []
+    for dim in dims:
+        size = len(dim.labels)
+        sizes.append(size)
+        # tenure_band (codes None) is added per headcount day, see _event_counts
+        static = static * size + (dim.codes if dim.codes is not None else 0)
+    tenure_position = next((i for i, d in enumerate(dims) if d.codes is None), None)
+    multiplier = 1
+    if tenure_position is not None:
+        multiplier = int(np.prod(sizes[tenure_position + 1:], dtype="int64")) if tenure_position + 1 < len(sizes) else 1
+    total_groups = int(np.prod(sizes, dtype="int64")) if sizes else 1
+
+    columns = ds.roles.as_dict()
+    columns = {k: v for k, v in columns.items() if k not in ds.table.identifying}
+    if ds.shape == "event":
+        result = _event_counts(ds, static, total_groups, tenure_position, multiplier, leaver_mask,
+                               period_start, period_end, denominator)
+        heads, leavers, overall_heads, overall_leavers, period = result
+        start, end, source, days = period
+        months = months_between(day_to_date(start), day_to_date(end))
+        definition = Definition(
+            shape="event", shape_source=ds.shape_source,
+            formula=f"separations dated in the period ÷ {DENOMINATOR_DEFINITIONS[denominator].split(':')[0]}",
+            denominator=denominator, denominator_definition=DENOMINATOR_DEFINITIONS[denominator],
+            period_start=day_to_date(start).isoformat(), period_end=day_to_date(end).isoformat(),
+            period_source=source, months=months, annualisation=ANNUALISATION if months != 12 else
+            "none needed: the period is 12 months (annualised rate = rate)",
+            separation_type=separation_type, leaver_definition=_leaver_definition(ds, separation_type),
+            headcount_days=[d.isoformat() for d in days] if denominator == "average" else
+            [day_to_date(start).isoformat(), day_to_date(end).isoformat()][: 1 if denominator == "start" else 2],
+            min_group_size=min_group_size, columns=columns)
+    else:
+        if denominator != "average" or period_start or period_end:
+            notes.append("snapshot data has no dates to set a period or a headcount by: denominator and period "
+                         "are ignored; the rate is leavers ÷ employees in the file")
+        heads, leavers, overall_heads, overall_leavers = _snapshot_counts(ds, static, total_groups, tenure_position,
+                                                                          multiplier, leaver_mask, notes)
+        months = None
+        definition = Definition(
+            shape="snapshot", shape_source=ds.shape_source, formula="leavers ÷ employees in the group",
+            denominator=None, denominator_definition="employees (rows) in the group, as in the file",
+            period_start=None, period_end=None, period_source="the period the file covers (not stated in it)",
+            months=None, annualisation=None, separation_type=separation_type,
+            leaver_definition=_leaver_definition(ds, separation_type), min_group_size=min_group_size,
+            columns=columns)
+
+    overall = _row({}, "Overall", overall_heads, overall_leavers, None, months, hide=overall_heads < min_group_size)
+    present = np.flatnonzero((heads > 0) | (leavers > 0)) if by else np.zeros(0, dtype="int64")
+    hide = suppressed_groups([float(heads[i]) for i in present], min_group_size) if by else []
+    rows = []
+    for position, code in enumerate(present):
+        group = _decode(int(code), dims)
+        label = " / ".join(group.values())
+        rows.append(_row(group, label, float(heads[code]), int(leavers[code]), overall.rate, months,
+                         hide=hide[position]))
+    rows.sort(key=lambda r: (r.suppressed, -(r.rate if r.rate is not None else -1), r.label))
+    truncated = len(rows) > max_rows
+    if overall.suppressed:
+        notes.append(f"fewer than {min_group_size} people in total: all counts are suppressed")
+    return BreakdownResult(by=[d.name for d in dims], overall=overall, rows=rows[:max_rows], groups=len(rows),
+                           suppressed_groups=sum(r.suppressed for r in rows), truncated=truncated,
+                           definition=definition, notes=notes)
+
+
+def _decode(code: int, dims: list[Dimension]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for dim in reversed(dims):
+        code, index = divmod(code, len(dim.labels))
+        labels[dim.name] = dim.labels[index]
+    return {d.name: labels[d.name] for d in dims}
+
+
+def _row(group: dict[str, str], label: str, heads: float, leavers: int, overall_rate: float | None,
+         months: float | None, hide: bool) -> GroupRow:
+    if hide:
+        return GroupRow(group=group, label=label, headcount=None, leavers=None, rate=None, ci_low=None,
+                        ci_high=None, gap_pp=None, gap_relative=None, significant=None, suppressed=True)
+    rate = leavers / heads if heads > 0 else None
+    low, high = wilson_intervals([leavers], [heads])
+    ci_low = float(low[0]) if heads > 0 else None
+    ci_high = float(high[0]) if heads > 0 else None
+    gap_pp, gap_relative = gap(rate, overall_rate) if (rate is not None and overall_rate is not None) else (None, None)
+    significant = None
+    if overall_rate is not None and ci_low is not None and ci_high is not None:
+        significant = not (ci_low <= overall_rate <= ci_high)
+    annualised = rate * 12 / months if (rate is not None and months) else None
+    return GroupRow(group=group, label=label, headcount=round(heads, 2), leavers=leavers, rate=rate,
+                    annualised_rate=annualised, ci_low=ci_low, ci_high=ci_high, gap_pp=gap_pp,
+                    gap_relative=gap_relative, significant=significant, suppressed=False)
+
+
+def _leaver_filter(ds: Dataset, separation_type: str, notes: list[str]) -> np.ndarray:
+    """Which rows count as a separation of the requested type (dates are checked separately)."""
+    assert ds.leaver is not None
+    if separation_type == "all":
+        return ds.leaver
+    if separation_type == "regretted":
+        if ds.regretted is None:
+            raise ValueError("separation_type='regretted' needs a regretted-leaver column (yes/no); none was "
+                             "recognised — name it with column_map, e.g. {\"regretted\": \"Regrettable\"}")
+        return ds.leaver & ds.regretted
+    if ds.separation is None:
+        raise ValueError(f"separation_type={separation_type!r} needs a termination-type column (voluntary / "
+                         "involuntary, 主动离职 / 被动离职); none was recognised — name it with column_map, "
+                         "e.g. {\"termination_type\": \"Exit type\"}, or use separation_type='all'")
+    wanted = SEP_VOLUNTARY if separation_type == "voluntary" else SEP_INVOLUNTARY
+    return ds.leaver & (ds.separation == wanted)
+
+
+def _leaver_definition(ds: Dataset, separation_type: str) -> str:
+    base = {"event": f"a termination date in {ds.roles.get('termination_date')!r} within the period",
+            "snapshot": ds.shape_source.split("leavers from ", 1)[-1]}[ds.shape or "snapshot"]
+    if separation_type in ("voluntary", "involuntary"):
+        return f"{base}, and {ds.roles.get('termination_type')!r} classified as {separation_type}"
+    if separation_type == "regretted":
+        return f"{base}, and {ds.roles.get('regretted')!r} = yes"
+    return base
+
+
+def _event_counts(ds: Dataset, static: np.ndarray, total_groups: int, tenure_position: int | None,
+                  multiplier: int, leaver_mask: np.ndarray, period_start: str | None, period_end: str | None,
+                  denominator: str) -> tuple:
+    import numpy as np
+
+    assert ds.hire is not None and ds.term is not None
+    start, end, source = resolve_period(ds, period_start, period_end)
+    valid = (ds.hire != NO_DATE) & ~((ds.term != NO_DATE) & (ds.term < ds.hire))
+    hire, term = ds.hire, ds.term
+
+    def codes_on(day: np.ndarray | int) -> np.ndarray:
+        if tenure_position is None:
+            return static
+        tenure_months = (day - hire) / DAYS_PER_MONTH
+        return static + tenure_band_codes(tenure_months) * multiplier
+
+    def count_on(day: int) -> np.ndarray:
+        on_books = valid & (hire <= day) & (term >= day)
+        return np.bincount(codes_on(day)[on_books], minlength=total_groups).astype("float64")
+
+    period_days = headcount_days(day_to_date(start), day_to_date(end))
+    if denominator == "average":
+        heads = np.mean([count_on(date_to_day(d)) for d in period_days], axis=0)
+    elif denominator == "begin_end":
+        heads = (count_on(start) + count_on(end)) / 2
+    else:
+        heads = count_on(start)
+    left = valid & leaver_mask & (term >= start) & (term <= end)
+    leaver_codes = codes_on(term)[left] if tenure_position is not None else static[left]
+    leavers = np.bincount(leaver_codes, minlength=total_groups)
+    # fsum: the overall headcount does not depend on the order of the groups (English vs Chinese labels)
+    return heads, leavers, math.fsum(heads), int(leavers.sum()), (start, end, source, period_days)
+
+
+def _snapshot_counts(ds: Dataset, static: np.ndarray, total_groups: int, tenure_position: int | None,
+                     multiplier: int, leaver_mask: np.ndarray, notes: list[str]) -> tuple:
+    import numpy as np
+
+    codes = static
+    if tenure_position is not None:
+        tenure = ds.tenure_months
+        if tenure is None:
+            if ds.hire is None or ds.as_of is None:
+                raise ValueError("tenure_band needs a tenure column (years, months or days) or hire dates; none "
+                                 "was recognised — name one with column_map, e.g. {\"tenure_years\": \"Service\"}")
+            end = np.where(ds.term != NO_DATE, ds.term, ds.as_of) if ds.term is not None else ds.as_of
+            tenure = np.where(ds.hire != NO_DATE, (end - ds.hire) / DAYS_PER_MONTH, np.nan)
+            notes.append("tenure_band from hire dates up to the termination date or the latest date in the file")
+        codes = static + tenure_band_codes(tenure) * multiplier
+    heads = np.bincount(codes, minlength=total_groups).astype("float64")
+    leavers = np.bincount(codes[leaver_mask], minlength=total_groups)
+    return heads, leavers, float(len(codes)), int(leaver_mask.sum())
+
+
+# -- text
+
+
+def breakdown_markdown(result: BreakdownResult, max_lines: int = 25) -> str:
+    """A short markdown summary: the definition, the overall rate, and a table of groups."""
+    from retention_mcp.units import percent
+
+    d = result.definition
+    o = result.overall
+    lines = []
+    if d.shape == "event":
+        lines.append(f"**Turnover {d.period_start} to {d.period_end}** ({d.period_source}); "
+                     f"denominator: {d.denominator_definition}; leavers: {d.separation_type}.")
+        if d.months != 12 and o.annualised_rate is not None:
+            lines.append(f"Period of {d.months:g} months; annualised ({d.annualisation}).")
+    else:
+        lines.append(f"**Turnover (snapshot)**: {d.formula}; leavers from {d.leaver_definition}; "
+                     f"leavers: {d.separation_type}.")
+    if o.suppressed:
+        lines.append(f"Overall: suppressed (fewer than {d.min_group_size} people).")
+    else:
+        overall_line = (f"Overall: **{percent(o.rate)}** ({o.leavers} leavers / {o.headcount:g} headcount; "
+                        f"95% CI {percent(o.ci_low)}–{percent(o.ci_high)})")
+        if d.shape == "event" and d.months != 12 and o.annualised_rate is not None:
+            overall_line += f", annualised {percent(o.annualised_rate)}"
+        lines.append(overall_line + ".")
+    if result.rows:
+        lines += ["", "| group | headcount | leavers | rate | 95% CI | gap (pp) | significant |",
+                  "|---|---:|---:|---:|---|---:|---|"]
+        for r in result.rows[:max_lines]:
+            if r.suppressed:
+                lines.append(f"| {r.label} | — | — | suppressed (< {d.min_group_size}) | | | |")
+                continue
+            sig = "yes" if r.significant else "no"
+            gap_text = f"{r.gap_pp:+.1f}" if r.gap_pp is not None else ""
+            lines.append(f"| {r.label} | {r.headcount:g} | {r.leavers} | {percent(r.rate)} | "
+                         f"{percent(r.ci_low)}–{percent(r.ci_high)} | {gap_text} | {sig} |")
+        hidden = len(result.rows) - min(len(result.rows), max_lines)
+        more = result.groups - len(result.rows) + hidden
+        if more > 0:
+            lines.append(f"\n…{more} more group(s) in the structured content"
+                         f"{' (truncated at max_rows)' if result.truncated else ''}.")
+    for note in result.notes:
+        lines.append(f"\nNote: {note}")
+    return "\n".join(lines)

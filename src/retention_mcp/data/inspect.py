@@ -1,0 +1,154 @@
+"""``inspect_dataset``: what a file holds, without showing anyone's row.
+
+Per column: type, detected role, missing count, distinct count, and the values only of low-cardinality
+columns that do not identify people (never names, IDs, free text, managers, or anything where most
+rows have their own value).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from retention_mcp.data.dataset import NO_DATE, Dataset, day_to_date
+
+MAX_LISTED_VALUES = 20
+MIN_SHOWN_COUNT = 5
+MAX_COLUMNS = 200
+SUGGESTED_ROLES = ("department", "job_role", "shift", "location", "performance", "manager")
+
+
+class ColumnInfo(BaseModel):
+    name: str
+    type: Literal["number", "text", "date", "flag", "empty"]
+    role: str | None = Field(description="detected role (see tools/column_aliases.yaml), or None")
+    missing: int = Field(description="empty cells")
+    distinct: int = Field(description="distinct non-empty values")
+    identifying: bool = Field(description="True when values could identify a person: never shown")
+    values: list[str] | None = Field(None, description="the distinct values, only for low-cardinality "
+                                     "columns that do not identify people")
+    rare_values_hidden: int = Field(0, description="values held by fewer than 5 rows, not listed")
+    date_range: list[str] | None = Field(None, description="[earliest, latest] for hire/termination date columns")
+
+
+class QualityFinding(BaseModel):
+    check: str = Field(description="duplicate_ids, termination_before_hire, future_dates, unparseable_dates, "
+                       "unknown_flag_values, missing_hire_dates, leaver_without_termination_date, ...")
+    count: int = Field(description="rows (or values) affected")
+    detail: str
+
+
+class DatasetSummary(BaseModel):
+    rows: int
+    columns: int
+    shape: Literal["event", "snapshot", "unknown"] = Field(
+        description="event: hire and termination dates; snapshot: a leaver flag; unknown: neither recognised")
+    shape_source: str
+    as_of: str | None = Field(description="latest date in the file (ISO), the default end of turnover periods")
+    leavers: int | None = Field(description="rows that have left (termination date or leaver flag)")
+    roles: dict[str, str] = Field(description="role -> column")
+    column_info: list[ColumnInfo]
+    findings: list[QualityFinding]
+    suggested_dimensions: list[str] = Field(description="good `by` values for turnover_breakdown")
+    truncated: bool = Field(description="True when more than 200 columns exist and only the first are listed")
+
+
+def inspect_dataset(ds: Dataset) -> DatasetSummary:
+    import pandas as pd
+
+    frame = ds.frame
+    infos: list[ColumnInfo] = []
+    suggestions: list[str] = []
+    for column in list(frame.columns)[:MAX_COLUMNS]:
+        values = frame[column]
+        role = ds.roles.role_of(column)
+        missing = int(values.isna().sum())
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            present = values.cat.remove_unused_categories().cat.categories
+            distinct = len(present)
+        else:
+            distinct = int(values.nunique(dropna=True))
+        identifying = ds.is_identifying(column)
+        if missing == len(values):
+            kind = "empty"
+        elif role in ("hire_date", "termination_date") or pd.api.types.is_datetime64_any_dtype(values):
+            kind = "date"
+        elif role in ("leaver_flag", "regretted"):
+            kind = "flag"
+        elif pd.api.types.is_numeric_dtype(values):
+            kind = "number"
+        else:
+            kind = "text"
+        info = ColumnInfo(name=column, type=kind, role=role, missing=missing, distinct=distinct,
+                          identifying=identifying)
+        if not identifying and kind in ("text", "flag", "number") and 0 < distinct <= MAX_LISTED_VALUES:
+            # Only values shared by at least MIN_SHOWN_COUNT rows: a rare value can single a person out.
+            counts = values.value_counts(dropna=True)
+            common = {_show(v) for v, n in counts.items() if n >= MIN_SHOWN_COUNT} - {""}
+            info.values = sorted(common)
+            info.rare_values_hidden = int((counts > 0).sum()) - len(common)
+        if role == "hire_date" and ds.hire is not None:
+            info.date_range = _range(ds.hire)
+        if role == "termination_date" and ds.term is not None:
+            info.date_range = _range(ds.term)
+        infos.append(info)
+        if identifying or kind in ("date", "empty"):
+            continue
+        if role in SUGGESTED_ROLES or (kind == "text" and 2 <= distinct <= 30 and role is None):
+            suggestions.append(column)
+    if ds.tenure_months is not None or ds.hire is not None:
+        suggestions.append("tenure_band")
+    # Roles first (department, job role, shift...), then other categories.
+    order = {role: i for i, role in enumerate(SUGGESTED_ROLES)}
+    suggestions.sort(key=lambda c: order.get(ds.roles.role_of(c) or "", len(order)))
+    leavers = int(ds.leaver.sum()) if ds.leaver is not None else None
+    return DatasetSummary(
+        rows=ds.rows, columns=frame.shape[1], shape=ds.shape or "unknown", shape_source=ds.shape_source,
+        as_of=day_to_date(ds.as_of).isoformat() if ds.as_of is not None else None, leavers=leavers,
+        roles=ds.roles.as_dict(), column_info=infos,
+        findings=[QualityFinding(check=f.check, count=f.count, detail=f.detail)
+                  for f in [*filter(None, [ds.duplicate_id_finding()]), *ds.findings]],
+        suggested_dimensions=suggestions[:15], truncated=frame.shape[1] > MAX_COLUMNS)
+
+
+def _show(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _range(days) -> list[str] | None:  # type: ignore[no-untyped-def]
+    present = days[days != NO_DATE]
+    if len(present) == 0:
+        return None
+    return [day_to_date(int(present.min())).isoformat(), day_to_date(int(present.max())).isoformat()]
+
+
+def summary_markdown(summary: DatasetSummary, max_columns: int = 60) -> str:
+    lines = [f"**{summary.rows:,} rows × {summary.columns} columns**, shape: **{summary.shape}** "
+             f"({summary.shape_source})."]
+    if summary.as_of:
+        lines.append(f"Latest date in the file: {summary.as_of}.")
+    if summary.leavers is not None:
+        lines.append(f"Leavers: {summary.leavers:,}.")
+    lines += ["", "| column | type | role | missing | distinct | values |", "|---|---|---|---:|---:|---|"]
+    for c in summary.column_info[:max_columns]:
+        if c.identifying:
+            shown = "(identifying: not shown)"
+        elif c.values is not None:
+            shown = ", ".join(c.values) + (f" (+{c.rare_values_hidden} rare)" if c.rare_values_hidden else "")
+        elif c.date_range:
+            shown = f"{c.date_range[0]} to {c.date_range[1]}"
+        else:
+            shown = ""
+        lines.append(f"| {c.name} | {c.type} | {c.role or ''} | {c.missing} | {c.distinct} | {shown} |")
+    if len(summary.column_info) > max_columns:
+        lines.append(f"\n…{len(summary.column_info) - max_columns} more column(s) in the structured content.")
+    if summary.findings:
+        lines += ["", "**Data quality**"] + [f"- {f.check}: {f.count} — {f.detail}" for f in summary.findings]
+    else:
+        lines += ["", "**Data quality**: no problems found."]
+    if summary.suggested_dimensions:
+        lines.append(f"\nSuggested `by` dimensions: {', '.join(summary.suggested_dimensions)}.")
+    return "\n".join(lines)
