@@ -1,0 +1,172 @@
+"""agent_scorecard: per-agent metrics checked against plain pandas, weights and tiers by hand, OLS vs numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from conftest import shared_dataset
+from retention_mcp.analysis.scorecard import build_scorecard, to_seconds
+
+PWC = "pwc_call_center.csv"
+
+
+def contacts_csv() -> str:
+    """Three agents; unanswered calls carry a 0 rating (missing), durations in h:mm:ss and mm:ss."""
+    rows = ["Call Id,Agent,Answered (Y/N),Resolved,Speed of answer in seconds,AvgTalkDuration,Satisfaction rating"]
+    plan = {"Ann": (5, "Y", 10, "0:03:00"), "Bob": (3, "N", 30, "0:05:00"), "Cid": (4, "Y", 20, "04:00")}
+    call = 0
+    for agent, (rating, resolved, asa, talk) in plan.items():
+        for _ in range(4):
+            call += 1
+            rows.append(f"ID{call:04d},{agent},Y,{resolved},{asa},{talk},{rating}")
+        call += 1
+        rows.append(f"ID{call:04d},{agent},N,N,,,0")  # unanswered: not a zero rating
+    return "\n".join(rows) + "\n"
+
+
+def test_contacts_are_aggregated_with_unanswered_left_out():
+    frame = pd.read_csv(pd.io.common.StringIO(contacts_csv()))
+    result = build_scorecard(frame, "Agent", min_contacts=4)
+    rows = {r.agent: r for r in result.agents}
+    assert result.input_shape == "contacts"
+    assert rows["Ann"].csat_mean == 5 and rows["Bob"].csat_mean == 3  # the 0s are missing, not zeros
+    assert rows["Ann"].resolution_rate == 1 and rows["Bob"].resolution_rate == 0
+    assert rows["Cid"].aht_seconds == 240 and rows["Bob"].aht_seconds == 300
+    assert rows["Ann"].answered == 4 and rows["Ann"].contacts == 5
+    # Weights: seed 001 example over csat, resolution, aht = 40/25/15 of 80 (asa reported, weight 0).
+    # Min-max scores: Ann 100/100/100; Bob 0/0/0; Cid csat (4-3)/2 = 50, resolution 100, aht (300-240)/120 = 50
+    assert rows["Ann"].total_score == pytest.approx(100)
+    assert rows["Bob"].total_score == pytest.approx(0)
+    assert rows["Cid"].total_score == pytest.approx((40 * 50 + 25 * 100 + 15 * 50) / 80)
+    assert [r.agent for r in result.agents] == ["Ann", "Cid", "Bob"]
+    assert [r.tier for r in result.agents] == ["top", "middle", "bottom"]  # round(0.2 x 3) = 1 each end
+    assert result.weights == pytest.approx({"csat": 0.5, "resolution_rate": 0.3125, "aht": 0.1875})
+    assert "re-normalised" in result.weights_note
+    assert result.tiers[0].actions[0].startswith("Bonus")
+
+
+def test_min_contacts_lists_agents_as_not_scored():
+    extra = "".join(f"ID9{i:03d},Ann,Y,Y,10,0:03:00,5\n" for i in range(2))  # Ann: 6 answered, others 4
+    frame = pd.read_csv(pd.io.common.StringIO(contacts_csv() + extra))
+    result = build_scorecard(frame, "Agent", min_contacts=5)
+    assert [r.agent for r in result.agents] == ["Ann"]
+    assert {(n.agent, n.answered, n.contacts) for n in result.not_scored} == {("Bob", 4, 5), ("Cid", 4, 5)}
+    assert all("fewer than 5" in n.reason for n in result.not_scored)
+    with pytest.raises(ValueError, match="lower min_contacts"):
+        build_scorecard(frame, "Agent", min_contacts=50)
+
+
+def test_per_agent_input_and_custom_weights_by_hand():
+    frame = pd.DataFrame({"坐席": ["A", "B", "C", "D", "E"], "CSAT": [4.0, 3.0, 3.8, 3.5, 3.2],
+                          "FCR": ["90%", "70%", "75%", "80%", "85%"], "AHT": [200, 300, 280, 250, 260],
+                          "calls": [50, 50, 50, 50, 10]})
+    result = build_scorecard(frame, weights={"csat": 50, "fcr": 30, "aht": "20"}, min_contacts=30)
+    assert result.input_shape == "agents"
+    assert [n.agent for n in result.not_scored] == ["E"]
+    rows = {r.agent: r for r in result.agents}
+    # among A-D: csat 3.0..4.0, fcr 0.70..0.90, aht 200..300 (lower better)
+    expected_c = 0.5 * 80 + 0.3 * 25 + 0.2 * 20
+    expected_d = 0.5 * 50 + 0.3 * 50 + 0.2 * 50
+    assert rows["C"].total_score == pytest.approx(expected_c)
+    assert rows["D"].total_score == pytest.approx(expected_d)
+    assert rows["C"].resolution_rate == pytest.approx(0.75)
+    # 4 scored agents: round(0.8) = 1 top, 1 bottom
+    assert [r.tier for r in result.agents] == ["top", "middle", "middle", "bottom"]
+    # 4 agents cannot carry an intercept and two slopes with any residual freedom: skipped, and said so
+    assert result.linkage is None
+    assert any("CSAT linkage skipped" in note for note in result.notes)
+
+
+def test_single_predictor_linkage_matches_scipy_linregress():
+    rng = np.random.default_rng(7)
+    n = 300
+    talk = rng.uniform(60, 600, n)
+    csat = np.clip(np.round(4.5 - talk / 400 + rng.normal(0, 0.6, n)), 1, 5)
+    frame = pd.DataFrame({"Agent": np.repeat(["a", "b", "c"], n // 3), "Satisfaction rating": csat,
+                          "AvgTalkDuration": talk})
+    result = build_scorecard(frame, min_contacts=10)
+    reference = stats.linregress(talk, csat)
+    coef = result.linkage.coefficients[0]
+    assert result.linkage.level == "contact" and result.linkage.n == n
+    assert coef.coefficient == pytest.approx(reference.slope, rel=1e-5)
+    assert coef.p_value == pytest.approx(reference.pvalue, rel=1e-4)
+    assert result.linkage.r_squared == pytest.approx(reference.rvalue ** 2, rel=1e-4)
+    assert coef.std_coefficient == pytest.approx(reference.rvalue, abs=1e-4)  # one predictor: beta = r
+    assert coef.significant and "+60 s talk time" in coef.sentence
+
+
+def test_durations_parse_to_seconds():
+    parsed = to_seconds(pd.Series(["0:02:23", "1:00:00", "04:05", "75", None]))
+    assert parsed.iloc[:4].tolist() == [143, 3600, 245, 75]
+    assert np.isnan(parsed.iloc[4])
+
+
+@pytest.mark.anyio
+async def test_pwc_scorecard_matches_plain_pandas(shared_client):
+    raw = pd.read_csv(shared_dataset(PWC), encoding="utf-8-sig")
+    answered = raw[raw["Answered (Y/N)"] == "Y"].copy()
+    answered["talk"] = pd.to_timedelta(answered["AvgTalkDuration"]).dt.total_seconds()
+    answered["resolved"] = (answered["Resolved"] == "Y").astype(float)
+    expected = answered.groupby("Agent").agg(csat=("Satisfaction rating", "mean"), fcr=("resolved", "mean"),
+                                             talk=("talk", "mean"), asa=("Speed of answer in seconds", "mean"))
+
+    result = await shared_client.call_tool("agent_scorecard", {"path": PWC, "agent_column": "Agent"})
+    assert not result.is_error, result.content[0].text
+    content = result.structured_content
+    assert content["input_shape"] == "contacts"
+    agents = {row["agent"]: row for row in content["agents"]}
+    assert set(agents) == set(expected.index) and len(agents) == 8
+    for agent, row in agents.items():
+        assert row["csat_mean"] == pytest.approx(expected.at[agent, "csat"], abs=1e-6)
+        assert row["resolution_rate"] == pytest.approx(expected.at[agent, "fcr"], abs=1e-6)
+        assert row["aht_seconds"] == pytest.approx(expected.at[agent, "talk"], abs=1e-6)
+        assert row["asa_seconds"] == pytest.approx(expected.at[agent, "asa"], abs=1e-6)
+    assert [t["tier"] for t in content["tiers"]] == ["top", "middle", "bottom"]
+    assert [len(t["agents"]) for t in content["tiers"]] == [2, 4, 2]
+    assert sorted(row["rank"] for row in content["agents"]) == list(range(1, 9))
+
+    # OLS of CSAT on resolved, talk seconds and speed of answer, per answered contact
+    data = answered[["Satisfaction rating", "resolved", "talk", "Speed of answer in seconds"]].dropna()
+    x = np.column_stack([np.ones(len(data)), data[["resolved", "talk", "Speed of answer in seconds"]]])
+    y = data["Satisfaction rating"].to_numpy(float)
+    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
+    r2 = 1 - ((y - x @ beta) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+    link = content["linkage"]
+    assert link["level"] == "contact" and link["n"] == len(data)
+    got = {c["metric"]: c["coefficient"] for c in link["coefficients"]}
+    assert got["resolution_rate"] == pytest.approx(beta[1], abs=1e-6)
+    assert got["aht"] == pytest.approx(beta[2], abs=1e-6)
+    assert got["asa"] == pytest.approx(beta[3], abs=1e-6)
+    assert link["r_squared"] == pytest.approx(r2, abs=1e-6)
+
+    text = result.content[0].text
+    assert "ID0001" not in text and "Call Id" not in text  # no identifiers besides agent names
+    assert "ID0001" not in str(content)
+
+
+@pytest.mark.anyio
+async def test_bad_inputs_say_what_to_fix_and_the_server_carries_on(client):
+    missing = await client.call_tool("agent_scorecard", {"csv_text": contacts_csv(), "agent_column": "Rep"})
+    assert missing.is_error
+    assert "agent_column 'Rep' is not in the data" in missing.content[0].text
+    assert "Agent" in missing.content[0].text
+
+    empty = await client.call_tool("agent_scorecard", {"csv_text": ""})
+    assert empty.is_error and "empty" in empty.content[0].text
+
+    header_only = await client.call_tool("agent_scorecard", {"csv_text": "Agent,Resolved\n"})
+    assert header_only.is_error and "no rows" in header_only.content[0].text
+
+    weights = await client.call_tool("agent_scorecard", {"csv_text": contacts_csv(), "weights": {"csat": "high"}})
+    assert weights.is_error and "weight for csat must be a number" in weights.content[0].text
+
+    unknown = await client.call_tool("agent_scorecard", {"csv_text": contacts_csv(), "weights": {"speed": 10}})
+    assert unknown.is_error and "unknown weight key" in unknown.content[0].text
+
+    good = await client.call_tool("agent_scorecard", {"csv_text": contacts_csv(), "min_contacts": 4})
+    assert not good.is_error
+    assert [r["agent"] for r in good.structured_content["agents"]] == ["Ann", "Cid", "Bob"]
+    assert "ID0001" not in good.content[0].text
