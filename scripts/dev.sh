@@ -27,6 +27,9 @@ case "${1:-}" in
         .venv/bin/ruff check src tests bench
         exec .venv/bin/python -m pytest -q "$@"
         ;;
+    setup)
+        setup "[test]"
+        ;;
     bench)
         setup "[test]"
         .venv/bin/python bench/cold_start.py
@@ -34,7 +37,7 @@ case "${1:-}" in
         exec .venv/bin/python bench/load_test.py
         ;;
     *)
-        echo "usage: bash scripts/dev.sh demo|test|bench" >&2
+        echo "usage: bash scripts/dev.sh demo|test|bench|setup" >&2
         exit 2
         ;;
 esac

@@ -160,3 +160,15 @@ def test_real_ibm_file_reads(shared_settings: Settings):
     frame = read_table(shared_settings, path="ibm_hr_attrition.csv")
     assert frame.shape == (1470, 35)
     assert frame.columns[0] == "Age"  # the BOM is gone
+
+
+@pytest.mark.anyio
+async def test_a_ragged_row_is_an_error_not_a_silently_dropped_row(client) -> None:
+    ragged = "department,leaver\nSales,1\nSales,0,extra,cells\nR&D,0\n"
+    result = await client.call_tool("turnover_breakdown", {"csv_text": ragged, "by": ["department"]})
+    assert result.is_error
+    message = result.content[0].text
+    assert "line 3" in message and "quote that cell" in message
+    ok = await client.call_tool("turnover_breakdown", {"csv_text": ragged.replace(",extra,cells", ""),
+                                                       "by": ["department"], "min_group_size": 1})
+    assert not ok.is_error

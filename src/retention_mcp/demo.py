@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +40,8 @@ async def _session(workdir: Path, output_dir: Path) -> list[str]:
     from retention_mcp.sample_data import write_sample_company
 
     files = write_sample_company(workdir)
-    sample = files["sample_company.csv"].name
-    sample_zh = files["sample_company_zh.csv"].name
+    sample = files["en"].name
+    sample_zh = files["zh"].name
     env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "SYSTEMROOT") if key in os.environ}
     params = StdioServerParameters(
         command=sys.executable,
@@ -98,12 +97,14 @@ async def _session(workdir: Path, output_dir: Path) -> list[str]:
 
         await call("A KPI set for the plan (balanced scorecard)", "build_kpis", {
             "items": [
-                {"id": "voluntary_turnover_rate", "baseline": 0.2, "target": 0.15, "weight": 30},
-                {"id": "early_attrition_rate", "baseline": 0.12, "target": 0.08, "weight": 20},
-                {"id": "csat", "baseline": 82, "target": 86, "weight": 30},
-                {"id": "enps", "baseline": -5, "target": 10, "weight": 20},
+                # percent KPIs take percentage points (14 = 14%), as managers write them
+                {"id": "voluntary_turnover_rate", "baseline": 14, "target": 11, "weight": 30},
+                {"id": "early_attrition_rate", "baseline": 8.7, "target": 6, "weight": 20},
+                {"id": "csat", "baseline": 4.1, "target": 4.3, "weight": 30},
+                {"id": "enps", "baseline": -38, "target": -25, "weight": 20},
             ],
             "framework": "bsc",
+            "deadline": "2027-06-30",
         })
         await call("What is it worth? ROI of the program", "calculate_roi", {
             "headcount": 400, "current_turnover_rate": "24%", "target_turnover_rate": "18%",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from mcp.server import MCPServer
@@ -12,10 +14,12 @@ from mcp.server.mcpserver.prompts import Prompt
 from mcp.server.mcpserver.prompts.base import PromptArgument
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, Completion, PromptReference, ResourceTemplateReference
+from mcp.types import Tool as MCPTool
 
 from retention_mcp import __version__
-from retention_mcp.settings import Settings
-from retention_mcp.templates import Library, Template, TemplateError, render_template
+from retention_mcp.manifest import load_manifest
+from retention_mcp.settings import LANGUAGES, Settings
+from retention_mcp.templates import Library, Template, TemplateError, load_library, render_template
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +49,47 @@ class RetentionServer(MCPServer):
         super().__init__(*args, **kwargs)
         self.completers: list[Completer] = []
         self._template_prompt_names: set[str] = set()
+        self._pending_registrations: list[Callable[[], None]] = []
+        self._registration_lock = threading.Lock()
+        self._manifest_tools: list[MCPTool] | None = None
+
+    # -- tools, registered on first use (see retention_mcp.manifest)
+
+    def defer_registration(self, register: Callable[[], None]) -> None:
+        """Run ``register`` (which adds tools, resources, completers) the first time any of them is needed."""
+        self._pending_registrations.append(register)
+
+    def use_manifest(self, tools: list[dict[str, Any]]) -> None:
+        self._manifest_tools = [MCPTool.model_validate(tool) for tool in tools]
+
+    def ensure_registered(self) -> None:
+        if not self._pending_registrations:
+            return
+        with self._registration_lock:
+            while self._pending_registrations:
+                self._pending_registrations.pop(0)()
+
+    async def list_tools(self):  # type: ignore[override]
+        if self._pending_registrations and self._manifest_tools is not None:
+            return list(self._manifest_tools)
+        self.ensure_registered()
+        return await super().list_tools()
+
+    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        self.ensure_registered()
+        return super()._tool_input_schema(name)
+
+    async def list_resources(self):  # type: ignore[override]
+        self.ensure_registered()
+        return await super().list_resources()
+
+    async def list_resource_templates(self):  # type: ignore[override]
+        self.ensure_registered()
+        return await super().list_resource_templates()
+
+    async def read_resource(self, *args: Any, **kwargs: Any):  # type: ignore[override]
+        self.ensure_registered()
+        return await super().read_resource(*args, **kwargs)
 
     # -- prompts from the library
 
@@ -108,6 +153,7 @@ class RetentionServer(MCPServer):
         Our analysis functions raise ``ValueError`` only with messages written for the user (what was
         wrong and how to fix it), so those are passed on; anything else stays hidden and is logged.
         """
+        self.ensure_registered()
         try:
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError as exc:
@@ -142,6 +188,7 @@ class RetentionServer(MCPServer):
             library = self.prompt_library()
             names = [f"{n}.{lang}" for n in library.names() for lang in sorted(library.templates[n])]
             return matching(library.names() + names)
+        self.ensure_registered()
         for completer in self.completers:
             result = await completer(ref, argument, context)
             if result is not None:
@@ -160,10 +207,12 @@ def _argument_description(arg: Any) -> str:
     return text
 
 
-def build_server(settings: Settings | None = None) -> RetentionServer:
-    """Create the server and register every prompt, tool and resource. Cheap: nothing heavy is imported."""
-    from retention_mcp.endpoints import drivers, kpis, reports, templates, turnover, workforce
+def build_server(settings: Settings | None = None, *, use_manifest: bool = True) -> RetentionServer:
+    """Create the server with every prompt, tool and resource. Cheap: nothing heavy is imported.
 
+    Tools are registered on first use and ``tools/list`` is answered from the checked tool manifest
+    (see :mod:`retention_mcp.manifest`); ``use_manifest=False`` registers everything now.
+    """
     settings = settings or Settings.from_env()
     server = RetentionServer(
         "retention-mcp",
@@ -173,8 +222,22 @@ def build_server(settings: Settings | None = None) -> RetentionServer:
         instructions=INSTRUCTIONS,
         log_level=settings.log_level,  # type: ignore[arg-type]
     )
-    for module in (templates, turnover, kpis, workforce, drivers, reports):
-        module.register(server, settings)
+    server.prompt_library = partial(load_library, settings)
+    server.prompt_default_language = settings.language
+    server.prompt_languages = LANGUAGES
+
+    def register_tools() -> None:
+        from retention_mcp.endpoints import drivers, kpis, reports, templates, turnover, workforce
+
+        for module in (templates, turnover, kpis, workforce, drivers, reports):
+            module.register(server, settings)
+
+    server.defer_registration(register_tools)
+    manifest = load_manifest() if use_manifest else None
+    if manifest is not None:
+        server.use_manifest(manifest)
+    else:
+        server.ensure_registered()
 
     @server.completion()
     async def complete(ref: Any, argument: Any, context: Any) -> Completion | None:

@@ -27,6 +27,9 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "RETENTION_MCP_MAX_FILE_MB": "Largest data file the tools will read, in MB. Default: 200",
     "RETENTION_MCP_TOKEN": "Bearer token required by the HTTP server (required beyond loopback).",
     "RETENTION_MCP_TOKEN_FILE": "A file holding the bearer token for the HTTP server.",
+    "RETENTION_MCP_ALLOWED_HOSTS": "Extra Host header values the HTTP server accepts, comma separated "
+    "(e.g. its name behind a proxy).",
+    "RETENTION_MCP_MAX_REQUEST_KB": "Largest HTTP request body, in KB. Default: 8000",
 }
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -101,6 +104,8 @@ class Settings:
             values["language"] = value
         if value := get("MAX_FILE_MB"):
             values["max_file_mb"] = float(value)
+        if value := get("MAX_REQUEST_KB"):
+            values["max_request_kb"] = float(value)
         token = get("TOKEN")
         if token is None and (token_file := get("TOKEN_FILE")):
             token = Path(token_file).expanduser().read_text(encoding="utf-8").strip() or None

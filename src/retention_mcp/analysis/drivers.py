@@ -111,6 +111,8 @@ class GroupRow(BaseModel):
 
 class DriverResult(BaseModel):
     outcome: str = Field(description="Outcome column")
+    outcome_definition: str | None = Field(
+        default=None, description="How the outcome was derived when the file had no such column")
     outcome_kind: Literal["leaver_flag", "score"] = Field(description="leaver_flag (1 = left) or a numeric score")
     outcome_mean: float = Field(description="Leaver rate (fraction) or mean score over the model rows")
     n: int = Field(description="Rows used by the model (outcome and every driver present)")
@@ -320,6 +322,9 @@ def _auto_drivers(df: pd.DataFrame, outcome: str, by: str | None) -> tuple[list[
         present = series.dropna()
         if present.nunique() < 2:
             excluded.append(f"{name}: constant or empty")
+        elif series.isna().any() and df.loc[series.notna(), outcome].nunique() < 2:
+            # e.g. termination type: filled in only for leavers, so it restates the outcome (leakage)
+            excluded.append(f"{name}: recorded only for one outcome value (restates the outcome)")
         elif _is_identifier(str(name), series):
             excluded.append(f"{name}: looks like an identifier or personal data")
         elif DATE_NAME.search(str(name)) or pd.api.types.is_datetime64_any_dtype(series):

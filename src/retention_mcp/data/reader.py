@@ -245,11 +245,17 @@ def _read_csv_pandas(source: Path | bytes, encoding: str, delimiter: str, shown:
 
     handle: Any = source if isinstance(source, Path) else io.BytesIO(source)
     try:
+        # A row with more fields than the header is an error, not a silently dropped row.
         return pd.read_csv(handle, sep=delimiter, encoding=encoding, skip_blank_lines=True, low_memory=False,
-                           on_bad_lines="warn")
+                           on_bad_lines="error")
     except pd.errors.EmptyDataError:
         raise ValueError(f"{shown!r} is empty; it needs a header row and at least one data row") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+    except pd.errors.ParserError as exc:
+        detail = str(exc).splitlines()[0].removeprefix("Error tokenizing data. C error: ")
+        raise ValueError(f"{shown!r} has a row that does not fit the header ({detail[:160]}); usually a text cell "
+                         "holds an unquoted delimiter: quote that cell or remove the stray delimiter, so that no "
+                         "row is dropped") from None
+    except (UnicodeDecodeError, ValueError) as exc:
         raise ValueError(f"{shown!r} could not be read as CSV ({str(exc).splitlines()[0][:160]}); "
                          "save it again as CSV (UTF-8 or GBK) with one header row") from None
 

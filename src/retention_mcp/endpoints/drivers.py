@@ -12,6 +12,28 @@ from retention_mcp.analysis.drivers import DriverResult
 from retention_mcp.endpoints._common import WRITES_OUTPUT, tool_result
 from retention_mcp.settings import Settings
 
+#: Outcome names that mean "did this person leave?" when the file has no such column.
+LEAVER_OUTCOMES = {"left", "leaver", "leavers", "attrition", "turnover", "离职"}
+
+
+def derive_leaver_flag(settings: Settings, df: Any, outcome: str) -> str | None:
+    """Event data has termination dates, not a flag: derive ``outcome`` (1 = has a termination date).
+
+    Returns a note for the reader when it did, so the definition is stated.
+    """
+    if outcome in df.columns or outcome.strip().lower() not in LEAVER_OUTCOMES:
+        return None
+    from retention_mcp.data.roles import detect_roles, load_roles
+
+    roles = detect_roles(df.columns, load_roles(settings))
+    termination = roles.get("termination_date")
+    if termination is None:
+        return None
+    df[outcome] = df[termination].notna() & (df[termination].astype(str).str.strip() != "")
+    df[outcome] = df[outcome].astype(int)
+    return (f"'{outcome}' derived from {termination!r}: 1 = has a termination date (left at any time in the "
+            "file), 0 = still employed")
+
 
 def register(server: Any, settings: Settings) -> None:
     def driver_analysis(
@@ -54,6 +76,7 @@ def register(server: Any, settings: Settings) -> None:
         from retention_mcp.data import reader
 
         df = reader.read_table(settings, path=path, csv_text=csv_text)
+        derived_note = derive_leaver_flag(settings, df, outcome)
         try:
             result = analyse_drivers(df, outcome, drivers=drivers, by=by, method=method,
                                      min_group_size=min_group_size, importance_method=importance_method,
@@ -72,6 +95,9 @@ def register(server: Any, settings: Settings) -> None:
             result.chart_path = str(save_chart(settings, png, f"drivers-{result.outcome}"))
             images = [(png, "image/png")]
         text = drivers_markdown(result)
+        if derived_note:
+            result.outcome_definition = derived_note
+            text = f"_{derived_note}_\n\n{text}"
         if result.chart_path:
             text += f"\n\nChart written to {result.chart_path}"
         return tool_result(result, text, images=images)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
 from retention_mcp.endpoints._common import READ_ONLY, tool_result
-from retention_mcp.settings import LANGUAGES, Settings
+from retention_mcp.settings import Settings
 from retention_mcp.templates import Library, Template, TemplateError, load_library, render_template
 
 if TYPE_CHECKING:
@@ -101,7 +101,8 @@ def register(server: RetentionServer, settings: Settings) -> None:
         arguments: Annotated[dict[str, str], Field(
             description="template arguments as strings, e.g. {'turnover_rate': '17.8%', 'satisfaction_score': '62'}"
         )] | None = None,
-        language: Annotated[str, Field(description="'en' or 'zh'")] = settings.language,
+        language: Annotated[Literal["en", "zh"] | None, Field(
+            description="'en' or 'zh'; default: the server's default language")] = None,
     ) -> Annotated[CallToolResult, RenderedTemplate]:
         """Render a retention prompt template with arguments and return the finished prompt text.
 
@@ -112,7 +113,7 @@ def register(server: RetentionServer, settings: Settings) -> None:
         """
         current = library()
         try:
-            template = current.get(name, language)
+            template = current.get(name, language or settings.language)
             text = render_template(template, arguments or {})
         except TemplateError as exc:
             raise ValueError(str(exc)) from None
@@ -135,7 +136,3 @@ def register(server: RetentionServer, settings: Settings) -> None:
         except TemplateError as exc:
             raise ValueError(str(exc)) from None
         return template.source
-
-    server.prompt_library = library
-    server.prompt_default_language = settings.language
-    server.prompt_languages = LANGUAGES
