@@ -78,7 +78,7 @@ async def _session(workdir: Path, output_dir: Path) -> list[str]:
                    {"path": sample_zh, "by": ["部门"]}, max_lines=12)
         await call("Retention curves by department (Kaplan–Meier, log-rank)", "retention_curve",
                    {"path": sample, "by": "department"})
-        await call("Why do they leave? Driver analysis", "driver_analysis",
+        drivers = await call("Why do they leave? Driver analysis", "driver_analysis",
                    {"path": sample, "outcome": "left"})
 
         rate = (overall.get("overall") or {}).get("rate")
@@ -95,7 +95,7 @@ async def _session(workdir: Path, output_dir: Path) -> list[str]:
         _show("The retention_strategy prompt, rendered with this company's figures",
               rendered.messages[0].content.text, max_lines=30)
 
-        await call("A KPI set for the plan (balanced scorecard)", "build_kpis", {
+        kpis = await call("A KPI set for the plan (balanced scorecard)", "build_kpis", {
             "items": [
                 # percent KPIs take percentage points (14 = 14%), as managers write them
                 {"id": "voluntary_turnover_rate", "baseline": 14, "target": 11, "weight": 30},
@@ -106,7 +106,7 @@ async def _session(workdir: Path, output_dir: Path) -> list[str]:
             "framework": "bsc",
             "deadline": "2027-06-30",
         })
-        await call("What is it worth? ROI of the program", "calculate_roi", {
+        roi = await call("What is it worth? ROI of the program", "calculate_roi", {
             "headcount": 400, "current_turnover_rate": "24%", "target_turnover_rate": "18%",
             "average_annual_cost": 60000, "cost_preset": "call_center",
             "program_cost_one_off": 80000, "program_cost_annual": 120000,
@@ -116,31 +116,65 @@ async def _session(workdir: Path, output_dir: Path) -> list[str]:
             "answer_within_seconds": 20, "shrinkage": 0.3,
         }, max_lines=20)
 
-        markdown = _report_markdown(overall)
+        sections = _report_sections(overall, drivers, kpis, roi)
         for fmt in ("docx", "html"):
             await call(f"Deliver the plan as {fmt.upper()}", "export_report", {
-                "title": "Sample Co — retention plan", "markdown": markdown, "format": fmt,
+                "title": "Sample Co — retention plan", "sections": sections, "format": fmt,
                 "filename": f"sample-co-retention-plan.{fmt}", "overwrite": True,
             }, max_lines=8)
     return failures
 
 
-def _report_markdown(overall: dict[str, Any]) -> str:
-    rows = overall.get("rows") or []
-    table = ["| department | headcount | leavers | turnover |", "|---|---|---|---|"]
-    for row in rows:
-        if row.get("suppressed"):
-            continue
-        group = " / ".join(str(v) for v in (row.get("group") or {}).values()) or str(row.get("label", ""))
-        table.append(f"| {group} | {row.get('headcount', 0):.0f} | {row.get('leavers', 0):.0f} | "
-                     f"{row.get('rate', 0) * 100:.1f}% |")
-    return "\n".join([
-        "## Turnover hot spots", "", *table, "",
-        "## Strategy outline", "",
-        "1. Fair night-shift rotation (Gini of night shifts ≤ 0.25; no run above 3 nights).",
-        "2. A visible path to team lead with quarterly calibration.",
-        "3. Manager 1:1 coverage above 90%.",
-    ])
+def _report_sections(turnover: dict[str, Any], drivers: dict[str, Any], kpis: dict[str, Any],
+                     roi: dict[str, Any]) -> list[dict[str, Any]]:
+    """The deliverable, assembled from the tools' structured results (nothing typed in by hand)."""
+    visible = [row for row in turnover.get("rows") or [] if not row.get("suppressed")]
+    overall = turnover.get("overall") or {}
+    definition = turnover.get("definition") or {}
+    table = ["| department | average headcount | leavers | turnover | 95% CI |", "|---|---:|---:|---:|---|"]
+    for row in visible:
+        table.append(f"| {row['label']} | {row['headcount']:.0f} | {row['leavers']} | {row['rate'] * 100:.1f}% | "
+                     f"{row['ci_low'] * 100:.1f}%–{row['ci_high'] * 100:.1f}% |")
+    sections: list[dict[str, Any]] = [{
+        "heading": "Turnover hot spots",
+        "markdown": (f"Overall turnover {overall.get('rate', 0) * 100:.1f}% over "
+                     f"{definition.get('period_start', '?')} to {definition.get('period_end', '?')}, "
+                     f"leavers ÷ average headcount.\n\n" + "\n".join(table)),
+        "chart": {"kind": "turnover_by_group", "data": {
+            "labels": [row["label"] for row in visible], "rates": [row["rate"] for row in visible],
+            "lows": [row["ci_low"] for row in visible], "highs": [row["ci_high"] for row in visible],
+            "overall": overall.get("rate"), "title": "Turnover by department (95% Wilson interval)"}},
+    }]
+    top = (drivers.get("drivers") or [])[:6]
+    if top:
+        lines = ["| driver | share of R² | direction | quadrant |", "|---|---:|---|---|"]
+        lines += [f"| {d['driver']} | {d['importance_share'] * 100:.1f}% | {d['direction']} | "
+                  f"{d.get('quadrant') or ''} |" for d in top]
+        sections.append({
+            "heading": "Why people leave",
+            "markdown": (f"Model R² = {drivers.get('r_squared', 0):.3f} on N = {drivers.get('n', 0):,}. "
+                         f"{drivers.get('caveat', '')}\n\n" + "\n".join(lines)),
+            "chart": {"kind": "driver_importance", "data": {
+                "drivers": [d["driver"] for d in top], "importance": [d["importance_share"] for d in top],
+                "quadrants": [d.get("quadrant") for d in top]}},
+        })
+    if kpis.get("markdown_table"):
+        sections.append({"heading": "KPIs", "markdown": kpis["markdown_table"]})
+    scenarios = roi.get("scenarios") or []
+    if scenarios:
+        sections.append({
+            "heading": "Return on the program",
+            "markdown": (f"ROI {roi['roi'] * 100:.0f}% ((benefit − cost) ÷ cost), benefit/cost ratio "
+                         f"{roi['benefit_cost_ratio']:.2f}, payback month {roi.get('payback_month')}."),
+            "chart": {"kind": "roi_scenarios", "data": {
+                "names": [sc["name"] for sc in scenarios], "roi": [sc["roi"] for sc in scenarios]}},
+        })
+    sections.append({"heading": "Strategy outline", "markdown": "\n".join([
+        "1. Fair night-shift rotation: Gini of night shifts ≤ 0.25, no run above 3 nights.",
+        "2. A visible path to team lead, with quarterly calibration.",
+        "3. Manager 1:1 coverage above 90%, and a 90-day onboarding buddy for new agents.",
+    ])})
+    return sections
 
 
 def run_demo(settings: Settings, workdir: Path | None = None) -> int:

@@ -148,7 +148,7 @@ def build_dimension(ds: Dataset, name: str, bins: Any = None) -> Dimension:
         raise ValueError(f"{column!r} holds dates; break down by 'tenure_band' instead, or by a hire-year column")
     if numeric and (bins is not None or values.nunique() > 12):
         return _banded(column, values.astype("float64"), bins)
-    if not numeric and ds.is_identifying(column):
+    if not numeric and ds.is_identifying(column) and role not in PSEUDONYMISED_ROLES:
         raise ValueError(f"{column!r} has a different value for almost every row (names, IDs or free text); "
                          "it cannot be a breakdown dimension. Pick a column with a few groups")
     if isinstance(values.dtype, pd.CategoricalDtype):
@@ -163,11 +163,30 @@ def build_dimension(ds: Dataset, name: str, bins: Any = None) -> Dimension:
     index = {label: i for i, label in enumerate(merged)}
     lookup = np.array([index.get(t, len(merged)) for t in trimmed] + [len(merged)], dtype="int64")
     codes = lookup[np.where(raw_codes >= 0, raw_codes, len(uniques))]
+    note = ""
+    if role in PSEUDONYMISED_ROLES:
+        merged = pseudonyms(role, merged)
+        note = (f"{column}: people's names are replaced by stable pseudonyms ({merged[0] if merged else ''}, ...); "
+                "the mapping is not given out")
     labels = [*merged, MISSING_LABEL]
     if len(labels) > MAX_GROUPS:
         raise ValueError(f"{column!r} has {len(labels) - 1} distinct values; break down by a column with fewer "
                          "groups (or give numeric `bins`)")
-    return Dimension(column, codes, labels)
+    return Dimension(column, codes, labels, note)
+
+
+#: Roles whose values are people's names: grouped by, but shown only as stable pseudonyms.
+PSEUDONYMISED_ROLES = ("manager",)
+
+
+def pseudonyms(role: str, names: list[str]) -> list[str]:
+    """'Manager 07'-style labels, stable across calls (ordered by a hash of the name, not by the name)."""
+    import hashlib
+
+    order = sorted(names, key=lambda n: hashlib.sha256(n.encode("utf-8")).hexdigest())
+    number = {name: i + 1 for i, name in enumerate(order)}
+    width = len(str(len(names)))
+    return [f"{role.replace('_', ' ').title()} {number[n]:0{width}d}" for n in names]
 
 
 def _plain(value: Any) -> str:
