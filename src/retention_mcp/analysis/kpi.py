@@ -759,6 +759,8 @@ class ScoreResult(BaseModel):
     kpis: list[ScoredKpi]
     findings: list[Finding]
     markdown_table: str
+    chart_path: str | None = Field(default=None, description="PNG of the KPI scorecard (capped achievement per "
+                                   "KPI, four-colour status) in the output folder, when chart=true was asked")
 
 
 def _thresholds(overrides: dict[str, Any] | None) -> dict[str, float]:

@@ -124,6 +124,8 @@ class RoiResult(BaseModel):
     sensitivity: list[SensitivityRow] = Field(description="sorted by swing, largest first (tornado order)")
     formula: str = Field(description="the calculation with the numbers filled in")
     assumptions: list[str]
+    chart_path: str | None = Field(default=None, description="PNG of the low/base/high scenarios in the output "
+                                   "folder, when chart=true was asked")
 
 
 # -- inputs

@@ -23,6 +23,8 @@ DAY_POINTS = (90, 180, 365, 730)
 MONTH_POINTS = (3, 6, 12, 24)
 EARLY_DAYS = 90
 EARLY_MONTHS = 3
+#: Most step points kept per group when the curve itself is returned (for charts).
+MAX_CURVE_POINTS = 200
 
 
 # -- the estimators
@@ -60,6 +62,24 @@ def median_time(times: np.ndarray, survival: np.ndarray) -> float | None:
 
     below = np.flatnonzero(survival <= 0.5)
     return float(times[below[0]]) if len(below) else None
+
+
+def compact_curve(times: np.ndarray, survival: np.ndarray,
+                  max_points: int = MAX_CURVE_POINTS) -> list[tuple[float, float]]:
+    """The step function as [(time, S just after time)]: the times where S drops, plus the last time
+    followed (so the curve runs to the end of follow-up); thinned evenly to ``max_points``."""
+    import numpy as np
+
+    if len(times) == 0 or max_points < 1:
+        return []
+    previous = np.concatenate([[1.0], survival[:-1]])
+    keep = np.flatnonzero(survival < previous - 1e-15)
+    if not len(keep) or keep[-1] != len(times) - 1:
+        keep = np.append(keep, len(times) - 1)
+    if len(keep) > max_points:
+        # Evenly spaced by index, always keeping the first drop and the end of follow-up.
+        keep = keep[np.unique(np.linspace(0, len(keep) - 1, max_points).round().astype(int))]
+    return [(round(float(times[i]), 3), round(float(survival[i]), 6)) for i in keep]
 
 
 def logrank_test(durations: Any, events: Any, groups: Any) -> tuple[float, int, float]:
@@ -123,6 +143,9 @@ class CurveGroup(BaseModel):
     early_leavers: int | None
     early_cohort: int | None
     suppressed: bool
+    curve: list[tuple[float, float]] | None = Field(
+        default=None, description="Kaplan–Meier step points [time in `unit`, retention fraction] (at most "
+        f"{MAX_CURVE_POINTS}, thinned evenly when there are more); filled only when a chart is asked for")
 
 
 class CurveDefinition(BaseModel):
@@ -148,6 +171,8 @@ class CurveResult(BaseModel):
     truncated: bool
     definition: CurveDefinition
     notes: list[str] = Field(default_factory=list)
+    chart_path: str | None = Field(default=None, description="PNG of the retention curves in the output folder, "
+                                   "when chart=true was asked")
 
 
 def durations_of(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, str, str | None]:
@@ -176,7 +201,9 @@ def durations_of(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, 
 
 def retention_curve(ds: Dataset, *, by: Sequence[str] = (), min_group_size: int = 5,
                     bins: Mapping[str, Any] | None = None, time_points: Sequence[float] | None = None,
-                    max_groups: int = 30) -> CurveResult:
+                    max_groups: int = 30, curve_points: int = 0) -> CurveResult:
+    """Kaplan–Meier retention overall and per group; ``curve_points`` > 0 also returns each shown group's
+    step points (at most that many, capped at MAX_CURVE_POINTS), which charts draw."""
     import numpy as np
 
     if not isinstance(min_group_size, int) or min_group_size < 1:
@@ -212,6 +239,7 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), min_group_size: int 
                               suppressed=True)
         times, surv, _ = kaplan_meier(d, e)
         values = survival_at(times, surv, points)
+        curve = compact_curve(times, surv, min(curve_points, MAX_CURVE_POINTS)) if curve_points > 0 else None
         retention = []
         for p, v in zip(points, values, strict=True):
             at_risk = int((d >= p).sum())
@@ -224,7 +252,7 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), min_group_size: int 
         return CurveGroup(group=group, label=label, people=int(mask.sum()), leavers=int(e.sum()),
                           retention=retention, median_tenure=median_time(times, surv),
                           early_attrition=(int(early.sum()) / cohort_n) if cohort_n else None,
-                          early_leavers=int(early.sum()), early_cohort=cohort_n, suppressed=False)
+                          early_leavers=int(early.sum()), early_cohort=cohort_n, suppressed=False, curve=curve)
 
     overall = describe(usable, {}, "Overall", hide=int(usable.sum()) < min_group_size)
     groups: list[CurveGroup] = []

@@ -101,6 +101,8 @@ class BreakdownResult(BaseModel):
     truncated: bool = Field(description="True when rows were cut at max_rows")
     definition: Definition
     notes: list[str] = Field(default_factory=list)
+    chart_path: str | None = Field(default=None, description="PNG of the turnover-by-group chart in the output "
+                                   "folder, when chart=true was asked")
 
 
 # -- dimensions

@@ -14,7 +14,7 @@ from retention_mcp.analysis import kpi as kpi_analysis
 from retention_mcp.analysis import scorecard as scorecard_analysis
 from retention_mcp.analysis.kpi import BuildResult, KpiItem, KpiSearchResult, ScoreResult
 from retention_mcp.analysis.scorecard import ScorecardResult
-from retention_mcp.endpoints._common import READ_ONLY, tool_result
+from retention_mcp.endpoints._common import READ_ONLY, WRITES_OUTPUT, tool_result
 from retention_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -118,6 +118,9 @@ def register(server: Any, settings: Settings) -> None:
         thresholds: Annotated[dict[str, float | str] | None, Field(
             description="lower bounds of the colours as fractions or percentages, default "
                         "{'green': 1.0, 'yellow': 0.8, 'orange': 0.5}; below orange is red")] = None,
+        chart: Annotated[bool, Field(description="Also draw the scorecard (capped achievement per KPI coloured by "
+                                                 "status): PNG written to the output folder and returned as an "
+                                                 "image")] = False,
     ) -> Annotated[CallToolResult, ScoreResult]:
         """Score a KPI set against actuals: achievement, weighted score and four-colour status.
 
@@ -127,10 +130,26 @@ def register(server: Any, settings: Settings) -> None:
         orange >= 50%, red below (seed 004's four-colour warning). Seed 004's achievement coefficient
         (target / baseline) is reported alongside under that name. A KPI whose target equals its baseline
         is not scored and says why. Example: kpis=[{'id': 'aht', 'baseline': 320, 'target': 280,
-        'weight': 100}], actuals={'aht': 300} -> achievement 50%, orange.
+        'weight': 100}], actuals={'aht': 300} -> achievement 50%, orange. Add chart=true for a PNG scorecard.
         """
         result = _as_tool_error(lambda: kpi_analysis.score_kpi_set(catalog(), kpis, actuals, cap, thresholds))
-        return tool_result(result, kpi_analysis.score_text(result))
+        text = kpi_analysis.score_text(result)
+        images = None
+        if chart:
+            scored = [k for k in result.kpis if k.achievement_capped is not None]
+            if scored:
+                from retention_mcp.report.charts import kpi_scorecard_chart, save_chart
+
+                title = "KPI scorecard" + (f" — weighted score {result.weighted_score * 100:.1f}%"
+                                           if result.weighted_score is not None else "")
+                png = kpi_scorecard_chart([k.name for k in scored], [k.achievement_capped for k in scored],
+                                          [k.status for k in scored], title=title)
+                result.chart_path = str(save_chart(settings, png, "kpi-scorecard"))
+                images = [(png, "image/png")]
+                text += f"\n\nChart written to {result.chart_path}"
+            else:
+                text += "\n\nNo chart: no KPI could be scored (each needs an actual and a target unlike its baseline)."
+        return tool_result(result, text, images=images)
 
     def agent_scorecard(
         path: Annotated[str | None, Field(description="CSV/XLSX in an allowed data folder: one row per contact "
@@ -171,7 +190,8 @@ def register(server: Any, settings: Settings) -> None:
 
     server.add_tool(find_kpis, title="Find KPIs", annotations=READ_ONLY)
     server.add_tool(build_kpis, title="Build and check a KPI set", annotations=READ_ONLY)
-    server.add_tool(score_kpis, title="Score KPIs against actuals", annotations=READ_ONLY)
+    # Not read-only: with chart=true it writes a new PNG into the output folder (never overwriting).
+    server.add_tool(score_kpis, title="Score KPIs against actuals", annotations=WRITES_OUTPUT)
     server.add_tool(agent_scorecard, title="Agent scorecard (CSAT-linked)", annotations=READ_ONLY)
 
     @server.resource("retention://kpi-catalog", mime_type="application/json", title="KPI catalog",

@@ -18,7 +18,7 @@ from pydantic import Field
 from retention_mcp.analysis.survival import CurveResult
 from retention_mcp.analysis.turnover import BreakdownResult
 from retention_mcp.data.inspect import DatasetSummary
-from retention_mcp.endpoints._common import READ_ONLY, tool_result
+from retention_mcp.endpoints._common import READ_ONLY, WRITES_OUTPUT, tool_result
 from retention_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,52 @@ BinsArg = Annotated[dict[str, list[float] | int] | None, Field(
                 "{column: number_of_equal_groups}. Numeric columns with many values get 5 quantile bands")]
 MinGroupArg = Annotated[int, Field(ge=1, le=1000, description="Groups with fewer people are suppressed "
                                    "(no counts, no rate); default 5")]
+
+#: Most groups drawn in a turnover chart (the highest rates: rows come sorted by rate).
+CHART_MAX_GROUPS = 25
+#: Most group curves drawn in a retention chart besides the overall curve (the lowest 12-month retention first).
+CHART_MAX_CURVES = 12
+
+
+def _turnover_chart(settings: Settings, result: Any) -> tuple[bytes, str] | None:
+    """Draw and save the turnover-by-group chart; (png, path) or None when nothing can be drawn.
+
+    Suppressed groups are never drawn (their rates are hidden for privacy)."""
+    from retention_mcp.report.charts import save_chart, turnover_by_group_chart
+
+    shown = [r for r in result.rows if not r.suppressed and r.rate is not None][:CHART_MAX_GROUPS]
+    if not shown and not result.overall.suppressed and result.overall.rate is not None:
+        shown = [result.overall]  # no `by`: one bar for everyone
+    if not shown:
+        return None
+    months = result.definition.months
+    xlabel = (f"Turnover rate over {months:g} months (Wilson 95% interval)" if months
+              else "Turnover rate (Wilson 95% interval)")
+    title = "Turnover by " + " × ".join(result.by) if result.by else "Turnover"
+    if len(shown) < sum(1 for r in result.rows if not r.suppressed):
+        title += f" (top {len(shown)})"
+    png = turnover_by_group_chart([r.label for r in shown], [r.rate for r in shown], [r.ci_low for r in shown],
+                                  [r.ci_high for r in shown], overall=result.overall.rate, title=title,
+                                  xlabel=xlabel)
+    stem = "turnover-" + ("-".join(result.by) if result.by else "overall")
+    return png, str(save_chart(settings, png, stem))
+
+
+def _retention_chart(settings: Settings, result: Any) -> tuple[bytes, str] | None:
+    """Draw and save the Kaplan–Meier curves (overall + groups not suppressed); None when nothing to draw."""
+    from retention_mcp.report.charts import retention_curves_chart, save_chart
+
+    series: dict[str, list[tuple[float, float]]] = {}
+    for group in [result.overall, *[g for g in result.groups if not g.suppressed][:CHART_MAX_CURVES]]:
+        if not group.suppressed and group.curve:
+            series[group.label] = group.curve
+    if not series:
+        return None
+    time_label = "Days since hire" if result.unit == "days" else "Months since hire"
+    title = "Retention (Kaplan–Meier)" + (" by " + " × ".join(result.by) if result.by else "")
+    png = retention_curves_chart(series, title=title, time_label=time_label)
+    stem = "retention-" + ("-".join(result.by) if result.by else "overall")
+    return png, str(save_chart(settings, png, stem))
 
 
 def _loader(settings: Settings, progress: Callable[[float, str], None], **kwargs: Any) -> Any:
@@ -147,6 +193,10 @@ def register(server: Any, settings: Settings) -> None:
         shape: ShapeArg = None,
         sheet: SheetArg = None,
         max_rows: Annotated[int, Field(ge=1, le=500, description="Most groups to return (default 50)")] = 50,
+        chart: Annotated[bool, Field(description="Also draw the rates by group with their intervals and the "
+                                                 "overall line (first 25 groups, suppressed groups never drawn): "
+                                                 "PNG written to the output folder and returned as an image")]
+        = False,
     ) -> Annotated[CallToolResult, BreakdownResult]:
         """Turnover rate overall and by group (department, job role, shift, tenure_band, or any column;
         several = a cross breakdown), with the definition used stated in the answer. Per group: headcount,
@@ -159,21 +209,30 @@ def register(server: Any, settings: Settings) -> None:
         Attrition Yes/No): leavers ÷ employees. Rates are fractions (0.138 = 13.8%).
 
         Example: {"path": "hr.csv", "by": ["department"], "period_start": "2024-01-01",
-        "period_end": "2024-12-31", "separation_type": "voluntary"}.
+        "period_end": "2024-12-31", "separation_type": "voluntary"}. Add "chart": true for a PNG chart.
         """
         from retention_mcp.analysis.turnover import breakdown_markdown
         from retention_mcp.analysis.turnover import turnover_breakdown as breakdown
 
-        def work(progress: Callable[[float, str], None]) -> BreakdownResult:
+        def work(progress: Callable[[float, str], None]) -> tuple[BreakdownResult, bytes | None]:
             ds = _loader(settings, progress, path=path, csv_text=csv_text, sheet=sheet, column_map=column_map,
                          shape=shape)
             progress(0.9, "computing turnover")
-            return breakdown(ds, by=_by_list(by), period_start=period_start, period_end=period_end,
-                             denominator=denominator, separation_type=separation_type,
-                             min_group_size=min_group_size, bins=bins, max_rows=max_rows)
+            result = breakdown(ds, by=_by_list(by), period_start=period_start, period_end=period_end,
+                               denominator=denominator, separation_type=separation_type,
+                               min_group_size=min_group_size, bins=bins, max_rows=max_rows)
+            drawn = _turnover_chart(settings, result) if chart else None
+            if drawn:
+                result.chart_path = drawn[1]
+            return result, drawn[0] if drawn else None
 
-        result = await _run(ctx, work)
-        return tool_result(result, breakdown_markdown(result))
+        result, png = await _run(ctx, work)
+        text = breakdown_markdown(result)
+        if result.chart_path:
+            text += f"\n\nChart written to {result.chart_path}"
+        elif chart:
+            text += "\n\nNo chart: every group is suppressed, so there is no rate to draw."
+        return tool_result(result, text, images=[(png, "image/png")] if png else None)
 
     async def retention_curve(
         ctx: Context,
@@ -188,6 +247,10 @@ def register(server: Any, settings: Settings) -> None:
                         "730), months for tenure data (default 3, 6, 12, 24)")] = None,
         column_map: ColumnMapArg = None,
         sheet: SheetArg = None,
+        chart: Annotated[bool, Field(description="Also draw the Kaplan–Meier curves (overall and up to 12 groups "
+                                                 "that are not suppressed): PNG written to the output folder and "
+                                                 "returned as an image; each group then carries its `curve` "
+                                                 "step points")] = False,
     ) -> Annotated[CallToolResult, CurveResult]:
         """How long people stay: Kaplan–Meier retention (share still employed) at 90/180/365/730 days after
         hire (3/6/12/24 months for data with a tenure column and a leaver flag), median tenure where reached,
@@ -195,23 +258,34 @@ def register(server: Any, settings: Settings) -> None:
         of whether the groups' curves differ (p < 0.05: they do). People still employed are censored at the
         latest date in the file. Retention values are fractions (0.85 = 85%).
 
-        Example: {"path": "hr.csv", "by": ["department"]}.
+        Example: {"path": "hr.csv", "by": ["department"]}; add "chart": true for a PNG of the curves.
         """
-        from retention_mcp.analysis.survival import curve_markdown
+        from retention_mcp.analysis.survival import MAX_CURVE_POINTS, curve_markdown
         from retention_mcp.analysis.survival import retention_curve as curves
 
-        def work(progress: Callable[[float, str], None]) -> CurveResult:
+        def work(progress: Callable[[float, str], None]) -> tuple[CurveResult, bytes | None]:
             ds = _loader(settings, progress, path=path, csv_text=csv_text, sheet=sheet, column_map=column_map,
                          shape=None)
             progress(0.9, "computing retention curves")
-            return curves(ds, by=_by_list(by), min_group_size=min_group_size, bins=bins, time_points=time_points)
+            result = curves(ds, by=_by_list(by), min_group_size=min_group_size, bins=bins, time_points=time_points,
+                            curve_points=MAX_CURVE_POINTS if chart else 0)
+            drawn = _retention_chart(settings, result) if chart else None
+            if drawn:
+                result.chart_path = drawn[1]
+            return result, drawn[0] if drawn else None
 
-        result = await _run(ctx, work)
-        return tool_result(result, curve_markdown(result))
+        result, png = await _run(ctx, work)
+        text = curve_markdown(result)
+        if result.chart_path:
+            text += f"\n\nChart written to {result.chart_path}"
+        elif chart:
+            text += "\n\nNo chart: every group is suppressed, so there is no curve to draw."
+        return tool_result(result, text, images=[(png, "image/png")] if png else None)
 
     server.add_tool(inspect_dataset, title="Inspect an HR dataset", annotations=READ_ONLY)
-    server.add_tool(turnover_breakdown, title="Turnover breakdown", annotations=READ_ONLY)
-    server.add_tool(retention_curve, title="Retention curve (Kaplan–Meier)", annotations=READ_ONLY)
+    # Not read-only: with chart=true they write a new PNG into the output folder (never overwriting).
+    server.add_tool(turnover_breakdown, title="Turnover breakdown", annotations=WRITES_OUTPUT)
+    server.add_tool(retention_curve, title="Retention curve (Kaplan–Meier)", annotations=WRITES_OUTPUT)
 
     @server.resource("retention://metrics", name="metrics", title="Metric dictionary",
                      description="How every turnover and retention number is defined, with sources",

@@ -16,7 +16,7 @@ from retention_mcp.analysis.fairness import FairnessResult
 from retention_mcp.analysis.icc import CalibrationResult
 from retention_mcp.analysis.roi import RoiResult
 from retention_mcp.analysis.workforce import HiringForecast
-from retention_mcp.endpoints._common import READ_ONLY, tool_result
+from retention_mcp.endpoints._common import READ_ONLY, WRITES_OUTPUT, tool_result
 from retention_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,9 @@ def register(server: Any, settings: Settings) -> None:
             description="months until benefits reach full rate (linear ramp); 0 = full rate from month 1")] = 0.0,
         discount_rate: Annotated[Rate, Field(description=f"annual discount rate for NPV; {RATE_HINT}")] = 0.08,
         currency: Annotated[str, Field(description="currency label for the text, e.g. 'CNY' or 'USD'")] = "",
+        chart: Annotated[bool, Field(description="Also draw the low/base/high scenarios (benefit vs cost with "
+                                                 "ROI): PNG written to the output folder and returned as an "
+                                                 "image")] = False,
     ) -> Annotated[CallToolResult, RoiResult]:
         """Put a defensible number on a retention program: ROI, benefit/cost ratio, payback, NPV, scenarios.
 
@@ -75,7 +78,7 @@ def register(server: Any, settings: Settings) -> None:
         Rates: 0.126 or '12.6%'. Money: one currency throughout.
         Example (seed 000, customer service): headcount=200, current_turnover_rate='12.6%',
         target_turnover_rate='10%', average_annual_cost=60000, cost_preset='frontline', program_cost_one_off=80000,
-        program_cost_annual=40000, productivity_gain_fte=4, benefit_ramp_months=3.
+        program_cost_annual=40000, productivity_gain_fte=4, benefit_ramp_months=3 (chart=true adds a PNG).
         """
         from retention_mcp.analysis import roi
         from retention_mcp.catalog import load_catalog
@@ -97,7 +100,21 @@ def register(server: Any, settings: Settings) -> None:
             horizon_months=horizon_months, benefit_ramp_months=benefit_ramp_months, discount_rate=discount_rate,
         )
         result = roi.calculate_roi(inputs, band=band, multiplier_source=source, currency=currency.strip()[:12])
-        return tool_result(result, roi.roi_text(result))
+        images = None
+        if chart:
+            from retention_mcp.report.charts import roi_scenarios_chart, save_chart
+
+            names = [s.name for s in result.scenarios]
+            png = roi_scenarios_chart(names, benefit=[s.total_benefit for s in result.scenarios],
+                                      cost=[s.total_cost for s in result.scenarios],
+                                      title=f"ROI scenarios over {result.horizon_months} months",
+                                      currency=result.currency)
+            result.chart_path = str(save_chart(settings, png, "roi-scenarios"))
+            images = [(png, "image/png")]
+        text = roi.roi_text(result)
+        if result.chart_path:
+            text += f"\n\nChart written to {result.chart_path}"
+        return tool_result(result, text, images=images)
 
     def erlang_staffing(
         calls: Annotated[float, Field(description="calls offered in one interval, e.g. 100")],
@@ -245,7 +262,8 @@ def register(server: Any, settings: Settings) -> None:
         )
         return tool_result(result, workforce.hiring_text(result))
 
-    server.add_tool(calculate_roi, title="Retention program ROI", annotations=READ_ONLY)
+    # Not read-only: with chart=true it writes a new PNG into the output folder (never overwriting).
+    server.add_tool(calculate_roi, title="Retention program ROI", annotations=WRITES_OUTPUT)
     server.add_tool(erlang_staffing, title="Erlang C staffing", annotations=READ_ONLY)
     server.add_tool(schedule_fairness, title="Schedule fairness (Gini, consecutive nights)", annotations=READ_ONLY)
     server.add_tool(qa_calibration, title="QA calibration (ICC)", annotations=READ_ONLY)
