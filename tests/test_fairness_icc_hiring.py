@@ -108,6 +108,20 @@ def test_chinese_roster_with_holiday_and_start_times():
     assert holiday.shifts == 6
 
 
+@pytest.mark.parametrize("write_date", [
+    lambda d: f"{d.month}/{d.day}/{d.year}",                  # US exports
+    lambda d: (d - date(1899, 12, 30)).days,                  # Excel serial numbers
+])
+def test_roster_dates_in_other_export_formats_give_the_same_result(write_date):
+    rows = roster_rows()
+    reference = fairness_from_roster(pd.DataFrame(rows))
+    other = pd.DataFrame([{**r, "date": write_date(date.fromisoformat(r["date"]))} for r in rows])
+    result = fairness_from_roster(other)
+    assert result.gini == pytest.approx(reference.gini)
+    assert result.violation_rate == pytest.approx(reference.violation_rate)
+    assert [c.model_dump() for c in result.categories] == [c.model_dump() for c in reference.categories]
+
+
 def test_small_roster_suppresses_distribution_and_counts_input():
     rows = [r for r in roster_rows() if r["agent"] in NAMES[:3]]
     assert fairness_from_roster(pd.DataFrame(rows)).sorted_counts is None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from retention_mcp.data.dates import parse_dates
 from retention_mcp.units import percent, plain_number
 
 if TYPE_CHECKING:
@@ -189,7 +190,8 @@ def _find_column(df: pd.DataFrame, given: str | None, aliases: Sequence[str], ro
     return None
 
 
-def _parse_dates(series: pd.Series) -> pd.Series:
+def _parse_datetimes(series: pd.Series) -> pd.Series:
+    """Dates that may carry a time of day ('2024-03-05 22:00'); the shared date parser drops the time."""
     import pandas as pd
 
     text = series.astype("string").str.strip()
@@ -213,7 +215,7 @@ def _start_hours(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     hours[is_time] = matched.loc[is_time, 0].astype(float) + matched.loc[is_time, 1].fillna("0").astype(float) / 60
     rest = ~is_time & text.notna()
     if rest.any():
-        parsed = _parse_dates(text[rest])
+        parsed = _parse_datetimes(text[rest])
         hours[rest] = parsed.dt.hour + parsed.dt.minute / 60
         dates[rest] = parsed.dt.normalize()
     return hours, dates
@@ -264,7 +266,8 @@ def fairness_from_roster(df: pd.DataFrame, *, agent_column: str | None = None, d
 
     shift_dates = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
     if date_col:
-        shift_dates = _parse_dates(df.loc[index, date_col]).dt.normalize()
+        # The shared parser: every date format the HR reader knows (Excel serials, m/d/yyyy, 2024年3月5日 ...).
+        shift_dates = parse_dates(df.loc[index, date_col]).values.dt.normalize()
     start_night = pd.Series(False, index=index)
     if start_col:
         hours, start_dates = _start_hours(df.loc[index, start_col])
@@ -286,7 +289,7 @@ def fairness_from_roster(df: pd.DataFrame, *, agent_column: str | None = None, d
 
     holiday_dates = set()
     for text in holidays:
-        parsed = _parse_dates(pd.Series([text]))[0]
+        parsed = parse_dates(pd.Series([text])).values[0]
         if pd.isna(parsed):
             raise ValueError(f"holiday {text!r} is not a date; write holidays like '2024-10-01'")
         holiday_dates.add(parsed.normalize())
