@@ -30,3 +30,18 @@ def tool_result(structured: BaseModel | dict[str, Any], text: str,
     for data, mime in images or ():
         content.append(ImageContent(type="image", data=base64.b64encode(data).decode(), mime_type=mime))
     return CallToolResult(content=content, structured_content=structured)
+
+
+def result_with_chart(structured: BaseModel, text: str, png: bytes | None, *, asked: bool,
+                      no_chart: str = "") -> CallToolResult:
+    """``tool_result`` for a tool that can draw a chart: names the PNG file and attaches it as an image.
+
+    ``structured.chart_path`` is where the PNG was saved; when a chart was asked for but none could be
+    drawn, ``no_chart`` says why.
+    """
+    path = getattr(structured, "chart_path", None)
+    if path:
+        text += f"\n\nChart written to {path}"
+    elif asked and no_chart:
+        text += f"\n\nNo chart: {no_chart}"
+    return tool_result(structured, text, images=[(png, "image/png")] if png else None)

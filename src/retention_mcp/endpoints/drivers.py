@@ -9,7 +9,7 @@ from pydantic import Field
 
 # The output schema needs the result model; the module imports only pydantic at top (pandas lazily).
 from retention_mcp.analysis.drivers import DriverResult
-from retention_mcp.endpoints._common import WRITES_OUTPUT, tool_result
+from retention_mcp.endpoints._common import WRITES_OUTPUT, result_with_chart
 from retention_mcp.settings import Settings
 
 #: Outcome names that mean "did this person leave?" when the file has no such column.
@@ -84,7 +84,7 @@ def register(server: Any, settings: Settings) -> None:
         except (KeyError, TypeError, ArithmeticError, LinAlgError) as exc:
             raise ValueError(f"driver analysis failed on this data ({type(exc).__name__}); check that the outcome "
                              "and drivers are the columns you mean") from None
-        images = None
+        png = None
         if chart:
             from retention_mcp.report.charts import driver_importance_chart, save_chart
 
@@ -93,14 +93,11 @@ def register(server: Any, settings: Settings) -> None:
                                           [d.quadrant for d in top],
                                           title=f"Drivers of {result.outcome} (share of R² = {result.r_squared:.3f})")
             result.chart_path = str(save_chart(settings, png, f"drivers-{result.outcome}"))
-            images = [(png, "image/png")]
         text = drivers_markdown(result)
         if derived_note:
             result.outcome_definition = derived_note
             text = f"_{derived_note}_\n\n{text}"
-        if result.chart_path:
-            text += f"\n\nChart written to {result.chart_path}"
-        return tool_result(result, text, images=images)
+        return result_with_chart(result, text, png, asked=chart)
 
     # Not read-only: with chart=true it writes a new PNG into the output folder (never overwriting).
     server.add_tool(driver_analysis, title="Driver analysis", annotations=WRITES_OUTPUT)

@@ -14,7 +14,7 @@ from retention_mcp.analysis import kpi as kpi_analysis
 from retention_mcp.analysis import scorecard as scorecard_analysis
 from retention_mcp.analysis.kpi import BuildResult, KpiItem, KpiSearchResult, ScoreResult
 from retention_mcp.analysis.scorecard import ScorecardResult
-from retention_mcp.endpoints._common import READ_ONLY, WRITES_OUTPUT, tool_result
+from retention_mcp.endpoints._common import READ_ONLY, WRITES_OUTPUT, result_with_chart, tool_result
 from retention_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -133,8 +133,7 @@ def register(server: Any, settings: Settings) -> None:
         'weight': 100}], actuals={'aht': 300} -> achievement 50%, orange. Add chart=true for a PNG scorecard.
         """
         result = _as_tool_error(lambda: kpi_analysis.score_kpi_set(catalog(), kpis, actuals, cap, thresholds))
-        text = kpi_analysis.score_text(result)
-        images = None
+        png = None
         if chart:
             scored = [k for k in result.kpis if k.achievement_capped is not None]
             if scored:
@@ -145,11 +144,9 @@ def register(server: Any, settings: Settings) -> None:
                 png = kpi_scorecard_chart([k.name for k in scored], [k.achievement_capped for k in scored],
                                           [k.status for k in scored], title=title)
                 result.chart_path = str(save_chart(settings, png, "kpi-scorecard"))
-                images = [(png, "image/png")]
-                text += f"\n\nChart written to {result.chart_path}"
-            else:
-                text += "\n\nNo chart: no KPI could be scored (each needs an actual and a target unlike its baseline)."
-        return tool_result(result, text, images=images)
+        return result_with_chart(result, kpi_analysis.score_text(result), png, asked=chart,
+                                 no_chart="no KPI could be scored (each needs an actual and a target unlike its "
+                                          "baseline).")
 
     def agent_scorecard(
         path: Annotated[str | None, Field(description="CSV/XLSX in an allowed data folder: one row per contact "

@@ -18,7 +18,7 @@ from pydantic import Field
 from retention_mcp.analysis.survival import CurveResult
 from retention_mcp.analysis.turnover import BreakdownResult
 from retention_mcp.data.inspect import DatasetSummary
-from retention_mcp.endpoints._common import READ_ONLY, WRITES_OUTPUT, tool_result
+from retention_mcp.endpoints._common import READ_ONLY, WRITES_OUTPUT, result_with_chart, tool_result
 from retention_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -227,12 +227,8 @@ def register(server: Any, settings: Settings) -> None:
             return result, drawn[0] if drawn else None
 
         result, png = await _run(ctx, work)
-        text = breakdown_markdown(result)
-        if result.chart_path:
-            text += f"\n\nChart written to {result.chart_path}"
-        elif chart:
-            text += "\n\nNo chart: every group is suppressed, so there is no rate to draw."
-        return tool_result(result, text, images=[(png, "image/png")] if png else None)
+        return result_with_chart(result, breakdown_markdown(result), png, asked=chart,
+                                 no_chart="every group is suppressed, so there is no rate to draw.")
 
     async def retention_curve(
         ctx: Context,
@@ -275,12 +271,8 @@ def register(server: Any, settings: Settings) -> None:
             return result, drawn[0] if drawn else None
 
         result, png = await _run(ctx, work)
-        text = curve_markdown(result)
-        if result.chart_path:
-            text += f"\n\nChart written to {result.chart_path}"
-        elif chart:
-            text += "\n\nNo chart: every group is suppressed, so there is no curve to draw."
-        return tool_result(result, text, images=[(png, "image/png")] if png else None)
+        return result_with_chart(result, curve_markdown(result), png, asked=chart,
+                                 no_chart="every group is suppressed, so there is no curve to draw.")
 
     server.add_tool(inspect_dataset, title="Inspect an HR dataset", annotations=READ_ONLY)
     # Not read-only: with chart=true they write a new PNG into the output folder (never overwriting).

@@ -16,7 +16,7 @@ from retention_mcp.analysis.fairness import FairnessResult
 from retention_mcp.analysis.icc import CalibrationResult
 from retention_mcp.analysis.roi import RoiResult
 from retention_mcp.analysis.workforce import HiringForecast
-from retention_mcp.endpoints._common import READ_ONLY, WRITES_OUTPUT, tool_result
+from retention_mcp.endpoints._common import READ_ONLY, WRITES_OUTPUT, result_with_chart, tool_result
 from retention_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def register(server: Any, settings: Settings) -> None:
             horizon_months=horizon_months, benefit_ramp_months=benefit_ramp_months, discount_rate=discount_rate,
         )
         result = roi.calculate_roi(inputs, band=band, multiplier_source=source, currency=currency.strip()[:12])
-        images = None
+        png = None
         if chart:
             from retention_mcp.report.charts import roi_scenarios_chart, save_chart
 
@@ -110,11 +110,7 @@ def register(server: Any, settings: Settings) -> None:
                                       title=f"ROI scenarios over {result.horizon_months} months",
                                       currency=result.currency)
             result.chart_path = str(save_chart(settings, png, "roi-scenarios"))
-            images = [(png, "image/png")]
-        text = roi.roi_text(result)
-        if result.chart_path:
-            text += f"\n\nChart written to {result.chart_path}"
-        return tool_result(result, text, images=images)
+        return result_with_chart(result, roi.roi_text(result), png, asked=chart)
 
     def erlang_staffing(
         calls: Annotated[float, Field(description="calls offered in one interval, e.g. 100")],
