@@ -30,8 +30,6 @@ DEFAULT_FAVOURABLE_CUTOFF = 0.65
 #: A driver this closely tied to the outcome restates it (termination reason, employment status): leakage.
 LEAKAGE_EFFECT = 0.9
 
-TRUE_WORDS = {"yes", "y", "true", "t", "1", "是", "有", "离职", "已离职", "left", "leaver"}
-FALSE_WORDS = {"no", "n", "false", "f", "0", "否", "无", "在职", "stayed", "active"}
 IDENTIFIER_NAME = re.compile(
     r"(^|[_\s.-])(id|ids|uuid|guid|no|number_id|emp_?id|employee_?id|empid)($|[_\s.-])|^id|id$|"
     r"name|email|e-mail|phone|mobile|address|zip|postcode|ssn|dob|birth|工号|编号|姓名|名字|邮箱|电话|手机|身份证|地址",
@@ -143,22 +141,19 @@ CAVEAT = ("These are associations in cross-sectional data, not causes: a driver 
 # -- value coercion ---------------------------------------------------------------------------------
 
 def flag_to_number(series: pd.Series) -> pd.Series | None:
-    """Map a yes/no flag column (Yes/No, 是/否, Y/N, True/False, 1/0) to 1.0/0.0; None if it is not one."""
-    import pandas as pd
+    """Map a yes/no flag column (Yes/No, 是/否, Y/N, True/False, 1/0) to 1.0/0.0; None if it is not one.
 
-    values = series.dropna()
-    if values.empty:
+    The words are the HR reader's (``retention_mcp.data.dates``), so a column the reader takes for a
+    flag is a flag here too.
+    """
+    from retention_mcp.data.dates import parse_flags
+
+    if series.dropna().empty:
         return None
-    if pd.api.types.is_bool_dtype(values):
-        return series.astype("float64")
-    if pd.api.types.is_numeric_dtype(values):
-        return series.astype("float64") if set(values.unique()) <= {0, 1} else None
-    text = series.astype("string").str.strip().str.lower()
-    known = text.dropna()
-    if not known.isin(TRUE_WORDS | FALSE_WORDS).all():
+    parsed = parse_flags(series)
+    if parsed.unknown or parsed.values.dropna().empty:
         return None
-    mapped = text.map(lambda v: None if v is pd.NA or v is None else (1.0 if v in TRUE_WORDS else 0.0))
-    return mapped.astype("float64")
+    return parsed.values
 
 
 def _numeric(series: pd.Series) -> pd.Series | None:

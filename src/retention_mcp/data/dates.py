@@ -24,8 +24,9 @@ _MDY = r"^\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{4})(?:[ T].*)?$"
 _COMPACT = r"^\s*((?:19|20)\d{2})(\d{2})(\d{2})\s*$"
 _SERIAL = r"^\s*(\d{5})(?:\.\d+)?\s*$"
 
-TRUE_WORDS = frozenset({"yes", "y", "1", "true", "t", "是", "离职", "已离职", "left", "leaver", "terminated", "1.0"})
-FALSE_WORDS = frozenset({"no", "n", "0", "false", "f", "否", "在职", "active", "stayed", "0.0"})
+TRUE_WORDS = frozenset({"yes", "y", "1", "true", "t", "是", "有", "离职", "已离职", "left", "leaver", "terminated",
+                        "1.0"})
+FALSE_WORDS = frozenset({"no", "n", "0", "false", "f", "否", "无", "在职", "active", "stayed", "0.0"})
 
 
 @dataclass
