@@ -1,23 +1,43 @@
-"""Kaplan–Meier, log-rank and retention_curve against lifelines (test-only) and hand counts."""
+"""Kaplan–Meier, log-rank and retention_curve against published figures, a reference written out
+person by person in this file, and hand counts."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import shared_dataset
+from reference import reference_km, reference_logrank
 from retention_mcp.analysis.survival import kaplan_meier, logrank_test, median_time, retention_curve, survival_at
 from retention_mcp.data.dataset import load_dataset
 from retention_mcp.sample_data import write_sample_company
 from retention_mcp.settings import Settings
 
-lifelines = pytest.importorskip("lifelines")
+#: Freireich et al. (1963) remission times in weeks, 6-MP vs placebo, as tabulated by
+#: Kleinbaum & Klein, Survival Analysis (3rd ed.), ch. 2: KM for 6-MP and log-rank chi-square 16.79.
+GEHAN_6MP = [(6, 1), (6, 1), (6, 1), (7, 1), (10, 1), (13, 1), (16, 1), (22, 1), (23, 1), (6, 0), (9, 0), (10, 0),
+             (11, 0), (17, 0), (19, 0), (20, 0), (25, 0), (32, 0), (32, 0), (34, 0), (35, 0)]
+GEHAN_PLACEBO = [(t, 1) for t in (1, 1, 2, 2, 3, 4, 4, 5, 5, 8, 8, 8, 8, 11, 11, 12, 12, 15, 17, 22, 23)]
 
 
-def test_kaplan_meier_equals_lifelines_on_babushkin_by_traffic(shared_settings: Settings):
+def test_kaplan_meier_and_logrank_match_published_gehan_figures():
+    durations = [t for t, _ in GEHAN_6MP]
+    events = [e for _, e in GEHAN_6MP]
+    times, surv, _ = kaplan_meier(durations, events)
+    # Kleinbaum & Klein, table for the 6-MP group: S(6)=0.857, S(7)=0.807, S(10)=0.753, S(13)=0.690,
+    # S(16)=0.627, S(22)=0.538, S(23)=0.448.
+    assert survival_at(times, surv, [6, 7, 10, 13, 16, 22, 23]) == pytest.approx(
+        [0.857, 0.807, 0.753, 0.690, 0.627, 0.538, 0.448], abs=5e-4)
+    assert median_time(times, surv) == 23
+    both = GEHAN_6MP + GEHAN_PLACEBO
+    chi2, df, p = logrank_test([t for t, _ in both], [e for _, e in both], [0] * 21 + [1] * 21)
+    assert chi2 == pytest.approx(16.79, abs=0.005) and df == 1
+    assert p == pytest.approx(4.17e-5, rel=0.01)
+
+
+def test_kaplan_meier_equals_reference_on_babushkin_by_traffic(shared_settings: Settings):
     raw = pd.read_csv(shared_dataset("babushkin_turnover.csv"))
     points = [3, 6, 12, 24, 36]
     ds = load_dataset(shared_settings, path="babushkin_turnover.csv")
@@ -26,29 +46,24 @@ def test_kaplan_meier_equals_lifelines_on_babushkin_by_traffic(shared_settings: 
     by_label = {g.label: g for g in result.groups}
     assert set(by_label) == set(raw["traffic"].unique())
     for traffic, part in raw.groupby("traffic"):
-        fitter = lifelines.KaplanMeierFitter().fit(part["stag"], part["event"])
-        expected = fitter.survival_function_at_times(points).to_numpy()
+        expected, expected_median = reference_km(part["stag"], part["event"], points)
         got = [p.retention for p in by_label[traffic].retention]
-        assert got == pytest.approx(expected.tolist(), abs=1e-12), traffic
-        lifelines_median = fitter.median_survival_time_
-        if np.isfinite(lifelines_median):
-            assert by_label[traffic].median_tenure == pytest.approx(lifelines_median)
+        assert got == pytest.approx(expected, abs=1e-12), traffic
+        if expected_median is not None:
+            assert by_label[traffic].median_tenure == pytest.approx(expected_median)
         else:
             assert by_label[traffic].median_tenure is None
-    overall = lifelines.KaplanMeierFitter().fit(raw["stag"], raw["event"])
-    assert [p.retention for p in result.overall.retention] == pytest.approx(
-        overall.survival_function_at_times(points).tolist(), abs=1e-12)
+    expected, _ = reference_km(raw["stag"], raw["event"], points)
+    assert [p.retention for p in result.overall.retention] == pytest.approx(expected, abs=1e-12)
 
 
-def test_logrank_equals_lifelines(shared_settings: Settings):
-    from lifelines.statistics import multivariate_logrank_test
-
+def test_logrank_equals_reference(shared_settings: Settings):
     raw = pd.read_csv(shared_dataset("babushkin_turnover.csv"))
-    expected = multivariate_logrank_test(raw["stag"], raw["traffic"], raw["event"])
+    expected = reference_logrank(raw["stag"].tolist(), raw["event"].tolist(), raw["traffic"].tolist())
     chi2, df, p = logrank_test(raw["stag"], raw["event"], raw["traffic"])
-    assert chi2 == pytest.approx(expected.test_statistic, rel=1e-9)
-    assert df == expected.degrees_of_freedom
-    assert p == pytest.approx(expected.p_value, rel=1e-6)
+    assert chi2 == pytest.approx(expected[0], rel=1e-9)
+    assert df == expected[1]
+    assert p == pytest.approx(expected[2], rel=1e-6)
 
 
 def test_km_with_ties_and_censoring_by_hand():
@@ -71,15 +86,14 @@ async def test_retention_curve_tool_on_event_data(client, data_dir: Path):
     assert data["unit"] == "days" and data["time_points"] == [90, 180, 365, 730]
     as_of = max(raw["hire_date"].max(), raw["termination_date"].max())
     assert data["definition"]["as_of"] == as_of.date().isoformat()
-    # independent: lifelines on days from hire to termination (or the as-of date)
+    # independent: the reference estimator on days from hire to termination (or the as-of date)
     end = raw["termination_date"].fillna(as_of)
     days = (end - raw["hire_date"]).dt.days
     left = raw["termination_date"].notna()
     for group in data["groups"]:
         mask = raw["department"] == group["label"]
-        fitter = lifelines.KaplanMeierFitter().fit(days[mask], left[mask])
-        assert [p["retention"] for p in group["retention"]] == pytest.approx(
-            fitter.survival_function_at_times([90, 180, 365, 730]).tolist())
+        expected, _ = reference_km(days[mask], left[mask], [90, 180, 365, 730])
+        assert [p["retention"] for p in group["retention"]] == pytest.approx(expected)
         cohort = mask & ((left & (days <= 90)) | (days >= 90))
         early = mask & left & (days <= 90)
         assert group["early_cohort"] == cohort.sum() and group["early_leavers"] == early.sum()

@@ -14,10 +14,8 @@ from mcp.server.mcpserver.prompts import Prompt
 from mcp.server.mcpserver.prompts.base import PromptArgument
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, Completion, PromptReference, ResourceTemplateReference
-from mcp.types import Tool as MCPTool
 
 from retention_mcp import __version__
-from retention_mcp.manifest import load_manifest
 from retention_mcp.settings import LANGUAGES, Settings
 from retention_mcp.templates import Library, Template, TemplateError, load_library, render_template
 
@@ -51,16 +49,12 @@ class RetentionServer(MCPServer):
         self._template_prompt_names: set[str] = set()
         self._pending_registrations: list[Callable[[], None]] = []
         self._registration_lock = threading.Lock()
-        self._manifest_tools: list[MCPTool] | None = None
 
-    # -- tools, registered on first use (see retention_mcp.manifest)
+    # -- tools, registered on first use (building their schemas costs ~100 ms; initialize need not wait)
 
     def defer_registration(self, register: Callable[[], None]) -> None:
         """Run ``register`` (which adds tools, resources, completers) the first time any of them is needed."""
         self._pending_registrations.append(register)
-
-    def use_manifest(self, tools: list[dict[str, Any]]) -> None:
-        self._manifest_tools = [MCPTool.model_validate(tool) for tool in tools]
 
     def ensure_registered(self) -> None:
         if not self._pending_registrations:
@@ -70,8 +64,6 @@ class RetentionServer(MCPServer):
                 self._pending_registrations.pop(0)()
 
     async def list_tools(self):  # type: ignore[override]
-        if self._pending_registrations and self._manifest_tools is not None:
-            return list(self._manifest_tools)
         self.ensure_registered()
         return await super().list_tools()
 
@@ -207,11 +199,10 @@ def _argument_description(arg: Any) -> str:
     return text
 
 
-def build_server(settings: Settings | None = None, *, use_manifest: bool = True) -> RetentionServer:
+def build_server(settings: Settings | None = None) -> RetentionServer:
     """Create the server with every prompt, tool and resource. Cheap: nothing heavy is imported.
 
-    Tools are registered on first use and ``tools/list`` is answered from the checked tool manifest
-    (see :mod:`retention_mcp.manifest`); ``use_manifest=False`` registers everything now.
+    Tools are registered on first use (the first ``tools/list`` or ``tools/call``).
     """
     settings = settings or Settings.from_env()
     server = RetentionServer(
@@ -233,11 +224,6 @@ def build_server(settings: Settings | None = None, *, use_manifest: bool = True)
             module.register(server, settings)
 
     server.defer_registration(register_tools)
-    manifest = load_manifest() if use_manifest else None
-    if manifest is not None:
-        server.use_manifest(manifest)
-    else:
-        server.ensure_registered()
 
     @server.completion()
     async def complete(ref: Any, argument: Any, context: Any) -> Completion | None:
