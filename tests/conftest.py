@@ -58,3 +58,26 @@ def shared_settings(tmp_path: Path) -> Settings:
 async def shared_client(shared_settings: Settings):
     async with Client(build_server(shared_settings), raise_exceptions=True) as connected:
         yield connected
+
+
+def make_dataset(frame, *, kind: str = "hr", column_map=None, shape=None):
+    """A Dataset from a DataFrame, as the tools would prepare it (no file, no cache)."""
+    from retention_mcp.data.dataset import dataset_from_frame
+
+    return dataset_from_frame(frame, kind=kind, column_map=column_map, shape=shape)
+
+
+def policy(*, names: bool = False, floor: int = 5, key_dir: Path | None = None):
+    """The disclosure policy with the server's default floor; ``names=True`` shows real names (an operator
+    setting), so tests can check per-person figures against a hand calculation."""
+    import tempfile
+
+    from retention_mcp.data.disclosure import Policy
+
+    return Policy(floor=floor, allow_names=names, key_dir=key_dir or Path(tempfile.mkdtemp()))
+
+
+def catalog(name: str):
+    from retention_mcp.catalog import bundled_dir, read_yaml
+
+    return read_yaml(bundled_dir("tools") / name)

@@ -170,5 +170,5 @@ async def test_a_ragged_row_is_an_error_not_a_silently_dropped_row(client) -> No
     message = result.content[0].text
     assert "line 3" in message and "quote that cell" in message
     ok = await client.call_tool("turnover_breakdown", {"csv_text": ragged.replace(",extra,cells", ""),
-                                                       "by": ["department"], "min_group_size": 1})
+                                                       "by": ["department"]})
     assert not ok.is_error

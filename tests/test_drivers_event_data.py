@@ -33,4 +33,4 @@ async def test_left_is_derived_from_termination_dates(client, data_dir) -> None:
 @pytest.mark.anyio
 async def test_unknown_outcome_without_termination_dates_is_still_an_error(client) -> None:
     result = await client.call_tool("driver_analysis", {"csv_text": "a,b\n1,2\n3,4\n5,6\n", "outcome": "left"})
-    assert result.is_error and "outcome column 'left' is not in the data" in result.content[0].text
+    assert result.is_error and "unknown column 'left' for the outcome" in result.content[0].text

@@ -6,7 +6,9 @@ import datetime as dt
 
 import pytest
 
-from retention_mcp.analysis.kpi import KpiItem, build_kpi_set, load_kpi_catalog, score_kpi_set
+from retention_mcp.analysis.kpi_build import KpiItem, build_kpi_set
+from retention_mcp.analysis.kpi_catalog import load_kpi_catalog
+from retention_mcp.analysis.kpi_score import score_kpi_set
 
 TODAY = dt.date(2026, 6, 1)
 

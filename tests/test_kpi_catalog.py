@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from retention_mcp.analysis.kpi import find_kpis, load_kpi_catalog, parse_catalog
+from retention_mcp.analysis.kpi_catalog import find_kpis, load_kpi_catalog, parse_catalog
 from retention_mcp.catalog import bundled_dir
 from retention_mcp.settings import Settings
 

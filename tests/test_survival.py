@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import shared_dataset
+from conftest import policy, shared_dataset
 from reference import reference_km, reference_logrank
 from retention_mcp.analysis.survival import kaplan_meier, logrank_test, median_time, retention_curve, survival_at
 from retention_mcp.data.dataset import load_dataset
@@ -41,7 +41,7 @@ def test_kaplan_meier_equals_reference_on_babushkin_by_traffic(shared_settings: 
     raw = pd.read_csv(shared_dataset("babushkin_turnover.csv"))
     points = [3, 6, 12, 24, 36]
     ds = load_dataset(shared_settings, path="babushkin_turnover.csv")
-    result = retention_curve(ds, by=["traffic"], time_points=points, min_group_size=1)
+    result = retention_curve(ds, by=["traffic"], time_points=points, policy=policy(floor=1), min_group_size=1)
     assert result.unit == "months"
     by_label = {g.label: g for g in result.groups}
     assert set(by_label) == set(raw["traffic"].unique())

@@ -1,5 +1,5 @@
-"""chart=true on turnover_breakdown, retention_curve, calculate_roi and score_kpis: a PNG in the output folder,
-the same bytes returned as a small image, and the data drawn checked against independent figures."""
+"""chart=true on turnover_breakdown, retention_curve, calculate_roi and score_kpis: a small PNG returned as an
+image (nothing written: analysis tools are read-only), and the data drawn checked against independent figures."""
 
 from __future__ import annotations
 
@@ -34,7 +34,18 @@ def sample(data_dir: Path) -> dict[str, Path]:
 
 @pytest.fixture
 def spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
-    """Record the arguments each chart function is called with (the real function still draws)."""
+    """Record the arguments each chart function is called with (the real function still draws).
+
+    Tools run in worker processes, where a spy cannot see; with this fixture the calls run the same worker
+    entry point in this process instead. ``test_charts_come_back_from_a_real_worker`` covers the worker path."""
+    from retention_mcp.runtime import dispatch
+    from retention_mcp.runtime.worker import resolve
+
+    async def run_here(self: Any, target: str, arguments: dict[str, Any], ctx: Any = None,
+                       affinity: str | None = None) -> Any:
+        return resolve(target)(settings=self.worker_settings, progress=lambda *_: None, **arguments)
+
+    monkeypatch.setattr(dispatch.ToolRuntime, "run", run_here)
     calls: dict[str, dict[str, Any]] = {}
     for name in ("turnover_by_group_chart", "retention_curves_chart", "roi_scenarios_chart", "kpi_scorecard_chart"):
         real = getattr(charts, name)
@@ -54,25 +65,25 @@ def png_width(png: bytes) -> int:
     return int.from_bytes(png[16:20], "big")  # IHDR: width at bytes 16-19, height at 20-23
 
 
+def nothing_written(settings: Settings) -> bool:
+    return not settings.output_dir.exists() or not [p for p in settings.output_dir.iterdir() if p.suffix == ".png"]
+
+
 def check_chart(result: Any, settings: Settings) -> bytes:
-    """One image block, ≤ 1000 px wide, identical to the PNG written into the output folder."""
+    """One image block, ≤ 1000 px wide; no file written."""
     assert not result.is_error, result.content[0].text
     images = [c for c in result.content if c.type == "image"]
     assert len(images) == 1 and images[0].mime_type == "image/png"
     png = base64.b64decode(images[0].data)
     assert 0 < png_width(png) <= 1000
-    path = Path(result.structured_content["chart_path"])
-    assert path.parent == settings.output_dir and path.suffix == ".png"
-    assert path.read_bytes() == png
-    assert f"Chart written to {path}" in result.content[0].text
+    assert nothing_written(settings)
     return png
 
 
 def check_no_chart(result: Any, settings: Settings) -> None:
     assert not result.is_error, result.content[0].text
     assert [c for c in result.content if c.type == "image"] == []
-    assert result.structured_content["chart_path"] is None
-    assert not settings.output_dir.exists() or list(settings.output_dir.iterdir()) == []
+    assert nothing_written(settings)
 
 
 # -- turnover_breakdown
@@ -150,9 +161,17 @@ async def test_bad_input_with_chart_is_a_tool_error_then_the_next_call_works(cli
     bad = await client.call_tool("turnover_breakdown", {"path": sample["en"].name, "by": ["no_such_column"],
                                                         "chart": True})
     assert bad.is_error and "no_such_column" in bad.content[0].text
-    assert not settings.output_dir.exists() or list(settings.output_dir.iterdir()) == []
+    assert nothing_written(settings)
     again = await client.call_tool("turnover_breakdown", {"path": sample["en"].name, "chart": True})
     check_chart(again, settings)
+
+
+@pytest.mark.anyio
+async def test_charts_come_back_from_a_real_worker(client, settings, sample):
+    for tool, arguments in (("turnover_breakdown", {"path": sample["en"].name, "by": ["department"]}),
+                            ("retention_curve", {"path": sample["en"].name, "by": ["department"]}),
+                            ("calculate_roi", ROI_ARGS), ("score_kpis", {"kpis": KPIS, "actuals": KPI_ACTUALS})):
+        check_chart(await client.call_tool(tool, {**arguments, "chart": True}), settings)
 
 
 # -- retention_curve
@@ -264,10 +283,8 @@ async def test_kpi_chart_draws_capped_achievement_with_status(client, settings, 
 
 
 @pytest.mark.anyio
-async def test_chart_tools_are_not_marked_read_only(client):
+async def test_chart_tools_are_read_only(client):
     tools = {t.name: t for t in (await client.list_tools()).tools}
-    for name in ("turnover_breakdown", "retention_curve", "calculate_roi", "score_kpis"):
-        assert tools[name].annotations.read_only_hint is False
-        assert tools[name].annotations.destructive_hint is False
+    for name in ("turnover_breakdown", "retention_curve", "calculate_roi", "score_kpis", "driver_analysis"):
+        assert tools[name].annotations.read_only_hint is True
         assert "chart" in tools[name].input_schema["properties"]
-        assert "chart_path" in tools[name].output_schema["properties"]

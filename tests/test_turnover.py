@@ -9,10 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import shared_dataset
-from retention_mcp.analysis.stats import suppressed_groups, wilson_interval
-from retention_mcp.analysis.turnover import headcount_days, months_between, turnover_breakdown
+from conftest import policy, shared_dataset
+from retention_mcp.analysis.stats import wilson_interval
+from retention_mcp.analysis.turnover import headcount_days, months_between
+from retention_mcp.analysis.turnover import turnover_breakdown as breakdown
 from retention_mcp.data.dataset import load_dataset
+from retention_mcp.data.disclosure import hidden_groups as suppressed_groups
 from retention_mcp.settings import Settings
 
 
@@ -23,6 +25,11 @@ def wilson_by_formula(k: float, n: float, z: float = 1.959963984540054) -> tuple
     centre = p + z**2 / (2 * n)
     spread = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
     return ((centre - spread) / denominator, (centre + spread) / denominator)
+
+
+def turnover_breakdown(ds, min_group_size: int = 5, **kwargs):
+    """The analysis with the policy's floor at the group size the test asks for (an operator may set it)."""
+    return breakdown(ds, policy=policy(floor=min(min_group_size, 5)), min_group_size=min_group_size, **kwargs)
 
 
 def rows_by_label(result: dict) -> dict[str, dict]:
@@ -205,11 +212,14 @@ async def test_hrdataset_date_based_with_voluntary_split(shared_client):
     for kind in ("all", "voluntary", "involuntary"):
         result = await shared_client.call_tool("turnover_breakdown", {
             "path": "hrdataset_v14.csv", "by": ["Department"], "period_start": "2015-01-01",
-            "period_end": "2015-12-31", "separation_type": kind, "min_group_size": 1})
+            "period_end": "2015-12-31", "separation_type": kind})
         assert not result.is_error, result.content[0].text
         data = result.structured_content
         assert data["definition"]["shape"] == "event" and data["definition"]["separation_type"] == kind
+        assert any(row["suppressed"] for row in data["rows"])  # the one-person departments are hidden
         for row in data["rows"]:
+            if row["suppressed"]:
+                continue
             dept = row["label"]
             assert row["headcount"] == pytest.approx(expected[kind]["heads"][dept], abs=0.01)
             assert row["leavers"] == expected[kind]["leavers"].get(dept, 0)
@@ -320,7 +330,7 @@ async def test_input_file_is_never_modified(client, data_dir: Path):
     before = (target.read_bytes(), target.stat().st_mtime_ns)
     for tool, arguments in (("inspect_dataset", {"path": "ok.csv"}),
                             ("turnover_breakdown", {"path": "ok.csv", "by": ["dept", "tenure_band"]}),
-                            ("retention_curve", {"path": "ok.csv", "by": ["dept"], "min_group_size": 1})):
+                            ("retention_curve", {"path": "ok.csv", "by": ["dept"]})):
         assert not (await client.call_tool(tool, arguments)).is_error
     assert (target.read_bytes(), target.stat().st_mtime_ns) == before
 

@@ -1,8 +1,19 @@
-"""``build_server(settings)``: the MCP server, registration only. No analysis happens here."""
+"""``build_server(settings)``: the MCP server, registration only. No analysis happens here.
+
+Two rules every call follows, whatever the tool or prompt:
+
+- **Strict arguments**: an argument the tool or prompt does not have is refused by name, with the
+  closest valid one ("unknown argument 'horizon'; did you mean 'horizon_months'?").
+- **One error rule**: only :class:`~retention_mcp.errors.InputError` messages (written for the user)
+  reach the client as tool errors; anything else is a bug, logged at ERROR with its traceback and
+  reported to the client as an internal error with a reference to find it in the log.
+"""
 
 from __future__ import annotations
 
+import difflib
 import logging
+import secrets
 import threading
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -16,28 +27,39 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, Completion, PromptReference, ResourceTemplateReference
 
 from retention_mcp import __version__
+from retention_mcp.errors import InputError
+from retention_mcp.runtime.dispatch import ToolRuntime
+from retention_mcp.runtime.pool import InternalError
 from retention_mcp.settings import LANGUAGES, Settings
-from retention_mcp.templates import Library, Template, TemplateError, load_library, render_template
+from retention_mcp.templates import Library, Template, TemplateError, load_library
 
 logger = logging.getLogger(__name__)
 
 INSTRUCTIONS = """\
 Retention-strategy workbench for HR, call-center operations and leadership. Prompts (also via \
 list_templates / render_template) structure a retention plan; tools put numbers under it from the \
-company's own data: inspect_dataset and turnover_breakdown first, then retention_curve, \
-driver_analysis, build_kpis / score_kpis, calculate_roi, erlang_staffing. Every number you state \
-should come from a tool; quote the definition each tool returns. Rates are fractions in structured \
-output and percentages in text. Outputs are aggregates only."""
+company's own data: list_datasets, inspect_dataset and turnover_breakdown first, then retention_curve, \
+driver_analysis, describe_groups, estimate_impact, build_kpis / score_kpis, calculate_roi, erlang_staffing. \
+Every number you state should come from a tool; quote the definition each tool returns and cite its \
+evidence id. Rates are fractions in structured output and percentages in text. Outputs are aggregates only."""
 
 #: A completer returns values for an argument, or None when it does not know the argument.
 Completer = Callable[[Any, Any, Any], Awaitable[Completion | None]]
 
 
-class RetentionServer(MCPServer):
-    """An MCPServer whose prompts come from the template library, re-read on every request.
+def unknown_argument_message(given: list[str], allowed: list[str]) -> str:
+    """"unknown argument 'horizon'; did you mean 'horizon_months'?" for each name not in ``allowed``."""
+    parts = []
+    for name in given:
+        close = [a for a in allowed if a.startswith(name) or (len(a) >= 3 and name.startswith(a))]
+        close += [a for a in difflib.get_close_matches(name, allowed, n=2, cutoff=0.6) if a not in close]
+        hint = f"; did you mean {' or '.join(repr(c) for c in close[:2])}?" if close else ""
+        parts.append(f"unknown argument {name!r}{hint}")
+    return "; ".join(parts) + f". Valid arguments: {', '.join(sorted(allowed))}"
 
-    A team edits its prompts folder and the next ``prompts/list`` or ``prompts/get`` sees the change.
-    """
+
+class RetentionServer(MCPServer):
+    """An MCPServer whose tools run in worker processes and whose prompts come from the template library."""
 
     prompt_library: Callable[[], Library] | None = None
     prompt_default_language: str = "en"
@@ -46,9 +68,11 @@ class RetentionServer(MCPServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.completers: list[Completer] = []
+        self.runtime: ToolRuntime | None = None
         self._template_prompt_names: set[str] = set()
         self._pending_registrations: list[Callable[[], None]] = []
         self._registration_lock = threading.Lock()
+        self._warmed = False
 
     # -- tools, registered on first use (building their schemas costs ~100 ms; initialize need not wait)
 
@@ -57,11 +81,32 @@ class RetentionServer(MCPServer):
         self._pending_registrations.append(register)
 
     def ensure_registered(self) -> None:
-        if not self._pending_registrations:
-            return
+        if not self._pending_registrations:  # (a registration under way still holds the lock)
+            with self._registration_lock:
+                return
         with self._registration_lock:
             while self._pending_registrations:
-                self._pending_registrations.pop(0)()
+                self._pending_registrations[0]()
+                self._pending_registrations.pop(0)
+            for tool in self._tool_manager.list_tools():
+                # Tell clients up front that only the listed arguments exist (call_tool enforces it).
+                tool.parameters["additionalProperties"] = False
+
+    def warm_up(self) -> None:
+        """Register tools and start a worker, in the background, once the client has said hello."""
+        if self._warmed:
+            return
+        self._warmed = True
+
+        def work() -> None:
+            try:
+                self.ensure_registered()
+            except Exception:
+                logger.exception("registering tools failed")
+            if self.runtime is not None:
+                self.runtime.warm()
+
+        threading.Thread(target=work, name="retention-mcp-warm-up", daemon=True).start()
 
     async def list_tools(self):  # type: ignore[override]
         self.ensure_registered()
@@ -81,23 +126,53 @@ class RetentionServer(MCPServer):
 
     async def read_resource(self, *args: Any, **kwargs: Any):  # type: ignore[override]
         self.ensure_registered()
-        return await super().read_resource(*args, **kwargs)
+        try:
+            return await super().read_resource(*args, **kwargs)
+        except MCPError:
+            raise
+        except Exception as exc:
+            cause = exc.__cause__
+            if isinstance(cause, InputError):
+                raise MCPError(code=INVALID_PARAMS, message=str(cause)) from None
+            raise
+
+    # -- tool calls: strict arguments, one error rule
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None):  # type: ignore[override]
+        self.ensure_registered()
+        schema = super()._tool_input_schema(name)
+        if schema is not None and isinstance(arguments, dict):
+            allowed = list(schema.get("properties", {}))
+            unknown = [key for key in arguments if key not in allowed]
+            if unknown:
+                raise ToolError(f"{name}: {unknown_argument_message(unknown, allowed)}")
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, InputError):
+                raise ToolError(f"{name}: {cause}") from None
+            reference = secrets.token_hex(4)
+            if isinstance(cause, InternalError):
+                logger.error("tool %s: internal error %s: %s\n%s", name, reference, cause, cause.detail)
+            else:
+                logger.error("tool %s: internal error %s", name, reference, exc_info=cause)
+            raise ToolError(f"{name}: internal error in retention-mcp (a bug, not a problem with your input; "
+                            f"reference {reference} in the server log). The server is still running.") from None
 
     # -- prompts from the library
 
     def _template_prompt(self, template: Template) -> Prompt:
-        library_getter = self.prompt_library
-        assert library_getter is not None
         name = template.name
 
-        def render(**arguments: str) -> str:
+        async def render(**arguments: str) -> str:
             language = (arguments.pop("language", None) or self.prompt_default_language).strip()
+            assert self.runtime is not None
             try:
-                chosen = library_getter().get(name, language)
-                return render_template(chosen, arguments)
-            except TemplateError as exc:
-                # An MCPError passes through the SDK unchanged, so the client reads what to fix
-                # instead of a generic "Error rendering prompt".
+                return await self.runtime.run("retention_mcp.endpoints.templates:render_prompt",
+                                              {"name": name, "language": language, "arguments": arguments})
+            except InputError as exc:
+                # An MCPError passes through the SDK unchanged: the client reads what to fix.
                 raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
 
         arguments = [
@@ -133,29 +208,30 @@ class RetentionServer(MCPServer):
         return await super().list_prompts()
 
     async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, context: Any = None):  # type: ignore[override]
-        self.sync_prompts()
+        library = self.sync_prompts()
+        if library is not None and name in library.templates:
+            language = str((arguments or {}).get("language") or self.prompt_default_language)
+            try:
+                template = library.get(name, language)
+            except TemplateError as exc:
+                raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
+            allowed = [a.name for a in template.arguments] + ["language"]
+            given = dict(arguments or {})
+            unknown = [key for key in given if key not in allowed]
+            if unknown:
+                raise MCPError(code=INVALID_PARAMS,
+                               message=f"prompt {name}: {unknown_argument_message(unknown, allowed)}")
+            missing = [a for a in template.arguments if a.required and not str(given.get(a.name) or "").strip()]
+            if missing:
+                wanted = "; ".join(f"{a.name} ({a.description or a.type}, e.g. {a.example()})" for a in missing)
+                raise MCPError(code=INVALID_PARAMS,
+                               message=f"prompt {name}: missing required argument(s): {wanted}")
+        elif library is not None:
+            close = difflib.get_close_matches(name, library.names(), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise MCPError(code=INVALID_PARAMS, message=f"unknown prompt {name!r}{hint} Prompts: "
+                                                         f"{', '.join(library.names())}")
         return await super().get_prompt(name, arguments, context)
-
-    # -- tool errors
-
-    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None):  # type: ignore[override]
-        """Bad input raised as ``ValueError`` reaches the client with its message.
-
-        The SDK hides the message of any exception but its own ``ToolError`` (it could leak internals).
-        Our analysis functions raise ``ValueError`` only with messages written for the user (what was
-        wrong and how to fix it), so those are passed on; anything else stays hidden and is logged.
-        """
-        self.ensure_registered()
-        try:
-            return await super().call_tool(name, arguments, context)
-        except UnexpectedToolError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, ValueError):
-                raise ToolError(f"{name}: {cause}") from cause
-            logger.error("tool %s crashed", name, exc_info=cause)
-            raise ToolError(f"{name} failed unexpectedly ({type(cause).__name__ if cause else 'error'}); "
-                            "the server is still running. Check the inputs; if they look right, "
-                            "report this with the server log.") from exc
 
     # -- completions
 
@@ -199,10 +275,25 @@ def _argument_description(arg: Any) -> str:
     return text
 
 
+class _WarmUpAfterHello:
+    """Server middleware: after the first message (initialize, or any request from a client that skips the
+    handshake) has been answered, warm the server up in the background."""
+
+    def __init__(self, server: RetentionServer) -> None:
+        self.server = server
+
+    async def __call__(self, ctx: Any, call_next: Any) -> Any:
+        try:
+            return await call_next(ctx)
+        finally:
+            self.server.warm_up()
+
+
 def build_server(settings: Settings | None = None) -> RetentionServer:
     """Create the server with every prompt, tool and resource. Cheap: nothing heavy is imported.
 
-    Tools are registered on first use (the first ``tools/list`` or ``tools/call``).
+    Tools are registered on first use (the first ``tools/list`` or ``tools/call``), or in the background
+    right after the client's first message.
     """
     settings = settings or Settings.from_env()
     server = RetentionServer(
@@ -216,12 +307,18 @@ def build_server(settings: Settings | None = None) -> RetentionServer:
     server.prompt_library = partial(load_library, settings)
     server.prompt_default_language = settings.language
     server.prompt_languages = LANGUAGES
+    server.runtime = ToolRuntime(settings)
+    server.middleware.append(_WarmUpAfterHello(server))
 
     def register_tools() -> None:
         from retention_mcp.endpoints import drivers, kpis, reports, templates, turnover, workforce
+        from retention_mcp.runtime import dispatch, tools_in
 
+        assert server.runtime is not None
         for module in (templates, turnover, kpis, workforce, drivers, reports):
-            module.register(server, settings)
+            dispatch.register(server, server.runtime, tools_in(module))
+            if hasattr(module, "register"):
+                module.register(server, settings)
 
     server.defer_registration(register_tools)
 

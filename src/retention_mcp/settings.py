@@ -7,6 +7,7 @@ its variable, the variable over the default. Paths are resolved once, here.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,14 +17,23 @@ ENV_PREFIX = "RETENTION_MCP_"
 #: Environment variables the server reads, with what each means (also listed in server.json).
 ENVIRONMENT_VARIABLES: dict[str, str] = {
     "RETENTION_MCP_DATA_DIRS": "Folders the tools may read HR files from, separated by the OS path "
-    "separator (':' on Linux/macOS, ';' on Windows). Default: the current directory.",
-    "RETENTION_MCP_OUTPUT_DIR": "Folder that export_report and charts write into. "
-    "Default: ./retention-mcp-output",
+    "separator (':' on Linux/macOS, ';' on Windows). Default: the current directory, unless that is the "
+    "filesystem root, the home folder itself or a system folder (then none: pass --data-dir).",
+    "RETENTION_MCP_OUTPUT_DIR": "Folder that export_report writes into. Default: ./retention-mcp-output, or "
+    "a per-user folder when the current directory is not a safe place to write.",
     "RETENTION_MCP_PROMPTS_DIR": "A team folder of prompt templates that adds to or overrides the bundled ones.",
     "RETENTION_MCP_CATALOG_DIR": "A team folder of catalog YAML files (KPI catalog, cost presets, "
     "column aliases) that override the bundled ones.",
     "RETENTION_MCP_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR (stderr only). Default: INFO",
     "RETENTION_MCP_LANGUAGE": "Default prompt language, en or zh. Default: en",
+    "RETENTION_MCP_MIN_GROUP_SIZE": "Smallest group whose figures are shown; a call may raise it, never lower it. "
+    "Default: 5",
+    "RETENTION_MCP_ALLOW_NAMES": "Set to 1 to show people's real names (agents, managers) instead of stable "
+    "pseudonyms. Default: off",
+    "RETENTION_MCP_CALL_TIMEOUT_S": "Longest a tool call may run, in seconds; then it is stopped. Default: 120",
+    "RETENTION_MCP_CALL_MEMORY_MB": "Most memory a tool call may use, in MB; then it is stopped. Default: 2048",
+    "RETENTION_MCP_TOOL_WORKERS": "Worker processes that run tool calls (calls beyond this wait). "
+    "Default: the number of CPU cores, at least 2, at most 8",
     "RETENTION_MCP_MAX_FILE_MB": "Largest data file the tools will read, in MB. Default: 200",
     "RETENTION_MCP_TOKEN": "Bearer token required by the HTTP server (required beyond loopback).",
     "RETENTION_MCP_TOKEN_FILE": "A file holding the bearer token for the HTTP server.",
@@ -36,16 +46,73 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LANGUAGES = ("en", "zh")
 
 
+def unsafe_folder(folder: Path) -> str | None:
+    """Why ``folder`` must not be a default place to read or write (None when it is fine).
+
+    Desktop clients often start servers from ``/`` or the app's own folder: the server must not then
+    read any CSV on the disk, nor create folders there."""
+    folder = folder.resolve()
+    if folder == Path(folder.anchor):
+        return "the filesystem root"
+    try:
+        home = Path.home().resolve()
+    except RuntimeError:
+        home = None
+    if home is not None and folder == home:
+        return "your home folder itself"
+    system = [Path(p) for p in ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin", "/sys",
+                                "/usr", "/var", "/opt", "/System", "/Library", "/Applications", "/private",
+                                "/Volumes")]
+    for name in ("SystemRoot", "ProgramFiles", "ProgramFiles(x86)", "ProgramData"):
+        if os.environ.get(name):
+            system.append(Path(os.environ[name]))
+    for root in system:
+        if folder == root or folder.is_relative_to(root):
+            return f"a system folder ({root})"
+    return None
+
+
+def user_data_dir() -> Path:
+    """The per-user folder for the server's own files (workspace database, default outputs)."""
+    if os.name == "nt":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "retention-mcp"
+
+
+def _default_data_dirs() -> tuple[Path, ...]:
+    cwd = Path.cwd().resolve()
+    return () if unsafe_folder(cwd) else (cwd,)
+
+
+def _default_output_dir() -> Path:
+    cwd = Path.cwd().resolve()
+    return user_data_dir() / "output" if unsafe_folder(cwd) else cwd / "retention-mcp-output"
+
+
+def _default_workers() -> int:
+    return max(2, min(8, os.cpu_count() or 2))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Configuration shared by the server, the tools and the CLI."""
 
-    data_dirs: tuple[Path, ...] = field(default_factory=lambda: (Path.cwd().resolve(),))
-    output_dir: Path = field(default_factory=lambda: (Path.cwd() / "retention-mcp-output").resolve())
+    data_dirs: tuple[Path, ...] = field(default_factory=_default_data_dirs)
+    output_dir: Path = field(default_factory=_default_output_dir)
     prompts_dir: Path | None = None
     catalog_dir: Path | None = None
     log_level: str = "INFO"
     language: str = "en"
+    # disclosure policy and bounded work
+    min_group_size: int = 5
+    allow_names: bool = False
+    call_timeout_s: float = 120.0
+    call_memory_mb: float = 2048.0
+    tool_workers: int = field(default_factory=_default_workers)
     max_file_mb: float = 200.0
     max_csv_text_kb: float = 5_000.0
     # HTTP serving (issue 7)
@@ -56,8 +123,13 @@ class Settings:
     max_request_kb: float = 8_000.0
 
     def __post_init__(self) -> None:
-        if not self.data_dirs:
-            raise ValueError("at least one data folder is needed (--data-dir)")
+        if not isinstance(self.min_group_size, int) or self.min_group_size < 1:
+            raise ValueError(f"minimum group size must be a whole number of at least 1, not {self.min_group_size!r}")
+        for name in ("call_timeout_s", "call_memory_mb"):
+            if not float(getattr(self, name)) > 0:
+                raise ValueError(f"{name} must be positive")
+        if not isinstance(self.tool_workers, int) or self.tool_workers < 1:
+            raise ValueError(f"tool workers must be a whole number of at least 1, not {self.tool_workers!r}")
         if self.log_level.upper() not in LOG_LEVELS:
             raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
         if self.language not in LANGUAGES:
@@ -106,6 +178,16 @@ class Settings:
             values["max_file_mb"] = float(value)
         if value := get("MAX_REQUEST_KB"):
             values["max_request_kb"] = float(value)
+        if value := get("MIN_GROUP_SIZE"):
+            values["min_group_size"] = int(value)
+        if value := get("ALLOW_NAMES"):
+            values["allow_names"] = value.strip().lower() in ("1", "true", "yes", "on")
+        if value := get("CALL_TIMEOUT_S"):
+            values["call_timeout_s"] = float(value)
+        if value := get("CALL_MEMORY_MB"):
+            values["call_memory_mb"] = float(value)
+        if value := get("TOOL_WORKERS"):
+            values["tool_workers"] = int(value)
         token = get("TOKEN")
         if token is None and (token_file := get("TOKEN_FILE")):
             token = Path(token_file).expanduser().read_text(encoding="utf-8").strip() or None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from retention_mcp.errors import InputError
+
 NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -13,29 +15,29 @@ def parse_rate(value: str | float | int) -> float:
     A bare number above 1 is refused rather than guessed: 12.6 could mean 12.6% or a typo.
     """
     if isinstance(value, bool):
-        raise ValueError("is not a rate")
+        raise InputError("is not a rate")
     if isinstance(value, int | float):
         number = float(value)
         if number != number or number in (float("inf"), float("-inf")):
-            raise ValueError("is not a finite number")
+            raise InputError("is not a finite number")
         if number > 1:
-            raise ValueError(f"a bare number above 1 is ambiguous: write '{number:g}%' or {number / 100:g}")
+            raise InputError(f"a bare number above 1 is ambiguous: write '{number:g}%' or {number / 100:g}")
         if number < 0:
-            raise ValueError("must be between 0% and 100%")
+            raise InputError("must be between 0% and 100%")
         return number
     cleaned = str(value).strip().replace(",", "").replace("％", "%")
     if cleaned.endswith("%"):
         digits = cleaned[:-1].strip()
         if not NUMBER.match(digits):
-            raise ValueError("is not a percentage")
+            raise InputError("is not a percentage")
         return parse_rate(float(digits) / 100) if float(digits) <= 100 else _out_of_range()
     if not NUMBER.match(cleaned):
-        raise ValueError("is not a number")
+        raise InputError("is not a number")
     return parse_rate(float(cleaned))
 
 
 def _out_of_range() -> float:
-    raise ValueError("must be between 0% and 100%")
+    raise InputError("must be between 0% and 100%")
 
 
 def percent(value: float | None, digits: int = 1) -> str:

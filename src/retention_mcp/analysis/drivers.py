@@ -12,9 +12,15 @@ from __future__ import annotations
 import math
 import re
 from itertools import combinations
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
+
+from retention_mcp.data.dataset import Dataset
+from retention_mcp.data.dimensions import Scope, build_dimension, hidden_cells
+from retention_mcp.data.disclosure import Policy, hidden_groups
+from retention_mcp.errors import InputError
+from retention_mcp.runtime.spec import Evidenced
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,10 +36,6 @@ DEFAULT_FAVOURABLE_CUTOFF = 0.65
 #: A driver this closely tied to the outcome restates it (termination reason, employment status): leakage.
 LEAKAGE_EFFECT = 0.9
 
-IDENTIFIER_NAME = re.compile(
-    r"(^|[_\s.-])(id|ids|uuid|guid|no|number_id|emp_?id|employee_?id|empid)($|[_\s.-])|^id|id$|"
-    r"name|email|e-mail|phone|mobile|address|zip|postcode|ssn|dob|birth|工号|编号|姓名|名字|邮箱|电话|手机|身份证|地址",
-    re.IGNORECASE)
 #: Integer columns named with these words are counts or levels, not attitude items, even on a 1-5 range.
 NOT_LIKERT_WORDS = {"level", "education", "grade", "rank", "count", "number", "num", "no", "years", "year", "age",
                     "tenure", "stock", "hours", "days", "companies", "children", "dependents", "band"}
@@ -107,13 +109,15 @@ class GroupRow(BaseModel):
     note: str | None = None
 
 
-class DriverResult(BaseModel):
+class DriverResult(Evidenced):
     outcome: str = Field(description="Outcome column")
     outcome_definition: str | None = Field(
         default=None, description="How the outcome was derived when the file had no such column")
     outcome_kind: Literal["leaver_flag", "score"] = Field(description="leaver_flag (1 = left) or a numeric score")
     outcome_mean: float = Field(description="Leaver rate (fraction) or mean score over the model rows")
     n: int = Field(description="Rows used by the model (outcome and every driver present)")
+    rows_in_scope: int = Field(0, description="Rows in scope (the file, or the `where` filter) with the outcome "
+                               "present: the model used `n` of them")
     r_squared: float = Field(description="Model R² (OLS with intercept; linear probability model for a flag)")
     method: Method = Field(description="pearson (raw values) or spearman (ranks, model fitted on ranks)")
     importance_method: Literal["shapley", "relative_weights"] = Field(
@@ -130,7 +134,7 @@ class DriverResult(BaseModel):
     excluded: list[str] = Field(default_factory=list, description="Columns left out and why (automatic selection)")
     warnings: list[str] = Field(default_factory=list, description="Things to check before trusting the ranking")
     caveat: str = Field(description="Correlation versus cause")
-    chart_path: str | None = Field(default=None, description="PNG of the importance chart, when asked")
+    scope: str | None = Field(None, description="the `where` filter and the rows in scope, when one was given")
 
 
 CAVEAT = ("These are associations in cross-sectional data, not causes: a driver that ranks high moves together with "
@@ -197,20 +201,6 @@ def likert_scale(name: str, values: pd.Series) -> tuple[int, int, int] | None:
             favourable = 8 if top == 10 else top - 1
             return (0 if low == 0 else 1), top, favourable
     return None
-
-
-def _is_identifier(name: str, series: pd.Series) -> bool:
-    import pandas as pd
-
-    if IDENTIFIER_NAME.search(name):
-        return True
-    present = series.dropna()
-    if len(present) < 20:
-        return False
-    unique_share = present.nunique() / len(present)
-    if pd.api.types.is_integer_dtype(present) and unique_share == 1.0 and present.is_monotonic_increasing:
-        return True  # a running row number
-    return not pd.api.types.is_numeric_dtype(present) and unique_share > 0.9
 
 
 # -- the model ----------------------------------------------------------------------------------------
@@ -286,15 +276,6 @@ def _fmt_level(value: object) -> str:
     return str(value)
 
 
-def _suppress(counts: dict[str, int], min_group_size: int) -> set[str]:
-    """Groups to hide: those below the minimum, plus the next-smallest when exactly one is hidden."""
-    hidden = {k for k, v in counts.items() if v < min_group_size}
-    if len(hidden) == 1 and len(counts) > 1:
-        rest = sorted((v, k) for k, v in counts.items() if k not in hidden)
-        hidden.add(rest[0][1])
-    return hidden
-
-
 def _prepare_driver(name: str, series: pd.Series) -> tuple[str, pd.Series] | None:
     """('numeric'|'flag'|'categorical', values) for a driver column, or None when unusable."""
     flag = flag_to_number(series)
@@ -306,40 +287,38 @@ def _prepare_driver(name: str, series: pd.Series) -> tuple[str, pd.Series] | Non
     return "categorical", series.astype("string").str.strip().replace("", None)
 
 
-def _auto_drivers(df: pd.DataFrame, outcome: str, by: str | None) -> tuple[list[str], list[str]]:
+def _auto_drivers(ds: Dataset, df: pd.DataFrame, outcome: str, skip: set[str]) -> tuple[list[str], list[str]]:
+    """Every usable column of the file, except the outcome, identifying columns, dates and columns that
+    restate the outcome; with the reason for each one left out."""
     import pandas as pd
 
+    restating = {ds.roles.get(role) for role in ("termination_date", "termination_type", "termination_reason",
+                                                  "leaver_flag", "regretted")}
     chosen, excluded = [], []
-    for name in df.columns:
-        if name in (outcome, by):
+    for name in ds.columns:
+        if name == outcome or name in skip:
             continue
-        series = df[name]
+        if ds.identity(name) is not None:
+            excluded.append(f"{name}: identifies or names people")
+            continue
+        series = df[name] if name in df else ds.frame[name]
         present = series.dropna()
-        if present.nunique() < 2:
-            excluded.append(f"{name}: constant or empty")
-        elif series.isna().any() and df.loc[series.notna(), outcome].nunique() < 2:
-            # e.g. termination type: filled in only for leavers, so it restates the outcome (leakage)
+        if name in restating:
+            excluded.append(f"{name}: describes the departure itself (restates the outcome)")
+        elif series.isna().any() and df.loc[series.notna().to_numpy(), outcome].nunique() < 2:
+            # e.g. a column filled in only for leavers restates the outcome (leakage)
             excluded.append(f"{name}: recorded only for one outcome value (restates the outcome)")
-        elif _is_identifier(str(name), series):
-            excluded.append(f"{name}: looks like an identifier or personal data")
-        elif DATE_NAME.search(str(name)) or pd.api.types.is_datetime64_any_dtype(series):
+        elif present.nunique() < 2:
+            excluded.append(f"{name}: constant or empty")
+        elif ds.roles.role_of(name) == "hire_date" or DATE_NAME.search(name) or \
+                pd.api.types.is_datetime64_any_dtype(series):
             excluded.append(f"{name}: a date")
         elif (_numeric(series) is not None or flag_to_number(series) is not None
               or present.nunique() <= AUTO_MAX_LEVELS):
-            chosen.append(str(name))
+            chosen.append(name)
         else:
-            excluded.append(f"{name}: text with more than {AUTO_MAX_LEVELS} distinct values")
+            excluded.append(f"{name}: text with {present.nunique()} levels")
     return chosen, excluded
-
-
-def _column(df: pd.DataFrame, name: str, role: str) -> str:
-    if name in df.columns:
-        return name
-    folded = {str(c).strip().lower(): c for c in df.columns}
-    if name.strip().lower() in folded:
-        return folded[name.strip().lower()]
-    shown = ", ".join(map(str, list(df.columns)[:40]))
-    raise ValueError(f"{role} column {name!r} is not in the data; columns are: {shown}")
 
 
 def _design(frame: pd.DataFrame, kinds: dict[str, str]) -> tuple[np.ndarray, list[list[int]]]:
@@ -367,7 +346,7 @@ def _decompose(frame: pd.DataFrame, outcome: str, kinds: dict[str, str],
     use_shapley = importance_method == "shapley" or (importance_method == "auto" and len(groups) <= MAX_EXACT_SHAPLEY)
     if use_shapley:
         if len(groups) > 16:
-            raise ValueError(f"exact Shapley over {len(groups)} drivers is too slow (2^{len(groups)} models); "
+            raise InputError(f"exact Shapley over {len(groups)} drivers is too slow (2^{len(groups)} models); "
                              "use importance_method='relative_weights' or fewer drivers")
         values, r2 = shapley_r2(x, y, groups)
         return values, r2, "shapley"
@@ -440,70 +419,103 @@ def find_enps(df: pd.DataFrame) -> ENPS | None:
     return None
 
 
-def analyse_drivers(df: pd.DataFrame, outcome: str, drivers: list[str] | None = None, by: str | None = None,
-                    method: Method = "pearson", min_group_size: int = 5,
-                    importance_method: ImportanceMethod = "auto",
+def leaver_outcome(ds: Dataset, outcome: str) -> tuple[Any, str] | None:
+    """(1/0 per row, definition) when ``outcome`` asks "did this person leave?" and the file says so through its
+    leaver flag or termination dates rather than a column of that name; else None."""
+    import numpy as np
+    import pandas as pd
+
+    from retention_mcp.data.roles import normalise_header
+
+    wanted = normalise_header(outcome)
+    if outcome in ds.columns or ds.leaver is None:
+        return None
+    if wanted not in ("leaverflag", *ds.table.aliases.get("leaver_flag", ())):
+        return None
+    source = ds.shape_source.split("leavers from ", 1)[-1] if ds.shape == "snapshot" else \
+        f"a termination date in {ds.roles.get('termination_date')!r}"
+    values = pd.Series(np.asarray(ds.leaver, dtype="float64"), index=ds.frame.index)
+    return values, f"{outcome!r} = 1 when the person has left (from {source}), 0 otherwise"
+
+
+def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope | None = None,
+                    drivers: list[str] | None = None, by: str | None = None, method: Method = "pearson",
+                    min_group_size: int | None = None, importance_method: ImportanceMethod = "auto",
                     favourable_cutoff: float = DEFAULT_FAVOURABLE_CUTOFF) -> DriverResult:
-    """Rank ``drivers`` of ``outcome`` in ``df``: effect sizes, R² decomposition, favourability, quadrants."""
+    """Rank ``drivers`` of ``outcome``: effect sizes, R² decomposition, favourability, quadrants."""
     import numpy as np
     import pandas as pd
 
     if method not in ("pearson", "spearman"):
-        raise ValueError(f"method must be 'pearson' or 'spearman', not {method!r}")
-    if min_group_size < 1:
-        raise ValueError("min_group_size must be at least 1")
+        raise InputError(f"method must be 'pearson' or 'spearman', not {method!r}")
+    k = policy.min_group(min_group_size)
     if not 0 < favourable_cutoff < 1:
-        raise ValueError("favourable_cutoff is a fraction between 0 and 1, e.g. 0.65")
-    df = df.copy()
-    df.columns = [str(c) for c in df.columns]
-    outcome = _column(df, outcome, "outcome")
-    by = _column(df, by, "by") if by else None
+        raise InputError("favourable_cutoff is a fraction between 0 and 1, e.g. 0.65")
+    scope = scope or Scope()
+    rows = scope.rows if scope.active else np.ones(ds.rows, dtype=bool)
 
     # Outcome: a leaver flag (1 = left) or a numeric score.
-    flag = flag_to_number(df[outcome])
-    if flag is not None:
-        y, outcome_kind = flag, "leaver_flag"
+    derived = leaver_outcome(ds, outcome)
+    outcome_definition = None
+    if derived is not None:
+        y_all, outcome_definition = derived
+        outcome_kind = "leaver_flag"
     else:
-        numeric = _numeric(df[outcome])
-        if numeric is None:
-            raise ValueError(f"outcome {outcome!r} is neither a leaver flag (1/0, Yes/No, 是/否, Y/N, True/False) "
-                             "nor a numeric score; choose another column")
-        y, outcome_kind = numeric, "score"
+        outcome = ds.column(outcome, purpose="the outcome")
+        flag = flag_to_number(ds.frame[outcome])
+        if flag is not None:
+            y_all, outcome_kind = flag, "leaver_flag"
+        else:
+            numeric = _numeric(ds.frame[outcome])
+            if numeric is None:
+                raise InputError(f"outcome {outcome!r} is neither a leaver flag (1/0, Yes/No, 是/否, Y/N) nor a "
+                                 "numeric score; choose another column")
+            y_all, outcome_kind = numeric, "score"
     binary = outcome_kind == "leaver_flag"
-    if y.dropna().nunique() < 2:
-        raise ValueError(f"outcome {outcome!r} has only one value; nothing to explain")
+    dim = build_dimension(ds, by, policy, purpose="`by`") if by else None
 
     excluded: list[str] = []
+    skip = {dim.column} if dim is not None and dim.column else set()
     if drivers:
-        names = [_column(df, d, "driver") for d in drivers]
+        names = [ds.column(d, purpose="a driver", allow_people=True) for d in drivers]
         if outcome in names:
-            raise ValueError(f"{outcome!r} is the outcome; remove it from drivers")
+            raise InputError(f"{outcome!r} is the outcome; remove it from drivers")
         if len(set(names)) != len(names):
-            raise ValueError("drivers lists a column twice; list each once")
+            raise InputError("drivers lists a column twice; list each once")
     else:
-        names, excluded = _auto_drivers(df, outcome, by)
+        names, excluded = _auto_drivers(ds, _with_outcome(ds, outcome, y_all), outcome, skip)
         if not names:
-            raise ValueError("no usable driver columns were found; name them with drivers=[...]")
+            raise InputError("no usable driver columns were found; name them with drivers=[...]")
 
     kinds: dict[str, str] = {}
-    work = pd.DataFrame({outcome: y})
+    index = ds.frame.index[rows]
+    work = pd.DataFrame({outcome: y_all[rows].to_numpy()}, index=index)
     for name in names:
-        prepared = _prepare_driver(name, df[name])
-        kind, values = prepared  # type: ignore[misc]
+        series = ds.frame[name][rows]
+        if ds.identity(name) == "people":
+            labels = series.astype("string").str.strip()
+            present = sorted(labels.dropna().unique())
+            shown, _ = policy.pseudonyms(ds.roles.role_of(name) or "person", present,
+                                         source=f"{ds.source.get('name', '') if isinstance(ds.source, dict) else ''}"
+                                                f":{name}")
+            series = labels.map(dict(zip(present, shown, strict=True)))
+        kind, values = _prepare_driver(name, series)  # type: ignore[misc]
         if kind == "categorical":
             levels = values.dropna().nunique()
             if levels > MAX_LEVELS:
-                raise ValueError(f"driver {name!r} is text with {levels} distinct values; it looks like an "
+                raise InputError(f"driver {name!r} is text with {levels} distinct values; it looks like an "
                                  "identifier or free text, not a factor. Leave it out or group it first")
         if values.dropna().nunique() < 2:
             if drivers:
-                raise ValueError(f"driver {name!r} has fewer than two distinct values; leave it out")
+                raise InputError(f"driver {name!r} has fewer than two distinct values; leave it out")
             excluded.append(f"{name}: constant or empty")
             continue
         kinds[name] = kind
-        work[name] = values
+        work[name] = values.to_numpy()
     if not kinds:
-        raise ValueError("no driver has at least two distinct values")
+        raise InputError("no driver has at least two distinct values")
+    if work[outcome].dropna().nunique() < 2:
+        raise InputError(f"outcome {outcome!r} has only one value in scope; nothing to explain")
     warnings = []
     for name in list(kinds):
         effect, _, measure = _effect(work[name], work[outcome], kinds[name], method, binary)
@@ -516,20 +528,22 @@ def analyse_drivers(df: pd.DataFrame, outcome: str, drivers: list[str] | None = 
                 excluded.insert(0, note)
                 del kinds[name]
                 work = work.drop(columns=[name])
-    if by:
-        work["__by__"] = df[by].astype("string").str.strip()
+    if dim is not None:
+        assert dim.codes is not None
+        work["__by__"] = dim.codes[rows]
 
     model = work.dropna(subset=[outcome, *kinds])
-    n_columns = sum(1 if k != "categorical" else model[name].nunique() - 1 for name, k in kinds.items())
+    rows_in_scope = int(work[outcome].notna().sum())
+    n_columns = sum(1 if k_ != "categorical" else model[name].nunique() - 1 for name, k_ in kinds.items())
     if len(model) < n_columns + 2:
-        raise ValueError(f"only {len(model)} rows have the outcome and every driver present, too few for "
+        raise InputError(f"only {len(model)} rows have the outcome and every driver present, too few for "
                          f"{n_columns} model terms; use fewer drivers or fill in missing values")
-    if len(model) < min_group_size:
-        raise ValueError(f"only {len(model)} complete rows, below min_group_size={min_group_size}")
+    if len(model) < k:
+        raise InputError(f"only {len(model)} complete rows, below the minimum group size of {k}")
     fit_frame = _ranked(model, outcome, kinds) if method == "spearman" else model
     importances, r2, used = _decompose(fit_frame, outcome, kinds, importance_method)
 
-    rows: list[DriverRow] = []
+    driver_rows: list[DriverRow] = []
     for (name, kind), importance in zip(kinds.items(), importances, strict=True):
         effect, p_value, measure = _effect(work[name], work[outcome], kind, method, binary)
         direction, direction_text = _direction(effect, kind, name, outcome, binary)
@@ -545,32 +559,47 @@ def analyse_drivers(df: pd.DataFrame, outcome: str, drivers: list[str] | None = 
                 row.favourability = float((present >= top).mean())
                 row.favourable_definition = f"{top}-{high} on a {low}-{high} scale"
         if kind == "categorical":
-            row.levels, row.spread = _levels(work, name, outcome, min_group_size)
-        rows.append(row)
-    rows.sort(key=lambda r: r.importance, reverse=True)
-    for rank, row in enumerate(rows, start=1):
+            row.levels, row.spread = _levels(work, name, outcome, k)
+        driver_rows.append(row)
+    driver_rows.sort(key=lambda r: r.importance, reverse=True)
+    for rank, row in enumerate(driver_rows, start=1):
         row.rank = rank
-    cutoff = float(np.median([r.importance for r in rows]))
-    for row in rows:
+    cutoff = float(np.median([r.importance for r in driver_rows]))
+    for row in driver_rows:
         if row.favourability is not None:
             high_importance = row.importance >= cutoff
             favourable = row.favourability >= favourable_cutoff
             row.quadrant = ("strength" if favourable else "fix first") if high_importance else \
                 ("maintain" if favourable else "monitor")
 
+    enps = find_enps(ds.frame.loc[index])
+    if enps is not None and enps.n < k:
+        enps = None
+    kept = int(rows.sum())
     result = DriverResult(
-        outcome=outcome, outcome_kind=outcome_kind, outcome_mean=float(model[outcome].mean()), n=len(model),
-        r_squared=r2, method=method, importance_method=used, drivers=rows, importance_cutoff=cutoff,
+        outcome=outcome, outcome_definition=outcome_definition, outcome_kind=outcome_kind,
+        outcome_mean=float(model[outcome].mean()), n=len(model), rows_in_scope=rows_in_scope,
+        r_squared=r2, method=method, importance_method=used, drivers=driver_rows, importance_cutoff=cutoff,
         favourable_cutoff=favourable_cutoff,
         quadrant_rule=(f"importance >= median driver importance ({cutoff:.4f}) is high; favourability >= "
                        f"{favourable_cutoff:.0%} is high. High importance + low favourability = fix first; "
                        "high + high = strength; low + low = monitor; low + high = maintain. Only Likert items "
                        "have favourability and a quadrant."),
-        enps=find_enps(df), min_group_size=min_group_size, excluded=excluded, warnings=warnings, caveat=CAVEAT)
-    if by:
-        result.by = by
-        result.groups = _by_groups(work, outcome, kinds, method, binary, min_group_size, used)
+        enps=enps, min_group_size=k, excluded=excluded, warnings=warnings, caveat=CAVEAT,
+        scope=scope.describe(kept, ds.rows) or None)
+    if dim is not None:
+        counted = rows & y_all.notna().to_numpy()
+        hidden = hidden_cells(ds, scope, [dim], k, counted)[(0,)]
+        result.by = dim.name
+        result.groups = _by_groups(work, outcome, kinds, method, binary, k, used, dim.labels, hidden)
     return result
+
+
+def _with_outcome(ds: Dataset, outcome: str, y: Any) -> pd.DataFrame:
+    """The columns automatic driver selection looks at, with the outcome as numbers."""
+    frame = ds.frame.copy(deep=False)
+    frame[outcome] = y.to_numpy() if hasattr(y, "to_numpy") else y
+    return frame
 
 
 def _ranked(model: pd.DataFrame, outcome: str, kinds: dict[str, str]) -> pd.DataFrame:
@@ -584,8 +613,9 @@ def _ranked(model: pd.DataFrame, outcome: str, kinds: dict[str, str]) -> pd.Data
 def _levels(work: pd.DataFrame, name: str, outcome: str, min_group_size: int) -> tuple[list[LevelRow], float | None]:
     present = work[[name, outcome]].dropna()
     stats_ = present.groupby(name)[outcome].agg(["mean", "size"])
-    counts = {str(k): int(v) for k, v in stats_["size"].items()}
-    hidden = _suppress(counts, min_group_size)
+    keys = [str(k) for k in stats_.index]
+    hidden = {key for key, h in zip(keys, hidden_groups(stats_["size"].astype(float).tolist(), min_group_size),
+                                    strict=True) if h}
     rows = []
     for level, row in stats_.sort_values("mean", ascending=False).iterrows():
         key = str(level)
@@ -598,18 +628,18 @@ def _levels(work: pd.DataFrame, name: str, outcome: str, min_group_size: int) ->
 
 
 def _by_groups(work: pd.DataFrame, outcome: str, kinds: dict[str, str], method: str, binary: bool,
-               min_group_size: int, used: str) -> list[GroupRow]:
-    present = work.dropna(subset=["__by__", outcome])
-    counts = {str(k): int(v) for k, v in present.groupby("__by__").size().items()}
-    hidden = _suppress(counts, min_group_size)
+               min_group_size: int, used: str, labels: list[str], hidden: Any) -> list[GroupRow]:
+    present = work.dropna(subset=[outcome])
+    sizes = present.groupby("__by__").size()
     rows = []
-    for group in sorted(counts, key=lambda g: -counts[g]):
-        if group in hidden:
+    for code in sorted(sizes.index, key=lambda c: -sizes[c]):
+        group = labels[int(code)]
+        if bool(hidden[int(code)]):
             rows.append(GroupRow(group=group, n=None, outcome_mean=None, r_squared=None, suppressed=True,
                                  note=f"fewer than {min_group_size} rows (or hidden so a small group cannot be "
                                       "worked out by subtraction)"))
             continue
-        part = present[present["__by__"] == group]
+        part = present[present["__by__"] == code]
         row = GroupRow(group=group, n=len(part), outcome_mean=float(part[outcome].mean()), r_squared=None)
         usable = {k: v for k, v in kinds.items() if part[k].dropna().nunique() >= 2}
         model = part.dropna(subset=list(usable))
@@ -645,7 +675,8 @@ def drivers_markdown(result: DriverResult, max_rows: int = 30) -> str:
     level = f"leaver rate {_pct(result.outcome_mean)}" if result.outcome_kind == "leaver_flag" \
         else f"mean {result.outcome_mean:.3g}"
     method = "exact Shapley decomposition" if result.importance_method == "shapley" else "Johnson's relative weights"
-    lines = [f"**Drivers of {what}** — model R² = {result.r_squared:.3f} on N = {result.n:,} rows ({level}); "
+    used = f"{result.n:,} of {result.rows_in_scope:,} rows in scope" if result.rows_in_scope else f"{result.n:,} rows"
+    lines = [f"**Drivers of {what}** — model R² = {result.r_squared:.3f} on N = {used} ({level}); "
              f"importance = share of R² by {method}"
              + (", ranks (Spearman)" if result.method == "spearman" else "") + ".", "",
              "| # | driver | N | effect | importance (% of R²) | direction | favourable | quadrant |",
@@ -662,6 +693,8 @@ def drivers_markdown(result: DriverResult, max_rows: int = 30) -> str:
     if len(result.drivers) > max_rows:
         lines.append(f"\n_truncated: {len(result.drivers) - max_rows} more drivers in the structured content_")
     lines += ["", f"Quadrants: {result.quadrant_rule}"]
+    if result.scope:
+        lines.insert(0, f"_Scope: {result.scope}_\n")
     if result.enps:
         e = result.enps
         lines += ["", f"**eNPS** ({e.item}, N = {e.n:,}): {e.enps:+.0f} (promoters 9-10: {_pct(e.promoters)}, "

@@ -11,6 +11,8 @@ import math
 
 from pydantic import BaseModel, Field
 
+from retention_mcp.errors import InputError
+from retention_mcp.runtime.spec import Evidenced
 from retention_mcp.units import percent, plain_number
 
 #: Above this the O(N) search is still fast, but a single interval this large is almost surely a unit slip.
@@ -27,7 +29,7 @@ class StaffingRow(BaseModel):
     meets_target: bool = Field(description="service level ≥ target and occupancy ≤ max_occupancy")
 
 
-class StaffingResult(BaseModel):
+class StaffingResult(Evidenced):
     traffic_erlangs: float = Field(description="offered load A = calls × AHT ÷ interval length, in Erlangs")
     calls: float = Field(description="calls offered in the interval")
     interval_minutes: float
@@ -173,25 +175,25 @@ def _check_inputs(calls: float, interval_minutes: float, aht_seconds: float, tar
     for name, value in (("calls", calls), ("interval_minutes", interval_minutes), ("aht_seconds", aht_seconds),
                         ("answer_within_seconds", within)):
         if not math.isfinite(value):
-            raise ValueError(f"{name} must be a finite number, not {value!r}")
+            raise InputError(f"{name} must be a finite number, not {value!r}")
     if calls <= 0:
-        raise ValueError(f"calls must be above 0 (calls offered in the interval), not {plain_number(calls)}")
+        raise InputError(f"calls must be above 0 (calls offered in the interval), not {plain_number(calls)}")
     if interval_minutes <= 0:
-        raise ValueError("interval_minutes must be above 0, e.g. 30 for half-hour intervals")
+        raise InputError("interval_minutes must be above 0, e.g. 30 for half-hour intervals")
     if aht_seconds <= 0:
-        raise ValueError("aht_seconds must be above 0: average handling time in seconds, e.g. 180")
+        raise InputError("aht_seconds must be above 0: average handling time in seconds, e.g. 180")
     if within < 0:
-        raise ValueError("answer_within_seconds must be 0 or more, e.g. 20 for '80% in 20 seconds'")
+        raise InputError("answer_within_seconds must be 0 or more, e.g. 20 for '80% in 20 seconds'")
     if not 0 < target < 1:
-        raise ValueError("service_level_target must be above 0% and below 100% (100% is never reached under "
+        raise InputError("service_level_target must be above 0% and below 100% (100% is never reached under "
                          "Erlang C), e.g. '80%' or 0.8")
     if not 0 <= shrinkage < 1:
-        raise ValueError("shrinkage must be at least 0% and below 100%, e.g. '30%' or 0.3")
+        raise InputError("shrinkage must be at least 0% and below 100%, e.g. '30%' or 0.3")
     if max_occupancy is not None and not 0 < max_occupancy <= 1:
-        raise ValueError("max_occupancy must be above 0% and at most 100%, e.g. '85%' or 0.85")
+        raise InputError("max_occupancy must be above 0% and at most 100%, e.g. '85%' or 0.85")
     traffic = calls * aht_seconds / (interval_minutes * 60.0)
     if traffic > MAX_TRAFFIC_ERLANGS:
-        raise ValueError(f"traffic of {traffic:,.0f} Erlangs in one interval is above {MAX_TRAFFIC_ERLANGS:,.0f}; "
+        raise InputError(f"traffic of {traffic:,.0f} Erlangs in one interval is above {MAX_TRAFFIC_ERLANGS:,.0f}; "
                          "check the units (calls per interval, AHT in seconds, interval in minutes)")
 
 

@@ -1,7 +1,8 @@
 """Schedule fairness: how evenly unfavourable shifts (night / weekend / holiday) fall across agents.
 
-Seed 000 asks for a "排班公平指数": the Gini coefficient of unfavourable shifts per agent (target
-≤ 0.25) and the rate of consecutive-night violations (more than 3 nights in a row; target < 2%).
+The customer-service retention plan asks for a "排班公平指数": the Gini coefficient of unfavourable shifts
+per agent (target ≤ 0.25) and the rate of consecutive-night violations (more than 3 nights in a row;
+target < 2%); the targets live in ``tools/call_center.yaml``.
 Gini is the population form Σᵢ Σⱼ |xᵢ − xⱼ| ÷ (2 n² x̄). Outputs never carry agent identifiers
 from a file: the per-agent distribution is returned as anonymous sorted counts.
 """
@@ -11,31 +12,20 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from retention_mcp.data.dataset import Dataset
 from retention_mcp.data.dates import parse_dates
+from retention_mcp.errors import InputError
+from retention_mcp.runtime.spec import Evidenced
 from retention_mcp.units import percent, plain_number
 
 if TYPE_CHECKING:
     import pandas as pd
 
-GINI_TARGET = 0.25          # seed 000: 不利班次Gini≤0.25
-VIOLATION_TARGET = 0.02     # seed 000: 连续夜班违例率<2%
-DEFAULT_NIGHT_LIMIT = 3     # seed 000: 连续夜班上限(如≤3天)
 MAX_SORTED_COUNTS = 500     # output stays bounded
-
-AGENT_ALIASES = ("agent", "agent_id", "agentid", "employee", "employee_id", "emp_id", "staff", "staff_id", "name",
-                 "worker", "坐席", "坐席工号", "工号", "员工", "员工编号", "员工工号", "姓名", "人员")
-DATE_ALIASES = ("date", "shift_date", "work_date", "day", "日期", "排班日期", "班次日期", "工作日期")
-SHIFT_ALIASES = ("shift", "shift_type", "shift_name", "shift_code", "班次", "班别", "班次类型", "班型")
-START_ALIASES = ("start", "start_time", "shift_start", "begin", "begin_time", "开始时间", "上班时间", "班次开始")
-
-NIGHT_WORDS = ("night", "overnight", "graveyard", "夜", "通宵")
-NIGHT_CODES = ("n",)
-HOLIDAY_WORDS = ("holiday", "节假日", "假日", "法定")
-WEEKEND_WORDS = ("weekend", "周末")
 
 
 class CategoryStats(BaseModel):
@@ -45,7 +35,7 @@ class CategoryStats(BaseModel):
     top20_share: float = Field(description="fraction of these shifts carried by the top 20% of agents")
 
 
-class FairnessResult(BaseModel):
+class FairnessResult(Evidenced):
     agents: int = Field(description="agents in the analysis (including those with no unfavourable shift)")
     shifts: int | None = Field(description="shifts read from the file (None for per-agent counts)")
     unfavourable_shifts: float = Field(description="night, weekend or holiday shifts (each shift counted once)")
@@ -63,9 +53,9 @@ class FairnessResult(BaseModel):
                     "shifts, fraction")
     agents_with_violation_share: float | None = Field(description="fraction of agents with at least one run over "
                                                                   "the limit")
-    gini_target: float = GINI_TARGET
+    gini_target: float
     meets_gini_target: bool
-    violation_target: float = VIOLATION_TARGET
+    violation_target: float
     meets_violation_target: bool | None
     sorted_counts: list[float] | None = Field(
         description="unfavourable shifts per agent, highest first, without identifiers (None when suppressed "
@@ -117,26 +107,30 @@ def _check_counts(counts: Sequence[float]) -> list[float]:
     values = []
     for i, value in enumerate(counts):
         if value is None or not math.isfinite(value) or value < 0:
-            raise ValueError(f"agent_counts entry {i + 1} is {value!r}: give a count of unfavourable shifts, "
+            raise InputError(f"agent_counts entry {i + 1} is {value!r}: give a count of unfavourable shifts, "
                              "0 or more, for every agent (include agents with 0)")
         values.append(float(value))
     if len(values) < 2:
-        raise ValueError("agent_counts needs at least 2 agents to measure fairness (include agents with 0)")
+        raise InputError("agent_counts needs at least 2 agents to measure fairness (include agents with 0)")
     return values
 
 
-def fairness_from_counts(counts: Sequence[float], *, night_limit: int = DEFAULT_NIGHT_LIMIT) -> FairnessResult:
+def fairness_from_counts(counts: Sequence[float], *, catalog: dict[str, Any],
+                         night_limit: int | None = None) -> FairnessResult:
     """Gini and top-20% share from per-agent counts the caller already has (no consecutive-night check)."""
     values = _check_counts(counts)
-    return _result(values, shifts=None, categories=[], night_limit=night_limit, runs_per_agent=None,
-                   night_shift_total=None, show_counts=True,
+    targets = catalog["targets"]
+    return _result(values, shifts=None, categories=[],
+                   night_limit=int(targets["consecutive_nights"]) if night_limit is None else night_limit,
+                   runs_per_agent=None, night_shift_total=None, show_counts=True, targets=targets,
                    notes=["Per-agent counts were given, so consecutive nights cannot be checked; pass the shift "
                           "roster (path or csv_text) for the violation rate."])
 
 
 def _result(values: list[float], *, shifts: int | None, categories: list[CategoryStats], night_limit: int,
             runs_per_agent: list[list[int]] | None, night_shift_total: int | None, show_counts: bool,
-            notes: list[str]) -> FairnessResult:
+            notes: list[str], targets: dict[str, Any]) -> FairnessResult:
+    gini_target, violation_target = float(targets["gini"]), float(targets["night_violation_rate"])
     total = sum(values)
     g = gini(values)
     if runs_per_agent is not None and night_shift_total is not None:
@@ -148,7 +142,7 @@ def _result(values: list[float], *, shifts: int | None, categories: list[Categor
         run_fields = dict(night_shifts=night_shift_total, night_runs=len(all_runs), runs_over_limit=len(over),
                           longest_night_run=max(all_runs, default=0), violation_rate=violation_rate,
                           agents_with_violation_share=agents_violating / len(values),
-                          meets_violation_target=violation_rate < VIOLATION_TARGET)
+                          meets_violation_target=violation_rate < violation_target)
     else:
         run_fields = dict(night_shifts=None, night_runs=None, runs_over_limit=None, longest_night_run=None,
                           violation_rate=None, agents_with_violation_share=None, meets_violation_target=None)
@@ -158,12 +152,13 @@ def _result(values: list[float], *, shifts: int | None, categories: list[Categor
         "Top-20% share = unfavourable shifts of the ⌈20% × agents⌉ most-loaded agents ÷ all unfavourable shifts.",
         f"Violation rate = nights worked beyond {night_limit} in a row (night {night_limit + 1}, {night_limit + 2} "
         "…) ÷ all night shifts.",
-        f"Targets (seed 000): Gini ≤ {GINI_TARGET:.2f}; violation rate < {percent(VIOLATION_TARGET, 0)}.",
+        f"Targets (the retention plan's scheduling targets): Gini ≤ {gini_target:.2f}; violation rate < "
+        f"{percent(violation_target, 0)}.",
     ]
     return FairnessResult(
         agents=len(values), shifts=shifts, unfavourable_shifts=total, mean_per_agent=total / len(values), gini=g,
         top20_share=top_share(values), categories=categories, night_limit=night_limit,
-        meets_gini_target=g <= GINI_TARGET,
+        meets_gini_target=g <= gini_target, gini_target=gini_target, violation_target=violation_target,
         sorted_counts=ordered[:MAX_SORTED_COUNTS] if show_counts else None,
         sorted_counts_truncated=show_counts and len(ordered) > MAX_SORTED_COUNTS,
         definitions=definitions, notes=notes, **run_fields,
@@ -171,23 +166,6 @@ def _result(values: list[float], *, shifts: int | None, categories: list[Categor
 
 
 # -- reading a roster
-
-
-def _normalise(name: object) -> str:
-    return re.sub(r"[\s\-]+", "_", str(name).strip().lower())
-
-
-def _find_column(df: pd.DataFrame, given: str | None, aliases: Sequence[str], role: str) -> str | None:
-    if given:
-        if given in df.columns:
-            return given
-        raise ValueError(f"{role} column {given!r} is not in the file; its columns are: "
-                         f"{', '.join(map(str, df.columns))}")
-    lookup = {_normalise(c): c for c in df.columns}
-    for alias in aliases:
-        if _normalise(alias) in lookup:
-            return lookup[_normalise(alias)]
-    return None
 
 
 def _parse_datetimes(series: pd.Series) -> pd.Series:
@@ -221,10 +199,9 @@ def _start_hours(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     return hours, dates
 
 
-def fairness_from_roster(df: pd.DataFrame, *, agent_column: str | None = None, date_column: str | None = None,
-                         shift_column: str | None = None, start_column: str | None = None,
-                         holidays: Sequence[str] = (), night_from_hour: float = 20, night_until_hour: float = 5,
-                         weekend_days: Sequence[int] = (5, 6), night_limit: int = DEFAULT_NIGHT_LIMIT,
+def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequence[str] = (),
+                         night_from_hour: float = 20, night_until_hour: float = 5,
+                         weekend_days: Sequence[int] = (5, 6), night_limit: int | None = None,
                          min_group_size: int = 5) -> FairnessResult:
     """Classify each roster row (one shift) and measure how evenly unfavourable shifts fall.
 
@@ -235,20 +212,23 @@ def fairness_from_roster(df: pd.DataFrame, *, agent_column: str | None = None, d
     """
     import pandas as pd
 
+    targets = catalog["targets"]
+    words = catalog["roster"]
+    night_limit = int(targets["consecutive_nights"]) if night_limit is None else night_limit
     if night_limit < 1:
-        raise ValueError("night_limit must be at least 1 (seed 000 uses 3 consecutive nights)")
-    if df.empty:
-        raise ValueError("the roster has no rows; give one row per shift with agent, date and shift columns")
-    agent_col = _find_column(df, agent_column, AGENT_ALIASES, "agent")
+        raise InputError("night_limit must be at least 1 (3 consecutive nights is the usual limit)")
+    df = ds.frame
+    agent_col = ds.roles.get("agent") or ds.roles.get("employee_id") or ds.roles.get("name")
     if agent_col is None:
-        raise ValueError("no agent column found; name it with agent_column (columns: "
-                         f"{', '.join(map(str, df.columns))})")
-    date_col = _find_column(df, date_column, DATE_ALIASES, "date")
-    shift_col = _find_column(df, shift_column, SHIFT_ALIASES, "shift")
-    start_col = _find_column(df, start_column, START_ALIASES, "start")
+        raise InputError("this does not look like a roster: no agent column found (agent, 坐席, 工号 ...); name it "
+                         f"with agent_column. Columns: {', '.join(ds.columns[:60])}")
+    date_col = ds.roles.get("shift_date")
+    shift_col = ds.roles.get("shift")
+    start_col = ds.roles.get("shift_start")
     if shift_col is None and start_col is None and date_col is None:
-        raise ValueError("need a shift label column (shift/班次), a start-time column (start_time/开始时间) or a "
-                         "date column to classify shifts; name them with shift_column / start_column / date_column")
+        raise InputError("this does not look like a roster: it needs a shift label column (shift/班次), a start-time "
+                         "column (start_time/开始时间) or a shift date column; name them with shift_column / "
+                         f"start_column / date_column. Columns: {', '.join(ds.columns[:60])}")
     notes: list[str] = []
 
     agents = df[agent_col].astype("string").str.strip()
@@ -260,9 +240,10 @@ def fairness_from_roster(df: pd.DataFrame, *, agent_column: str | None = None, d
 
     labels = (df.loc[index, shift_col].astype("string").str.strip().str.lower().fillna("")
               if shift_col else pd.Series("", index=index, dtype="string"))
-    label_night = labels.apply(lambda s: s in NIGHT_CODES or any(w in s for w in NIGHT_WORDS)).astype(bool)
-    label_holiday = labels.apply(lambda s: any(w in s for w in HOLIDAY_WORDS)).astype(bool)
-    label_weekend = labels.apply(lambda s: any(w in s for w in WEEKEND_WORDS)).astype(bool)
+    night_codes, night_words = set(words["night_codes"]), tuple(words["night_words"])
+    label_night = labels.apply(lambda s: s in night_codes or any(w in s for w in night_words)).astype(bool)
+    label_holiday = labels.apply(lambda s: any(w in s for w in words["holiday_words"])).astype(bool)
+    label_weekend = labels.apply(lambda s: any(w in s for w in words["weekend_words"])).astype(bool)
 
     shift_dates = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
     if date_col:
@@ -280,7 +261,7 @@ def fairness_from_roster(df: pd.DataFrame, *, agent_column: str | None = None, d
             notes.append(f"{unparsed} start time(s) could not be read (use 22:00 or 2024-03-05 22:00).")
     has_dates = bool(shift_dates.notna().any())
     if (date_col or start_col) and not has_dates:
-        raise ValueError("no dates could be read from the roster; write them like 2024-03-05, 2024/3/5 or "
+        raise InputError("no dates could be read from the roster; write them like 2024-03-05, 2024/3/5 or "
                          "2024年3月5日 (or name the column with date_column)")
     missing_dates = int(shift_dates.isna().sum()) if has_dates else 0
     if missing_dates:
@@ -291,7 +272,7 @@ def fairness_from_roster(df: pd.DataFrame, *, agent_column: str | None = None, d
     for text in holidays:
         parsed = parse_dates(pd.Series([text])).values[0]
         if pd.isna(parsed):
-            raise ValueError(f"holiday {text!r} is not a date; write holidays like '2024-10-01'")
+            raise InputError(f"holiday {text!r} is not a date; write holidays like '2024-10-01'")
         holiday_dates.add(parsed.normalize())
 
     frame["night"] = label_night | start_night
@@ -302,7 +283,7 @@ def fairness_from_roster(df: pd.DataFrame, *, agent_column: str | None = None, d
 
     per_agent = frame.groupby("agent")[["unfavourable", "night", "weekend", "holiday"]].sum()
     if len(per_agent) < 2:
-        raise ValueError("the roster has fewer than 2 agents; fairness compares agents with each other")
+        raise InputError("the roster has fewer than 2 agents; fairness compares agents with each other")
     categories = [
         CategoryStats(category=name, shifts=int(per_agent[name].sum()), gini=gini(per_agent[name].tolist()),
                       top20_share=top_share(per_agent[name].tolist()))
@@ -330,7 +311,7 @@ def fairness_from_roster(df: pd.DataFrame, *, agent_column: str | None = None, d
                  f"{plain_number(night_until_hour)}:00).")
     return _result([float(v) for v in per_agent["unfavourable"].tolist()], shifts=len(frame), categories=categories,
                    night_limit=night_limit, runs_per_agent=runs_per_agent, night_shift_total=night_total,
-                   show_counts=show, notes=notes)
+                   show_counts=show, notes=notes, targets=targets)
 
 
 def fairness_text(result: FairnessResult) -> str:
@@ -342,14 +323,15 @@ def fairness_text(result: FairnessResult) -> str:
         + (f", {result.shifts} shifts" if result.shifts is not None else "")
         + f", {plain_number(result.unfavourable_shifts)} unfavourable (mean {result.mean_per_agent:.1f} per agent)",
         "",
-        "| measure | value | seed 000 target | |",
+        "| measure | value | target | |",
         "|---|---:|---:|---|",
-        f"| Gini of unfavourable shifts | {result.gini:.3f} | ≤ {GINI_TARGET:.2f} | {mark(result.meets_gini_target)} |",
+        f"| Gini of unfavourable shifts | {result.gini:.3f} | ≤ {result.gini_target:.2f} | "
+        f"{mark(result.meets_gini_target)} |",
         f"| share carried by top 20% | {percent(result.top20_share)} | | |",
     ]
     if result.violation_rate is not None:
         lines.append(f"| consecutive-night violation rate (> {result.night_limit} in a row) | "
-                     f"{percent(result.violation_rate)} | < {percent(VIOLATION_TARGET, 0)} | "
+                     f"{percent(result.violation_rate)} | < {percent(result.violation_target, 0)} | "
                      f"{mark(result.meets_violation_target)} |")
         lines.append(f"| runs over the limit / all night runs | {result.runs_over_limit} / {result.night_runs} | | |")
         lines.append(f"| agents with a violation | {percent(result.agents_with_violation_share)} | | |")

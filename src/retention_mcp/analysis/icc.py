@@ -16,8 +16,14 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-#: Seed 000: "监控评估者间一致性ICC≥0.75".
-SEED_TARGET = 0.75
+from retention_mcp.errors import InputError
+from retention_mcp.runtime.spec import Evidenced
+
+#: The QA target of the customer-service retention plan ("评估者间一致性ICC≥0.75"); tools/call_center.yaml.
+DEFAULT_TARGET = 0.75
+#: Koo & Li (2016), in order: {"below": x} is an exclusive upper bound, {"upto": x} an inclusive one.
+DEFAULT_BANDS = ({"below": 0.5, "label": "poor"}, {"below": 0.75, "label": "moderate"},
+                 {"upto": 0.9, "label": "good"}, {"label": "excellent"})
 
 FORMS = {
     "ICC1": "ICC(1,1): one-way random, single rater — each item scored by a different random set of raters",
@@ -39,14 +45,14 @@ class IccForm(BaseModel):
     meaning: str
 
 
-class CalibrationResult(BaseModel):
+class CalibrationResult(Evidenced):
     items: int = Field(description="rows: calls/tickets scored by every rater")
     raters: int = Field(description="columns: QA raters")
     forms: list[IccForm]
     headline_form: str = Field(description="the form compared with the target: ICC2 (absolute agreement, single "
                                            "rater)")
     headline_value: float
-    target: float = Field(description="seed 000's target for QA inter-rater agreement, ICC ≥ 0.75")
+    target: float = Field(description="the QA target for inter-rater agreement (ICC ≥ 0.75 by default)")
     meets_target: bool
     mean_squares: dict[str, float] = Field(description="BMS (items), WMS (within items), JMS (raters), "
                                                        "EMS (residual)")
@@ -55,37 +61,34 @@ class CalibrationResult(BaseModel):
     notes: list[str]
 
 
-def koo_li(value: float) -> str:
-    """Koo & Li (2016) bands for an ICC value."""
-    if value < 0.5:
-        return "poor"
-    if value < 0.75:
-        return "moderate"
-    if value <= 0.9:
-        return "good"
-    return "excellent"
+def koo_li(value: float, bands: Sequence[dict] = DEFAULT_BANDS) -> str:
+    """Koo & Li (2016) bands for an ICC value: < 0.5 poor, 0.5–0.75 moderate, 0.75–0.9 good, > 0.9 excellent."""
+    for band in bands:
+        if ("below" in band and value < band["below"]) or ("upto" in band and value <= band["upto"]):
+            return str(band["label"])
+    return str(bands[-1]["label"])
 
 
 def validate_ratings(ratings: Sequence[Sequence[float | None]]) -> list[list[float]]:
     """A rectangular items × raters matrix of finite numbers, or ValueError saying how to fix it."""
     if not isinstance(ratings, Sequence) or len(ratings) < 2:
-        raise ValueError("ratings needs at least 2 items (rows), each with one score per rater (columns), "
+        raise InputError("ratings needs at least 2 items (rows), each with one score per rater (columns), "
                          "e.g. [[9, 2, 5, 8], [6, 1, 3, 2], ...]")
     widths = {len(row) for row in ratings}
     if len(widths) != 1:
         counts = ", ".join(f"row {i + 1}: {len(row)}" for i, row in enumerate(ratings) if len(row) != len(ratings[0]))
-        raise ValueError(f"ratings is ragged: row 1 has {len(ratings[0])} scores but {counts}. Every item must be "
+        raise InputError(f"ratings is ragged: row 1 has {len(ratings[0])} scores but {counts}. Every item must be "
                          "scored by every rater, in the same column order; drop items some raters skipped")
     width = widths.pop()
     if width < 2:
-        raise ValueError("ratings needs at least 2 raters (columns) per item")
+        raise InputError("ratings needs at least 2 raters (columns) per item")
     matrix: list[list[float]] = []
     for i, row in enumerate(ratings):
         clean: list[float] = []
         for j, value in enumerate(row):
             numeric = isinstance(value, int | float) and not isinstance(value, bool)
             if not numeric or not math.isfinite(value):
-                raise ValueError(f"rating for item {i + 1}, rater {j + 1} is missing or not a finite number "
+                raise InputError(f"rating for item {i + 1}, rater {j + 1} is missing or not a finite number "
                                  f"({value!r}). ICC needs a complete matrix: drop that item (row) or have the "
                                  "rater score it; do not fill in a guess")
             clean.append(float(value))
@@ -93,7 +96,7 @@ def validate_ratings(ratings: Sequence[Sequence[float | None]]) -> list[list[flo
     return matrix
 
 
-def icc(ratings: Sequence[Sequence[float | None]]) -> CalibrationResult:
+def icc(ratings: Sequence[Sequence[float | None]], target: float = DEFAULT_TARGET) -> CalibrationResult:
     """All six Shrout & Fleiss ICC forms for an items × raters matrix (no missing values)."""
     matrix = validate_ratings(ratings)
     n, k = len(matrix), len(matrix[0])
@@ -109,7 +112,7 @@ def icc(ratings: Sequence[Sequence[float | None]]) -> CalibrationResult:
     jms = ss_raters / (k - 1)
     ems = ss_error / ((n - 1) * (k - 1))
     if bms <= 0 or ss_total <= 0:
-        raise ValueError("every item got the same average score, so ICC is undefined (no between-item variation "
+        raise InputError("every item got the same average score, so ICC is undefined (no between-item variation "
                          "to agree on); calibrate on a mix of good and poor calls")
 
     values = {
@@ -134,8 +137,8 @@ def icc(ratings: Sequence[Sequence[float | None]]) -> CalibrationResult:
     if n < 10:
         notes.append(f"Only {n} items: the ICC is imprecise; calibrate on 20 or more calls for a stable figure.")
     return CalibrationResult(
-        items=n, raters=k, forms=forms, headline_form="ICC2", headline_value=headline, target=SEED_TARGET,
-        meets_target=headline >= SEED_TARGET,
+        items=n, raters=k, forms=forms, headline_form="ICC2", headline_value=headline, target=target,
+        meets_target=headline >= target,
         mean_squares={"BMS": bms, "WMS": wms, "JMS": jms, "EMS": ems}, rater_means=rater_means, notes=notes,
     )
 
@@ -145,7 +148,7 @@ def calibration_text(result: CalibrationResult) -> str:
     lines = [
         f"**QA calibration** — {result.items} items × {result.raters} raters. Headline ICC(2,1) = "
         f"{result.headline_value:.3f} ({koo_li(result.headline_value)}), which {verdict} the target "
-        f"≥ {result.target:.2f} (seed 000).",
+        f"≥ {result.target:.2f}.",
         "",
         "| form | ICC | Koo & Li |",
         "|---|---:|---|",

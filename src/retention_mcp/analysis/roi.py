@@ -20,6 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from retention_mcp.errors import InputError
+from retention_mcp.runtime.spec import Evidenced
 from retention_mcp.units import parse_rate, percent, plain_number
 
 #: Payback is looked for up to this many months, past the horizon, assuming the program simply continues.
@@ -82,7 +84,7 @@ class SensitivityRow(BaseModel):
     swing: float = Field(description="|metric_at_high − metric_at_low|: bar length for a tornado chart")
 
 
-class RoiResult(BaseModel):
+class RoiResult(Evidenced):
     headcount: float
     current_turnover_rate: float = Field(description="fraction per year")
     target_turnover_rate: float = Field(description="fraction per year")
@@ -124,8 +126,6 @@ class RoiResult(BaseModel):
     sensitivity: list[SensitivityRow] = Field(description="sorted by swing, largest first (tornado order)")
     formula: str = Field(description="the calculation with the numbers filled in")
     assumptions: list[str]
-    chart_path: str | None = Field(default=None, description="PNG of the low/base/high scenarios in the output "
-                                   "folder, when chart=true was asked")
 
 
 # -- inputs
@@ -136,15 +136,23 @@ def _rate(name: str, value: float | str) -> float:
         return parse_rate(value)
     except ValueError as exc:
         example = "" if "%" in str(exc) else " (write e.g. '12.6%' or 0.126)"
-        raise ValueError(f"{name}: {exc}{example}") from None
+        raise InputError(f"{name}: {exc}{example}") from None
 
 
-def _finite(name: str, value: float, *, minimum: float = 0.0, allow_equal: bool = True, hint: str = "") -> float:
+#: Upper bounds that keep every figure finite (money in one currency; no real program is near them).
+MAX_HEADCOUNT = 10_000_000
+MAX_MONEY = 1e13
+
+
+def _finite(name: str, value: float, *, minimum: float = 0.0, allow_equal: bool = True, hint: str = "",
+            maximum: float = MAX_MONEY) -> float:
     if value is None or isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, not {value!r}{hint}")
+        raise InputError(f"{name} must be a finite number, not {value!r}{hint}")
     if value < minimum or (not allow_equal and value == minimum):
         relation = "at least" if allow_equal else "above"
-        raise ValueError(f"{name} must be {relation} {plain_number(minimum)}, not {plain_number(value, 2)}{hint}")
+        raise InputError(f"{name} must be {relation} {plain_number(minimum)}, not {plain_number(value, 2)}{hint}")
+    if value > maximum:
+        raise InputError(f"{name} must be at most {maximum:,.0f}, not {value:.4g}{hint}")
     return float(value)
 
 
@@ -158,9 +166,9 @@ def preset_band(presets: dict[str, Any], key: str) -> tuple[str, dict[str, float
             try:
                 band = {level: float(entry[level]) for level in ("low", "base", "high")}
             except (KeyError, TypeError, ValueError):
-                raise ValueError(f"cost preset {name!r} in cost_presets.yaml lacks numeric low/base/high") from None
+                raise InputError(f"cost preset {name!r} in cost_presets.yaml lacks numeric low/base/high") from None
             return str(name), band
-    raise ValueError(f"unknown cost_preset {key!r}; use one of: {', '.join(table)} "
+    raise InputError(f"unknown cost_preset {key!r}; use one of: {', '.join(table)} "
                      "(or pass replacement_cost_multiplier, e.g. 0.4)")
 
 
@@ -170,40 +178,41 @@ def build_inputs(*, headcount: float, current_turnover_rate: float | str, target
                  productivity_gain_fte: float = 0.0, other_annual_benefits: float = 0.0, horizon_months: int = 12,
                  benefit_ramp_months: float = 0.0, discount_rate: float | str = 0.08) -> RoiInputs:
     """Check and convert the caller's inputs; every error says what to change."""
-    headcount = _finite("headcount", headcount, allow_equal=False, hint=" (employees in the group, e.g. 200)")
+    headcount = _finite("headcount", headcount, allow_equal=False, hint=" (employees in the group, e.g. 200)",
+                        maximum=MAX_HEADCOUNT)
     current = _rate("current_turnover_rate", current_turnover_rate)
     target = _rate("target_turnover_rate", target_turnover_rate)
     if target > current:
-        raise ValueError(f"target_turnover_rate ({percent(target)}) is above current_turnover_rate "
+        raise InputError(f"target_turnover_rate ({percent(target)}) is above current_turnover_rate "
                          f"({percent(current)}); the target is the lower rate the program aims for — swap them or "
                          "check the figures")
     cost = _finite("average_annual_cost", average_annual_cost, allow_equal=False,
                    hint=" (average annual cost per employee, e.g. 60000)")
     if replacement_cost_multiplier is None:
         if band is None:
-            raise ValueError("give replacement_cost_multiplier (e.g. 0.4 = 40% of a year's cost) or cost_preset "
+            raise InputError("give replacement_cost_multiplier (e.g. 0.4 = 40% of a year's cost) or cost_preset "
                              "(frontline, professional, technical, manager, executive)")
         multiplier = band["base"]
     else:
         multiplier = _finite("replacement_cost_multiplier", replacement_cost_multiplier, allow_equal=False,
                              hint=" (e.g. 0.4 for 40% of a year's cost)")
         if multiplier > 5:
-            raise ValueError(f"replacement_cost_multiplier {plain_number(multiplier, 2)} is above 5× a year's cost; "
+            raise InputError(f"replacement_cost_multiplier {plain_number(multiplier, 2)} is above 5× a year's cost; "
                              "the literature tops out near 2.1× (CAP 2012 executives); pass 0.4 for 40%")
     horizon = int(_finite("horizon_months", horizon_months, minimum=1, hint=" (e.g. 12)"))
     if horizon != horizon_months or horizon > PAYBACK_SEARCH_MONTHS:
-        raise ValueError(f"horizon_months must be a whole number of months from 1 to {PAYBACK_SEARCH_MONTHS}, "
+        raise InputError(f"horizon_months must be a whole number of months from 1 to {PAYBACK_SEARCH_MONTHS}, "
                          f"not {horizon_months!r}")
     ramp = _finite("benefit_ramp_months", benefit_ramp_months, hint=" (months until benefits reach full rate)")
     if ramp > PAYBACK_SEARCH_MONTHS:
-        raise ValueError(f"benefit_ramp_months must be at most {PAYBACK_SEARCH_MONTHS}")
+        raise InputError(f"benefit_ramp_months must be at most {PAYBACK_SEARCH_MONTHS}")
     return RoiInputs(
         headcount=headcount, current_turnover_rate=current, target_turnover_rate=target, average_annual_cost=cost,
         replacement_cost_multiplier=multiplier,
         program_cost_one_off=_finite("program_cost_one_off", program_cost_one_off),
         program_cost_annual=_finite("program_cost_annual", program_cost_annual),
         productivity_gain_fte=_finite("productivity_gain_fte", productivity_gain_fte,
-                                      hint=" (full-time equivalents of capacity freed, e.g. 4)"),
+                                      hint=" (full-time equivalents of capacity freed, e.g. 4)", maximum=headcount),
         other_annual_benefits=_finite("other_annual_benefits", other_annual_benefits),
         horizon_months=horizon, benefit_ramp_months=ramp, discount_rate=_rate("discount_rate", discount_rate),
     )

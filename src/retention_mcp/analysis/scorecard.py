@@ -11,68 +11,21 @@ identifier from the data (call ids, dates, free text) leaves this module.
 from __future__ import annotations
 
 import math
-import re
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
+
+from retention_mcp.data.dataset import Dataset
+from retention_mcp.data.disclosure import Policy
+from retention_mcp.errors import InputError
+from retention_mcp.runtime.spec import Evidenced
 
 if TYPE_CHECKING:
     import pandas as pd
 
 METRICS = ("csat", "resolution_rate", "aht", "asa", "compliance", "empathy")
-HIGHER_IS_BETTER = {"csat": True, "resolution_rate": True, "aht": False, "asa": False, "compliance": True,
-                    "empathy": True}
-METRIC_LABELS = {"csat": "CSAT mean (1-5)", "resolution_rate": "resolution (FCR) rate", "aht": "AHT (talk seconds)",
-                 "asa": "speed of answer (seconds)", "compliance": "script compliance", "empathy": "empathy score"}
-#: Seed 001's worked example: CSAT 40% (its three satisfaction sub-scores collapse into the CSAT mean),
-#: resolution rate 25%, average talk time 15%, script compliance 10%, empathy 10%. Speed of answer is not
-#: in the example, so it is reported but weighs nothing unless the caller gives it a weight.
-SEED_001_WEIGHTS = {"csat": 40.0, "resolution_rate": 25.0, "aht": 15.0, "compliance": 10.0, "empathy": 10.0,
-                    "asa": 0.0}
-WEIGHT_ALIASES = {"csat": "csat", "satisfaction": "csat", "resolution_rate": "resolution_rate",
-                  "resolution": "resolution_rate", "fcr": "resolution_rate", "resolved": "resolution_rate",
-                  "aht": "aht", "talk": "aht", "talk_time": "aht", "handle_time": "aht", "asa": "asa",
-                  "speed_of_answer": "asa", "compliance": "compliance", "empathy": "empathy"}
-
-#: Column names people use, compared after lower-casing and dropping everything but letters/digits/CJK.
-COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
-    "agent": ("agent", "agentname", "agentid", "employee", "employeename", "rep", "representative", "坐席",
-              "客服", "客服人员", "员工", "员工姓名", "姓名", "坐席姓名"),
-    "answered": ("answeredyn", "answered", "isanswered", "answer", "是否接通", "接通", "已接通"),
-    "resolved": ("resolved", "isresolved", "fcr", "firstcontactresolution", "resolutionrate", "fcrrate",
-                 "是否解决", "解决", "已解决", "首次解决", "问题解决率", "首次解决率"),
-    "csat": ("satisfactionrating", "csat", "satisfaction", "csatscore", "rating", "满意度", "满意度评分",
-             "客户满意度"),
-    "aht": ("avgtalkduration", "talkduration", "talktime", "aht", "handletime", "averagehandletime",
-            "avghandletime", "ahtseconds", "通话时长", "处理时长", "平均通话时长", "平均处理时长"),
-    "asa": ("speedofanswerinseconds", "speedofanswer", "asa", "answerspeed", "waittime", "asaseconds",
-            "应答速度", "应答时长", "平均应答速度"),
-    "compliance": ("compliance", "scriptcompliance", "compliancerate", "话术合规率", "合规率", "合规"),
-    "empathy": ("empathy", "empathyscore", "同理心", "同理心评分"),
-    "contacts": ("contacts", "calls", "callcount", "contactcount", "handled", "n", "通话量", "接听量", "处理量"),
-}
-
-TIER_ACTIONS: dict[str, list[str]] = {
-    "top": [
-        "Bonus: an extra 10-15% performance bonus (额外发放10%-15%的绩效奖金)",
-        "Promotion priority when roles open (晋升优先)",
-        "Role model: name a 'customer star' who shares practice with the team (评选“客户之星”,分享经验)",
-    ],
-    "middle": [
-        "Targeted training on the weakest metric (针对性培训,按短板)",
-        "Mentoring: one-to-one coaching by a high performer (导师带教)",
-        "Personal improvement goal, e.g. resolution rate 70% -> 80% (制定个性化改进目标)",
-    ],
-    "bottom": [
-        "Written performance warning with a deadline, e.g. one month (绩效预警,明确改进期限)",
-        "Off-line intensive training: service skills, empathetic communication (待岗培训)",
-        "If still below standard after 3 consecutive months: move to a non-customer-facing role or end the "
-        "contract, within labour law (连续3个月未达标:调岗/解除劳动合同,需符合劳动法)",
-        "Seed 002's low-performer steps: evidence -> replay of typical contacts -> gap consensus -> 90-day "
-        "improvement commitment (数据举证→场景还原→差距共识→90天提升承诺书)",
-    ],
-}
-TIER_LABELS = {"top": "top 20%", "middle": "middle 60%", "bottom": "bottom 20%"}
+#: Roles of a call log (see tools/column_aliases.yaml, kind "calls") that carry metrics.
+METRIC_ROLES = ("answered", "resolved", "csat", "aht", "asa", "compliance", "empathy", "contacts")
 MAX_AGENT_ROWS = 500
 
 
@@ -130,7 +83,7 @@ class Linkage(BaseModel):
     notes: list[str] = []
 
 
-class ScorecardResult(BaseModel):
+class ScorecardResult(Evidenced):
     input_shape: Literal["contacts", "agents"]
     agent_column: str
     columns_used: dict[str, str] = Field(description="metric role -> column name in the data")
@@ -142,6 +95,7 @@ class ScorecardResult(BaseModel):
     truncated: bool
     not_scored: list[NotScored]
     tiers: list[TierSummary]
+    tier_labels: dict[str, str] = Field(default_factory=dict, description="tier -> label, e.g. top -> top 20%")
     linkage: Linkage | None
     notes: list[str]
 
@@ -149,47 +103,16 @@ class ScorecardResult(BaseModel):
 # --------------------------------------------------------------------------- parsing helpers
 
 
-def _key(name: Any) -> str:
-    return re.sub(r"[^0-9a-z\u4e00-\u9fff]+", "", str(name).lower())
+def parse_flag(series: pd.Series, what: str, words: tuple[frozenset[str], frozenset[str]]) -> pd.Series:
+    """Y/N, yes/no, 1/0, 是/否 (the role table's words) -> 1.0 / 0.0, NaN when blank; refuses a column that is
+    mostly something else."""
+    from retention_mcp.data.dates import parse_flags
 
-
-def detect_columns(columns: list[str], overrides: dict[str, str] | None = None) -> dict[str, str]:
-    """Role -> column, from the aliases, with caller overrides winning."""
-    found: dict[str, str] = {}
-    keyed = {_key(c): c for c in columns}
-    for role, aliases in COLUMN_ALIASES.items():
-        for alias in aliases:
-            if alias in keyed:
-                found[role] = keyed[alias]
-                break
-    for role, column in (overrides or {}).items():
-        if role not in COLUMN_ALIASES:
-            raise ValueError(f"unknown column role {role!r}; roles are {', '.join(COLUMN_ALIASES)}")
-        if column not in columns:
-            raise ValueError(f"column {column!r} (given for {role}) is not in the data; columns are: "
-                             f"{', '.join(map(str, columns))}")
-        found[role] = column
-    return found
-
-
-_TRUE = {"y", "yes", "1", "true", "t", "是", "已解决", "解决", "接通", "已接通", "resolved", "answered"}
-_FALSE = {"n", "no", "0", "false", "f", "否", "未解决", "未接通", "unresolved", "unanswered"}
-
-
-def parse_flag(series: pd.Series, what: str) -> pd.Series:
-    """Y/N, yes/no, 1/0, 是/否, true/false -> 1.0 / 0.0 (NaN when blank)."""
-    import numpy as np
-    import pandas as pd
-
-    text = series.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
-    text = text.str.strip().str.lower().str.replace(r"\.0$", "", regex=True)
-    out = pd.Series(np.where(text.isin(_TRUE), 1.0, np.where(text.isin(_FALSE), 0.0, np.nan)), index=series.index)
-    unknown = text[(text != "") & out.isna()]
-    if len(unknown) > 0.2 * max(len(series), 1):
-        examples = ", ".join(repr(v) for v in unknown.unique()[:3])
-        raise ValueError(f"column {what!r} should hold yes/no flags (Y/N, 1/0, 是/否) but has values like "
-                         f"{examples}; map it or name the right column in columns")
-    return out
+    parsed = parse_flags(series, words)
+    if parsed.unknown > 0.2 * max(len(series), 1):
+        raise InputError(f"column {what!r} should hold yes/no flags (Y/N, 1/0, 是/否) but {parsed.unknown} values are "
+                         "something else; map the right column with column_map")
+    return parsed.values
 
 
 def to_seconds(series: pd.Series) -> pd.Series:
@@ -235,32 +158,33 @@ def to_rate(series: pd.Series) -> pd.Series:
 # --------------------------------------------------------------------------- weights
 
 
-def resolve_weights(weights: dict[str, Any] | None, present: list[str]) -> tuple[dict[str, float], str]:
+def resolve_weights(weights: dict[str, Any] | None, present: list[str],
+                    catalog: dict[str, Any]) -> tuple[dict[str, float], str]:
     """Weights as fractions over the metrics present, plus a sentence saying where they came from."""
     if weights:
         parsed: dict[str, float] = {}
         for key, raw in weights.items():
-            metric = WEIGHT_ALIASES.get(str(key).strip().lower())
+            metric = catalog["weight_aliases"].get(str(key).strip().lower())
             if metric is None:
-                raise ValueError(f"unknown weight key {key!r}; use {', '.join(METRICS)}")
+                raise InputError(f"unknown weight key {key!r}; use {', '.join(METRICS)}")
             if isinstance(raw, bool):
-                raise ValueError(f"weight for {key} must be a number, not {raw!r}")
+                raise InputError(f"weight for {key} must be a number, not {raw!r}")
             try:
                 value = float(str(raw).strip().rstrip("%")) if isinstance(raw, str) else float(raw)
             except (TypeError, ValueError):
-                raise ValueError(f"weight for {key} must be a number (e.g. 40), not {raw!r}") from None
+                raise InputError(f"weight for {key} must be a number (e.g. 40), not {raw!r}") from None
             if value < 0 or math.isnan(value) or math.isinf(value):
-                raise ValueError(f"weight for {key} must be a finite number >= 0, not {raw!r}")
+                raise InputError(f"weight for {key} must be a finite number >= 0, not {raw!r}")
             parsed[metric] = value
         source = "your weights"
     else:
-        parsed = dict(SEED_001_WEIGHTS)
-        source = "seed 001's example weights (CSAT 40, resolution 25, AHT 15, compliance 10, empathy 10)"
+        parsed = {m: float(w) for m, w in catalog["default_weights"].items()}
+        source = catalog["default_weights_source"]
     dropped = [m for m, w in parsed.items() if w > 0 and m not in present]
     used = {m: w for m, w in parsed.items() if m in present and w > 0}
     total = sum(used.values())
     if total <= 0:
-        raise ValueError(f"none of the weighted metrics is in the data (present: {', '.join(present) or 'none'}); "
+        raise InputError(f"none of the weighted metrics is in the data (present: {', '.join(present) or 'none'}); "
                          "give weights for the metrics you have, e.g. {'csat': 50, 'resolution_rate': 50}")
     fractions = {m: round(w / total, 6) for m, w in used.items()}
     note = f"Weights: {source}"
@@ -277,49 +201,50 @@ def resolve_weights(weights: dict[str, Any] | None, present: list[str]) -> tuple
 # --------------------------------------------------------------------------- main
 
 
-def build_scorecard(frame: pd.DataFrame, agent_column: str | None = None, weights: dict[str, Any] | None = None,
-                    min_contacts: int = 30, input_shape: str = "auto",
-                    columns: dict[str, str] | None = None) -> ScorecardResult:
+def build_scorecard(ds: Dataset, *, policy: Policy, catalog: dict[str, Any], weights: dict[str, Any] | None = None,
+                    min_contacts: int = 30, input_shape: str = "auto") -> ScorecardResult:
+    """Per-agent metrics, weighted score and tiers from a call log (``ds`` read with kind="calls")."""
     import pandas as pd
 
-    if frame is None or frame.shape[1] == 0 or len(frame) == 0:
-        raise ValueError("the table has no rows; give a CSV with one row per contact (or per agent) and a header")
     if min_contacts < 1:
-        raise ValueError("min_contacts must be at least 1")
-    frame = frame.loc[:, [c for c in frame.columns if not str(c).startswith("Unnamed:")]]
-    frame = frame.dropna(how="all")
-    overrides = dict(columns or {})
-    if agent_column is not None:
-        overrides["agent"] = agent_column
-    try:
-        found = detect_columns([str(c) for c in frame.columns], overrides)
-    except ValueError as exc:
-        if agent_column is not None and agent_column not in frame.columns:
-            raise ValueError(f"agent_column {agent_column!r} is not in the data; columns are: "
-                             f"{', '.join(map(str, frame.columns))}") from None
-        raise exc
-    if "agent" not in found:
-        raise ValueError("no agent column found; pass agent_column (one of: "
-                         f"{', '.join(map(str, frame.columns))})")
-    agent_col = found["agent"]
+        raise InputError("min_contacts must be at least 1")
+    agent_col = ds.roles.get("agent")
+    if agent_col is None:
+        raise InputError("no agent column found; name it with agent_column (columns: "
+                         f"{', '.join(ds.columns[:60])})")
+    found = {role: ds.roles.get(role) for role in METRIC_ROLES if ds.roles.get(role) is not None}
+    for role, column in found.items():
+        if ds.identity(column) is not None:
+            raise InputError(f"{column!r} identifies or names people; it cannot be the {role} metric")
+    frame = ds.frame
     frame = frame[frame[agent_col].notna() & (frame[agent_col].astype(str).str.strip() != "")]
     if frame.empty:
-        raise ValueError(f"column {agent_col!r} is empty; choose the column that holds agent names")
+        raise InputError(f"column {agent_col!r} is empty; choose the column that holds the agents")
     agents = frame[agent_col].astype(str).str.strip()
     shape = input_shape.strip().lower()
     if shape not in ("auto", "contacts", "agents"):
-        raise ValueError("input_shape must be 'auto', 'contacts' (one row per contact) or 'agents' (one per agent)")
+        raise InputError("input_shape must be 'auto', 'contacts' (one row per contact) or 'agents' (one per agent)")
     if shape == "auto":
         shape = "agents" if agents.is_unique else "contacts"
     notes: list[str] = []
+    words = (ds.table.true_words, ds.table.false_words)
     if shape == "contacts":
-        table, per_contact, present = _aggregate_contacts(frame, agents, found, notes)
+        table, per_contact, present = _aggregate_contacts(frame, agents, found, notes, words)
     else:
         table, per_contact, present = _agent_table(frame, agents, found, notes)
     if not present:
-        raise ValueError("no metric columns found (CSAT, resolved, talk duration, speed of answer, compliance, "
-                         "empathy); name them with columns={'csat': '...', 'resolved': '...'}")
-    fractions, weights_note = resolve_weights(weights, present)
+        raise InputError("no metric columns found (CSAT, resolved, talk duration, speed of answer, compliance, "
+                         "empathy); name them with column_map, e.g. {'csat': 'Rating', 'resolved': 'Solved'}")
+    # People-level results: pseudonyms unless the operator allows names.
+    names = [str(a) for a in table.index]
+    shown, key_file = policy.pseudonyms("agent", names, source=f"{_source_name(ds)}:{agent_col}")
+    table.index = pd.Index(shown, name="agent")
+    if per_contact is not None:
+        per_contact = per_contact.assign(agent=per_contact["agent"].map(dict(zip(names, shown, strict=True))))
+    if key_file:
+        notes.append(f"Agents are shown as stable pseudonyms; the key (pseudonym -> name) is in the server's output "
+                     f"folder ({key_file}), for the manager to open locally.")
+    fractions, weights_note = resolve_weights(weights, present, catalog)
 
     base = table["answered"] if "answered" in table else table.get("contacts")
     if base is None:
@@ -333,7 +258,7 @@ def build_scorecard(frame: pd.DataFrame, agent_column: str | None = None, weight
                   for a in table.index[~eligible]]
     scored = table[eligible].copy()
     if scored.empty:
-        raise ValueError(f"no agent has {min_contacts} or more answered contacts; lower min_contacts to score them")
+        raise InputError(f"no agent has {min_contacts} or more answered contacts; lower min_contacts to score them")
 
     scores = pd.DataFrame(index=scored.index)
     for metric in present:
@@ -344,7 +269,7 @@ def build_scorecard(frame: pd.DataFrame, agent_column: str | None = None, weight
             if not pd.isna(low):
                 notes.append(f"{metric}: every scored agent has the same value, so everyone scores 100 on it.")
             continue
-        if HIGHER_IS_BETTER[metric]:
+        if catalog["metrics"][metric]["higher_is_better"]:
             scores[metric] = 100 * (values - low) / (high - low)
         else:
             scores[metric] = 100 * (high - values) / (high - low)
@@ -379,8 +304,8 @@ def build_scorecard(frame: pd.DataFrame, agent_column: str | None = None, weight
             asa_seconds=_num(rec.get("asa")), compliance=_num(rec.get("compliance")),
             empathy=_num(rec.get("empathy")), scores=agent_scores, total_score=round(float(total[agent]), 6),
             rank=int(ranks[agent]), tier=tier, weakest_metric=weakest))  # type: ignore[arg-type]
-    tiers = [TierSummary(tier=t, label=TIER_LABELS[t], agents=[r.agent for r in rows if r.tier == t],  # type: ignore[arg-type]
-                         actions=TIER_ACTIONS[t]) for t in ("top", "middle", "bottom")]
+    tiers = [TierSummary(tier=t, label=catalog["tier_labels"][t], agents=[r.agent for r in rows if r.tier == t],  # type: ignore[arg-type]
+                         actions=list(catalog["tier_actions"][t])) for t in ("top", "middle", "bottom")]
     linkage = _linkage(per_contact, scored, present, shape, notes)
     method = ("Per agent: CSAT mean over rated answered contacts, resolution rate = resolved / answered, AHT and "
               "speed of answer = means over answered contacts (unanswered contacts excluded; CSAT 0 on a 1-5 scale "
@@ -388,7 +313,7 @@ def build_scorecard(frame: pd.DataFrame, agent_column: str | None = None, weight
               "and speed of answer). Total = weighted mean of the scores present. Tiers: top and bottom "
               f"round(20% x n) = {k} of {n} agents by total, the rest middle (seed 001).")
     return ScorecardResult(
-        input_shape=shape, agent_column=agent_col,  # type: ignore[arg-type]
+        input_shape=shape, agent_column=agent_col, tier_labels=dict(catalog["tier_labels"]),  # type: ignore[arg-type]
         columns_used={role: col for role, col in found.items() if role != "agent"}, method=method,
         weights=fractions, weights_note=weights_note, min_contacts=min_contacts, agents=rows[:MAX_AGENT_ROWS],
         truncated=len(rows) > MAX_AGENT_ROWS, not_scored=not_scored, tiers=tiers, linkage=linkage, notes=notes)
@@ -406,14 +331,14 @@ def _num(value: Any, digits: int = 6) -> float | None:
     return round(float(value), digits)
 
 
-def _aggregate_contacts(frame: pd.DataFrame, agents: pd.Series, found: dict[str, str],
-                        notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+def _aggregate_contacts(frame: pd.DataFrame, agents: pd.Series, found: dict[str, str], notes: list[str],
+                        words: tuple[frozenset[str], frozenset[str]]) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Per-contact rows -> one row per agent, and the cleaned per-contact frame for the regression."""
     import pandas as pd
 
     contact = pd.DataFrame({"agent": agents})
     if "answered" in found:
-        answered = parse_flag(frame[found["answered"]], found["answered"])
+        answered = parse_flag(frame[found["answered"]], found["answered"], words)
         contact["answered"] = answered.fillna(0.0)
     else:
         contact["answered"] = 1.0
@@ -431,7 +356,7 @@ def _aggregate_contacts(frame: pd.DataFrame, agents: pd.Series, found: dict[str,
         contact["csat"] = csat.where(is_answered)
         present.append("csat")
     if "resolved" in found:
-        contact["resolution_rate"] = parse_flag(frame[found["resolved"]], found["resolved"]).where(is_answered)
+        contact["resolution_rate"] = parse_flag(frame[found["resolved"]], found["resolved"], words).where(is_answered)
         present.append("resolution_rate")
     if "aht" in found:
         contact["aht"] = to_seconds(frame[found["aht"]]).where(is_answered)
@@ -566,7 +491,7 @@ def scorecard_text(result: ScorecardResult) -> str:
     for r in result.agents:
         lines.append(f"| {r.rank} | {r.agent} | {r.answered if r.answered is not None else '—'} | "
                      f"{cell(r.csat_mean, 'num')} | {cell(r.resolution_rate, 'rate')} | {cell(r.aht_seconds, 'sec')} "
-                     f"| {cell(r.asa_seconds, 'sec')} | {r.total_score:.1f} | {TIER_LABELS[r.tier]} "
+                     f"| {cell(r.asa_seconds, 'sec')} | {r.total_score:.1f} | {result.tier_labels.get(r.tier, r.tier)} "
                      f"| {r.weakest_metric or '—'} |")
     if result.truncated:
         lines.append(f"(first {MAX_AGENT_ROWS} agents shown; truncated)")
@@ -591,3 +516,7 @@ def scorecard_text(result: ScorecardResult) -> str:
     lines += ["", result.method]
     lines += [f"- {n}" for n in result.notes]
     return "\n".join(lines)
+
+
+def _source_name(ds: Dataset) -> str:
+    return str(ds.source.get("name", "")) if isinstance(ds.source, dict) else str(getattr(ds.source, "name", ""))

@@ -6,7 +6,6 @@ Import freely from other analysis modules: numpy is imported inside the function
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 Z_95 = 1.959963984540054
@@ -47,14 +46,3 @@ def gap(rate: float, reference: float) -> tuple[float | None, float | None]:
     pp = (rate - reference) * 100
     relative = (rate / reference - 1) if reference > 0 else None
     return (pp, relative)
-
-
-def suppressed_groups(sizes: Sequence[float], min_group_size: int) -> list[bool]:
-    """Which groups to hide: those below ``min_group_size``, and, when exactly one is, the next-smallest
-    too (complementary suppression, so the hidden one cannot be got by subtracting from the total)."""
-    hide = [s is None or (not math.isnan(s) and s < min_group_size) or math.isnan(s) for s in sizes]
-    if sum(hide) == 1 and len(sizes) > 1:
-        visible = sorted((s, i) for i, s in enumerate(sizes) if not hide[i])
-        if visible:
-            hide[visible[0][1]] = True
-    return hide

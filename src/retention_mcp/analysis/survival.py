@@ -7,14 +7,25 @@ the latest date in the file) or from a tenure column with a leaver flag (months)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from retention_mcp.analysis.stats import suppressed_groups
-from retention_mcp.analysis.turnover import MAX_GROUPS, TENURE_BAND, _decode, build_dimension
 from retention_mcp.data.dataset import NO_DATE, Dataset, day_to_date
+from retention_mcp.data.dimensions import (
+    MAX_GROUPS,
+    Scope,
+    build_dimension,
+    combined_codes,
+    decode,
+    hidden_cells,
+    is_tenure_band,
+)
+from retention_mcp.data.disclosure import Policy
+from retention_mcp.errors import InputError
+from retention_mcp.runtime.spec import Evidenced
 
 if TYPE_CHECKING:
     import numpy as np
@@ -159,7 +170,7 @@ class CurveDefinition(BaseModel):
     columns: dict[str, str]
 
 
-class CurveResult(BaseModel):
+class CurveResult(Evidenced):
     by: list[str]
     unit: str = Field(description="days (event data) or months (tenure data)")
     time_points: list[float]
@@ -170,9 +181,8 @@ class CurveResult(BaseModel):
     logrank_p: float | None = Field(description="p-value: a small value (< 0.05) means the curves differ")
     truncated: bool
     definition: CurveDefinition
+    scope: str | None = Field(None, description="the `where` filter and the rows in scope, when one was given")
     notes: list[str] = Field(default_factory=list)
-    chart_path: str | None = Field(default=None, description="PNG of the retention curves in the output folder, "
-                                   "when chart=true was asked")
 
 
 def durations_of(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, str, str | None]:
@@ -194,41 +204,49 @@ def durations_of(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, 
         source = (f"tenure column {ds.roles.get('tenure_' + (ds.tenure_unit or 'months'))!r} "
                   f"({ds.tenure_unit}) with leavers from {ds.shape_source.split('leavers from ', 1)[-1]}")
         return np.where(usable, durations, 0.0), ds.leaver & usable, usable, unit, source, None
-    raise ValueError("retention_curve needs hire and termination dates, or a tenure column plus a leaver flag; "
+    raise InputError("retention_curve needs hire and termination dates, or a tenure column plus a leaver flag; "
                      "name them with column_map, e.g. {\"hire_date\": \"Start\", \"termination_date\": \"End\"} "
                      "or {\"tenure_months\": \"Months\", \"leaver_flag\": \"Left\"}")
 
 
-def retention_curve(ds: Dataset, *, by: Sequence[str] = (), min_group_size: int = 5,
-                    bins: Mapping[str, Any] | None = None, time_points: Sequence[float] | None = None,
-                    max_groups: int = 30, curve_points: int = 0) -> CurveResult:
-    """Kaplan–Meier retention overall and per group; ``curve_points`` > 0 also returns each shown group's
-    step points (at most that many, capped at MAX_CURVE_POINTS), which charts draw."""
+def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_group_size: int | None = None,
+                    scope: Scope | None = None, bins: Mapping[str, Any] | None = None,
+                    time_points: Sequence[float] | None = None, max_groups: int = 30,
+                    curve_points: int = 0) -> CurveResult:
+    """Kaplan–Meier retention overall and per group within ``scope``; ``curve_points`` > 0 also returns each
+    shown group's step points (at most that many, capped at MAX_CURVE_POINTS), which charts draw."""
     import numpy as np
 
-    if not isinstance(min_group_size, int) or min_group_size < 1:
-        raise ValueError("min_group_size must be a whole number of at least 1 (default 5)")
+    k = policy.min_group(min_group_size)
+    scope = scope or Scope()
     if isinstance(by, str):
         by = [by]
     if len(by) > 3:
-        raise ValueError("`by` takes at most 3 dimensions for retention curves")
-    if any(b.lower() == TENURE_BAND for b in by):
-        raise ValueError("tenure_band cannot group a retention curve (tenure is the curve's own time axis); "
+        raise InputError("`by` takes at most 3 dimensions for retention curves")
+    if any(is_tenure_band(b) for b in by):
+        raise InputError("tenure_band cannot group a retention curve (tenure is the curve's own time axis); "
                          "group by department, job role, shift, hiring channel and so on")
     durations, events, usable, unit, source, as_of = durations_of(ds)
     points = [float(p) for p in (time_points or (DAY_POINTS if unit == "days" else MONTH_POINTS))]
-    if any(p <= 0 for p in points):
-        raise ValueError("time_points must be positive times since hire (days for date data, months for tenure)")
+    if not points or len(points) > 20 or any(not math.isfinite(p) or p <= 0 for p in points):
+        raise InputError("time_points must be 1 to 20 positive times since hire (days for date data, months for "
+                         "tenure data), e.g. [90, 180, 365]")
     early_limit = EARLY_DAYS if unit == "days" else EARLY_MONTHS
     notes: list[str] = []
     dropped = int((~usable).sum())
     if dropped:
         notes.append(f"{dropped} row(s) without a usable hire date / tenure are left out")
     bins = dict(bins or {})
-    dims = [build_dimension(ds, name, bins.get(name)) for name in by]
-    code = np.zeros(ds.rows, dtype="int64")
-    for dim in dims:
-        code = code * len(dim.labels) + dim.codes  # type: ignore[operator]
+    dims = [build_dimension(ds, name, policy, bins.get(name)) for name in by]
+    notes += [d.note for d in dims if d.note]
+    # Suppression sees the filtered groups as a slice of the unfiltered cross (see disclosure.suppress).
+    hidden = hidden_cells(ds, scope, dims, k, usable)
+    if scope.active:
+        if bool(hidden[()]):
+            raise InputError(f"the filter {scope.text} selects a group that is suppressed (fewer than {k} people, "
+                             "or hidden so that a small group cannot be worked out by subtraction); widen the filter")
+        usable = usable & scope.rows
+    code = combined_codes(dims, ds.rows)
 
     def describe(mask: np.ndarray, group: dict[str, str], label: str, hide: bool) -> CurveGroup:
         d, e = durations[mask], events[mask]
@@ -254,19 +272,19 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), min_group_size: int 
                           early_attrition=(int(early.sum()) / cohort_n) if cohort_n else None,
                           early_leavers=int(early.sum()), early_cohort=cohort_n, suppressed=False, curve=curve)
 
-    overall = describe(usable, {}, "Overall", hide=int(usable.sum()) < min_group_size)
+    overall = describe(usable, {}, "Overall", hide=bool(hidden[()]))
     groups: list[CurveGroup] = []
     chi2 = df = p_value = None
     if dims:
         present = np.unique(code[usable])
         if len(present) > MAX_GROUPS:
-            raise ValueError("too many groups for retention curves; pick a dimension with fewer values")
-        sizes = [int(((code == c) & usable).sum()) for c in present]
-        hide = suppressed_groups([float(s) for s in sizes], min_group_size)
-        for c, hidden in zip(present, hide, strict=True):
-            group = _decode(int(c), dims)
-            groups.append(describe(usable & (code == c), group, " / ".join(group.values()), hidden))
-        shown = [c for c, hidden in zip(present, hide, strict=True) if not hidden]
+            raise InputError("too many groups for retention curves; pick a dimension with fewer values")
+        cell_hidden = hidden[tuple(range(len(dims)))].reshape(-1)
+        hide = [bool(cell_hidden[c]) for c in present]
+        for c, is_hidden in zip(present, hide, strict=True):
+            group = decode(int(c), dims)
+            groups.append(describe(usable & (code == c), group, " / ".join(group.values()), is_hidden))
+        shown = [c for c, is_hidden in zip(present, hide, strict=True) if not is_hidden]
         if len(shown) >= 2:
             mask = usable & np.isin(code, shown)
             chi2, df, p_value = logrank_test(durations[mask], events[mask], code[mask])
@@ -283,10 +301,12 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), min_group_size: int 
         early_attrition=(f"leavers within {early_limit:g} {unit} of hire ÷ hires who could have completed "
                          f"{early_limit:g} {unit} (left within them, or observed at least that long)"),
         logrank="k-group log-rank test (chi-square, k−1 degrees of freedom) across groups that are not suppressed",
-        min_group_size=min_group_size, columns=columns)
+        min_group_size=k, columns=columns)
+    kept = int(scope.rows.sum()) if scope.active else ds.rows
     return CurveResult(by=[d.name for d in dims], unit=unit, time_points=points, overall=overall,
                        groups=groups[:max_groups], logrank_chi2=chi2, logrank_df=df, logrank_p=p_value,
-                       truncated=truncated, definition=definition, notes=notes)
+                       truncated=truncated, definition=definition, scope=scope.describe(kept, ds.rows) or None,
+                       notes=notes)
 
 
 def _retention_at(group: CurveGroup, time: float) -> float:

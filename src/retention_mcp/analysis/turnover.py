@@ -17,12 +17,11 @@ import calendar
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from retention_mcp.analysis.stats import gap, suppressed_groups, wilson_intervals
+from retention_mcp.analysis.stats import gap, wilson_intervals
 from retention_mcp.data.dataset import (
     NO_DATE,
     SEP_INVOLUNTARY,
@@ -31,7 +30,15 @@ from retention_mcp.data.dataset import (
     date_to_day,
     day_to_date,
 )
-from retention_mcp.data.roles import normalise_header
+from retention_mcp.data.dimensions import (
+    Scope,
+    build_dimension,
+    decode,
+    tenure_band_codes,
+)
+from retention_mcp.data.disclosure import Policy, suppress
+from retention_mcp.errors import InputError
+from retention_mcp.runtime.spec import Evidenced
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,12 +46,6 @@ if TYPE_CHECKING:
 Denominator = Literal["average", "begin_end", "start"]
 SeparationType = Literal["all", "voluntary", "involuntary", "regretted"]
 
-TENURE_BAND = "tenure_band"
-#: Upper edges in months (inclusive) and labels of the tenure bands.
-TENURE_BAND_EDGES_MONTHS = (3.0, 12.0, 36.0, 60.0)
-TENURE_BAND_LABELS = ("<=3 months", "3-12 months", "1-3 years", "3-5 years", ">5 years")
-MISSING_LABEL = "(missing)"
-MAX_GROUPS = 500
 DAYS_PER_MONTH = 365.25 / 12
 
 DENOMINATOR_DEFINITIONS = {
@@ -92,7 +93,7 @@ class Definition(BaseModel):
     columns: dict[str, str] = Field(description="role -> column used")
 
 
-class BreakdownResult(BaseModel):
+class BreakdownResult(Evidenced):
     by: list[str]
     overall: GroupRow
     rows: list[GroupRow] = Field(description="groups sorted by rate, highest first; suppressed groups last")
@@ -100,152 +101,8 @@ class BreakdownResult(BaseModel):
     suppressed_groups: int
     truncated: bool = Field(description="True when rows were cut at max_rows")
     definition: Definition
+    scope: str | None = Field(None, description="the `where` filter and the rows in scope, when one was given")
     notes: list[str] = Field(default_factory=list)
-    chart_path: str | None = Field(default=None, description="PNG of the turnover-by-group chart in the output "
-                                   "folder, when chart=true was asked")
-
-
-# -- dimensions
-
-
-@dataclass
-class Dimension:
-    name: str  # as shown (column name or 'tenure_band')
-    codes: np.ndarray | None  # int per row (static dimension); None for tenure_band
-    labels: list[str]
-    note: str = ""
-
-
-def resolve_column(ds: Dataset, name: str) -> str:
-    """A `by` entry -> column: exact header, normalised header, or a role name ('department')."""
-    columns = [str(c) for c in ds.frame.columns]
-    if name in columns:
-        return name
-    wanted = normalise_header(name)
-    matches = [c for c in columns if normalise_header(c) == wanted]
-    if len(matches) == 1:
-        return matches[0]
-    if (column := ds.roles.get(name)) is not None:
-        return column
-    raise ValueError(f"unknown column {name!r} in `by`; the file's columns are: {', '.join(columns[:80])}"
-                     f"{' ...' if len(columns) > 80 else ''} (or use 'tenure_band'). Call inspect_dataset to see "
-                     "suggested dimensions")
-
-
-def build_dimension(ds: Dataset, name: str, bins: Any = None) -> Dimension:
-    """Codes and labels for one `by` dimension. Numbers with many values are banded (``bins`` or quintiles)."""
-    import numpy as np
-    import pandas as pd
-
-    if normalise_header(name) in ("tenureband", "tenure", "司龄段"):
-        return Dimension(TENURE_BAND, None, list(TENURE_BAND_LABELS))
-    column = resolve_column(ds, name)
-    role = ds.roles.role_of(column)
-    if role in ds.table.identifying:
-        raise ValueError(f"{column!r} identifies people ({role}); it cannot be a breakdown dimension. "
-                         "Use a group such as department, job role, shift or tenure_band")
-    values = ds.frame[column]
-    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if role in ("hire_date", "termination_date") or pd.api.types.is_datetime64_any_dtype(values):
-        raise ValueError(f"{column!r} holds dates; break down by 'tenure_band' instead, or by a hire-year column")
-    if numeric and (bins is not None or values.nunique() > 12):
-        return _banded(column, values.astype("float64"), bins)
-    if not numeric and ds.is_identifying(column) and role not in PSEUDONYMISED_ROLES:
-        raise ValueError(f"{column!r} has a different value for almost every row (names, IDs or free text); "
-                         "it cannot be a breakdown dimension. Pick a column with a few groups")
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        raw_codes = values.cat.codes.to_numpy().astype("int64")
-        uniques = list(values.cat.categories)
-    else:
-        raw_codes, found = pd.factorize(values, use_na_sentinel=True)
-        uniques = list(found)
-    # Trim labels ("Production   " and "Production" are one group) and merge what becomes equal.
-    trimmed = [_plain(u).strip() for u in uniques]
-    merged = sorted({t for t in trimmed if t})
-    index = {label: i for i, label in enumerate(merged)}
-    lookup = np.array([index.get(t, len(merged)) for t in trimmed] + [len(merged)], dtype="int64")
-    codes = lookup[np.where(raw_codes >= 0, raw_codes, len(uniques))]
-    note = ""
-    if role in PSEUDONYMISED_ROLES:
-        merged = pseudonyms(role, merged)
-        note = (f"{column}: people's names are replaced by stable pseudonyms ({merged[0] if merged else ''}, ...); "
-                "the mapping is not given out")
-    labels = [*merged, MISSING_LABEL]
-    if len(labels) > MAX_GROUPS:
-        raise ValueError(f"{column!r} has {len(labels) - 1} distinct values; break down by a column with fewer "
-                         "groups (or give numeric `bins`)")
-    return Dimension(column, codes, labels, note)
-
-
-#: Roles whose values are people's names: grouped by, but shown only as stable pseudonyms.
-PSEUDONYMISED_ROLES = ("manager",)
-
-
-def pseudonyms(role: str, names: list[str]) -> list[str]:
-    """'Manager 07'-style labels, stable across calls (ordered by a hash of the name, not by the name)."""
-    import hashlib
-
-    order = sorted(names, key=lambda n: hashlib.sha256(n.encode("utf-8")).hexdigest())
-    number = {name: i + 1 for i, name in enumerate(order)}
-    width = len(str(len(names)))
-    return [f"{role.replace('_', ' ').title()} {number[n]:0{width}d}" for n in names]
-
-
-def _plain(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _edge(value: float) -> str:
-    """A band edge for a label: 9860.000000000002 -> '9860', 0.4567 -> '0.4567'."""
-    return f"{float(value):.6g}"
-
-
-def _banded(column: str, numbers: Any, bins: Any) -> Dimension:
-    import numpy as np
-
-    finite = numbers[np.isfinite(numbers)]
-    note = ""
-    if bins is None or isinstance(bins, int):
-        count = bins or 5
-        edges = np.unique(np.quantile(finite, np.linspace(0, 1, count + 1))) if len(finite) else np.array([0.0])
-        note = f"{column!r} banded into {count} quantile groups"
-    else:
-        try:
-            edges = np.unique(np.asarray([float(b) for b in bins], dtype="float64"))
-        except (TypeError, ValueError):
-            raise ValueError(f"bins for {column!r} must be a list of numbers (band edges, e.g. [0, 2, 5, 10]) "
-                             "or a number of equal-sized groups") from None
-        if len(edges) < 1:
-            raise ValueError(f"bins for {column!r} needs at least one edge")
-    inner = edges[1:-1] if len(edges) > 2 and (bins is None or isinstance(bins, int)) else edges
-    # Bands: (-inf, e0], (e0, e1], ..., (ek, inf); quantile bands drop the open ends.
-    labels: list[str] = []
-    if bins is None or isinstance(bins, int):
-        all_edges = edges
-        codes = np.clip(np.searchsorted(inner, numbers, side="left"), 0, max(len(all_edges) - 2, 0))
-        labels = [f"{_edge(all_edges[i])}–{_edge(all_edges[i + 1])}"
-                  for i in range(max(len(all_edges) - 1, 1))] if len(all_edges) > 1 else [_edge(edges[0])]
-    else:
-        codes = np.searchsorted(edges, numbers, side="left")
-        labels = [f"<= {_edge(edges[0])}"]
-        labels += [f"{_edge(edges[i])}–{_edge(edges[i + 1])}" for i in range(len(edges) - 1)]
-        labels += [f"> {_edge(edges[-1])}"]
-    codes = np.where(np.isfinite(numbers), codes, len(labels)).astype("int64")
-    return Dimension(column, codes, [*labels, MISSING_LABEL], note)
-
-
-def tenure_band_codes(tenure_months: Any) -> Any:
-    """Band index (0..4) for tenure in months; 5 (missing) for NaN."""
-    import numpy as np
-
-    codes = np.searchsorted(np.asarray(TENURE_BAND_EDGES_MONTHS), tenure_months, side="left")
-    return np.where(np.isfinite(tenure_months), codes, len(TENURE_BAND_LABELS)).astype("int64")
-
-
-def _tenure_band_labels() -> list[str]:
-    return [*TENURE_BAND_LABELS, MISSING_LABEL]
 
 
 # -- period
@@ -260,7 +117,7 @@ def parse_day(value: str | None, name: str) -> int | None:
         return None
     parsed = parse_dates(pd.Series([str(value)]))
     if parsed.values.isna().iloc[0]:
-        raise ValueError(f"{name} {value!r} is not a date; write it like 2024-01-01")
+        raise InputError(f"{name} {value!r} is not a date; write it like 2024-01-01")
     return date_to_day(parsed.values.iloc[0].date())
 
 
@@ -305,7 +162,7 @@ def resolve_period(ds: Dataset, period_start: str | None, period_end: str | None
     end = parse_day(period_end, "period_end")
     if start is None and end is None:
         if ds.as_of is None:
-            raise ValueError("the file has no usable dates to set a period from; give period_start and period_end")
+            raise InputError("the file has no usable dates to set a period from; give period_start and period_end")
         end_date = day_to_date(ds.as_of)
         start_date = add_months(end_date, -12) + dt.timedelta(days=1)
         return (date_to_day(start_date), ds.as_of,
@@ -322,7 +179,7 @@ def resolve_period(ds: Dataset, period_start: str | None, period_end: str | None
     else:
         source = "given"
     if start > end:
-        raise ValueError(f"period_start ({day_to_date(start)}) is after period_end ({day_to_date(end)}); swap them")
+        raise InputError(f"period_start ({day_to_date(start)}) is after period_end ({day_to_date(end)}); swap them")
     return start, end, source
 
 
@@ -331,34 +188,39 @@ def resolve_period(ds: Dataset, period_start: str | None, period_end: str | None
 
 def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str | None = None,
                        period_end: str | None = None, denominator: str = "average",
-                       separation_type: str = "all", min_group_size: int = 5,
-                       bins: Mapping[str, Any] | None = None, max_rows: int = 50) -> BreakdownResult:
-    """Turnover by the ``by`` dimensions (none: the overall rate only). Raises ValueError on bad input."""
+                       separation_type: str = "all", policy: Policy, min_group_size: int | None = None,
+                       scope: Scope | None = None, bins: Mapping[str, Any] | None = None,
+                       max_rows: int = 50) -> BreakdownResult:
+    """Turnover by the ``by`` dimensions (none: the overall rate only) within ``scope`` (a ``where``
+    filter). Small groups, and groups that would give one away by subtraction, are suppressed."""
     import numpy as np
 
     if ds.shape is None:
-        raise ValueError(f"cannot tell who left: {ds.shape_source}")
+        raise InputError(f"cannot tell who left: {ds.shape_source}")
     if denominator not in DENOMINATOR_DEFINITIONS:
-        raise ValueError(f"denominator must be one of average, begin_end, start (got {denominator!r}): average = "
+        raise InputError(f"denominator must be one of average, begin_end, start (got {denominator!r}): average = "
                          "mean month-end headcount (default), begin_end = (start + end) ÷ 2, start = first day")
     if separation_type not in ("all", "voluntary", "involuntary", "regretted"):
-        raise ValueError(f"separation_type must be all, voluntary, involuntary or regretted (got {separation_type!r})")
-    if not isinstance(min_group_size, int) or min_group_size < 1:
-        raise ValueError("min_group_size must be a whole number of at least 1 (default 5)")
+        raise InputError(f"separation_type must be all, voluntary, involuntary or regretted (got {separation_type!r})")
+    k = policy.min_group(min_group_size)
+    scope = scope or Scope()
     if isinstance(by, str):
         by = [by]
     if len(by) > 4:
-        raise ValueError("`by` takes at most 4 dimensions; cross fewer at a time")
+        raise InputError("`by` takes at most 4 dimensions; cross fewer at a time")
     if len(set(by)) != len(by):
-        raise ValueError("`by` names the same dimension twice")
+        raise InputError("`by` names the same dimension twice")
     bins = dict(bins or {})
     unknown_bins = [name for name in bins if name not in by]
     if unknown_bins:
-        raise ValueError(f"bins names {', '.join(unknown_bins)}, which is not in `by`")
+        raise InputError(f"bins names {', '.join(unknown_bins)}, which is not in `by`")
     notes: list[str] = []
-    dims = [build_dimension(ds, name, bins.get(name)) for name in by]
-    notes += [d.note for d in dims if d.note]
+    by_dims = [build_dimension(ds, name, policy, bins.get(name)) for name in by]
+    notes += [d.note for d in by_dims if d.note]
     leaver_mask = _leaver_filter(ds, separation_type, notes)
+    # The `where` columns lead the cross, so the filtered table is a slice of the one a call without the
+    # filter would give, and suppression treats it as such.
+    dims = [*scope.dims, *by_dims]
 
     # Static group code of every row over the non-tenure dimensions; tenure_band handled per headcount day.
     static = np.zeros(ds.rows, dtype="int64")
@@ -374,12 +236,11 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
         multiplier = int(np.prod(sizes[tenure_position + 1:], dtype="int64")) if tenure_position + 1 < len(sizes) else 1
     total_groups = int(np.prod(sizes, dtype="int64")) if sizes else 1
 
-    columns = ds.roles.as_dict()
-    columns = {k: v for k, v in columns.items() if k not in ds.table.identifying}
+    columns = {k_: v for k_, v in ds.roles.as_dict().items() if k_ not in ds.table.identifying}
     if ds.shape == "event":
         result = _event_counts(ds, static, total_groups, tenure_position, multiplier, leaver_mask,
                                period_start, period_end, denominator)
-        heads, leavers, overall_heads, overall_leavers, period = result
+        heads, leavers, _, _, period = result
         start, end, source, days = period
         months = months_between(day_to_date(start), day_to_date(end))
         definition = Definition(
@@ -392,46 +253,57 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
             separation_type=separation_type, leaver_definition=_leaver_definition(ds, separation_type),
             headcount_days=[d.isoformat() for d in days] if denominator == "average" else
             [day_to_date(start).isoformat(), day_to_date(end).isoformat()][: 1 if denominator == "start" else 2],
-            min_group_size=min_group_size, columns=columns)
+            min_group_size=k, columns=columns)
     else:
         if denominator != "average" or period_start or period_end:
             notes.append("snapshot data has no dates to set a period or a headcount by: denominator and period "
                          "are ignored; the rate is leavers ÷ employees in the file")
-        heads, leavers, overall_heads, overall_leavers = _snapshot_counts(ds, static, total_groups, tenure_position,
-                                                                          multiplier, leaver_mask, notes)
+        heads, leavers, _, _ = _snapshot_counts(ds, static, total_groups, tenure_position, multiplier,
+                                                leaver_mask, notes)
         months = None
         definition = Definition(
             shape="snapshot", shape_source=ds.shape_source, formula="leavers ÷ employees in the group",
             denominator=None, denominator_definition="employees (rows) in the group, as in the file",
             period_start=None, period_end=None, period_source="the period the file covers (not stated in it)",
             months=None, annualisation=None, separation_type=separation_type,
-            leaver_definition=_leaver_definition(ds, separation_type), min_group_size=min_group_size,
+            leaver_definition=_leaver_definition(ds, separation_type), min_group_size=k,
             columns=columns)
 
-    overall = _row({}, "Overall", overall_heads, overall_leavers, None, months, hide=overall_heads < min_group_size)
-    present = np.flatnonzero((heads > 0) | (leavers > 0)) if by else np.zeros(0, dtype="int64")
-    hide = suppressed_groups([float(heads[i]) for i in present], min_group_size) if by else []
+    shape = tuple(sizes) if sizes else ()
+    heads = np.asarray(heads, dtype="float64").reshape(shape)
+    leavers = np.asarray(leavers, dtype="int64").reshape(shape)
+    # A group's size for suppression: its headcount, or its leavers when more people left than the average held.
+    hidden = suppress(np.maximum(heads, leavers), k, scope.selected or None)
+    lead = tuple(range(len(scope.dims)))
+    for axis, mask in enumerate(scope.selected):
+        heads = np.compress(mask, heads, axis=axis)
+        leavers = np.compress(mask, leavers, axis=axis)
+    if lead:
+        heads, leavers = heads.sum(axis=lead), leavers.sum(axis=lead)
+    overall_hidden = bool(hidden[()])
+    if scope.active and overall_hidden:
+        raise InputError(f"the filter {scope.text} selects a group that is suppressed (fewer than {k} people, or "
+                         "hidden so that a small group cannot be worked out by subtraction); widen the filter")
+    # fsum: the overall headcount does not depend on the order of the groups (English vs Chinese labels)
+    overall = _row({}, "Overall", math.fsum(heads.ravel()), int(leavers.sum()), None, months, hide=overall_hidden)
     rows = []
-    for position, code in enumerate(present):
-        group = _decode(int(code), dims)
-        label = " / ".join(group.values())
-        rows.append(_row(group, label, float(heads[code]), int(leavers[code]), overall.rate, months,
-                         hide=hide[position]))
+    if by_dims:
+        cell_hidden = hidden[tuple(range(len(by_dims)))].reshape(-1)
+        flat_heads, flat_leavers = heads.reshape(-1), leavers.reshape(-1)
+        present = np.flatnonzero((flat_heads > 0) | (flat_leavers > 0) | cell_hidden)
+        for code in present:
+            group = decode(int(code), by_dims)
+            label = " / ".join(group.values())
+            rows.append(_row(group, label, float(flat_heads[code]), int(flat_leavers[code]), overall.rate, months,
+                             hide=bool(cell_hidden[code])))
     rows.sort(key=lambda r: (r.suppressed, -(r.rate if r.rate is not None else -1), r.label))
     truncated = len(rows) > max_rows
     if overall.suppressed:
-        notes.append(f"fewer than {min_group_size} people in total: all counts are suppressed")
-    return BreakdownResult(by=[d.name for d in dims], overall=overall, rows=rows[:max_rows], groups=len(rows),
+        notes.append(f"fewer than {k} people in total: all counts are suppressed")
+    kept = int(scope.rows.sum()) if scope.active else ds.rows
+    return BreakdownResult(by=[d.name for d in by_dims], overall=overall, rows=rows[:max_rows], groups=len(rows),
                            suppressed_groups=sum(r.suppressed for r in rows), truncated=truncated,
-                           definition=definition, notes=notes)
-
-
-def _decode(code: int, dims: list[Dimension]) -> dict[str, str]:
-    labels: dict[str, str] = {}
-    for dim in reversed(dims):
-        code, index = divmod(code, len(dim.labels))
-        labels[dim.name] = dim.labels[index]
-    return {d.name: labels[d.name] for d in dims}
+                           definition=definition, scope=scope.describe(kept, ds.rows) or None, notes=notes)
 
 
 def _row(group: dict[str, str], label: str, heads: float, leavers: int, overall_rate: float | None,
@@ -460,11 +332,11 @@ def _leaver_filter(ds: Dataset, separation_type: str, notes: list[str]) -> np.nd
         return ds.leaver
     if separation_type == "regretted":
         if ds.regretted is None:
-            raise ValueError("separation_type='regretted' needs a regretted-leaver column (yes/no); none was "
+            raise InputError("separation_type='regretted' needs a regretted-leaver column (yes/no); none was "
                              "recognised — name it with column_map, e.g. {\"regretted\": \"Regrettable\"}")
         return ds.leaver & ds.regretted
     if ds.separation is None:
-        raise ValueError(f"separation_type={separation_type!r} needs a termination-type column (voluntary / "
+        raise InputError(f"separation_type={separation_type!r} needs a termination-type column (voluntary / "
                          "involuntary, 主动离职 / 被动离职); none was recognised — name it with column_map, "
                          "e.g. {\"termination_type\": \"Exit type\"}, or use separation_type='all'")
     wanted = SEP_VOLUNTARY if separation_type == "voluntary" else SEP_INVOLUNTARY
@@ -524,7 +396,7 @@ def _snapshot_counts(ds: Dataset, static: np.ndarray, total_groups: int, tenure_
         tenure = ds.tenure_months
         if tenure is None:
             if ds.hire is None or ds.as_of is None:
-                raise ValueError("tenure_band needs a tenure column (years, months or days) or hire dates; none "
+                raise InputError("tenure_band needs a tenure column (years, months or days) or hire dates; none "
                                  "was recognised — name one with column_map, e.g. {\"tenure_years\": \"Service\"}")
             end = np.where(ds.term != NO_DATE, ds.term, ds.as_of) if ds.term is not None else ds.as_of
             tenure = np.where(ds.hire != NO_DATE, (end - ds.hire) / DAYS_PER_MONTH, np.nan)

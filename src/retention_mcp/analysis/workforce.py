@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from retention_mcp.errors import InputError
+from retention_mcp.runtime.spec import Evidenced
 from retention_mcp.units import percent, plain_number
 
 
-class HiringForecast(BaseModel):
+class HiringForecast(Evidenced):
     current_headcount: int
     expected_turnover_rate: float = Field(description="expected leavers ÷ headcount over the planning period, "
                                                       "fraction 0..1")
@@ -32,16 +34,22 @@ def _ceil_clean(value: float) -> int:
     return math.ceil(round(value, 9))
 
 
+#: No organisation plans hiring for more people than this; beyond it a figure is a slip.
+MAX_PEOPLE = 10_000_000
+
+
 def hiring_forecast(current_headcount: int, expected_turnover_rate: float, new_positions: int = 0,
                     probation_pass_rate: float = 1.0) -> HiringForecast:
     """hires = ⌈(new_positions + current_headcount × turnover) ÷ probation_pass_rate⌉ (rates as fractions)."""
     if current_headcount < 0:
-        raise ValueError(f"current_headcount must be 0 or more, not {current_headcount}")
+        raise InputError(f"current_headcount must be 0 or more, not {current_headcount}")
+    if current_headcount > MAX_PEOPLE or new_positions > MAX_PEOPLE:
+        raise InputError(f"current_headcount and new_positions must be at most {MAX_PEOPLE:,}")
     if new_positions < 0:
-        raise ValueError(f"new_positions must be 0 or more (positions to add), not {new_positions}; "
+        raise InputError(f"new_positions must be 0 or more (positions to add), not {new_positions}; "
                          "for a planned reduction, lower the turnover replacement instead")
     if not 0 < probation_pass_rate <= 1:
-        raise ValueError("probation_pass_rate must be above 0% and at most 100%, e.g. '95%' or 0.95 "
+        raise InputError("probation_pass_rate must be above 0% and at most 100%, e.g. '95%' or 0.95 "
                          "(use 1 or '100%' if everyone passes)")
     replacements = current_headcount * expected_turnover_rate
     to_fill = new_positions + replacements
@@ -54,8 +62,6 @@ def hiring_forecast(current_headcount: int, expected_turnover_rate: float, new_p
         "The turnover rate should cover the same period as the plan (an annual rate for a one-year plan).",
         "Replacement hires assume every leaver is replaced; hires who fail probation are themselves replaced "
         "once (grossing up by the pass rate).",
-        "Seed 003's store example states 60 hires for 10 stores × 5 staff + 100 staff × 12% turnover, "
-        "but 50 + 12 = 62: the seed's arithmetic slipped (its company indeed hired 62).",
     ]
     return HiringForecast(
         current_headcount=current_headcount, expected_turnover_rate=expected_turnover_rate,

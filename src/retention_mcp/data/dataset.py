@@ -1,20 +1,32 @@
-"""A table made ready for turnover analysis: roles detected, dates and flags parsed, data shape decided.
+"""A table made ready for analysis: read once, roles detected, identifying columns known, dates and flags parsed.
 
-``load_dataset`` is what the turnover tools call: it reads (cached), detects column roles, parses the
-date / flag / termination-type columns once into numpy arrays, and caches the result per
-(file version, column_map, shape) so a repeated call costs almost nothing.
+``load_dataset`` is the one intake every tool that takes a file uses: it reads the file (cached, through
+:mod:`retention_mcp.data.reader`), detects the column roles for the kind of file the tool expects (an HR
+export, a call log, a roster), decides which columns identify people, parses the date / flag /
+termination-type columns once into numpy arrays, and caches the result per (file version, column_map,
+kind, shape), so a repeated call costs almost nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from retention_mcp.data.cache import PREPARED, frame_bytes
 from retention_mcp.data.reader import Progress, load_table
-from retention_mcp.data.roles import ColumnRoles, RoleTable, classify_separation, detect_roles, load_roles
+from retention_mcp.data.roles import (
+    ColumnRoles,
+    RoleTable,
+    classify_separation,
+    close_matches,
+    detect_roles,
+    load_roles,
+    normalise_header,
+)
+from retention_mcp.errors import InputError
 from retention_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -25,12 +37,19 @@ Shape = Literal["event", "snapshot"]
 #: Day numbers (days since 1970-01-01) for "no date": hire missing sorts after everything, termination too.
 NO_DATE = 2**40
 #: Separation type codes.
-SEP_NONE, SEP_VOLUNTARY, SEP_INVOLUNTARY, SEP_UNKNOWN = 0, 1, 2, 3
-#: A text column whose distinct values exceed this share of rows (and MIN_IDENTIFYING_DISTINCT) identifies people.
+SEP_NONE, SEP_VOLUNTARY, SEP_INVOLUNTARY, SEP_OTHER = 0, 1, 2, 3
+#: A text column where most rows have their own value identifies people: above this share of distinct
+#: values with more than MIN_IDENTIFYING_DISTINCT of them, or NEAR_UNIQUE with at least 5.
 IDENTIFYING_RATIO = 0.5
 MIN_IDENTIFYING_DISTINCT = 20
+NEAR_UNIQUE = 0.9
 #: Average length above which a text column is free text (comments), never shown.
 FREE_TEXT_LENGTH = 40
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[\d\s().-]{7,20}$")
+_NUMBER_LIKE = r"[-+]?[\d,]*\.?\d+\s*[%％]?|\d{1,2}:\d{2}(:\d{2})?"
+
+Identity = Literal["identifying", "people"] | None
 
 
 @dataclass
@@ -45,22 +64,31 @@ class Dataset:
     frame: pd.DataFrame  # the cached raw table: never modify
     roles: ColumnRoles
     table: RoleTable
+    kind: str
     shape: Shape | None  # None: neither dates nor a leaver flag
     shape_source: str
+    source: Any = None  # the reader's SourceInfo (name, size, modified, sha256 ...) or a dict
+    min_group: int = 5  # the server's floor when prepared: rare values below it are never quoted
     hire: np.ndarray | None = None  # int64 day numbers, NO_DATE where missing
     term: np.ndarray | None = None  # int64 day numbers, NO_DATE where missing
     leaver: np.ndarray | None = None  # bool: has left (snapshot: flag; event: a termination date)
     separation: np.ndarray | None = None  # int8 SEP_* codes
+    unclassified_separations: list[str] = field(default_factory=list)
     regretted: np.ndarray | None = None  # bool
     tenure_months: np.ndarray | None = None  # float, NaN where missing (from a tenure column)
     tenure_unit: str | None = None  # unit of the tenure column: years, months or days
     as_of: int | None = None  # day number of the latest (non-future) date in the file
     findings: list[Finding] = field(default_factory=list)
-    _identifying: dict[str, bool] = field(default_factory=dict)
+    _identity: dict[str, Identity] = field(default_factory=dict)
+    _forbidden: Any = None
 
     @property
     def rows(self) -> int:
         return len(self.frame)
+
+    @property
+    def columns(self) -> list[str]:
+        return [str(c) for c in self.frame.columns]
 
     def duplicate_id_finding(self) -> Finding | None:
         """Rows sharing an ID (computed on demand: it is the slow check on big files)."""
@@ -73,11 +101,155 @@ class Dataset:
         return Finding("duplicate_ids", duplicated, f"{duplicated} row(s) share an ID with another row in {column!r} "
                        "(rehires or duplicates); each row counts as one employment")
 
+    def subset(self, rows: Any) -> Dataset:
+        """The same table restricted to ``rows`` (a boolean mask), e.g. a ``where`` scope. Which columns identify
+        people stays as decided on the whole file."""
+        import dataclasses
+
+        arrays = {name: (getattr(self, name)[rows] if getattr(self, name) is not None else None)
+                  for name in ("hire", "term", "leaver", "separation", "regretted", "tenure_months")}
+        subset = dataclasses.replace(self, frame=self.frame.loc[rows], **arrays)
+        subset._identity = self._identity
+        subset._forbidden = self.forbidden_values()
+        return subset
+
+    # -- who a column is about
+
+    def identity(self, column: str) -> Identity:
+        """'identifying' (IDs, names, birth dates, e-mail, phone, free text, near-unique text), 'people'
+        (names of people shown only as pseudonyms: managers, agents) or None."""
+        if column not in self._identity:
+            self._identity[column] = _identity(self.frame[column], column, self.roles.role_of(column), self.table)
+        return self._identity[column]
+
     def is_identifying(self, column: str) -> bool:
-        """True for id / name roles, free text and text columns where most rows have their own value."""
-        if column not in self._identifying:
-            self._identifying[column] = _identifying(self.frame[column], self.roles.role_of(column), self.table)
-        return self._identifying[column]
+        """True when the column's values may never be shown (identifying, or people's names)."""
+        return self.identity(column) is not None
+
+    def is_sensitive(self, column: str) -> bool:
+        """A protected attribute (gender, marital status, age, nationality): a fair-treatment caution applies."""
+        role = self.roles.role_of(column)
+        return role in self.table.sensitive or any(
+            normalise_header(column) in self.table.aliases[r] for r in self.table.sensitive)
+
+    def column(self, name: str, *, purpose: str, allow_people: bool = False) -> str:
+        """The column a caller means by ``name`` (header, normalised header or role), checked for ``purpose``
+        ('a breakdown dimension', 'a driver', 'the outcome', 'a filter' ...). Identifying columns are refused;
+        columns that name people only when ``allow_people`` (they are then shown as pseudonyms)."""
+        if not isinstance(name, str) or not name.strip():
+            raise InputError(f"{purpose}: give a column name, not {name!r}")
+        columns = self.columns
+        column = None
+        if name in columns:
+            column = name
+        else:
+            matches = [c for c in columns if normalise_header(c) == normalise_header(name)]
+            if len(matches) == 1:
+                column = matches[0]
+            elif (by_role := self.roles.get(name.strip())) is not None:
+                column = by_role
+        if column is None:
+            close = close_matches(name, columns)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InputError(f"unknown column {name!r} for {purpose}{hint} The file's columns are: "
+                             f"{', '.join(columns[:80])}{' ...' if len(columns) > 80 else ''}. "
+                             "Call inspect_dataset to see them with their roles")
+        identity = self.identity(column)
+        if identity == "identifying" or (identity == "people" and not allow_people):
+            what = "names people" if identity == "people" else "identifies people (IDs, names, contact details, " \
+                                                               "birth dates or free text)"
+            raise InputError(f"{column!r} {what}; it cannot be used as {purpose}. Use a group such as "
+                             "department, job role, shift or tenure_band")
+        return column
+
+    def forbidden_values(self) -> Any:
+        """Hashes of the rare values of identifying and people columns: none may appear in any output."""
+        if self._forbidden is None:
+            self._forbidden = _forbidden_hashes(self)
+        return self._forbidden
+
+
+# -- identity of a column
+
+
+def _identity(column: pd.Series, header: str, role: str | None, table: RoleTable) -> Identity:
+    import pandas as pd
+
+    if role in table.identifying:
+        return "identifying"
+    if role in table.people:
+        return "people"
+    values = column.dropna()
+    numeric = pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
+    dates = pd.api.types.is_datetime64_any_dtype(column)
+    if role is None and table.header_identifies(header):
+        # A header naming an ID is a group code when few values repeat a lot (DeptID); names never are.
+        is_id_only = re.search(r"(^|[^a-z])id([^a-z]|$)|^id|id$", header.lower()) and not re.search(
+            r"name|mail|phone|birth|dob|address|zip|姓名|名字|出生|邮箱|电话|手机", header.lower())
+        distinct = int(values.nunique()) if len(values) else 0
+        if not (is_id_only and distinct <= MIN_IDENTIFYING_DISTINCT and distinct < IDENTIFYING_RATIO * len(values)):
+            return "identifying"
+    if len(values) == 0 or role in ("hire_date", "termination_date"):
+        return None
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        distinct = int(column.cat.remove_unused_categories().cat.categories.size)
+    else:
+        distinct = int(values.nunique())
+    ratio = distinct / len(values)
+    sample = values.head(500).astype(str).str.strip()
+    if not (numeric or dates) and sample.str.fullmatch(_NUMBER_LIKE).mean() >= 0.9:
+        numeric = True  # "90%", "1,200", "3.5": figures stored as text are judged like numbers
+    if dates:
+        return None
+    if numeric:
+        # Numbers are never listed value by value. An ID stored as a number is a run of distinct whole
+        # numbers (a row number, a staff number); pay or talk time is not, even when nearly every value differs.
+        if not pd.api.types.is_numeric_dtype(column) or distinct <= MIN_IDENTIFYING_DISTINCT or ratio < 1.0:
+            return None
+        numbers = values.astype("float64")
+        dense = float(numbers.max() - numbers.min()) < 3 * len(numbers)
+        return "identifying" if dense and bool((numbers == numbers.round()).all()) else None
+    if (distinct > MIN_IDENTIFYING_DISTINCT and ratio > IDENTIFYING_RATIO) or (distinct >= 5 and ratio >= NEAR_UNIQUE):
+        return "identifying"
+    if sample.str.len().mean() > FREE_TEXT_LENGTH:
+        return "identifying"
+    if sample.str.match(_EMAIL).mean() > 0.5 or sample.str.match(_PHONE).mean() > 0.5:
+        return "identifying"
+    return None
+
+
+def _forbidden_hashes(ds: Dataset) -> Any:
+    """Sorted uint64 hashes of normalised values that fewer than ``min_group`` rows share, over the text
+    columns that identify or name people (numbers and very short values are left out: outputs are full of
+    counts)."""
+    import numpy as np
+    import pandas as pd
+
+    parts = []
+    for column in ds.columns:
+        if ds.identity(column) is None:
+            continue
+        series = ds.frame[column]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
+            continue
+        counts = series.dropna().astype(str).value_counts()
+        rare = counts[counts < ds.min_group].index.to_series()
+        if rare.empty:
+            continue
+        normalised = normalise_cells(rare)
+        keep = (normalised.str.len() >= 3) & ~normalised.str.fullmatch(r"[\d\s.,:/+-]*")
+        parts.append(pd.util.hash_array(normalised[keep].to_numpy(dtype=object)))
+    if not parts:
+        return np.zeros(0, dtype="uint64")
+    return np.unique(np.concatenate(parts))
+
+
+def normalise_cells(values: pd.Series) -> pd.Series:
+    """Cell text as the disclosure check compares it: whitespace collapsed, case folded."""
+    return values.astype(str).str.split().str.join(" ").str.casefold()
+
+
+# -- dates
 
 
 def day_numbers(values: pd.Series) -> np.ndarray:
@@ -98,25 +270,31 @@ def date_to_day(value: dt.date) -> int:
     return (value - dt.date(1970, 1, 1)).days
 
 
+# -- loading
+
+
 def load_dataset(settings: Settings, *, path: str | None = None, csv_text: str | None = None,
                  sheet: str | None = None, column_map: Mapping[str, str] | None = None,
-                 shape: str | None = None, progress: Progress | None = None) -> Dataset:
-    """Read and prepare a table (cached by file version + column_map + shape). Raises ValueError."""
+                 shape: str | None = None, kind: str = "hr", progress: Progress | None = None) -> Dataset:
+    """Read and prepare a table (cached by file version + column_map + kind + shape). Raises InputError."""
     if shape not in (None, "", "auto", "event", "snapshot"):
-        raise ValueError(f"shape must be 'event' (hire/termination dates) or 'snapshot' (a leaver flag), "
+        raise InputError(f"shape must be 'event' (hire/termination dates) or 'snapshot' (a leaver flag), "
                          f"or left out to detect it; got {shape!r}")
     if column_map is not None and not isinstance(column_map, Mapping):
-        raise ValueError("column_map must be an object like {\"hire_date\": \"Start\", \"department\": \"Team\"}")
+        raise InputError("column_map must be an object like {\"hire_date\": \"Start\", \"department\": \"Team\"}")
     frame, key = load_table(settings, path=path, csv_text=csv_text, sheet=sheet, progress=progress)
     if len(frame) == 0:
-        raise ValueError("the file has a header but no data rows; export it again with the employee rows")
+        raise InputError("the file has a header but no data rows; export it again with its rows")
     table = load_roles(settings)
-    prepared_key = (key, tuple(sorted((column_map or {}).items())), shape or "auto", table.version)
+    prepared_key = (key, tuple(sorted((column_map or {}).items())), shape or "auto", kind, table.version,
+                    settings.min_group_size)
 
     def prepare() -> tuple[Dataset, int]:
         if progress:
             progress(0.7, "detecting columns and parsing dates")
-        dataset = _prepare(frame, table, column_map, None if shape in (None, "", "auto") else shape)
+        dataset = _prepare(frame, table, column_map, None if shape in (None, "", "auto") else shape, kind,
+                           settings.min_group_size)
+        dataset.source = {"name": path if path else "csv_text"}
         extra = sum(a.nbytes for a in (dataset.hire, dataset.term, dataset.leaver, dataset.separation,
                                        dataset.regretted, dataset.tenure_months) if a is not None)
         return dataset, extra + frame_bytes(frame) // 8
@@ -124,16 +302,46 @@ def load_dataset(settings: Settings, *, path: str | None = None, csv_text: str |
     return PREPARED.get_or_create(prepared_key, prepare)
 
 
+def dataset_from_frame(frame: pd.DataFrame, settings: Settings | None = None, *, kind: str = "hr",
+                       column_map: Mapping[str, str] | None = None, shape: str | None = None) -> Dataset:
+    """A Dataset from a DataFrame you already have (a notebook, a test): roles, identity and parsed columns as
+    the tools see them. Nothing is cached."""
+    settings = settings or Settings(data_dirs=(), log_level="WARNING")
+    frame = frame.copy(deep=False)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if len(frame) == 0:
+        raise InputError("the table has a header but no data rows")
+    dataset = _prepare(frame, load_roles(settings), column_map, None if shape in (None, "", "auto") else shape, kind,
+                       settings.min_group_size)
+    dataset.source = {"name": "dataframe"}
+    return dataset
+
+
+def rare_counts(counts: Mapping[str, int], floor: int, limit: int = 3) -> list[str]:
+    """Up to ``limit`` values (of a bad-value count map) shared by at least ``floor`` rows: safe to quote."""
+    return [str(v) for v, n in sorted(counts.items(), key=lambda kv: -kv[1]) if n >= floor and len(str(v)) <= 40][
+        :limit]
+
+
 def _prepare(frame: pd.DataFrame, table: RoleTable, column_map: Mapping[str, str] | None,
-             forced: str | None) -> Dataset:
+             forced: str | None, kind: str, min_group: int) -> Dataset:
     import numpy as np
 
     from retention_mcp.data.dates import parse_dates, parse_flags
 
-    roles = detect_roles(frame.columns, table, column_map)
+    roles = detect_roles(frame.columns, table, column_map, kind=kind)
     findings: list[Finding] = []
     today = date_to_day(dt.date.today())
-    ds = Dataset(frame=frame, roles=roles, table=table, shape=None, shape_source="")
+    ds = Dataset(frame=frame, roles=roles, table=table, kind=kind, shape=None, shape_source="", min_group=min_group)
+    words = (table.true_words, table.false_words)
+
+    def examples(column: str, bad: Mapping[str, int]) -> str:
+        shown = [] if ds.is_identifying(column) else rare_counts(bad, min_group)
+        return f" (e.g. {', '.join(repr(v) for v in shown)})" if shown else ""
+
+    if kind != "hr":
+        ds.findings = findings
+        return ds
 
     def dates_of(role: str) -> np.ndarray | None:
         column = roles.get(role)
@@ -141,10 +349,9 @@ def _prepare(frame: pd.DataFrame, table: RoleTable, column_map: Mapping[str, str
             return None
         parsed = parse_dates(frame[column])
         if parsed.unparseable:
-            shown = "" if ds.is_identifying(column) else f" (e.g. {', '.join(parsed.examples)})"
             findings.append(Finding("unparseable_dates", parsed.unparseable,
-                                    f"{parsed.unparseable} value(s) in {column!r} are not dates{shown}; "
-                                    "they are treated as missing"))
+                                    f"{parsed.unparseable} value(s) in {column!r} are not dates"
+                                    f"{examples(column, parsed.bad_counts)}; they are treated as missing"))
         days = day_numbers(parsed.values)
         future = int(((days != NO_DATE) & (days > today)).sum())
         if future:
@@ -156,22 +363,25 @@ def _prepare(frame: pd.DataFrame, table: RoleTable, column_map: Mapping[str, str
 
     flag = None
     if (column := roles.get("leaver_flag")) is not None:
-        parsed_flag = parse_flags(frame[column])
+        parsed_flag = parse_flags(frame[column], words)
         if parsed_flag.unknown:
             findings.append(Finding("unknown_flag_values", parsed_flag.unknown,
-                                    f"{parsed_flag.unknown} value(s) in {column!r} are not yes/no "
-                                    f"(e.g. {', '.join(parsed_flag.examples)}); they are treated as missing"))
+                                    f"{parsed_flag.unknown} value(s) in {column!r} are not yes/no"
+                                    f"{examples(column, parsed_flag.bad_counts)}; they are treated as missing"))
         flag = parsed_flag.values.to_numpy()
 
     separation = None
     if (column := roles.get("termination_type")) is not None:
         codes, uniques = _factorize(frame[column])
-        kinds = classify_separation(list(uniques), table)
-        lookup = np.array([{"voluntary": SEP_VOLUNTARY, "involuntary": SEP_INVOLUNTARY, "active": SEP_NONE}
-                           .get(kinds[u], SEP_UNKNOWN) for u in uniques] + [SEP_NONE], dtype="int8")
+        classes = classify_separation(list(uniques), table)
+        code_of = {"voluntary": SEP_VOLUNTARY, "involuntary": SEP_INVOLUNTARY, "still_employed": SEP_NONE}
+        lookup = np.array([code_of.get(classes[u], SEP_OTHER) for u in uniques] + [SEP_NONE], dtype="int8")
         separation = lookup[np.where(codes >= 0, codes, len(uniques))]
+        counts = np.bincount(codes[codes >= 0], minlength=len(uniques)) if len(uniques) else []
+        ds.unclassified_separations = [str(u) for u, n in zip(uniques, counts, strict=False)
+                                       if classes[u] == "unclassified" and n >= min_group]
     if (column := roles.get("regretted")) is not None:
-        ds.regretted = np.nan_to_num(parse_flags(frame[column]).values.to_numpy(), nan=0.0) > 0.5
+        ds.regretted = np.nan_to_num(parse_flags(frame[column], words).values.to_numpy(), nan=0.0) > 0.5
 
     for unit, role in (("years", "tenure_years"), ("months", "tenure_months"), ("days", "tenure_days")):
         if (column := roles.get(role)) is not None:
@@ -184,7 +394,7 @@ def _prepare(frame: pd.DataFrame, table: RoleTable, column_map: Mapping[str, str
 
     has_dates = ds.hire is not None and ds.term is not None and bool((ds.hire != NO_DATE).any())
     if forced == "event" and not has_dates:
-        raise ValueError("shape='event' needs a hire-date and a termination-date column; none were recognised "
+        raise InputError("shape='event' needs a hire-date and a termination-date column; none were recognised "
                          "— name them with column_map, e.g. {\"hire_date\": \"Start\", \"termination_date\": \"End\"}")
     if has_dates and forced != "snapshot":
         ds.shape = "event"
@@ -192,6 +402,9 @@ def _prepare(frame: pd.DataFrame, table: RoleTable, column_map: Mapping[str, str
                            f"detected: hire dates ({roles.get('hire_date')}) and termination dates "
                            f"({roles.get('termination_date')})")
         ds.leaver = ds.term != NO_DATE  # type: ignore[operator]
+        if not ds.leaver.any():
+            findings.append(Finding("no_leavers_yet", 0, f"no row has a termination date in "
+                                    f"{roles.get('termination_date')!r}: nobody has left yet, so turnover is 0"))
     else:
         leaver = None
         source = ""
@@ -202,11 +415,11 @@ def _prepare(frame: pd.DataFrame, table: RoleTable, column_map: Mapping[str, str
             leaver = ds.term != NO_DATE
             source = f"a termination date in {roles.get('termination_date')!r}"
         elif separation is not None:
-            leaver = np.isin(separation, [SEP_VOLUNTARY, SEP_INVOLUNTARY, SEP_UNKNOWN])
+            leaver = np.isin(separation, [SEP_VOLUNTARY, SEP_INVOLUNTARY, SEP_OTHER])
             source = f"a termination type in {roles.get('termination_type')!r}"
         if leaver is None:
             if forced == "snapshot":
-                raise ValueError("shape='snapshot' needs a leaver flag (Yes/No, 1/0) column; none was recognised — "
+                raise InputError("shape='snapshot' needs a leaver flag (Yes/No, 1/0) column; none was recognised — "
                                  "name it with column_map, e.g. {\"leaver_flag\": \"Left\"}")
         else:
             ds.shape = "snapshot"
@@ -218,7 +431,7 @@ def _prepare(frame: pd.DataFrame, table: RoleTable, column_map: Mapping[str, str
                            "or {\"leaver_flag\": \"Left\"}")
     if separation is not None and ds.leaver is not None:
         # People who did not leave have no separation type, whatever the column says ("Active", blank).
-        separation = np.where(ds.leaver, np.where(separation == SEP_NONE, SEP_UNKNOWN, separation), SEP_NONE)
+        separation = np.where(ds.leaver, np.where(separation == SEP_NONE, SEP_OTHER, separation), SEP_NONE)
         ds.separation = separation.astype("int8")
 
     # Data quality and the as-of date
@@ -246,11 +459,13 @@ def _prepare(frame: pd.DataFrame, table: RoleTable, column_map: Mapping[str, str
         dates = ds.hire[(ds.hire != NO_DATE) & (ds.hire <= today)]
         ds.as_of = int(dates.max()) if len(dates) else None
     if ds.separation is not None:
-        unknown = int((ds.separation == SEP_UNKNOWN).sum())
-        if unknown:
-            findings.append(Finding("unclassified_termination_type", unknown,
-                                    f"{unknown} leaver(s) have a termination type that is neither voluntary nor "
-                                    "involuntary (or none); they count in 'all' only"))
+        other = int((ds.separation == SEP_OTHER).sum())
+        if other:
+            listed = (f"; values not in the classification: {', '.join(repr(v) for v in ds.unclassified_separations)}"
+                      if ds.unclassified_separations else "")
+            findings.append(Finding("other_termination_type", other,
+                                    f"{other} leaver(s) have a termination type that is neither voluntary nor "
+                                    f"involuntary (or none); they count in 'all' only{listed}"))
     ds.findings = findings
     return ds
 
@@ -260,26 +475,3 @@ def _factorize(column: pd.Series) -> tuple[np.ndarray, list[Any]]:
 
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
     return codes, list(uniques)
-
-
-def _identifying(column: pd.Series, role: str | None, table: RoleTable) -> bool:
-    import pandas as pd
-
-    if role in table.identifying or role == "manager":
-        return True
-    if role in ("hire_date", "termination_date"):
-        return False
-    values = column.dropna()
-    if len(values) == 0:
-        return False
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        distinct = int(column.cat.categories.size)
-    else:
-        distinct = int(values.nunique())
-    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
-        # Numbers are never listed value by value anyway; ids stored as numbers are caught by ratio.
-        return distinct > MIN_IDENTIFYING_DISTINCT and distinct / len(values) > 0.9
-    if distinct > MIN_IDENTIFYING_DISTINCT and distinct / len(values) > IDENTIFYING_RATIO:
-        return True
-    sample = values.head(500).astype(str)
-    return bool(sample.str.len().mean() > FREE_TEXT_LENGTH)

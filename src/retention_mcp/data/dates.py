@@ -24,16 +24,23 @@ _MDY = r"^\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{4})(?:[ T].*)?$"
 _COMPACT = r"^\s*((?:19|20)\d{2})(\d{2})(\d{2})\s*$"
 _SERIAL = r"^\s*(\d{5})(?:\.\d+)?\s*$"
 
-TRUE_WORDS = frozenset({"yes", "y", "1", "true", "t", "是", "有", "离职", "已离职", "left", "leaver", "terminated",
-                        "1.0"})
-FALSE_WORDS = frozenset({"no", "n", "0", "false", "f", "否", "无", "在职", "active", "stayed", "0.0"})
+
+
+def default_flag_words() -> tuple[frozenset[str], frozenset[str]]:
+    """The yes/no words of the bundled ``tools/column_aliases.yaml`` (a team copy is passed in explicitly)."""
+    from retention_mcp.catalog import bundled_dir, read_yaml
+    from retention_mcp.data.roles import normalise_word
+
+    words = (read_yaml(bundled_dir("tools") / "column_aliases.yaml") or {}).get("flag_words") or {}
+    return (frozenset(normalise_word(w) for w in words.get(True, words.get("true")) or ()),
+            frozenset(normalise_word(w) for w in words.get(False, words.get("false")) or ()))
 
 
 @dataclass
 class ParsedDates:
     values: pd.Series  # datetime64[ns], NaT where blank or unparseable
     unparseable: int  # non-blank values that are not a date
-    examples: list[str]  # up to 3 unparseable values (only shown for non-identifying columns)
+    bad_counts: dict[str, int]  # unparseable value -> rows (the caller decides which, if any, may be quoted)
 
 
 def parse_dates(column: pd.Series) -> ParsedDates:
@@ -43,14 +50,14 @@ def parse_dates(column: pd.Series) -> ParsedDates:
 
     if pd.api.types.is_datetime64_any_dtype(column):
         values = column.dt.tz_localize(None) if getattr(column.dt, "tz", None) is not None else column
-        return ParsedDates(values.astype("datetime64[ns]"), 0, [])
+        return ParsedDates(values.astype("datetime64[ns]"), 0, {})
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         numbers = column.astype("float64")
         low, high = EXCEL_SERIAL_RANGE
         ok = numbers.between(low, high)
         out = pd.to_datetime(EXCEL_EPOCH) + pd.to_timedelta(numbers.where(ok).round(), unit="D")
         bad = int((numbers.notna() & ~ok).sum())
-        return ParsedDates(out.astype("datetime64[ns]"), bad, [])
+        return ParsedDates(out.astype("datetime64[ns]"), bad, {})
 
     # Work on distinct values: codes index into `uniques`.
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
@@ -103,38 +110,46 @@ def parse_dates(column: pd.Series) -> ParsedDates:
     values = np.where(codes >= 0, unique_values[np.maximum(codes, 0)], np.datetime64("NaT"))
     counts = np.bincount(codes[codes >= 0], minlength=len(uniques)) if len(uniques) else np.zeros(0, int)
     unparseable = int(counts[bad_unique.to_numpy()].sum()) if len(uniques) else 0
-    examples = [str(v) for v in text[bad_unique].head(3)]
-    return ParsedDates(pd.Series(values, index=column.index, dtype="datetime64[ns]"), unparseable, examples)
+    bad = bad_unique.to_numpy()
+    bad_counts = dict(zip(text[bad].head(50), counts[bad][:50].tolist(), strict=True)) if len(uniques) else {}
+    return ParsedDates(pd.Series(values, index=column.index, dtype="datetime64[ns]"), unparseable, bad_counts)
 
 
 @dataclass
 class ParsedFlags:
     values: pd.Series  # float 1.0 / 0.0, NaN where blank or unknown
     unknown: int
-    examples: list[str]
+    bad_counts: dict[str, int]  # unknown value -> rows
 
 
-def parse_flags(column: pd.Series) -> ParsedFlags:
-    """Yes/No, 是/否, Y/N, 1/0, True/False (any case) -> 1.0 / 0.0; anything else is counted as unknown."""
+def parse_flags(column: pd.Series, words: tuple[frozenset[str], frozenset[str]] | None = None) -> ParsedFlags:
+    """Yes/No, 是/否, Y/N, 1/0, True/False (any case) -> 1.0 / 0.0; anything else is counted as unknown.
+
+    ``words`` is (true words, false words), e.g. ``(table.true_words, table.false_words)`` of the role
+    table; by default the bundled lists."""
     import numpy as np
     import pandas as pd
 
+    true_words, false_words = words or default_flag_words()
     if pd.api.types.is_bool_dtype(column):
-        return ParsedFlags(column.astype("float64"), 0, [])
+        return ParsedFlags(column.astype("float64"), 0, {})
     if pd.api.types.is_numeric_dtype(column):
         numbers = column.astype("float64")
         ok = numbers.isin([0.0, 1.0]) | numbers.isna()
         bad = numbers.where(ok)
-        return ParsedFlags(bad, int((~ok).sum()), [])
+        return ParsedFlags(bad, int((~ok).sum()), {})
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    text = pd.Series(uniques, dtype="object").map(str).str.strip().str.lower()
+    from retention_mcp.data.roles import normalise_word
+
+    text = pd.Series([normalise_word(u) for u in uniques], dtype="object")
     mapped = np.full(len(uniques), np.nan)
-    mapped[text.isin(TRUE_WORDS).to_numpy()] = 1.0
-    mapped[text.isin(FALSE_WORDS).to_numpy()] = 0.0
+    mapped[text.isin(true_words).to_numpy()] = 1.0
+    mapped[text.isin(false_words).to_numpy()] = 0.0
     blank = text.eq("").to_numpy()
     values = np.where(codes >= 0, mapped[np.maximum(codes, 0)] if len(uniques) else np.nan, np.nan)
     unknown_unique = np.isnan(mapped) & ~blank
     counts = np.bincount(codes[codes >= 0], minlength=len(uniques)) if len(uniques) else np.zeros(0, int)
     unknown = int(counts[unknown_unique].sum()) if len(uniques) else 0
-    examples = [str(v) for v in pd.Series(uniques)[unknown_unique].head(3)]
-    return ParsedFlags(pd.Series(values, index=column.index, dtype="float64"), unknown, examples)
+    bad_counts = (dict(zip(map(str, pd.Series(uniques)[unknown_unique].head(50)), counts[unknown_unique][:50].tolist(),
+                           strict=True)) if len(uniques) else {})
+    return ParsedFlags(pd.Series(values, index=column.index, dtype="float64"), unknown, bad_counts)

@@ -12,9 +12,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from retention_mcp.data.dataset import NO_DATE, Dataset, day_to_date
+from retention_mcp.data.disclosure import Policy
+from retention_mcp.runtime.spec import Evidenced
 
 MAX_LISTED_VALUES = 20
-MIN_SHOWN_COUNT = 5
 MAX_COLUMNS = 200
 SUGGESTED_ROLES = ("department", "job_role", "shift", "location", "performance", "manager")
 
@@ -25,10 +26,13 @@ class ColumnInfo(BaseModel):
     role: str | None = Field(description="detected role (see tools/column_aliases.yaml), or None")
     missing: int = Field(description="empty cells")
     distinct: int = Field(description="distinct non-empty values")
-    identifying: bool = Field(description="True when values could identify a person: never shown")
+    identifying: bool = Field(description="True when values could identify a person (or name people): never shown")
+    sensitive: bool = Field(False, description="a protected attribute (gender, age, marital status, nationality): "
+                            "use as a dimension or driver only with care for fair treatment")
     values: list[str] | None = Field(None, description="the distinct values, only for low-cardinality "
                                      "columns that do not identify people")
-    rare_values_hidden: int = Field(0, description="values held by fewer than 5 rows, not listed")
+    rare_values_hidden: int = Field(0, description="values held by fewer rows than the minimum group size, not "
+                                    "listed")
     date_range: list[str] | None = Field(None, description="[earliest, latest] for hire/termination date columns")
 
 
@@ -39,7 +43,7 @@ class QualityFinding(BaseModel):
     detail: str
 
 
-class DatasetSummary(BaseModel):
+class DatasetSummary(Evidenced):
     rows: int
     columns: int
     shape: Literal["event", "snapshot", "unknown"] = Field(
@@ -54,7 +58,7 @@ class DatasetSummary(BaseModel):
     truncated: bool = Field(description="True when more than 200 columns exist and only the first are listed")
 
 
-def inspect_dataset(ds: Dataset) -> DatasetSummary:
+def inspect_dataset(ds: Dataset, policy: Policy) -> DatasetSummary:
     import pandas as pd
 
     frame = ds.frame
@@ -81,11 +85,11 @@ def inspect_dataset(ds: Dataset) -> DatasetSummary:
         else:
             kind = "text"
         info = ColumnInfo(name=column, type=kind, role=role, missing=missing, distinct=distinct,
-                          identifying=identifying)
+                          identifying=identifying, sensitive=ds.is_sensitive(column))
         if not identifying and kind in ("text", "flag", "number") and 0 < distinct <= MAX_LISTED_VALUES:
-            # Only values shared by at least MIN_SHOWN_COUNT rows: a rare value can single a person out.
+            # Only values shared by at least the minimum group size: a rare value can single a person out.
             counts = values.value_counts(dropna=True)
-            common = {_show(v) for v, n in counts.items() if n >= MIN_SHOWN_COUNT} - {""}
+            common = {_show(v) for v, n in counts.items() if n >= policy.floor} - {""}
             info.values = sorted(common)
             info.rare_values_hidden = int((counts > 0).sum()) - len(common)
         if role == "hire_date" and ds.hire is not None:
@@ -93,7 +97,7 @@ def inspect_dataset(ds: Dataset) -> DatasetSummary:
         if role == "termination_date" and ds.term is not None:
             info.date_range = _range(ds.term)
         infos.append(info)
-        if identifying or kind in ("date", "empty"):
+        if ds.identity(column) == "identifying" or kind in ("date", "empty"):
             continue
         if role in SUGGESTED_ROLES or (kind == "text" and 2 <= distinct <= 30 and role is None):
             suggestions.append(column)

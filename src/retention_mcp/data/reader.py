@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retention_mcp.data.cache import TABLES, frame_bytes
+from retention_mcp.errors import InputError
 from retention_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -42,23 +43,27 @@ Progress = Callable[[float, str], None]
 def resolve_data_path(settings: Settings, path: str) -> Path:
     """Resolve ``path`` inside an allowed data folder (symlinks resolved) or raise ValueError."""
     if not isinstance(path, str) or not path.strip():
-        raise ValueError("path is empty; give a file name inside the data folder, e.g. path='hr_export.csv'")
+        raise InputError("path is empty; give a file name inside the data folder, e.g. path='hr_export.csv'")
+    if not settings.data_dirs:
+        raise InputError("no data folder is configured, so the server reads no files (it was started from a folder "
+                         "it must not read, such as / or your home folder). Start it with --data-dir pointing at "
+                         "the folder with your HR exports (an absolute path), or paste a small table as csv_text")
     candidate = Path(path.strip()).expanduser()
     if not candidate.is_absolute():
         candidate = settings.data_dirs[0] / candidate
     resolved = candidate.resolve()
     allowed = ", ".join(str(d) for d in settings.data_dirs)
     if not any(resolved.is_relative_to(d) for d in settings.data_dirs):
-        raise ValueError(f"{path!r} is outside the allowed data folders ({allowed}); copy the file into one "
+        raise InputError(f"{path!r} is outside the allowed data folders ({allowed}); copy the file into one "
                          "of them or start the server with --data-dir pointing at its folder")
     if not resolved.exists():
-        raise ValueError(f"file {path!r} was not found in the allowed data folders ({allowed}); check the name "
+        raise InputError(f"file {path!r} was not found in the allowed data folders ({allowed}); check the name "
                          "(relative paths start from the first folder)")
     if not resolved.is_file():
-        raise ValueError(f"{path!r} is a folder, not a file; give the path of a CSV, XLSX or Parquet file")
+        raise InputError(f"{path!r} is a folder, not a file; give the path of a CSV, XLSX or Parquet file")
     size = resolved.stat().st_size
     if size > settings.max_file_bytes:
-        raise ValueError(f"{path!r} is {size / 1e6:.0f} MB, above the {settings.max_file_mb:.0f} MB limit; "
+        raise InputError(f"{path!r} is {size / 1e6:.0f} MB, above the {settings.max_file_mb:.0f} MB limit; "
                          "filter it first or raise RETENTION_MCP_MAX_FILE_MB")
     return resolved
 
@@ -84,13 +89,13 @@ def load_table(settings: Settings, *, path: str | None = None, csv_text: str | N
     """The cached frame itself (do not modify it) and its cache key."""
     if (path is None or path == "") == (csv_text is None or csv_text == ""):
         if path and csv_text:
-            raise ValueError("give only one of path or csv_text, not both")
-        raise ValueError("give exactly one of path (a file in the data folder, e.g. 'hr_export.csv') "
+            raise InputError("give only one of path or csv_text, not both")
+        raise InputError("give exactly one of path (a file in the data folder, e.g. 'hr_export.csv') "
                          "or csv_text (the CSV itself, header row first)")
     if csv_text is not None and csv_text != "":
         raw = csv_text.encode("utf-8")
         if len(raw) > settings.max_csv_text_bytes:
-            raise ValueError(f"csv_text is larger than {settings.max_csv_text_kb:.0f} KB; save it as a file "
+            raise InputError(f"csv_text is larger than {settings.max_csv_text_kb:.0f} KB; save it as a file "
                              "in the data folder and pass path instead")
         key: tuple = ("csv_text", hashlib.sha1(raw).hexdigest())
 
@@ -118,7 +123,7 @@ def load_table(settings: Settings, *, path: str | None = None, csv_text: str | N
 def _read_file(resolved: Path, shown: str, sheet: str | None, progress: Progress | None) -> pd.DataFrame:
     suffix = resolved.suffix.lower()
     if resolved.stat().st_size == 0:
-        raise ValueError(f"{shown!r} is empty (0 bytes); export the data again with a header row")
+        raise InputError(f"{shown!r} is empty (0 bytes); export the data again with a header row")
     if progress:
         progress(0.05, f"reading {resolved.name} ({resolved.stat().st_size / 1e6:.1f} MB)")
     if suffix in CSV_SUFFIXES:
@@ -131,11 +136,11 @@ def _read_file(resolved: Path, shown: str, sheet: str | None, progress: Progress
         try:
             return pd.read_parquet(resolved)
         except Exception as exc:
-            raise ValueError(f"{shown!r} could not be read as Parquet ({type(exc).__name__}); "
+            raise InputError(f"{shown!r} could not be read as Parquet ({type(exc).__name__}); "
                              "check that it is a complete Parquet file, or export it as CSV") from None
     if suffix == ".xls":
-        raise ValueError(f"{shown!r} is an old-style .xls workbook; open it and save it as .xlsx or CSV")
-    raise ValueError(f"{shown!r} has an unsupported file type {suffix or '(none)'!r}; supported: {SUPPORTED}")
+        raise InputError(f"{shown!r} is an old-style .xls workbook; open it and save it as .xlsx or CSV")
+    raise InputError(f"{shown!r} has an unsupported file type {suffix or '(none)'!r}; supported: {SUPPORTED}")
 
 
 # -- CSV
@@ -195,7 +200,7 @@ def _read_csv(source: Path | bytes, shown: str, progress: Progress | None) -> pd
     else:
         sample = source[:_SAMPLE_BYTES]
     if not sample.strip():
-        raise ValueError(f"{shown!r} is empty; it needs a header row and at least one data row")
+        raise InputError(f"{shown!r} is empty; it needs a header row and at least one data row")
     encoding = detect_encoding(sample)
     head = sample[:65536].decode(encoding, errors="replace")
     delimiter = sniff_delimiter(head)
@@ -214,7 +219,7 @@ def _read_csv(source: Path | bytes, shown: str, progress: Progress | None) -> pd
     if progress:
         progress(0.6, f"parsed {len(frame):,} rows")
     if frame.shape[1] == 0:
-        raise ValueError(f"{shown!r} has no columns; it needs a header row")
+        raise InputError(f"{shown!r} has no columns; it needs a header row")
     return frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(frame)
 
 
@@ -249,14 +254,14 @@ def _read_csv_pandas(source: Path | bytes, encoding: str, delimiter: str, shown:
         return pd.read_csv(handle, sep=delimiter, encoding=encoding, skip_blank_lines=True, low_memory=False,
                            on_bad_lines="error")
     except pd.errors.EmptyDataError:
-        raise ValueError(f"{shown!r} is empty; it needs a header row and at least one data row") from None
+        raise InputError(f"{shown!r} is empty; it needs a header row and at least one data row") from None
     except pd.errors.ParserError as exc:
         detail = str(exc).splitlines()[0].removeprefix("Error tokenizing data. C error: ")
-        raise ValueError(f"{shown!r} has a row that does not fit the header ({detail[:160]}); usually a text cell "
+        raise InputError(f"{shown!r} has a row that does not fit the header ({detail[:160]}); usually a text cell "
                          "holds an unquoted delimiter: quote that cell or remove the stray delimiter, so that no "
                          "row is dropped") from None
     except (UnicodeDecodeError, ValueError) as exc:
-        raise ValueError(f"{shown!r} could not be read as CSV ({str(exc).splitlines()[0][:160]}); "
+        raise InputError(f"{shown!r} could not be read as CSV ({str(exc).splitlines()[0][:160]}); "
                          "save it again as CSV (UTF-8 or GBK) with one header row") from None
 
 
@@ -284,13 +289,13 @@ def _read_excel(resolved: Path, shown: str, sheet: str | None) -> pd.DataFrame:
     try:
         workbook = load_workbook(resolved, read_only=True, data_only=True)
     except Exception as exc:
-        raise ValueError(f"{shown!r} could not be opened as an Excel workbook ({type(exc).__name__}); "
+        raise InputError(f"{shown!r} could not be opened as an Excel workbook ({type(exc).__name__}); "
                          "check it is a real .xlsx file, or export the sheet as CSV") from None
     try:
         names = workbook.sheetnames
         if sheet is not None:
             if sheet not in names:
-                raise ValueError(f"{shown!r} has no sheet {sheet!r}; its sheets are: {', '.join(names)}")
+                raise InputError(f"{shown!r} has no sheet {sheet!r}; its sheets are: {', '.join(names)}")
             chosen = [sheet]
         else:
             chosen = names
@@ -302,7 +307,7 @@ def _read_excel(resolved: Path, shown: str, sheet: str | None) -> pd.DataFrame:
                 width = len(header)
                 body = [(r + [None] * width)[:width] for r in rows[1:]]
                 return pd.DataFrame(body, columns=header)
-        raise ValueError(f"{shown!r} has no sheet with data" + (f" (sheet {sheet!r} is empty)" if sheet else ""))
+        raise InputError(f"{shown!r} has no sheet with data" + (f" (sheet {sheet!r} is empty)" if sheet else ""))
     finally:
         workbook.close()
 

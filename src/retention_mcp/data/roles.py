@@ -1,22 +1,29 @@
-"""Which column plays which role (hire date, department, leaver flag...), from ``tools/column_aliases.yaml``.
+"""Which column plays which role (hire date, department, agent, answered...), from ``tools/column_aliases.yaml``.
 
-Headers are compared after normalising (case, full-width characters, spaces, ``_-./()`` removed), so
-``Date of Hire``, ``date_of_hire`` and ``DateofHire`` all match the alias ``date_of_hire``. A per-call
-``column_map`` ({role: column}) wins over detection.
+Headers are compared after :func:`normalise_header` (case, full-width characters, spaces, ``_-./()``
+removed), so ``Date of Hire``, ``date_of_hire`` and ``DateofHire`` all match the alias ``date_of_hire``.
+Each file kind (``hr``, ``calls``, ``roster``) has its own roles; identifying roles (IDs, names, dates of
+birth, e-mail, phone, free text) are detected in every kind. A per-call ``column_map`` ({role: column})
+wins over detection. This is the only header normaliser in the package.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from retention_mcp.catalog import catalog_file, read_yaml
+from retention_mcp.errors import InputError
 from retention_mcp.settings import Settings
 
+Kind = Literal["hr", "calls", "roster"]
+KINDS: tuple[Kind, ...] = ("hr", "calls", "roster")
 ALIASES_FILE = "column_aliases.yaml"
+SEPARATIONS_FILE = "separation_types.yaml"
 #: Roles that may hold several columns (each survey item is its own column).
 MULTI_ROLES = frozenset({"survey_item"})
 _STRIP = re.compile(r"[\s_\-./\\()（）\[\]【】:：#]+")
@@ -28,48 +35,72 @@ def normalise_header(name: Any) -> str:
     return _STRIP.sub("", text)
 
 
+def normalise_word(value: Any) -> str:
+    """A cell value as compared with word lists: NFKC, trimmed, lower case."""
+    return unicodedata.normalize("NFKC", str(value)).strip().lower()
+
+
 @dataclass(frozen=True)
 class RoleTable:
-    """The alias table as loaded from YAML."""
+    """The alias table and the word lists, as loaded from YAML."""
 
     aliases: dict[str, tuple[str, ...]]  # role -> normalised aliases, in file order
+    kinds: dict[str, frozenset[str]]
     identifying: frozenset[str]
+    people: frozenset[str]
+    sensitive: frozenset[str]
     descriptions: dict[str, str]
-    involuntary_words: tuple[str, ...]
-    voluntary_words: tuple[str, ...]
-    still_employed_words: tuple[str, ...]
-    version: tuple = ()  # (file, size, mtime): identifies this version of the alias table
+    identifying_headers: tuple[re.Pattern[str], ...]
+    true_words: frozenset[str]
+    false_words: frozenset[str]
+    separation_classes: dict[str, tuple[str, ...]]  # class -> phrases, in matching order
+    separation_definition: str
+    version: tuple = ()  # identifies this version of the files
 
     @property
     def roles(self) -> list[str]:
         return list(self.aliases)
+
+    def roles_of(self, kind: str) -> list[str]:
+        return [role for role in self.aliases if kind in self.kinds[role]]
+
+    def header_identifies(self, header: str) -> bool:
+        text = str(header).strip().lower()
+        return any(p.search(text) for p in self.identifying_headers)
 
 
 _loaded: dict[tuple, RoleTable] = {}
 
 
 def load_roles(settings: Settings) -> RoleTable:
-    """The alias table (bundled ``tools/column_aliases.yaml`` or the team's copy), re-read when it changes."""
-    path = catalog_file(settings, ALIASES_FILE)
-    if not path.is_file():
-        raise FileNotFoundError(f"catalog file {ALIASES_FILE} is missing (looked in {path.parent})")
-    stat = path.stat()
-    version = (str(path), stat.st_size, stat.st_mtime_ns)
+    """The alias table (bundled or the team's copy), re-read when a file changes."""
+    paths = [catalog_file(settings, name) for name in (ALIASES_FILE, SEPARATIONS_FILE)]
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"catalog file {path.name} is missing (looked in {path.parent})")
+    version = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
     if version not in _loaded:
-        _loaded[version] = _parse_roles(read_yaml(path) or {}, version)
+        _loaded[version] = _parse_roles(read_yaml(paths[0]) or {}, read_yaml(paths[1]) or {}, version)
     return _loaded[version]
 
 
-def _parse_roles(data: dict, version: tuple) -> RoleTable:
+def _parse_roles(data: dict, separations: dict, version: tuple) -> RoleTable:
     roles = data.get("roles") or {}
-    types = data.get("separation_types") or {}
+    words = data.get("flag_words") or {}
+    classes = separations.get("classes") or {}
     return RoleTable(
         aliases={role: tuple(normalise_header(a) for a in (spec.get("aliases") or [])) for role, spec in roles.items()},
+        kinds={role: frozenset(spec.get("kinds") or ["hr"]) for role, spec in roles.items()},
         identifying=frozenset(role for role, spec in roles.items() if spec.get("identifying")),
+        people=frozenset(role for role, spec in roles.items() if spec.get("people")),
+        sensitive=frozenset(role for role, spec in roles.items() if spec.get("sensitive")),
         descriptions={role: str(spec.get("description", "")) for role, spec in roles.items()},
-        involuntary_words=tuple(str(w).lower() for w in types.get("involuntary") or ()),
-        voluntary_words=tuple(str(w).lower() for w in types.get("voluntary") or ()),
-        still_employed_words=tuple(str(w).lower() for w in types.get("still_employed") or ()),
+        identifying_headers=tuple(re.compile(p) for p in data.get("identifying_headers") or ()),
+        true_words=frozenset(normalise_word(w) for w in words.get(True, words.get("true")) or ()),
+        false_words=frozenset(normalise_word(w) for w in words.get(False, words.get("false")) or ()),
+        separation_classes={str(cls): tuple(normalise_word(w) for w in phrases or ()) for cls, phrases in
+                            classes.items()},
+        separation_definition=" ".join(str(separations.get("definition", "")).split()),
         version=version,
     )
 
@@ -101,22 +132,39 @@ class ColumnRoles:
         return out
 
 
-def detect_roles(columns: Iterable[str], table: RoleTable,
-                 column_map: Mapping[str, str] | None = None) -> ColumnRoles:
-    """Match headers to roles; ``column_map`` ({role: column}) overrides. Raises ValueError on a bad map."""
+def close_matches(word: str, options: Iterable[str], n: int = 3) -> list[str]:
+    """Options that look like ``word`` (compared on normalised headers), best first."""
+    options = list(dict.fromkeys(str(o) for o in options))
+    by_key = {normalise_header(o): o for o in options}
+    keys = difflib.get_close_matches(normalise_header(word), list(by_key), n=n, cutoff=0.6)
+    return [by_key[k] for k in keys]
+
+
+def detect_roles(columns: Iterable[str], table: RoleTable, column_map: Mapping[str, str] | None = None,
+                 kind: str = "hr") -> ColumnRoles:
+    """Match headers to the roles of ``kind`` (plus the identifying roles of every kind); ``column_map``
+    ({role: column}) overrides. Raises InputError on a bad map."""
     columns = [str(c) for c in columns]
     result = ColumnRoles()
     taken: set[str] = set()
+    wanted = [role for role in table.aliases if kind in table.kinds[role] or role in table.identifying]
     for role, column in (column_map or {}).items():
         if role not in table.aliases:
-            raise ValueError(f"column_map: unknown role {role!r}; roles are {', '.join(table.roles)}")
+            close = close_matches(role, table.roles_of(kind))
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InputError(f"column_map: unknown role {role!r}{hint} Roles for this kind of file: "
+                             f"{', '.join(table.roles_of(kind))}")
+        if not isinstance(column, str):
+            raise InputError(f"column_map: the column for {role} must be a column name (text), not {column!r}")
         if column not in columns:
             close = [c for c in columns if normalise_header(c) == normalise_header(column)]
             if len(close) == 1:
                 column = close[0]
             else:
-                raise ValueError(f"column_map: the file has no column {column!r} (for role {role}); "
-                                 f"columns are: {', '.join(columns[:60])}")
+                similar = close_matches(column, columns)
+                hint = f"; did you mean {similar[0]!r}?" if similar else ""
+                raise InputError(f"column_map: the file has no column {column!r} (for role {role}){hint} "
+                                 f"Columns are: {', '.join(columns[:60])}")
         if role in MULTI_ROLES:
             result.multi.setdefault(role, []).append(column)
         else:
@@ -125,10 +173,10 @@ def detect_roles(columns: Iterable[str], table: RoleTable,
         taken.add(column)
     normalised = {c: normalise_header(c) for c in columns}
     # Exact alias matches in the order of the alias table (a role's first alias is its strongest).
-    for role, aliases in table.aliases.items():
+    for role in wanted:
         if role in result.overridden and role not in MULTI_ROLES:
             continue
-        for alias in aliases:
+        for alias in table.aliases[role]:
             hits = [c for c in columns if c not in taken and normalised[c] == alias]
             if not hits:
                 continue
@@ -143,16 +191,14 @@ def detect_roles(columns: Iterable[str], table: RoleTable,
 
 
 def classify_separation(values: Iterable[Any], table: RoleTable) -> dict[Any, str]:
-    """Map each distinct termination-type value to 'voluntary', 'involuntary', 'active' or 'unknown'."""
+    """Map each distinct termination-type value to a class of ``tools/separation_types.yaml``
+    ('still_employed', 'involuntary', 'voluntary', 'other'), or 'unclassified' when nothing matches."""
     out: dict[Any, str] = {}
     for value in values:
-        text = unicodedata.normalize("NFKC", str(value)).strip().lower()
-        if "involuntar" not in text and any(w in text for w in table.voluntary_words):
-            out[value] = "voluntary"
-        elif any(w in text for w in table.involuntary_words):
-            out[value] = "involuntary"
-        elif any(w in text for w in table.still_employed_words):
-            out[value] = "active"
-        else:
-            out[value] = "unknown"
+        text = normalise_word(value)
+        out[value] = "unclassified"
+        for cls, phrases in table.separation_classes.items():
+            if any(phrase and phrase in text for phrase in phrases):
+                out[value] = cls
+                break
     return out

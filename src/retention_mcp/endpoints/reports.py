@@ -1,59 +1,58 @@
-"""Tool registration: ``export_report`` (Markdown / HTML / DOCX / XLSX into the output folder)."""
+"""``export_report``: Markdown / HTML / DOCX / XLSX into the output folder."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from mcp.types import CallToolResult
 from pydantic import Field
 
-from retention_mcp.endpoints._common import WRITES_OUTPUT, tool_result
+from retention_mcp.errors import InputError
 from retention_mcp.report.export import ExportResult, Section
-from retention_mcp.settings import Settings
+from retention_mcp.runtime import WRITES_OUTPUT, ToolOutput, tool
+from retention_mcp.runtime.job import Job
 
 
-def register(server: Any, settings: Settings) -> None:
-    def export_report(
-        title: Annotated[str, Field(description="Report title (the first heading and the default file name)")],
-        markdown: Annotated[str | None, Field(
-            description="The report in markdown: # headings, paragraphs, - lists, pipe tables, "
-                        "![caption](chart.png) for a PNG in the output folder")] = None,
-        sections: Annotated[list[Section] | None, Field(
-            description="Instead of / after markdown: sections with heading, markdown, table_csv, a chart spec "
-                        "{kind, data} or an image already in the output folder")] = None,
-        format: Annotated[Literal["md", "html", "docx", "xlsx"], Field(
-            description="docx = Word with real headings, tables and charts; html = one self-contained file "
-                        "that prints cleanly; xlsx = one sheet per table; md = Markdown plus chart PNGs")] = "docx",
-        filename: Annotated[str | None, Field(description="Plain file name (no folders); default from the "
-                                                          "title")] = None,
-        overwrite: Annotated[bool, Field(description="Replace an existing file of that name")] = False,
-    ) -> Annotated[CallToolResult, ExportResult]:
-        """Write a retention plan or analysis as a file people circulate: Word, HTML, Excel or Markdown.
+@tool(title="Export report", result=ExportResult, annotations=WRITES_OUTPUT, evidence=False)
+def export_report(
+    job: Job,
+    title: Annotated[str, Field(max_length=300, description="Report title (the first heading and the default "
+                                                            "file name)")],
+    markdown: Annotated[str | None, Field(
+        description="The report in markdown: # headings, paragraphs, - lists, pipe tables, "
+                    "![caption](chart.png) for a PNG in the output folder")] = None,
+    sections: Annotated[list[Section] | None, Field(
+        description="Instead of / after markdown: sections with heading, markdown, table_csv, a chart spec "
+                    "{kind, data} or an image already in the output folder")] = None,
+    format: Annotated[Literal["md", "html", "docx", "xlsx"], Field(
+        description="docx = Word with real headings, tables and charts; html = one self-contained file that "
+                    "prints cleanly; xlsx = one sheet per table; md = Markdown plus chart PNGs")] = "docx",
+    filename: Annotated[str | None, Field(description="Plain file name (no folders); default from the title")]
+    = None,
+    overwrite: Annotated[bool, Field(description="Replace an existing file of that name")] = False,
+) -> ToolOutput:
+    """Write a retention plan or analysis as a file people circulate: Word, HTML, Excel or Markdown.
 
-        The file goes into the server's output folder only (written atomically); an existing file
-        is an error unless overwrite=true. Markdown tables become real tables (XLSX: one sheet
-        each, numbers as numbers, 13.8% as a percentage; formula-like text neutralised). Charts:
-        a section's chart spec, e.g. {"kind": "turnover_by_group", "data": {"labels": ["销售", "研发"],
-        "rates": [0.21, 0.12], "overall": 0.16}}. Returns the path and size in bytes.
-        Example: {"title": "Retention plan Q3", "markdown": "## Hot spots\\n| dept | rate |\\n|---|---|\\n"
-        "| Sales | 21.0% |", "format": "docx"}.
-        """
-        from retention_mcp.report.export import export_report as write_report
+    The file goes into the server's output folder only (written atomically); an existing file is an error unless
+    overwrite=true. Markdown tables become real tables (XLSX: one sheet each, numbers as numbers, 13.8% as a
+    percentage; formula-like text neutralised). Charts: a section's chart spec, e.g. {"kind":
+    "turnover_by_group", "data": {"labels": ["销售", "研发"], "rates": [0.21, 0.12], "overall": 0.16}}.
+    Example: {"title": "Retention plan Q3", "markdown": "## Hot spots\\n| dept | rate |\\n|---|---|\\n| Sales | "
+    "21.0% |", "format": "docx"}.
+    """
+    from retention_mcp.report.export import export_report as write_report
 
-        try:
-            result = write_report(settings, title, markdown=markdown, sections=sections, fmt=format,
-                                  filename=filename, overwrite=overwrite)
-        except PermissionError:
-            raise ValueError(f"cannot write into the output folder {settings.output_dir}: permission denied; "
-                             "start the server with --output-dir pointing at a writable folder") from None
-        except (KeyError, TypeError, OSError) as exc:
-            raise ValueError(f"the report could not be written ({type(exc).__name__}: {exc}); check the "
-                             "sections and the output folder") from None
-        text = (f"Wrote **{result.filename}** ({result.format}, {result.size_bytes:,} bytes) to {result.path}: "
-                f"{result.headings} headings, {result.tables} tables, {result.images} images"
-                + (" (replaced the previous file)." if result.overwritten else "."))
-        if result.extra_files:
-            text += " Chart files beside it: " + ", ".join(result.extra_files) + "."
-        return tool_result(result, text)
-
-    server.add_tool(export_report, title="Export report", annotations=WRITES_OUTPUT)
+    settings = job.settings
+    try:
+        result = write_report(settings, title, markdown=markdown, sections=sections, fmt=format, filename=filename,
+                              overwrite=overwrite)
+    except PermissionError:
+        raise InputError(f"cannot write into the output folder {settings.output_dir}: permission denied; start the "
+                         "server with --output-dir pointing at a writable folder") from None
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    text = (f"Wrote **{result.filename}** ({result.format}, {result.size_bytes:,} bytes) to {result.path}: "
+            f"{result.headings} headings, {result.tables} tables, {result.images} images"
+            + (" (replaced the previous file)." if result.overwritten else "."))
+    if result.extra_files:
+        text += " Chart files beside it: " + ", ".join(result.extra_files) + "."
+    return job.output(result, text, files=[result.filename, *result.extra_files])

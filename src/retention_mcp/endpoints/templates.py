@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from retention_mcp.endpoints._common import READ_ONLY, tool_result
+from retention_mcp.errors import InputError
+from retention_mcp.runtime import ToolOutput, tool
+from retention_mcp.runtime.job import Job
 from retention_mcp.settings import Settings
 from retention_mcp.templates import Library, Template, TemplateError, load_library, render_template
 
@@ -78,51 +80,62 @@ def list_templates_text(listing: TemplateList) -> str:
     return "\n".join(lines)
 
 
+def render_prompt(*, settings: Settings, progress: Callable[[float, str], None], name: str, language: str,
+                  arguments: dict[str, Any]) -> str:
+    """Worker entry point for ``prompts/get``: render in a worker, so a runaway team template can be stopped."""
+    try:
+        return render_template(load_library(settings).get(name, language), arguments)
+    except TemplateError as exc:
+        raise InputError(str(exc)) from None
+
+
+@tool(title="List prompt templates", result=TemplateList, evidence=False)
+def list_templates(job: Job) -> ToolOutput:
+    """List the prompt templates of the retention library (bundled plus the team's own).
+
+    Use this when the client does not show MCP prompts, or to see which arguments a template
+    takes before calling `render_template`. Templates that failed to load are listed under
+    `broken` with the reason.
+    """
+    settings = job.settings
+    current = load_library(settings)
+    listing = TemplateList(
+        templates=[describe(current, name, settings.language) for name in current.names()],
+        broken=[BrokenTemplateInfo(file=b.path.name, origin=b.origin, error=b.error) for b in current.broken],
+    )
+    return job.output(listing, list_templates_text(listing))
+
+
+@tool(title="Render a prompt template", result=RenderedTemplate, evidence=False, name="render_template")
+def render_template_tool(
+    job: Job,
+    name: Annotated[str, Field(description="template name, e.g. 'retention_strategy' (see list_templates)")],
+    arguments: Annotated[dict[str, str] | None, Field(
+        description="template arguments as strings, e.g. {'turnover_rate': '17.8%', 'satisfaction_score': '62'}"
+    )] = None,
+    language: Annotated[Literal["en", "zh"] | None, Field(
+        description="'en' or 'zh'; default: the server's default language")] = None,
+) -> ToolOutput:
+    """Render a retention prompt template with arguments and return the finished prompt text.
+
+    The same templates are offered as MCP prompts; this tool is for clients that do not show
+    prompts. Follow the returned text as your instructions: it tells you which analysis tools
+    to call for each number. Scores are 0-100; rates accept '17.8%' or '0.178'.
+    Example: name='retention_strategy', language='zh', arguments={'company_info': '...', ...}.
+    """
+    settings = job.settings
+    try:
+        template = load_library(settings).get(name, language or settings.language)
+        text = render_template(template, arguments or {})
+    except TemplateError as exc:
+        raise InputError(str(exc)) from None
+    rendered = RenderedTemplate(name=name, language=template.language, title=template.title, text=text)
+    return job.output(rendered, text)
+
+
 def register(server: RetentionServer, settings: Settings) -> None:
     def library() -> Library:
         return load_library(settings)
-
-    def list_templates() -> Annotated[CallToolResult, TemplateList]:
-        """List the prompt templates of the retention library (bundled plus the team's own).
-
-        Use this when the client does not show MCP prompts, or to see which arguments a template
-        takes before calling `render_template`. Templates that failed to load are listed under
-        `broken` with the reason.
-        """
-        current = library()
-        listing = TemplateList(
-            templates=[describe(current, name, settings.language) for name in current.names()],
-            broken=[BrokenTemplateInfo(file=b.path.name, origin=b.origin, error=b.error) for b in current.broken],
-        )
-        return tool_result(listing, list_templates_text(listing))
-
-    def render_template_tool(
-        name: Annotated[str, Field(description="template name, e.g. 'retention_strategy' (see list_templates)")],
-        arguments: Annotated[dict[str, str], Field(
-            description="template arguments as strings, e.g. {'turnover_rate': '17.8%', 'satisfaction_score': '62'}"
-        )] | None = None,
-        language: Annotated[Literal["en", "zh"] | None, Field(
-            description="'en' or 'zh'; default: the server's default language")] = None,
-    ) -> Annotated[CallToolResult, RenderedTemplate]:
-        """Render a retention prompt template with arguments and return the finished prompt text.
-
-        The same templates are offered as MCP prompts; this tool is for clients that do not show
-        prompts. Follow the returned text as your instructions: it tells you which analysis tools
-        to call for each number. Scores are 0-100; rates accept '17.8%' or '0.178'.
-        Example: name='retention_strategy', language='zh', arguments={'company_info': '...', ...}.
-        """
-        current = library()
-        try:
-            template = current.get(name, language or settings.language)
-            text = render_template(template, arguments or {})
-        except TemplateError as exc:
-            raise ValueError(str(exc)) from None
-        rendered = RenderedTemplate(name=name, language=template.language, title=template.title, text=text)
-        return tool_result(rendered, text)
-
-    server.add_tool(list_templates, title="List prompt templates", annotations=READ_ONLY)
-    server.add_tool(render_template_tool, name="render_template", title="Render a prompt template",
-                    annotations=READ_ONLY)
 
     @server.resource("retention://templates/{name}", mime_type="text/markdown",
                      title="Prompt template source",
@@ -134,5 +147,5 @@ def register(server: RetentionServer, settings: Settings) -> None:
         try:
             template: Template = current.get(base, language or settings.language)
         except TemplateError as exc:
-            raise ValueError(str(exc)) from None
+            raise InputError(str(exc)) from None
         return template.source

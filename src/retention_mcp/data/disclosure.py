@@ -1,0 +1,296 @@
+"""The disclosure policy: what any tool may show about people. Every tool's output passes through it.
+
+- **Minimum group size** is a server setting (``--min-group-size``, default 5). A call may raise it for
+  itself, never lower it (:meth:`Policy.min_group`).
+- **Small groups are suppressed**, and so is every group whose count could be recovered by subtraction
+  (secondary suppression, :func:`suppress`): in a table with its margins — the one-dimension totals and
+  crossed tables the server would also give for the same data, the overall included — no line (a row or
+  column together with its margin) has exactly one hidden cell.
+- **Identifying columns** (IDs, names, dates of birth, e-mail, phone, free text) are never a dimension,
+  driver, outcome or shown value; the intake decides which they are (``Dataset.is_identifying``).
+- **People** in people-level results (agents) and columns naming people who are not the rows (managers)
+  get stable pseudonyms (``Agent 03``) from a keyed hash, unless the operator started the server with
+  ``--allow-names``. The key (pseudonym → name) is written to the output folder, never returned.
+- **Examples of cell values** in messages are shown only for values that at least ``min_group`` rows share
+  (:meth:`Policy.safe_examples`); logs carry no cell values at all.
+- A last check (:func:`scan_output`) looks through each result for values of identifying columns and
+  stops the call as a bug if one got through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import math
+import os
+import re
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from retention_mcp.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from retention_mcp.settings import Settings
+
+
+class DisclosureError(Exception):
+    """A value of an identifying column reached a tool's output: a bug, never shown to the client."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    floor: int
+    allow_names: bool
+    key_dir: Path
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Policy:
+        return cls(floor=settings.min_group_size, allow_names=settings.allow_names,
+                   key_dir=settings.output_dir)
+
+    def min_group(self, requested: int | None) -> int:
+        """The group size to suppress below: the server floor, or more if the call asks for more."""
+        if requested is None:
+            return self.floor
+        if isinstance(requested, bool) or not isinstance(requested, int):
+            raise InputError(f"min_group_size must be a whole number, not {requested!r}")
+        if requested < self.floor:
+            raise InputError(f"min_group_size={requested} is below this server's minimum group size of {self.floor}; "
+                             "groups smaller than that are always suppressed to protect privacy. Leave "
+                             "min_group_size out (or raise it); the operator sets the floor with --min-group-size")
+        return requested
+
+    def safe_examples(self, counts: Mapping[Any, int], limit: int = 3) -> list[str]:
+        """Up to ``limit`` values that at least ``floor`` rows share: safe to quote in a message."""
+        shown = [str(value) for value, count in sorted(counts.items(), key=lambda kv: -kv[1])
+                 if count >= self.floor and len(str(value)) <= 40]
+        return shown[:limit]
+
+    # -- pseudonyms
+
+    def pseudonyms(self, role: str, names: Sequence[str], *, source: str = "") -> tuple[list[str], str | None]:
+        """Labels for people: stable pseudonyms (``Agent 03``) unless names are allowed.
+
+        Returns (labels in the order of ``names``, the key file written, or None). The numbering follows a
+        keyed hash of each name, so the same person keeps the same label from call to call, and nobody
+        without the key can tell who is who by hashing candidate names.
+        """
+        names = [str(n) for n in names]
+        if self.allow_names or not names:
+            return list(names), None
+        secret = _secret(self.key_dir)
+        order = sorted(set(names), key=lambda n: hmac.new(secret, n.encode("utf-8"), hashlib.sha256).hexdigest())
+        width = max(2, len(str(len(order))))
+        word = role.replace("_", " ").title()
+        number = {name: f"{word} {i + 1:0{width}d}" for i, name in enumerate(order)}
+        key_file = _write_key(self.key_dir, role, source, {number[n]: n for n in order})
+        return [number[n] for n in names], key_file
+
+
+def _secret(folder: Path) -> bytes:
+    """The pseudonym key of this server's output folder (created once, readable by its owner only)."""
+    path = folder / ".pseudonym-secret"
+    try:
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        pass
+    folder.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(value)
+    return bytes.fromhex(value)
+
+
+def _write_key(folder: Path, role: str, source: str, mapping: dict[str, str]) -> str:
+    """Write (or refresh) the pseudonym key for one source; returns its file name. Owner-readable only."""
+    digest = hashlib.sha256(json.dumps([role, source], ensure_ascii=False).encode()).hexdigest()[:10]
+    keys = folder / "pseudonym-keys"
+    keys.mkdir(parents=True, exist_ok=True)
+    path = keys / f"{role}-{digest}.csv"
+    lines = ["pseudonym,name", *(f"{label},{_csv_cell(name)}" for label, name in sorted(mapping.items()))]
+    text = "\n".join(lines) + "\n"
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return f"pseudonym-keys/{path.name}"
+    except OSError:
+        pass
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
+    return f"pseudonym-keys/{path.name}"
+
+
+def _csv_cell(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
+
+
+# -- suppression
+
+
+def suppress(sizes: np.ndarray, k: int, selections: Sequence[np.ndarray | None] | None = None) -> dict[tuple, Any]:
+    """Which cells of a crossed table to hide, and of every margin of it.
+
+    ``sizes`` holds the group sizes of the full cross of d dimensions (shape n1 × … × nd); the margins
+    are the sums over any subset of dimensions. Returns ``{dims: hidden}`` for every subset of
+    dimension positions (``()`` is the overall, a 0-d array), computed bottom-up so each table agrees
+    with the smaller ones a separate call would give:
+
+    1. primary: a cell with 0 < size < k is hidden;
+    2. secondary: along every line of a table (one dimension varying, the others fixed) together with
+       its margin cell, the number of hidden entries must not be exactly one — otherwise the hidden one
+       is the margin minus the rest. The smallest visible non-empty cell of such a line is hidden too,
+       until no line has exactly one.
+
+    ``selections`` (one boolean mask per leading dimension, or None) restricts those dimensions to a
+    subset of their values, as a ``where`` filter does: the result is then the lattice of the remaining
+    dimensions over the selected population, whose cells are sums over the selected values. Such a sum
+    is hidden when it is small, or when exactly one of the cells it adds up is hidden (else it would give
+    that cell away by subtraction).
+    """
+    import numpy as np
+
+    sizes = np.asarray(sizes, dtype="float64")
+    full = _lattice(sizes, k)
+    if not selections:
+        return full
+    lead = len(selections)
+    dims = sizes.ndim
+    # Combined cells: sum over the selected values of the leading dimensions.
+    rest = tuple(range(lead, dims))
+    out: dict[tuple, Any] = {}
+    for size in range(len(rest) + 1):
+        for subset in itertools.combinations(rest, size):
+            keep = tuple(range(lead)) + subset
+            table = _margin(sizes, keep)  # shape: lead dims × subset dims
+            hidden_full = full[keep]
+            for axis, mask in enumerate(selections):
+                if mask is None:
+                    continue
+                table = np.compress(mask, table, axis=axis)
+                hidden_full = np.compress(mask, hidden_full, axis=axis)
+            lead_axes = tuple(range(lead))
+            combined = table.sum(axis=lead_axes)
+            hidden_count = hidden_full.sum(axis=lead_axes)
+            base = ((combined > 0) & (combined < k)) | (hidden_count == 1)
+            local = tuple(d - lead for d in subset)
+            margins = {tuple(d for d in local if d != axis): out[tuple(d for d in local if d != axis)]
+                       for axis in local}
+            out[local] = _secondary(combined, base, local, margins)
+    return out
+
+
+def _margin(sizes: np.ndarray, keep: tuple[int, ...]) -> np.ndarray:
+    drop = tuple(d for d in range(sizes.ndim) if d not in keep)
+    return sizes.sum(axis=drop) if drop else sizes
+
+
+def _lattice(sizes: np.ndarray, k: int) -> dict[tuple, Any]:
+    hidden: dict[tuple, Any] = {}
+    dims = tuple(range(sizes.ndim))
+    for size in range(len(dims) + 1):
+        for subset in itertools.combinations(dims, size):
+            table = _margin(sizes, subset)
+            base = (table > 0) & (table < k)
+            margins = {tuple(d for d in subset if d != axis): hidden[tuple(d for d in subset if d != axis)]
+                       for axis in subset}
+            hidden[subset] = _secondary(table, base, subset, margins)
+    return hidden
+
+
+def _secondary(table: np.ndarray, hidden: np.ndarray, subset: tuple[int, ...],
+               margins: Mapping[tuple, np.ndarray]) -> np.ndarray:
+    """Hide more cells of ``table`` until no line with its margin has exactly one hidden entry."""
+    import numpy as np
+
+    hidden = np.array(hidden, dtype=bool)
+    if table.ndim == 0:
+        return hidden
+    changed = True
+    while changed:
+        changed = False
+        for axis_position, dim in enumerate(subset):
+            margin = margins[tuple(d for d in subset if d != dim)]
+            moved = np.moveaxis(hidden, axis_position, -1)
+            values = np.moveaxis(table, axis_position, -1)
+            count = moved.sum(axis=-1) + np.asarray(margin, dtype=int)
+            for row in np.argwhere(count == 1):
+                index = tuple(int(i) for i in row)
+                line_hidden = moved[index]
+                line_values = values[index]
+                candidates = np.flatnonzero(~line_hidden & (line_values > 0))
+                if not len(candidates):
+                    candidates = np.flatnonzero(~line_hidden)
+                if not len(candidates):
+                    continue
+                pick = candidates[np.argmin(line_values[candidates])]
+                full_index = list(index)
+                full_index.insert(axis_position, pick)
+                hidden[tuple(full_index)] = True
+                moved = np.moveaxis(hidden, axis_position, -1)
+                changed = True
+    return hidden
+
+
+def hidden_groups(sizes: Sequence[float], k: int) -> list[bool]:
+    """One dimension of groups plus their total: which to hide (a shortcut for :func:`suppress`)."""
+    import numpy as np
+
+    if not len(sizes):
+        return []
+    values = np.asarray([0.0 if s is None or (isinstance(s, float) and math.isnan(s)) else float(s)
+                         for s in sizes])
+    return [bool(h) for h in suppress(values, k)[(0,)]]
+
+
+# -- the last check
+
+
+_SPLIT = re.compile(r"\s*(?:\||\n|/|;|,\s)\s*")
+_QUOTED = re.compile(r"""['"“‘「]([^'"”’」\n]{2,80})['"”’」]""")
+
+
+def normalise_value(value: Any) -> str:
+    return " ".join(str(value).split()).casefold()
+
+
+def output_strings(structured: Any, text: str) -> Iterable[str]:
+    """Every string a reader could see: structured leaves, table cells, label parts, quoted fragments."""
+    def leaves(value: Any) -> Iterable[str]:
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                yield str(key)
+                yield from leaves(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                yield from leaves(item)
+
+    for leaf in itertools.chain(leaves(structured), [text]):
+        yield leaf
+        yield from _SPLIT.split(leaf)
+        yield from _QUOTED.findall(leaf)
+
+
+def scan_output(structured: Any, text: str, forbidden: set[str]) -> str | None:
+    """The first output string that equals a forbidden (identifying) value, or None."""
+    if not forbidden:
+        return None
+    for piece in output_strings(structured, text):
+        candidate = normalise_value(piece).strip(" .:*`_()[]")
+        if len(candidate) >= 2 and candidate in forbidden:
+            return piece
+    return None

@@ -1,0 +1,125 @@
+"""One tool call inside a worker: the intake for files, the disclosure policy, and the checks on the way out."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from retention_mcp.data.disclosure import DisclosureError, Policy, output_strings
+from retention_mcp.errors import InputError
+from retention_mcp.runtime.spec import ToolOutput
+from retention_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from retention_mcp.data.dataset import Dataset
+    from retention_mcp.data.dimensions import Scope
+
+logger = logging.getLogger(__name__)
+
+
+class Job:
+    """What a tool function gets besides its arguments.
+
+    - :meth:`dataset` reads a file through the one intake (guard, reader, roles, identifying columns, parsed
+      dates and flags) and applies a ``where`` filter;
+    - ``policy`` is the disclosure policy (minimum group size, suppression, pseudonyms);
+    - :meth:`progress` reports progress to the client.
+    """
+
+    def __init__(self, settings: Settings, progress: Callable[[float, str], None] | None = None) -> None:
+        self.settings = settings
+        self.policy = Policy.from_settings(settings)
+        self._progress = progress
+        self.datasets: list[Dataset] = []
+
+    def progress(self, fraction: float, message: str) -> None:
+        if self._progress is not None:
+            self._progress(fraction, message)
+
+    def dataset(self, *, path: str | None = None, csv_text: str | None = None, sheet: str | None = None,
+                column_map: Mapping[str, str] | None = None, shape: str | None = None, kind: str = "hr",
+                where: Mapping[str, Any] | None = None) -> tuple[Dataset, Scope]:
+        """The prepared table and the ``where`` scope on it. Raises InputError with what to fix."""
+        from retention_mcp.data.dataset import load_dataset
+        from retention_mcp.data.dimensions import parse_where
+
+        ds = load_dataset(self.settings, path=path, csv_text=csv_text, sheet=sheet, column_map=column_map,
+                          shape=shape, kind=kind, progress=self.progress)
+        self.datasets.append(ds)
+        scope = parse_where(ds, where, self.policy)
+        if scope.active:
+            kept = int(scope.rows.sum())
+            if kept < self.policy.floor:
+                raise InputError(f"the filter {scope.text} leaves {kept} row(s), fewer than the minimum group size "
+                                 f"of {self.policy.floor}; widen the filter")
+        return ds, scope
+
+    def sources(self) -> list[dict[str, Any]]:
+        out = []
+        for ds in self.datasets:
+            source = ds.source
+            if hasattr(source, "__dataclass_fields__"):
+                from dataclasses import asdict
+
+                source = asdict(source)
+            if source and source not in out:
+                out.append(dict(source))
+        return out
+
+    def output(self, result: Any, text: str, *, figures: Mapping[str, Any] | None = None, definition: str = "",
+               images: list[tuple[bytes, str]] | None = None, files: list[str] | None = None) -> ToolOutput:
+        return ToolOutput(result=result, text=text, figures=dict(figures or {}), definition=definition,
+                          sources=self.sources(), images=list(images or ()), files=list(files or ()))
+
+    # -- the checks every output passes
+
+    def check(self, output: ToolOutput) -> None:
+        """Stop the call (as a bug) when an identifying value or a non-finite number reached the output."""
+        structured = output.result.model_dump(mode="python")
+        bad = _non_finite(structured)
+        if bad is not None:
+            raise ArithmeticError(f"non-finite number in the result at {bad}")
+        if not self.datasets:
+            return
+        import numpy as np
+        import pandas as pd
+
+        from retention_mcp.data.dataset import normalise_cells
+
+        forbidden = np.unique(np.concatenate([ds.forbidden_values() for ds in self.datasets]))
+        if not len(forbidden):
+            return
+        pieces = pd.Series(list(dict.fromkeys(output_strings(structured, output.text))), dtype=object)
+        candidates = normalise_cells(pieces).str.strip(" .:*`_()[]")
+        hashes = pd.util.hash_array(candidates.to_numpy(dtype=object))
+        position = np.searchsorted(forbidden, hashes)
+        hit = (position < len(forbidden)) & (forbidden[np.minimum(position, len(forbidden) - 1)] == hashes)
+        if hit.any():
+            raise DisclosureError("a value of an identifying column reached the output; the result was withheld")
+
+
+def _non_finite(value: Any, path: str = "") -> str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "(top)"
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if (found := _non_finite(item, f"{path}.{key}" if path else str(key))) is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            if (found := _non_finite(item, f"{path}[{index}]")) is not None:
+                return found
+    return None
+
+
+def execute(*, settings: Settings, progress: Callable[[float, str], None], tool: str,
+            arguments: dict[str, Any]) -> ToolOutput:
+    """Worker entry point: run one tool function with a fresh Job and check its output."""
+    from retention_mcp.runtime.worker import resolve
+
+    job = Job(settings, progress)
+    output = resolve(tool)(job, **arguments)
+    job.check(output)
+    return output

@@ -1,0 +1,75 @@
+"""Declaring a tool: the :func:`tool` decorator and what a tool returns (:class:`ToolOutput`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+#: Analyses read files and compute; they change nothing.
+READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+#: Tools that write a new file into the output folder.
+WRITES_OUTPUT = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False,
+                                open_world_hint=False)
+
+
+class Evidenced(BaseModel):
+    """Fields every data and calculator result carries, filled by the runtime after the call."""
+
+    evidence_id: str | None = Field(None, description="id of this result in the workspace: cite it beside "
+                                    "the figures in a plan (plan_write_section checks it)")
+    key_figures: dict[str, float | int | str | None] | None = Field(
+        None, description="the headline figures of this result by name, as recorded with the evidence id")
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    title: str
+    fn: Callable[..., ToolOutput]
+    result: type[BaseModel]
+    annotations: ToolAnnotations
+    evidence: bool  # record an evidence id for the result (data and calculator tools)
+
+    @property
+    def target(self) -> str:
+        return f"{self.fn.__module__}:{self.fn.__name__}"
+
+
+@dataclass
+class ToolOutput:
+    """What a tool function returns: the structured result, the text a person reads, and for evidence the
+    key figures, the definition and the data sources used."""
+
+    result: BaseModel
+    text: str
+    figures: dict[str, float | int | str | None] = field(default_factory=dict)
+    definition: str = ""
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    images: list[tuple[bytes, str]] = field(default_factory=list)  # (png bytes, mime type)
+    files: list[str] = field(default_factory=list)  # names of files written into the output folder
+
+
+def tool(*, title: str, result: type[BaseModel], annotations: ToolAnnotations = READ_ONLY,
+         evidence: bool = True, name: str | None = None) -> Callable[[Callable[..., ToolOutput]],
+                                                                    Callable[..., ToolOutput]]:
+    """Mark ``fn(job, **arguments) -> ToolOutput`` as a tool. The function itself is returned unchanged, so it
+    stays a plain function a test or a notebook can call with a Job."""
+
+    def decorate(fn: Callable[..., ToolOutput]) -> Callable[..., ToolOutput]:
+        fn.__tool_spec__ = ToolSpec(name=name or fn.__name__, title=title, fn=fn, result=result,  # type: ignore[attr-defined]
+                                    annotations=annotations, evidence=evidence)
+        return fn
+
+    return decorate
+
+
+def tools_in(module: ModuleType) -> list[ToolSpec]:
+    """The tools a module declares, in source order."""
+    return [value.__tool_spec__ for value in vars(module).values()
+            if callable(value) and getattr(value, "__module__", None) == module.__name__
+            and hasattr(value, "__tool_spec__")]
