@@ -1,7 +1,8 @@
 """Cold start: spawn -> initialize answered -> tools/list answered, ours vs a bare MCPServer.
 
 Both servers are spawned alternately in the same run (so machine noise hits both alike) and driven
-with raw JSON-RPC over stdio. Prints each median and the ratio ours / bare (target: <= 1.15).
+with raw JSON-RPC over stdio. Prints each median and the ratio ours / bare (target for spawn -> initialize:
+<= 1.05; tools/list also pays for building the tools' schemas, which a bare server with one tool does not).
 
     .venv/bin/python bench/cold_start.py [--runs 15]
 """
@@ -87,8 +88,8 @@ def main() -> int:
     for label, index in (("spawn -> initialize (s)", 0), ("spawn -> tools/list (s)", 1)):
         ours_median, bare_median = median("ours", index), median("bare", index)
         print(f"{label:28}{ours_median:10.3f}{bare_median:10.3f}{ours_median / bare_median:8.2f}")
-    ratio = median("ours", 1) / median("bare", 1)
-    print(f"target: ratio <= 1.15 -> {'met' if ratio <= 1.15 else 'NOT met'}")
+    ratio = median("ours", 0) / median("bare", 0)
+    print(f"target: spawn -> initialize ratio <= 1.05 -> {'met' if ratio <= 1.05 else 'NOT met'}")
     return 0
 
 

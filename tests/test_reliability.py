@@ -274,6 +274,8 @@ async def call_survives(client: Client, name: str, arguments: Any) -> CallToolRe
         text = " ".join(getattr(block, "text", "") for block in result.content)
         assert text.strip(), f"{name} returned a tool error with no message"
         assert "Traceback (most recent call last)" not in text, f"{name} leaked a traceback: {text[:500]}"
+        # A crash is never an acceptable answer: only input errors (which say what to fix) may come back.
+        assert "internal error" not in text, f"{name} crashed on {_jsonable(arguments)}: {text[:300]}"
     return result
 
 

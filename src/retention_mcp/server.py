@@ -51,11 +51,11 @@ def unknown_argument_message(given: list[str], allowed: list[str]) -> str:
     """"unknown argument 'horizon'; did you mean 'horizon_months'?" for each name not in ``allowed``."""
     parts = []
     for name in given:
-        close = [a for a in allowed if a.startswith(name) or (len(a) >= 3 and name.startswith(a))]
+        close = sorted(a for a in allowed if a.startswith(name) or (len(a) >= 3 and name.startswith(a)))
         close += [a for a in difflib.get_close_matches(name, allowed, n=2, cutoff=0.6) if a not in close]
-        hint = f"; did you mean {' or '.join(repr(c) for c in close[:2])}?" if close else ""
+        hint = f"; did you mean {' or '.join(repr(c) for c in close[:2])}?" if close else "."
         parts.append(f"unknown argument {name!r}{hint}")
-    return "; ".join(parts) + f". Valid arguments: {', '.join(sorted(allowed))}"
+    return " ".join(parts) + f" Valid arguments: {', '.join(sorted(allowed))}."
 
 
 class RetentionServer(MCPServer):
@@ -276,8 +276,9 @@ def _argument_description(arg: Any) -> str:
 
 
 class _WarmUpAfterHello:
-    """Server middleware: after the first message (initialize, or any request from a client that skips the
-    handshake) has been answered, warm the server up in the background."""
+    """Server middleware: warm the server up in the background once the handshake is over — on the message
+    after ``initialize`` (its ``notifications/initialized``, or the first request of a client that skips the
+    handshake), so the initialize answer never waits for the warm-up thread."""
 
     def __init__(self, server: RetentionServer) -> None:
         self.server = server
@@ -286,7 +287,8 @@ class _WarmUpAfterHello:
         try:
             return await call_next(ctx)
         finally:
-            self.server.warm_up()
+            if getattr(ctx, "method", None) != "initialize":
+                self.server.warm_up()
 
 
 def build_server(settings: Settings | None = None) -> RetentionServer:

@@ -215,6 +215,9 @@ def _identity(column: pd.Series, header: str, role: str | None, table: RoleTable
         return "identifying"
     if sample.str.match(_EMAIL).mean() > 0.5 or sample.str.match(_PHONE).mean() > 0.5:
         return "identifying"
+    # Names that few rows share identify people even in a small file (a department repeats a lot).
+    if len(values) / distinct <= 3 and table.looks_like_names(values.drop_duplicates().head(200)):
+        return "identifying"
     return None
 
 

@@ -61,6 +61,8 @@ def parse_dates(column: pd.Series) -> ParsedDates:
 
     # Work on distinct values: codes index into `uniques`.
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    if len(uniques) == 0:  # an empty column (nobody has left yet): no dates, nothing unparseable
+        return ParsedDates(pd.Series(pd.NaT, index=column.index, dtype="datetime64[ns]"), 0, {})
     text = pd.Series(uniques, dtype="object").map(lambda v: v if isinstance(v, str) else str(v)).str.strip()
     parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     blank = text.eq("") | text.str.lower().isin(["nan", "nat", "none", "null", "-", "/", "—", "n/a", "na"])

@@ -154,7 +154,11 @@ def suppress(sizes: np.ndarray, k: int, selections: Sequence[np.ndarray | None] 
        is the margin minus the rest. The smallest visible non-empty cell of such a line is hidden too,
        until no line has exactly one.
 
-    ``selections`` (one boolean mask per leading dimension, or None) restricts those dimensions to a
+    3. audit: a hidden cell can still be pinned down by combining several lines (in three or more
+       dimensions); while the visible cells and margins determine some hidden cell exactly (its column of
+       the equation system has no null-space component), another cell next to it is hidden too.
+
+    ``selections`` (one boolean mask per leading dimension) restricts those dimensions to a
     subset of their values, as a ``where`` filter does: the result is then the lattice of the remaining
     dimensions over the selected population, whose cells are sums over the selected values. Such a sum
     is hidden when it is small, or when exactly one of the cells it adds up is hidden (else it would give
@@ -188,7 +192,7 @@ def suppress(sizes: np.ndarray, k: int, selections: Sequence[np.ndarray | None] 
             local = tuple(d - lead for d in subset)
             margins = {tuple(d for d in local if d != axis): out[tuple(d for d in local if d != axis)]
                        for axis in local}
-            out[local] = _secondary(combined, base, local, margins)
+            out[local] = _audited(combined, _secondary(combined, base, local, margins), local, out)
     return out
 
 
@@ -206,7 +210,67 @@ def _lattice(sizes: np.ndarray, k: int) -> dict[tuple, Any]:
             base = (table > 0) & (table < k)
             margins = {tuple(d for d in subset if d != axis): hidden[tuple(d for d in subset if d != axis)]
                        for axis in subset}
-            hidden[subset] = _secondary(table, base, subset, margins)
+            hidden[subset] = _audited(table, _secondary(table, base, subset, margins), subset, hidden)
+    return hidden
+
+
+#: Tables with more hidden cells than this get the line rule only (the audit's SVD grows with their square).
+MAX_AUDITED_CELLS = 300
+
+
+def _determined(table: np.ndarray, hidden: np.ndarray, subset: tuple[int, ...],
+                lattice: Mapping[tuple, Any]) -> list[tuple[int, ...]]:
+    """Hidden cells of ``table`` whose values follow from its visible cells and the visible cells of its
+    margins (the tables over fewer of its dimensions)."""
+    import numpy as np
+
+    unknown = [tuple(int(i) for i in cell) for cell in np.argwhere(hidden)]
+    if not unknown or len(unknown) > MAX_AUDITED_CELLS:
+        return []
+    column = {cell: i for i, cell in enumerate(unknown)}
+    rows = []
+    for size in range(len(subset)):
+        for keep in itertools.combinations(range(len(subset)), size):
+            margin_hidden = np.asarray(lattice[tuple(subset[i] for i in keep)])
+            groups: dict[tuple, list[int]] = {}
+            for cell, i in column.items():
+                groups.setdefault(tuple(cell[j] for j in keep), []).append(i)
+            for index, members in groups.items():
+                if not (margin_hidden[index] if keep else bool(margin_hidden)):
+                    row = np.zeros(len(unknown))
+                    row[members] = 1.0
+                    rows.append(row)
+    if not rows:
+        return []
+    _, singular, vt = np.linalg.svd(np.array(rows))
+    null_space = vt[int((singular > 1e-9).sum()):]
+    if not len(null_space):
+        return unknown
+    return [cell for cell, i in column.items() if np.abs(null_space[:, i]).max() < 1e-9]
+
+
+def _audited(table: np.ndarray, hidden: np.ndarray, subset: tuple[int, ...],
+             lattice: Mapping[tuple, Any]) -> np.ndarray:
+    import numpy as np
+
+    while determined := _determined(table, hidden, subset, lattice):
+        cell = determined[0]
+        # The smallest visible non-empty cell on one of its lines (else any visible one).
+        candidates = []
+        for axis in range(len(subset)):
+            for other in range(table.shape[axis]):
+                neighbour = list(cell)
+                neighbour[axis] = other
+                neighbour_t = tuple(neighbour)
+                if not hidden[neighbour_t]:
+                    candidates.append((table[neighbour_t] <= 0, table[neighbour_t], neighbour_t))
+        if not candidates:
+            break
+        hidden = np.array(hidden, dtype=bool)
+        hidden[min(candidates)[2]] = True
+        margins = {tuple(d for d in subset if d != dim): lattice[tuple(d for d in subset if d != dim)]
+                   for dim in subset}
+        hidden = _secondary(table, hidden, subset, margins)
     return hidden
 
 

@@ -51,6 +51,7 @@ class RoleTable:
     sensitive: frozenset[str]
     descriptions: dict[str, str]
     identifying_headers: tuple[re.Pattern[str], ...]
+    person_name_patterns: tuple[re.Pattern[str], ...]
     true_words: frozenset[str]
     false_words: frozenset[str]
     separation_classes: dict[str, tuple[str, ...]]  # class -> phrases, in matching order
@@ -63,6 +64,14 @@ class RoleTable:
 
     def roles_of(self, kind: str) -> list[str]:
         return [role for role in self.aliases if kind in self.kinds[role]]
+
+    def looks_like_names(self, values: Iterable[str]) -> bool:
+        """True when most values look like people's names ("Ann Lee", "Becker, Renee", "王伟")."""
+        values = [str(v).strip() for v in values]
+        if not values:
+            return False
+        hits = sum(1 for v in values if any(p.match(v) for p in self.person_name_patterns))
+        return hits >= 0.8 * len(values)
 
     def header_identifies(self, header: str) -> bool:
         text = str(header).strip().lower()
@@ -96,6 +105,7 @@ def _parse_roles(data: dict, separations: dict, version: tuple) -> RoleTable:
         sensitive=frozenset(role for role, spec in roles.items() if spec.get("sensitive")),
         descriptions={role: str(spec.get("description", "")) for role, spec in roles.items()},
         identifying_headers=tuple(re.compile(p) for p in data.get("identifying_headers") or ()),
+        person_name_patterns=tuple(re.compile(p) for p in data.get("person_name_patterns") or ()),
         true_words=frozenset(normalise_word(w) for w in words.get(True, words.get("true")) or ()),
         false_words=frozenset(normalise_word(w) for w in words.get(False, words.get("false")) or ()),
         separation_classes={str(cls): tuple(normalise_word(w) for w in phrases or ()) for cls, phrases in

@@ -84,6 +84,14 @@ class _Worker:
             self.conn.close()
 
 
+def _worker_entry(conn: Any, memory_mb: float, server_pid: int) -> None:
+    """The worker process's entry point. The worker module (and with it pandas) is imported here, in the
+    child (already loaded by the fork server), never in the MCP server process."""
+    from retention_mcp.runtime.worker import main
+
+    main(conn, memory_mb, server_pid)
+
+
 def _context() -> Any:
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
@@ -108,12 +116,10 @@ class WorkerPool:
     # -- worker lifecycle
 
     def _spawn(self, memory_mb: float) -> _Worker:
-        from retention_mcp.runtime import worker
-
         if self._context is None:
             self._context = _context()
         parent_end, child_end = self._context.Pipe(duplex=True)
-        process = self._context.Process(target=worker.main, args=(child_end, memory_mb, os.getpid()),
+        process = self._context.Process(target=_worker_entry, args=(child_end, memory_mb, os.getpid()),
                                         name="retention-mcp-worker", daemon=True)
         process.start()
         child_end.close()
@@ -258,6 +264,9 @@ class WorkerPool:
                             if message[0] == "progress":
                                 if progress is not None:
                                     await progress(message[2], message[3])
+                                continue
+                            if message[0] == "log":
+                                logging.getLogger(message[3]).log(message[2], "%s", message[4])
                                 continue
                             reply = Reply(*message[2:]) if message[1] == call_id else None
                             if reply is None:

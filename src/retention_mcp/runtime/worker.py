@@ -75,9 +75,30 @@ def resolve(target: str) -> Any:
     return getattr(importlib.import_module(module_name), name)
 
 
+class _ToServer(logging.Handler):
+    """Log records travel to the MCP server process and are logged there: one log, one configuration."""
+
+    def __init__(self, conn: Any) -> None:
+        super().__init__()
+        self.conn = conn
+        self.call_id = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                frames = "".join(traceback.format_tb(record.exc_info[2]))
+                message += f"\n{frames}{type(record.exc_info[1]).__name__}: {redact(str(record.exc_info[1]))}"
+            self.conn.send(("log", self.call_id, record.levelno, record.name, message))
+        except Exception:  # the pipe is gone: nothing to tell
+            pass
+
+
 def main(conn: Any, memory_mb: float, server_pid: int) -> None:
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = _ToServer(conn)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
     _limit_memory(memory_mb)
     _die_with(server_pid)
     while True:
@@ -85,7 +106,8 @@ def main(conn: Any, memory_mb: float, server_pid: int) -> None:
             call_id, target, kwargs, settings = conn.recv()
         except (EOFError, OSError):
             os._exit(0)
-        logging.getLogger().setLevel(getattr(settings, "log_level", "WARNING"))
+        handler.call_id = call_id
+        root.setLevel(getattr(settings, "log_level", "WARNING"))
 
         def progress(fraction: float, message: str, _call: int = call_id) -> None:
             conn.send(("progress", _call, float(fraction), str(message)))
