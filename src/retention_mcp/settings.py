@@ -30,6 +30,9 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "RETENTION_MCP_ALLOWED_HOSTS": "Extra Host header values the HTTP server accepts, comma separated "
     "(e.g. its name behind a proxy).",
     "RETENTION_MCP_MAX_REQUEST_KB": "Largest HTTP request body, in KB. Default: 8000",
+    # workspace (workspace branch)
+    "RETENTION_MCP_DATABASE_URL": "Where the strategy workspace (plans, evidence, saved templates) is stored: a "
+    "SQLAlchemy URL such as postgresql+psycopg://user@host/db for a team. Default: SQLite in the user's data folder.",
 }
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -54,6 +57,10 @@ class Settings:
     workers: int = 1
     token: str | None = field(default=None, repr=False)
     max_request_kb: float = 8_000.0
+    # workspace (workspace branch)
+    #: SQLAlchemy URL of the workspace database; None = SQLite in the per-user data folder
+    #: (see retention_mcp.workspace.engine.database_url). Not in repr: it may hold a password.
+    database_url: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.data_dirs:
@@ -106,6 +113,8 @@ class Settings:
             values["max_file_mb"] = float(value)
         if value := get("MAX_REQUEST_KB"):
             values["max_request_kb"] = float(value)
+        if value := get("DATABASE_URL"):  # workspace (workspace branch)
+            values["database_url"] = value
         token = get("TOKEN")
         if token is None and (token_file := get("TOKEN_FILE")):
             token = Path(token_file).expanduser().read_text(encoding="utf-8").strip() or None
