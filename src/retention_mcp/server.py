@@ -218,9 +218,9 @@ def build_server(settings: Settings | None = None) -> RetentionServer:
     server.prompt_languages = LANGUAGES
 
     def register_tools() -> None:
-        from retention_mcp.endpoints import drivers, kpis, reports, templates, turnover, workforce
+        from retention_mcp.endpoints import drivers, kpis, reports, templates, turnover, workforce, workspace
 
-        for module in (templates, turnover, kpis, workforce, drivers, reports):
+        for module in (templates, turnover, kpis, workforce, drivers, reports, workspace):
             module.register(server, settings)
 
     server.defer_registration(register_tools)
