@@ -68,8 +68,10 @@ def _same(old: Any, new: Any) -> bool:
 
 
 def compare_figures(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[FigureChange], int]:
+    """Changes of the figures the evidence recorded (a figure the re-run no longer gives becomes None;
+    figures the re-run adds were never cited and are not reported)."""
     changes, unchanged = [], 0
-    for name in list(old) + [k for k in new if k not in old]:
+    for name in old:
         before, after = old.get(name), new.get(name)
         if _same(before, after):
             unchanged += 1

@@ -112,7 +112,8 @@ def evidence_appendix(state: PlanState, evidence: dict[str, Evidence]) -> str:
             lines += [f"- **{text['source']}**: {_source_line(s)}" for s in sources]
         else:
             lines.append(f"- **{text['source']}**: {text['no_source']}")
-        lines.append(f"- **{text['definition']}**: {item.definition or '—'}")
+        definition = "; ".join(line.strip() for line in (item.definition or "").splitlines() if line.strip())
+        lines.append(f"- **{text['definition']}**: {definition or '—'}")
         if item.figures:
             figures = "; ".join(f"{k} = {_format_value(v)}" for k, v in item.figures.items())
             lines.append(f"- **{text['figures']}**: {figures}")

@@ -281,12 +281,15 @@ class Workspace:
                 created_at=stamp))
         return self.get_plan(int(plan_id))
 
-    def _plan_row(self, connection: Connection, plan_id: int) -> Any:
+    def _plan_row(self, connection: Connection, plan_id: int, *, for_update: bool = False) -> Any:
         import sqlalchemy as sa
 
         from retention_mcp.workspace.schema import plans
 
-        row = connection.execute(sa.select(plans).where(plans.c.id == plan_id)).one_or_none()
+        query = sa.select(plans).where(plans.c.id == plan_id)
+        if for_update:  # PostgreSQL: writers of one plan queue here (SQLite: BEGIN IMMEDIATE already did)
+            query = query.with_for_update()
+        row = connection.execute(query).one_or_none()
         if row is None:
             raise InputError(f"there is no plan {plan_id}; plan_list shows the plans and their ids")
         return row
@@ -344,7 +347,7 @@ class Workspace:
         for _attempt in range(MAX_WRITE_ATTEMPTS):
             try:
                 with self._transaction() as connection:
-                    row = self._plan_row(connection, plan_id)
+                    row = self._plan_row(connection, plan_id, for_update=True)
                     heading = resolve_section(row.sections, section)
                     current = row.current_version
                     if not 1 <= base_version <= current:
@@ -355,7 +358,8 @@ class Workspace:
                         .where(plan_versions.c.plan_id == plan_id, plan_versions.c.version > base_version)
                         .order_by(plan_versions.c.version)).all()
                     if any(c.section == heading for c in changes):
-                        raise self._stale(connection, plan_id, heading, base_version, current, changes)
+                        latest = max([current, *(c.version for c in changes)])
+                        raise self._stale(connection, plan_id, heading, base_version, latest, changes)
                     stamp = now()
                     swapped = connection.execute(
                         sa.update(plans).where(plans.c.id == plan_id, plans.c.current_version == current)
