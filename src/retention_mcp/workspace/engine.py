@@ -170,6 +170,8 @@ def _sqlite_engine(sa: Any, parsed: Any) -> Engine:
 
 def migrate(engine: Engine) -> None:
     """Upgrade the database to the newest schema (Alembic ``upgrade head``), one process at a time."""
+    if not logger.isEnabledFor(logging.DEBUG):  # Alembic narrates every plugin it loads at INFO
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     import sqlalchemy as sa
     from alembic import command
     from alembic.config import Config
@@ -186,6 +188,7 @@ def migrate(engine: Engine) -> None:
             command.upgrade(config, "head")
     except (OperationalError, InterfaceError) as exc:  # cannot connect, locked, disk: not our bug
         raise unavailable(engine.url.render_as_string(hide_password=True), exc) from None
+    logger.info("workspace database ready (schema up to date): %s", engine.url.render_as_string(hide_password=True))
 
 
 def unavailable(url: str, exc: BaseException) -> WorkspaceUnavailable:
