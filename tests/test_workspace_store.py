@@ -206,3 +206,16 @@ def test_citations_and_uncited_numbers() -> None:
     assert cited_ids(text) == ["ev-3f9a2c", "ev-aaaaaa"]
     assert [u.number for u in uncited_numbers(text)] == ["35", "21.0%", "¥120,000"]
     assert uncited_numbers("Turnover fell from 18% to 14%\n[ev-123abc] across 2 sites.") == []  # one sentence
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_the_migrations(tmp_path: Path) -> None:
+    import zipfile
+
+    repo = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path), str(repo)], check=True, timeout=300)
+    names = set(zipfile.ZipFile(next(tmp_path.glob("retention_mcp-*.whl"))).namelist())
+    for path in ("env.py", "script.py.mako", "versions/0001_initial.py"):
+        assert f"retention_mcp/workspace/migrations/{path}" in names
+    assert "retention_mcp/workspace/schema.py" in names and "retention_mcp/identity.py" in names
