@@ -120,6 +120,11 @@ def test_sections_are_named_by_heading_ignoring_case_and_spaces(database_url: st
                              author="a")
     assert store.write_section(plan.id, " root-cause ANALYSIS ", "x", base_version=1, author="a").section == \
         "Root-cause analysis"
+    zh = new_plan(store)
+    written = store.write_section(zh.id, "二、根本原因分析", "## 二、根本原因分析\n\n夜班排班。", base_version=1,
+                                  author="a")
+    assert written.section == "根本原因分析"
+    assert store.get_plan(zh.id).section("根本原因分析").markdown == "夜班排班。\n"  # heading not repeated
 
 
 # -- evidence

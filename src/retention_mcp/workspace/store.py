@@ -19,6 +19,7 @@ import difflib
 import hashlib
 import json
 import math
+import re
 import secrets
 import threading
 from collections.abc import Iterator, Sequence
@@ -163,14 +164,21 @@ def _clean_author(author: str) -> str:
     return author[:200] if author else "unknown"
 
 
+_NUMBERING = re.compile(r"^\s*#*\s*(?:\d+[.)、]|[一二三四五六七八九十]+、)?\s*")
+
+
+def _norm_heading(value: str) -> str:
+    """A heading without markdown hashes, numbering ('1.', '一、'), spaces or case."""
+    return "".join(_NUMBERING.sub("", value, count=1).split()).casefold()
+
+
 def resolve_section(sections: Sequence[str], wanted: str | int) -> str:
-    """The heading named by ``wanted``: the heading itself (case- and space-insensitive) or its 1-based number."""
+    """The heading named by ``wanted``: the heading itself (ignoring case, spaces and numbering such as
+    '一、') or its 1-based number."""
     text = str(wanted).strip()
     if text.isdigit() and 1 <= int(text) <= len(sections):
         return sections[int(text) - 1]
-
-    def norm(value: str) -> str:
-        return "".join(value.split()).casefold()
+    norm = _norm_heading
 
     for heading in sections:
         if norm(heading) == norm(text):
@@ -334,6 +342,9 @@ class Workspace:
         from retention_mcp.workspace.schema import plan_versions, plans
 
         markdown = (markdown or "").replace("\r\n", "\n").strip() + "\n"
+        first, _, rest = markdown.partition("\n")
+        if first.startswith("#") and isinstance(section, str) and _norm_heading(first) == _norm_heading(section):
+            markdown = rest.strip() + "\n"  # the plan prints the heading itself
         if len(markdown) > MAX_SECTION_CHARS:
             raise InputError(f"the section is {len(markdown):,} characters; the limit is {MAX_SECTION_CHARS:,}. "
                              "Shorten it or move detail into an exported appendix")
