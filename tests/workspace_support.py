@@ -98,7 +98,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         return subprocess.run([str(bin_dir / args[0]), *args[1:]], user=user, capture_output=True, text=True,
                               timeout=START_TIMEOUT_S, cwd=folder)
 
-    done = run("initdb", "-D", str(data), "-U", "retention", "--auth=trust", "-E", "UTF8", "--no-locale")
+    done = run("initdb", "-D", str(data), "-U", "retention", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync")
     if done.returncode:
         pytest.fail(f"initdb failed:\n{done.stdout}\n{done.stderr}")
     options = (f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200 "

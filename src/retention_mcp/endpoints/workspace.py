@@ -319,7 +319,10 @@ def register(server: RetentionServer, settings: Settings) -> None:
     async def plan_list(
         limit: Annotated[int, Field(ge=1, le=1000, description="most plans listed, newest change first")] = 50,
     ) -> Annotated[CallToolResult, PlanList]:
-        """List the team's plans: id, title, group, current version, last change and by whom."""
+        """List the team's plans: id, title, group, current version, last change and by whom.
+
+        Use it to find a plan id before plan_get or plan_write_section. Example: {"limit": 20}.
+        """
         summaries = await _in_thread(store().list_plans, limit)
         items = [PlanListItem(id=p.id, title=p.title, template=p.template, language=p.language, group=p.group,
                               current_version=p.current_version, created_by=p.created_by,
