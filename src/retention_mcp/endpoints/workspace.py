@@ -597,10 +597,16 @@ def _register_reports(server: RetentionServer, settings: Settings) -> None:
         except InputError as exc:
             raise _resource_error(exc) from None
 
-    template = ReportTemplate.from_function(
-        report, uri_template=URI_TEMPLATE, name="report", title="Exported report or chart",
-        description="A file in the server's output folder (DOCX, XLSX, HTML, Markdown, PNG...), by file name: "
-                    "binary files as a blob with their mime type. Tool results that write a file link to it.",
-        mime_type="application/octet-stream")
+    title = "Exported report or chart"
+    description = ("A file in the server's output folder (DOCX, XLSX, HTML, Markdown, PNG...), by file name: "
+                   "binary files as a blob with their mime type. Tool results that write a file link to it.")
+    templates = getattr(getattr(server, "_resource_manager", None), "_templates", None)
+    if not isinstance(templates, dict):  # the SDK changed its internals: serve every file as octet-stream
+        logger.warning("report resources fall back to one mime type (application/octet-stream)")
+        server.resource(URI_TEMPLATE, name="report", title=title, description=description,
+                        mime_type="application/octet-stream")(report)
+        return
+    template = ReportTemplate.from_function(report, uri_template=URI_TEMPLATE, name="report", title=title,
+                                            description=description, mime_type="application/octet-stream")
     # MCPServer has no public way to add a template object; the resource manager keeps them by URI template.
-    server._resource_manager._templates[template.uri_template] = template
+    templates[template.uri_template] = template
