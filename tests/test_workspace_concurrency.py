@@ -193,3 +193,28 @@ async def _two_authors(base: str, url: str) -> None:
                                                 "base_version": 2})
         history = (await _call(bob, "plan_history", {"plan_id": plan["id"]}))["versions"]
     assert [h["author"] for h in history] == ["alice", "alice", "bob"]
+
+
+@pytest.mark.anyio
+async def test_a_database_that_goes_away_is_a_clear_error_and_comes_back(tmp_path: Path,
+                                                                        postgres_server: PostgresServer) -> None:  # noqa: F811
+    """PostgreSQL restarted under a running server: calls in between get a tool error naming the database
+    (never a crash), and the first call after it is back works on fresh connections (pre-ping)."""
+    from retention_mcp.server import build_server
+    from retention_mcp.settings import Settings
+
+    url = postgres_server.create_database()
+    settings = Settings(data_dirs=(tmp_path,), output_dir=tmp_path / "out", log_level="WARNING", database_url=url)
+    async with Client(build_server(settings), raise_exceptions=True) as client:
+        created = await client.call_tool("plan_create", {"title": "Survives restarts", "language": "en"})
+        assert not created.is_error
+        postgres_server.stop()
+        try:
+            down = await client.call_tool("plan_list", {})
+            assert down.is_error
+            assert "cannot be used" in down.content[0].text and f":{postgres_server.port}/" in down.content[0].text
+        finally:
+            postgres_server.start()
+        back = await client.call_tool("plan_list", {})
+        assert not back.is_error, back.content[0].text
+        assert [p["title"] for p in back.structured_content["plans"]] == ["Survives restarts"]

@@ -53,6 +53,23 @@ class PostgresServer:
     port: int
     user: str
     folder: Path
+    bin_dir: Path
+    run_as: str | None
+    options: str
+
+    def pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(self.bin_dir / "pg_ctl"), "-D", str(self.folder / "data"), *args],
+                              user=self.run_as, capture_output=True, text=True, timeout=START_TIMEOUT_S,
+                              cwd=self.folder)
+
+    def stop(self) -> None:
+        done = self.pg_ctl("-m", "fast", "-w", "stop")
+        assert done.returncode == 0, done.stderr
+
+    def start(self) -> None:
+        done = self.pg_ctl("-l", str(self.folder / "server.log"), "-o", self.options, "-w", "-t",
+                           str(START_TIMEOUT_S), "start")
+        assert done.returncode == 0, done.stderr
 
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{database}"
@@ -108,7 +125,8 @@ def postgres_server() -> Iterator[PostgresServer]:
         text = log.read_text() if log.exists() else ""
         pytest.fail(f"pg_ctl start failed:\n{done.stdout}\n{done.stderr}\n{text}")
     try:
-        yield PostgresServer(port=port, user="retention", folder=folder)
+        yield PostgresServer(port=port, user="retention", folder=folder, bin_dir=bin_dir, run_as=user,
+                             options=options)
     finally:
         from retention_mcp.workspace.engine import dispose_all
 
