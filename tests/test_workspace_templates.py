@@ -72,6 +72,7 @@ async def test_workspace_beats_the_team_folder(ws_settings: Settings, tmp_path: 
     async with Client(build_server(settings), raise_exceptions=True) as client:
         saved = await client.call_tool("template_save", {"source": edited("来自工作区。")})
         assert saved.structured_content["shadows"] == "team"
+        assert saved.structured_content["layers"] == ["workspace v1", "team", "bundled"]  # the winner first
         text = (await client.get_prompt("retention_strategy", {**ARGS, "language": "zh"})).messages[0].content.text
     assert "来自工作区。" in text and "来自团队文件夹。" not in text
 

@@ -134,6 +134,8 @@ class SavedTemplateResult(BaseModel):
     version: int = Field(description="the workspace version just saved (1 for the first save)")
     shadows: str | None = Field(description="what it now overrides: 'bundled', 'team' (the prompts folder), "
                                 "'workspace vN', or null when the name is new")
+    layers: list[str] = Field(description="every definition of this name and language, the one in use first, "
+                              "e.g. ['workspace v2', 'team', 'bundled']")
     sections: list[str] = Field(description="the headings a plan made from this template gets")
     arguments: list[str]
 
@@ -464,25 +466,22 @@ def register(server: RetentionServer, settings: Settings) -> None:
         a saved template overrides the prompts folder's and the bundled one of the same name and
         language. Tip: read retention://templates/retention_strategy.zh, edit it, save it.
         """
-        from retention_mcp.templates import load_library
-        from retention_mcp.workspace.templates import template_sections, validate_template
+        from retention_mcp.workspace.templates import template_layers, template_sections, validate_template
 
         author = current_author()
         template = await _in_thread(validate_template, source)
         workspace = store()
-        before = (await _in_thread(load_library, settings)).templates.get(template.name, {}).get(template.language)
         saved = await _in_thread(workspace.save_template, template.name, template.language,
                                  source.replace("\r\n", "\n"), author)
-        shadows = None
-        if saved.version > 1:
-            shadows = f"workspace v{saved.version - 1}"
-        elif before is not None:
-            shadows = before.origin
+        layers = (await _in_thread(template_layers, settings)).get((saved.name, saved.language), [])
+        below = [origin for origin in layers if not origin.startswith("workspace")]
+        shadows = f"workspace v{saved.version - 1}" if saved.version > 1 else (below[0] if below else None)
         result = SavedTemplateResult(name=saved.name, language=saved.language, version=saved.version,
-                                     shadows=shadows, sections=template_sections(template),
+                                     shadows=shadows, layers=layers, sections=template_sections(template),
                                      arguments=[a.name for a in template.arguments])
         text = (f"Saved template **{saved.name}** ({saved.language}) as workspace version {saved.version}"
-                + (f", replacing the {shadows} one" if shadows else "") + ". Every client of this server "
+                + (f", replacing the {shadows} one" if shadows else "")
+                + (f"; it overrides {', '.join(below)}" if below else "") + ". Every client of this server "
                 "uses it from its next request (prompts/get, render_template, plan_create).")
         return tool_result(result, text)
 

@@ -128,3 +128,25 @@ def workspace_templates(settings: Settings) -> tuple[list[Template], list[Broken
                 _parsed[key] = item
         (good if isinstance(item, Template) else broken).append(item)  # type: ignore[arg-type]
     return good, broken
+
+
+_FILE_NAME = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)\.(?P<language>[a-z]{2})\.md$")
+
+
+def template_layers(settings: Settings) -> dict[tuple[str, str], list[str]]:
+    """Every (name, language) with the origins that define it, the one that wins first: e.g.
+    ``["workspace v3", "team", "bundled"]``. For a listing that shows what each template overrides."""
+    from retention_mcp.catalog import bundled_dir
+    from retention_mcp.workspace.engine import workspace_exists
+    from retention_mcp.workspace.store import workspace_for
+
+    layers: dict[tuple[str, str], list[str]] = {}
+    for folder, origin in ((bundled_dir("prompts"), "bundled"), (settings.prompts_dir, "team")):
+        if folder is not None and folder.is_dir():
+            for path in folder.glob("*.md"):
+                if match := _FILE_NAME.match(path.name):
+                    layers.setdefault((match["name"], match["language"]), []).insert(0, origin)
+    if workspace_exists(settings):
+        for name, language, version in workspace_for(settings).latest_template_versions():
+            layers.setdefault((name, language), []).insert(0, f"{ORIGIN} v{version}")
+    return layers
