@@ -61,6 +61,19 @@ def test_migrations_build_exactly_the_declared_schema(database_url: str) -> None
         engine.dispose()
 
 
+def test_a_database_from_a_newer_release_is_refused_clearly(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'w.sqlite3'}"
+    engine = create_engine(url)
+    migrate(engine)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = '9999_future'"))
+    with pytest.raises(WorkspaceUnavailable, match=r"newer schema.*upgrade retention-mcp"):
+        migrate(engine)
+    engine.dispose()
+
+
 def test_first_use_from_many_processes_at_once_migrates_once(database_url: str) -> None:  # noqa: F811
     """Server processes starting together on a new database: every one comes up, the schema is made once."""
     code = ("import sys; from retention_mcp.workspace.engine import create_engine, migrate; "

@@ -175,6 +175,7 @@ def migrate(engine: Engine) -> None:
     import sqlalchemy as sa
     from alembic import command
     from alembic.config import Config
+    from alembic.util import CommandError
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     config = Config(stdout=sys.stderr)  # stdout carries the MCP protocol over stdio
@@ -188,6 +189,10 @@ def migrate(engine: Engine) -> None:
             command.upgrade(config, "head")
     except (OperationalError, InterfaceError) as exc:  # cannot connect, locked, disk: not our bug
         raise unavailable(engine.url.render_as_string(hide_password=True), exc) from None
+    except CommandError as exc:  # a revision this release does not know: written by a newer release
+        raise WorkspaceUnavailable(
+            f"the workspace database {engine.url.render_as_string(hide_password=True)} has a newer schema than "
+            f"this retention-mcp knows ({exc}); upgrade retention-mcp on this machine") from None
     logger.info("workspace database ready (schema up to date): %s", engine.url.render_as_string(hide_password=True))
 
 
