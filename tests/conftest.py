@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,13 @@ SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_user_data_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never write the real per-user workspace database (workspace branch): a server built without
+    --database-url keeps its default SQLite file under this temporary XDG_DATA_HOME, children included."""
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("user-data"))
 
 
 @pytest.fixture

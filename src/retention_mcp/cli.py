@@ -26,6 +26,10 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="team catalog YAML files (KPI catalog, cost presets, column aliases) "
                              "(env RETENTION_MCP_CATALOG_DIR)")
     parser.add_argument("--language", choices=LANGUAGES, help="default prompt language (env RETENTION_MCP_LANGUAGE)")
+    parser.add_argument("--database-url", metavar="URL",
+                        help="workspace database (plans, evidence, team templates), e.g. "
+                             "postgresql+psycopg://user@host/db (env RETENTION_MCP_DATABASE_URL; "
+                             "default: SQLite in your user data folder)")
     parser.add_argument("--log-level", choices=LOG_LEVELS, type=str.upper,
                         help="stderr log level (env RETENTION_MCP_LOG_LEVEL; default INFO)")
 
@@ -62,7 +66,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     overrides: dict[str, object] = {}
     if args.data_dirs:
         overrides["data_dirs"] = tuple(args.data_dirs)
-    for key in ("output_dir", "prompts_dir", "catalog_dir", "language", "log_level", "host", "port", "workers"):
+    for key in ("output_dir", "prompts_dir", "catalog_dir", "language", "log_level", "host", "port", "workers",
+                "database_url"):
         value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value

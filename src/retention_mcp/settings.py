@@ -7,7 +7,6 @@ its variable, the variable over the default. Paths are resolved once, here.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,6 +39,9 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "RETENTION_MCP_ALLOWED_HOSTS": "Extra Host header values the HTTP server accepts, comma separated "
     "(e.g. its name behind a proxy).",
     "RETENTION_MCP_MAX_REQUEST_KB": "Largest HTTP request body, in KB. Default: 8000",
+    # workspace (workspace branch)
+    "RETENTION_MCP_DATABASE_URL": "Where the strategy workspace (plans, evidence, saved templates) is stored: a "
+    "SQLAlchemy URL such as postgresql+psycopg://user@host/db for a team. Default: SQLite in the user's data folder.",
 }
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -73,14 +75,11 @@ def unsafe_folder(folder: Path) -> str | None:
 
 
 def user_data_dir() -> Path:
-    """The per-user folder for the server's own files (workspace database, default outputs)."""
-    if os.name == "nt":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "retention-mcp"
+    """The per-user folder for the server's own files (workspace database, default outputs):
+    ~/.local/share/retention-mcp, ~/Library/Application Support/retention-mcp, %LOCALAPPDATA%\\retention-mcp."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("retention-mcp", appauthor=False))
 
 
 def _default_data_dirs() -> tuple[Path, ...]:
@@ -121,6 +120,10 @@ class Settings:
     workers: int = 1
     token: str | None = field(default=None, repr=False)
     max_request_kb: float = 8_000.0
+    # workspace (workspace branch)
+    #: SQLAlchemy URL of the workspace database; None = SQLite in the per-user data folder
+    #: (see retention_mcp.workspace.engine.database_url). Not in repr: it may hold a password.
+    database_url: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.min_group_size, int) or self.min_group_size < 1:
@@ -188,6 +191,8 @@ class Settings:
             values["call_memory_mb"] = float(value)
         if value := get("TOOL_WORKERS"):
             values["tool_workers"] = int(value)
+        if value := get("DATABASE_URL"):  # workspace (workspace branch)
+            values["database_url"] = value
         token = get("TOKEN")
         if token is None and (token_file := get("TOKEN_FILE")):
             token = Path(token_file).expanduser().read_text(encoding="utf-8").strip() or None

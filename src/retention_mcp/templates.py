@@ -77,7 +77,7 @@ class Template:
     body: str
     source: str = field(repr=False)
     path: Path
-    origin: str  # "bundled" or "team"
+    origin: str  # "bundled", "team" (the --prompts-dir folder) or "workspace" (saved with template_save)
 
 
 @dataclass(frozen=True)
@@ -272,7 +272,28 @@ def load_library(settings: Settings) -> Library:
                 broken.append(item)
             else:
                 templates.setdefault(item.name, {})[item.language] = item
+    saved, failed = _workspace_templates(settings)  # workspace hook: saved templates win (see below)
+    for item in saved:
+        templates.setdefault(item.name, {})[item.language] = item
+    broken.extend(failed)
     return Library(templates=templates, broken=tuple(broken))
+
+
+# --------------------------------------------------------------------------- workspace hook (workspace branch)
+# Templates saved from chat with `template_save` live in the workspace database, shared by every server
+# process, and override the folder's and the bundled ones (workspace > folder > bundled). Nothing is read
+# (and no database created) until a workspace exists; a database that cannot be read is reported as one
+# broken entry and the file templates keep working.
+
+
+def _workspace_templates(settings: Settings) -> tuple[list[Template], list[BrokenTemplate]]:
+    try:
+        from retention_mcp.workspace.templates import workspace_templates
+
+        return workspace_templates(settings)
+    except Exception as exc:
+        logger.warning("workspace templates not loaded: %s", exc, exc_info=not isinstance(exc, ValueError))
+        return [], [BrokenTemplate(Path("workspace"), "workspace", f"workspace templates unavailable: {exc}")]
 
 
 # --------------------------------------------------------------------------- arguments

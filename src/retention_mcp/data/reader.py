@@ -48,10 +48,20 @@ def resolve_data_path(settings: Settings, path: str) -> Path:
         raise InputError("no data folder is configured, so the server reads no files (it was started from a folder "
                          "it must not read, such as / or your home folder). Start it with --data-dir pointing at "
                          "the folder with your HR exports (an absolute path), or paste a small table as csv_text")
+    if len(path) > 1024 or "\x00" in path:
+        raise InputError("path is not a usable file name (too long, or it holds a NUL character); give the name "
+                         "of a file in the data folder, e.g. path='hr_export.csv'")
     candidate = Path(path.strip()).expanduser()
     if not candidate.is_absolute():
         candidate = settings.data_dirs[0] / candidate
-    resolved = candidate.resolve()
+    try:
+        resolved = candidate.resolve()
+        resolved.stat()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise InputError(f"{path[:80]!r} cannot be opened ({exc.strerror or type(exc).__name__}); give the name of "
+                         "a file in the data folder, e.g. path='hr_export.csv'") from None
     allowed = ", ".join(str(d) for d in settings.data_dirs)
     if not any(resolved.is_relative_to(d) for d in settings.data_dirs):
         raise InputError(f"{path!r} is outside the allowed data folders ({allowed}); copy the file into one "

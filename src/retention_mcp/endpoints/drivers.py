@@ -66,10 +66,10 @@ def driver_analysis(
     text = drivers_markdown(result)
     if result.outcome_definition:
         text = f"_{result.outcome_definition}_\n\n{text}"
-    figures = {"model R²": result.r_squared, "model rows": result.n, "rows in scope": result.rows_in_scope,
-               **{f"importance share: {d.driver}": d.importance_share for d in result.drivers[:20]}}
+    figures = {"r_squared": result.r_squared, "model_rows": result.n, "rows_in_scope": result.rows_in_scope,
+               **{f"importance_share[{d.driver}]": d.importance_share for d in result.drivers[:20]}}
     if result.enps is not None:
-        figures["eNPS"] = result.enps.enps
+        figures["enps"] = result.enps.enps
     return job.output(result, text, figures=figures, images=images,
                       definition="OLS with intercept (a linear probability model for a leaver flag); importance "
                                  "= Shapley share of R²; " + result.quadrant_rule)

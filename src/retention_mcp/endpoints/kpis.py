@@ -80,7 +80,7 @@ def build_kpis(
     from retention_mcp.analysis.kpi_build import build_kpi_set, build_text
 
     result = build_kpi_set(catalog(job), items, framework, profile, deadline, max_relative_change)
-    figures = {f"target: {k.id or k.name}": k.target for k in result.kpis[:50]}
+    figures = {f"target[{k.id or k.name}]": k.target for k in result.kpis[:50]}
     return job.output(result, build_text(result), figures=figures,
                       definition="KPI definitions and target bands from the KPI catalog")
 
@@ -121,8 +121,8 @@ def score_kpis(
                                            [k.status for k in scored], title=title), "image/png"))
     elif chart:
         text += "\n\nNo chart: no KPI could be scored (each needs an actual and a target unlike its baseline)."
-    figures: dict[str, Any] = {"weighted score": result.weighted_score,
-                               **{f"achievement: {k.id or k.name}": k.achievement_capped for k in result.kpis[:50]}}
+    figures: dict[str, Any] = {"weighted_score": result.weighted_score,
+                               **{f"achievement[{k.id or k.name}]": k.achievement_capped for k in result.kpis[:50]}}
     return job.output(result, text, figures=figures, images=images,
                       definition="achievement = (actual − baseline) ÷ (target − baseline), capped")
 
@@ -169,7 +169,7 @@ def agent_scorecard(
                              weights=weights, min_contacts=min_contacts, input_shape=input_shape)
     if scope.active:
         result.notes.insert(0, scope.describe(ds.rows, len(scope.rows)))
-    figures = {f"score: {a.agent}": a.total_score for a in result.agents[:50]}
+    figures = {f"score[{a.agent}]": a.total_score for a in result.agents[:50]}
     return job.output(result, scorecard_text(result), figures=figures, definition=result.method)
 
 

@@ -171,13 +171,13 @@ def turnover_breakdown(
                        min_group_size=min_group_size, scope=scope, bins=bins, max_rows=max_rows)
     text, images = with_chart(breakdown_markdown(result), turnover_chart(result) if chart else None, chart,
                               "every group is suppressed, so there is no rate to draw.")
-    figures: dict[str, Any] = {"overall rate": result.overall.rate, "overall leavers": result.overall.leavers,
-                               "overall headcount": result.overall.headcount}
+    figures: dict[str, Any] = {"overall_rate": result.overall.rate, "overall_leavers": result.overall.leavers,
+                               "overall_headcount": result.overall.headcount}
     if result.overall.annualised_rate is not None and result.definition.months != 12:
-        figures["overall annualised rate"] = result.overall.annualised_rate
+        figures["overall_annualised_rate"] = result.overall.annualised_rate
     for row in result.rows[:50]:
         if not row.suppressed:
-            figures[f"rate: {row.label}"] = row.rate
+            figures[f"rate[{row.label}]"] = row.rate
     return job.output(result, text, figures=figures, images=images,
                       definition=f"{result.definition.formula}; {result.definition.denominator_definition}")
 
@@ -216,11 +216,11 @@ def retention_curve(
                     time_points=time_points, curve_points=MAX_CURVE_POINTS if chart else 0)
     text, images = with_chart(curve_markdown(result), retention_chart(result) if chart else None, chart,
                               "every group is suppressed, so there is no curve to draw.")
-    figures: dict[str, Any] = {"overall early attrition": result.overall.early_attrition,
-                               "overall median tenure": result.overall.median_tenure,
-                               "log-rank p": result.logrank_p}
+    figures: dict[str, Any] = {"overall_early_attrition": result.overall.early_attrition,
+                               "overall_median_tenure": result.overall.median_tenure,
+                               "logrank_p": result.logrank_p}
     for point in result.overall.retention:
-        figures[f"overall retention at {point.time:g} {result.unit}"] = point.retention
+        figures[f"retention[{point.time:g} {result.unit}]"] = point.retention
     return job.output(result, text, figures=figures, images=images,
                       definition=f"{result.definition.source}; {result.definition.censoring}; "
                                  f"early attrition: {result.definition.early_attrition}")

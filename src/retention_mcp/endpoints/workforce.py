@@ -197,8 +197,8 @@ def schedule_fairness(
         result = fairness.fairness_from_roster(
             ds, catalog=catalog, holidays=holidays or (), night_from_hour=night_from_hour,
             night_until_hour=night_until_hour, night_limit=night_limit, min_group_size=job.policy.floor)
-    figures = {"gini": result.gini, "top 20% share": result.top20_share, "violation rate": result.violation_rate,
-               **{f"gini: {c.category}": c.gini for c in result.categories}}
+    figures = {"gini": result.gini, "top20_share": result.top20_share, "violation_rate": result.violation_rate,
+               **{f"gini[{c.category}]": c.gini for c in result.categories}}
     return job.output(result, fairness.fairness_text(result), figures=figures,
                       definition=" ".join(result.definitions))
 
@@ -251,5 +251,5 @@ def hiring_forecast(
         new_positions=new_positions,
         probation_pass_rate=parse_rate_argument("probation_pass_rate", probation_pass_rate),
     )
-    return job.output(result, workforce.hiring_text(result), figures={"hires needed": result.hires_needed},
+    return job.output(result, workforce.hiring_text(result), figures={"hires_needed": result.hires_needed},
                       definition="hires = ⌈(new positions + headcount × turnover) ÷ probation pass rate⌉")

@@ -1,0 +1,90 @@
+"""The workspace schema, in SQLAlchemy Core: one definition for SQLite and PostgreSQL.
+
+Changing it means adding an Alembic revision in ``migrations/versions`` that brings an existing
+database to the same shape (a test compares the migrated database with these tables).
+
+- ``retention_plans``: one row per plan; ``current_version`` is the compare-and-swap guard that makes
+  a write against a stale version fail instead of overwriting.
+- ``retention_plan_versions``: every version of every plan; version 1 is the creation, each later one
+  changes exactly one section (its full new markdown) and records who, when and which version it revised.
+- ``retention_evidence``: what a tool computed, from which files, under which definition; cited as ``[ev-…]``.
+- ``retention_templates``: team templates saved from chat, every version kept.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+#: Lengths: names people type (titles, groups, authors) and identifiers.
+NAME_LENGTH = 200
+KEY_LENGTH = 100
+
+plans = Table(
+    "retention_plans", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("title", String(NAME_LENGTH), nullable=False),
+    Column("template", String(KEY_LENGTH), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("group_label", String(NAME_LENGTH), nullable=False),
+    Column("sections", JSON, nullable=False),  # the ordered section headings
+    Column("current_version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(NAME_LENGTH), nullable=False),
+)
+
+plan_versions = Table(
+    "retention_plan_versions", metadata,
+    Column("plan_id", Integer, ForeignKey("retention_plans.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("base_version", Integer, nullable=True),  # the version the writer revised (None: the creation)
+    Column("section", String(NAME_LENGTH), nullable=True),  # None: the creation
+    Column("content", Text, nullable=True),  # the section's whole new markdown
+    Column("author", String(NAME_LENGTH), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_retention_plan_versions_section", plan_versions.c.plan_id, plan_versions.c.section,
+      plan_versions.c.version)
+
+evidence = Table(
+    "retention_evidence", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tool", String(KEY_LENGTH), nullable=False),
+    Column("arguments", JSON, nullable=False),
+    Column("sources", JSON, nullable=False),
+    Column("definition", Text, nullable=False),
+    Column("figures", JSON, nullable=False),
+    Column("author", String(NAME_LENGTH), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+templates = Table(
+    "retention_templates", metadata,
+    Column("name", String(KEY_LENGTH), primary_key=True),
+    Column("language", String(8), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("author", String(NAME_LENGTH), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,579 @@
+"""The store API: plans and their versions, evidence, team templates — one database, many processes.
+
+``workspace_for(settings)`` gives the process's :class:`Workspace` for the configured database. Its
+methods are synchronous (database I/O): call them from async code with ``anyio.to_thread.run_sync``.
+Bad input raises :class:`~retention_mcp.errors.InputError` with what to fix; a database that cannot be
+reached raises :class:`~retention_mcp.workspace.engine.WorkspaceUnavailable` (an InputError too).
+
+No lost updates: a section write names the version it revises (``base_version``). It lands only if
+that section has not changed since; then one transaction moves the plan's ``current_version`` from the
+value it read to the next (compare-and-swap) and inserts the version row (primary key plan + version).
+A concurrent writer that loses the swap re-reads and is refused as stale if the section moved, or
+lands on top if only other sections did. Every version keeps its author, time and base version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import json
+import math
+import re
+import secrets
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from retention_mcp.errors import InputError
+from retention_mcp.settings import Settings
+from retention_mcp.workspace.citations import UncitedNumber, cited_ids, uncited_numbers
+from retention_mcp.workspace.engine import database_url, get_engine, unavailable
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+#: Largest section, in characters (about 60 pages of text).
+MAX_SECTION_CHARS = 200_000
+#: Longest argument string kept in an evidence record; longer ones (inline CSV) are kept as a fingerprint.
+MAX_ARGUMENT_CHARS = 2_000
+#: Arguments that carry the data itself: never stored (privacy), only fingerprinted.
+INLINE_DATA_ARGUMENTS = ("csv_text",)
+#: Times a write retries after losing the compare-and-swap to a writer of another section.
+MAX_WRITE_ATTEMPTS = 20
+EVIDENCE_PREFIX = "ev-"
+
+FigureValue = float | int | str | None
+
+
+class StaleVersion(InputError):
+    """A write against a version of the section that has since changed; nothing was written."""
+
+    def __init__(self, message: str, *, current_version: int, diff: str) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+        self.diff = diff
+
+
+# -- results ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SectionState:
+    heading: str
+    markdown: str  # "" when never written
+    version: int | None  # the plan version that last changed it (None: never written)
+    author: str | None
+    changed_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class PlanState:
+    id: int
+    title: str
+    template: str
+    language: str
+    group: str
+    version: int  # the version this state shows
+    current_version: int
+    sections: tuple[SectionState, ...]
+    created_at: dt.datetime
+    created_by: str
+    changed_at: dt.datetime  # when `version` was made
+    changed_by: str
+
+    def section(self, heading: str) -> SectionState:
+        return next(s for s in self.sections if s.heading == heading)
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    id: int
+    title: str
+    template: str
+    language: str
+    group: str
+    current_version: int
+    created_by: str
+    updated_at: dt.datetime
+    updated_by: str
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: int
+    base_version: int | None
+    section: str | None  # None: the creation
+    author: str
+    created_at: dt.datetime
+    chars: int
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    plan_id: int
+    version: int
+    section: str
+    base_version: int
+    cited: tuple[str, ...]
+    uncited: tuple[UncitedNumber, ...]
+    #: sections others changed between base_version and this write (kept: they were not this section)
+    merged_changes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Evidence:
+    id: str
+    tool: str
+    arguments: dict[str, Any]
+    sources: list[dict[str, Any]]
+    definition: str
+    figures: dict[str, FigureValue]
+    author: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class SavedTemplate:
+    name: str
+    language: str
+    version: int
+    source: str
+    author: str
+    created_at: dt.datetime
+
+
+class _Retry(Exception):
+    """Lost the compare-and-swap to another writer: read again."""
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """SQLite hands timestamps back without a zone; they were written in UTC."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _clean_author(author: str) -> str:
+    author = (author or "").strip()
+    return author[:200] if author else "unknown"
+
+
+_NUMBERING = re.compile(r"^\s*#*\s*(?:\d+[.)、]|[一二三四五六七八九十]+、)?\s*")
+
+
+def _norm_heading(value: str) -> str:
+    """A heading without markdown hashes, numbering ('1.', '一、'), spaces or case."""
+    return "".join(_NUMBERING.sub("", value, count=1).split()).casefold()
+
+
+def resolve_section(sections: Sequence[str], wanted: str | int) -> str:
+    """The heading named by ``wanted``: the heading itself (ignoring case, spaces and numbering such as
+    '一、') or its 1-based number."""
+    text = str(wanted).strip()
+    if text.isdigit() and 1 <= int(text) <= len(sections):
+        return sections[int(text) - 1]
+    norm = _norm_heading
+
+    for heading in sections:
+        if norm(heading) == norm(text):
+            return heading
+    listed = "; ".join(f"{i}. {h}" for i, h in enumerate(sections, 1))
+    raise InputError(f"this plan has no section {wanted!r}; its sections are: {listed} "
+                     "(name one by its heading or its number)")
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON-safe copy: NaN and infinities become None, numpy scalars plain numbers, the rest str()."""
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if hasattr(value, "item"):  # numpy scalar
+        return _json_value(value.item())
+    return str(value)
+
+
+def fingerprint(text: str) -> dict[str, Any]:
+    data = text.encode("utf-8")
+    return {"omitted": "inline data is not stored in the workspace", "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def clean_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Arguments as stored in evidence: inline data and very long strings replaced by a fingerprint."""
+    cleaned: dict[str, Any] = {}
+    for key, value in (arguments or {}).items():
+        if isinstance(value, str) and (key in INLINE_DATA_ARGUMENTS or len(value) > MAX_ARGUMENT_CHARS):
+            cleaned[str(key)] = fingerprint(value)
+        else:
+            cleaned[str(key)] = _json_value(value)
+    return cleaned
+
+
+def clean_figures(figures: dict[str, Any]) -> dict[str, FigureValue]:
+    cleaned: dict[str, FigureValue] = {}
+    for key, value in (figures or {}).items():
+        value = _json_value(value)
+        if isinstance(value, bool):
+            value = int(value)
+        if not isinstance(value, int | float | str) and value is not None:
+            value = json.dumps(value, ensure_ascii=False)
+        cleaned[str(key)] = value
+    return cleaned
+
+
+def unified_diff(old: str, new: str, old_label: str, new_label: str) -> str:
+    lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                 fromfile=old_label, tofile=new_label)
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+# -- the store ----------------------------------------------------------------------------------------
+
+class Workspace:
+    """Plans, evidence and team templates in the database at ``url`` (opened and migrated on first use)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        engine = get_engine(self.url)
+        try:
+            with engine.begin() as connection:
+                yield connection
+        except (OperationalError, InterfaceError) as exc:  # cannot connect, locked for too long, disk full
+            raise unavailable(self.url, exc) from None
+
+    # -- plans
+
+    def create_plan(self, *, title: str, template: str, language: str, group: str, sections: Sequence[str],
+                    author: str) -> PlanState:
+        """A new plan at version 1 with empty sections (in order)."""
+        import sqlalchemy as sa
+
+        from retention_mcp.workspace.schema import plan_versions, plans
+
+        title = (title or "").strip()
+        if not title:
+            raise InputError("a plan needs a title, e.g. '客服中心夜班保留方案 2026'")
+        headings = [str(s).strip() for s in sections if str(s).strip()]
+        if not headings:
+            raise InputError("a plan needs at least one section heading")
+        if len(set(headings)) != len(headings):
+            raise InputError(f"section headings must be different from each other: {headings}")
+        if any(len(h) > 200 for h in headings) or len(title) > 200 or len(group) > 200:
+            raise InputError("titles, group names and section headings are limited to 200 characters")
+        author, stamp = _clean_author(author), now()
+        with self._transaction() as connection:
+            plan_id = connection.execute(sa.insert(plans).values(
+                title=title, template=template, language=language, group_label=(group or "").strip(),
+                sections=headings, current_version=1, created_at=stamp, created_by=author, updated_at=stamp,
+                updated_by=author)).inserted_primary_key[0]
+            connection.execute(sa.insert(plan_versions).values(
+                plan_id=plan_id, version=1, base_version=None, section=None, content=None, author=author,
+                created_at=stamp))
+        return self.get_plan(int(plan_id))
+
+    def _plan_row(self, connection: Connection, plan_id: int, *, for_update: bool = False) -> Any:
+        import sqlalchemy as sa
+
+        from retention_mcp.workspace.schema import plans
+
+        query = sa.select(plans).where(plans.c.id == plan_id)
+        if for_update:  # PostgreSQL: writers of one plan queue here (SQLite: BEGIN IMMEDIATE already did)
+            query = query.with_for_update()
+        row = connection.execute(query).one_or_none()
+        if row is None:
+            raise InputError(f"there is no plan {plan_id}; plan_list shows the plans and their ids")
+        return row
+
+    def get_plan(self, plan_id: int, version: int | None = None) -> PlanState:
+        """The plan as it is now, or as it was at ``version``."""
+        import sqlalchemy as sa
+
+        from retention_mcp.workspace.schema import plan_versions
+
+        with self._transaction() as connection:
+            row = self._plan_row(connection, plan_id)
+            wanted = row.current_version if version is None else int(version)
+            if not 1 <= wanted <= row.current_version:
+                raise InputError(f"plan {plan_id} has versions 1 to {row.current_version}, not {version}")
+            versions = connection.execute(
+                sa.select(plan_versions).where(plan_versions.c.plan_id == plan_id,
+                                               plan_versions.c.version <= wanted)
+                .order_by(plan_versions.c.version)).all()
+        latest: dict[str, Any] = {}
+        for item in versions:
+            if item.section is not None:
+                latest[item.section] = item
+        sections = tuple(
+            SectionState(heading=h, markdown=latest[h].content or "", version=latest[h].version,
+                         author=latest[h].author, changed_at=as_utc(latest[h].created_at))
+            if h in latest else SectionState(heading=h, markdown="", version=None, author=None, changed_at=None)
+            for h in row.sections)
+        last = versions[-1]
+        return PlanState(id=row.id, title=row.title, template=row.template, language=row.language,
+                         group=row.group_label, version=wanted, current_version=row.current_version,
+                         sections=sections, created_at=as_utc(row.created_at), created_by=row.created_by,
+                         changed_at=as_utc(last.created_at), changed_by=last.author)
+
+    def write_section(self, plan_id: int, section: str | int, markdown: str, *, base_version: int,
+                      author: str) -> WriteOutcome:
+        """Write one section's whole markdown as a new version, if the section has not changed since
+        ``base_version``; else raise :class:`StaleVersion` with the current version and the diff since."""
+        import sqlalchemy as sa
+        from sqlalchemy.exc import IntegrityError
+
+        from retention_mcp.workspace.schema import plan_versions, plans
+
+        markdown = (markdown or "").replace("\r\n", "\n").strip() + "\n"
+        first, _, rest = markdown.partition("\n")
+        if first.startswith("#") and isinstance(section, str) and _norm_heading(first) == _norm_heading(section):
+            markdown = rest.strip() + "\n"  # the plan prints the heading itself
+        if len(markdown) > MAX_SECTION_CHARS:
+            raise InputError(f"the section is {len(markdown):,} characters; the limit is {MAX_SECTION_CHARS:,}. "
+                             "Shorten it or move detail into an exported appendix")
+        cited = cited_ids(markdown)
+        missing = self.missing_evidence(cited)
+        if missing:
+            raise InputError(
+                f"unknown evidence id(s): {', '.join(missing)}. Cite only the evidence_id values that tool "
+                "results returned (evidence_get shows one); nothing was written")
+        author = _clean_author(author)
+        for _attempt in range(MAX_WRITE_ATTEMPTS):
+            try:
+                with self._transaction() as connection:
+                    row = self._plan_row(connection, plan_id, for_update=True)
+                    heading = resolve_section(row.sections, section)
+                    current = row.current_version
+                    if not 1 <= base_version <= current:
+                        raise InputError(f"base_version must be a version of plan {plan_id} (1 to {current}), "
+                                         f"not {base_version}; use the version plan_get returned")
+                    changes = connection.execute(
+                        sa.select(plan_versions.c.version, plan_versions.c.section, plan_versions.c.author)
+                        .where(plan_versions.c.plan_id == plan_id, plan_versions.c.version > base_version)
+                        .order_by(plan_versions.c.version)).all()
+                    if any(c.section == heading for c in changes):
+                        latest = max([current, *(c.version for c in changes)])
+                        raise self._stale(connection, plan_id, heading, base_version, latest, changes)
+                    stamp = now()
+                    swapped = connection.execute(
+                        sa.update(plans).where(plans.c.id == plan_id, plans.c.current_version == current)
+                        .values(current_version=current + 1, updated_at=stamp, updated_by=author))
+                    if swapped.rowcount != 1:
+                        raise _Retry("another write landed first")
+                    connection.execute(sa.insert(plan_versions).values(
+                        plan_id=plan_id, version=current + 1, base_version=base_version, section=heading,
+                        content=markdown, author=author, created_at=stamp))
+            except (_Retry, IntegrityError):
+                continue
+            merged = tuple(dict.fromkeys(c.section for c in changes if c.section))
+            return WriteOutcome(plan_id=plan_id, version=current + 1, section=heading, base_version=base_version,
+                                cited=tuple(cited), uncited=tuple(uncited_numbers(markdown)),
+                                merged_changes=merged)
+        raise InputError(f"plan {plan_id} is being written by many people at once; nothing was written. "
+                         "Read it again (plan_get) and retry")
+
+    def _stale(self, connection: Connection, plan_id: int, heading: str, base_version: int, current: int,
+               changes: Sequence[Any]) -> StaleVersion:
+        import sqlalchemy as sa
+
+        from retention_mcp.workspace.schema import plan_versions
+
+        def content_at(version: int) -> str:
+            found = connection.execute(
+                sa.select(plan_versions.c.content).where(
+                    plan_versions.c.plan_id == plan_id, plan_versions.c.section == heading,
+                    plan_versions.c.version <= version)
+                .order_by(plan_versions.c.version.desc()).limit(1)).scalar_one_or_none()
+            return found or ""
+
+        diff = unified_diff(content_at(base_version), content_at(current), f"v{base_version}/{heading}",
+                            f"v{current}/{heading}")
+        ours = [c for c in changes if c.section == heading]
+        by = ", ".join(f"v{c.version} by {c.author}" for c in ours)
+        message = (f"stale write refused: plan {plan_id}, section {heading!r} changed after version {base_version} "
+                   f"({by}); the plan is now at version {current}. Nothing was written. Merge your text into the "
+                   f"current section (plan_get) and write again with base_version={current}.\n"
+                   f"What changed in {heading!r} since version {base_version}:\n```diff\n{diff}```")
+        return StaleVersion(message, current_version=current, diff=diff)
+
+    def list_plans(self, limit: int = 100) -> list[PlanSummary]:
+        import sqlalchemy as sa
+
+        from retention_mcp.workspace.schema import plans
+
+        with self._transaction() as connection:
+            rows = connection.execute(sa.select(plans).order_by(plans.c.updated_at.desc(), plans.c.id.desc())
+                                      .limit(max(1, min(int(limit), 1000)))).all()
+        return [PlanSummary(id=r.id, title=r.title, template=r.template, language=r.language, group=r.group_label,
+                            current_version=r.current_version, created_by=r.created_by,
+                            updated_at=as_utc(r.updated_at), updated_by=r.updated_by) for r in rows]
+
+    def history(self, plan_id: int) -> list[VersionInfo]:
+        import sqlalchemy as sa
+
+        from retention_mcp.workspace.schema import plan_versions
+
+        with self._transaction() as connection:
+            self._plan_row(connection, plan_id)
+            rows = connection.execute(
+                sa.select(plan_versions.c.version, plan_versions.c.base_version, plan_versions.c.section,
+                          plan_versions.c.author, plan_versions.c.created_at,
+                          sa.func.length(plan_versions.c.content).label("chars"))
+                .where(plan_versions.c.plan_id == plan_id).order_by(plan_versions.c.version)).all()
+        return [VersionInfo(version=r.version, base_version=r.base_version, section=r.section, author=r.author,
+                            created_at=as_utc(r.created_at), chars=int(r.chars or 0)) for r in rows]
+
+    def diff(self, plan_id: int, from_version: int, to_version: int | None = None) -> str:
+        """Unified diff of the plan's markdown between two versions (to_version: the current one)."""
+        from retention_mcp.workspace.render import plan_markdown
+
+        old = self.get_plan(plan_id, from_version)
+        new = self.get_plan(plan_id, to_version)
+        return unified_diff(plan_markdown(old, meta=False), plan_markdown(new, meta=False),
+                            f"plan {plan_id} v{old.version}", f"plan {plan_id} v{new.version}")
+
+    # -- evidence
+
+    def record_evidence(self, tool: str, arguments: dict[str, Any], sources: list[dict[str, Any]],
+                        definition: str, figures: dict[str, FigureValue], author: str) -> str:
+        """Store what a tool computed and from what; return its new id, e.g. ``ev-3f9a2c``.
+
+        ``sources``: ``[{"name": "hr.csv", "size": 1234, "modified": "2026-11-20T10:00:00",
+        "sha256": "...", "format": "csv"}]``. Inline data arguments (``csv_text``) are kept only as a
+        fingerprint (size and SHA-256): HR rows never enter the workspace.
+        """
+        import sqlalchemy as sa
+        from sqlalchemy.exc import IntegrityError
+
+        from retention_mcp.workspace.schema import evidence
+
+        values = dict(tool=str(tool)[:100], arguments=clean_arguments(arguments),
+                      sources=_json_value(list(sources or [])), definition=str(definition or ""),
+                      figures=clean_figures(figures), author=_clean_author(author), created_at=now())
+        for attempt in range(10):
+            evidence_id = EVIDENCE_PREFIX + secrets.token_hex(3 if attempt < 5 else 5)
+            try:
+                with self._transaction() as connection:
+                    connection.execute(sa.insert(evidence).values(id=evidence_id, **values))
+                return evidence_id
+            except IntegrityError:  # that id is taken: draw another
+                continue
+        raise RuntimeError("could not draw an unused evidence id in 10 attempts")
+
+    def get_evidence(self, evidence_id: str) -> Evidence | None:
+        found = self.get_evidence_many([evidence_id])
+        return found.get(evidence_id.strip().lower())
+
+    def get_evidence_many(self, ids: Sequence[str]) -> dict[str, Evidence]:
+        import sqlalchemy as sa
+
+        from retention_mcp.workspace.schema import evidence
+
+        wanted = sorted({i.strip().lower() for i in ids if i and i.strip()})
+        if not wanted:
+            return {}
+        with self._transaction() as connection:
+            rows = connection.execute(sa.select(evidence).where(evidence.c.id.in_(wanted))).all()
+        return {r.id: Evidence(id=r.id, tool=r.tool, arguments=r.arguments, sources=r.sources,
+                               definition=r.definition, figures=r.figures, author=r.author,
+                               created_at=as_utc(r.created_at)) for r in rows}
+
+    def missing_evidence(self, ids: Sequence[str]) -> list[str]:
+        found = self.get_evidence_many(ids)
+        return [i for i in ids if i not in found]
+
+    # -- team templates
+
+    def save_template(self, name: str, language: str, source: str, author: str) -> SavedTemplate:
+        """Store a new version of a team template (validate it first: see workspace.templates)."""
+        import sqlalchemy as sa
+        from sqlalchemy.exc import IntegrityError
+
+        from retention_mcp.workspace.schema import templates
+
+        author = _clean_author(author)
+        for _attempt in range(MAX_WRITE_ATTEMPTS):
+            stamp = now()
+            try:
+                with self._transaction() as connection:
+                    latest = connection.execute(
+                        sa.select(sa.func.max(templates.c.version)).where(
+                            templates.c.name == name, templates.c.language == language)).scalar()
+                    version = int(latest or 0) + 1
+                    connection.execute(sa.insert(templates).values(
+                        name=name, language=language, version=version, source=source, author=author,
+                        created_at=stamp))
+            except IntegrityError:  # someone saved the same template at the same moment: next number
+                continue
+            return SavedTemplate(name=name, language=language, version=version, source=source, author=author,
+                                 created_at=stamp)
+        raise InputError(f"template {name!r} is being saved by many people at once; try again")
+
+    def latest_template_versions(self) -> list[tuple[str, str, int]]:
+        """(name, language, newest version) of every saved template."""
+        import sqlalchemy as sa
+
+        from retention_mcp.workspace.schema import templates
+
+        with self._transaction() as connection:
+            rows = connection.execute(
+                sa.select(templates.c.name, templates.c.language, sa.func.max(templates.c.version))
+                .group_by(templates.c.name, templates.c.language)).all()
+        return [(r[0], r[1], int(r[2])) for r in rows]
+
+    def get_template(self, name: str, language: str, version: int | None = None) -> SavedTemplate | None:
+        import sqlalchemy as sa
+
+        from retention_mcp.workspace.schema import templates
+
+        query = sa.select(templates).where(templates.c.name == name, templates.c.language == language)
+        query = query.where(templates.c.version == version) if version else query.order_by(
+            templates.c.version.desc()).limit(1)
+        with self._transaction() as connection:
+            row = connection.execute(query).one_or_none()
+        if row is None:
+            return None
+        return SavedTemplate(name=row.name, language=row.language, version=row.version, source=row.source,
+                             author=row.author, created_at=as_utc(row.created_at))
+
+    def template_history(self, name: str, language: str) -> list[SavedTemplate]:
+        import sqlalchemy as sa
+
+        from retention_mcp.workspace.schema import templates
+
+        with self._transaction() as connection:
+            rows = connection.execute(sa.select(templates).where(
+                templates.c.name == name, templates.c.language == language).order_by(templates.c.version)).all()
+        return [SavedTemplate(name=r.name, language=r.language, version=r.version, source=r.source, author=r.author,
+                              created_at=as_utc(r.created_at)) for r in rows]
+
+
+_workspaces: dict[str, Workspace] = {}
+_workspaces_lock = threading.Lock()
+
+
+def workspace_for(settings: Settings) -> Workspace:
+    """The process's Workspace for the configured database (opened lazily; cheap to call per request)."""
+    url = database_url(settings)
+    with _workspaces_lock:
+        found = _workspaces.get(url)
+        if found is None:
+            found = _workspaces[url] = Workspace(url)
+    return found
