@@ -30,6 +30,10 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "RETENTION_MCP_ALLOWED_HOSTS": "Extra Host header values the HTTP server accepts, comma separated "
     "(e.g. its name behind a proxy).",
     "RETENTION_MCP_MAX_REQUEST_KB": "Largest HTTP request body, in KB. Default: 8000",
+    "RETENTION_MCP_TOKENS_FILE": "A file of per-person bearer tokens for the HTTP server, one 'name: token' "
+    "line each ('#' starts a comment); the name is recorded as the author of what that person saves.",
+    "RETENTION_MCP_HEADER_TIMEOUT": "Seconds an HTTP client may take to send complete request headers. Default: 10",
+    "RETENTION_MCP_BODY_TIMEOUT": "Seconds an HTTP client may take to send a request body. Default: 30",
 }
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -54,6 +58,12 @@ class Settings:
     workers: int = 1
     token: str | None = field(default=None, repr=False)
     max_request_kb: float = 8_000.0
+    # HTTP hardening (http branch)
+    #: "name: token" lines, one person each, so the server knows who called (the shared token is "team")
+    tokens_file: Path | None = None
+    #: seconds a connection may take to send complete request headers, then the body
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         if not self.data_dirs:
@@ -106,6 +116,12 @@ class Settings:
             values["max_file_mb"] = float(value)
         if value := get("MAX_REQUEST_KB"):
             values["max_request_kb"] = float(value)
+        if value := get("TOKENS_FILE"):
+            values["tokens_file"] = Path(value).expanduser()
+        if value := get("HEADER_TIMEOUT"):
+            values["header_timeout_s"] = float(value)
+        if value := get("BODY_TIMEOUT"):
+            values["body_timeout_s"] = float(value)
         token = get("TOKEN")
         if token is None and (token_file := get("TOKEN_FILE")):
             token = Path(token_file).expanduser().read_text(encoding="utf-8").strip() or None
