@@ -50,6 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="HTTP worker processes behind one port (default 1)")
     serve.add_argument("--token-file", type=Path, help="file holding the bearer token (env RETENTION_MCP_TOKEN "
                                                        "or RETENTION_MCP_TOKEN_FILE)")
+    serve.add_argument("--tokens-file", type=Path, metavar="FILE",
+                       help="per-person bearer tokens, one 'name: token' line each; '#' starts a comment "
+                            "(env RETENTION_MCP_TOKENS_FILE)")
+    serve.add_argument("--header-timeout", type=float, dest="header_timeout_s", metavar="SECONDS",
+                       help="close HTTP connections whose request headers are not complete by then "
+                            "(env RETENTION_MCP_HEADER_TIMEOUT; default 10)")
+    serve.add_argument("--body-timeout", type=float, dest="body_timeout_s", metavar="SECONDS",
+                       help="answer 408 to HTTP requests whose body has not arrived by then "
+                            "(env RETENTION_MCP_BODY_TIMEOUT; default 30)")
 
     demo = commands.add_parser("demo", help="run an end-to-end session against this server on bundled sample data")
     _add_common(demo)
@@ -62,7 +71,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     overrides: dict[str, object] = {}
     if args.data_dirs:
         overrides["data_dirs"] = tuple(args.data_dirs)
-    for key in ("output_dir", "prompts_dir", "catalog_dir", "language", "log_level", "host", "port", "workers"):
+    for key in ("output_dir", "prompts_dir", "catalog_dir", "language", "log_level", "host", "port", "workers",
+                "tokens_file", "header_timeout_s", "body_timeout_s"):
         value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value
