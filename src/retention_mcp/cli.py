@@ -11,22 +11,32 @@ from pathlib import Path
 from retention_mcp import __version__
 from retention_mcp.settings import LANGUAGES, LOG_LEVELS, Settings
 
+logger = logging.getLogger("retention_mcp")
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", action="append", type=Path, dest="data_dirs", metavar="DIR",
+
+def _add_common(parser: argparse.ArgumentParser, *, subcommand: bool = False) -> None:
+    """Options every command takes, before or after the subcommand.
+
+    On a subcommand they default to SUPPRESS: argparse copies a subparser's defaults over the values
+    the main parser already read, so ``--data-dir X serve`` would otherwise lose X. Given on both
+    sides, the one after the subcommand wins.
+    """
+    unset = {"default": argparse.SUPPRESS} if subcommand else {}
+    parser.add_argument("--data-dir", action="append", type=Path, dest="data_dirs", metavar="DIR", **unset,
                         help="folder the tools may read HR files from; repeat for several "
                              "(env RETENTION_MCP_DATA_DIRS; default: the current directory)")
-    parser.add_argument("--output-dir", type=Path, metavar="DIR",
+    parser.add_argument("--output-dir", type=Path, metavar="DIR", **unset,
                         help="folder for exported reports and charts (env RETENTION_MCP_OUTPUT_DIR; "
                              "default ./retention-mcp-output)")
-    parser.add_argument("--prompts-dir", type=Path, metavar="DIR",
+    parser.add_argument("--prompts-dir", type=Path, metavar="DIR", **unset,
                         help="team prompt templates that add to or override the bundled ones "
                              "(env RETENTION_MCP_PROMPTS_DIR)")
-    parser.add_argument("--catalog-dir", type=Path, metavar="DIR",
+    parser.add_argument("--catalog-dir", type=Path, metavar="DIR", **unset,
                         help="team catalog YAML files (KPI catalog, cost presets, column aliases) "
                              "(env RETENTION_MCP_CATALOG_DIR)")
-    parser.add_argument("--language", choices=LANGUAGES, help="default prompt language (env RETENTION_MCP_LANGUAGE)")
-    parser.add_argument("--log-level", choices=LOG_LEVELS, type=str.upper,
+    parser.add_argument("--language", choices=LANGUAGES, **unset,
+                        help="default prompt language (env RETENTION_MCP_LANGUAGE)")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, type=str.upper, **unset,
                         help="stderr log level (env RETENTION_MCP_LOG_LEVEL; default INFO)")
 
 
@@ -40,10 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
 
     stdio = commands.add_parser("stdio", help="serve MCP over stdio (the default)")
-    _add_common(stdio)
+    _add_common(stdio, subcommand=True)
 
     serve = commands.add_parser("serve", help="serve MCP over stdio, or over streamable HTTP with --http")
-    _add_common(serve)
+    _add_common(serve, subcommand=True)
     serve.add_argument("--http", action="store_true", help="stateless streamable HTTP instead of stdio")
     serve.add_argument("--host", help="HTTP host (default 127.0.0.1; beyond loopback a token is required)")
     serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
@@ -61,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "(env RETENTION_MCP_BODY_TIMEOUT; default 30)")
 
     demo = commands.add_parser("demo", help="run an end-to-end session against this server on bundled sample data")
-    _add_common(demo)
+    _add_common(demo, subcommand=True)
     demo.add_argument("--workdir", type=Path, help="where the demo writes its sample data and reports "
                                                    "(default: a new temporary folder)")
     return parser
@@ -113,5 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from retention_mcp.server import build_server
 
+    logger.info("retention-mcp %s serving MCP over stdio; data folder(s): %s; output folder: %s", __version__,
+                ", ".join(str(d) for d in settings.data_dirs), settings.output_dir)
     build_server(settings).run("stdio")
     return 0
