@@ -250,22 +250,6 @@ async def test_real_server_with_sdk_client(tmp_path):
                 assert "list_templates" in {t.name for t in tools.tools}
 
 
-@pytest.mark.anyio
-async def test_real_server_two_workers_with_token_file(tmp_path):
-    token_file = tmp_path / "token"
-    token_file.write_text(TOKEN + "\n")
-    with running_server(tmp_path, "--workers", "2", "--token-file", str(token_file)) as url:
-        assert httpx2.post(f"{url}/mcp", json=LIST_TOOLS, headers=JSON_HEADERS, timeout=10).status_code == 401
-        headers = {"Authorization": f"Bearer {TOKEN}"}
-        async with (httpx2.AsyncClient(headers=headers, timeout=30) as http,
-                    Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client):
-            for _ in range(6):  # several requests, spread over the workers by the kernel
-                assert not (await client.call_tool("list_templates", {})).is_error
-    log = next(tmp_path.glob("server-*.log")).read_text()
-    assert "workers=2" in log and "auth=bearer token" in log
-    assert TOKEN not in log  # the token is never logged
-
-
 def test_real_token_from_environment(tmp_path):
     with running_server(tmp_path, env=child_env(RETENTION_MCP_TOKEN=TOKEN)) as url:
         assert httpx2.post(f"{url}/mcp", json=LIST_TOOLS, headers=JSON_HEADERS, timeout=10).status_code == 401
@@ -482,8 +466,8 @@ def test_slow_clients_are_cut_off_within_the_deadlines_and_others_are_served(tmp
         answer = read_until_closed(slow_body)
         body_closed = time.monotonic() - started
         assert answer.startswith(b"HTTP/1.1 408") and b"body not received within 2 s" in answer
-        assert 0.9 <= loris_closed <= 3.0, loris_closed
-        assert 1.9 <= body_closed <= 4.0, body_closed
+        assert 0.9 <= loris_closed <= 5.0, loris_closed  # generous above: a loaded machine is slow to schedule
+        assert 1.9 <= body_closed <= 6.0, body_closed
         for sock in [*silent, *loris, slow_body]:
             sock.close()
         assert httpx2.post(f"{url}/mcp", json=LIST_TOOLS, headers=JSON_HEADERS, timeout=10).status_code == 200
@@ -492,29 +476,38 @@ def test_slow_clients_are_cut_off_within_the_deadlines_and_others_are_served(tmp
 
 
 @linux_only
-def test_worker_environments_and_command_lines_hold_no_token(tmp_path):
-    tokens = tmp_path / "tokens"
+@pytest.mark.anyio
+async def test_two_workers_know_every_token_but_their_environments_hold_none(tmp_path):
+    token_file, tokens = tmp_path / "token", tmp_path / "tokens"
+    token_file.write_text(TOKEN + "\n")
     tokens.write_text(TOKENS_FILE, encoding="utf-8")
+    env_token = "token-from-the-environment-0123"  # given too, then overridden by --token-file
     port = free_port()
-    argv = ["serve", "--http", "--port", str(port), "--workers", "2", "--tokens-file", str(tokens),
-            "--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")]
-    with started_server(tmp_path, argv, port, env=child_env(RETENTION_MCP_TOKEN=TOKEN)) as server:
-        workers = wait_for_workers(server, 2)
-        # The check can see an environment variable: the parent was given the shared token that way.
-        assert TOKEN.encode() in Path(f"/proc/{server.process.pid}/environ").read_bytes()
+    argv = ["serve", "--http", "--port", str(port), "--workers", "2", "--token-file", str(token_file),
+            "--tokens-file", str(tokens), "--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")]
+    secrets = (TOKEN, ALICE, BOB, env_token)
+    with started_server(tmp_path, argv, port, env=child_env(RETENTION_MCP_TOKEN=env_token)) as server:
+        wait_for_workers(server, 2)
+        # The check can see an environment variable: the parent was started with one.
+        assert env_token.encode() in Path(f"/proc/{server.process.pid}/environ").read_bytes()
         for pid in children(server.process.pid):  # the two workers and multiprocessing's resource tracker
             for part in ("environ", "cmdline"):
                 exposed = Path(f"/proc/{pid}/{part}").read_bytes()
-                assert not any(secret.encode() in exposed for secret in (TOKEN, ALICE, BOB)), (pid, part)
+                assert not any(secret.encode() in exposed for secret in secrets), (pid, part)
+        url = server.url
+        assert httpx2.post(f"{url}/mcp", json=LIST_TOOLS, headers=JSON_HEADERS, timeout=10).status_code == 401
         # ...and yet every worker knows every token: new connections are spread over both.
         for token in (TOKEN, ALICE, BOB) * 4:
-            response = httpx2.post(f"{server.url}/mcp", json=LIST_TOOLS, timeout=10,
+            response = httpx2.post(f"{url}/mcp", json=LIST_TOOLS, timeout=10,
                                    headers={**JSON_HEADERS, "Authorization": f"Bearer {token}", "Connection": "close"})
             assert response.status_code == 200
-        assert len(workers) == 2
+        async with (httpx2.AsyncClient(headers={"Authorization": f"Bearer {ALICE}"}, timeout=30) as http,
+                    Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client):
+            for _ in range(4):
+                assert not (await client.call_tool("list_templates", {})).is_error
     log = server.log.read_text()
-    assert "shared team token + 2 personal token(s)" in log
-    assert not any(secret in log for secret in (TOKEN, ALICE, BOB))
+    assert "workers=2" in log and "auth=bearer token (shared team token + 2 personal token(s))" in log
+    assert not any(secret in log for secret in secrets)  # tokens are never logged
 
 
 @linux_only
