@@ -575,3 +575,15 @@ def test_a_process_whose_shutdown_hangs_exits_after_the_deadline(tmp_path):
         if child.poll() is None:
             child.kill()
             child.wait(timeout=5)
+
+
+@pytest.mark.anyio
+async def test_oauth_discovery_and_registration_say_the_server_takes_a_static_token(http_settings):
+    # After a 401, OAuth clients (mcp-remote) look for metadata, then register; they print the body they get.
+    async with asgi_client(create_app(http_settings.with_(token=TOKEN))) as http:
+        for method, path in (("GET", "/.well-known/oauth-protected-resource/mcp"),
+                             ("GET", "/.well-known/oauth-authorization-server"), ("POST", "/register")):
+            response = await http.request(method, path, json={} if method == "POST" else None)
+            assert response.status_code == 404
+            assert "static bearer token" in response.json()["error_description"]
+        assert (await http.get("/healthz")).status_code == 200  # other paths are untouched

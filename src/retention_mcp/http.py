@@ -232,6 +232,12 @@ _MISSING_TOKEN = ("this server needs the header 'Authorization: Bearer <token>' 
                   "gave you (a static token: this server does not use OAuth sign-in)")
 _INVALID_TOKEN = ("the bearer token is not valid for this server: check the token you were given, or ask "
                   "the server's operator for a new one (a static token: this server does not use OAuth sign-in)")
+_NO_OAUTH = ("retention-mcp does not use OAuth sign-in: it takes a static bearer token. If you were sent here "
+             "after a 401, the token your client sent is missing or not valid: set the header "
+             "'Authorization: Bearer <token>' with the token the server's operator gave you")
+#: Where OAuth clients look after a 401 (discovery, then dynamic registration, authorize, token).
+_OAUTH_PATHS = ("/.well-known/oauth-protected-resource", "/.well-known/oauth-authorization-server",
+                "/.well-known/openid-configuration", "/register", "/authorize", "/token")
 _STATELESS = ("this server is stateless and has no event stream to GET; send each JSON-RPC message "
               f"with POST {MCP_PATH}")
 
@@ -255,6 +261,11 @@ class _McpGate:
         self.verifier = verifier
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(_OAUTH_PATHS):
+            # Clients print this body (mcp-remote: "Dynamic Client Registration rejected (HTTP 404): <body>"),
+            # so it says what is really wrong instead of a bare "Not Found".
+            await _send_json(send, 404, {"error": "invalid_token", "error_description": _NO_OAUTH}, [])
+            return
         if scope["type"] != "http" or scope["path"] != MCP_PATH:
             await self.app(scope, receive, send)
             return
