@@ -27,6 +27,7 @@ from retention_mcp import __version__
 from retention_mcp.http import (
     RetentionConfig,
     TeamTokenVerifier,
+    TimedH11Protocol,
     allowed_hosts,
     check_serving_settings,
     create_app,
@@ -355,13 +356,16 @@ async def test_verifier_compares_every_token_and_names_the_person():
         assert await verifier.verify_token(wrong) is None
 
 
-@pytest.mark.anyio
-async def test_each_token_reaches_tools_as_its_persons_name(http_settings, tmp_path):
+def test_each_token_reaches_tools_as_its_persons_name(http_settings, tmp_path):
+    import threading
+
+    import uvicorn
     from mcp.server.auth.middleware.auth_context import get_access_token
 
     tokens = tmp_path / "tokens"
     tokens.write_text(TOKENS_FILE, encoding="utf-8")
-    settings = http_settings.with_(tokens_file=tokens, token=TOKEN)
+    port = free_port()
+    settings = http_settings.with_(tokens_file=tokens, token=TOKEN, port=port)
     server = build_server(settings)
 
     def whoami() -> str:
@@ -370,14 +374,28 @@ async def test_each_token_reaches_tools_as_its_persons_name(http_settings, tmp_p
         return token.client_id if token else "nobody"
 
     server.add_tool(whoami)
-    call = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}}
-    seen = {}
-    async with asgi_client(create_app(settings, server=server)) as http:
+    # Real HTTP on a loopback socket: uvicorn with the server's own protocol class, in a thread.
+    web = uvicorn.Server(uvicorn.Config(create_app(settings, server=server), host="127.0.0.1", port=port,
+                                        http=TimedH11Protocol, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=web.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 15
+        while not web.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert web.started
+        call = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}}
+        seen = {}
         for token in (ALICE, BOB, TOKEN):
-            response = await http.post("/mcp", json=call, headers={**JSON_HEADERS, "authorization": f"Bearer {token}"})
+            response = httpx2.post(f"http://127.0.0.1:{port}/mcp", json=call, timeout=10,
+                                   headers={**JSON_HEADERS, "authorization": f"Bearer {token}"})
             assert response.status_code == 200, response.text
             seen[token] = response.json()["result"]["structuredContent"]["result"]
-    assert seen == {ALICE: "alice", BOB: "bob", TOKEN: "team"}
+        assert seen == {ALICE: "alice", BOB: "bob", TOKEN: "team"}
+    finally:
+        web.should_exit = True
+        thread.join(timeout=10)
+
 
 
 # -- real processes: deadlines, workers, signals, command line
