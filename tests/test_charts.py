@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -78,3 +82,42 @@ def test_tool_modules_import_nothing_heavy() -> None:
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- CJK fonts: found by name or file, a note when there is none, no per-glyph noise
+
+def test_cjk_note_when_labels_are_chinese_and_no_font_is_found() -> None:
+    note = charts.cjk_font_status(["客服中心", "R&D"], installed=[], font_files=[])
+    assert note is not None and "boxes" in note and "Noto Sans CJK" in note and "\n" not in note
+    assert charts.cjk_font_status("離職率 by team", installed=["DejaVu Sans"], font_files=[]) == note
+    assert charts.cjk_font_status(["Sales", "R&D"], installed=[], font_files=[]) is None  # nothing to draw in CJK
+
+
+@pytest.mark.parametrize("family", ["PingFang SC", "Hiragino Sans GB", "STHeiti", "Songti SC", "Arial Unicode MS",
+                                    "Microsoft YaHei", "SimHei", "SimSun", "DengXian", "Noto Sans CJK SC",
+                                    "Source Han Sans SC", "WenQuanYi Zen Hei", "Droid Sans Fallback"])
+def test_the_fonts_each_platform_ships_are_recognised_by_family_name(family: str) -> None:
+    assert charts.find_cjk_font(installed=["DejaVu Sans", family], font_files=[]) == family
+    assert charts.cjk_font_status(["客服中心"], installed=[family], font_files=[]) is None
+
+
+def test_a_font_file_at_a_known_path_is_registered_and_used(tmp_path) -> None:
+    import matplotlib
+
+    dejavu = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"  # stands in for a CJK file
+    assert charts.find_cjk_font(installed=[], font_files=[tmp_path / "missing.ttc", dejavu]) == "DejaVu Sans"
+    assert charts.find_cjk_font(installed=[], font_files=[tmp_path / "missing.ttc"]) is None
+    assert any(path.endswith("msyh.ttc") for path in charts.CJK_FONT_FILES)
+    assert "/System/Library/Fonts/PingFang.ttc" in charts.CJK_FONT_FILES
+
+
+def test_drawing_chinese_labels_prints_no_per_glyph_warnings(tmp_path) -> None:
+    code = ("from retention_mcp.report import charts\n"
+            "charts.turnover_by_group_chart(['客服中心', '研发部', '销售部'], [0.3, 0.1, 0.2], title='各部门离职率')\n"
+            "print(charts.cjk_font_name())\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "MPLCONFIGDIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert "missing from font" not in done.stderr
+    if done.stdout.strip() == "None":  # no CJK font here: one line says so, not one per glyph
+        assert done.stderr.count("no CJK font found") == 1 and len(done.stderr.splitlines()) <= 3

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import base64
+import io
+import os
 import re
+import time
 from pathlib import Path
 
 import pytest
 
 from retention_mcp.report.export import (
+    MAX_EXPORT_CELLS,
     Section,
     check_filename,
     export_report,
     neutralise_formula,
+    output_limit,
     spreadsheet_cell,
 )
 from retention_mcp.report.markdown import parse_markdown, split_row
@@ -194,3 +199,100 @@ async def test_missing_content_is_a_clear_error(client) -> None:
     bad_chart = await client.call_tool("export_report", {
         "title": "T", "sections": [{"chart": {"kind": "kpi_scorecard", "data": {"names": ["a"]}}}]})
     assert bad_chart.is_error and "achievement" in bad_chart.content[0].text
+
+
+# -- size: linear time, bounded output
+
+def thousand_row_report() -> str:
+    rows = "".join(f"| 客服{i} | {1000 + i:,} | {i % 40 / 1.3:.1f}% | night **shifts** |\n" for i in range(1000))
+    return "## Teams\n\n| Team | Headcount | Turnover | Note |\n|---|---|---|---|\n" + rows
+
+
+@pytest.mark.parametrize("fmt", ["docx", "html", "xlsx"])
+def test_a_thousand_row_table_exports_in_seconds_and_whole(settings, fmt) -> None:
+    # Speed figures are in bench/bench_export.py; this bound only catches a return of quadratic time
+    # (1,000 rows took 147 s as DOCX).
+    started = time.perf_counter()
+    result = export_report(settings, "Teams", markdown=thousand_row_report(), fmt=fmt)
+    assert time.perf_counter() - started < 5
+    assert not result.truncated and result.truncation_note is None
+    path = Path(result.path)
+    if fmt == "docx":
+        import docx
+        from docx.enum.text import WD_ALIGN_PARAGRAPH
+
+        table = docx.Document(str(path)).tables[0]
+        assert len(table.rows) == 1001
+        last = table.rows[1000].cells
+        assert [c.text for c in last] == ["客服999", "1,999", "30.0%", "night shifts"]
+        assert last[1].paragraphs[0].alignment == WD_ALIGN_PARAGRAPH.RIGHT
+        assert [r.bold for r in last[3].paragraphs[0].runs] == [None, True]
+        assert all(r.bold for c in table.rows[0].cells for r in c.paragraphs[0].runs)
+    elif fmt == "html":
+        text = path.read_text(encoding="utf-8")
+        assert text.count("<tr>") == 1001 and "<td>客服999</td>" in text
+    else:
+        from openpyxl import load_workbook
+
+        sheet = load_workbook(path)["Teams"]
+        assert sheet.max_row == 1001 and sheet["B1001"].value == 1999 and sheet["C1001"].value == pytest.approx(0.3)
+
+
+def noise_png(width: int = 300, height: int = 200) -> bytes:
+    """A PNG that does not compress (random pixels), so its size is what the report embeds."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.anyio
+async def test_an_image_repeated_in_html_is_cut_at_the_bound_and_says_so(client, settings) -> None:
+    png = noise_png()
+    settings.output_dir.mkdir(parents=True, exist_ok=True)
+    (settings.output_dir / "noise.png").write_bytes(png)
+    markdown = "\n\n".join(f"Figure {i}\n\n![figure {i}](noise.png)" for i in range(50))
+    result = await client.call_tool("export_report", {"title": "Figures", "markdown": markdown, "format": "html",
+                                                      "filename": "figures.html"})
+    assert not result.is_error, result.content[0].text
+    data = result.structured_content
+    input_bytes = len(b"Figures") + len(markdown.encode()) + len(png)
+    limit = output_limit(input_bytes)
+    assert limit == 10 * input_bytes + 1024 * 1024  # the stated bound: 10x the input plus 1 MB
+    # Fifty embedded copies would be ~50 x 1.37 x the PNG: far past the bound. The file stops within it.
+    assert 50 * len(png) * 4 // 3 > limit
+    assert data["truncated"] is True and "limit" in data["truncation_note"]
+    text = (settings.output_dir / "figures.html").read_text(encoding="utf-8")
+    assert data["size_bytes"] == len(text.encode()) <= limit
+    assert 1 <= text.count("<img ") < 50 and data["images"] == text.count("<img ")
+    assert "Truncated: this report stops at block" in text  # said in the file too
+    # Word keeps one copy of an image however often it is shown: the same report fits whole.
+    whole = export_report(settings, "Figures", markdown=markdown, fmt="docx")
+    assert not whole.truncated and whole.images == 50 and whole.size_bytes < limit
+
+
+def test_tables_past_the_cell_bound_are_cut_at_a_row(settings) -> None:
+    columns = 11
+    rows = MAX_EXPORT_CELLS // columns + 500
+    table_csv = ",".join(f"c{i}" for i in range(columns)) + "\n" + ("1,2,3,4,5,6,7,8,9,10,11\n" * rows)
+    result = export_report(settings, "Cells", sections=[Section(heading="Data", table_csv=table_csv)], fmt="html")
+    kept = MAX_EXPORT_CELLS // columns - 1  # data rows after the header
+    assert result.truncated
+    assert result.truncation_note.startswith(f"Truncated: this report stops at table 1 after row {kept:,} of {rows:,}")
+    assert f"more than {MAX_EXPORT_CELLS:,} table cells" in result.truncation_note
+    text = Path(result.path).read_text(encoding="utf-8")
+    assert text.count("<tr>") == kept + 1 and result.truncation_note in text
+
+
+def test_control_characters_do_not_break_word_or_excel_files(settings) -> None:
+    import docx
+    from openpyxl import load_workbook
+
+    markdown = "Text with a \x00null and a \x07bell\n\n| a\x1b | b |\n|---|---|\n| x\x08 | 2 |\n"
+    word = export_report(settings, "Ctl\x01", markdown=markdown, fmt="docx")
+    document = docx.Document(word.path)
+    assert document.paragraphs[1].text == "Text with a null and a bell"
+    assert [c.text for c in document.tables[0].rows[1].cells] == ["x", "2"]
+    book = load_workbook(export_report(settings, "Ctl", markdown=markdown, fmt="xlsx").path)
+    assert book.sheetnames == ["Report", "Ctl"] and book["Ctl"]["A2"].value == "x"

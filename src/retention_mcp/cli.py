@@ -11,26 +11,49 @@ from pathlib import Path
 from retention_mcp import __version__
 from retention_mcp.settings import LANGUAGES, LOG_LEVELS, Settings
 
+logger = logging.getLogger("retention_mcp")
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", action="append", type=Path, dest="data_dirs", metavar="DIR",
+
+def _add_common(parser: argparse.ArgumentParser, *, subcommand: bool = False) -> None:
+    """Options every command takes, before or after the subcommand.
+
+    On a subcommand they default to SUPPRESS: argparse copies a subparser's defaults over the values
+    the main parser already read, so ``--data-dir X serve`` would otherwise lose X. Given on both
+    sides, the one after the subcommand wins.
+    """
+    unset = {"default": argparse.SUPPRESS} if subcommand else {}
+    parser.add_argument("--data-dir", action="append", type=Path, dest="data_dirs", metavar="DIR", **unset,
                         help="folder the tools may read HR files from; repeat for several "
                              "(env RETENTION_MCP_DATA_DIRS; default: the current directory)")
-    parser.add_argument("--output-dir", type=Path, metavar="DIR",
+    parser.add_argument("--output-dir", type=Path, metavar="DIR", **unset,
                         help="folder for exported reports and charts (env RETENTION_MCP_OUTPUT_DIR; "
                              "default ./retention-mcp-output)")
-    parser.add_argument("--prompts-dir", type=Path, metavar="DIR",
+    parser.add_argument("--prompts-dir", type=Path, metavar="DIR", **unset,
                         help="team prompt templates that add to or override the bundled ones "
                              "(env RETENTION_MCP_PROMPTS_DIR)")
-    parser.add_argument("--catalog-dir", type=Path, metavar="DIR",
+    parser.add_argument("--catalog-dir", type=Path, metavar="DIR", **unset,
                         help="team catalog YAML files (KPI catalog, cost presets, column aliases) "
                              "(env RETENTION_MCP_CATALOG_DIR)")
-    parser.add_argument("--language", choices=LANGUAGES, help="default prompt language (env RETENTION_MCP_LANGUAGE)")
-    parser.add_argument("--database-url", metavar="URL",
+    parser.add_argument("--language", choices=LANGUAGES, **unset,
+                        help="default prompt language (env RETENTION_MCP_LANGUAGE)")
+    parser.add_argument("--database-url", metavar="URL", **unset,
                         help="workspace database (plans, evidence, team templates), e.g. "
                              "postgresql+psycopg://user@host/db (env RETENTION_MCP_DATABASE_URL; "
                              "default: SQLite in your user data folder)")
-    parser.add_argument("--log-level", choices=LOG_LEVELS, type=str.upper,
+    parser.add_argument("--min-group-size", type=int, metavar="N", **unset,
+                        help="smallest group whose figures are shown; calls may raise it, never lower it "
+                             "(env RETENTION_MCP_MIN_GROUP_SIZE; default 5)")
+    parser.add_argument("--allow-names", action="store_true", default=unset.get("default"),
+                        help="show people's real names (agents, managers) instead of pseudonyms "
+                             "(env RETENTION_MCP_ALLOW_NAMES; default off)")
+    parser.add_argument("--call-timeout", type=float, metavar="SECONDS", dest="call_timeout_s", **unset,
+                        help="longest a tool call may run (env RETENTION_MCP_CALL_TIMEOUT_S; default 120)")
+    parser.add_argument("--call-memory-mb", type=float, metavar="MB", **unset,
+                        help="most memory a tool call may use (env RETENTION_MCP_CALL_MEMORY_MB; default 2048)")
+    parser.add_argument("--tool-workers", type=int, metavar="N", **unset,
+                        help="worker processes that run tool calls (env RETENTION_MCP_TOOL_WORKERS; default: "
+                             "the CPU cores, 2 to 8)")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, type=str.upper, **unset,
                         help="stderr log level (env RETENTION_MCP_LOG_LEVEL; default INFO)")
 
 
@@ -44,19 +67,28 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
 
     stdio = commands.add_parser("stdio", help="serve MCP over stdio (the default)")
-    _add_common(stdio)
+    _add_common(stdio, subcommand=True)
 
     serve = commands.add_parser("serve", help="serve MCP over stdio, or over streamable HTTP with --http")
-    _add_common(serve)
+    _add_common(serve, subcommand=True)
     serve.add_argument("--http", action="store_true", help="stateless streamable HTTP instead of stdio")
     serve.add_argument("--host", help="HTTP host (default 127.0.0.1; beyond loopback a token is required)")
     serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
     serve.add_argument("--workers", type=int, help="HTTP worker processes behind one port (default 1)")
     serve.add_argument("--token-file", type=Path, help="file holding the bearer token (env RETENTION_MCP_TOKEN "
                                                        "or RETENTION_MCP_TOKEN_FILE)")
+    serve.add_argument("--tokens-file", type=Path, metavar="FILE",
+                       help="per-person bearer tokens, one 'name: token' line each; '#' starts a comment "
+                            "(env RETENTION_MCP_TOKENS_FILE)")
+    serve.add_argument("--header-timeout", type=float, dest="header_timeout_s", metavar="SECONDS",
+                       help="close HTTP connections whose request headers are not complete by then "
+                            "(env RETENTION_MCP_HEADER_TIMEOUT; default 10)")
+    serve.add_argument("--body-timeout", type=float, dest="body_timeout_s", metavar="SECONDS",
+                       help="answer 408 to HTTP requests whose body has not arrived by then "
+                            "(env RETENTION_MCP_BODY_TIMEOUT; default 30)")
 
     demo = commands.add_parser("demo", help="run an end-to-end session against this server on bundled sample data")
-    _add_common(demo)
+    _add_common(demo, subcommand=True)
     demo.add_argument("--workdir", type=Path, help="where the demo writes its sample data and reports "
                                                    "(default: a new temporary folder)")
     return parser
@@ -67,7 +99,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if args.data_dirs:
         overrides["data_dirs"] = tuple(args.data_dirs)
     for key in ("output_dir", "prompts_dir", "catalog_dir", "language", "log_level", "host", "port", "workers",
-                "database_url"):
+                "tokens_file", "header_timeout_s", "body_timeout_s", "database_url", "min_group_size", "allow_names",
+                "call_timeout_s", "call_memory_mb", "tool_workers"):
         value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value
@@ -108,5 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from retention_mcp.server import build_server
 
+    logger.info("retention-mcp %s serving MCP over stdio; data folder(s): %s; output folder: %s", __version__,
+                ", ".join(str(d) for d in settings.data_dirs), settings.output_dir)
     build_server(settings).run("stdio")
     return 0

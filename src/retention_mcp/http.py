@@ -1,33 +1,52 @@
-"""Streamable HTTP serving for a team: stateless, JSON responses, bearer token, Host checks, workers.
+"""Streamable HTTP serving for a team: stateless, JSON responses, bearer tokens, Host checks, workers.
 
 ``create_app(settings)`` builds the ASGI app (testable in-process); ``serve_http(settings)`` runs it under
-uvicorn. Several workers share one port: uvicorn re-imports ``create_app_from_env`` in each worker process,
-and the settings travel to those processes in one environment variable.
+uvicorn, with
+
+- per-person tokens (``--tokens-file``, ``name: token`` lines) beside the one shared team token; a tool sees
+  the caller's name as ``get_access_token().client_id``;
+- deadlines for request headers and bodies (uvicorn has none for headers, so a slow client could hold a
+  connection forever);
+- several workers behind one port, handed their settings and tokens through the pipe multiprocessing
+  starts them with (never through the environment), and stopped within seconds of the parent's SIGTERM,
+  or of the parent's death.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import ipaddress
 import json
 import logging
 import os
+import signal
 import socket
-import sys
-from dataclasses import fields
+import stat
+import threading
+import time
+from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import h11
+import uvicorn
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.server import Server
+from uvicorn.supervisors import Multiprocess
 
 from retention_mcp import __version__
 from retention_mcp.settings import Settings
 
 if TYPE_CHECKING:
+    from mcp.server import MCPServer
     from starlette.applications import Starlette
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 
@@ -35,28 +54,101 @@ MCP_PATH = "/mcp"
 HEALTH_PATH = "/healthz"
 #: Extra Host header values to accept (comma separated), e.g. the name a reverse proxy forwards.
 ALLOWED_HOSTS_ENV = "RETENTION_MCP_ALLOWED_HOSTS"
-#: Private: the full Settings, as JSON, handed from ``serve_http`` to uvicorn's worker processes.
-_SETTINGS_ENV = "RETENTION_MCP__HTTP_SETTINGS"
+#: The author name of the single shared token (--token-file / RETENTION_MCP_TOKEN).
+SHARED_TOKEN_NAME = "team"
+#: Environment variables that may hold a secret; removed before worker processes are started.
+SECRET_ENV = ("RETENTION_MCP_TOKEN",)
+#: uvicorn's graceful shutdown: open requests get this long after SIGTERM.
+GRACEFUL_SHUTDOWN_S = 5
+#: A worker that is still alive this long after SIGTERM (a tool stuck in a thread) exits hard.
+WORKER_EXIT_DEADLINE_S = GRACEFUL_SHUTDOWN_S + 2
+#: The parent waits this long for its workers after SIGTERM, then kills what is left.
+PARENT_JOIN_DEADLINE_S = WORKER_EXIT_DEADLINE_S + 1.5
+MIN_TOKEN_CHARS = 16
 _WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 TOKEN_ADVICE = ("set a bearer token with --token-file FILE, or the environment variable RETENTION_MCP_TOKEN "
-                "(or RETENTION_MCP_TOKEN_FILE)")
+                "(or RETENTION_MCP_TOKEN_FILE), or per-person tokens with --tokens-file FILE "
+                "(RETENTION_MCP_TOKENS_FILE)")
 
 
-class StaticTokenVerifier(TokenVerifier):
-    """Accepts exactly one shared bearer token, compared in constant time."""
+# -- tokens -----------------------------------------------------------------------------------------------
 
-    def __init__(self, token: str) -> None:
-        if not token:
+def parse_tokens_file(text: str, source: str = "tokens file") -> dict[str, str]:
+    """``{token: name}`` from ``name: token`` lines; '#' starts a comment. Errors name the line, never the token."""
+    tokens: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, colon, rest = line.partition(":")
+        name = name.strip()
+        words = rest.split()
+        if not colon or not name or not words:
+            raise ValueError(f"{source}, line {number}: write one person per line as 'name: token'")
+        if len(words) > 1 and not words[1].startswith("#"):
+            raise ValueError(f"{source}, line {number} ({name}): a token is one word without spaces; "
+                             "put a comment after '#'")
+        token = words[0]
+        if len(token) < MIN_TOKEN_CHARS:
+            raise ValueError(f"{source}, line {number} ({name}): the token is shorter than {MIN_TOKEN_CHARS} "
+                             "characters; make one with: openssl rand -base64 24")
+        if token in tokens:
+            raise ValueError(f"{source}, line {number} ({name}): the same token is already on line "
+                             f"{first_line[token]} ({tokens[token]}); give every person their own")
+        tokens[token] = name
+        first_line[token] = number
+    if not tokens:
+        raise ValueError(f"{source} has no 'name: token' lines")
+    return tokens
+
+
+def load_credentials(settings: Settings) -> dict[str, str]:
+    """Every accepted token with its person's name: the tokens file's, plus the shared token as "team"."""
+    credentials: dict[str, str] = {}
+    if settings.tokens_file is not None:
+        path = Path(settings.tokens_file).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"cannot read the tokens file {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"the tokens file {path} is not UTF-8 text") from None
+        credentials.update(parse_tokens_file(text, str(path)))
+        with contextlib.suppress(OSError):
+            if os.name == "posix" and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                logger.warning("the tokens file %s can be read by other users; chmod 600 it", path)
+    if settings.token:
+        # Later entries win: the shared token is "team" even if it also appears in the file.
+        credentials[settings.token] = SHARED_TOKEN_NAME
+    return credentials
+
+
+class TeamTokenVerifier(TokenVerifier):
+    """Accepts the configured tokens, compared in constant time; the AccessToken names the person."""
+
+    def __init__(self, credentials: Mapping[str, str]) -> None:
+        if not credentials or any(not token for token in credentials):
             raise ValueError("the bearer token is empty; " + TOKEN_ADVICE)
-        self._expected = token.encode("utf-8")
+        self._entries = [(token.encode("utf-8"), name) for token, name in credentials.items()]
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        if hmac.compare_digest(token.encode("utf-8"), self._expected):
-            # One shared token: every caller is the same principal, "team".
-            return AccessToken(token=token, client_id="team", scopes=[])
-        return None
+        given = token.encode("utf-8")
+        found: str | None = None
+        for expected, name in self._entries:  # no early exit: the time taken does not tell which entry matched
+            if hmac.compare_digest(given, expected):
+                found = name
+        if found is None:
+            return None
+        return AccessToken(token=token, client_id=found, scopes=[])
 
+    @property
+    def names(self) -> list[str]:
+        return sorted({name for _, name in self._entries})
+
+
+# -- configuration checks ---------------------------------------------------------------------------------
 
 def is_loopback(host: str) -> bool:
     """True for 127.0.0.0/8, ::1 and 'localhost'; False for 0.0.0.0, names and any other address."""
@@ -71,7 +163,7 @@ def is_loopback(host: str) -> bool:
 
 def check_serving_settings(settings: Settings) -> None:
     """Refuse configurations that would expose the server: raises ValueError saying what to change."""
-    if not is_loopback(settings.host) and not settings.token:
+    if not is_loopback(settings.host) and not settings.token and settings.tokens_file is None:
         raise ValueError(
             f"refusing to listen on {settings.host!r} without a bearer token: beyond loopback (127.0.0.1) "
             f"anyone who can reach the port could read your HR data; {TOKEN_ADVICE}"
@@ -84,6 +176,9 @@ def check_serving_settings(settings: Settings) -> None:
         raise ValueError(f"--workers must be 1 or more, not {settings.workers}")
     if settings.max_request_kb <= 0:
         raise ValueError(f"the request size limit must be positive, not {settings.max_request_kb} KB")
+    for name, value in (("header", settings.header_timeout_s), ("body", settings.body_timeout_s)):
+        if not value > 0:
+            raise ValueError(f"the request {name} timeout must be a positive number of seconds, not {value}")
 
 
 def _host_for_header(host: str) -> str:
@@ -131,27 +226,116 @@ def public_url(settings: Settings) -> str:
     return f"http://{host}:{settings.port}{MCP_PATH}"
 
 
-def create_app(settings: Settings) -> Starlette:
-    """The ASGI app: POST /mcp (stateless streamable HTTP, JSON responses) and GET /healthz (no auth)."""
+# -- the app ----------------------------------------------------------------------------------------------
+
+_MISSING_TOKEN = ("this server needs the header 'Authorization: Bearer <token>' with the token its operator "
+                  "gave you (a static token: this server does not use OAuth sign-in)")
+_INVALID_TOKEN = ("the bearer token is not valid for this server: check the token you were given, or ask "
+                  "the server's operator for a new one (a static token: this server does not use OAuth sign-in)")
+_NO_OAUTH = ("retention-mcp does not use OAuth sign-in: it takes a static bearer token. If you were sent here "
+             "after a 401, the token your client sent is missing or not valid: set the header "
+             "'Authorization: Bearer <token>' with the token the server's operator gave you")
+#: Where OAuth clients look after a 401 (discovery, then dynamic registration, authorize, token).
+_OAUTH_PATHS = ("/.well-known/oauth-protected-resource", "/.well-known/oauth-authorization-server",
+                "/.well-known/openid-configuration", "/register", "/authorize", "/token")
+_STATELESS = ("this server is stateless and has no event stream to GET; send each JSON-RPC message "
+              f"with POST {MCP_PATH}")
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
+    data = json.dumps(body).encode("utf-8")
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": data})
+
+
+class _McpGate:
+    """In front of the SDK's endpoint: 405 for anything but POST, and 401s that tell a client what is wrong.
+
+    The SDK answers a bad token exactly like a missing one, which OAuth-capable clients read as "start
+    sign-in" and then report as a failed dynamic client registration.
+    """
+
+    def __init__(self, app: ASGIApp, verifier: TokenVerifier | None = None) -> None:
+        self.app = app
+        self.verifier = verifier
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(_OAUTH_PATHS):
+            # Clients print this body (mcp-remote: "Dynamic Client Registration rejected (HTTP 404): <body>"),
+            # so it says what is really wrong instead of a bare "Not Found".
+            await _send_json(send, 404, {"error": "invalid_token", "error_description": _NO_OAUTH}, [])
+            return
+        if scope["type"] != "http" or scope["path"] != MCP_PATH:
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] != "POST":
+            # A GET would open an event stream that a stateless server never writes to (spec: 405 is allowed).
+            await _send_json(send, 405, {"jsonrpc": "2.0", "id": None,
+                                         "error": {"code": -32600, "message": "Method Not Allowed: " + _STATELESS}},
+                             [(b"allow", b"POST")])
+            return
+        if self.verifier is not None:
+            authorization = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), "")
+            scheme, _, token = authorization.strip().partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                await _send_json(send, 401, {"error": "unauthorized", "error_description": _MISSING_TOKEN},
+                                 [(b"www-authenticate", b'Bearer realm="retention-mcp"')])
+                return
+            if await self.verifier.verify_token(token.strip()) is None:
+                challenge = f'Bearer realm="retention-mcp", error="invalid_token", error_description="{_INVALID_TOKEN}"'
+                await _send_json(send, 401, {"error": "invalid_token", "error_description": _INVALID_TOKEN},
+                                 [(b"www-authenticate", challenge.encode("latin-1"))])
+                return
+        await self.app(scope, receive, send)
+
+
+class _QuietDisconnects(logging.Filter):
+    """The SDK logs a traceback when a client goes away mid-body, e.g. closed for missing its body deadline:
+    that is the client's doing, not a server error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from starlette.requests import ClientDisconnect
+
+        return not (record.exc_info and isinstance(record.exc_info[1], ClientDisconnect))
+
+
+def _quiet_disconnects() -> None:
+    sdk_logger = logging.getLogger("mcp.server.streamable_http")
+    if not any(isinstance(f, _QuietDisconnects) for f in sdk_logger.filters):
+        sdk_logger.addFilter(_QuietDisconnects())
+
+
+def create_app(settings: Settings, credentials: Mapping[str, str] | None = None,
+               server: MCPServer | None = None) -> Starlette:
+    """The ASGI app: POST /mcp (stateless streamable HTTP, JSON responses) and GET /healthz (no auth).
+
+    ``credentials`` ({token: name}) default to those ``settings`` name; ``server`` to ``build_server(settings)``.
+    """
     from starlette.requests import Request
     from starlette.responses import JSONResponse
 
     from retention_mcp.server import build_server
 
     check_serving_settings(settings)
-    server = build_server(settings)
+    _quiet_disconnects()
+    if credentials is None:
+        credentials = load_credentials(settings)
+    if server is None:
+        server = build_server(settings)
 
     @server.custom_route(HEALTH_PATH, methods=["GET"])
     async def healthz(request: Request) -> JSONResponse:  # no auth: load balancers and probes call it
         return JSONResponse({"status": "ok", "version": __version__})
 
-    verifier = StaticTokenVerifier(settings.token) if settings.token else None
-    # A static shared token has no authorization server; the issuer is ourselves, and no resource URL is
+    verifier = TeamTokenVerifier(credentials) if credentials else None
+    # Static tokens have no authorization server; the issuer is ourselves, and no resource URL is
     # advertised, so clients are not sent on an OAuth discovery they cannot complete.
     auth = AuthSettings(issuer_url=public_url(settings), resource_server_url=None) if verifier else None
     # MCPServer takes token_verifier/auth only in its constructor (build_server owns that), so the low-level
-    # app factory, which accepts them per app, builds the HTTP app.
-    return server._lowlevel_server.streamable_http_app(
+    # app factory, which accepts them per app, builds the HTTP app. The SDK's auth layer still runs behind
+    # the gate: it puts the caller's AccessToken where get_access_token() finds it.
+    app = server._lowlevel_server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         json_response=True,
         stateless_http=True,
@@ -162,49 +346,173 @@ def create_app(settings: Settings) -> Starlette:
         token_verifier=verifier,
         custom_starlette_routes=server._custom_starlette_routes,
     )
+    app.add_middleware(_McpGate, verifier=verifier)
+    return app
 
 
-# -- settings across processes (uvicorn workers re-import the app by name)
+# -- uvicorn: request deadlines ---------------------------------------------------------------------------
 
-def settings_to_env(settings: Settings) -> str:
-    values: dict[str, Any] = {}
-    for f in fields(Settings):
-        value = getattr(settings, f.name)
-        if isinstance(value, Path):
-            value = str(value)
-        elif isinstance(value, tuple):
-            value = [str(v) for v in value]
-        values[f.name] = value
-    return json.dumps(values)
+class TimedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with two deadlines: complete headers, then the complete body.
+
+    uvicorn only times out idle keep-alive connections, so a client that sends one header byte every few
+    seconds (slow loris) or never finishes its body holds a connection and a task forever.
+    """
+
+    def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any],
+                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.header_timeout = float(getattr(config, "header_timeout_s", 10.0))
+        self.body_timeout = float(getattr(config, "body_timeout_s", 30.0))
+        self.deadline: asyncio.TimerHandle | None = None
+        self.waiting_for: str | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._track()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._track()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._track()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._set_deadline(None)
+        super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        # A request whose body is still coming has done no work yet: end it now rather than hold the
+        # shutdown for the graceful period.
+        if self.waiting_for == "body" and not self.transport.is_closing() and not (
+                self.cycle is not None and self.cycle.response_started):
+            self._set_deadline(None)
+            self._close_with(503, "Service Unavailable", "the server is shutting down; send the request again")
+            return
+        super().shutdown()
+
+    def _close_with(self, status: int, reason: str, message: str) -> None:
+        text = (message + "\n").encode()
+        self.transport.write(f"HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain; charset=utf-8\r\n"
+                             f"connection: close\r\ncontent-length: {len(text)}\r\n\r\n".encode() + text)
+        self.transport.close()
+
+    def _track(self) -> None:
+        """Arm the deadline that fits what we wait for from the client now."""
+        if self.transport.is_closing():
+            self._set_deadline(None)
+            return
+        state = self.conn.their_state
+        self._set_deadline("headers" if state is h11.IDLE else "body" if state is h11.SEND_BODY else None)
+
+    def _set_deadline(self, waiting_for: str | None) -> None:
+        if waiting_for == self.waiting_for:
+            return  # keep the running deadline: it counts from when the wait began
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+        self.waiting_for = waiting_for
+        if waiting_for is not None:
+            seconds = self.header_timeout if waiting_for == "headers" else self.body_timeout
+            self.deadline = self.loop.call_later(seconds, self._expired, waiting_for, seconds)
+
+    def _expired(self, waiting_for: str, seconds: float) -> None:
+        self.deadline = None
+        if self.transport.is_closing():
+            return
+        partial_request = waiting_for == "body" or bool(self.conn.trailing_data[0])
+        response_started = waiting_for == "body" and self.cycle is not None and self.cycle.response_started
+        logger.debug("closing a connection from %s: request %s not received within %g s",
+                     self.client[0] if self.client else "?", waiting_for, seconds)
+        if partial_request and not response_started:
+            self._close_with(408, "Request Timeout",
+                             f"request {waiting_for} not received within {seconds:g} s; the connection is closed")
+        else:
+            self.transport.close()
 
 
-def settings_from_env_json(text: str) -> Settings:
-    values = json.loads(text)
-    values["data_dirs"] = tuple(Path(p) for p in values["data_dirs"])
-    for key in ("output_dir", "prompts_dir", "catalog_dir"):
-        if values.get(key) is not None:
-            values[key] = Path(values[key])
-    return Settings(**values)
+# -- uvicorn: configuration, workers and stopping them ----------------------------------------------------
+
+class RetentionConfig(uvicorn.Config):
+    """A uvicorn Config that carries our settings and tokens; pickled, it is how they reach each worker.
+
+    multiprocessing sends a spawned worker its arguments through a pipe, so the tokens never sit in a
+    worker's environment or command line; each worker builds its app from this object.
+    """
+
+    def __init__(self, settings: Settings, credentials: Mapping[str, str]) -> None:
+        super().__init__(
+            "retention_mcp.http:create_app", factory=True, host=settings.host, port=settings.port,
+            workers=settings.workers, http=TimedH11Protocol, log_config=uvicorn_log_config(settings.log_level),
+            server_header=False, lifespan="on", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+        self.retention_settings = settings
+        self.credentials = dict(credentials)
+        self.header_timeout_s = settings.header_timeout_s
+        self.body_timeout_s = settings.body_timeout_s
+
+    def load_app(self) -> Any:  # runs in the process that serves: each worker, or the only process
+        _arm_exit_deadline(WORKER_EXIT_DEADLINE_S)
+        if self.workers > 1:
+            _watch_parent()
+        return partial(create_app, self.retention_settings, self.credentials)
 
 
-def create_app_from_env() -> Starlette:
-    """uvicorn factory for worker processes: settings from the environment ``serve_http`` prepared."""
-    text = os.environ.get(_SETTINGS_ENV)
-    settings = settings_from_env_json(text) if text else Settings.from_env()
-    _configure_worker_logging(settings.log_level)
-    return create_app(settings)
+def _arm_exit_deadline(seconds: float) -> None:
+    """After SIGTERM/SIGINT, uvicorn shuts down gracefully; if that hangs (a tool's thread that never
+    returns), exit anyway ``seconds`` later. Only in the main thread, where uvicorn handles signals."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    armed = threading.Event()
+
+    def hard_exit() -> None:
+        time.sleep(seconds)
+        logger.error("still running %g s after the stop signal; exiting now", seconds)
+        os._exit(1)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+
+        def handler(signum: int, frame: Any, previous: Any = previous) -> None:
+            if not armed.is_set():
+                armed.set()
+                threading.Thread(target=hard_exit, name="retention-mcp-exit-deadline", daemon=True).start()
+            if callable(previous):
+                previous(signum, frame)
+
+        signal.signal(sig, handler)
 
 
-def _configure_worker_logging(level: str) -> None:
-    # A spawned worker starts with unconfigured logging; like the CLI, everything goes to stderr.
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(stream=sys.stderr, level=level,
-                            format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
+def _watch_parent() -> None:
+    """A worker whose parent is gone (killed, crashed) stops, instead of serving on unsupervised."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.25)
+        logger.warning("the parent process %d is gone; this worker stops", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="retention-mcp-parent-watch", daemon=True).start()
+
+
+class Supervisor(Multiprocess):
+    def join_all(self) -> None:
+        # uvicorn waits for each worker without a limit; a stuck one would keep the port serving.
+        deadline = time.monotonic() + PARENT_JOIN_DEADLINE_S
+        for worker in self.processes:
+            worker.process.join(max(0.0, deadline - time.monotonic()))
+        for worker in self.processes:
+            if worker.process.exitcode is None:
+                logger.error("worker %s did not stop within %g s; killing it", worker.pid, PARENT_JOIN_DEADLINE_S)
+                worker.kill()
+                worker.process.join(5)
 
 
 def uvicorn_log_config(level: str) -> dict[str, Any]:
-    """uvicorn's logging, all on stderr (its default sends access lines to stdout). Headers are never logged."""
+    """Logging for the server and its workers, all on stderr (uvicorn sends access lines to stdout).
+    Headers are never logged."""
     fmt = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
     quiet = level if level == "DEBUG" else "WARNING"  # per-request lines only when debugging
     return {
@@ -212,6 +520,8 @@ def uvicorn_log_config(level: str) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {"plain": {"format": fmt}},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}},
+        # The root logger too: a spawned worker starts with logging unconfigured.
+        "root": {"handlers": ["stderr"], "level": level},
         "loggers": {
             "uvicorn": {"handlers": ["stderr"], "level": level, "propagate": False},
             "uvicorn.error": {"level": level},
@@ -223,26 +533,42 @@ def uvicorn_log_config(level: str) -> dict[str, Any]:
     }
 
 
+def _auth_summary(credentials: Mapping[str, str]) -> str:
+    if not credentials:
+        return "off (loopback only)"
+    people = sorted({name for name in credentials.values()} - {SHARED_TOKEN_NAME})
+    parts = (["shared team token"] if SHARED_TOKEN_NAME in credentials.values() else []) + (
+        [f"{len(people)} personal token(s)"] if people else [])
+    return "bearer token (" + " + ".join(parts) + ")"
+
+
 def serve_http(settings: Settings) -> int:
-    """Run the server over stateless streamable HTTP at http://HOST:PORT/mcp until interrupted.
+    """Run the server over stateless streamable HTTP at http://HOST:PORT/mcp until stopped.
 
-    Raises ValueError (before binding anything) for a refused configuration, e.g. no token beyond loopback.
+    Raises ValueError (before binding anything) for a refused configuration, e.g. no token beyond loopback,
+    or a tokens file with a bad line.
     """
-    import uvicorn
-
     check_serving_settings(settings)
+    credentials = load_credentials(settings)
+    url = public_url(settings)
     logger.info("retention-mcp %s serving MCP over HTTP at %s (health: %s), workers=%d, auth=%s, "
-                "request limit %.0f KB", __version__, public_url(settings),
-                public_url(settings).removesuffix(MCP_PATH) + HEALTH_PATH, settings.workers,
-                "bearer token" if settings.token else "off (loopback only)", settings.max_request_kb)
-    common: dict[str, Any] = dict(host=settings.host, port=settings.port, log_config=uvicorn_log_config(
-        settings.log_level), server_header=False, lifespan="on", timeout_graceful_shutdown=5)
+                "request limit %.0f KB, header/body timeouts %g/%g s; data folder(s): %s; output folder: %s",
+                __version__, url, url.removesuffix(MCP_PATH) + HEALTH_PATH, settings.workers,
+                _auth_summary(credentials), settings.max_request_kb, settings.header_timeout_s,
+                settings.body_timeout_s, ", ".join(str(d) for d in settings.data_dirs), settings.output_dir)
+    config = RetentionConfig(settings, credentials)
     if settings.workers == 1:
-        uvicorn.run(create_app(settings), **common)
-    else:
-        os.environ[_SETTINGS_ENV] = settings_to_env(settings)
-        try:
-            uvicorn.run("retention_mcp.http:create_app_from_env", factory=True, workers=settings.workers, **common)
-        finally:
-            os.environ.pop(_SETTINGS_ENV, None)
+        server = Server(config)
+        server.run()
+        return 0 if server.started else 1
+    # Worker processes inherit this environment: the token has been read, so it leaves it.
+    for name in SECRET_ENV:
+        os.environ.pop(name, None)
+    sock = config.bind_socket()
+    try:
+        Supervisor(config, sockets=[sock]).run()
+    finally:
+        sock.close()
     return 0
+
+

@@ -42,6 +42,10 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     # workspace (workspace branch)
     "RETENTION_MCP_DATABASE_URL": "Where the strategy workspace (plans, evidence, saved templates) is stored: a "
     "SQLAlchemy URL such as postgresql+psycopg://user@host/db for a team. Default: SQLite in the user's data folder.",
+    "RETENTION_MCP_TOKENS_FILE": "A file of per-person bearer tokens for the HTTP server, one 'name: token' "
+    "line each ('#' starts a comment); the name is recorded as the author of what that person saves.",
+    "RETENTION_MCP_HEADER_TIMEOUT": "Seconds an HTTP client may take to send complete request headers. Default: 10",
+    "RETENTION_MCP_BODY_TIMEOUT": "Seconds an HTTP client may take to send a request body. Default: 30",
 }
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -124,6 +128,12 @@ class Settings:
     #: SQLAlchemy URL of the workspace database; None = SQLite in the per-user data folder
     #: (see retention_mcp.workspace.engine.database_url). Not in repr: it may hold a password.
     database_url: str | None = field(default=None, repr=False)
+    # HTTP hardening (http branch)
+    #: "name: token" lines, one person each, so the server knows who called (the shared token is "team")
+    tokens_file: Path | None = None
+    #: seconds a connection may take to send complete request headers, then the body
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.min_group_size, int) or self.min_group_size < 1:
@@ -193,6 +203,12 @@ class Settings:
             values["tool_workers"] = int(value)
         if value := get("DATABASE_URL"):  # workspace (workspace branch)
             values["database_url"] = value
+        if value := get("TOKENS_FILE"):
+            values["tokens_file"] = Path(value).expanduser()
+        if value := get("HEADER_TIMEOUT"):
+            values["header_timeout_s"] = float(value)
+        if value := get("BODY_TIMEOUT"):
+            values["body_timeout_s"] = float(value)
         token = get("TOKEN")
         if token is None and (token_file := get("TOKEN_FILE")):
             token = Path(token_file).expanduser().read_text(encoding="utf-8").strip() or None

@@ -7,7 +7,15 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from retention_mcp.analysis.drivers import DriverResult
-from retention_mcp.endpoints.turnover import ColumnMapArg, CsvTextArg, MinGroupArg, PathArg, SheetArg, WhereArg
+from retention_mcp.endpoints.turnover import (
+    ColumnMapArg,
+    CsvTextArg,
+    MinGroupArg,
+    PathArg,
+    SheetArg,
+    WhereArg,
+    with_chart,
+)
 from retention_mcp.runtime import ToolOutput, tool
 from retention_mcp.runtime.job import Job
 
@@ -54,18 +62,18 @@ def driver_analysis(
     result = analyse_drivers(ds, outcome, policy=job.policy, scope=scope, drivers=drivers, by=by, method=method,
                              min_group_size=min_group_size, importance_method=importance_method,
                              favourable_cutoff=favourable_cutoff)
-    images = []
+    png = None
     if chart:
         from retention_mcp.report.charts import driver_importance_chart
 
         top = result.drivers[:20]
-        images.append((driver_importance_chart([d.driver for d in top], [d.importance_share for d in top],
-                                               [d.quadrant for d in top],
-                                               title=f"Drivers of {result.outcome} (R² = {result.r_squared:.3f})"),
-                       "image/png"))
+        png = driver_importance_chart([d.driver for d in top], [d.importance_share for d in top],
+                                      [d.quadrant for d in top],
+                                      title=f"Drivers of {result.outcome} (R² = {result.r_squared:.3f})")
     text = drivers_markdown(result)
     if result.outcome_definition:
         text = f"_{result.outcome_definition}_\n\n{text}"
+    text, images = with_chart(text, png, chart)
     figures = {"r_squared": result.r_squared, "model_rows": result.n, "rows_in_scope": result.rows_in_scope,
                **{f"importance_share[{d.driver}]": d.importance_share for d in result.drivers[:20]}}
     if result.enps is not None:

@@ -10,7 +10,7 @@ from retention_mcp.analysis.kpi_build import BuildResult, KpiItem
 from retention_mcp.analysis.kpi_catalog import KpiCatalog, KpiSearchResult
 from retention_mcp.analysis.kpi_score import ScoreResult
 from retention_mcp.analysis.scorecard import ScorecardResult
-from retention_mcp.endpoints.turnover import CsvTextArg, PathArg, SheetArg, WhereArg
+from retention_mcp.endpoints.turnover import CsvTextArg, PathArg, SheetArg, WhereArg, with_chart
 from retention_mcp.runtime import ToolOutput, tool
 from retention_mcp.runtime.job import Job
 from retention_mcp.settings import Settings
@@ -109,18 +109,17 @@ def score_kpis(
     from retention_mcp.analysis.kpi_score import score_kpi_set, score_text
 
     result = score_kpi_set(catalog(job), kpis, actuals, cap, thresholds)
-    text = score_text(result)
-    images = []
+    png = None
     scored = [k for k in result.kpis if k.achievement_capped is not None]
     if chart and scored:
         from retention_mcp.report.charts import kpi_scorecard_chart
 
         title = "KPI scorecard" + (f" — weighted score {result.weighted_score * 100:.1f}%"
                                    if result.weighted_score is not None else "")
-        images.append((kpi_scorecard_chart([k.name for k in scored], [k.achievement_capped for k in scored],
-                                           [k.status for k in scored], title=title), "image/png"))
-    elif chart:
-        text += "\n\nNo chart: no KPI could be scored (each needs an actual and a target unlike its baseline)."
+        png = kpi_scorecard_chart([k.name for k in scored], [k.achievement_capped for k in scored],
+                                  [k.status for k in scored], title=title)
+    text, images = with_chart(score_text(result), png, chart,
+                              "no KPI could be scored (each needs an actual and a target unlike its baseline).")
     figures: dict[str, Any] = {"weighted_score": result.weighted_score,
                                **{f"achievement[{k.id or k.name}]": k.achievement_capped for k in result.kpis[:50]}}
     return job.output(result, text, figures=figures, images=images,

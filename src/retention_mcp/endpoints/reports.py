@@ -48,11 +48,11 @@ def export_report(
     except PermissionError:
         raise InputError(f"cannot write into the output folder {settings.output_dir}: permission denied; start the "
                          "server with --output-dir pointing at a writable folder") from None
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
     text = (f"Wrote **{result.filename}** ({result.format}, {result.size_bytes:,} bytes) to {result.path}: "
             f"{result.headings} headings, {result.tables} tables, {result.images} images"
             + (" (replaced the previous file)." if result.overwritten else "."))
     if result.extra_files:
         text += " Chart files beside it: " + ", ".join(result.extra_files) + "."
+    if result.truncated:
+        text += f"\n\n**{result.truncation_note}**"
     return job.output(result, text, files=[result.filename, *result.extra_files])

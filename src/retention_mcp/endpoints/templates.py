@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from retention_mcp.errors import InputError
 from retention_mcp.runtime import ToolOutput, tool
 from retention_mcp.runtime.job import Job
 from retention_mcp.settings import Settings
-from retention_mcp.templates import Library, Template, TemplateError, load_library, render_template
+from retention_mcp.templates import Library, Template, load_library, render_template
 
 if TYPE_CHECKING:
     from retention_mcp.server import RetentionServer
@@ -83,10 +82,7 @@ def list_templates_text(listing: TemplateList) -> str:
 def render_prompt(*, settings: Settings, progress: Callable[[float, str], None], name: str, language: str,
                   arguments: dict[str, Any]) -> str:
     """Worker entry point for ``prompts/get``: render in a worker, so a runaway team template can be stopped."""
-    try:
-        return render_template(load_library(settings).get(name, language), arguments)
-    except TemplateError as exc:
-        raise InputError(str(exc)) from None
+    return render_template(load_library(settings).get(name, language), arguments)
 
 
 @tool(title="List prompt templates", result=TemplateList, evidence=False)
@@ -124,11 +120,8 @@ def render_template_tool(
     Example: name='retention_strategy', language='zh', arguments={'company_info': '...', ...}.
     """
     settings = job.settings
-    try:
-        template = load_library(settings).get(name, language or settings.language)
-        text = render_template(template, arguments or {})
-    except TemplateError as exc:
-        raise InputError(str(exc)) from None
+    template = load_library(settings).get(name, language or settings.language)
+    text = render_template(template, arguments or {})
     rendered = RenderedTemplate(name=name, language=template.language, title=template.title, text=text)
     return job.output(rendered, text)
 
@@ -144,8 +137,5 @@ def register(server: RetentionServer, settings: Settings) -> None:
     def template_source(name: str) -> str:
         current = library()
         base, _, language = name.partition(".")
-        try:
-            template: Template = current.get(base, language or settings.language)
-        except TemplateError as exc:
-            raise InputError(str(exc)) from None
+        template: Template = current.get(base, language or settings.language)
         return template.source

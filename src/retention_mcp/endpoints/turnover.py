@@ -89,9 +89,14 @@ def retention_chart(result: CurveResult) -> bytes | None:
     return retention_curves_chart(series, title=title, time_label=time_label)
 
 
-def with_chart(text: str, png: bytes | None, asked: bool, why_not: str) -> tuple[str, list[tuple[bytes, str]]]:
-    """The text and image list of a result that may carry a chart."""
+def with_chart(text: str, png: bytes | None, asked: bool, why_not: str = "") -> tuple[str, list[tuple[bytes, str]]]:
+    """The text and image list of a result that may carry a chart (with a note when Chinese labels would
+    show as boxes because no CJK font is installed)."""
     if png is not None:
+        from retention_mcp.report.charts import cjk_font_status
+
+        if note := cjk_font_status(text):
+            text += f"\n\n{note}"
         return text, [(png, "image/png")]
     if asked:
         text += f"\n\nNo chart: {why_not}"

@@ -12,7 +12,7 @@ from retention_mcp.analysis.fairness import FairnessResult
 from retention_mcp.analysis.icc import CalibrationResult
 from retention_mcp.analysis.roi import RoiResult
 from retention_mcp.analysis.workforce import HiringForecast
-from retention_mcp.endpoints.turnover import CsvTextArg, PathArg, SheetArg
+from retention_mcp.endpoints.turnover import CsvTextArg, PathArg, SheetArg, with_chart
 from retention_mcp.errors import InputError
 from retention_mcp.runtime import ToolOutput, tool
 from retention_mcp.runtime.job import Job
@@ -97,19 +97,19 @@ def calculate_roi(
         horizon_months=horizon_months, benefit_ramp_months=benefit_ramp_months, discount_rate=discount_rate,
     )
     result = roi.calculate_roi(inputs, band=band, multiplier_source=source, currency=currency.strip()[:12])
-    images = []
+    png = None
     if chart:
         from retention_mcp.report.charts import roi_scenarios_chart
 
-        images.append((roi_scenarios_chart([s.name for s in result.scenarios],
-                                           benefit=[s.total_benefit for s in result.scenarios],
-                                           cost=[s.total_cost for s in result.scenarios],
-                                           title=f"ROI scenarios over {result.horizon_months} months",
-                                           currency=result.currency), "image/png"))
+        png = roi_scenarios_chart([s.name for s in result.scenarios],
+                                  benefit=[s.total_benefit for s in result.scenarios],
+                                  cost=[s.total_cost for s in result.scenarios],
+                                  title=f"ROI scenarios over {result.horizon_months} months", currency=result.currency)
+    text, images = with_chart(roi.roi_text(result), png, chart)
     figures = {name: getattr(result, name) for name in ("roi", "benefit_cost_ratio", "net_benefit", "npv",
                                                          "payback_month", "avoided_leavers_per_year",
                                                          "total_benefit", "total_cost")}
-    return job.output(result, roi.roi_text(result), figures=figures, images=images, definition=result.formula)
+    return job.output(result, text, figures=figures, images=images, definition=result.formula)
 
 
 @tool(title="Erlang C staffing", result=StaffingResult)

@@ -1,8 +1,10 @@
 """Charts as PNG bytes (matplotlib, Agg, imported lazily) and saving them into the output folder.
 
 Every function takes plain lists / dicts so any tool can call it, and returns PNG bytes at most
-``MAX_WIDTH_PX`` wide. Chinese labels render as text: a CJK font found on the machine (Noto Sans CJK,
-WenQuanYi, Source Han, Droid Sans Fallback...) is put in matplotlib's font fallback list.
+``MAX_WIDTH_PX`` wide. Chinese labels render as text: a CJK font the machine has (macOS, Windows and
+Linux fonts, by family name through matplotlib's font list, else at their usual file paths) is put in
+matplotlib's font fallback list. Without one, labels show as boxes: the per-glyph warnings matplotlib
+would print are silenced, and ``cjk_font_status(labels)`` gives a tool the one-line note to show instead.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from retention_mcp.errors import InputError
 from retention_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -25,14 +29,42 @@ logger = logging.getLogger(__name__)
 
 MAX_WIDTH_PX = 960
 DPI = 100
-#: Font family names tried in order for CJK glyphs (first one installed wins).
+#: CJK-capable font families, tried in order (the first installed wins): what macOS, Windows and Linux ship.
 CJK_FONT_CANDIDATES = (
+    # macOS
+    "PingFang SC", "Hiragino Sans GB", "STHeiti", "Heiti SC", "Songti SC", "STSong", "Arial Unicode MS",
+    # Windows
+    "Microsoft YaHei", "SimHei", "DengXian", "SimSun", "NSimSun",
+    # Linux
     "Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans CJK TC", "Noto Sans CJK KR", "Noto Sans SC",
     "Source Han Sans SC", "Source Han Sans CN", "Source Han Sans", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
-    "Droid Sans Fallback", "Microsoft YaHei", "SimHei", "PingFang SC", "Heiti SC", "Noto Serif CJK SC",
-    "AR PL UMing CN", "Arial Unicode MS",
+    "Droid Sans Fallback", "Noto Serif CJK SC", "AR PL UMing CN", "AR PL UKai CN",
 )
-CJK_FILE_HINTS = ("notosanscjk", "notoserifcjk", "sourcehan", "wqy", "droidsansfallback", "msyh", "simhei", "pingfang")
+_WINDOWS_FONTS = os.path.join(os.environ.get("WINDIR", "C:\\Windows"), "Fonts")
+#: Where those fonts usually live, for when matplotlib's font list lacks them (a font cache older than the font,
+#: or a folder it does not scan).
+CJK_FONT_FILES = (
+    "/System/Library/Fonts/PingFang.ttc", "/System/Library/Fonts/Hiragino Sans GB.ttc",
+    "/System/Library/Fonts/STHeiti Light.ttc", "/System/Library/Fonts/STHeiti Medium.ttc",
+    "/System/Library/Fonts/Supplemental/Songti.ttc", "/Library/Fonts/Songti.ttc",
+    "/System/Library/Fonts/Supplemental/Arial Unicode.ttf", "/Library/Fonts/Arial Unicode.ttf",
+    *(os.path.join(_WINDOWS_FONTS, name) for name in ("msyh.ttc", "msyh.ttf", "simhei.ttf", "Deng.ttf",
+                                                      "simsun.ttc")),
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc", "/usr/share/fonts/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/adobe-source-han-sans/SourceHanSansCN-Regular.otf",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/wenquanyi/wqy-zenhei/wqy-zenhei.ttc", "/usr/share/fonts/wenquanyi/wqy-microhei/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf", "/usr/share/fonts/google-droid/DroidSansFallback.ttf",
+    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
+)
+#: Parts of file names (lower case, no '-' or '_') that mark CJK fonts elsewhere on the system.
+CJK_FILE_HINTS = ("notosanscjk", "notoserifcjk", "sourcehan", "wqy", "droidsansfallback", "msyh", "simhei", "simsun",
+                  "deng.ttf", "pingfang", "hiragino", "stheiti", "songti", "arialuni", "arial unicode")
+#: Han, kana, hangul and CJK punctuation: text that DejaVu Sans (matplotlib's default) cannot draw.
+CJK_TEXT = re.compile("[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\U00020000-\U0003134f]")
+CJK_FONT_ADVICE = ("Chinese labels may show as boxes: install a CJK font such as Noto Sans CJK "
+                   "(Debian/Ubuntu: apt install fonts-noto-cjk) and restart the server")
 STATUS_COLOURS = {
     "green": "#2e7d32", "绿": "#2e7d32", "绿色": "#2e7d32", "on track": "#2e7d32",
     "yellow": "#f9a825", "黄": "#f9a825", "黄色": "#f9a825", "watch": "#f9a825",
@@ -52,31 +84,66 @@ def cjk_font_name() -> str | None:
     return _cjk_font[0]
 
 
+def find_cjk_font(installed: Iterable[str] | None = None, font_files: Iterable[str | os.PathLike[str]] | None = None,
+                  scan_system: bool | None = None) -> str | None:
+    """The first CJK font family available: by name among ``installed`` families (default: matplotlib's font
+    list), else from ``font_files`` that exist (default: the usual paths), registered with matplotlib, else from
+    fonts on the system whose file names look CJK (when ``scan_system``; by default only with the defaults)."""
+    from matplotlib import font_manager
+
+    defaults = installed is None and font_files is None
+    names = {f.name for f in font_manager.fontManager.ttflist} if installed is None else set(installed)
+    found = next((name for name in CJK_FONT_CANDIDATES if name in names), None)
+    if found:
+        return found
+    paths = [str(p) for p in (CJK_FONT_FILES if font_files is None else font_files)]
+    if defaults if scan_system is None else scan_system:
+        # The font cache may predate a font installed since: look at the system's font files themselves.
+        paths += [p for p in font_manager.findSystemFonts()
+                  if any(hint in Path(p).name.lower().replace("-", "").replace("_", "") for hint in CJK_FILE_HINTS)]
+    for path in paths:
+        if not os.path.isfile(path):
+            continue
+        try:
+            font_manager.fontManager.addfont(path)
+            return font_manager.FontProperties(fname=path).get_name()
+        except (OSError, RuntimeError, ValueError):
+            continue
+    return None
+
+
+def cjk_font_status(labels: str | Iterable[str], *, installed: Iterable[str] | None = None,
+                    font_files: Iterable[str | os.PathLike[str]] | None = None) -> str | None:
+    """A one-line note for a tool result when ``labels`` contain CJK text and no CJK font was found; else None.
+
+    ``installed`` and ``font_files`` replace the machine's font list and the usual font paths (tests pass
+    empty lists to see the note on any machine).
+    """
+    texts = [labels] if isinstance(labels, str) else [str(label) for label in labels]
+    if not any(CJK_TEXT.search(text) for text in texts):
+        return None
+    if installed is None and font_files is None:
+        font = cjk_font_name()
+    else:
+        _setup()
+        font = find_cjk_font(installed, font_files, scan_system=False)
+    return None if font else CJK_FONT_ADVICE
+
+
 def _setup() -> None:
-    """Agg backend and the font fallback list, once per process."""
+    """Agg backend, the font fallback list and quiet missing-glyph warnings, once per process."""
     with _setup_lock:
         if _cjk_font:
             return
         import matplotlib
 
         matplotlib.use("Agg", force=False)
-        from matplotlib import font_manager
-
-        installed = {f.name for f in font_manager.fontManager.ttflist}
-        found = next((name for name in CJK_FONT_CANDIDATES if name in installed), None)
+        # Without a CJK font, matplotlib warns once per missing glyph on every chart: stderr fills with noise
+        # the user cannot act on. The font status is reported once, below, and in results via cjk_font_status.
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
+        found = find_cjk_font()
         if found is None:
-            # The font cache may predate a font installed later: register matching system files directly.
-            for path in font_manager.findSystemFonts():
-                if any(hint in Path(path).name.lower().replace("-", "").replace("_", "") for hint in CJK_FILE_HINTS):
-                    try:
-                        font_manager.fontManager.addfont(path)
-                    except (OSError, RuntimeError, ValueError):
-                        continue
-            installed = {f.name for f in font_manager.fontManager.ttflist}
-            found = next((name for name in CJK_FONT_CANDIDATES if name in installed), None)
-        if found is None:
-            logger.warning("no CJK font found (install fonts-noto-cjk or fonts-wqy-zenhei): Chinese chart labels "
-                           "will show as empty boxes")
+            logger.warning("no CJK font found for charts. %s", CJK_FONT_ADVICE)
         # An explicit list of families (not the generic "sans-serif") is what makes matplotlib fall back
         # glyph by glyph: Latin from DejaVu Sans, Han characters from the CJK font.
         matplotlib.rcParams["font.family"] = ["DejaVu Sans"] + ([found] if found else [])
@@ -104,10 +171,10 @@ def _height_for(rows: int) -> float:
 
 def _check_lengths(names: Sequence[Any], **others: Sequence[Any] | None) -> None:
     if not names:
-        raise ValueError("a chart needs at least one label")
+        raise InputError("a chart needs at least one label")
     for key, values in others.items():
         if values is not None and len(values) != len(names):
-            raise ValueError(f"{key} has {len(values)} values but there are {len(names)} labels; give one per label")
+            raise InputError(f"{key} has {len(values)} values but there are {len(names)} labels; give one per label")
 
 
 def turnover_by_group_chart(labels: Sequence[str], rates: Sequence[float | None],
@@ -121,7 +188,7 @@ def turnover_by_group_chart(labels: Sequence[str], rates: Sequence[float | None]
     rows = [(str(lab), r, lows[i] if lows else None, highs[i] if highs else None)
             for i, (lab, r) in enumerate(zip(labels, rates, strict=True)) if r is not None]
     if not rows:
-        raise ValueError("every rate is empty (suppressed); nothing to draw")
+        raise InputError("every rate is empty (suppressed); nothing to draw")
     rows.reverse()  # first label on top
     fig = _figure(_height_for(len(rows)))
     ax = fig.add_subplot()
@@ -150,14 +217,14 @@ def retention_curves_chart(series: Mapping[str, Sequence[Sequence[float]]], titl
     from matplotlib.ticker import PercentFormatter
 
     if not series:
-        raise ValueError("series is empty: give {label: [[time, survival], ...]}")
+        raise InputError("series is empty: give {label: [[time, survival], ...]}")
     fig = _figure(5.0)
     ax = fig.add_subplot()
     for i, (label, points) in enumerate(series.items()):
         try:
             pairs = sorted((float(t), float(s)) for t, s in points)
         except (TypeError, ValueError):
-            raise ValueError(f"series {label!r} must be a list of [time, survival] pairs") from None
+            raise InputError(f"series {label!r} must be a list of [time, survival] pairs") from None
         if not pairs:
             continue
         if pairs[0][0] > 0:
@@ -182,7 +249,7 @@ def roi_scenarios_chart(names: Sequence[str], roi: Sequence[float] | None = None
 
     _check_lengths(names, roi=roi, benefit=benefit, cost=cost)
     if roi is None and (benefit is None or cost is None):
-        raise ValueError("give roi (fractions) or both benefit and cost")
+        raise InputError("give roi (fractions) or both benefit and cost")
     fig = _figure(_height_for(len(names)) if benefit is None else 4.8)
     ax = fig.add_subplot()
     labels = [str(n) for n in names]
@@ -289,19 +356,19 @@ def chart_from_spec(kind: str, data: Mapping[str, Any]) -> bytes:
     import inspect
 
     if kind not in CHARTS:
-        raise ValueError(f"unknown chart kind {kind!r}; use one of {', '.join(CHARTS)}")
+        raise InputError(f"unknown chart kind {kind!r}; use one of {', '.join(CHARTS)}")
     function = CHARTS[kind]
     params = inspect.signature(function).parameters
     unknown = set(data) - set(params)
     if unknown:
-        raise ValueError(f"chart {kind!r} does not take {', '.join(sorted(unknown))}; it takes {', '.join(params)}")
+        raise InputError(f"chart {kind!r} does not take {', '.join(sorted(unknown))}; it takes {', '.join(params)}")
     missing = [p.name for p in params.values() if p.default is inspect.Parameter.empty and p.name not in data]
     if missing:
-        raise ValueError(f"chart {kind!r} needs {', '.join(missing)}")
+        raise InputError(f"chart {kind!r} needs {', '.join(missing)}")
     try:
         return function(**data)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"chart {kind!r}: {exc}") from None
+        raise InputError(f"chart {kind!r}: {exc}") from None
 
 
 def _safe_stem(stem: str) -> str:
@@ -325,4 +392,4 @@ def save_chart(settings: Settings, png_bytes: bytes, stem: str) -> Path:
         with os.fdopen(fd, "wb") as handle:
             handle.write(png_bytes)
         return target
-    raise ValueError(f"too many charts named {base!r} in the output folder; clean it up")
+    raise InputError(f"too many charts named {base!r} in the output folder; clean it up")

@@ -2,6 +2,12 @@
 
 Files go only into ``settings.output_dir``, are written atomically (temporary file in the same
 folder, then a link / rename), and never replace an existing file unless asked.
+
+Output is bounded: a file is at most ``OUTPUT_FACTOR`` times its input (text plus images) plus
+``OUTPUT_ALLOWANCE_BYTES``, never more than ``MAX_OUTPUT_BYTES``, with at most ``MAX_EXPORT_CELLS``
+table cells. A report past a bound is cut at a block or table row and says so, in the file and in
+the result (``truncated``, ``truncation_note``). HTML embeds every image it shows, so an image repeated
+many times is what usually meets the bound; Markdown only references images and is never cut.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from retention_mcp.errors import InputError, LimitError
 from retention_mcp.report.markdown import Block, inline_runs, parse_markdown, plain_text
 from retention_mcp.settings import Settings
 
@@ -29,6 +36,14 @@ MAX_MARKDOWN_CHARS = 2_000_000
 MAX_IMAGES = 50
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_TABLE_ROWS = 20_000
+MAX_TOTAL_IMAGE_BYTES = 50 * 1024 * 1024
+OUTPUT_FACTOR = 10
+OUTPUT_ALLOWANCE_BYTES = 1024 * 1024
+MAX_OUTPUT_BYTES = 50 * 1024 * 1024
+#: Table cells in one export: bounds the time a DOCX or XLSX takes to build (~100,000 cells a second).
+MAX_EXPORT_CELLS = 200_000
+#: Characters XML (so DOCX and XLSX) cannot hold: C0 controls but tab/newline/CR, lone surrogates, U+FFFE/F.
+XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 #: First characters that make a spreadsheet treat text as a formula (ASCII, full-width, minus sign, controls).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "＝", "＋", "－", "＠", "−", "\t", "\r", "\n")
 NUMBER = re.compile(r"^[+\-−]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?([eE][+-]?\d+)?$")
@@ -67,6 +82,10 @@ class ExportResult(BaseModel):
     images: int = Field(description="Charts / images embedded or referenced")
     extra_files: list[str] = Field(default_factory=list, description="Chart PNGs written beside a Markdown report")
     overwritten: bool = Field(description="True when an existing file was replaced (overwrite=true)")
+    truncated: bool = Field(default=False, description="True when the report was cut to keep the file within "
+                                                       "the output bound; truncation_note says where and why")
+    truncation_note: str | None = Field(default=None, description="Where the report was cut and why (also "
+                                                                   "written at the end of the file)")
 
 
 @dataclass
@@ -77,6 +96,7 @@ class Document:
     markdown: str
     blocks: list[Block] = field(default_factory=list)
     extra_files: list[str] = field(default_factory=list)
+    input_bytes: int = 0  # text (UTF-8) plus each distinct image once: what the output bound is a factor of
 
 
 # -- file names and writing --------------------------------------------------------------------------
@@ -89,17 +109,17 @@ def check_filename(filename: str | None, title: str, fmt: str) -> tuple[str, boo
         return stem + extensions[0], False
     name = filename.strip()
     if BAD_FILENAME_CHARS.search(name) or ".." in name or name.startswith("."):
-        raise ValueError(f"filename {filename!r} must be a plain file name (no folders, '..', leading dot or "
+        raise InputError(f"filename {filename!r} must be a plain file name (no folders, '..', leading dot or "
                          "characters like / \\ : * ? \" < > |); the file always goes into the output folder")
     if len(name) > 150:
-        raise ValueError("filename is longer than 150 characters; shorten it")
+        raise InputError("filename is longer than 150 characters; shorten it")
     suffix = Path(name).suffix.lower()
     if not suffix:
         return name + extensions[0], True
     if suffix not in extensions:
         known = {ext for exts in EXTENSIONS.values() for ext in exts}
         if suffix in known:
-            raise ValueError(f"filename {filename!r} ends in {suffix} but format is {fmt!r}; use a {extensions[0]} "
+            raise InputError(f"filename {filename!r} ends in {suffix} but format is {fmt!r}; use a {extensions[0]} "
                              f"name or set format to match")
         return name + extensions[0], True
     return name, True
@@ -119,10 +139,10 @@ def atomic_write(folder: Path, name: str, data: bytes, overwrite: bool) -> tuple
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
     if target.is_symlink() or (target.exists() and not target.is_file()):
-        raise ValueError(f"{name!r} in the output folder is a link or a folder; choose another filename")
+        raise InputError(f"{name!r} in the output folder is a link or a folder; choose another filename")
     existed = target.exists()
     if existed and not overwrite:
-        raise ValueError(f"{name!r} already exists in the output folder; pass overwrite=true to replace it or "
+        raise InputError(f"{name!r} already exists in the output folder; pass overwrite=true to replace it or "
                          "choose another filename")
     fd, temp = tempfile.mkstemp(dir=folder, prefix=".export-", suffix=".tmp")
     try:
@@ -137,7 +157,7 @@ def atomic_write(folder: Path, name: str, data: bytes, overwrite: bool) -> tuple
             try:
                 os.link(temp, target)  # fails if the name appeared meanwhile: never clobbers
             except FileExistsError:
-                raise ValueError(f"{name!r} already exists in the output folder; pass overwrite=true to replace "
+                raise InputError(f"{name!r} already exists in the output folder; pass overwrite=true to replace "
                                  "it or choose another filename") from None
             except OSError:  # a filesystem without hard links
                 os.replace(temp, target)
@@ -156,9 +176,9 @@ def _csv_rows(text: str) -> list[list[str]]:
         dialect = csv.excel
     rows = [row for row in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in row)]
     if not rows:
-        raise ValueError("table_csv is empty; give a header row and data rows")
+        raise InputError("table_csv is empty; give a header row and data rows")
     if len(rows) > MAX_TABLE_ROWS:
-        raise ValueError(f"table_csv has {len(rows)} rows, above {MAX_TABLE_ROWS}; aggregate it first")
+        raise InputError(f"table_csv has {len(rows)} rows, above {MAX_TABLE_ROWS}; aggregate it first")
     width = len(rows[0])
     return [(r + [""] * width)[:width] for r in rows]
 
@@ -174,16 +194,21 @@ def _md_table(rows: list[list[str]]) -> str:
 
 def _read_output_image(settings: Settings, name: str) -> bytes:
     if BAD_FILENAME_CHARS.search(name) or ".." in name or name.startswith("."):
-        raise ValueError(f"image {name!r} must be the plain name of a PNG in the output folder")
+        raise InputError(f"image {name!r} must be the plain name of a PNG in the output folder")
     if Path(name).suffix.lower() not in (".png", ".jpg", ".jpeg"):
-        raise ValueError(f"image {name!r} is not a .png or .jpg file")
+        raise InputError(f"image {name!r} is not a .png or .jpg file")
     path = settings.output_dir / name
     if not path.is_file() or path.is_symlink():
-        raise ValueError(f"image {name!r} is not in the output folder ({settings.output_dir}); make the chart "
+        raise InputError(f"image {name!r} is not in the output folder ({settings.output_dir}); make the chart "
                          "first or pass a chart spec instead")
     if path.stat().st_size > MAX_IMAGE_BYTES:
-        raise ValueError(f"image {name!r} is larger than {MAX_IMAGE_BYTES // 1024 // 1024} MB")
+        raise InputError(f"image {name!r} is larger than {MAX_IMAGE_BYTES // 1024 // 1024} MB")
     return path.read_bytes()
+
+
+def _clean(text: str | None) -> str:
+    """Text without characters XML cannot hold (Word and Excel files are XML): they would fail the export."""
+    return XML_INVALID.sub("", text or "")
 
 
 def build_document(settings: Settings, title: str, markdown: str | None, sections: list[Section] | None,
@@ -192,27 +217,48 @@ def build_document(settings: Settings, title: str, markdown: str | None, section
     from retention_mcp.report.charts import chart_from_spec, save_chart
 
     if not title or not title.strip():
-        raise ValueError("title is empty; give the report a title")
+        raise InputError("title is empty; give the report a title")
     if not markdown and not sections:
-        raise ValueError("give markdown (the report text) or sections (a list of {heading, markdown, table_csv, "
+        raise InputError("give markdown (the report text) or sections (a list of {heading, markdown, table_csv, "
                          "chart, image})")
     total = len(markdown or "") + sum(len(s.markdown) + len(s.table_csv or "") for s in sections or [])
     if total > MAX_MARKDOWN_CHARS:
-        raise ValueError(f"the report is {total:,} characters, above {MAX_MARKDOWN_CHARS:,}; shorten it")
-    doc = Document(title=title.strip(), markdown=f"# {title.strip()}\n")
-    doc.blocks.append(Block("heading", text=title.strip(), level=0))
+        raise InputError(f"the report is {total:,} characters, above {MAX_MARKDOWN_CHARS:,}; shorten it")
+    title = _clean(title).strip()
+    doc = Document(title=title, markdown=f"# {title}\n")
+    doc.blocks.append(Block("heading", text=title, level=0))
     md_parts: list[str] = []
+    images: dict[str, bytes] = {}  # each file read once, however often the report shows it
+    text_bytes = len(title.encode("utf-8", "replace"))
+
+    def output_image(name: str) -> bytes:
+        if name not in images:
+            images[name] = _read_output_image(settings, name)
+            if sum(len(data) for data in images.values()) > MAX_TOTAL_IMAGE_BYTES:
+                raise InputError(f"the report's images add up to more than {MAX_TOTAL_IMAGE_BYTES // 1024 // 1024} "
+                                 "MB; use smaller images or split the report")
+        return images[name]
+
+    def count_image() -> None:
+        if sum(1 for b in doc.blocks if b.kind == "image") >= MAX_IMAGES:
+            raise InputError(f"more than {MAX_IMAGES} images; split the report")
 
     def add_markdown(text: str) -> None:
+        nonlocal text_bytes
+        text = _clean(text)
         if not text.strip():
             return
+        text_bytes += len(text.encode("utf-8", "replace"))
         md_parts.append(text.strip())
         for block in parse_markdown(text):
-            if block.kind == "image" and not re.match(r"^[a-z]+://", block.source, re.IGNORECASE):
-                block.image = _read_output_image(settings, block.source)
+            if block.kind == "image":
+                count_image()
+                if not re.match(r"^[a-z]+://", block.source, re.IGNORECASE):
+                    block.image = output_image(block.source)
             doc.blocks.append(block)
 
     def add_image(png: bytes, caption: str, stem: str, existing: str | None = None) -> None:
+        count_image()
         if fmt == "md":
             name = existing or save_chart(settings, png, stem).name
             if existing is None:
@@ -224,24 +270,96 @@ def build_document(settings: Settings, title: str, markdown: str | None, section
         add_markdown(markdown)
     for index, section in enumerate(sections or [], start=1):
         if section.heading:
-            md_parts.append(f"{'#' * section.level} {section.heading}")
-            doc.blocks.append(Block("heading", text=section.heading, level=section.level))
+            heading = _clean(section.heading)
+            text_bytes += len(heading.encode("utf-8", "replace"))
+            md_parts.append(f"{'#' * section.level} {heading}")
+            doc.blocks.append(Block("heading", text=heading, level=section.level))
         add_markdown(section.markdown)
         if section.table_csv:
-            rows = _csv_rows(section.table_csv)
+            table_csv = _clean(section.table_csv)
+            text_bytes += len(table_csv.encode("utf-8", "replace"))
+            rows = _csv_rows(table_csv)
             md_parts.append(_md_table(rows))
             doc.blocks.append(Block("table", rows=rows))
+        caption = _clean(section.caption)
         if section.chart:
             png = chart_from_spec(section.chart.kind, section.chart.data)
-            caption = section.caption or ""  # the chart carries its own title
+            images[f"chart {index}"] = png  # the chart carries its own title
             add_image(png, caption, f"{Path(check_filename(None, title, 'md')[0]).stem}-chart-{index}")
         if section.image:
-            add_image(_read_output_image(settings, section.image), section.caption or "", section.image,
-                      existing=section.image)
-    if sum(1 for b in doc.blocks if b.kind == "image") > MAX_IMAGES:
-        raise ValueError(f"more than {MAX_IMAGES} images; split the report")
+            add_image(output_image(section.image), caption, section.image, existing=section.image)
     doc.markdown += "\n" + "\n\n".join(md_parts) + "\n"
+    doc.input_bytes = text_bytes + sum(len(data) for data in images.values())
     return doc
+
+
+# -- the output bound -------------------------------------------------------------------------------------
+
+#: Rough bytes each format writes: (fixed, per block, per table cell, per image byte shown). DOCX and XLSX are
+#: zip files and Word keeps one copy of an image however often it is shown; the result is measured anyway.
+_COSTS: dict[str, tuple[int, int, int, float]] = {
+    "html": (3_000, 20, 22, 1.37), "docx": (40_000, 40, 8, 1.0), "xlsx": (8_000, 30, 8, 1.0), "md": (0, 2, 3, 0.0)}
+
+
+def output_limit(input_bytes: int) -> int:
+    """The largest file an export of ``input_bytes`` of input may write."""
+    return min(MAX_OUTPUT_BYTES, OUTPUT_FACTOR * input_bytes + OUTPUT_ALLOWANCE_BYTES)
+
+
+def _limit_text(doc: Document) -> str:
+    return (f"{output_limit(doc.input_bytes) / 1024 / 1024:.1f} MB: {OUTPUT_FACTOR}x its "
+            f"{doc.input_bytes / 1024:,.0f} KB input plus {OUTPUT_ALLOWANCE_BYTES // 1024 // 1024} MB, "
+            f"at most {MAX_OUTPUT_BYTES // 1024 // 1024} MB")
+
+
+def cut_to_budget(doc: Document, fmt: str, budget: int) -> tuple[list[Block], tuple[str, str] | None]:
+    """The blocks that fit ``budget`` estimated bytes and ``MAX_EXPORT_CELLS`` cells, and where the cut is."""
+    fixed, per_block, per_cell, per_image_byte = _COSTS[fmt]
+    total, cells, tables = fixed, 0, 0
+    shown: set[int] = set()
+    kept: list[Block] = []
+    for number, block in enumerate(doc.blocks):
+        if block.kind == "table":
+            tables += 1
+            fit = 0
+            for row in block.rows:
+                cost = per_block + sum(len(c.encode("utf-8", "replace")) + per_cell for c in row)
+                if total + cost > budget or cells + len(row) > MAX_EXPORT_CELLS:
+                    break
+                total, cells, fit = total + cost, cells + len(row), fit + 1
+            if fit < len(block.rows):
+                if fit > 1:
+                    kept.append(Block("table", rows=block.rows[:fit]))
+                why = "size" if cells + len(block.rows[fit]) <= MAX_EXPORT_CELLS else "cells"
+                return kept, (f"table {tables} after row {max(0, fit - 1):,} of {len(block.rows) - 1:,}", why)
+            kept.append(block)
+            continue
+        cost = per_block + len((block.text + "".join(block.items)).encode("utf-8", "replace"))
+        if block.image is not None and (fmt != "docx" or id(block.image) not in shown):
+            cost += int(len(block.image) * per_image_byte)
+            shown.add(id(block.image))
+        if total + cost > budget:
+            return kept, (f"block {number + 1} of {len(doc.blocks)} ({block.kind})", "size")
+        total += cost
+        kept.append(block)
+    return kept, None
+
+
+def bound_document(doc: Document, fmt: str, budget: int) -> str | None:
+    """Cut ``doc`` to the output bound in place; the note saying so (also added to the document), or None."""
+    if fmt == "md":  # Markdown is its input, with images only referenced: it cannot outgrow the bound
+        return None
+    reserve = 2_000  # room for the note itself
+    kept, cut = cut_to_budget(doc, fmt, max(0, budget - reserve))
+    if cut is None:
+        return None
+    where, why = cut
+    reason = (f"it has more than {MAX_EXPORT_CELLS:,} table cells" if why == "cells" else
+              f"the whole {fmt.upper()} file would pass this export's limit of {_limit_text(doc)}")
+    note = (f"Truncated: this report stops at {where}, because {reason}. Export fewer rows or images, "
+            "split the report, or use format md.")
+    doc.blocks = [*kept, Block("paragraph", text=f"**{note}**")]
+    return note
 
 
 # -- spreadsheet cells -------------------------------------------------------------------------------
@@ -373,9 +491,41 @@ def _docx_runs(paragraph: Any, text: str) -> None:
             added.font.name = "Consolas"
 
 
+def _docx_run_xml(run: Any, bold: bool) -> str:
+    props = ('<w:rFonts w:ascii="Consolas" w:hAnsi="Consolas"/>' if run.code else "") + (
+        "<w:b/>" if bold or run.bold else "") + ("<w:i/>" if run.italic else "")
+    pieces = [f'<w:t xml:space="preserve">{html.escape(piece, quote=False)}</w:t>' if piece else ""
+              for piece in run.text.split("\t")]
+    return f"<w:r>{'<w:rPr>' + props + '</w:rPr>' if props else ''}{'<w:tab/>'.join(pieces)}</w:r>"
+
+
+def _docx_table(word: Any, rows: list[list[str]]) -> None:
+    """A Word table, built as XML in one parse.
+
+    python-docx's ``table.cell(r, c)`` and ``row.cells`` rebuild the list of every cell on each call, which
+    made a 1,000-row table take minutes, and its per-element API costs ~0.1 ms a cell even when used linearly.
+    """
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    table = word.add_table(rows=0, cols=len(rows[0]))
+    table.style = "Table Grid"
+    cell_props = [f'<w:tcPr><w:tcW w:w="{int(column.w.twips)}" w:type="dxa"/></w:tcPr>' if column.w else ""
+                  for column in table._tbl.tblGrid.gridCol_lst]
+    parts: list[str] = []
+    for r, row in enumerate(rows):
+        parts.append("<w:tr><w:trPr><w:tblHeader/></w:trPr>" if r == 0 else "<w:tr>")  # header on every page
+        for c, value in enumerate(row):
+            align = '<w:pPr><w:jc w:val="right"/></w:pPr>' if r and _looks_numeric(value) else ""
+            runs = "".join(_docx_run_xml(run, bold=r == 0) for run in inline_runs(value))
+            parts.append(f"<w:tc>{cell_props[c]}<w:p>{align}{runs}</w:p></w:tc>")
+        parts.append("</w:tr>")
+    parsed = parse_xml(f"<w:tbl {nsdecls('w')}>{''.join(parts)}</w:tbl>")
+    table._tbl.extend(list(parsed))
+
+
 def render_docx(doc: Document) -> bytes:
     from docx import Document as WordDocument
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.oxml.ns import qn
     from docx.shared import Inches, Pt
 
@@ -401,18 +551,7 @@ def render_docx(doc: Document) -> bytes:
             run.font.name = "Consolas"
             run.font.size = Pt(9)
         elif block.kind == "table":
-            columns = len(block.rows[0])
-            table = word.add_table(rows=len(block.rows), cols=columns)
-            table.style = "Table Grid"
-            for r, row in enumerate(block.rows):
-                for c, value in enumerate(row):
-                    paragraph = table.cell(r, c).paragraphs[0]
-                    _docx_runs(paragraph, value)
-                    if r == 0:
-                        for run in paragraph.runs:
-                            run.bold = True
-                    elif _looks_numeric(value):
-                        paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+            _docx_table(word, block.rows)
             word.add_paragraph()
         elif block.kind == "image":
             if block.image is None:
@@ -515,23 +654,36 @@ RENDERERS = {"md": render_markdown, "html": render_html, "docx": render_docx, "x
 
 def export_report(settings: Settings, title: str, markdown: str | None = None, sections: list[Section] | None = None,
                   fmt: str = "docx", filename: str | None = None, overwrite: bool = False) -> ExportResult:
-    """Write the report into the output folder and say where, and how big."""
+    """Write the report into the output folder and say where, how big, and whether it had to be cut."""
     if fmt not in RENDERERS:
-        raise ValueError(f"format must be one of md, html, docx, xlsx, not {fmt!r}")
+        raise InputError(f"format must be one of md, html, docx, xlsx, not {fmt!r}")
     name, explicit = check_filename(filename, title, fmt)
     folder = settings.output_dir
     folder.mkdir(parents=True, exist_ok=True)
     if not explicit and not overwrite:
         name = _free_name(folder, name)
     elif (folder / name).exists() and not overwrite:
-        raise ValueError(f"{name!r} already exists in the output folder; pass overwrite=true to replace it or "
+        raise InputError(f"{name!r} already exists in the output folder; pass overwrite=true to replace it or "
                          "choose another filename")
     doc = build_document(settings, title, markdown, sections, fmt)
-    data = RENDERERS[fmt](doc)
+    limit = output_limit(doc.input_bytes)
+    blocks, budget, note = doc.blocks, limit, None
+    for _ in range(3):  # the size is estimated while cutting, then measured; cut tighter if it was off
+        doc.blocks = list(blocks)
+        note = bound_document(doc, fmt, budget) or note
+        data = RENDERERS[fmt](doc)
+        if len(data) <= limit:
+            break
+        budget = int(budget * limit / len(data) * 0.9)
+        note = note or (f"Truncated: the whole {fmt.upper()} file would pass this export's limit of "
+                        f"{_limit_text(doc)}. Export fewer rows or images, split the report, or use format md.")
+    else:
+        raise LimitError(f"the {fmt} file would be {len(data) / 1024 / 1024:.1f} MB, above this export's limit of "
+                         f"{_limit_text(doc)}; export fewer rows or images, or use format md")
     path, existed = atomic_write(folder, name, data, overwrite)
     return ExportResult(
         path=str(path), filename=path.name, format=fmt, size_bytes=path.stat().st_size,  # type: ignore[arg-type]
         headings=sum(1 for b in doc.blocks if b.kind == "heading"),
         tables=sum(1 for b in doc.blocks if b.kind == "table"),
         images=sum(1 for b in doc.blocks if b.kind == "image"), extra_files=doc.extra_files,
-        overwritten=existed and overwrite)
+        overwritten=existed and overwrite, truncated=note is not None, truncation_note=note)
