@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import anyio
-import numpy as np
 import pandas as pd
 
 ROWS = 1_000_000
@@ -29,28 +28,9 @@ TARGETS = {"first": 1.3, "warm": 1.5, "rss_gb": 1.5}
 
 
 def generate(path: Path, rows: int = ROWS, seed: int = 7) -> None:
-    rng = np.random.default_rng(seed)
-    start = np.datetime64("2010-01-01")
-    hire = start + rng.integers(0, 365 * 15, rows).astype("timedelta64[D]")
-    stay = rng.exponential(365 * 4, rows).astype("int64")
-    term = hire + stay.astype("timedelta64[D]")
-    left = term <= np.datetime64("2024-12-31")
-    departments = np.array(["R&D", "Sales", "Customer Service", "Finance", "HR", "Operations", "Legal", "IT"])
-    frame = pd.DataFrame({
-        "employee_id": [f"E{i:07d}" for i in range(rows)],
-        "department": departments[rng.integers(0, len(departments), rows)],
-        "job_role": np.array([f"Role {i}" for i in range(20)])[rng.integers(0, 20, rows)],
-        "shift": np.array(["day", "evening", "night"])[rng.integers(0, 3, rows)],
-        "location": np.array([f"City {i}" for i in range(10)])[rng.integers(0, 10, rows)],
-        "hire_date": pd.to_datetime(hire).strftime("%Y-%m-%d"),
-        "termination_date": np.where(left, pd.to_datetime(term).strftime("%Y-%m-%d"), ""),
-        "termination_type": np.where(left, np.where(rng.random(rows) < 0.8, "voluntary", "involuntary"), ""),
-        "performance": rng.integers(1, 6, rows),
-    })
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
+    from retention_mcp.sample_data import write_large_event_file
+
+    write_large_event_file(path, rows, seed)
 
 
 def hand_groupby(df: pd.DataFrame) -> pd.Series:

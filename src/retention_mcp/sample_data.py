@@ -175,3 +175,34 @@ def _en(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
+
+
+def write_large_event_file(path: Path, rows: int = 1_000_000, seed: int = 7) -> Path:
+    """A large synthetic event export (hire/termination dates, department, role, shift, location) for
+    benchmarks and load tests: ``rows`` employments over 15 years, written atomically as CSV."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    start = np.datetime64("2010-01-01")
+    hire = start + rng.integers(0, 365 * 15, rows).astype("timedelta64[D]")
+    stay = rng.exponential(365 * 4, rows).astype("int64")
+    term = hire + stay.astype("timedelta64[D]")
+    left = term <= np.datetime64("2024-12-31")
+    departments = np.array(["R&D", "Sales", "Customer Service", "Finance", "HR", "Operations", "Legal", "IT"])
+    frame = pd.DataFrame({
+        "employee_id": [f"E{i:07d}" for i in range(rows)],
+        "department": departments[rng.integers(0, len(departments), rows)],
+        "job_role": np.array([f"Role {i}" for i in range(20)])[rng.integers(0, 20, rows)],
+        "shift": np.array(["day", "evening", "night"])[rng.integers(0, 3, rows)],
+        "location": np.array([f"City {i}" for i in range(10)])[rng.integers(0, 10, rows)],
+        "hire_date": pd.to_datetime(hire).strftime("%Y-%m-%d"),
+        "termination_date": np.where(left, pd.to_datetime(term).strftime("%Y-%m-%d"), ""),
+        "termination_type": np.where(left, np.where(rng.random(rows) < 0.8, "voluntary", "involuntary"), ""),
+        "performance": rng.integers(1, 6, rows),
+    })
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    frame.to_csv(temporary, index=False)
+    temporary.replace(path)
+    return path

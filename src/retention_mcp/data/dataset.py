@@ -10,6 +10,7 @@ kind, shape), so a repeated call costs almost nothing.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ _PHONE = re.compile(r"^\+?[\d\s().-]{7,20}$")
 _NUMBER_LIKE = r"[-+]?[\d,]*\.?\d+\s*[%％]?|\d{1,2}:\d{2}(:\d{2})?"
 
 Identity = Literal["identifying", "people"] | None
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -293,6 +295,7 @@ def load_dataset(settings: Settings, *, path: str | None = None, csv_text: str |
                     settings.min_group_size)
 
     def prepare() -> tuple[Dataset, int]:
+        logger.info("preparing %s (%d rows, %d columns) for %s", path or "csv_text", len(frame), frame.shape[1], kind)
         if progress:
             progress(0.7, "detecting columns and parsing dates")
         dataset = _prepare(frame, table, column_map, None if shape in (None, "", "auto") else shape, kind,

@@ -219,7 +219,9 @@ def _read_csv(source: Path | bytes, shown: str, progress: Progress | None) -> pd
     try:
         frame = _read_csv_arrow(source, encoding, delimiter)
     except Exception as exc:  # ragged rows, odd quoting, late non-UTF-8 bytes: fall back to pandas
-        logger.info("pyarrow CSV parse of %s failed (%s); falling back to pandas", shown, exc)
+        if isinstance(exc, MemoryError) or type(exc).__name__ == "ArrowMemoryError":
+            raise MemoryError from None  # the call's memory bound, not a problem with the file
+        logger.info("pyarrow CSV parse of %s failed (%s); falling back to pandas", shown, type(exc).__name__)
         if encoding == "utf-8":
             try:
                 codecs.decode(source.read_bytes() if isinstance(source, Path) else source, "utf-8")
@@ -266,6 +268,8 @@ def _read_csv_pandas(source: Path | bytes, encoding: str, delimiter: str, shown:
     except pd.errors.EmptyDataError:
         raise InputError(f"{shown!r} is empty; it needs a header row and at least one data row") from None
     except pd.errors.ParserError as exc:
+        if "out of memory" in str(exc).lower():
+            raise MemoryError from None
         detail = str(exc).splitlines()[0].removeprefix("Error tokenizing data. C error: ")
         raise InputError(f"{shown!r} has a row that does not fit the header ({detail[:160]}); usually a text cell "
                          "holds an unquoted delimiter: quote that cell or remove the stray delimiter, so that no "

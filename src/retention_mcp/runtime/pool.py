@@ -21,6 +21,7 @@ import itertools
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -222,6 +223,16 @@ class WorkerPool:
 
     # -- one call
 
+    @staticmethod
+    def _death(worker: _Worker, over_memory: bool, limits: Limits) -> Exception:
+        """Why a worker died in the middle of a call."""
+        worker.process.join(timeout=1)
+        # Killed for memory by us or the kernel, or aborted by a native allocator that could not get memory
+        # (Arrow aborts instead of raising).
+        if over_memory or worker.process.exitcode in (-signal.SIGKILL, -signal.SIGABRT):
+            return _memory_error(limits)
+        return InternalError(f"the worker process stopped unexpectedly (exit code {worker.process.exitcode})")
+
     async def run(self, target: str, kwargs: dict[str, Any], settings: Any, limits: Limits, *,
                   affinity: str | None = None,
                   progress: Callable[[float, str], Awaitable[None]] | None = None) -> Any:
@@ -251,6 +262,9 @@ class WorkerPool:
             worker.conn.send((call_id, target, kwargs, settings))
             worker.calls += 1
             with anyio.fail_after(limits.timeout_s):
+                # The watcher runs beside the receive loop; the loop's outcome is raised outside the task
+                # group, so callers see a LimitError or InternalError rather than an exception group.
+                died: Exception | None = None
                 async with anyio.create_task_group() as watchers:
                     watchers.start_soon(watch_memory)
                     try:
@@ -258,9 +272,8 @@ class WorkerPool:
                             try:
                                 message = await anyio.to_thread.run_sync(worker.conn.recv, abandon_on_cancel=True)
                             except (EOFError, OSError):
-                                if over_memory:
-                                    raise _memory_error(limits) from None
-                                raise InternalError("the worker process stopped unexpectedly") from None
+                                died = self._death(worker, over_memory, limits)
+                                break
                             if message[0] == "progress":
                                 if progress is not None:
                                     await progress(message[2], message[3])
@@ -275,6 +288,8 @@ class WorkerPool:
                             break
                     finally:
                         watchers.cancel_scope.cancel()
+                if died is not None:
+                    raise died
         except TimeoutError:
             raise LimitError(f"the call took longer than {limits.timeout_s:g} seconds and was stopped; "
                              "filter the data to fewer rows (e.g. with `where`) or ask the operator to raise "

@@ -1,0 +1,208 @@
+"""Bounded work: every call has a time and a memory bound, a cancelled or abandoned call stops using CPU within
+2 seconds, and concurrent first calls on one file parse it once. Each test is bounded in time."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client
+
+from retention_mcp.runtime.pool import shared_pool
+from retention_mcp.sample_data import write_large_event_file
+from retention_mcp.server import build_server
+from retention_mcp.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 600,000-row event export (~45 MB): its first parse takes a second or two."""
+    return write_large_event_file(tmp_path_factory.mktemp("big") / "events.csv", rows=600_000)
+
+
+def workers() -> list[int]:
+    return [w.process.pid for w in shared_pool(2)._workers]
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux), or None when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    if fields[0] == "Z":
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stops_using_cpu(pids: list[int], within: float = 2.0) -> bool:
+    """True when each process is gone, or idle (no CPU time gained over 0.3 s), within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        before = [cpu_seconds(pid) for pid in pids]
+        time.sleep(0.3)
+        after = [cpu_seconds(pid) for pid in pids]
+        if all(a is None or (b is not None and a - b < 0.02) for a, b in zip(after, before, strict=True)):
+            return True
+    return False
+
+
+pytestmark = [pytest.mark.timeout(180), pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                                            reason="reads CPU time from /proc")]
+
+
+@pytest.mark.anyio
+async def test_a_call_over_its_time_bound_is_stopped_and_the_server_carries_on(big_file: Path, tmp_path) -> None:
+    settings = Settings(data_dirs=(big_file.parent,), output_dir=tmp_path, log_level="WARNING", call_timeout_s=0.5)
+    async with Client(build_server(settings)) as client:
+        started = time.monotonic()
+        slow = await client.call_tool("turnover_breakdown", {"path": big_file.name, "by": ["department"]})
+        assert time.monotonic() - started < 5
+        assert slow.is_error
+        message = slow.content[0].text
+        assert "longer than 0.5 seconds" in message and "RETENTION_MCP_CALL_TIMEOUT_S" in message
+        quick = await client.call_tool("hiring_forecast", {"current_headcount": 100, "expected_turnover_rate": 0.1})
+        assert not quick.is_error and quick.structured_content["hires_needed"] == 10
+
+
+@pytest.mark.anyio
+async def test_a_call_over_its_memory_bound_is_stopped(big_file: Path, tmp_path) -> None:
+    settings = Settings(data_dirs=(big_file.parent,), output_dir=tmp_path, log_level="WARNING", call_memory_mb=300)
+    async with Client(build_server(settings)) as client:
+        result = await client.call_tool("turnover_breakdown", {"path": big_file.name, "by": ["department"]})
+        assert result.is_error
+        assert "more than 300 MB" in result.content[0].text and "RETENTION_MCP_CALL_MEMORY_MB" in result.content[0].text
+        assert not (await client.call_tool("list_templates", {})).is_error
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_call_stops_using_cpu_within_two_seconds(big_file: Path, tmp_path) -> None:
+    settings = Settings(data_dirs=(big_file.parent,), output_dir=tmp_path, log_level="WARNING")
+    async with Client(build_server(settings)) as client:
+        await client.call_tool("list_templates", {})
+        with anyio.move_on_after(0.6):
+            await client.call_tool("turnover_breakdown", {"path": big_file.name, "by": ["department", "shift"]})
+        cancelled_at = time.monotonic()
+        busy = workers()
+        assert stops_using_cpu(busy, within=2.0)
+        assert time.monotonic() - cancelled_at < 2.5
+        # The next call is served (by a fresh worker if the old one was killed).
+        assert not (await client.call_tool("list_templates", {})).is_error
+
+
+@pytest.mark.anyio
+async def test_concurrent_first_calls_on_one_file_parse_it_once(big_file: Path, tmp_path, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="retention_mcp.data.dataset")
+    copy = tmp_path / "data" / "same.csv"
+    copy.parent.mkdir()
+    copy.write_bytes(big_file.read_bytes())
+    settings = Settings(data_dirs=(copy.parent,), output_dir=tmp_path / "out", log_level="INFO")
+    results = []
+    async with Client(build_server(settings)) as client:
+        async def one() -> None:
+            results.append(await client.call_tool("turnover_breakdown", {"path": "same.csv"}))
+
+        async with anyio.create_task_group() as group:
+            for _ in range(20):
+                group.start_soon(one)
+    assert len(results) == 20 and not any(r.is_error for r in results)
+    assert len({json.dumps(r.structured_content["overall"]) for r in results}) == 1
+    prepared = [r for r in caplog.records if r.getMessage().startswith("preparing same.csv")]
+    assert len(prepared) == 1
+
+
+def test_killing_the_stdio_client_stops_the_server_and_its_workers(big_file: Path, tmp_path) -> None:
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "XDG_DATA_HOME") if k in os.environ}
+    server = subprocess.Popen([sys.executable, "-m", "retention_mcp", "--data-dir", str(big_file.parent),
+                               "--output-dir", str(tmp_path), "--log-level", "WARNING"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    try:
+        assert server.stdin and server.stdout
+        messages = [
+            {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+                "name": "turnover_breakdown", "arguments": {"path": big_file.name, "by": ["department", "shift"]}}},
+        ]
+        server.stdin.write(json.dumps(messages[0]).encode() + b"\n")
+        server.stdin.flush()
+        server.stdout.readline()
+        for message in messages[1:]:
+            server.stdin.write(json.dumps(message).encode() + b"\n")
+        server.stdin.flush()
+        time.sleep(1.0)  # the call is under way in a worker
+        family = descendants(server.pid)
+        assert family, "the server should have started a worker"
+        server.stdin.close()  # the client is gone
+        killed_at = time.monotonic()
+        server.wait(timeout=10)
+        assert stops_using_cpu(family, within=2.0)
+        assert time.monotonic() - killed_at < 5
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGKILL)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def test_a_dropped_http_request_stops_using_cpu(big_file: Path, tmp_path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "XDG_DATA_HOME") if k in os.environ}
+    server = subprocess.Popen([sys.executable, "-m", "retention_mcp", "serve", "--http", "--port", str(port),
+                               "--data-dir", str(big_file.parent), "--output-dir", str(tmp_path),
+                               "--log-level", "WARNING"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+            "name": "turnover_breakdown", "arguments": {"path": big_file.name, "by": ["department", "shift"]}}})
+        request = (f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                   "Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-06-18\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n{body}").encode()
+        connection = socket.create_connection(("127.0.0.1", port), timeout=5)
+        connection.sendall(request)
+        time.sleep(1.5)  # the call is under way in a worker
+        family = descendants(server.pid)
+        busy = [pid for pid in family if (cpu_seconds(pid) or 0) > 0.3]
+        assert busy, "a worker should be busy with the call"
+        connection.close()  # the client goes away without waiting for the answer
+        assert stops_using_cpu(busy, within=2.0)
+        assert server.poll() is None  # the server itself carries on
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=15)
