@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retention_mcp.data.disclosure import Policy, hidden_groups, scan_output, suppress
+from conftest import make_dataset
+from retention_mcp.data.dataset import identifying_values_in
+from retention_mcp.data.disclosure import Policy, hidden_groups, normalise_value, output_strings, suppress
 from retention_mcp.errors import InputError
 
 
@@ -109,7 +111,16 @@ def test_pseudonyms_are_stable_keyed_and_the_key_stays_local(tmp_path: Path) -> 
 def test_safe_examples_and_the_output_scan(tmp_path: Path) -> None:
     policy = Policy(floor=5, allow_names=False, key_dir=tmp_path)
     assert policy.safe_examples({"n/a": 12, "Renee Becker": 1, "unknown": 6}) == ["n/a", "unknown"]
-    forbidden = {"renee becker", "zhang wei"}
-    assert scan_output({"rows": [{"label": "Sales"}]}, "| Sales | 12 |", forbidden) is None
-    assert scan_output({"rows": [{"label": "Sales / Renee Becker"}]}, "", forbidden) is not None
-    assert scan_output({}, "values like 'Zhang  Wei' were skipped", forbidden) is not None
+    import pandas as pd
+
+    people = pd.DataFrame({"Name": ["Renee Becker", "Zhang Wei", "Ann Lee"] * 2 + ["Bo Chen"],
+                           "Team": ["Sales"] * 7})
+
+    def leaked(structured, text):
+        ds = make_dataset(people)
+        return identifying_values_in(ds, {normalise_value(p).strip(" .:*`_()[]")
+                                          for p in output_strings(structured, text)})
+
+    assert leaked({"rows": [{"label": "Sales"}]}, "| Sales | 12 |") == []
+    assert leaked({"rows": [{"label": "Sales / Renee Becker"}]}, "") == ["renee becker"]
+    assert leaked({}, "values like 'Zhang  Wei' were skipped") == ["zhang wei"]

@@ -48,6 +48,7 @@ NEAR_UNIQUE = 0.9
 FREE_TEXT_LENGTH = 40
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[\d\s().-]{7,20}$")
+_NUMBERS_ONLY = re.compile(r"[\d\s.,:/+-]*")
 _NUMBER_LIKE = r"[-+]?[\d,]*\.?\d+\s*[%％]?|\d{1,2}:\d{2}(:\d{2})?"
 
 Identity = Literal["identifying", "people"] | None
@@ -82,7 +83,7 @@ class Dataset:
     as_of: int | None = None  # day number of the latest (non-future) date in the file
     findings: list[Finding] = field(default_factory=list)
     _identity: dict[str, Identity] = field(default_factory=dict)
-    _forbidden: Any = None
+    _watched: Any = None  # identifying columns normalised for the last check (built on first use)
 
     @property
     def rows(self) -> int:
@@ -112,7 +113,7 @@ class Dataset:
                   for name in ("hire", "term", "leaver", "separation", "regretted", "tenure_months")}
         subset = dataclasses.replace(self, frame=self.frame.loc[rows], **arrays)
         subset._identity = self._identity
-        subset._forbidden = self.forbidden_values()
+        subset._watched = self._watched  # judged on the whole file: a superset, never fewer checks
         return subset
 
     # -- who a column is about
@@ -164,11 +165,6 @@ class Dataset:
                              "department, job role, shift or tenure_band")
         return column
 
-    def forbidden_values(self) -> Any:
-        """Hashes of the rare values of identifying and people columns: none may appear in any output."""
-        if self._forbidden is None:
-            self._forbidden = _forbidden_hashes(self)
-        return self._forbidden
 
 
 # -- identity of a column
@@ -223,35 +219,51 @@ def _identity(column: pd.Series, header: str, role: str | None, table: RoleTable
     return None
 
 
-def _forbidden_hashes(ds: Dataset) -> Any:
-    """Sorted uint64 hashes of normalised values that fewer than ``min_group`` rows share, over the text
-    columns that identify or name people (numbers and very short values are left out: outputs are full of
-    counts)."""
-    import numpy as np
-    import pandas as pd
+def _watched_columns(ds: Dataset) -> list[Any]:
+    """The text columns that identify or name people, lower-cased and trimmed as Arrow arrays (built once per
+    prepared file: a million values take a few tens of milliseconds)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    parts = []
+    watched = []
     for column in ds.columns:
         if ds.identity(column) is None:
             continue
         series = ds.frame[column]
-        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
-            continue
-        counts = series.dropna().astype(str).value_counts()
-        rare = counts[counts < ds.min_group].index.to_series()
-        if rare.empty:
-            continue
-        normalised = normalise_cells(rare)
-        keep = (normalised.str.len() >= 3) & ~normalised.str.fullmatch(r"[\d\s.,:/+-]*")
-        parts.append(pd.util.hash_array(normalised[keep].to_numpy(dtype=object)))
-    if not parts:
-        return np.zeros(0, dtype="uint64")
-    return np.unique(np.concatenate(parts))
+        if str(series.dtype) in ("bool", "boolean") or series.dtype.kind in "iufcmM":
+            continue  # numbers: outputs are full of counts, and numeric IDs are never a dimension
+        values = pa.array(series.astype("string[pyarrow]") if series.dtype == object else series, from_pandas=True)
+        if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
+            values = pc.cast(values, pa.string())
+        text = pc.utf8_lower(pc.utf8_trim_whitespace(values))
+        spaced = pc.match_substring_regex(text, r"\s\s|[\t\r\n]")
+        if pc.any(spaced).as_py():
+            text = pc.if_else(spaced, pc.replace_substring_regex(text, r"\s+", " "), text)
+        watched.append(text)
+    return watched
 
 
-def normalise_cells(values: pd.Series) -> pd.Series:
-    """Cell text as the disclosure check compares it: whitespace collapsed, case folded."""
-    return values.astype(str).str.split().str.join(" ").str.casefold()
+def identifying_values_in(ds: Dataset, candidates: set[str]) -> list[str]:
+    """Which ``candidates`` (normalised as ``disclosure.normalise_value`` makes them) are values of an
+    identifying or people column that fewer than ``min_group`` rows share. Numbers and values under 3
+    characters are never counted."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    wanted = sorted(c for c in candidates if len(c) >= 3 and not _NUMBERS_ONLY.fullmatch(c))
+    if not wanted:
+        return []
+    if ds._watched is None:
+        ds._watched = _watched_columns(ds)
+    found = []
+    value_set = pa.array(wanted, pa.string())
+    for text in ds._watched:
+        hits = pc.filter(text, pc.is_in(text, value_set=value_set))
+        if len(hits):
+            counts = pc.value_counts(hits)
+            found += [v.as_py() for v, n in zip(counts.field("values"), counts.field("counts"), strict=True)
+                      if n.as_py() < ds.min_group]
+    return found
 
 
 # -- dates

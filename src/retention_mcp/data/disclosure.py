@@ -13,8 +13,8 @@
   ``--allow-names``. The key (pseudonym → name) is written to the output folder, never returned.
 - **Examples of cell values** in messages are shown only for values that at least ``min_group`` rows share
   (:meth:`Policy.safe_examples`); logs carry no cell values at all.
-- A last check (:func:`scan_output`) looks through each result for values of identifying columns and
-  stops the call as a bug if one got through.
+- A last check (``Job.check``, with :func:`output_strings` and ``Dataset``'s identifying values) looks through
+  each result for values of identifying columns and stops the call as a bug if one got through.
 """
 
 from __future__ import annotations
@@ -327,7 +327,8 @@ _QUOTED = re.compile(r"""['"“‘「]([^'"”’」\n]{2,80})['"”’」]""")
 
 
 def normalise_value(value: Any) -> str:
-    return " ".join(str(value).split()).casefold()
+    """Text as the last check compares it: whitespace collapsed and trimmed, lower case."""
+    return " ".join(str(value).split()).lower()
 
 
 def output_strings(structured: Any, text: str) -> Iterable[str]:
@@ -347,14 +348,3 @@ def output_strings(structured: Any, text: str) -> Iterable[str]:
         yield leaf
         yield from _SPLIT.split(leaf)
         yield from _QUOTED.findall(leaf)
-
-
-def scan_output(structured: Any, text: str, forbidden: set[str]) -> str | None:
-    """The first output string that equals a forbidden (identifying) value, or None."""
-    if not forbidden:
-        return None
-    for piece in output_strings(structured, text):
-        candidate = normalise_value(piece).strip(" .:*`_()[]")
-        if len(candidate) >= 2 and candidate in forbidden:
-            return piece
-    return None

@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from retention_mcp.data.disclosure import DisclosureError, Policy, output_strings
+from retention_mcp.data.disclosure import DisclosureError, Policy, normalise_value, output_strings
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import ToolOutput
 from retention_mcp.settings import Settings
@@ -83,21 +83,12 @@ class Job:
             raise ArithmeticError(f"non-finite number in the result at {bad}")
         if not self.datasets:
             return
-        import numpy as np
-        import pandas as pd
+        from retention_mcp.data.dataset import identifying_values_in
 
-        from retention_mcp.data.dataset import normalise_cells
-
-        forbidden = np.unique(np.concatenate([ds.forbidden_values() for ds in self.datasets]))
-        if not len(forbidden):
-            return
-        pieces = pd.Series(list(dict.fromkeys(output_strings(structured, output.text))), dtype=object)
-        candidates = normalise_cells(pieces).str.strip(" .:*`_()[]")
-        hashes = pd.util.hash_array(candidates.to_numpy(dtype=object))
-        position = np.searchsorted(forbidden, hashes)
-        hit = (position < len(forbidden)) & (forbidden[np.minimum(position, len(forbidden) - 1)] == hashes)
-        if hit.any():
-            raise DisclosureError("a value of an identifying column reached the output; the result was withheld")
+        candidates = {normalise_value(piece).strip(" .:*`_()[]") for piece in output_strings(structured, output.text)}
+        for ds in self.datasets:
+            if identifying_values_in(ds, candidates):
+                raise DisclosureError("a value of an identifying column reached the output; the result was withheld")
 
 
 def _non_finite(value: Any, path: str = "") -> str | None:
