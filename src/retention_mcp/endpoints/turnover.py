@@ -38,6 +38,8 @@ BinsArg = Annotated[dict[str, list[float] | int] | None, Field(
                 "{column: number_of_equal_groups}; many-valued numbers default to 5 quantile bands")]
 MinGroupArg = Annotated[int | None, Field(ge=1, le=1000, description="Suppress groups smaller than this; "
                                           "default and minimum: the server's setting (5 unless raised)")]
+LanguageArg = Annotated[Literal["en", "zh"] | None, Field(
+    description="Language of the text table and definitions: 'en' or 'zh' (中文). Default: the server's language")]
 
 #: Most groups drawn in a turnover chart (the highest rates: rows come sorted by rate).
 CHART_MAX_GROUPS = 25
@@ -148,14 +150,17 @@ def turnover_breakdown(
     sheet: SheetArg = None,
     max_rows: Annotated[int, Field(ge=1, le=500, description="Most groups to return")] = 50,
     chart: Annotated[bool, Field(description="Also return a PNG chart of the rates by group")] = False,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Turnover rate overall and by group (department, job role, shift, tenure_band, any column; several = a
     cross breakdown), with the definition used. Per group: headcount, leavers, rate, 95% interval, gap to the
-    overall rate, whether the gap is significant; small groups are suppressed.
+    overall rate and to the rest of the population, and whether the group differs from the rest (a test of the
+    group against everyone else, Holm-adjusted across the groups); small groups are suppressed.
 
     Event data (hire + termination dates): separations in the period ÷ headcount (average month-end headcount
     by default; default period: the 12 months ending at the latest date in the file; other lengths are also
-    annualised). Snapshot data (a leaver flag): leavers ÷ employees. Rates are fractions (0.138 = 13.8%).
+    annualised), exact Poisson interval. Snapshot data (a leaver flag): leavers ÷ employees, Wilson interval.
+    tenure_band uses year bands when tenure is only recorded in whole years. Rates are fractions (0.138 = 13.8%).
 
     Example: {"path": "hr.csv", "by": ["department"], "where": {"location": "Shanghai"},
     "period_start": "2024-01-01", "period_end": "2024-12-31", "separation_type": "voluntary"}.
@@ -169,7 +174,9 @@ def turnover_breakdown(
     result = breakdown(ds, by=by_list(by), period_start=period_start, period_end=period_end,
                        denominator=denominator, separation_type=separation_type, policy=job.policy,
                        min_group_size=min_group_size, scope=scope, bins=bins, max_rows=max_rows)
-    text, images = with_chart(breakdown_markdown(result), turnover_chart(result) if chart else None, chart,
+    text, images = with_chart(breakdown_markdown(result, language=language or job.settings.language,
+                                                 settings=job.settings),
+                              turnover_chart(result) if chart else None, chart,
                               "every group is suppressed, so there is no rate to draw.")
     figures: dict[str, Any] = {"overall rate": result.overall.rate, "overall leavers": result.overall.leavers,
                                "overall headcount": result.overall.headcount}
@@ -178,8 +185,11 @@ def turnover_breakdown(
     for row in result.rows[:50]:
         if not row.suppressed:
             figures[f"rate: {row.label}"] = row.rate
-    return job.output(result, text, figures=figures, images=images,
-                      definition=f"{result.definition.formula}; {result.definition.denominator_definition}")
+    d = result.definition
+    definition = f"{d.formula}; {d.denominator_definition}; interval: {d.interval}; significant: {d.significance}"
+    if d.separation_classes:
+        definition += f"; leaver types: {d.separation_classes}"
+    return job.output(result, text, figures=figures, images=images, definition=definition)
 
 
 @tool(title="Retention curve (Kaplan–Meier)", result=CurveResult)
