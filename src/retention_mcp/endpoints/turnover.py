@@ -86,7 +86,7 @@ def retention_chart(result: CurveResult) -> bytes | None:
             series[group.label] = group.curve
     if not series:
         return None
-    time_label = "Days since hire" if result.unit == "days" else "Months since hire"
+    time_label = {"days": "Days since hire", "months": "Months since hire", "years": "Years since hire"}[result.unit]
     title = "Retention (Kaplan–Meier)" + (" by " + " × ".join(result.by) if result.by else "")
     return retention_curves_chart(series, title=title, time_label=time_label)
 
@@ -203,17 +203,21 @@ def retention_curve(
     min_group_size: MinGroupArg = None,
     bins: BinsArg = None,
     time_points: Annotated[list[float] | None, Field(
-        description="Times since hire to report retention at: days for date data (default 90, 180, 365, "
-                    "730), months for tenure data (default 3, 6, 12, 24)")] = None,
+        description="Times since hire to report retention at, in the data's unit: days for date data (default "
+                    "90, 180, 365, 730), months for tenure in months (default 3, 6, 12, 24), years for tenure in "
+                    "years (default 1, 2, 3, 5)")] = None,
     column_map: ColumnMapArg = None,
     sheet: SheetArg = None,
     chart: Annotated[bool, Field(description="Also return a PNG of the curves (overall and up to 12 groups); "
                                              "each group then carries its `curve` step points")] = False,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """How long people stay: Kaplan–Meier retention (share still employed) at 90/180/365/730 days after hire
-    (months for tenure data), median tenure where reached, early attrition (left within 90 days ÷ hires at
-    least 90 days before the as-of date), and a log-rank test of whether the groups' curves differ. People
-    still employed are censored at the latest date in the file. Fractions (0.85 = 85%).
+    (in the tenure column's unit for tenure data; an actuarial life table when tenure is recorded in whole years
+    or months), median tenure where reached, early attrition (left within 90 days ÷ hires at least 90 days before
+    the as-of date; not reported from tenure recorded in whole years, which cannot show it), and a log-rank test
+    of whether the groups' curves differ. People still employed are censored at the latest date in the file.
+    Fractions (0.85 = 85%).
 
     Example: {"path": "hr.csv", "by": ["department"], "where": {"location": "Shanghai"}}.
     """
@@ -224,16 +228,18 @@ def retention_curve(
     job.progress(0.9, "computing retention curves")
     result = curves(ds, by=by_list(by), policy=job.policy, min_group_size=min_group_size, scope=scope, bins=bins,
                     time_points=time_points, curve_points=MAX_CURVE_POINTS if chart else 0)
-    text, images = with_chart(curve_markdown(result), retention_chart(result) if chart else None, chart,
+    text, images = with_chart(curve_markdown(result, language=language or job.settings.language,
+                                             settings=job.settings),
+                              retention_chart(result) if chart else None, chart,
                               "every group is suppressed, so there is no curve to draw.")
     figures: dict[str, Any] = {"overall early attrition": result.overall.early_attrition,
-                               "overall median tenure": result.overall.median_tenure,
+                               "overall median tenure": result.overall.median_tenure, "time unit": result.unit,
                                "log-rank p": result.logrank_p}
     for point in result.overall.retention:
         figures[f"overall retention at {point.time:g} {result.unit}"] = point.retention
     return job.output(result, text, figures=figures, images=images,
-                      definition=f"{result.definition.source}; {result.definition.censoring}; "
-                                 f"early attrition: {result.definition.early_attrition}")
+                      definition=f"{result.definition.estimator}; {result.definition.source}; "
+                                 f"{result.definition.censoring}; early attrition: {result.definition.early_attrition}")
 
 
 def register(server: Any, settings: Settings) -> None:
