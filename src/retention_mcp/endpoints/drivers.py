@@ -43,8 +43,9 @@ def driver_analysis(
     Per driver: N, effect size (point-biserial / Pearson r, Spearman rho; eta with the rate per level for a
     category), share of the model R² (exact Shapley decomposition: shares sum to R²), direction, favourability of
     Likert items (top-box share) and a priority quadrant (high importance + low favourability = fix first). Also
-    model R² with the rows it used, eNPS when a 0-10 'recommend' item exists, and an optional per-group
-    breakdown. Associations, not causes. Rates are fractions.
+    model R² with the rows it used out of the rows in scope (a warning when under 80% or uneven across a group;
+    automatic selection leaves out drivers too empty to keep 80%), eNPS when a 0-10 'recommend' item exists, and
+    an optional per-group breakdown. Associations, not causes. Rates are fractions.
     Example: {"path": "hr.csv", "outcome": "left"} or
     {"path": "survey.csv", "outcome": "engagement", "drivers": ["Q1_manager", "Q2_pay"], "by": "部门"}.
     """
@@ -67,9 +68,12 @@ def driver_analysis(
     if result.outcome_definition:
         text = f"_{result.outcome_definition}_\n\n{text}"
     figures = {"model R²": result.r_squared, "model rows": result.n, "rows in scope": result.rows_in_scope,
+               "coverage": result.coverage,
                **{f"importance share: {d.driver}": d.importance_share for d in result.drivers[:20]}}
     if result.enps is not None:
         figures["eNPS"] = result.enps.enps
     return job.output(result, text, figures=figures, images=images,
-                      definition="OLS with intercept (a linear probability model for a leaver flag); importance "
-                                 "= Shapley share of R²; " + result.quadrant_rule)
+                      definition="OLS with intercept (a linear probability model for a leaver flag) on the rows where "
+                                 "the outcome and every driver are present; coverage = those rows ÷ rows in scope, "
+                                 f"warned below {result.coverage_threshold:.0%} or when a group's levels are kept "
+                                 "unevenly (spread > 20 pp); importance = Shapley share of R²; " + result.quadrant_rule)
