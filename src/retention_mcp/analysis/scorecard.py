@@ -246,11 +246,20 @@ def build_scorecard(ds: Dataset, *, policy: Policy, catalog: dict[str, Any], wei
 
     if min_contacts < 1:
         raise InputError("min_contacts must be at least 1")
+    from retention_mcp.analysis.file_kind import looks_like
+
     agent_col = ds.roles.get("agent")
-    if agent_col is None:
-        raise InputError("no agent column found; name it with agent_column (columns: "
-                         f"{', '.join(ds.columns[:60])})")
     found = {role: ds.roles.get(role) for role in METRIC_ROLES if ds.roles.get(role) is not None}
+    metric_found = [role for role in found if role not in ("answered", "contacts")]
+    missing = []
+    if agent_col is None:
+        missing.append("an agent column (agent, 坐席, 客服 …; name it with agent_column)")
+    if not metric_found:
+        missing.append("a metric column (CSAT / satisfaction rating, resolved, talk duration, speed of answer, "
+                       "compliance, empathy; name it with column_map, e.g. {'csat': 'Rating'})")
+    if missing:
+        raise InputError("this is not a call log or agent table; missing: " + "; ".join(missing) + "."
+                         + looks_like(ds, "calls") + f" Columns: {', '.join(ds.columns[:60])}")
     for role, column in found.items():
         if ds.identity(column) is not None:
             raise InputError(f"{column!r} identifies or names people; it cannot be the {role} metric")

@@ -307,9 +307,12 @@ def durations_of(ds: Dataset) -> Durations:
         return Durations(np.where(usable, durations, 0.0), ds.leaver & usable, usable, unit, source, None, grouped,
                          early_limit, reason, resolution_text, "unavailable" if early_limit is None else "curve",
                          column)
+    from retention_mcp.analysis.file_kind import looks_like
+
     raise InputError("retention_curve needs hire and termination dates, or a tenure column plus a leaver flag; "
-                     "name them with column_map, e.g. {\"hire_date\": \"Start\", \"termination_date\": \"End\"} "
-                     "or {\"tenure_months\": \"Months\", \"leaver_flag\": \"Left\"}")
+                     f"this file has neither.{looks_like(ds, 'hr')} Otherwise name them with column_map, e.g. "
+                     '{"hire_date": "Start", "termination_date": "End"} or '
+                     '{"tenure_months": "Months", "leaver_flag": "Left"}')
 
 
 def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_group_size: int | None = None,

@@ -241,7 +241,11 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
     import numpy as np
 
     if ds.shape is None:
-        raise InputError(f"cannot tell who left: {ds.shape_source}")
+        from retention_mcp.analysis.file_kind import looks_like
+
+        raise InputError("turnover needs hire and termination dates (event data) or a leaver flag such as "
+                         f"Attrition Yes/No (snapshot data); this file has neither.{looks_like(ds, 'hr')} Otherwise "
+                         f"{ds.shape_source}")
     if denominator not in DENOMINATOR_DEFINITIONS:
         raise InputError(f"denominator must be one of average, begin_end, start (got {denominator!r}): average = "
                          "mean month-end headcount (default), begin_end = (start + end) ÷ 2, start = first day")

@@ -172,10 +172,12 @@ def schedule_fairness(
 ) -> ToolOutput:
     """How evenly night, weekend and holiday shifts fall across agents (a schedule fairness index).
 
-    Give a roster (path or csv_text: one row per shift) or agent_counts. Returns the population Gini of
-    unfavourable shifts per agent (Σ|xi−xj| ÷ 2n²x̄; 0 = even), the share carried by the top 20% of agents, runs
-    of consecutive nights over night_limit and the violation rate (nights beyond the limit ÷ all nights), each
-    compared with the targets: Gini ≤ 0.25, violations < 2%. Agents never appear by name.
+    Give a roster (path or csv_text: one row per agent per shift, with agent, shift date and a shift label or start
+    time; a call log is refused) or agent_counts. Returns the population Gini of unfavourable shifts per agent
+    (Σ|xi−xj| ÷ 2n²x̄; 0 = even) overall and for each kind (night, weekend, holiday), the share carried by the top
+    20% of agents, runs of consecutive nights over night_limit and the violation rate (nights beyond the limit ÷
+    all nights), compared with the targets: Gini ≤ 0.25 for every kind (the headline fails when any kind fails),
+    violations < 2%. Agents never appear by name.
     Example: csv_text="agent,date,shift\\nA01,2024-03-01,night\\nA02,2024-03-01,day\\n…".
     """
     from retention_mcp.analysis import fairness
@@ -198,6 +200,7 @@ def schedule_fairness(
             ds, catalog=catalog, holidays=holidays or (), night_from_hour=night_from_hour,
             night_until_hour=night_until_hour, night_limit=night_limit, min_group_size=job.policy.floor)
     figures = {"gini": result.gini, "top 20% share": result.top20_share, "violation rate": result.violation_rate,
+               "meets gini target (every kind)": str(result.meets_gini_target).lower(),
                **{f"gini: {c.category}": c.gini for c in result.categories}}
     return job.output(result, fairness.fairness_text(result), figures=figures,
                       definition=" ".join(result.definitions))
