@@ -79,3 +79,26 @@ async def test_through_the_client(client, data_dir):
     assert not result.is_error, result.content[0].text
     assert result.structured_content["coverage"] == pytest.approx(80 / 862)
     assert "Leave 'Shift' out" in result.content[0].text
+
+
+@pytest.mark.anyio
+async def test_protected_attributes_get_the_caution_in_every_tool_that_offers_them(client, data_dir):
+    frame = export_862().drop(columns=["Shift"])
+    frame["Gender"] = np.where(np.arange(len(frame)) % 3 == 0, "F", "M")
+    frame["MaritalStatus"] = np.where(np.arange(len(frame)) % 2 == 0, "Married", "Single")
+    frame["YearsAtCompany"] = np.arange(len(frame)) % 12
+    frame.to_csv(data_dir / "people.csv", index=False)
+    calls = [("inspect_dataset", {"path": "people.csv"}),
+             ("turnover_breakdown", {"path": "people.csv", "by": ["Gender"]}),
+             ("turnover_breakdown", {"path": "people.csv", "by": ["Department", "MaritalStatus"]}),
+             ("retention_curve", {"path": "people.csv", "by": ["Gender"]}),
+             ("driver_analysis", {"path": "people.csv", "outcome": "Attrition"})]
+    for tool, arguments in calls:
+        result = await client.call_tool(tool, arguments)
+        assert not result.is_error, (tool, result.content[0].text)
+        assert "protected personal attributes" in result.content[0].text, tool
+        assert "never to select" in result.content[0].text, tool
+    plain = await client.call_tool("turnover_breakdown", {"path": "people.csv", "by": ["Department"]})
+    assert "protected" not in plain.content[0].text
+    zh = await client.call_tool("turnover_breakdown", {"path": "people.csv", "by": ["Gender"], "language": "zh"})
+    assert "受保护的个人特征" in zh.content[0].text
