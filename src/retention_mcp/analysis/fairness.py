@@ -49,7 +49,7 @@ class FairnessResult(Evidenced):
     gini: float = Field(description="population Gini of unfavourable shifts per agent: Σ|xi−xj| ÷ (2n²x̄)")
     top20_share: float = Field(description="fraction of unfavourable shifts carried by the top ⌈20%⌉ of agents")
     categories: list[CategoryStats] = Field(description="per kind of shift (file input only)")
-    night_limit: int = Field(description="most consecutive nights allowed (seed 000: 3)")
+    night_limit: int = Field(description="most consecutive nights allowed (the retention plan's limit: 3)")
     night_shifts: int | None = Field(description="night shifts in the file (None when not computable)")
     night_runs: int | None = Field(description="runs of consecutive nights (a single night is a run of 1)")
     runs_over_limit: int | None = Field(description="runs longer than night_limit")
