@@ -240,3 +240,26 @@ async def test_chinese_text_through_the_client(client, data_dir: Path, settings:
     en = await client.call_tool("turnover_breakdown", arguments)
     assert "| group |" in en.content[0].text
     assert zh.structured_content["rows"] == en.structured_content["rows"]  # same numbers, other words
+
+
+@pytest.mark.anyio
+async def test_conventions_are_stated_in_the_metric_dictionary(client):
+    import json as json_module
+
+    from retention_mcp.analysis import drivers, scorecard
+    from retention_mcp.data import dimensions
+
+    metrics = json_module.loads((await client.read_resource("retention://metrics")).contents[0].text)["metrics"]
+    by_id = {m["id"]: m for m in metrics}
+    for wanted in ("poisson_interval", "gap_to_rest_and_significance", "retention_life_table", "driver_coverage",
+                   "agent_scorecard", "schedule_fairness_gini", "icc_interval", "file_requirements",
+                   "protected_attributes"):
+        assert wanted in by_id and by_id[wanted].get("source"), wanted
+    # the numbers the code uses are the numbers the dictionary states
+    assert by_id["driver_coverage"]["thresholds"] == {"coverage": drivers.COVERAGE_THRESHOLD,
+                                                      "uneven_spread": drivers.COVERAGE_SPREAD}
+    assert by_id["tenure_band"]["bands_whole_years"] == list(dimensions.TENURE_YEAR_LABELS)
+    assert by_id["tenure_band"]["bands"] == list(dimensions.TENURE_BAND_LABELS)
+    assert "Holm" in by_id["gap_to_rest_and_significance"]["formula"] and scorecard.ALPHA == 0.05
+    assert "hires at least 90 days before the as-of date" in by_id["early_attrition_rate"]["formula"]
+    assert "3.689" in by_id["poisson_interval"]["formula"]
