@@ -263,3 +263,20 @@ async def test_conventions_are_stated_in_the_metric_dictionary(client):
     assert "Holm" in by_id["gap_to_rest_and_significance"]["formula"] and scorecard.ALPHA == 0.05
     assert "hires at least 90 days before the as-of date" in by_id["early_attrition_rate"]["formula"]
     assert "3.689" in by_id["poisson_interval"]["formula"]
+
+
+@pytest.mark.anyio
+async def test_the_server_language_is_the_default(tmp_path: Path, data_dir: Path):
+    from mcp import Client
+
+    from retention_mcp.server import build_server
+
+    churn_team().to_csv(data_dir / "team.csv", index=False)
+    chinese = Settings(data_dirs=(data_dir,), output_dir=tmp_path / "out", log_level="WARNING", language="zh")
+    async with Client(build_server(chinese), raise_exceptions=True) as client:
+        breakdown_zh = await client.call_tool("turnover_breakdown", {"path": "team.csv", "by": ["dept"]})
+        curve_zh = await client.call_tool("retention_curve", {"path": "team.csv", "by": ["dept"]})
+        english = await client.call_tool("turnover_breakdown", {"path": "team.csv", "by": ["dept"], "language": "en"})
+    assert "| 组别 |" in breakdown_zh.content[0].text and "离职率" in breakdown_zh.content[0].text
+    assert "留存率" in curve_zh.content[0].text and "早期流失" in curve_zh.content[0].text
+    assert "| group |" in english.content[0].text

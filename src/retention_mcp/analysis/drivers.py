@@ -630,20 +630,36 @@ def _present_share(work: pd.DataFrame, outcome: str, names: list[str]) -> float:
 def _drop_sparse_drivers(work: pd.DataFrame, outcome: str, kinds: dict[str, str], rows_in_scope: int,
                          excluded: list[str], warnings: list[str]) -> None:
     """Automatic selection: leave out the drivers whose gaps would cut the model below COVERAGE_THRESHOLD of the
-    rows in scope, the sparsest first, and say so (a driver filled in for one department would otherwise shrink
-    the model to that department without a word)."""
+    rows in scope, one at a time (the one whose removal keeps most rows, ties: the sparsest), and say so — a driver
+    filled in for one department would otherwise shrink the model to that department without a word."""
+    import numpy as np
+
+    in_scope = work[outcome].notna().to_numpy()
+    if not in_scope.any():
+        return
+    missing = work.loc[in_scope, list(kinds)].isna().to_numpy()
+    names = list(kinds)
+    alive = np.ones(len(names), dtype=bool)
     dropped = []
-    while len(kinds) > 1 and _present_share(work, outcome, list(kinds)) < COVERAGE_THRESHOLD:
-        # the driver whose removal keeps the most rows; ties: the sparsest
-        best = max(kinds, key=lambda name: (_present_share(work, outcome, [n for n in kinds if n != name]),
-                                            -_present_share(work, outcome, [name])))
-        share = _present_share(work, outcome, [best])
-        dropped.append(f"{best} ({share:.0%} filled)")
-        excluded.insert(0, f"{best}: filled on {round(share * rows_in_scope):,} of {rows_in_scope:,} rows in scope "
+    while alive.sum() > 1:
+        gaps = missing[:, alive].sum(axis=1)
+        complete = int((gaps == 0).sum())
+        if complete / len(gaps) >= COVERAGE_THRESHOLD:
+            break
+        positions = np.flatnonzero(alive)
+        # rows a driver alone keeps out of the model: removing it adds them back
+        regained = ((gaps == 1)[:, None] & missing[:, positions]).sum(axis=0)
+        own = 1 - missing[:, positions].mean(axis=0)
+        best = positions[max(range(len(positions)), key=lambda i: (regained[i], -own[i]))]
+        share = float(1 - missing[:, best].mean())
+        name = names[best]
+        dropped.append(f"{name} ({share:.0%} filled)")
+        excluded.insert(0, f"{name}: filled on {round(share * rows_in_scope):,} of {rows_in_scope:,} rows in scope "
                            f"({share:.1%}); with it the model would drop below {COVERAGE_THRESHOLD:.0%} of the rows. "
                            f"Name it in drivers to include it anyway, or analyse the rows where it is filled with "
                            f"`where`")
-        del kinds[best]
+        alive[best] = False
+        del kinds[name]
     if dropped:
         warnings.append(f"Left out of the automatic selection because they are mostly empty: {', '.join(dropped)} "
                         f"— keeping them would fit the model on fewer than {COVERAGE_THRESHOLD:.0%} of the rows")

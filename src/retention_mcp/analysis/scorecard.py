@@ -401,87 +401,93 @@ def _contact_scores(contacts: pd.DataFrame, agents: list[str], present: list[str
 
     from retention_mcp.analysis.stats import t_interval, wilson_interval
 
-    sums: dict[str, pd.DataFrame] = {}
+    stats_: dict[str, dict[str, np.ndarray]] = {}
     for m in present:
         values = contacts[["agent", m]].dropna()
         grouped = values.groupby("agent")[m]
         table = pd.DataFrame({"n": grouped.count(), "sum": grouped.sum(),
                               "squares": (values[m] ** 2).groupby(values["agent"]).sum(),
                               "mean": grouped.mean(), "sd": grouped.std(ddof=1)}).reindex(agents)
-        sums[m] = table
-        for agent in agents:
-            n_a = table.at[agent, "n"]
-            if pd.isna(n_a) or n_a < 1:
+        arrays = {column: table[column].to_numpy(dtype="float64") for column in table.columns}
+        arrays["n"] = np.nan_to_num(arrays["n"])
+        arrays["sum"] = np.nan_to_num(arrays["sum"])
+        arrays["squares"] = np.nan_to_num(arrays["squares"])
+        stats_[m] = arrays
+        for i, agent in enumerate(agents):
+            n_a = arrays["n"][i]
+            if n_a < 1:
                 intervals[agent][m] = None
                 continue
             if m == "resolution_rate":
-                low, high = wilson_interval(float(table.at[agent, "sum"]), float(n_a))
+                low, high = wilson_interval(float(arrays["sum"][i]), float(n_a))
             else:
-                low, high = t_interval(float(table.at[agent, "mean"]), float(table.at[agent, "sd"]), int(n_a))
+                low, high = t_interval(float(arrays["mean"][i]), float(arrays["sd"][i]), int(n_a))
             intervals[agent][m] = None if low is None or math.isnan(low) else [float(low), float(high)]
     # within-agent correlation of the (signed) metrics across contacts, for the total's standard deviation
     centred = contacts[present].astype("float64") - contacts.groupby("agent")[present].transform("mean")
     correlation = (centred * pd.Series(signs)).corr(min_periods=3).fillna(0.0)
-    present_mask = contacts[present].notna()
-    spreads: dict[str, tuple[list[str], np.ndarray, float]] = {}
-    for agent in agents:
-        mine = present_mask[contacts["agent"] == agent]
-        used = [m for m in fractions if m in present and bool(mine[m].any())]
-        if not used:
-            continue
-        w = np.array([fractions[m] for m in used])
-        w = w / w.sum()
-        counts = mine[used].sum().to_numpy(float)
-        both = np.array([[float((mine[a] & mine[b]).sum()) for b in used] for a in used])
-        r = correlation.loc[used, used].to_numpy() * both / np.sqrt(np.outer(counts, counts))
-        np.fill_diagonal(r, 1.0)
-        spreads[agent] = (used, w, math.sqrt(max(float(w @ r @ w), 1e-12)))
+    mask = contacts[present].notna()
+    counts = mask.groupby(contacts["agent"]).sum().reindex(agents).fillna(0)
+    pairs = {(a, b): (mask[a] & mask[b]).groupby(contacts["agent"]).sum().reindex(agents).fillna(0)
+             for i, a in enumerate(present) for b in present[i + 1:]}
+    weighted = [m for m in fractions if m in present]
 
-    def compare(reference: set[str]) -> tuple[pd.DataFrame, pd.Series, dict[str, float | None]]:
+    def compare(reference: np.ndarray) -> tuple[pd.DataFrame, pd.Series, dict[str, float | None]]:
         scores = pd.DataFrame(index=pd.Index(agents, name="agent"), columns=present, dtype="float64")
         for m in present:
-            table = sums[m]
-            for agent in agents:
-                rest = [a for a in reference if a != agent and not pd.isna(table.at[a, "n"])]
-                n_a = table.at[agent, "n"]
-                n_r = float(table.loc[rest, "n"].sum()) if rest else 0.0
-                if pd.isna(n_a) or n_a < 2 or n_r < 2:
-                    continue
-                sum_r = float(table.loc[rest, "sum"].sum())
-                mean_a, mean_r = float(table.at[agent, "mean"]), sum_r / n_r
+            a = stats_[m]
+            own = reference.astype("float64")
+            n_r = a["n"][reference].sum() - a["n"] * own
+            sum_r = a["sum"][reference].sum() - a["sum"] * own
+            squares_r = a["squares"][reference].sum() - a["squares"] * own
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mean_r = sum_r / n_r
                 if m == "resolution_rate":
-                    pooled = (float(table.at[agent, "sum"]) + sum_r) / (n_a + n_r)
-                    se = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_r))
+                    pooled = (a["sum"] + sum_r) / (a["n"] + n_r)
+                    se = np.sqrt(pooled * (1 - pooled) * (1 / a["n"] + 1 / n_r))
                 else:
-                    var_r = max((float(table.loc[rest, "squares"].sum()) - n_r * mean_r ** 2) / (n_r - 1), 0.0)
-                    se = math.sqrt(float(table.at[agent, "sd"]) ** 2 / n_a + var_r / n_r)
-                if se > 0:
-                    scores.at[agent, m] = signs[m] * (mean_a - mean_r) / se
+                    var_r = np.maximum((squares_r - n_r * mean_r ** 2) / (n_r - 1), 0.0)
+                    se = np.sqrt(a["sd"] ** 2 / a["n"] + var_r / n_r)
+                z = signs[m] * (a["mean"] - mean_r) / se
+            valid = (a["n"] >= 2) & (n_r >= 2) & (se > 0) & np.isfinite(z)
+            scores[m] = np.where(valid, z, np.nan)
         total = pd.Series(np.nan, index=scores.index, dtype="float64")
         p_values: dict[str, float | None] = {}
         for agent in agents:
             p_values[agent] = None
-            if agent not in spreads:
+            used = [m for m in weighted if counts.at[agent, m] > 0]
+            if not used:
                 continue
-            used, w, spread = spreads[agent]
             z = scores.loc[agent, used].to_numpy(float)
-            if np.isnan(z).all():
+            keep = ~np.isnan(z)
+            if not keep.any():
                 total[agent] = 0.0  # measured, but there is no rest to compare with
                 continue
-            keep = ~np.isnan(z)
-            total[agent] = float(w[keep] @ z[keep]) / spread
+            used = [m for m, k in zip(used, keep, strict=True) if k]
+            w = np.array([fractions[m] for m in used])
+            w = w / w.sum()
+            n_used = np.array([float(counts.at[agent, m]) for m in used])
+            r = np.eye(len(used))
+            for i, first in enumerate(used):
+                for j in range(i + 1, len(used)):
+                    second = used[j]
+                    both = pairs.get((first, second), pairs.get((second, first)))
+                    overlap = float(both[agent]) / math.sqrt(n_used[i] * n_used[j])
+                    r[i, j] = r[j, i] = float(correlation.at[first, second]) * overlap
+            spread = math.sqrt(max(float(w @ r @ w), 1e-12))
+            total[agent] = float(w @ z[keep]) / spread
             p_values[agent] = math.erfc(abs(total[agent]) / math.sqrt(2))
         return scores, total, p_values
 
-    reference = set(agents)
-    seen: list[set[str]] = []
+    reference = np.ones(len(agents), dtype=bool)
+    seen: list[bytes] = []
     for _ in range(10):
         scores, total, p_values = compare(reference)
-        adjusted = dict(zip(agents, holm([p_values[a] for a in agents]), strict=True))
-        typical = {a for a in agents if adjusted[a] is None or adjusted[a] >= ALPHA}
-        if typical == reference or typical in seen or len(typical) < 2:
+        adjusted = holm([p_values[a] for a in agents])
+        typical = np.array([p is None or p >= ALPHA for p in adjusted])
+        if (typical == reference).all() or typical.tobytes() in seen or typical.sum() < 2:
             break
-        seen.append(reference)
+        seen.append(reference.tobytes())
         reference = typical
     return scores, total, p_values
 

@@ -140,9 +140,14 @@ def conditional_rate_test(x1: int, exposure1: float, x2: int, exposure2: float) 
     if n == 0:
         return 1.0
     share = exposure1 / (exposure1 + exposure2)
-    k = np.arange(n + 1, dtype="float64")
+    # Outcomes more than 40 standard deviations from the mean have probability below e^-800: leave them out, but
+    # keep the observed one (the window then still holds every outcome at least as likely as it).
+    mean, sd = n * share, math.sqrt(n * share * (1 - share))
+    low = max(0, min(int(x1), math.floor(mean - 40 * sd - 1)))
+    high = min(n, max(int(x1), math.ceil(mean + 40 * sd + 1)))
+    k = np.arange(low, high + 1, dtype="float64")
     log_pmf = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1) + k * math.log(share) + (n - k) * math.log1p(-share)
-    return _two_sided_discrete(log_pmf, int(x1))
+    return _two_sided_discrete(log_pmf, int(x1) - low)
 
 
 # -- means and rates of groups (agents)
