@@ -428,7 +428,9 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
     definition = CurveDefinition(
         source=data.source, unit=unit, resolution=data.resolution, estimator=estimator, as_of=data.as_of,
         censoring=("people still employed are censored at the as-of date (the latest date in the file)"
-                   if data.as_of else "rows not flagged as leavers are censored at their tenure"),
+                   if data.as_of else "rows not flagged as leavers are censored at their tenure; the curve treats "
+                   "the file as everyone hired, leavers included — a snapshot that lists only the period's leavers "
+                   "(people who left earlier are missing) overstates retention"),
         early_attrition=data.early_reason, early_kind=data.early_kind, tenure_column=data.column,
         logrank="k-group log-rank test (chi-square, k−1 degrees of freedom) across groups that are not suppressed",
         median=(f"median tenure is the first time retention falls to 50% or below ({reading}), in {unit}; not "
@@ -501,6 +503,8 @@ def curve_markdown(result: CurveResult, max_lines: int = 20, language: str = "en
     lines.append("\n" + w["retention.early_definition"].format(definition=early_text))
     if language == "en":
         lines.append(f"{w['common.note']}: {d.resolution}; {d.median}.")
+        if not d.as_of:
+            lines.append(f"{w['common.note']}: {d.censoring}.")
     elif d.tenure_column:
         lines.append(w["retention.resolution_note"].format(column=d.tenure_column, unit=unit_word,
                                                            estimator=estimator, k=d.min_group_size))
