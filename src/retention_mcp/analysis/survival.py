@@ -508,6 +508,7 @@ def curve_markdown(result: CurveResult, max_lines: int = 20, language: str = "en
     elif d.tenure_column:
         lines.append(w["retention.resolution_note"].format(column=d.tenure_column, unit=unit_word,
                                                            estimator=estimator, k=d.min_group_size))
+        lines.append(w["retention.snapshot_caveat"])
     else:
         lines.append(w["retention.median_note"].format(k=d.min_group_size))
     for note in result.notes:
