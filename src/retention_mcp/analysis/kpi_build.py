@@ -52,7 +52,7 @@ class KpiItem(BaseModel):
     cadence: str | None = None
     owner: str | None = None
     profile_group: str | None = Field(None, description="weight group of the CSAT-linked call-center appraisal: "
-                                                                 "customer, efficiency, quality_attitude")
+                                                        "customer, efficiency, quality_attitude")
     actual: float | str | None = Field(None, description="score_kpis: the actual value (or pass actuals)")
 
 
