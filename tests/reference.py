@@ -48,3 +48,22 @@ def reference_logrank(durations, events, groups):
             cov += factor * (np.diag(n / big_n) - np.outer(n / big_n, n / big_n))
     chi2 = float(o_minus_e[:-1] @ np.linalg.solve(cov[:-1, :-1], o_minus_e[:-1]))
     return chi2, k - 1, float(stats.chi2.sf(chi2, k - 1))
+
+
+def reference_life_table(units, events, points):
+    """Actuarial (Cutler–Ederer) life table written out interval by interval: durations are completed units
+    (whole years or months); people still employed with j completed units are at risk for half of interval j.
+    Returns S(t) at each integer point t (1.0 at t = 0)."""
+    units = [int(u) for u in units]
+    events = [bool(e) for e in events]
+    survival = {0: 1.0}
+    value = 1.0
+    for j in range(max(units) + 1):
+        entering = sum(1 for u in units if u >= j)
+        deaths = sum(1 for u, e in zip(units, events, strict=True) if u == j and e)
+        censored = sum(1 for u, e in zip(units, events, strict=True) if u == j and not e)
+        effective = entering - censored / 2
+        value *= 1 - (deaths / effective if effective > 0 else 0.0)
+        survival[j + 1] = value
+    last = max(survival)
+    return [survival[min(int(p), last)] for p in points]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +11,7 @@ from scipy import stats
 
 from conftest import catalog, make_dataset, policy, shared_dataset
 from retention_mcp.analysis.scorecard import build_scorecard as build
-from retention_mcp.analysis.scorecard import to_seconds
+from retention_mcp.analysis.scorecard import scorecard_text, to_seconds
 
 PWC = "pwc_call_center.csv"
 
@@ -53,14 +55,27 @@ def test_contacts_are_aggregated_with_unanswered_left_out():
     assert rows["Ann"].resolution_rate == 1 and rows["Bob"].resolution_rate == 0
     assert rows["Cid"].aht_seconds == 240 and rows["Bob"].aht_seconds == 300
     assert rows["Ann"].answered == 4 and rows["Ann"].contacts == 5
-    # Weights: seed 001 example over csat, resolution, aht = 40/25/15 of 80 (asa reported, weight 0).
-    # Min-max scores: Ann 100/100/100; Bob 0/0/0; Cid csat (4-3)/2 = 50, resolution 100, aht (300-240)/120 = 50
-    assert rows["Ann"].total_score == pytest.approx(100)
-    assert rows["Bob"].total_score == pytest.approx(0)
-    assert rows["Cid"].total_score == pytest.approx((40 * 50 + 25 * 100 + 15 * 50) / 80)
-    assert [r.agent for r in result.agents] == ["Ann", "Cid", "Bob"]
-    assert [r.tier for r in result.agents] == ["top", "middle", "bottom"]  # round(0.2 x 3) = 1 each end
+    assert rows["Ann"].intervals["csat"] == [5.0, 5.0]  # no spread within Ann's ratings
+    # Weights: the appraisal example over csat, resolution, aht = 40/25/15 of 80 (asa reported, weight 0).
     assert result.weights == pytest.approx({"csat": 0.5, "resolution_rate": 0.3125, "aht": 0.1875})
+    # Scores by hand: z of each agent against the other two (Welch for means, pooled proportions for rates).
+    # Ann, CSAT: 5 (sd 0, n 4) vs the rest 3,3,3,3,4,4,4,4 (mean 3.5, variance 2/7): z = 1.5 / sqrt(2/7 / 8)
+    z_csat = 1.5 / math.sqrt((2 / 7) / 8)
+    # resolution: 4/4 vs 4/8, pooled 8/12: z = 0.5 / sqrt(2/3 · 1/3 · (1/4 + 1/8))
+    z_resolution = 0.5 / math.sqrt(2 / 3 * 1 / 3 * (1 / 4 + 1 / 8))
+    # AHT (lower is better): 180 vs 300,300,300,300,240,240,240,240 (mean 270, variance 7200/7): z = 90 / sqrt(...)
+    z_aht = 90 / math.sqrt((7200 / 7) / 8)
+    assert rows["Ann"].scores == pytest.approx({"csat": z_csat, "resolution_rate": z_resolution, "aht": z_aht,
+                                                "asa": rows["Ann"].scores["asa"]}, rel=1e-5)
+    # every agent's values are constant within the agent, so the metrics are uncorrelated within agents and the
+    # total's standard deviation under "no difference" is sqrt(Σ w²)
+    w = [0.5, 0.3125, 0.1875]
+    expected_total = (w[0] * z_csat + w[1] * z_resolution + w[2] * z_aht) / math.sqrt(sum(x * x for x in w))
+    assert rows["Ann"].total_score == pytest.approx(expected_total, rel=1e-5)
+    assert [r.agent for r in result.agents] == ["Ann", "Cid", "Bob"]
+    # round(0.2 x 3) = 1 candidate at each end; both are far from the rest (Holm p < 0.05), so both are placed
+    assert [r.tier for r in result.agents] == ["top", "middle", "bottom"]
+    assert result.distinguishable == ["Ann", "Bob"]
     assert "re-normalised" in result.weights_note
     assert result.tiers[0].actions[0].startswith("Bonus")
 
@@ -84,14 +99,24 @@ def test_per_agent_input_and_custom_weights_by_hand():
     assert result.input_shape == "agents"
     assert [n.agent for n in result.not_scored] == ["E"]
     rows = {r.agent: r for r in result.agents}
-    # among A-D: csat 3.0..4.0, fcr 0.70..0.90, aht 200..300 (lower better)
-    expected_c = 0.5 * 80 + 0.3 * 25 + 0.2 * 20
-    expected_d = 0.5 * 50 + 0.3 * 50 + 0.2 * 50
-    assert rows["C"].total_score == pytest.approx(expected_c)
-    assert rows["D"].total_score == pytest.approx(expected_d)
+    # among A-D, standardised across the agents (no per-contact spread to test with): (x − mean) ÷ sd, signed
+    kept = frame.iloc[:4]
+    fcr = pd.Series([0.90, 0.70, 0.75, 0.80], index=kept.index)
+
+    def standard(values, sign=1.0):
+        return sign * (values - values.mean()) / values.std(ddof=1)
+
+    expected = (0.5 * standard(kept["CSAT"]) + 0.3 * standard(fcr) + 0.2 * standard(kept["AHT"], -1.0))
+    for i, agent in enumerate("ABCD"):
+        assert rows[agent].total_score == pytest.approx(expected.iloc[i], abs=1e-6)
     assert rows["C"].resolution_rate == pytest.approx(0.75)
-    # 4 scored agents: round(0.8) = 1 top, 1 bottom
-    assert [r.tier for r in result.agents] == ["top", "middle", "middle", "bottom"]
+    # no test is possible on per-agent averages: nobody is placed in a tier with consequences
+    assert {r.tier for r in result.agents} == {"not distinguishable"}
+    assert not result.distinguishable and not result.metric_tests
+    assert any("cannot be tested" in note for note in result.notes)
+    text = scorecard_text(result)
+    assert "end the contract" not in text and "Written performance warning" not in text
+    assert "Bonus" not in text
     # 4 agents cannot carry an intercept and two slopes with any residual freedom: skipped, and said so
     assert result.linkage is None
     assert any("CSAT linkage skipped" in note for note in result.notes)
@@ -144,8 +169,9 @@ async def test_pwc_scorecard_matches_plain_pandas(shared_client, shared_settings
         assert row["resolution_rate"] == pytest.approx(expected.at[agent, "fcr"], abs=1e-6)
         assert row["aht_seconds"] == pytest.approx(expected.at[agent, "talk"], abs=1e-6)
         assert row["asa_seconds"] == pytest.approx(expected.at[agent, "asa"], abs=1e-6)
-    assert [t["tier"] for t in content["tiers"]] == ["top", "middle", "bottom"]
-    assert [len(t["agents"]) for t in content["tiers"]] == [2, 4, 2]
+    # The eight agents are indistinguishable (issue 12 item 3): no tiers with consequences
+    assert [t["tier"] for t in content["tiers"]] == ["not distinguishable"]
+    assert len(content["tiers"][0]["agents"]) == 8 and content["distinguishable"] == []
     assert sorted(row["rank"] for row in content["agents"]) == list(range(1, 9))
 
     # OLS of CSAT on resolved, talk seconds and speed of answer, per answered contact

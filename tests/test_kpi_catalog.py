@@ -63,12 +63,13 @@ def test_issue_kpis_are_all_there_in_their_domains(raw_catalog):
 def test_seed_bands_are_named_by_source(raw_catalog):
     by_id = {k["id"]: k for k in raw_catalog["kpis"]}
     # seed 004: response time baseline 180 s, target 60 s (achievement coefficient 0.33)
-    asa = [b for b in by_id["asa"]["bands"] if b["source"] == "seed004" and b.get("baseline") == 180]
+    asa = [b for b in by_id["asa"]["bands"] if b["source"] == "service_efficiency_plan" and b.get("baseline") == 180]
     assert asa and asa[0]["target_high"] == 60
     # seed 000: schedule-fairness Gini <= 0.25, ICC >= 0.75; DORA elite change failure <= 15%
-    assert any(b.get("target_high") == 0.25 and b["source"] == "seed000"
+    assert any(b.get("target_high") == 0.25 and b["source"] == "retention_plan_examples"
                for b in by_id["schedule_fairness_gini"]["bands"])
-    assert any(b.get("target_low") == 0.75 and b["source"] == "seed000" for b in by_id["qa_icc"]["bands"])
+    assert any(b.get("target_low") == 0.75 and b["source"] == "retention_plan_examples"
+               for b in by_id["qa_icc"]["bands"])
     assert any(b["source"] == "dora_2021" and b.get("target_high") == 15
                for b in by_id["change_failure_rate"]["bands"])
     assert any(b["source"] == "industry_80_20" for b in by_id["service_level"]["bands"])
@@ -144,4 +145,4 @@ async def test_find_kpis_tool_and_catalog_resource(client):
     resource = await client.read_resource("retention://kpi-catalog")
     catalog = json.loads(resource.contents[0].text)
     assert len(catalog["kpis"]) >= 40
-    assert "seed001" in catalog["sources"]
+    assert "call_center_appraisal" in catalog["sources"]

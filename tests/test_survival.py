@@ -94,8 +94,9 @@ async def test_retention_curve_tool_on_event_data(client, data_dir: Path):
         mask = raw["department"] == group["label"]
         expected, _ = reference_km(days[mask], left[mask], [90, 180, 365, 730])
         assert [p["retention"] for p in group["retention"]] == pytest.approx(expected)
-        cohort = mask & ((left & (days <= 90)) | (days >= 90))
-        early = mask & left & (days <= 90)
+        # hires at least 90 days before the as-of date, whether they stayed or left (issue 12 item 7)
+        cohort = mask & (raw["hire_date"] <= as_of - pd.Timedelta(days=90))
+        early = cohort & left & (days <= 90)
         assert group["early_cohort"] == cohort.sum() and group["early_leavers"] == early.sum()
         assert group["early_attrition"] == pytest.approx(early.sum() / cohort.sum())
     assert data["logrank_p"] < 0.001  # Customer Service leaves faster, by construction

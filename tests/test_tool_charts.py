@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from reference import reference_km
+from reference import reference_km, reference_life_table
 from retention_mcp.analysis.survival import MAX_CURVE_POINTS, compact_curve, kaplan_meier
 from retention_mcp.report import charts
 from retention_mcp.sample_data import write_sample_company
@@ -217,9 +217,10 @@ async def test_retention_chart_curves_match_reference(client, settings, spy):
     for label in ("一组", "二组"):
         mine = teams == label
         curve = series[label]
-        expected, _ = reference_km(months[mine], left[mine], [t for t, _ in curve])
+        # whole months are grouped data: the actuarial life table, whose steps fall at the ends of the months
+        expected = reference_life_table(months[mine], left[mine], [t for t, _ in curve])
         assert [s for _, s in curve] == pytest.approx(expected, abs=1e-6)
-        assert curve[-1][0] == months[mine].max()  # drawn to the end of follow-up
+        assert curve[-1][0] == months[mine].max() + 1  # drawn to the end of the last month followed
 
 
 def test_compact_curve_by_hand():

@@ -78,11 +78,15 @@ def test_ibm_cross_breakdown_and_tenure_band(shared_settings: Settings):
     got = {(r.group["Department"], r.group["OverTime"]): r.rate for r in result.rows}
     assert got == pytest.approx(expected.to_dict())
     bands = turnover_breakdown(ds, by=["tenure_band"])
-    years = raw["YearsAtCompany"] * 12  # tenure in months: <=3, 3-12, 12-36, 36-60, >60
-    band = pd.cut(years, [-1, 3, 12, 36, 60, 10_000], labels=["<=3 months", "3-12 months", "1-3 years",
-                                                               "3-5 years", ">5 years"])
+    # YearsAtCompany counts completed years: 0 cannot be split into "<=3 months" and "3-12 months", so the bands
+    # are completed years 0 | 1-2 | 3-5 | 6+ (issue 12 item 2: the old month bands put 0 years into "<=3 months").
+    band = pd.cut(raw["YearsAtCompany"], [-1, 0, 2, 5, 1_000], labels=["<1 year", "1–2 years", "3–5 years",
+                                                                        ">5 years"])
     expected_band = raw.groupby(band, observed=True)["Attrition"].agg(lambda s: (s == "Yes").mean())
     assert {r.label: r.rate for r in bands.rows} == pytest.approx(expected_band.to_dict())
+    assert {r.label: (r.headcount, r.leavers) for r in bands.rows}["<1 year"] == (44, 16)  # 36.4%, not "<=3 months"
+    assert not any("month" in r.label for r in bands.rows)
+    assert "whole years" in bands.definition.tenure_bands and bands.definition.tenure_column == "YearsAtCompany"
 
 
 # -- a small event file worked out by hand

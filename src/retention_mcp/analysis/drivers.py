@@ -35,6 +35,13 @@ AUTO_MAX_LEVELS = 20
 DEFAULT_FAVOURABLE_CUTOFF = 0.65
 #: A driver this closely tied to the outcome restates it (termination reason, employment status): leakage.
 LEAKAGE_EFFECT = 0.9
+#: The model should use at least this share of the rows in scope (outcome present); below it the text warns, and
+#: automatic driver selection leaves out the drivers whose gaps would cut coverage below it (tools/metrics.yaml).
+COVERAGE_THRESHOLD = 0.8
+#: Coverage is uneven across a grouping when its levels' kept shares differ by more than this (fraction).
+COVERAGE_SPREAD = 0.2
+#: Grouping columns checked for uneven coverage besides the categorical drivers and `by`.
+GROUPING_ROLES = ("department", "job_role", "location", "shift")
 
 #: Integer columns named with these words are counts or levels, not attitude items, even on a 1-5 range.
 NOT_LIKERT_WORDS = {"level", "education", "grade", "rank", "count", "number", "num", "no", "years", "year", "age",
@@ -118,6 +125,16 @@ class DriverResult(Evidenced):
     n: int = Field(description="Rows used by the model (outcome and every driver present)")
     rows_in_scope: int = Field(0, description="Rows in scope (the file, or the `where` filter) with the outcome "
                                "present: the model used `n` of them")
+    coverage: float | None = Field(None, description="n ÷ rows_in_scope: the share of rows in scope the model used "
+                                   "(rows missing any driver are dropped)")
+    coverage_threshold: float = Field(COVERAGE_THRESHOLD, description="coverage below this gets a warning; "
+                                      "automatic driver selection leaves out drivers that would cut coverage below it")
+    coverage_by_group: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="grouping column -> {level: share of its rows in scope the model used}, "
+        "for groupings whose levels are kept unevenly (levels with at least min_group_size rows)")
+    sensitive: list[str] = Field(default_factory=list, description="drivers or `by` columns that are protected "
+                                 "attributes (gender, age, marital status, nationality): the text carries a "
+                                 "fair-treatment caution")
     r_squared: float = Field(description="Model R² (OLS with intercept; linear probability model for a flag)")
     method: Method = Field(description="pearson (raw values) or spearman (ranks, model fitted on ranks)")
     importance_method: Literal["shapley", "relative_weights"] = Field(
@@ -532,8 +549,10 @@ def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope |
         assert dim.codes is not None
         work["__by__"] = dim.codes[rows]
 
-    model = work.dropna(subset=[outcome, *kinds])
     rows_in_scope = int(work[outcome].notna().sum())
+    if not drivers:
+        _drop_sparse_drivers(work, outcome, kinds, rows_in_scope, excluded, warnings)
+    model = work.dropna(subset=[outcome, *kinds])
     n_columns = sum(1 if k_ != "categorical" else model[name].nunique() - 1 for name, k_ in kinds.items())
     if len(model) < n_columns + 2:
         raise InputError(f"only {len(model)} rows have the outcome and every driver present, too few for "
@@ -576,9 +595,15 @@ def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope |
     if enps is not None and enps.n < k:
         enps = None
     kept = int(rows.sum())
+    coverage = len(model) / rows_in_scope if rows_in_scope else None
+    by_group = _coverage_by_group(ds, work, outcome, kinds, model.index, rows, dim, k)
+    warnings += _coverage_warnings(work, outcome, kinds, len(model), rows_in_scope, by_group, bool(drivers))
+    sensitive = [name for name in [*kinds, *([dim.column] if dim is not None and dim.column else [])]
+                 if ds.is_sensitive(name)]
     result = DriverResult(
         outcome=outcome, outcome_definition=outcome_definition, outcome_kind=outcome_kind,
-        outcome_mean=float(model[outcome].mean()), n=len(model), rows_in_scope=rows_in_scope,
+        outcome_mean=float(model[outcome].mean()), n=len(model), rows_in_scope=rows_in_scope, coverage=coverage,
+        coverage_by_group=by_group, sensitive=sensitive,
         r_squared=r2, method=method, importance_method=used, drivers=driver_rows, importance_cutoff=cutoff,
         favourable_cutoff=favourable_cutoff,
         quadrant_rule=(f"importance >= median driver importance ({cutoff:.4f}) is high; favourability >= "
@@ -593,6 +618,112 @@ def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope |
         result.by = dim.name
         result.groups = _by_groups(work, outcome, kinds, method, binary, k, used, dim.labels, hidden)
     return result
+
+
+def _present_share(work: pd.DataFrame, outcome: str, names: list[str]) -> float:
+    in_scope = work[outcome].notna()
+    if not in_scope.any():
+        return 0.0
+    return float(work.loc[in_scope, names].notna().all(axis=1).mean()) if names else 1.0
+
+
+def _drop_sparse_drivers(work: pd.DataFrame, outcome: str, kinds: dict[str, str], rows_in_scope: int,
+                         excluded: list[str], warnings: list[str]) -> None:
+    """Automatic selection: leave out the drivers whose gaps would cut the model below COVERAGE_THRESHOLD of the
+    rows in scope, one at a time (the one whose removal keeps most rows, ties: the sparsest), and say so — a driver
+    filled in for one department would otherwise shrink the model to that department without a word."""
+    import numpy as np
+
+    in_scope = work[outcome].notna().to_numpy()
+    if not in_scope.any():
+        return
+    missing = work.loc[in_scope, list(kinds)].isna().to_numpy()
+    names = list(kinds)
+    alive = np.ones(len(names), dtype=bool)
+    dropped = []
+    while alive.sum() > 1:
+        gaps = missing[:, alive].sum(axis=1)
+        complete = int((gaps == 0).sum())
+        if complete / len(gaps) >= COVERAGE_THRESHOLD:
+            break
+        positions = np.flatnonzero(alive)
+        # rows a driver alone keeps out of the model: removing it adds them back
+        regained = ((gaps == 1)[:, None] & missing[:, positions]).sum(axis=0)
+        own = 1 - missing[:, positions].mean(axis=0)
+        best = positions[max(range(len(positions)), key=lambda i: (regained[i], -own[i]))]
+        share = float(1 - missing[:, best].mean())
+        name = names[best]
+        dropped.append(f"{name} ({share:.0%} filled)")
+        excluded.insert(0, f"{name}: filled on {round(share * rows_in_scope):,} of {rows_in_scope:,} rows in scope "
+                           f"({share:.1%}); with it the model would drop below {COVERAGE_THRESHOLD:.0%} of the rows. "
+                           f"Name it in drivers to include it anyway, or analyse the rows where it is filled with "
+                           f"`where`")
+        alive[best] = False
+        del kinds[name]
+    if dropped:
+        warnings.append(f"Left out of the automatic selection because they are mostly empty: {', '.join(dropped)} "
+                        f"— keeping them would fit the model on fewer than {COVERAGE_THRESHOLD:.0%} of the rows")
+
+
+def _coverage_by_group(ds: Dataset, work: pd.DataFrame, outcome: str, kinds: dict[str, str], used: Any,
+                       rows: Any, dim: Any, k: int) -> dict[str, dict[str, float]]:
+    """For each grouping (categorical and flag drivers, `by`, and department / job role / location / shift), the
+    share of each level's rows in scope that the model kept — only where the shares differ by more than
+    COVERAGE_SPREAD, and only for levels with at least ``k`` rows (smaller ones are never named)."""
+    import pandas as pd
+
+    in_scope = work[outcome].notna()
+    kept = pd.Series(work.index.isin(used), index=work.index)
+    candidates: dict[str, pd.Series] = {}
+    for name, kind in kinds.items():
+        if kind in ("categorical", "flag"):
+            candidates[name] = work[name]
+    if dim is not None and dim.column and dim.column not in candidates:
+        candidates[dim.column] = pd.Series([dim.labels[c] for c in dim.codes[rows]], index=work.index)
+    for role in GROUPING_ROLES:
+        column = ds.roles.get(role)
+        if column and column not in candidates and ds.identity(column) is None:
+            values = ds.frame.loc[work.index, column]
+            if values.nunique() <= MAX_LEVELS:
+                candidates[column] = values.astype("string").str.strip()
+    out: dict[str, dict[str, float]] = {}
+    for name, values in candidates.items():
+        frame = pd.DataFrame({"level": values[in_scope].astype("string"), "kept": kept[in_scope]}).dropna()
+        stats_ = frame.groupby("level")["kept"].agg(["mean", "size"])
+        stats_ = stats_[stats_["size"] >= k]
+        if len(stats_) >= 2 and float(stats_["mean"].max() - stats_["mean"].min()) > COVERAGE_SPREAD:
+            out[str(name)] = {str(level): float(share) for level, share in
+                              stats_["mean"].sort_values(ascending=False).items()}
+    return out
+
+
+def _coverage_warnings(work: pd.DataFrame, outcome: str, kinds: dict[str, str], n: int, rows_in_scope: int,
+                       by_group: dict[str, dict[str, float]], named: bool) -> list[str]:
+    """Say in words when the model stands on a sliver of the data, or on some groups only, and what to do."""
+    if not rows_in_scope:
+        return []
+    coverage = n / rows_in_scope
+    shares = {name: _present_share(work, outcome, [name]) for name in kinds}
+    sparsest = min(shares, key=lambda name: shares[name]) if shares else None
+    out = []
+    if coverage < COVERAGE_THRESHOLD and sparsest is not None:
+        others = [name for name in kinds if name != sparsest]
+        out.append(f"The model uses {n:,} of {rows_in_scope:,} rows in scope ({coverage:.1%}, below "
+                   f"{COVERAGE_THRESHOLD:.0%}): rows missing any driver are dropped, and {sparsest!r} is filled on "
+                   f"only {shares[sparsest]:.1%} of them. Its ranking describes those rows, not everyone. Leave "
+                   f"{sparsest!r} out (drivers={others!r}) or analyse within the group where it is filled with "
+                   "`where`" + (" (named drivers are kept as asked)" if named else ""))
+    for name, levels in by_group.items():
+        ordered = list(levels.items())
+        shown = ", ".join(f"{level} {share:.0%}" for level, share in ordered[:6])
+        top = ordered[0][0]
+        zero_importance = name in kinds and kinds[name] in ("categorical", "flag")
+        out.append(f"Coverage is uneven across {name!r}: share of each level's rows the model kept — {shown}. "
+                   f"The model mostly describes {top!r}"
+                   + (f"; the importance of {name!r} cannot be judged from it" if zero_importance else "")
+                   + (f". Leave {sparsest!r} out, or analyse {top!r} on its own with where={{{name!r}: {top!r}}}"
+                      if sparsest is not None else ""))
+    return out
 
 
 def _with_outcome(ds: Dataset, outcome: str, y: Any) -> pd.DataFrame:
@@ -675,7 +806,8 @@ def drivers_markdown(result: DriverResult, max_rows: int = 30) -> str:
     level = f"leaver rate {_pct(result.outcome_mean)}" if result.outcome_kind == "leaver_flag" \
         else f"mean {result.outcome_mean:.3g}"
     method = "exact Shapley decomposition" if result.importance_method == "shapley" else "Johnson's relative weights"
-    used = f"{result.n:,} of {result.rows_in_scope:,} rows in scope" if result.rows_in_scope else f"{result.n:,} rows"
+    used = (f"{result.n:,} of {result.rows_in_scope:,} rows in scope ({result.n / result.rows_in_scope:.1%})"
+            if result.rows_in_scope else f"{result.n:,} rows")
     lines = [f"**Drivers of {what}** — model R² = {result.r_squared:.3f} on N = {used} ({level}); "
              f"importance = share of R² by {method}"
              + (", ranks (Spearman)" if result.method == "spearman" else "") + ".", "",
@@ -710,8 +842,12 @@ def drivers_markdown(result: DriverResult, max_rows: int = 30) -> str:
             top = ", ".join(t.driver for t in g.top_drivers) or (g.note or "")
             lines.append(f"| {g.group} | {g.n:,} | {outcome} | {_num(g.r_squared, 3)} | {top} |")
     if result.warnings:
-        lines += ["", "**Check:** " + "; ".join(result.warnings)]
+        lines += ["", "**Check:**"] + [f"- {warning}." for warning in result.warnings]
     if result.excluded:
         lines += ["", "Left out: " + "; ".join(result.excluded[:25])]
     lines += ["", f"_{result.caveat}_"]
+    if result.sensitive:
+        from retention_mcp.analysis.wording import sensitive_caution, words
+
+        lines += ["", sensitive_caution(result.sensitive, words("en"))]
     return "\n".join(lines)

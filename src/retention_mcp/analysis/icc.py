@@ -7,6 +7,11 @@ two-way ANOVA mean squares — BMS (between items), WMS (within items), JMS (bet
     ICC(1,1) = (BMS − WMS) ÷ (BMS + (k−1)·WMS)                      ICC(1,k) = (BMS − WMS) ÷ BMS
     ICC(2,1) = (BMS − EMS) ÷ (BMS + (k−1)·EMS + k·(JMS − EMS) ÷ n)  ICC(2,k) = (BMS − EMS) ÷ (BMS + (JMS − EMS) ÷ n)
     ICC(3,1) = (BMS − EMS) ÷ (BMS + (k−1)·EMS)                      ICC(3,k) = (BMS − EMS) ÷ BMS
+
+95% intervals are the F-based ones of Shrout & Fleiss (1979) and McGraw & Wong (1996): for ICC(1,·) from
+F = BMS ÷ WMS on (n−1, n(k−1)) df, for ICC(3,·) from F = BMS ÷ EMS on (n−1, (n−1)(k−1)) df, and for ICC(2,1)
+Satterthwaite's approximate df; ICC(2,k) by Spearman–Brown from ICC(2,1)'s bounds. Koo & Li (2016) read the band
+from the interval ("poor to good"), and the target is met only when the lower bound clears it.
 """
 
 from __future__ import annotations
@@ -40,8 +45,13 @@ FORMS = {
 class IccForm(BaseModel):
     form: str = Field(description="ICC1, ICC2, ICC3 (single rater) or ICC1k, ICC2k, ICC3k (mean of k raters)")
     value: float = Field(description="intraclass correlation, at most 1 (can be negative when raters disagree)")
-    interpretation: str = Field(description="Koo & Li 2016: poor < 0.5, moderate 0.5–0.75, good 0.75–0.9, "
-                                            "excellent > 0.9")
+    ci_low: float | None = Field(None, description="95% interval, lower bound (F-based, Shrout & Fleiss / McGraw & "
+                                 "Wong); None when it cannot be computed (e.g. perfect agreement)")
+    ci_high: float | None = Field(None, description="95% interval, upper bound")
+    interpretation: str = Field(description="Koo & Li 2016 band of the point value: poor < 0.5, moderate 0.5–0.75, "
+                                            "good 0.75–0.9, excellent > 0.9")
+    interval_reading: str = Field("", description="Koo & Li bands the 95% interval spans, e.g. 'poor to good' — "
+                                  "how Koo & Li ask an ICC to be read")
     meaning: str
 
 
@@ -52,8 +62,13 @@ class CalibrationResult(Evidenced):
     headline_form: str = Field(description="the form compared with the target: ICC2 (absolute agreement, single "
                                            "rater)")
     headline_value: float
+    headline_ci_low: float | None = Field(None, description="95% interval of the headline ICC, lower bound")
+    headline_ci_high: float | None = Field(None, description="95% interval of the headline ICC, upper bound")
+    headline_reading: str = Field("", description="Koo & Li bands the headline's interval spans")
     target: float = Field(description="the QA target for inter-rater agreement (ICC ≥ 0.75 by default)")
-    meets_target: bool
+    meets_target: bool = Field(description="True only when the lower 95% bound of the headline ICC clears the target")
+    verdict: str = Field("", description="meets (lower bound ≥ target), below (upper bound < target) or inconclusive "
+                         "(the interval contains the target: more calls are needed)")
     mean_squares: dict[str, float] = Field(description="BMS (items), WMS (within items), JMS (raters), "
                                                        "EMS (residual)")
     rater_means: list[float] = Field(description="mean score of each rater, in column order (spot a harsh or "
@@ -67,6 +82,64 @@ def koo_li(value: float, bands: Sequence[dict] = DEFAULT_BANDS) -> str:
         if ("below" in band and value < band["below"]) or ("upto" in band and value <= band["upto"]):
             return str(band["label"])
     return str(bands[-1]["label"])
+
+
+def icc_intervals(bms: float, wms: float, jms: float, ems: float, n: int, k: int, icc2: float,
+                  level: float = 0.95) -> dict[str, tuple[float, float] | None]:
+    """F-based confidence intervals of the six forms (Shrout & Fleiss 1979; McGraw & Wong 1996, case 2A for
+    ICC(2,1) with Satterthwaite's df). None where undefined (no residual variance, or degenerate df)."""
+    from scipy.special import fdtri
+
+    upper_p = 1 - (1 - level) / 2
+
+    def f_quantile(df1: float, df2: float) -> float:
+        return float(fdtri(df1, df2, upper_p))
+
+    out: dict[str, tuple[float, float] | None] = {}
+    if wms > 0:
+        f1 = bms / wms
+        df1, df2 = n - 1, n * (k - 1)
+        fl, fu = f1 / f_quantile(df1, df2), f1 * f_quantile(df2, df1)
+        out["ICC1"] = ((fl - 1) / (fl + k - 1), (fu - 1) / (fu + k - 1))
+        out["ICC1k"] = (1 - 1 / fl, 1 - 1 / fu) if fl != 0 and fu != 0 else None
+    else:
+        out["ICC1"] = out["ICC1k"] = None
+    if ems > 0:
+        f3 = bms / ems
+        df1, df2 = n - 1, (n - 1) * (k - 1)
+        fl, fu = f3 / f_quantile(df1, df2), f3 * f_quantile(df2, df1)
+        out["ICC3"] = ((fl - 1) / (fl + k - 1), (fu - 1) / (fu + k - 1))
+        out["ICC3k"] = (1 - 1 / fl, 1 - 1 / fu) if fl != 0 and fu != 0 else None
+    else:
+        out["ICC3"] = out["ICC3k"] = None
+    out["ICC2"] = out["ICC2k"] = None
+    if ems > 0 and icc2 < 1:
+        a = k * icc2 / (n * (1 - icc2))
+        b = 1 + k * icc2 * (n - 1) / (n * (1 - icc2))
+        denominator = (a * jms) ** 2 / (k - 1) + (b * ems) ** 2 / ((n - 1) * (k - 1))
+        v = (a * jms + b * ems) ** 2 / denominator if denominator > 0 else math.nan
+        if math.isfinite(v) and v > 0:
+            f_star, f_star2 = f_quantile(n - 1, v), f_quantile(v, n - 1)
+            c = k * jms + (k * n - k - n) * ems
+            low = n * (bms - f_star * ems) / (f_star * c + n * bms)
+            high = n * (f_star2 * bms - ems) / (c + n * f_star2 * bms)
+            out["ICC2"] = (low, high)
+            out["ICC2k"] = (_spearman_brown(low, k), _spearman_brown(high, k))
+    return {form: (bounds if bounds is not None and all(math.isfinite(b) for b in bounds) else None)
+            for form, bounds in out.items()}
+
+
+def _spearman_brown(value: float, k: int) -> float:
+    denominator = 1 + value * (k - 1)
+    return value * k / denominator if denominator != 0 else math.nan
+
+
+def band_range(low: float | None, high: float | None, bands: Sequence[dict] = DEFAULT_BANDS) -> str:
+    """Koo & Li bands an interval spans: 'poor to good', or one band when both ends share it."""
+    if low is None or high is None:
+        return ""
+    first, last = koo_li(low, bands), koo_li(high, bands)
+    return first if first == last else f"{first} to {last}"
 
 
 def validate_ratings(ratings: Sequence[Sequence[float | None]]) -> list[list[float]]:
@@ -115,21 +188,41 @@ def icc(ratings: Sequence[Sequence[float | None]], target: float = DEFAULT_TARGE
         raise InputError("every item got the same average score, so ICC is undefined (no between-item variation "
                          "to agree on); calibrate on a mix of good and poor calls")
 
-    values = {
-        "ICC1": (bms - wms) / (bms + (k - 1) * wms),
-        "ICC2": (bms - ems) / (bms + (k - 1) * ems + k * (jms - ems) / n),
-        "ICC3": (bms - ems) / (bms + (k - 1) * ems),
-        "ICC1k": (bms - wms) / bms,
-        "ICC2k": (bms - ems) / (bms + (jms - ems) / n),
-        "ICC3k": (bms - ems) / bms,
+    parts = {
+        "ICC1": (bms - wms, bms + (k - 1) * wms),
+        "ICC2": (bms - ems, bms + (k - 1) * ems + k * (jms - ems) / n),
+        "ICC3": (bms - ems, bms + (k - 1) * ems),
+        "ICC1k": (bms - wms, bms),
+        "ICC2k": (bms - ems, bms + (jms - ems) / n),
+        "ICC3k": (bms - ems, bms),
     }
-    forms = [IccForm(form=name, value=value, interpretation=koo_li(value), meaning=FORMS[name])
-             for name, value in values.items()]
+    if any(abs(denominator) < 1e-12 for _, denominator in parts.values()):
+        raise InputError("these ratings leave an ICC form undefined (a zero denominator: the calls barely differ "
+                         "compared with how much the raters disagree); calibrate on a mix of clearly good and poor "
+                         "calls")
+    values = {name: numerator / denominator for name, (numerator, denominator) in parts.items()}
+    intervals = icc_intervals(bms, wms, jms, ems, n, k, values["ICC2"])
+    forms = []
+    for name, value in values.items():
+        bounds = intervals.get(name)
+        low, high = (None, None) if bounds is None else (float(bounds[0]), float(bounds[1]))
+        forms.append(IccForm(form=name, value=value, ci_low=low, ci_high=high, interpretation=koo_li(value),
+                             interval_reading=band_range(low, high), meaning=FORMS[name]))
     headline = values["ICC2"]
+    low, high = forms[1].ci_low, forms[1].ci_high
+    if low is None or high is None:
+        verdict = "meets" if headline >= target else "below"
+    elif low >= target:
+        verdict = "meets"
+    elif high < target:
+        verdict = "below"
+    else:
+        verdict = "inconclusive"
     notes = [
         "Headline is ICC(2,1): QA calibration asks whether any one rater's score can be trusted on its own, "
         "with raters seen as a sample of the QA team and absolute agreement required.",
-        "Koo & Li (2016): below 0.5 poor, 0.5–0.75 moderate, 0.75–0.9 good, above 0.9 excellent.",
+        "Koo & Li (2016): below 0.5 poor, 0.5–0.75 moderate, 0.75–0.9 good, above 0.9 excellent — read from the "
+        "95% interval, not the point value; the target counts as met only when the interval's lower bound clears it.",
     ]
     if values["ICC3"] - values["ICC2"] > 0.1:
         notes.append("ICC(3,1) is well above ICC(2,1): raters rank calls alike but some are systematically harsher "
@@ -137,26 +230,38 @@ def icc(ratings: Sequence[Sequence[float | None]], target: float = DEFAULT_TARGE
     if n < 10:
         notes.append(f"Only {n} items: the ICC is imprecise; calibrate on 20 or more calls for a stable figure.")
     return CalibrationResult(
-        items=n, raters=k, forms=forms, headline_form="ICC2", headline_value=headline, target=target,
-        meets_target=headline >= target,
+        items=n, raters=k, forms=forms, headline_form="ICC2", headline_value=headline, headline_ci_low=low,
+        headline_ci_high=high, headline_reading=band_range(low, high), target=target,
+        meets_target=verdict == "meets" and (low is None or low >= target) and headline >= target, verdict=verdict,
         mean_squares={"BMS": bms, "WMS": wms, "JMS": jms, "EMS": ems}, rater_means=rater_means, notes=notes,
     )
 
 
 def calibration_text(result: CalibrationResult) -> str:
-    verdict = "meets" if result.meets_target else "is below"
-    lines = [
-        f"**QA calibration** — {result.items} items × {result.raters} raters. Headline ICC(2,1) = "
-        f"{result.headline_value:.3f} ({koo_li(result.headline_value)}), which {verdict} the target "
-        f"≥ {result.target:.2f}.",
-        "",
-        "| form | ICC | Koo & Li |",
-        "|---|---:|---|",
-    ]
+    def interval(low: float | None, high: float | None) -> str:
+        return "—" if low is None or high is None else f"{low:.3f}–{high:.3f}"
+
+    reading = result.headline_reading or koo_li(result.headline_value)
+    headline = (f"**QA calibration** — {result.items} items × {result.raters} raters. Headline ICC(2,1) = "
+                f"{result.headline_value:.3f}, 95% CI {interval(result.headline_ci_low, result.headline_ci_high)}: "
+                f"{reading} agreement (Koo & Li, read from the interval).")
+    verdict = {
+        "meets": f"It meets the target ≥ {result.target:.2f}: even the lower bound clears it.",
+        "below": f"It is below the target ≥ {result.target:.2f}: even the upper bound falls short.",
+        "inconclusive": f"Against the target ≥ {result.target:.2f} it is inconclusive: the interval contains the "
+                        "target, so these calls cannot show whether the raters agree well enough — score more calls "
+                        "together (20 or more) before deciding.",
+    }[result.verdict or ("meets" if result.meets_target else "below")]
+    lines = [headline + " " + verdict, "",
+             "| form | ICC | 95% CI | Koo & Li (interval) |",
+             "|---|---:|---|---|"]
     labels = {"ICC1": "ICC(1,1)", "ICC2": "ICC(2,1)", "ICC3": "ICC(3,1)", "ICC1k": "ICC(1,k)", "ICC2k": "ICC(2,k)",
               "ICC3k": "ICC(3,k)"}
     for form in result.forms:
-        lines.append(f"| {labels[form.form]} | {form.value:.3f} | {form.interpretation} |")
+        lines.append(f"| {labels[form.form]} | {form.value:.3f} | {interval(form.ci_low, form.ci_high)} | "
+                     f"{form.interval_reading or form.interpretation} |")
     means = ", ".join(f"{m:.2f}" for m in result.rater_means)
     lines += ["", f"Rater means (column order): {means}", ""] + [f"- {note}" for note in result.notes]
+    lines.append("- Intervals: F-based 95% intervals of Shrout & Fleiss (1979) and McGraw & Wong (1996); ICC(2,1) "
+                 "with Satterthwaite's degrees of freedom, ICC(2,k) by Spearman–Brown from its bounds.")
     return "\n".join(lines)

@@ -51,7 +51,8 @@ class KpiItem(BaseModel):
     data_source: str | None = None
     cadence: str | None = None
     owner: str | None = None
-    profile_group: str | None = Field(None, description="seed 001 group: customer, efficiency, quality_attitude")
+    profile_group: str | None = Field(None, description="weight group of the CSAT-linked call-center appraisal: "
+                                                        "customer, efficiency, quality_attitude")
     actual: float | str | None = Field(None, description="score_kpis: the actual value (or pass actuals)")
 
 
@@ -76,7 +77,7 @@ class CompletedKpi(BaseModel):
     weight: float | None = Field(None, description="percentage points of the total score")
     deadline: str | None = None
     achievement_coefficient: float | None = Field(
-        None, description="seed 004's 达成系数 = target / baseline (e.g. 60 s / 180 s = 0.33)")
+        None, description="achievement coefficient (达成系数) = target / baseline (e.g. 60 s / 180 s = 0.33)")
     relative_change: float | None = Field(None, description="(target - baseline) / |baseline|, a fraction")
     smart: dict[str, bool] = Field(default_factory=dict,
                                    description="specific, measurable, achievable, relevant, time_bound")
@@ -101,7 +102,8 @@ class BuildResult(Evidenced):
     counts: dict[str, int] = Field(description="findings by severity")
     perspective_weights: dict[str, float] = Field(description="weight points per BSC perspective")
     profile_group_weights: dict[str, float] = Field(default_factory=dict,
-                                                    description="weight points per seed 001 group (profile only)")
+                                                    description="weight points per appraisal weight group "
+                                                                "(profile only)")
     markdown_table: str
 
 
@@ -430,7 +432,8 @@ def _check_profile(catalog: KpiCatalog, profile: str, kpis: list[CompletedKpi], 
         if not low - 1e-9 <= value <= high + 1e-9:
             findings.append(Finding(severity="warning", code="profile_band", message=(
                 f"{profile}: {group} ({band.get('zh', '')}) KPIs carry {value:g}% of the weight, outside "
-                f"{source}'s band {low:g}–{high:g}% (the seed allows adjustment by business line; say why if kept)")))
+                f"{source}'s band {low:g}–{high:g}% (the appraisal scheme allows adjustment by business line; "
+                "say why if kept)")))
         else:
             findings.append(Finding(severity="info", code="profile_band_ok", message=(
                 f"{profile}: {group} weight {value:g}% is within {source}'s band {low:g}–{high:g}%")))

@@ -43,7 +43,7 @@ class Band(BaseModel):
     relative_change: float | None = Field(None, description="target as a relative change from baseline, percent")
     relative_change_high: float | None = None
     note: str = Field("", description="the source's own words")
-    source: str = Field(description="source id, e.g. seed004 or dora_2021")
+    source: str = Field(description="source id, e.g. service_efficiency_plan or dora_2021")
     source_text: str = Field("", description="what the source is")
 
 
@@ -60,7 +60,7 @@ class KpiDefinition(BaseModel):
     domain: str
     data_source: str
     cadence: str
-    profile_group: str | None = Field(None, description="seed 001 weight group: customer, efficiency, "
+    profile_group: str | None = Field(None, description="call-center appraisal weight group: customer, efficiency, "
                                                         "quality_attitude")
     bands: list[Band] = []
 

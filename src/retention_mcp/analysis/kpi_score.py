@@ -49,7 +49,7 @@ class ScoredKpi(BaseModel):
     status: Literal["green", "yellow", "orange", "red", "undefined", "no_actual"]
     status_zh: str = ""
     achievement_coefficient: float | None = Field(
-        description="seed 004's 达成系数 = target / baseline, reported alongside (not the achievement)")
+        description="achievement coefficient (达成系数) = target / baseline, reported alongside (not the achievement)")
     method: str = Field(description="how the achievement was computed")
     message: str = ""
 
@@ -209,7 +209,7 @@ def score_text(result: ScoreResult) -> str:
     lines = [f"Weighted score **{_pct(result.weighted_score)}** ({result.overall_status} "
              f"{COLOUR_ZH.get(result.overall_status, '')}). Achievement = (actual − baseline) ÷ (target − baseline), "
              f"capped to 0–{result.cap:.0%}; green ≥ {t['green']:.0%}, yellow ≥ {t['yellow']:.0%}, "
-             f"orange ≥ {t['orange']:.0%}, red below. The achievement coefficient (seed 004) is target ÷ baseline.",
+             f"orange ≥ {t['orange']:.0%}, red below. The achievement coefficient (达成系数) is target ÷ baseline.",
              "", result.markdown_table]
     for f in result.findings:
         lines.append(f"- **{f.severity}**{' `' + f.kpi + '`' if f.kpi else ''}: {f.message}")

@@ -1,6 +1,6 @@
 """Retention-program ROI: avoided leavers, benefit by component, ROI and benefit/cost ratio, payback, NPV.
 
-The seeds use two meanings of "return", so both are reported by name:
+Retention plans use two meanings of "return", so both are reported by name:
 ``roi`` = (benefit − cost) ÷ cost and ``benefit_cost_ratio`` = benefit ÷ cost ("2–4× return").
 
 Model (monthly, stated in every result):

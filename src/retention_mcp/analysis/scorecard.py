@@ -1,11 +1,19 @@
-"""Call-center agent scorecard (seed 001): per-agent metrics, weighted score, 20/60/20 tiers, CSAT linkage.
+"""Call-center agent scorecard: per-agent metrics with 95% intervals, tests of whether agents differ at all,
+scores in standard errors from the rest of the team, tiers only where the evidence separates an agent, CSAT linkage.
 
 Input is either one row per contact (detected when an agent appears on several rows) or one row per
 agent. Unanswered contacts are left out of CSAT, resolution, handle time and speed of answer; a CSAT
-of 0 on a 1-5 scale is a missing rating, not a zero. Metric scores are min-max normalised across the
-scored agents to 0-100 (100 = best agent on that metric, direction-aware), and the total is the
-weighted mean of the scores present. Agent names are the grouping key the manager asks for; no other
-identifier from the data (call ids, dates, free text) leaves this module.
+of 0 on a 1-5 scale is a missing rating, not a zero.
+
+Scores (contact input): each agent's metric is compared with the rest of the scored agents, z = (agent − rest)
+÷ standard error of the difference (Welch for means, pooled two-proportion for rates), signed so that positive is
+better. The total is the weighted sum of an agent's z-scores divided by its standard deviation under "no
+difference" (the weights and the metrics' within-agent correlations), so it is again a z-score; its p-value is
+Holm-adjusted across agents. An agent goes to the top or bottom tier only when it ranks in the top / bottom 20%
+AND its total is separated from the rest (Holm p < 0.05); otherwise it is "not distinguishable" and no tier
+consequence follows. Min-max scaling is not used: it stretches differences of noise to 0-100. Agent names are
+the grouping key the manager asks for; no other identifier from the data (call ids, dates, free text) leaves
+this module.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from retention_mcp.analysis.stats import holm
 from retention_mcp.data.dataset import Dataset
 from retention_mcp.data.disclosure import Policy
 from retention_mcp.errors import InputError
@@ -24,13 +33,17 @@ if TYPE_CHECKING:
     import pandas as pd
 
 METRICS = ("csat", "resolution_rate", "aht", "asa", "compliance", "empathy")
+MEANS = ("csat", "aht", "asa", "compliance", "empathy")  # means (t interval); resolution_rate is a rate (Wilson)
+Tier = Literal["top", "middle", "bottom", "not distinguishable"]
+ALPHA = 0.05
+Z_CRITICAL = 1.959963984540054
 #: Roles of a call log (see tools/column_aliases.yaml, kind "calls") that carry metrics.
 METRIC_ROLES = ("answered", "resolved", "csat", "aht", "asa", "compliance", "empathy", "contacts")
 MAX_AGENT_ROWS = 500
 
 
 class AgentRow(BaseModel):
-    agent: str = Field(description="the agent name from the data (the grouping key)")
+    agent: str = Field(description="the agent (a stable pseudonym unless the operator allows names)")
     contacts: int | None = Field(description="rows (contacts) for this agent, answered or not")
     answered: int | None = Field(description="answered contacts (the base of every metric)")
     rated: int | None = Field(None, description="answered contacts with a CSAT rating")
@@ -40,11 +53,22 @@ class AgentRow(BaseModel):
     asa_seconds: float | None = Field(None, description="mean speed of answer of answered contacts, seconds")
     compliance: float | None = Field(None, description="mean script compliance (as in the data)")
     empathy: float | None = Field(None, description="mean empathy score (as in the data)")
-    scores: dict[str, float | None] = Field(description="normalised metric scores 0-100, 100 = best agent")
-    total_score: float = Field(description="weighted mean of the metric scores, 0-100")
+    intervals: dict[str, list[float] | None] = Field(
+        default_factory=dict, description="metric -> [low, high] 95% interval of the agent's value (t interval for "
+        "means, Wilson for the resolution rate); None without per-contact data")
+    scores: dict[str, float | None] = Field(description="metric -> z-score against the rest of the scored agents "
+                                            "(standard errors; positive = better); per-agent input: standard "
+                                            "deviations from the agents' mean")
+    total_score: float = Field(description="weighted total of the metric z-scores, itself a z-score (0 = like the "
+                               "rest; beyond ±1.96 before adjustment = unusual)")
+    p_value: float | None = Field(None, description="two-sided p of the total against 'no difference from the rest'")
+    p_holm: float | None = Field(None, description="p_value Holm-adjusted across the scored agents")
     rank: int = Field(description="1 = highest total score")
-    tier: Literal["top", "middle", "bottom"]
-    weakest_metric: str | None = Field(description="metric with the lowest normalised score (training focus)")
+    rank_tier: Literal["top", "middle", "bottom"] = Field(description="the 20/60/20 tier by rank alone")
+    tier: Tier = Field(description="top / bottom only when the agent ranks there AND its total is separated from the "
+                       "rest (p_holm < 0.05); 'not distinguishable' otherwise; middle for the middle ranks")
+    weakest_metric: str | None = Field(description="a weighted metric on which the agent is below the rest beyond "
+                                       "chance (z <= -1.96), the lowest such; None when there is none")
 
 
 class NotScored(BaseModel):
@@ -55,10 +79,20 @@ class NotScored(BaseModel):
 
 
 class TierSummary(BaseModel):
-    tier: Literal["top", "middle", "bottom"]
+    tier: Tier
     label: str
     agents: list[str]
-    actions: list[str] = Field(description="what seed 001 prescribes for this tier")
+    actions: list[str] = Field(description="what the appraisal scheme prescribes for this tier (only tiers that "
+                               "the evidence supports are listed)")
+
+
+class MetricTest(BaseModel):
+    metric: str
+    test: str = Field(description="one-way ANOVA (means), Pearson χ² (rates) or Kruskal–Wallis (skewed durations)")
+    statistic: float
+    df: str = Field(description="degrees of freedom, e.g. '7, 4046' for F")
+    p_value: float
+    agents_differ: bool = Field(description="p < 0.05: the agents are not all alike on this metric")
 
 
 class Coefficient(BaseModel):
@@ -88,6 +122,10 @@ class ScorecardResult(Evidenced):
     agent_column: str
     columns_used: dict[str, str] = Field(description="metric role -> column name in the data")
     method: str = Field(description="how metric scores, totals and tiers are computed")
+    metric_tests: list[MetricTest] = Field(default_factory=list, description="per metric: do the scored agents "
+                                           "differ at all? (contact input only)")
+    distinguishable: list[str] = Field(default_factory=list, description="agents whose total is separated from "
+                                       "the rest (p_holm < 0.05)")
     weights: dict[str, float] = Field(description="weights used, fractions summing to 1 over the metrics present")
     weights_note: str
     min_contacts: int
@@ -208,11 +246,20 @@ def build_scorecard(ds: Dataset, *, policy: Policy, catalog: dict[str, Any], wei
 
     if min_contacts < 1:
         raise InputError("min_contacts must be at least 1")
+    from retention_mcp.analysis.file_kind import looks_like
+
     agent_col = ds.roles.get("agent")
-    if agent_col is None:
-        raise InputError("no agent column found; name it with agent_column (columns: "
-                         f"{', '.join(ds.columns[:60])})")
     found = {role: ds.roles.get(role) for role in METRIC_ROLES if ds.roles.get(role) is not None}
+    metric_found = [role for role in found if role not in ("answered", "contacts")]
+    missing = []
+    if agent_col is None:
+        missing.append("an agent column (agent, 坐席, 客服 …; name it with agent_column)")
+    if not metric_found:
+        missing.append("a metric column (CSAT / satisfaction rating, resolved, talk duration, speed of answer, "
+                       "compliance, empathy; name it with column_map, e.g. {'csat': 'Rating'})")
+    if missing:
+        raise InputError("this is not a call log or agent table; missing: " + "; ".join(missing) + "."
+                         + looks_like(ds, "calls") + f" Columns: {', '.join(ds.columns[:60])}")
     for role, column in found.items():
         if ds.identity(column) is not None:
             raise InputError(f"{column!r} identifies or names people; it cannot be the {role} metric")
@@ -260,63 +307,235 @@ def build_scorecard(ds: Dataset, *, policy: Policy, catalog: dict[str, Any], wei
     if scored.empty:
         raise InputError(f"no agent has {min_contacts} or more answered contacts; lower min_contacts to score them")
 
-    scores = pd.DataFrame(index=scored.index)
-    for metric in present:
-        values = scored[metric]
-        low, high = values.min(), values.max()
-        if pd.isna(low) or high == low:
-            scores[metric] = values.where(values.isna(), 100.0)
-            if not pd.isna(low):
-                notes.append(f"{metric}: every scored agent has the same value, so everyone scores 100 on it.")
-            continue
-        if catalog["metrics"][metric]["higher_is_better"]:
-            scores[metric] = 100 * (values - low) / (high - low)
-        else:
-            scores[metric] = 100 * (high - values) / (high - low)
-    weight_series = pd.Series(fractions)
-    weighted = scores[list(fractions)]
-    available = weighted.notna().mul(weight_series, axis=1).sum(axis=1)
-    total = weighted.mul(weight_series, axis=1).sum(axis=1, min_count=1) / available.where(available > 0)
+    metric_catalog = catalog["metrics"]
+    signs = {m: 1.0 if metric_catalog[m]["higher_is_better"] else -1.0 for m in present}
+    tests: list[MetricTest] = []
+    intervals: dict[str, dict[str, list[float] | None]] = {a: {} for a in scored.index}
+    if per_contact is not None:
+        contacts = per_contact[per_contact["agent"].isin(scored.index)]
+        scores, total, p_values = _contact_scores(contacts, list(scored.index), present, fractions, signs, intervals)
+        tests = _metric_tests(contacts, present, metric_catalog)
+        score_method = ("Metric score = z against the rest of the team: (agent − rest) ÷ standard error of the "
+                        "difference (Welch for means, pooled two-proportion for the resolution rate), signed so that "
+                        "positive is better (lower is better for AHT and speed of answer); the rest are the team's "
+                        "typical agents — the other scored agents except those themselves shown to differ, found by "
+                        "repeating the comparison until that set is stable, so one weak agent does not make the others "
+                        "look strong. Total = Σ w·z ÷ its standard deviation under no difference (weights and the "
+                        "metrics' within-agent correlations), again a z-score; p two-sided, Holm-adjusted across "
+                        "agents.")
+    else:
+        scores, total, p_values = _agent_scores(scored, present, fractions, signs)
+        score_method = ("Per-agent input has no per-contact spread, so noise cannot be told from difference: metric "
+                        "score = (agent − mean of the agents) ÷ their standard deviation, signed so that positive is "
+                        "better; total = weighted mean. No agent is separated from the rest, so no tier is assigned; "
+                        "give the contact log (one row per contact) to test the differences.")
+        notes.append("Per-agent averages carry no within-agent spread: whether agents differ beyond chance cannot be "
+                     "tested, so no top or bottom tier is assigned. Give the contact log for tiers.")
     if total.isna().any():
         missing = ", ".join(map(str, total.index[total.isna()]))
         notes.append(f"No weighted metric for {missing}; they are not ranked.")
         total = total.dropna()
-    if (available < 0.999).any():
-        notes.append("Some agents lack a weighted metric; their total re-normalises over the metrics they have.")
     order = sorted(total.index, key=lambda a: (-round(float(total[a]), 9), str(a)))
     n = len(order)
-    k = math.floor(0.2 * n + 0.5) if n >= 3 else 0
+    share = float(catalog.get("tier_share", 0.2))
+    k = math.floor(share * n + 0.5) if n >= 3 else 0
     if n < 3:
-        notes.append("Fewer than 3 scored agents: everyone is in the middle tier.")
+        notes.append("Fewer than 3 scored agents: nobody is placed in a top or bottom tier.")
     ranks = total.round(9).rank(ascending=False, method="min").astype(int)
+    adjusted = dict(zip(order, holm([p_values.get(a) for a in order]), strict=True))
+    separated = {a for a in order if adjusted[a] is not None and adjusted[a] < ALPHA}
     rows: list[AgentRow] = []
     for position, agent in enumerate(order):
-        tier = "top" if position < k else ("bottom" if position >= n - k else "middle")
+        rank_tier = "top" if position < k else ("bottom" if position >= n - k else "middle")
+        direction_ok = (rank_tier == "top" and total[agent] > 0) or (rank_tier == "bottom" and total[agent] < 0)
+        if rank_tier != "middle" and agent in separated and direction_ok:
+            tier = rank_tier
+        elif rank_tier == "middle" and separated:
+            tier = "middle"
+        else:
+            tier = "not distinguishable"
         agent_scores = {m: (None if pd.isna(scores.at[agent, m]) else round(float(scores.at[agent, m]), 6))
                         for m in present}
-        weighted_scores = {m: s for m, s in agent_scores.items() if s is not None and m in fractions}
-        weakest = min(weighted_scores, key=lambda m: weighted_scores[m]) if weighted_scores else None
+        below = {m: z for m, z in agent_scores.items() if z is not None and m in fractions and z <= -Z_CRITICAL}
+        weakest = min(below, key=lambda m: below[m]) if (below and per_contact is not None) else None
         rec = scored.loc[agent]
         rows.append(AgentRow(
             agent=str(agent), contacts=_int(rec.get("contacts")), answered=_int(rec.get("answered")),
             rated=_int(rec.get("rated")), csat_mean=_num(rec.get("csat")),
             resolution_rate=_num(rec.get("resolution_rate")), aht_seconds=_num(rec.get("aht")),
             asa_seconds=_num(rec.get("asa")), compliance=_num(rec.get("compliance")),
-            empathy=_num(rec.get("empathy")), scores=agent_scores, total_score=round(float(total[agent]), 6),
-            rank=int(ranks[agent]), tier=tier, weakest_metric=weakest))  # type: ignore[arg-type]
-    tiers = [TierSummary(tier=t, label=catalog["tier_labels"][t], agents=[r.agent for r in rows if r.tier == t],  # type: ignore[arg-type]
-                         actions=list(catalog["tier_actions"][t])) for t in ("top", "middle", "bottom")]
+            empathy=_num(rec.get("empathy")), intervals=intervals.get(agent, {}), scores=agent_scores,
+            total_score=round(float(total[agent]), 6), p_value=p_values.get(agent), p_holm=adjusted[agent],
+            rank=int(ranks[agent]), rank_tier=rank_tier, tier=tier, weakest_metric=weakest))  # type: ignore[arg-type]
+    labels = dict(catalog["tier_labels"])
+    tiers = [TierSummary(tier=t, label=labels[t], agents=[r.agent for r in rows if r.tier == t],  # type: ignore[arg-type]
+                         actions=list(catalog["tier_actions"][t]))
+             for t in ("top", "middle", "bottom", "not distinguishable") if any(r.tier == t for r in rows)]
     linkage = _linkage(per_contact, scored, present, shape, notes)
     method = ("Per agent: CSAT mean over rated answered contacts, resolution rate = resolved / answered, AHT and "
               "speed of answer = means over answered contacts (unanswered contacts excluded; CSAT 0 on a 1-5 scale "
-              "= missing). Metric score = min-max across scored agents, 0-100, 100 = best (lower is better for AHT "
-              "and speed of answer). Total = weighted mean of the scores present. Tiers: top and bottom "
-              f"round(20% x n) = {k} of {n} agents by total, the rest middle (seed 001).")
+              "= missing); 95% intervals: t for means, Wilson for the resolution rate. "
+              + score_method + f" Tiers: the top and bottom round({share:.0%} × n) = {k} of {n} agents by total are "
+              "placed there only when their total is separated from the rest (Holm p < 0.05, right sign); the others "
+              "ranked there are 'not distinguishable' and get no tier consequence; the middle ranks are 'middle' when "
+              "anyone is separated, else 'not distinguishable'. Min-max scaling is not used: it stretches noise.")
     return ScorecardResult(
-        input_shape=shape, agent_column=agent_col, tier_labels=dict(catalog["tier_labels"]),  # type: ignore[arg-type]
+        input_shape=shape, agent_column=agent_col, tier_labels=labels,  # type: ignore[arg-type]
         columns_used={role: col for role, col in found.items() if role != "agent"}, method=method,
+        metric_tests=tests, distinguishable=[a for a in order if a in separated],
         weights=fractions, weights_note=weights_note, min_contacts=min_contacts, agents=rows[:MAX_AGENT_ROWS],
         truncated=len(rows) > MAX_AGENT_ROWS, not_scored=not_scored, tiers=tiers, linkage=linkage, notes=notes)
+
+
+def _contact_scores(contacts: pd.DataFrame, agents: list[str], present: list[str], fractions: dict[str, float],
+                    signs: dict[str, float], intervals: dict[str, dict[str, list[float] | None]]
+                    ) -> tuple[pd.DataFrame, pd.Series, dict[str, float | None]]:
+    """z-scores of each agent against the rest per metric, the standardised weighted total and its p-value; fills
+    the per-agent 95% intervals.
+
+    "The rest" is the team's typical agents: the other scored agents, leaving out those themselves shown to differ
+    (Holm p < 0.05), found by repeating the comparison until that set stops changing — so one weak agent does not
+    make everyone else look strong, nor one star everyone else weak."""
+    import numpy as np
+    import pandas as pd
+
+    from retention_mcp.analysis.stats import t_interval, wilson_interval
+
+    stats_: dict[str, dict[str, np.ndarray]] = {}
+    for m in present:
+        values = contacts[["agent", m]].dropna()
+        grouped = values.groupby("agent")[m]
+        table = pd.DataFrame({"n": grouped.count(), "sum": grouped.sum(),
+                              "squares": (values[m] ** 2).groupby(values["agent"]).sum(),
+                              "mean": grouped.mean(), "sd": grouped.std(ddof=1)}).reindex(agents)
+        arrays = {column: table[column].to_numpy(dtype="float64") for column in table.columns}
+        arrays["n"] = np.nan_to_num(arrays["n"])
+        arrays["sum"] = np.nan_to_num(arrays["sum"])
+        arrays["squares"] = np.nan_to_num(arrays["squares"])
+        stats_[m] = arrays
+        for i, agent in enumerate(agents):
+            n_a = arrays["n"][i]
+            if n_a < 1:
+                intervals[agent][m] = None
+                continue
+            if m == "resolution_rate":
+                low, high = wilson_interval(float(arrays["sum"][i]), float(n_a))
+            else:
+                low, high = t_interval(float(arrays["mean"][i]), float(arrays["sd"][i]), int(n_a))
+            intervals[agent][m] = None if low is None or math.isnan(low) else [float(low), float(high)]
+    # within-agent correlation of the (signed) metrics across contacts, for the total's standard deviation
+    centred = contacts[present].astype("float64") - contacts.groupby("agent")[present].transform("mean")
+    correlation = (centred * pd.Series(signs)).corr(min_periods=3).fillna(0.0)
+    mask = contacts[present].notna()
+    counts = mask.groupby(contacts["agent"]).sum().reindex(agents).fillna(0)
+    pairs = {(a, b): (mask[a] & mask[b]).groupby(contacts["agent"]).sum().reindex(agents).fillna(0)
+             for i, a in enumerate(present) for b in present[i + 1:]}
+    weighted = [m for m in fractions if m in present]
+
+    def compare(reference: np.ndarray) -> tuple[pd.DataFrame, pd.Series, dict[str, float | None]]:
+        scores = pd.DataFrame(index=pd.Index(agents, name="agent"), columns=present, dtype="float64")
+        for m in present:
+            a = stats_[m]
+            own = reference.astype("float64")
+            n_r = a["n"][reference].sum() - a["n"] * own
+            sum_r = a["sum"][reference].sum() - a["sum"] * own
+            squares_r = a["squares"][reference].sum() - a["squares"] * own
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mean_r = sum_r / n_r
+                if m == "resolution_rate":
+                    pooled = (a["sum"] + sum_r) / (a["n"] + n_r)
+                    se = np.sqrt(pooled * (1 - pooled) * (1 / a["n"] + 1 / n_r))
+                else:
+                    var_r = np.maximum((squares_r - n_r * mean_r ** 2) / (n_r - 1), 0.0)
+                    se = np.sqrt(a["sd"] ** 2 / a["n"] + var_r / n_r)
+                z = signs[m] * (a["mean"] - mean_r) / se
+            valid = (a["n"] >= 2) & (n_r >= 2) & (se > 0) & np.isfinite(z)
+            scores[m] = np.where(valid, z, np.nan)
+        total = pd.Series(np.nan, index=scores.index, dtype="float64")
+        p_values: dict[str, float | None] = {}
+        for agent in agents:
+            p_values[agent] = None
+            used = [m for m in weighted if counts.at[agent, m] > 0]
+            if not used:
+                continue
+            z = scores.loc[agent, used].to_numpy(float)
+            keep = ~np.isnan(z)
+            if not keep.any():
+                total[agent] = 0.0  # measured, but there is no rest to compare with
+                continue
+            used = [m for m, k in zip(used, keep, strict=True) if k]
+            w = np.array([fractions[m] for m in used])
+            w = w / w.sum()
+            n_used = np.array([float(counts.at[agent, m]) for m in used])
+            r = np.eye(len(used))
+            for i, first in enumerate(used):
+                for j in range(i + 1, len(used)):
+                    second = used[j]
+                    both = pairs.get((first, second), pairs.get((second, first)))
+                    overlap = float(both[agent]) / math.sqrt(n_used[i] * n_used[j])
+                    r[i, j] = r[j, i] = float(correlation.at[first, second]) * overlap
+            spread = math.sqrt(max(float(w @ r @ w), 1e-12))
+            total[agent] = float(w @ z[keep]) / spread
+            p_values[agent] = math.erfc(abs(total[agent]) / math.sqrt(2))
+        return scores, total, p_values
+
+    reference = np.ones(len(agents), dtype=bool)
+    seen: list[bytes] = []
+    for _ in range(10):
+        scores, total, p_values = compare(reference)
+        adjusted = holm([p_values[a] for a in agents])
+        typical = np.array([p is None or p >= ALPHA for p in adjusted])
+        if (typical == reference).all() or typical.tobytes() in seen or typical.sum() < 2:
+            break
+        seen.append(reference.tobytes())
+        reference = typical
+    return scores, total, p_values
+
+
+def _agent_scores(scored: pd.DataFrame, present: list[str], fractions: dict[str, float],
+                  signs: dict[str, float]) -> tuple[pd.DataFrame, pd.Series, dict[str, float | None]]:
+    """Per-agent input: standardised across agents (no test is possible)."""
+    import pandas as pd
+
+    scores = pd.DataFrame(index=scored.index)
+    for metric in present:
+        values = scored[metric].astype("float64")
+        sd = values.std(ddof=1)
+        scores[metric] = signs[metric] * (values - values.mean()) / sd if sd and not pd.isna(sd) else 0.0 * values
+    weights = pd.Series({m: w for m, w in fractions.items() if m in present})
+    weighted = scores[list(weights.index)]
+    available = weighted.notna().mul(weights, axis=1).sum(axis=1)
+    total = weighted.mul(weights, axis=1).sum(axis=1, min_count=1) / available.where(available > 0)
+    return scores, total, {a: None for a in scored.index}
+
+
+def _metric_tests(contacts: pd.DataFrame, present: list[str], metric_catalog: dict[str, Any]) -> list[MetricTest]:
+    """Do the agents differ at all on each metric? One-way ANOVA, Pearson χ² or Kruskal–Wallis (tools/call_center.yaml
+    names the test per metric)."""
+    from retention_mcp.analysis.stats import chi2_homogeneity, kruskal_wallis, one_way_anova
+
+    out = []
+    for m in present:
+        values = contacts[["agent", m]].dropna()
+        groups = [g[m].to_numpy(float) for _, g in values.groupby("agent") if len(g)]
+        kind = metric_catalog[m].get("test", "anova")
+        if kind == "chi2":
+            grouped = values.groupby("agent")[m]
+            result = chi2_homogeneity(grouped.sum().to_numpy(float), grouped.count().to_numpy(float))
+            if result:
+                out.append(MetricTest(metric=m, test="Pearson χ² test of equal rates", statistic=result[0],
+                                      df=str(result[1]), p_value=result[2], agents_differ=result[2] < ALPHA))
+        elif kind == "kruskal":
+            result = kruskal_wallis(groups)
+            if result:
+                out.append(MetricTest(metric=m, test="Kruskal–Wallis H test", statistic=result[0], df=str(result[1]),
+                                      p_value=result[2], agents_differ=result[2] < ALPHA))
+        else:
+            anova = one_way_anova(groups)
+            if anova:
+                out.append(MetricTest(metric=m, test="one-way ANOVA F test", statistic=anova[0],
+                                      df=f"{anova[1]}, {anova[2]}", p_value=anova[3], agents_differ=anova[3] < ALPHA))
+    return out
 
 
 def _int(value: Any) -> int | None:
@@ -475,34 +694,58 @@ def _step(metric: str, values: pd.Series, level: str) -> tuple[str, float, str]:
 
 
 def scorecard_text(result: ScorecardResult) -> str:
-    def cell(value: float | None, kind: str) -> str:
+    def cell(value: float | None, kind: str, interval: list[float] | None = None) -> str:
         if value is None:
             return "—"
         if kind == "rate":
-            return f"{value * 100:.1f}%"
+            text = f"{value * 100:.1f}%"
+            return text + (f" ({interval[0] * 100:.1f}–{interval[1] * 100:.1f}%)" if interval else "")
         if kind == "sec":
-            return f"{value:.0f} s"
-        return f"{value:.2f}"
+            return f"{value:.0f} s" + (f" ({interval[0]:.0f}–{interval[1]:.0f})" if interval else "")
+        return f"{value:.2f}" + (f" ({interval[0]:.2f}–{interval[1]:.2f})" if interval else "")
+
+    def p_text(value: float | None) -> str:
+        return "—" if value is None else ("< 0.001" if value < 0.001 else f"{value:.3f}")
 
     lines = [f"Agent scorecard ({result.input_shape} input; {len(result.agents)} agents scored, "
              f"{len(result.not_scored)} not scored). {result.weights_note}", "",
-             "| rank | agent | answered | CSAT | resolution | AHT | speed of answer | score | tier | weakest |",
+             "| rank | agent | answered | CSAT (95% CI) | resolution (95% CI) | AHT (95% CI) | speed of answer | "
+             "score (z) | p (Holm) | tier |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in result.agents:
+        iv = r.intervals
         lines.append(f"| {r.rank} | {r.agent} | {r.answered if r.answered is not None else '—'} | "
-                     f"{cell(r.csat_mean, 'num')} | {cell(r.resolution_rate, 'rate')} | {cell(r.aht_seconds, 'sec')} "
-                     f"| {cell(r.asa_seconds, 'sec')} | {r.total_score:.1f} | {result.tier_labels.get(r.tier, r.tier)} "
-                     f"| {r.weakest_metric or '—'} |")
+                     f"{cell(r.csat_mean, 'num', iv.get('csat'))} | "
+                     f"{cell(r.resolution_rate, 'rate', iv.get('resolution_rate'))} | "
+                     f"{cell(r.aht_seconds, 'sec', iv.get('aht'))} | {cell(r.asa_seconds, 'sec')} | "
+                     f"{r.total_score:+.2f} | {p_text(r.p_holm)} | {result.tier_labels.get(r.tier, r.tier)} |")
     if result.truncated:
         lines.append(f"(first {MAX_AGENT_ROWS} agents shown; truncated)")
     if result.not_scored:
         lines.append("")
         lines.append("Not scored: " + "; ".join(f"{n.agent} ({n.answered} answered)" for n in result.not_scored)
                      + f" — under min_contacts = {result.min_contacts}.")
+    if result.metric_tests:
+        lines += ["", "**Do the agents differ at all?** (each metric across the scored agents)"]
+        for t in result.metric_tests:
+            verdict = "yes, beyond chance" if t.agents_differ else "no difference beyond chance"
+            lines.append(f"- {t.metric}: {t.test}, statistic {t.statistic:.2f} (df {t.df}), p = {t.p_value:.3g} — "
+                         f"{verdict}")
     lines.append("")
+    if result.distinguishable:
+        lines.append(f"Separated from the rest of the team (Holm p < 0.05): {', '.join(result.distinguishable)}.")
+    else:
+        smallest = min((r.p_holm for r in result.agents if r.p_holm is not None), default=None)
+        lines.append("**No agent is distinguishable from the rest of the team**"
+                     + (f" (smallest Holm-adjusted p = {p_text(smallest)})" if smallest is not None else "")
+                     + ": the differences in the table are the size chance produces, so no top or bottom tier is "
+                       "assigned and no tier consequence (bonus, warning, contract decision) follows from them.")
+    unsupported = [r.agent for r in result.agents if r.tier == "not distinguishable" and r.rank_tier != "middle"]
+    if unsupported and result.distinguishable:
+        lines.append(f"Ranked in the top or bottom 20% but not distinguishable from the rest: {', '.join(unsupported)}"
+                     " — no tier action for them.")
     for tier in result.tiers:
-        if tier.agents:
-            lines.append(f"**{tier.label}** ({', '.join(tier.agents)}): " + "; ".join(tier.actions))
+        lines.append(f"**{tier.label}** ({', '.join(tier.agents)}): " + "; ".join(tier.actions))
     if result.linkage:
         link = result.linkage
         lines += ["", f"CSAT linkage (OLS per {link.level}, N = {link.n}, R² = {link.r_squared:.3f}):", "",

@@ -1,4 +1,5 @@
-"""Small statistics shared by the analyses: Wilson interval, gap to a reference rate, suppression.
+"""Small statistics shared by the analyses: Wilson and exact Poisson intervals, gap to a reference rate, tests of a
+group against the rest (two proportions, two Poisson rates), Holm's adjustment, one-way ANOVA, χ², Kruskal–Wallis.
 
 Import freely from other analysis modules: numpy is imported inside the functions.
 """
@@ -46,3 +47,200 @@ def gap(rate: float, reference: float) -> tuple[float | None, float | None]:
     pp = (rate - reference) * 100
     relative = (rate / reference - 1) if reference > 0 else None
     return (pp, relative)
+
+
+# -- exact Poisson (Garwood) interval for event counts
+
+
+def garwood_intervals(counts: Any, exposure: Any, level: float = 0.95) -> tuple[Any, Any]:
+    """Exact Poisson 95% interval for a count over an exposure (Garwood 1936), vectorised.
+
+    For x events: lower = χ²(α/2; 2x) ÷ 2, upper = χ²(1 − α/2; 2x + 2) ÷ 2, both divided by the exposure;
+    written with the inverse regularised gamma function (χ²(p; 2a) ÷ 2 = P⁻¹(a, p)). NaN where exposure <= 0.
+    Published check: 0 events -> [0, 3.689], 10 events -> [4.795, 18.39]."""
+    import numpy as np
+    from scipy.special import gammaincinv
+
+    x = np.asarray(counts, dtype="float64")
+    e = np.asarray(exposure, dtype="float64")
+    alpha = 1 - level
+    with np.errstate(divide="ignore", invalid="ignore"):
+        low = np.where(x > 0, gammaincinv(np.maximum(x, 1e-300), alpha / 2), 0.0)
+        high = gammaincinv(x + 1, 1 - alpha / 2)
+        low = np.where(e > 0, low / e, np.nan)
+        high = np.where(e > 0, high / e, np.nan)
+    return low, high
+
+
+# -- tests of a group against the rest, and Holm's adjustment
+
+
+def holm(p_values: Any) -> list[float | None]:
+    """Holm (1979) step-down adjusted p-values; None entries stay None and do not count as tests."""
+    present = [(p, i) for i, p in enumerate(p_values) if p is not None and not math.isnan(p)]
+    m = len(present)
+    out: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(sorted(present)):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out
+
+
+def _two_sided_discrete(log_pmf: Any, observed: int) -> float:
+    """Two-sided p of a discrete test: the total probability of outcomes no more likely than the observed one
+    (the rule of R's binom.test and fisher.test, with the same relative tolerance)."""
+    import numpy as np
+
+    pmf = np.exp(log_pmf - log_pmf.max())
+    pmf /= pmf.sum()
+    return float(min(1.0, pmf[pmf <= pmf[observed] * (1 + 1e-7)].sum()))
+
+
+def fisher_exact(a: int, b: int, c: int, d: int) -> float:
+    """Fisher's exact test, two-sided, for the 2×2 table [[a, b], [c, d]] (hypergeometric, margins fixed)."""
+    import numpy as np
+    from scipy.special import gammaln
+
+    row1, col1, total = a + b, a + c, a + b + c + d
+    low, high = max(0, col1 - (total - row1)), min(row1, col1)
+    x = np.arange(low, high + 1, dtype="float64")
+    log_pmf = (gammaln(row1 + 1) - gammaln(x + 1) - gammaln(row1 - x + 1)
+               + gammaln(total - row1 + 1) - gammaln(col1 - x + 1) - gammaln(total - row1 - col1 + x + 1))
+    return _two_sided_discrete(log_pmf, int(a - low))
+
+
+def two_proportion_test(k1: int, n1: int, k2: int, n2: int) -> tuple[float | None, str]:
+    """p-value of k1/n1 against k2/n2: the pooled two-proportion z-test when every expected count of the 2×2
+    table is at least 5, Fisher's exact test otherwise. Returns (p, the test used)."""
+    if n1 <= 0 or n2 <= 0:
+        return None, ""
+    total, leavers = n1 + n2, k1 + k2
+    expected = [n1 * leavers / total, n1 * (total - leavers) / total, n2 * leavers / total,
+                n2 * (total - leavers) / total]
+    if min(expected) < 5:
+        return fisher_exact(int(k1), int(n1 - k1), int(k2), int(n2 - k2)), "Fisher's exact test"
+    pooled = leavers / total
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 1.0, "two-proportion z-test"
+    z = (k1 / n1 - k2 / n2) / se
+    return math.erfc(abs(z) / math.sqrt(2)), "two-proportion z-test"
+
+
+def conditional_rate_test(x1: int, exposure1: float, x2: int, exposure2: float) -> float | None:
+    """Exact test that two Poisson rates are equal: given x1 + x2 events, x1 ~ Binomial(x1 + x2,
+    exposure1 ÷ (exposure1 + exposure2)) under equal rates (Przyborowski & Wilenski 1940); two-sided p."""
+    import numpy as np
+    from scipy.special import gammaln
+
+    if exposure1 <= 0 or exposure2 <= 0:
+        return None
+    n = int(x1 + x2)
+    if n == 0:
+        return 1.0
+    share = exposure1 / (exposure1 + exposure2)
+    # Outcomes more than 40 standard deviations from the mean have probability below e^-800: leave them out, but
+    # keep the observed one (the window then still holds every outcome at least as likely as it).
+    mean, sd = n * share, math.sqrt(n * share * (1 - share))
+    low = max(0, min(int(x1), math.floor(mean - 40 * sd - 1)))
+    high = min(n, max(int(x1), math.ceil(mean + 40 * sd + 1)))
+    k = np.arange(low, high + 1, dtype="float64")
+    log_pmf = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1) + k * math.log(share) + (n - k) * math.log1p(-share)
+    return _two_sided_discrete(log_pmf, int(x1) - low)
+
+
+# -- means and rates of groups (agents)
+
+
+def t_interval(mean: float, sd: float, n: int, level: float = 0.95) -> tuple[float | None, float | None]:
+    """Student-t interval for a mean: mean ± t(1 − α/2; n − 1) × sd ÷ √n; (None, None) when n < 2."""
+    from scipy.special import stdtrit
+
+    if n is None or n < 2 or sd is None or math.isnan(sd) or math.isnan(mean):
+        return None, None
+    half = float(stdtrit(n - 1, 1 - (1 - level) / 2)) * sd / math.sqrt(n)
+    return mean - half, mean + half
+
+
+def one_way_anova(groups: list[Any]) -> tuple[float, int, int, float] | None:
+    """One-way ANOVA F test that the group means are equal: (F, df between, df within, p); None when undefined."""
+    import numpy as np
+    from scipy.special import fdtrc
+
+    groups = [np.asarray(g, dtype="float64") for g in groups if len(g)]
+    k, n = len(groups), sum(len(g) for g in groups)
+    if k < 2 or n - k < 1:
+        return None
+    grand = np.concatenate(groups).mean()
+    between = sum(len(g) * (g.mean() - grand) ** 2 for g in groups)
+    within = sum(((g - g.mean()) ** 2).sum() for g in groups)
+    if within <= 0:
+        return None
+    f = (between / (k - 1)) / (within / (n - k))
+    return float(f), k - 1, n - k, float(fdtrc(k - 1, n - k, f))
+
+
+def chi2_homogeneity(successes: Any, totals: Any) -> tuple[float, int, float] | None:
+    """Pearson χ² test that k groups share one proportion (a k × 2 table, no continuity correction):
+    (χ², k − 1, p); None when undefined."""
+    import numpy as np
+    from scipy.special import chdtrc
+
+    s = np.asarray(successes, dtype="float64")
+    t = np.asarray(totals, dtype="float64")
+    keep = t > 0
+    s, t = s[keep], t[keep]
+    if len(t) < 2:
+        return None
+    pooled = s.sum() / t.sum()
+    if pooled in (0.0, 1.0):
+        return 0.0, len(t) - 1, 1.0
+    expected_yes, expected_no = t * pooled, t * (1 - pooled)
+    chi2 = float((((s - expected_yes) ** 2) / expected_yes).sum()
+                 + ((((t - s) - expected_no) ** 2) / expected_no).sum())
+    return chi2, len(t) - 1, float(chdtrc(len(t) - 1, chi2))
+
+
+def average_ranks(values: Any) -> Any:
+    """Ranks 1..n with ties given their average rank."""
+    import numpy as np
+
+    values = np.asarray(values, dtype="float64")
+    order = np.argsort(values, kind="mergesort")
+    sorted_values = values[order]
+    starts = np.concatenate([[True], sorted_values[1:] != sorted_values[:-1]])
+    group = np.cumsum(starts) - 1
+    first = np.flatnonzero(starts)
+    counts = np.diff(np.append(first, len(values)))
+    mean_rank = first + (counts + 1) / 2
+    ranks = np.empty(len(values))
+    ranks[order] = mean_rank[group]
+    return ranks
+
+
+def kruskal_wallis(groups: list[Any]) -> tuple[float, int, float] | None:
+    """Kruskal–Wallis H test with the tie correction: (H, k − 1, p from χ²); None when undefined."""
+    import numpy as np
+    from scipy.special import chdtrc
+
+    groups = [np.asarray(g, dtype="float64") for g in groups if len(g)]
+    if len(groups) < 2:
+        return None
+    pooled = np.concatenate(groups)
+    n = len(pooled)
+    ranks = average_ranks(pooled)
+    _, ties = np.unique(pooled, return_counts=True)
+    correction = 1 - float((ties ** 3 - ties).sum()) / (n ** 3 - n)
+    if correction <= 0:
+        return None
+    h, start = 0.0, 0
+    for g in groups:
+        h += ranks[start:start + len(g)].sum() ** 2 / len(g)
+        start += len(g)
+    h = (12 / (n * (n + 1)) * h - 3 * (n + 1)) / correction
+    return float(h), len(groups) - 1, float(chdtrc(len(groups) - 1, h))
+
+
+def normal_two_sided_p(z: float) -> float:
+    return math.erfc(abs(z) / math.sqrt(2))

@@ -1,15 +1,20 @@
-"""Retention curves: Kaplan–Meier by group, median tenure, early attrition, the log-rank test.
+"""Retention curves: Kaplan–Meier (or an actuarial life table) by group, median tenure, early attrition, log-rank.
 
 Kaplan–Meier and the k-group log-rank test are written out with numpy (no survival library at run
 time). Durations come from hire → termination dates (days; people still employed are censored at
-the latest date in the file) or from a tenure column with a leaver flag (months).
+the latest date in the file) or from a tenure column with a leaver flag, in the column's own unit (days,
+months or years). A tenure column recorded in whole units (completed years or months) is grouped data: a
+leaver with 1 completed year left somewhere in the second year, so its curve is the actuarial life table
+(Cutler & Ederer 1958), which puts each interval's leavers inside the interval and counts the people still
+employed in it as at risk for half of it. Early (90-day) attrition is reported only where the data can show it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -32,8 +37,13 @@ if TYPE_CHECKING:
 
 DAY_POINTS = (90, 180, 365, 730)
 MONTH_POINTS = (3, 6, 12, 24)
+YEAR_POINTS = (1, 2, 3, 5)
+POINTS = {"days": DAY_POINTS, "months": MONTH_POINTS, "years": YEAR_POINTS}
 EARLY_DAYS = 90
 EARLY_MONTHS = 3
+#: Early attrition needs tenure recorded at least this finely (months): 90 days is about 2.96 months.
+EARLY_RESOLUTION_MONTHS = 1.0
+MONTHS_PER_UNIT = {"days": 12 / 365.25, "months": 1.0, "years": 12.0}
 #: Most step points kept per group when the curve itself is returned (for charts).
 MAX_CURVE_POINTS = 200
 
@@ -57,6 +67,44 @@ def kaplan_meier(durations: Any, events: Any) -> tuple[np.ndarray, np.ndarray, n
     with np.errstate(divide="ignore", invalid="ignore"):
         factors = np.where(at_risk > 0, 1 - deaths / at_risk, 1.0)
     return times, np.cumprod(factors), at_risk
+
+
+def life_table(durations: Any, events: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Actuarial life table for durations recorded in whole units (completed years or months).
+
+    Interval j covers [j, j + 1): d_j leavers and c_j people still employed have j completed units, n_j people
+    enter it. With n'_j = n_j − c_j ÷ 2 (the censored are at risk for half the interval on average),
+    q_j = d_j ÷ n'_j and S(j + 1) = Π_{i <= j} (1 − q_i) (Cutler & Ederer 1958). Returns (interval ends j + 1,
+    S at each end, people entering each interval), in the shape kaplan_meier returns."""
+    import numpy as np
+
+    units = np.floor(np.asarray(durations, dtype="float64") + 1e-9).astype("int64")
+    events = np.asarray(events, dtype=bool)
+    if not len(units):
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    size = int(units.max()) + 1
+    deaths = np.bincount(units[events], minlength=size).astype("float64")
+    censored = np.bincount(units[~events], minlength=size).astype("float64")
+    entering = len(units) - np.concatenate([[0.0], np.cumsum(deaths + censored)[:-1]])
+    effective = entering - censored / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.where(effective > 0, deaths / effective, 0.0)
+    return np.arange(1, size + 1, dtype="float64"), np.cumprod(1 - np.minimum(q, 1.0)), entering
+
+
+def life_table_median(ends: np.ndarray, survival: np.ndarray) -> tuple[float | None, int | None]:
+    """Median of a life table by linear interpolation inside the interval where S crosses 0.5, and the index of
+    that interval; (None, None) when S stays above 0.5."""
+    import numpy as np
+
+    below = np.flatnonzero(survival <= 0.5)
+    if not len(below):
+        return None, None
+    j = int(below[0])
+    start = 1.0 if j == 0 else float(survival[j - 1])
+    end = float(survival[j])
+    fraction = (start - 0.5) / (start - end) if start > end else 0.0
+    return float(ends[j] - 1 + fraction), j
 
 
 def survival_at(times: np.ndarray, survival: np.ndarray, points: Sequence[float]) -> list[float]:
@@ -136,8 +184,8 @@ def logrank_test(durations: Any, events: Any, groups: Any) -> tuple[float, int, 
 
 class RetentionAt(BaseModel):
     time: float = Field(description="time since hire, in `unit`")
-    retention: float | None = Field(description="share still employed at this time (Kaplan–Meier), a fraction; "
-                                    "None when suppressed or when nobody was followed that long")
+    retention: float | None = Field(description="share still employed at this time (Kaplan–Meier or life table), "
+                                    "a fraction; None when suppressed or when nobody was followed that long")
     at_risk: int | None = Field(description="people still employed and observed at this time")
 
 
@@ -148,31 +196,42 @@ class CurveGroup(BaseModel):
     leavers: int | None
     retention: list[RetentionAt]
     median_tenure: float | None = Field(description="first time retention falls to 50% or below, in `unit`; "
-                                        "None when not reached")
-    early_attrition: float | None = Field(description="leavers within 90 days (3 months) of hire ÷ hires who could "
-                                          "have completed 90 days (3 months), a fraction")
-    early_leavers: int | None
-    early_cohort: int | None
+                                        "None when not reached, or reached with fewer than min_group_size at risk")
+    median_at_risk: int | None = Field(None, description="people still at risk where the median is read: a small "
+                                       "number means an imprecise median")
+    early_attrition: float | None = Field(description="share who left within 90 days (3 months) of hire, a "
+                                          "fraction (see definition.early_attrition); None when the data cannot "
+                                          "show it (tenure recorded in whole years)")
+    early_leavers: int | None = Field(description="leavers within 90 days (3 months) of hire")
+    early_cohort: int | None = Field(description="hires at least 90 days before the as-of date (event data); "
+                                     "None when early attrition is estimated from the curve or not available")
     suppressed: bool
     curve: list[tuple[float, float]] | None = Field(
-        default=None, description="Kaplan–Meier step points [time in `unit`, retention fraction] (at most "
+        default=None, description="step points [time in `unit`, retention fraction] (at most "
         f"{MAX_CURVE_POINTS}, thinned evenly when there are more); filled only when a chart is asked for")
 
 
 class CurveDefinition(BaseModel):
     source: str = Field(description="where durations come from: hire/termination dates or a tenure column")
-    unit: str = Field(description="days or months")
+    unit: str = Field(description="days, months or years: the unit of the tenure column (days for dates)")
+    resolution: str = Field("", description="how finely tenure is recorded, and what that allows")
+    estimator: str = Field("", description="Kaplan–Meier (exact times) or the actuarial life table (whole units)")
     as_of: str | None = Field(description="people still employed are followed up to this date (ISO), event data")
     censoring: str
     early_attrition: str
+    early_kind: Literal["cohort", "curve", "unavailable"] = Field(
+        "cohort", description="cohort: leavers within 90 days ÷ hires at least 90 days before the as-of date; "
+        "curve: 1 − retention at 90 days / 3 months (no hire dates); unavailable: the data cannot show it")
+    tenure_column: str | None = Field(None, description="the tenure column, for tenure data")
     logrank: str
+    median: str = Field("", description="how the median tenure is read")
     min_group_size: int
     columns: dict[str, str]
 
 
 class CurveResult(Evidenced):
     by: list[str]
-    unit: str = Field(description="days (event data) or months (tenure data)")
+    unit: str = Field(description="days (dates), or the tenure column's unit: months or years")
     time_points: list[float]
     overall: CurveGroup
     groups: list[CurveGroup] = Field(description="groups sorted by 12-month retention, lowest first")
@@ -182,11 +241,31 @@ class CurveResult(Evidenced):
     truncated: bool
     definition: CurveDefinition
     scope: str | None = Field(None, description="the `where` filter and the rows in scope, when one was given")
+    sensitive: list[str] = Field(default_factory=list, description="`by` columns that are protected attributes: "
+                                 "the text carries a fair-treatment caution")
     notes: list[str] = Field(default_factory=list)
 
 
-def durations_of(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, str, str | None]:
-    """(durations, events, usable-row mask, unit, source text, as-of ISO date)."""
+@dataclass
+class Durations:
+    durations: Any  # in `unit`; completed units when `grouped`
+    events: Any
+    usable: Any
+    unit: str  # days | months | years
+    source: str
+    as_of: str | None
+    grouped: bool  # whole units (completed years or months): actuarial life table
+    early_limit: float | None  # 90 days / 3 months in `unit`; None when the data cannot show it
+    early_reason: str  # why early attrition is missing, or how it is computed
+    resolution: str
+    early_kind: str = "cohort"
+    column: str | None = None
+    hire: Any = None  # day numbers (event data): the early-attrition cohort needs them
+    as_of_day: int | None = None
+
+
+def durations_of(ds: Dataset) -> Durations:
+    """Durations, events, usable rows, and what the data's unit and resolution allow."""
     import numpy as np
 
     if ds.hire is not None and ds.term is not None and ds.as_of is not None and bool((ds.hire != NO_DATE).any()):
@@ -196,25 +275,52 @@ def durations_of(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, 
         durations = np.where(usable, end - ds.hire, 0).astype("float64")
         source = (f"hire dates ({ds.roles.get('hire_date')}) to termination dates "
                   f"({ds.roles.get('termination_date')})")
-        return durations, events & usable, usable, "days", source, day_to_date(ds.as_of).isoformat()
+        as_of = day_to_date(ds.as_of).isoformat()
+        return Durations(durations, events & usable, usable, "days", source, as_of, False, EARLY_DAYS,
+                         f"leavers within {EARLY_DAYS} days of hire ÷ hires at least {EARLY_DAYS} days before the "
+                         f"as-of date ({as_of}); people hired later are left out, whether they stayed or left",
+                         "dates: exact to the day", hire=ds.hire, as_of_day=ds.as_of)
     if ds.tenure_months is not None and ds.leaver is not None:
-        unit = "days" if ds.tenure_unit == "days" else "months"
-        durations = ds.tenure_months * (365.25 / 12 if unit == "days" else 1.0)
+        unit = ds.tenure_unit or "months"
+        column = ds.roles.get(f"tenure_{unit}") or ds.roles.get("tenure_months") or "tenure"
+        durations = ds.tenure_months / MONTHS_PER_UNIT[unit]
         usable = np.isfinite(durations) & (durations >= 0)
-        source = (f"tenure column {ds.roles.get('tenure_' + (ds.tenure_unit or 'months'))!r} "
-                  f"({ds.tenure_unit}) with leavers from {ds.shape_source.split('leavers from ', 1)[-1]}")
-        return np.where(usable, durations, 0.0), ds.leaver & usable, usable, unit, source, None
+        resolution = ds.tenure_resolution_months
+        whole = resolution is not None and abs(resolution - MONTHS_PER_UNIT[unit]) < 1e-9
+        grouped = whole and unit in ("years", "months")
+        recorded = (f"{column!r} is recorded in whole {unit}" if whole else
+                    f"{column!r} is recorded in {unit}" + (f" to {resolution / MONTHS_PER_UNIT[unit]:.3g} {unit}"
+                                                           if resolution else ""))
+        source = (f"tenure column {column!r} ({unit}) with leavers from "
+                  f"{ds.shape_source.split('leavers from ', 1)[-1]}")
+        if resolution is not None and resolution > EARLY_RESOLUTION_MONTHS + 1e-9:
+            early_limit = None
+            reason = (f"not available: {recorded}, which cannot show who left within 90 days of hire; it needs hire "
+                      "and termination dates, or tenure in days or months")
+        else:
+            early_limit = EARLY_DAYS if unit == "days" else EARLY_MONTHS / MONTHS_PER_UNIT[unit]
+            reason = (f"1 − retention at {early_limit:g} {unit} on the "
+                      f"{'life table' if grouped else 'Kaplan–Meier curve'} (the file has no hire dates, so the "
+                      "share is estimated from the curve, with people still employed counted while observed)")
+        resolution_text = recorded + ("; whole units are grouped data, read with the actuarial life table"
+                                      if grouped else "")
+        return Durations(np.where(usable, durations, 0.0), ds.leaver & usable, usable, unit, source, None, grouped,
+                         early_limit, reason, resolution_text, "unavailable" if early_limit is None else "curve",
+                         column)
+    from retention_mcp.analysis.file_kind import looks_like
+
     raise InputError("retention_curve needs hire and termination dates, or a tenure column plus a leaver flag; "
-                     "name them with column_map, e.g. {\"hire_date\": \"Start\", \"termination_date\": \"End\"} "
-                     "or {\"tenure_months\": \"Months\", \"leaver_flag\": \"Left\"}")
+                     f"this file has neither.{looks_like(ds, 'hr')} Otherwise name them with column_map, e.g. "
+                     '{"hire_date": "Start", "termination_date": "End"} or '
+                     '{"tenure_months": "Months", "leaver_flag": "Left"}')
 
 
 def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_group_size: int | None = None,
                     scope: Scope | None = None, bins: Mapping[str, Any] | None = None,
                     time_points: Sequence[float] | None = None, max_groups: int = 30,
                     curve_points: int = 0) -> CurveResult:
-    """Kaplan–Meier retention overall and per group within ``scope``; ``curve_points`` > 0 also returns each
-    shown group's step points (at most that many, capped at MAX_CURVE_POINTS), which charts draw."""
+    """Kaplan–Meier (or life-table) retention overall and per group within ``scope``; ``curve_points`` > 0 also
+    returns each shown group's step points (at most that many, capped at MAX_CURVE_POINTS), which charts draw."""
     import numpy as np
 
     k = policy.min_group(min_group_size)
@@ -226,12 +332,12 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
     if any(is_tenure_band(b) for b in by):
         raise InputError("tenure_band cannot group a retention curve (tenure is the curve's own time axis); "
                          "group by department, job role, shift, hiring channel and so on")
-    durations, events, usable, unit, source, as_of = durations_of(ds)
-    points = [float(p) for p in (time_points or (DAY_POINTS if unit == "days" else MONTH_POINTS))]
+    data = durations_of(ds)
+    durations, events, usable, unit = data.durations, data.events, data.usable, data.unit
+    points = [float(p) for p in (time_points or POINTS[unit])]
     if not points or len(points) > 20 or any(not math.isfinite(p) or p <= 0 for p in points):
-        raise InputError("time_points must be 1 to 20 positive times since hire (days for date data, months for "
-                         "tenure data), e.g. [90, 180, 365]")
-    early_limit = EARLY_DAYS if unit == "days" else EARLY_MONTHS
+        raise InputError(f"time_points must be 1 to 20 positive times since hire in {unit} (the unit of this "
+                         f"data), e.g. {list(POINTS[unit])}")
     notes: list[str] = []
     dropped = int((~usable).sum())
     if dropped:
@@ -247,30 +353,51 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
                              "or hidden so that a small group cannot be worked out by subtraction); widen the filter")
         usable = usable & scope.rows
     code = combined_codes(dims, ds.rows)
+    early_limit = data.early_limit
+    if data.hire is not None and data.as_of_day is not None:
+        in_cohort = data.hire <= data.as_of_day - EARLY_DAYS  # hired at least 90 days before the as-of date
+    else:
+        in_cohort = None
 
     def describe(mask: np.ndarray, group: dict[str, str], label: str, hide: bool) -> CurveGroup:
-        d, e = durations[mask], events[mask]
+        d, e = durations[mask], events[mask].astype(bool)
         if hide:
             return CurveGroup(group=group, label=label, people=None, leavers=None,
                               retention=[RetentionAt(time=p, retention=None, at_risk=None) for p in points],
                               median_tenure=None, early_attrition=None, early_leavers=None, early_cohort=None,
                               suppressed=True)
-        times, surv, _ = kaplan_meier(d, e)
+        if data.grouped:
+            times, surv, at_risk_by_time = life_table(d, e)
+            median, index = life_table_median(times, surv)
+        else:
+            times, surv, at_risk_by_time = kaplan_meier(d, e)
+            median = median_time(times, surv)
+            index = int(np.searchsorted(times, median)) if median is not None else None
+        median_at_risk = int(at_risk_by_time[index]) if median is not None and index is not None else None
+        if median_at_risk is not None and median_at_risk < k:
+            median = median_at_risk = None  # carried by fewer than min_group_size people: too few to estimate or show
         values = survival_at(times, surv, points)
         curve = compact_curve(times, surv, min(curve_points, MAX_CURVE_POINTS)) if curve_points > 0 else None
         retention = []
         for p, v in zip(points, values, strict=True):
             at_risk = int((d >= p).sum())
-            followed = bool((d >= p).any() or (e.astype(bool) & (d <= p)).all())
+            followed = bool((d >= p).any() or (e & (d <= p)).all())
             retention.append(RetentionAt(time=p, retention=v if followed else None, at_risk=at_risk))
-        # Early attrition: hires who could have completed the window (left early, or observed past it).
-        cohort = e.astype(bool) & (d <= early_limit) | (d >= early_limit)
-        early = e.astype(bool) & (d <= early_limit)
-        cohort_n = int(cohort.sum())
+        early = early_leavers = cohort_n = None
+        if early_limit is not None:
+            within = (d < early_limit) if data.grouped else (d <= early_limit)
+            if in_cohort is not None:  # event data: the hires who could have completed 90 days
+                cohort = in_cohort[mask]
+                cohort_n = int(cohort.sum())
+                early_leavers = int((cohort & e & within).sum())
+                early = early_leavers / cohort_n if cohort_n else None
+            else:  # tenure data: estimated from the curve
+                early_leavers = int((e & within).sum())
+                early = 1 - survival_at(times, surv, [early_limit])[0]
         return CurveGroup(group=group, label=label, people=int(mask.sum()), leavers=int(e.sum()),
-                          retention=retention, median_tenure=median_time(times, surv),
-                          early_attrition=(int(early.sum()) / cohort_n) if cohort_n else None,
-                          early_leavers=int(early.sum()), early_cohort=cohort_n, suppressed=False, curve=curve)
+                          retention=retention, median_tenure=median, median_at_risk=median_at_risk,
+                          early_attrition=early,
+                          early_leavers=early_leavers, early_cohort=cohort_n, suppressed=False, curve=curve)
 
     overall = describe(usable, {}, "Overall", hide=bool(hidden[()]))
     groups: list[CurveGroup] = []
@@ -290,23 +417,33 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
             chi2, df, p_value = logrank_test(durations[mask], events[mask], code[mask])
         else:
             notes.append("the log-rank test needs at least two groups that are not suppressed")
-        twelve = 365.0 if unit == "days" else 12.0
+        twelve = {"days": 365.0, "months": 12.0, "years": 1.0}[unit]
         groups.sort(key=lambda g: (g.suppressed, _retention_at(g, twelve), g.label))
     truncated = len(groups) > max_groups
     columns = {k: v for k, v in ds.roles.as_dict().items() if k not in ds.table.identifying}
+    estimator = ("actuarial life table (Cutler & Ederer 1958): tenure in whole units is grouped, so each "
+                 "interval's leavers fall inside it and people still employed count as at risk for half of it"
+                 if data.grouped else "Kaplan–Meier product-limit estimate (Kaplan & Meier 1958)")
+    reading = "interpolated within the interval" if data.grouped else "a step of the curve"
     definition = CurveDefinition(
-        source=source, unit=unit, as_of=as_of,
+        source=data.source, unit=unit, resolution=data.resolution, estimator=estimator, as_of=data.as_of,
         censoring=("people still employed are censored at the as-of date (the latest date in the file)"
-                   if unit == "days" and as_of else "rows not flagged as leavers are censored at their tenure"),
-        early_attrition=(f"leavers within {early_limit:g} {unit} of hire ÷ hires who could have completed "
-                         f"{early_limit:g} {unit} (left within them, or observed at least that long)"),
+                   if data.as_of else "rows not flagged as leavers are censored at their tenure; the curve treats "
+                   "the file as everyone hired, leavers included — a snapshot that lists only the period's leavers "
+                   "(people who left earlier are missing) overstates retention"),
+        early_attrition=data.early_reason, early_kind=data.early_kind, tenure_column=data.column,
         logrank="k-group log-rank test (chi-square, k−1 degrees of freedom) across groups that are not suppressed",
+        median=(f"median tenure is the first time retention falls to 50% or below ({reading}), in {unit}; not "
+                f"reported when fewer than {k} people are still at risk there"),
         min_group_size=k, columns=columns)
+    if early_limit is None:
+        notes.append(f"early attrition is {data.early_reason}")
     kept = int(scope.rows.sum()) if scope.active else ds.rows
+    sensitive = [d.column for d in dims if d.column is not None and ds.is_sensitive(d.column)]
     return CurveResult(by=[d.name for d in dims], unit=unit, time_points=points, overall=overall,
                        groups=groups[:max_groups], logrank_chi2=chi2, logrank_df=df, logrank_p=p_value,
                        truncated=truncated, definition=definition, scope=scope.describe(kept, ds.rows) or None,
-                       notes=notes)
+                       sensitive=sensitive, notes=notes)
 
 
 def _retention_at(group: CurveGroup, time: float) -> float:
@@ -316,30 +453,67 @@ def _retention_at(group: CurveGroup, time: float) -> float:
     return 2.0
 
 
-def curve_markdown(result: CurveResult, max_lines: int = 20) -> str:
+def curve_markdown(result: CurveResult, max_lines: int = 20, language: str = "en", settings: Any = None) -> str:
+    """Markdown in ``language`` (en / zh): the estimator and source, a table of retention at the time points,
+    median tenure and early attrition per group (with why early attrition is missing), the log-rank test."""
+    from retention_mcp.analysis.wording import sensitive_caution, words
     from retention_mcp.units import percent
 
+    w = words(language, settings)
     unit = result.unit
-    heads = [f"{p:g} {'d' if unit == 'days' else 'mo'}" for p in result.time_points]
-    lines = [f"**Retention (Kaplan–Meier)** from {result.definition.source}"
-             + (f", followed to {result.definition.as_of}" if result.definition.as_of else "") + ".",
-             "", f"| group | people | leavers | {' | '.join(heads)} | median tenure | early attrition |",
-             "|---|---:|---:|" + "---:|" * len(heads) + "---:|---:|"]
+    d = result.definition
+    short = w[f"retention.unit_{unit}"]
+    unit_word = w["retention.unit_words"].get(unit, unit)
+    heads = [f"{p:g} {short}" for p in result.time_points]
+    estimator = w["retention.estimators"]["life_table" if d.estimator.startswith("actuarial") else "kaplan_meier"]
+    followed = w["retention.followed"].format(as_of=d.as_of) if d.as_of else ""
+    lines = []
+    if result.scope:
+        lines.append(f"_{result.scope}_")
+    source = d.source
+    if language != "en":
+        source = (w["retention.source_dates"].format(hire=d.columns.get("hire_date"),
+                                                     term=d.columns.get("termination_date"))
+                  if d.as_of else w["retention.source_tenure"].format(column=d.tenure_column, unit=unit_word))
+    lines += [w["retention.title"].format(estimator=estimator, source=source, followed=followed),
+              "", f"| {w['retention.col_group']} | {w['retention.col_people']} | {w['retention.col_leavers']} | "
+              f"{' | '.join(heads)} | {w['retention.col_median']} ({unit_word}) | {w['retention.col_early']} |",
+              "|---|---:|---:|" + "---:|" * len(heads) + "---:|---:|"]
     for g in [result.overall, *result.groups[:max_lines]]:
         if g.suppressed:
-            lines.append(f"| {g.label} | — | — |" + " |" * len(heads) + " suppressed | |")
+            lines.append(f"| {g.label} | — | — |" + " |" * len(heads) + f" {w['common.suppressed']} | |")
             continue
-        cells = " | ".join(percent(r.retention) if r.retention is not None else "n/a" for r in g.retention)
+        cells = " | ".join(percent(r.retention) if r.retention is not None else w["common.not_available"]
+                           for r in g.retention)
         digits = 0 if unit == "days" else 1
-        median = f"{g.median_tenure:.{digits}f} {unit}" if g.median_tenure is not None else "not reached"
-        early = percent(g.early_attrition) if g.early_attrition is not None else "n/a"
+        median = (w["retention.median_cell"].format(value=f"{g.median_tenure:.{digits}f}", at_risk=g.median_at_risk)
+                  if g.median_tenure is not None else w["common.not_reached"])
+        early = percent(g.early_attrition) if g.early_attrition is not None else w["common.not_available"]
         lines.append(f"| {g.label} | {g.people} | {g.leavers} | {cells} | {median} | {early} |")
     if result.logrank_p is not None:
-        verdict = "the curves differ" if result.logrank_p < 0.05 else "no clear difference"
-        lines.append(f"\nLog-rank test across groups: chi² = {result.logrank_chi2:.2f}, df = {result.logrank_df}, "
-                     f"p = {result.logrank_p:.3g} ({verdict}).")
+        verdict = w["retention.differ"] if result.logrank_p < 0.05 else w["retention.no_difference"]
+        lines.append("\n" + w["retention.logrank"].format(chi2=f"{result.logrank_chi2:.2f}", df=result.logrank_df,
+                                                          p=f"{result.logrank_p:.3g}", verdict=verdict))
     if result.truncated:
-        lines.append("\nMore groups than shown (truncated).")
+        lines.append("\n" + w["retention.truncated"])
+    early_text = d.early_attrition
+    if language != "en":
+        early_text = w[f"retention.early_{d.early_kind}"].format(as_of=d.as_of, column=d.tenure_column,
+                                                                unit=unit_word, estimator=estimator)
+    lines.append("\n" + w["retention.early_definition"].format(definition=early_text))
+    if language == "en":
+        lines.append(f"{w['common.note']}: {d.resolution}; {d.median}.")
+        if not d.as_of:
+            lines.append(f"{w['common.note']}: {d.censoring}.")
+    elif d.tenure_column:
+        lines.append(w["retention.resolution_note"].format(column=d.tenure_column, unit=unit_word,
+                                                           estimator=estimator, k=d.min_group_size))
+        lines.append(w["retention.snapshot_caveat"])
+    else:
+        lines.append(w["retention.median_note"].format(k=d.min_group_size))
     for note in result.notes:
-        lines.append(f"\nNote: {note}")
+        if not note.startswith("early attrition is"):
+            lines.append(f"\n{w['common.note']}: {note}")
+    if result.sensitive:
+        lines.append("\n" + sensitive_caution(result.sensitive, w))
     return "\n".join(lines)

@@ -80,6 +80,7 @@ class Dataset:
     regretted: np.ndarray | None = None  # bool
     tenure_months: np.ndarray | None = None  # float, NaN where missing (from a tenure column)
     tenure_unit: str | None = None  # unit of the tenure column: years, months or days
+    tenure_resolution_months: float | None = None  # how finely the tenure column is recorded (12 = whole years)
     as_of: int | None = None  # day number of the latest (non-future) date in the file
     findings: list[Finding] = field(default_factory=list)
     _identity: dict[str, Identity] = field(default_factory=dict)
@@ -397,7 +398,7 @@ def _prepare(frame: pd.DataFrame, table: RoleTable, column_map: Mapping[str, str
         separation = lookup[np.where(codes >= 0, codes, len(uniques))]
         counts = np.bincount(codes[codes >= 0], minlength=len(uniques)) if len(uniques) else []
         ds.unclassified_separations = [str(u) for u, n in zip(uniques, counts, strict=False)
-                                       if classes[u] == "unclassified" and n >= min_group]
+                                       if classes[u] == "unclassified" and n >= min_group and str(u).strip()]
     if (column := roles.get("regretted")) is not None:
         ds.regretted = np.nan_to_num(parse_flags(frame[column], words).values.to_numpy(), nan=0.0) > 0.5
 
@@ -406,8 +407,12 @@ def _prepare(frame: pd.DataFrame, table: RoleTable, column_map: Mapping[str, str
             import pandas as pd
 
             numbers = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64")
-            ds.tenure_months = numbers * {"years": 12.0, "months": 1.0, "days": 12 / 365.25}[unit]
+            unit = _tenure_unit(numbers, unit, column, role in roles.overridden, findings)
+            per_unit = {"years": 12.0, "months": 1.0, "days": 12 / 365.25}[unit]
+            ds.tenure_months = numbers * per_unit
             ds.tenure_unit = unit
+            step = _resolution(numbers)
+            ds.tenure_resolution_months = None if step is None else step * per_unit
             break
 
     has_dates = ds.hire is not None and ds.term is not None and bool((ds.hire != NO_DATE).any())
@@ -486,6 +491,48 @@ def _prepare(frame: pd.DataFrame, table: RoleTable, column_map: Mapping[str, str
                                     f"involuntary (or none); they count in 'all' only{listed}"))
     ds.findings = findings
     return ds
+
+
+#: A tenure column named only "tenure" / 司龄 / 工龄 whose largest value is above this many years is not in years.
+MAX_TENURE_YEARS = 60
+#: ... and above this many months it is not in months either (it counts days).
+MAX_TENURE_MONTHS = 1200
+
+
+def _tenure_unit(numbers: np.ndarray, unit: str, column: str, named_by_caller: bool, findings: list[Finding]) -> str:
+    """The tenure column's unit: its role's unless the values rule it out (60+ "years" are months, 1200+ "months"
+    are days). A unit the caller named with column_map is kept as given."""
+    import numpy as np
+
+    finite = numbers[np.isfinite(numbers)]
+    if named_by_caller or not len(finite):
+        return unit
+    largest = float(finite.max())
+    detected = unit
+    if unit == "years" and largest > MAX_TENURE_YEARS:
+        detected = "days" if largest > MAX_TENURE_MONTHS else "months"
+    elif unit == "months" and largest > MAX_TENURE_MONTHS:
+        detected = "days"
+    if detected != unit:
+        findings.append(Finding("tenure_unit", int((finite > (MAX_TENURE_YEARS if unit == "years" else
+                                                             MAX_TENURE_MONTHS)).sum()),
+                                f"{column!r} reaches {largest:g}, impossible in {unit}: read as {detected} (name the "
+                                f"unit with column_map, e.g. {{\"tenure_{unit}\": \"{column}\"}}, to keep {unit})"))
+    return detected
+
+
+def _resolution(numbers: np.ndarray) -> float | None:
+    """How finely values are recorded, in their own unit: 1.0 for whole numbers, else the smallest gap between
+    distinct values; None without two distinct values."""
+    import numpy as np
+
+    finite = np.unique(numbers[np.isfinite(numbers)])
+    if len(finite) < 2:
+        return None
+    if bool(np.all(finite == np.round(finite))):
+        return 1.0
+    gaps = np.diff(finite)
+    return float(gaps[gaps > 1e-9].min())
 
 
 def _factorize(column: pd.Series) -> tuple[np.ndarray, list[Any]]:

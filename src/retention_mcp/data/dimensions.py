@@ -22,9 +22,14 @@ if TYPE_CHECKING:
     from retention_mcp.data.disclosure import Policy
 
 TENURE_BAND = "tenure_band"
-#: Upper edges in months (inclusive) and labels of the tenure bands.
+#: Upper edges in months (inclusive) and labels of the tenure bands, for tenure known to the day or month.
 TENURE_BAND_EDGES_MONTHS = (3.0, 12.0, 36.0, 60.0)
 TENURE_BAND_LABELS = ("<=3 months", "3-12 months", "1-3 years", "3-5 years", ">5 years")
+#: Bands of completed years (upper edges inclusive: 0 | 1-2 | 3-5 | 6+), for tenure recorded in whole years.
+TENURE_YEAR_EDGES = (0.0, 2.0, 5.0)
+TENURE_YEAR_LABELS = ("<1 year", "1–2 years", "3–5 years", ">5 years")
+#: Month bands need tenure recorded at least this finely (months); coarser columns get year bands.
+MONTH_BAND_RESOLUTION = 3.0
 MISSING_LABEL = "(missing)"
 MAX_GROUPS = 500
 #: Numeric columns with more distinct values than this are banded (quantiles unless ``bins`` are given).
@@ -45,6 +50,37 @@ def is_tenure_band(name: str) -> bool:
     return normalise_header(name) in ("tenureband", "tenure", "司龄段")
 
 
+@dataclass(frozen=True)
+class TenureBands:
+    """How tenure is banded: upper edges (inclusive) in months, or in completed years when ``completed_years``."""
+
+    edges: tuple[float, ...]
+    labels: tuple[str, ...]
+    completed_years: bool
+    note: str
+
+
+MONTH_BANDS = TenureBands(TENURE_BAND_EDGES_MONTHS, TENURE_BAND_LABELS, False,
+                          "tenure_band: <=3 months, 3-12 months, 1-3 years, 3-5 years, >5 years (upper edges "
+                          "inclusive), from tenure known to the month or finer")
+
+
+def tenure_bands(ds: Dataset) -> TenureBands:
+    """The bands the data can support. Event data (dates) and tenure columns recorded to the month or finer get
+    month bands; a column recorded in whole years (IBM's YearsAtCompany) gets bands of completed years, because
+    0 years means anything from day 1 to month 11 and cannot be split into "<=3 months" and "3-12 months"."""
+    if ds.shape == "event" or ds.tenure_months is None:
+        return MONTH_BANDS
+    resolution = ds.tenure_resolution_months
+    if resolution is None or resolution <= MONTH_BAND_RESOLUTION:
+        return MONTH_BANDS
+    column = ds.roles.get(f"tenure_{ds.tenure_unit}") or "the tenure column"
+    return TenureBands(TENURE_YEAR_EDGES, TENURE_YEAR_LABELS, True,
+                       f"tenure_band: {column!r} is recorded in whole years, so tenure is banded in completed years — "
+                       "<1 year (0), 1–2 years, 3–5 years, >5 years (6 or more); month bands (<=3 months, 3-12 "
+                       "months) and 90-day attrition need hire dates or tenure in months or days")
+
+
 def build_dimension(ds: Dataset, name: str, policy: Policy, bins: Any = None, *,
                     purpose: str = "a breakdown dimension") -> Dimension:
     """Codes and labels for one dimension. Numbers with many values are banded (``bins`` or quintiles);
@@ -53,7 +89,8 @@ def build_dimension(ds: Dataset, name: str, policy: Policy, bins: Any = None, *,
     import pandas as pd
 
     if is_tenure_band(name):
-        return Dimension(TENURE_BAND, None, list(TENURE_BAND_LABELS))
+        bands = tenure_bands(ds)
+        return Dimension(TENURE_BAND, None, [*bands.labels, MISSING_LABEL], bands.note if bands.completed_years else "")
     column = ds.column(name, purpose=purpose, allow_people=True)
     role = ds.roles.role_of(column)
     values = ds.frame[column]
@@ -137,12 +174,15 @@ def _banded(column: str, numbers: Any, bins: Any) -> Dimension:
     return Dimension(column, codes, [*labels, MISSING_LABEL], note, column=column)
 
 
-def tenure_band_codes(tenure_months: Any) -> Any:
-    """Band index (0..4) for tenure in months; 5 (missing) for NaN."""
+def tenure_band_codes(tenure_months: Any, bands: TenureBands = MONTH_BANDS) -> Any:
+    """Band index for tenure in months (0 .. len(labels) − 1); len(labels) (the "(missing)" label) for NaN."""
     import numpy as np
 
-    codes = np.searchsorted(np.asarray(TENURE_BAND_EDGES_MONTHS), tenure_months, side="left")
-    return np.where(np.isfinite(tenure_months), codes, len(TENURE_BAND_LABELS)).astype("int64")
+    tenure_months = np.asarray(tenure_months, dtype="float64")
+    with np.errstate(invalid="ignore"):
+        values = np.floor(tenure_months / 12 + 1e-9) if bands.completed_years else tenure_months
+    codes = np.searchsorted(np.asarray(bands.edges), values, side="left")
+    return np.where(np.isfinite(tenure_months), codes, len(bands.labels)).astype("int64")
 
 
 def combined_codes(dims: Sequence[Dimension], rows: int) -> np.ndarray:

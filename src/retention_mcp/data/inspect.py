@@ -155,4 +155,9 @@ def summary_markdown(summary: DatasetSummary, max_columns: int = 60) -> str:
         lines += ["", "**Data quality**: no problems found."]
     if summary.suggested_dimensions:
         lines.append(f"\nSuggested `by` dimensions: {', '.join(summary.suggested_dimensions)}.")
+    sensitive = [c.name for c in summary.column_info if c.sensitive]
+    if sensitive:
+        from retention_mcp.analysis.wording import sensitive_caution, words
+
+        lines.append("\n" + sensitive_caution(sensitive, words("en")))
     return "\n".join(lines)

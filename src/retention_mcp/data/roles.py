@@ -202,13 +202,22 @@ def detect_roles(columns: Iterable[str], table: RoleTable, column_map: Mapping[s
 
 def classify_separation(values: Iterable[Any], table: RoleTable) -> dict[Any, str]:
     """Map each distinct termination-type value to a class of ``tools/separation_types.yaml``
-    ('still_employed', 'involuntary', 'voluntary', 'other'), or 'unclassified' when nothing matches."""
+    ('still_employed', 'involuntary', 'voluntary', 'other'), or 'unclassified' when nothing matches.
+
+    ``still_employed`` needs the whole value to equal a listed word (so "试用期辞退" or "inactive" is not
+    "still employed"); for the other classes the value contains a phrase and the longest matching phrase wins
+    (ties: the order of the file)."""
     out: dict[Any, str] = {}
     for value in values:
         text = normalise_word(value)
-        out[value] = "unclassified"
+        best, best_length = "unclassified", 0
         for cls, phrases in table.separation_classes.items():
-            if any(phrase and phrase in text for phrase in phrases):
-                out[value] = cls
-                break
+            if cls == "still_employed":
+                if text in phrases:
+                    best, best_length = cls, 10**6
+                continue
+            for phrase in phrases:
+                if phrase and phrase in text and len(phrase) > best_length:
+                    best, best_length = cls, len(phrase)
+        out[value] = best
     return out

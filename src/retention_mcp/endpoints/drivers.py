@@ -51,8 +51,9 @@ def driver_analysis(
     Per driver: N, effect size (point-biserial / Pearson r, Spearman rho; eta with the rate per level for a
     category), share of the model R² (exact Shapley decomposition: shares sum to R²), direction, favourability of
     Likert items (top-box share) and a priority quadrant (high importance + low favourability = fix first). Also
-    model R² with the rows it used, eNPS when a 0-10 'recommend' item exists, and an optional per-group
-    breakdown. Associations, not causes. Rates are fractions.
+    model R² with the rows it used out of the rows in scope (a warning when under 80% or uneven across a group;
+    automatic selection leaves out drivers too empty to keep 80%), eNPS when a 0-10 'recommend' item exists, and
+    an optional per-group breakdown. Associations, not causes. Rates are fractions.
     Example: {"path": "hr.csv", "outcome": "left"} or
     {"path": "survey.csv", "outcome": "engagement", "drivers": ["Q1_manager", "Q2_pay"], "by": "部门"}.
     """
@@ -75,9 +76,12 @@ def driver_analysis(
         text = f"_{result.outcome_definition}_\n\n{text}"
     text, images = with_chart(text, png, chart)
     figures = {"r_squared": result.r_squared, "model_rows": result.n, "rows_in_scope": result.rows_in_scope,
+               "coverage": result.coverage,
                **{f"importance_share[{d.driver}]": d.importance_share for d in result.drivers[:20]}}
     if result.enps is not None:
         figures["enps"] = result.enps.enps
     return job.output(result, text, figures=figures, images=images,
-                      definition="OLS with intercept (a linear probability model for a leaver flag); importance "
-                                 "= Shapley share of R²; " + result.quadrant_rule)
+                      definition="OLS with intercept (a linear probability model for a leaver flag) on the rows where "
+                                 "the outcome and every driver are present; coverage = those rows ÷ rows in scope, "
+                                 f"warned below {result.coverage_threshold:.0%} or when a group's levels are kept "
+                                 "unevenly (spread > 20 pp); importance = Shapley share of R²; " + result.quadrant_rule)

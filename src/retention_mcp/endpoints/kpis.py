@@ -149,10 +149,13 @@ def agent_scorecard(
     """Call-center agent scorecard linked to customer satisfaction.
 
     Per agent: CSAT mean (1-5), resolution (FCR) rate, AHT (talk seconds; h:mm:ss understood), speed of answer,
-    compliance/empathy when present. Unanswered contacts are excluded, and a CSAT of 0 on an unanswered call is
-    missing, not zero. Weighted score from direction-aware 0-100 metric scores; top 20% / middle 60% / bottom
-    20% tiers with actions; CSAT linkage: OLS of CSAT on the other metrics. Agents appear as stable pseudonyms
-    (Agent 01 …); the key stays on the server. Example: agent_scorecard(path='calls.csv', min_contacts=30).
+    compliance/empathy when present, each with a 95% interval. Unanswered contacts are excluded, and a CSAT of 0
+    on an unanswered call is missing, not zero. Per metric, a test of whether the agents differ at all (ANOVA,
+    χ², Kruskal–Wallis). Score = z against the rest of the team (standard errors, positive = better), weighted
+    into a total z with a Holm-adjusted p. Top 20% / bottom 20% tiers (with the appraisal scheme's actions) only
+    for agents whose total is separated from the rest; others are 'not distinguishable' and get no tier
+    consequence. CSAT linkage: OLS of CSAT on the other metrics. Agents appear as stable pseudonyms (Agent 01 …);
+    the key stays on the server. Example: agent_scorecard(path='calls.csv', min_contacts=30).
     """
     from retention_mcp.analysis.scorecard import build_scorecard, scorecard_text
     from retention_mcp.catalog import load_catalog
@@ -168,7 +171,8 @@ def agent_scorecard(
                              weights=weights, min_contacts=min_contacts, input_shape=input_shape)
     if scope.active:
         result.notes.insert(0, scope.describe(ds.rows, len(scope.rows)))
-    figures = {f"score[{a.agent}]": a.total_score for a in result.agents[:50]}
+    figures: dict[str, Any] = {f"score[{a.agent}]": a.total_score for a in result.agents[:50]}
+    figures.update({f"agents_differ_p[{t.metric}]": t.p_value for t in result.metric_tests})
     return job.output(result, scorecard_text(result), figures=figures, definition=result.method)
 
 

@@ -38,6 +38,8 @@ BinsArg = Annotated[dict[str, list[float] | int] | None, Field(
                 "{column: number_of_equal_groups}; many-valued numbers default to 5 quantile bands")]
 MinGroupArg = Annotated[int | None, Field(ge=1, le=1000, description="Suppress groups smaller than this; "
                                           "default and minimum: the server's setting (5 unless raised)")]
+LanguageArg = Annotated[Literal["en", "zh"] | None, Field(
+    description="Language of the text table and definitions: 'en' or 'zh' (中文). Default: the server's language")]
 
 #: Most groups drawn in a turnover chart (the highest rates: rows come sorted by rate).
 CHART_MAX_GROUPS = 25
@@ -84,7 +86,7 @@ def retention_chart(result: CurveResult) -> bytes | None:
             series[group.label] = group.curve
     if not series:
         return None
-    time_label = "Days since hire" if result.unit == "days" else "Months since hire"
+    time_label = {"days": "Days since hire", "months": "Months since hire", "years": "Years since hire"}[result.unit]
     title = "Retention (Kaplan–Meier)" + (" by " + " × ".join(result.by) if result.by else "")
     return retention_curves_chart(series, title=title, time_label=time_label)
 
@@ -153,14 +155,17 @@ def turnover_breakdown(
     sheet: SheetArg = None,
     max_rows: Annotated[int, Field(ge=1, le=500, description="Most groups to return")] = 50,
     chart: Annotated[bool, Field(description="Also return a PNG chart of the rates by group")] = False,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Turnover rate overall and by group (department, job role, shift, tenure_band, any column; several = a
     cross breakdown), with the definition used. Per group: headcount, leavers, rate, 95% interval, gap to the
-    overall rate, whether the gap is significant; small groups are suppressed.
+    overall rate and to the rest of the population, and whether the group differs from the rest (a test of the
+    group against everyone else, Holm-adjusted across the groups); small groups are suppressed.
 
     Event data (hire + termination dates): separations in the period ÷ headcount (average month-end headcount
     by default; default period: the 12 months ending at the latest date in the file; other lengths are also
-    annualised). Snapshot data (a leaver flag): leavers ÷ employees. Rates are fractions (0.138 = 13.8%).
+    annualised), exact Poisson interval. Snapshot data (a leaver flag): leavers ÷ employees, Wilson interval.
+    tenure_band uses year bands when tenure is only recorded in whole years. Rates are fractions (0.138 = 13.8%).
 
     Example: {"path": "hr.csv", "by": ["department"], "where": {"location": "Shanghai"},
     "period_start": "2024-01-01", "period_end": "2024-12-31", "separation_type": "voluntary"}.
@@ -174,7 +179,9 @@ def turnover_breakdown(
     result = breakdown(ds, by=by_list(by), period_start=period_start, period_end=period_end,
                        denominator=denominator, separation_type=separation_type, policy=job.policy,
                        min_group_size=min_group_size, scope=scope, bins=bins, max_rows=max_rows)
-    text, images = with_chart(breakdown_markdown(result), turnover_chart(result) if chart else None, chart,
+    text, images = with_chart(breakdown_markdown(result, language=language or job.settings.language,
+                                                 settings=job.settings),
+                              turnover_chart(result) if chart else None, chart,
                               "every group is suppressed, so there is no rate to draw.")
     figures: dict[str, Any] = {"overall_rate": result.overall.rate, "overall_leavers": result.overall.leavers,
                                "overall_headcount": result.overall.headcount}
@@ -183,8 +190,11 @@ def turnover_breakdown(
     for row in result.rows[:50]:
         if not row.suppressed:
             figures[f"rate[{row.label}]"] = row.rate
-    return job.output(result, text, figures=figures, images=images,
-                      definition=f"{result.definition.formula}; {result.definition.denominator_definition}")
+    d = result.definition
+    definition = f"{d.formula}; {d.denominator_definition}; interval: {d.interval}; significant: {d.significance}"
+    if d.separation_classes:
+        definition += f"; leaver types: {d.separation_classes}"
+    return job.output(result, text, figures=figures, images=images, definition=definition)
 
 
 @tool(title="Retention curve (Kaplan–Meier)", result=CurveResult)
@@ -198,17 +208,21 @@ def retention_curve(
     min_group_size: MinGroupArg = None,
     bins: BinsArg = None,
     time_points: Annotated[list[float] | None, Field(
-        description="Times since hire to report retention at: days for date data (default 90, 180, 365, "
-                    "730), months for tenure data (default 3, 6, 12, 24)")] = None,
+        description="Times since hire to report retention at, in the data's unit: days for date data (default "
+                    "90, 180, 365, 730), months for tenure in months (default 3, 6, 12, 24), years for tenure in "
+                    "years (default 1, 2, 3, 5)")] = None,
     column_map: ColumnMapArg = None,
     sheet: SheetArg = None,
     chart: Annotated[bool, Field(description="Also return a PNG of the curves (overall and up to 12 groups); "
                                              "each group then carries its `curve` step points")] = False,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """How long people stay: Kaplan–Meier retention (share still employed) at 90/180/365/730 days after hire
-    (months for tenure data), median tenure where reached, early attrition (left within 90 days ÷ hires at
-    least 90 days before the as-of date), and a log-rank test of whether the groups' curves differ. People
-    still employed are censored at the latest date in the file. Fractions (0.85 = 85%).
+    (in the tenure column's unit for tenure data; an actuarial life table when tenure is recorded in whole years
+    or months), median tenure where reached, early attrition (left within 90 days ÷ hires at least 90 days before
+    the as-of date; not reported from tenure recorded in whole years, which cannot show it), and a log-rank test
+    of whether the groups' curves differ. People still employed are censored at the latest date in the file.
+    Fractions (0.85 = 85%).
 
     Example: {"path": "hr.csv", "by": ["department"], "where": {"location": "Shanghai"}}.
     """
@@ -219,16 +233,18 @@ def retention_curve(
     job.progress(0.9, "computing retention curves")
     result = curves(ds, by=by_list(by), policy=job.policy, min_group_size=min_group_size, scope=scope, bins=bins,
                     time_points=time_points, curve_points=MAX_CURVE_POINTS if chart else 0)
-    text, images = with_chart(curve_markdown(result), retention_chart(result) if chart else None, chart,
+    text, images = with_chart(curve_markdown(result, language=language or job.settings.language,
+                                             settings=job.settings),
+                              retention_chart(result) if chart else None, chart,
                               "every group is suppressed, so there is no curve to draw.")
     figures: dict[str, Any] = {"overall_early_attrition": result.overall.early_attrition,
-                               "overall_median_tenure": result.overall.median_tenure,
+                               "overall_median_tenure": result.overall.median_tenure, "time_unit": result.unit,
                                "logrank_p": result.logrank_p}
     for point in result.overall.retention:
         figures[f"retention[{point.time:g} {result.unit}]"] = point.retention
     return job.output(result, text, figures=figures, images=images,
-                      definition=f"{result.definition.source}; {result.definition.censoring}; "
-                                 f"early attrition: {result.definition.early_attrition}")
+                      definition=f"{result.definition.estimator}; {result.definition.source}; "
+                                 f"{result.definition.censoring}; early attrition: {result.definition.early_attrition}")
 
 
 def register(server: Any, settings: Settings) -> None:

@@ -172,10 +172,12 @@ def schedule_fairness(
 ) -> ToolOutput:
     """How evenly night, weekend and holiday shifts fall across agents (a schedule fairness index).
 
-    Give a roster (path or csv_text: one row per shift) or agent_counts. Returns the population Gini of
-    unfavourable shifts per agent (Σ|xi−xj| ÷ 2n²x̄; 0 = even), the share carried by the top 20% of agents, runs
-    of consecutive nights over night_limit and the violation rate (nights beyond the limit ÷ all nights), each
-    compared with the targets: Gini ≤ 0.25, violations < 2%. Agents never appear by name.
+    Give a roster (path or csv_text: one row per agent per shift, with agent, shift date and a shift label or start
+    time; a call log is refused) or agent_counts. Returns the population Gini of unfavourable shifts per agent
+    (Σ|xi−xj| ÷ 2n²x̄; 0 = even) overall and for each kind (night, weekend, holiday), the share carried by the top
+    20% of agents, runs of consecutive nights over night_limit and the violation rate (nights beyond the limit ÷
+    all nights), compared with the targets: Gini ≤ 0.25 for every kind (the headline fails when any kind fails),
+    violations < 2%. Agents never appear by name.
     Example: csv_text="agent,date,shift\\nA01,2024-03-01,night\\nA02,2024-03-01,day\\n…".
     """
     from retention_mcp.analysis import fairness
@@ -198,6 +200,7 @@ def schedule_fairness(
             ds, catalog=catalog, holidays=holidays or (), night_from_hour=night_from_hour,
             night_until_hour=night_until_hour, night_limit=night_limit, min_group_size=job.policy.floor)
     figures = {"gini": result.gini, "top20_share": result.top20_share, "violation_rate": result.violation_rate,
+               "meets_gini_target": str(result.meets_gini_target).lower(),
                **{f"gini[{c.category}]": c.gini for c in result.categories}}
     return job.output(result, fairness.fairness_text(result), figures=figures,
                       definition=" ".join(result.definitions))
@@ -212,18 +215,25 @@ def qa_calibration(
 ) -> ToolOutput:
     """Inter-rater agreement of QA scorers: the six Shrout & Fleiss ICC forms with the Koo & Li reading.
 
-    Use it for QA calibration sessions: every rater scores the same calls. Headline ICC(2,1) (absolute
-    agreement, single rater, raters as a sample) against the 0.75 target; Koo & Li (2016): < 0.5 poor,
-    0.5–0.75 moderate, 0.75–0.9 good, > 0.9 excellent. Missing ratings are refused (drop that call); each rater's
-    mean shows who is harsh or lenient.
-    Example: ratings=[[9,2,5,8],[6,1,3,2],[8,4,6,8],[7,1,2,6],[10,5,6,9],[6,2,4,7]] → ICC(2,1) 0.290.
+    Use it for QA calibration sessions: every rater scores the same calls. Each form with its F-based 95% interval
+    (Shrout & Fleiss 1979, McGraw & Wong 1996). Headline ICC(2,1) (absolute agreement, single rater, raters as a
+    sample) against the 0.75 target: met only when the interval's lower bound clears it, below when the upper bound
+    does not reach it, otherwise inconclusive. Koo & Li (2016) bands read from the interval (< 0.5 poor, 0.5–0.75
+    moderate, 0.75–0.9 good, > 0.9 excellent). Missing ratings are refused (drop that call); each rater's mean
+    shows who is harsh or lenient.
+    Example: ratings=[[9,2,5,8],[6,1,3,2],[8,4,6,8],[7,1,2,6],[10,5,6,9],[6,2,4,7]] → ICC(2,1) 0.290, 95% CI
+    0.019–0.761 (poor to good): inconclusive against 0.75.
     """
     from retention_mcp.analysis import icc
 
     result = icc.icc(ratings, target=float(call_center_catalog(job)["targets"]["icc"]))
-    figures = {f.form: f.value for f in result.forms}
+    figures: dict[str, Any] = {f.form: f.value for f in result.forms}
+    figures.update({"ICC2 95% CI low": result.headline_ci_low, "ICC2 95% CI high": result.headline_ci_high,
+                    "verdict": result.verdict})
     return job.output(result, icc.calibration_text(result), figures=figures,
-                      definition="Shrout & Fleiss (1979) ICC forms; headline ICC(2,1); Koo & Li (2016) bands")
+                      definition="Shrout & Fleiss (1979) ICC forms with F-based 95% intervals (McGraw & Wong 1996); "
+                                 "headline ICC(2,1); Koo & Li (2016) bands read from the interval; the target is met "
+                                 "only when the lower bound clears it")
 
 
 @tool(title="Hiring forecast", result=HiringForecast)
