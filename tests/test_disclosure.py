@@ -124,3 +124,19 @@ def test_safe_examples_and_the_output_scan(tmp_path: Path) -> None:
     assert leaked({"rows": [{"label": "Sales"}]}, "| Sales | 12 |") == []
     assert leaked({"rows": [{"label": "Sales / Renee Becker"}]}, "") == ["renee becker"]
     assert leaked({}, "values like 'Zhang  Wei' were skipped") == ["zhang wei"]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_hidden_cells_do_not_depend_on_the_order_dimensions_are_named_in(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    sizes = rng.choice([0, 1, 2, 3, 6, 9, 20], size=(4, 3, 3)).astype(float)
+    keys = ["department", "shift", "location"]
+    reference = suppress(sizes, 5, keys=keys)
+    for order in itertools.permutations(range(3)):
+        swapped = suppress(sizes.transpose(order), 5, keys=[keys[i] for i in order])
+        full = swapped[(0, 1, 2)]
+        assert (np.transpose(full, np.argsort(order)) == reference[(0, 1, 2)]).all(), order
+    # A filter on one department hides at least what the full table hides in that department's slice.
+    mask = np.array([False, True, False, False])
+    sliced = suppress(sizes, 5, [mask], keys=keys)[(0, 1)]
+    assert (sliced | ~reference[(0, 1, 2)][1]).all()

@@ -47,6 +47,7 @@ from retention_mcp.data.dimensions import (
     Scope,
     build_dimension,
     decode,
+    dimension_key,
     tenure_band_codes,
     tenure_bands,
 )
@@ -330,7 +331,8 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
     heads = np.asarray(heads, dtype="float64").reshape(shape)
     leavers = np.asarray(leavers, dtype="int64").reshape(shape)
     # A group's size for suppression: its headcount, or its leavers when more people left than the average held.
-    hidden = suppress(np.maximum(heads, leavers), k, scope.selected or None)
+    hidden = suppress(np.maximum(heads, leavers), k, scope.selected or None,
+                      keys=[dimension_key(d) for d in dims])
     lead = tuple(range(len(scope.dims)))
     for axis, mask in enumerate(scope.selected):
         heads = np.compress(mask, heads, axis=axis)

@@ -185,6 +185,11 @@ def tenure_band_codes(tenure_months: Any, bands: TenureBands = MONTH_BANDS) -> A
     return np.where(np.isfinite(tenure_months), codes, len(bands.labels)).astype("int64")
 
 
+def dimension_key(dim: Dimension) -> str:
+    """What identifies a dimension for suppression: its column and its groups (bands included)."""
+    return dim.name + "\x00" + "\x01".join(dim.labels)
+
+
 def combined_codes(dims: Sequence[Dimension], rows: int) -> np.ndarray:
     """One mixed-radix code per row over static dimensions (the first dimension varies slowest)."""
     import numpy as np
@@ -217,7 +222,8 @@ def hidden_cells(ds: Dataset, scope: Scope, dims: Sequence[Dimension], k: int, c
     code = combined_codes(all_dims, ds.rows)
     shape = tuple(len(d.labels) for d in all_dims)
     sizes = np.bincount(code[counted], minlength=int(np.prod(shape, dtype="int64")) if shape else 1)
-    return suppress(sizes.reshape(shape).astype("float64"), k, scope.selected or None)
+    return suppress(sizes.reshape(shape).astype("float64"), k, scope.selected or None,
+                    keys=[dimension_key(d) for d in all_dims])
 
 
 # -- where

@@ -140,7 +140,8 @@ def _csv_cell(text: str) -> str:
 # -- suppression
 
 
-def suppress(sizes: np.ndarray, k: int, selections: Sequence[np.ndarray | None] | None = None) -> dict[tuple, Any]:
+def suppress(sizes: np.ndarray, k: int, selections: Sequence[np.ndarray] | None = None,
+             keys: Sequence[str] | None = None) -> dict[tuple, Any]:
     """Which cells of a crossed table to hide, and of every margin of it.
 
     ``sizes`` holds the group sizes of the full cross of d dimensions (shape n1 × … × nd); the margins
@@ -153,46 +154,67 @@ def suppress(sizes: np.ndarray, k: int, selections: Sequence[np.ndarray | None] 
        its margin cell, the number of hidden entries must not be exactly one — otherwise the hidden one
        is the margin minus the rest. The smallest visible non-empty cell of such a line is hidden too,
        until no line has exactly one.
-
     3. audit: a hidden cell can still be pinned down by combining several lines (in three or more
        dimensions); while the visible cells and margins determine some hidden cell exactly (its column of
        the equation system has no null-space component), another cell next to it is hidden too.
 
-    ``selections`` (one boolean mask per leading dimension) restricts those dimensions to a
-    subset of their values, as a ``where`` filter does: the result is then the lattice of the remaining
-    dimensions over the selected population, whose cells are sums over the selected values. Such a sum
-    is hidden when it is small, or when exactly one of the cells it adds up is hidden (else it would give
-    that cell away by subtraction).
+    ``selections`` (one boolean mask per leading dimension) restricts those dimensions to a subset of their
+    values, as a ``where`` filter does: the result is then the lattice of the remaining dimensions over the
+    selected population (positions counted among those dimensions), whose cells are sums over the selected
+    values. Such a sum is hidden when it is small, or when exactly one of the cells it adds up is hidden
+    (else it would give that cell away by subtraction).
+
+    ``keys`` name the dimensions. The work is done in the order of the keys, so the same dimensions give the
+    same hidden cells whichever order a call names them in (by=[A, B] and by=[B, A], or A as a filter and B
+    as a breakdown), and no two calls can be combined to see more than one of them shows.
     """
     import numpy as np
 
     sizes = np.asarray(sizes, dtype="float64")
-    full = _lattice(sizes, k)
-    if not selections:
-        return full
-    lead = len(selections)
     dims = sizes.ndim
-    # Combined cells: sum over the selected values of the leading dimensions.
-    rest = tuple(range(lead, dims))
+    selections = list(selections or ())
+    lead = len(selections)
+    order = sorted(range(dims), key=lambda axis: keys[axis]) if keys is not None else list(range(dims))
+    selected = {order.index(axis): mask for axis, mask in enumerate(selections)}
+    canonical = _suppress_in_order(sizes.transpose(order) if dims else sizes, k, selected)
+    if order == list(range(dims)):
+        return canonical
+    # Back to the caller's order: canonical table keys index the remaining (unselected) canonical axes.
+    remaining = [axis for axis in range(dims) if axis not in selected]
+    out: dict[tuple, Any] = {}
+    for key, table in canonical.items():
+        original = [order[remaining[i]] - lead for i in key]
+        permutation = sorted(range(len(original)), key=lambda i: original[i])
+        out[tuple(sorted(original))] = np.transpose(table, permutation) if len(original) > 1 else table
+    return out
+
+
+def _suppress_in_order(sizes: np.ndarray, k: int, selected: Mapping[int, Any]) -> dict[tuple, Any]:
+    """:func:`suppress` with dimensions taken in the order given; ``selected`` maps axes to value masks."""
+    import numpy as np
+
+    full = _lattice(sizes, k)
+    if not selected:
+        return full
+    chosen = sorted(selected)
+    rest = [axis for axis in range(sizes.ndim) if axis not in selected]
     out: dict[tuple, Any] = {}
     for size in range(len(rest) + 1):
-        for subset in itertools.combinations(rest, size):
-            keep = tuple(range(lead)) + subset
-            table = _margin(sizes, keep)  # shape: lead dims × subset dims
-            hidden_full = full[keep]
-            for axis, mask in enumerate(selections):
-                if mask is None:
-                    continue
-                table = np.compress(mask, table, axis=axis)
-                hidden_full = np.compress(mask, hidden_full, axis=axis)
-            lead_axes = tuple(range(lead))
-            combined = table.sum(axis=lead_axes)
-            hidden_count = hidden_full.sum(axis=lead_axes)
+        for subset in itertools.combinations(range(len(rest)), size):
+            keep = tuple(sorted([*chosen, *(rest[i] for i in subset)]))
+            table = _margin(sizes, keep)
+            hidden_full = np.asarray(full[keep])
+            for axis in chosen:
+                position = keep.index(axis)
+                table = np.compress(selected[axis], table, axis=position)
+                hidden_full = np.compress(selected[axis], hidden_full, axis=position)
+            positions = tuple(keep.index(axis) for axis in chosen)
+            combined = table.sum(axis=positions)
+            hidden_count = hidden_full.sum(axis=positions)
             base = ((combined > 0) & (combined < k)) | (hidden_count == 1)
-            local = tuple(d - lead for d in subset)
-            margins = {tuple(d for d in local if d != axis): out[tuple(d for d in local if d != axis)]
-                       for axis in local}
-            out[local] = _audited(combined, _secondary(combined, base, local, margins), local, out)
+            margins = {tuple(d for d in subset if d != axis): out[tuple(d for d in subset if d != axis)]
+                       for axis in subset}
+            out[subset] = _audited(combined, _secondary(combined, base, subset, margins), subset, out)
     return out
 
 
