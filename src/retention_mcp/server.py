@@ -311,11 +311,11 @@ def build_server(settings: Settings | None = None) -> RetentionServer:
     server.middleware.append(_WarmUpAfterHello(server))
 
     def register_tools() -> None:
-        from retention_mcp.endpoints import drivers, kpis, reports, templates, turnover, workforce
+        from retention_mcp.endpoints import drivers, grounding, kpis, reports, templates, turnover, workforce
         from retention_mcp.runtime import dispatch, tools_in
 
         assert server.runtime is not None
-        for module in (templates, turnover, kpis, workforce, drivers, reports):
+        for module in (templates, turnover, kpis, workforce, drivers, reports, grounding):
             dispatch.register(server, server.runtime, tools_in(module))
             if hasattr(module, "register"):
                 module.register(server, settings)

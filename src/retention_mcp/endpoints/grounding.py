@@ -1,0 +1,76 @@
+"""Grounding tools: describe_groups, estimate_impact, call_log_profile, list_datasets; prompt-argument completions
+from the data. Plain functions of a Job; the analysis lives in ``retention_mcp.analysis`` and ``retention_mcp.data``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from retention_mcp.analysis.profile import ProfileResult
+from retention_mcp.endpoints.turnover import (
+    BinsArg,
+    ColumnMapArg,
+    CsvTextArg,
+    MinGroupArg,
+    PathArg,
+    SheetArg,
+    WhereArg,
+    by_list,
+)
+from retention_mcp.runtime import ToolOutput, tool
+from retention_mcp.runtime.job import Job
+from retention_mcp.settings import Settings
+
+
+def grounding_catalog(job: Job | None, settings: Settings | None = None) -> dict[str, Any]:
+    from retention_mcp.catalog import load_catalog
+
+    return load_catalog(job.settings if job is not None else settings, "grounding.yaml") or {}  # type: ignore[arg-type]
+
+
+@tool(title="Describe groups (profile)", result=ProfileResult)
+def describe_groups(
+    job: Job,
+    path: PathArg = None,
+    csv_text: CsvTextArg = None,
+    by: Annotated[list[str] | str | None, Field(
+        description="Groups: column names or roles (department, job_role, shift, tenure_band); several = "
+                    "a cross. Empty: the whole population")] = None,
+    where: WhereArg = None,
+    columns: Annotated[list[str] | None, Field(
+        description="Columns to profile (numbers, Likert items, categories). Default: pay, tenure, satisfaction, "
+                    "overtime, performance and survey items")] = None,
+    pay_period: Annotated[Literal["auto", "monthly", "annual"], Field(
+        description="Is the pay column monthly or annual? auto reads the header (MonthlyIncome = monthly)")] = "auto",
+    min_group_size: MinGroupArg = None,
+    bins: BinsArg = None,
+    column_map: ColumnMapArg = None,
+    sheet: SheetArg = None,
+) -> ToolOutput:
+    """Profile each group: people, mean / median / SD / IQR of numbers (pay, tenure, overtime, scores) with 95%
+    intervals, top-box favourability of Likert items, shares of categories — each against the rest of the
+    population (Welch / Newcombe intervals). Small groups suppressed; identifying columns never shown; pay per
+    person never shown, group means of pay are: this is calculate_roi's average_annual_cost (monthly pay ×12,
+    said so). Example: {"path": "hr.csv", "by": ["JobRole"], "where": {"Department": "R&D"}}.
+    """
+    from retention_mcp.analysis.profile import describe_groups as profile
+    from retention_mcp.analysis.profile import profile_markdown
+
+    ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, column_map=column_map, where=where)
+    job.progress(0.9, "profiling groups")
+    result = profile(ds, by=by_list(by), columns=columns, policy=job.policy, min_group_size=min_group_size,
+                     scope=scope, bins=bins, pay_period=pay_period,
+                     catalog=grounding_catalog(job).get("describe_groups") or {})
+    figures: dict[str, Any] = {"people in scope": result.overall.count}
+    for profile_row in [result.overall, *result.groups[:20]]:
+        if profile_row.average_annual_cost is not None:
+            figures[f"average annual cost: {profile_row.label}"] = profile_row.average_annual_cost
+        for summary in profile_row.columns[:6]:
+            if summary.mean is not None and summary.kind == "numeric":
+                figures[f"mean {summary.column}: {profile_row.label}"] = summary.mean
+            if summary.favourable is not None:
+                figures[f"favourable {summary.column}: {profile_row.label}"] = summary.favourable
+    definition = "; ".join(f"{name}: {text}" for name, text in result.definitions.items())
+    return job.output(result, profile_markdown(result), figures=figures, definition=definition)
