@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from retention_mcp.analysis.impact import ImpactResult
 from retention_mcp.analysis.profile import ProfileResult
 from retention_mcp.endpoints.turnover import (
     BinsArg,
@@ -15,6 +16,7 @@ from retention_mcp.endpoints.turnover import (
     CsvTextArg,
     MinGroupArg,
     PathArg,
+    ShapeArg,
     SheetArg,
     WhereArg,
     by_list,
@@ -22,6 +24,8 @@ from retention_mcp.endpoints.turnover import (
 from retention_mcp.runtime import ToolOutput, tool
 from retention_mcp.runtime.job import Job
 from retention_mcp.settings import Settings
+
+GroupSpec = dict[str, str | float | list[str | float]]
 
 
 def grounding_catalog(job: Job | None, settings: Settings | None = None) -> dict[str, Any]:
@@ -74,3 +78,53 @@ def describe_groups(
                 figures[f"favourable {summary.column}: {profile_row.label}"] = summary.favourable
     definition = "; ".join(f"{name}: {text}" for name, text in result.definitions.items())
     return job.output(result, profile_markdown(result), figures=figures, definition=definition)
+
+
+@tool(title="Estimate an initiative's impact", result=ImpactResult)
+def estimate_impact(
+    job: Job,
+    segment: Annotated[GroupSpec, Field(
+        description="The group the initiative targets: {column or role: value or [values]}, e.g. "
+                    "{\"OverTime\": \"Yes\"}, {\"shift\": \"night\"}, {\"tenure_band\": \"<=3 months\"}")],
+    path: PathArg = None,
+    csv_text: CsvTextArg = None,
+    reference: Annotated[GroupSpec | None, Field(
+        description="Scenario 1: the segment leaves at this group's rate, e.g. {\"OverTime\": \"No\"}")] = None,
+    reduction: Annotated[float | None, Field(
+        description="Scenario 2: the segment's rate falls by this fraction, e.g. 0.3 (= 30%)")] = None,
+    where: WhereArg = None,
+    period_start: Annotated[str | None, Field(description="Event data: first day of the period (default: 12 "
+                                              "months before period_end)")] = None,
+    period_end: Annotated[str | None, Field(description="Event data: last day (default: latest date)")] = None,
+    denominator: Annotated[Literal["average", "begin_end", "start"], Field(
+        description="Event data headcount, as turnover_breakdown")] = "average",
+    separation_type: Annotated[Literal["all", "voluntary", "involuntary", "regretted"], Field(
+        description="Which leavers count")] = "all",
+    min_group_size: MinGroupArg = None,
+    column_map: ColumnMapArg = None,
+    shape: ShapeArg = None,
+    sheet: SheetArg = None,
+) -> ToolOutput:
+    """Expected effect of an initiative stated as a change in the data: the segment's turnover moves to a
+    reference group's rate, or falls by a fraction. Returns leavers avoided per year, the new overall rate and
+    Levin's attributable fraction, each with a 95% interval (both rates' uncertainty propagated), using
+    turnover_breakdown's definitions. Feeds calculate_roi: headcount, current_overall_rate →
+    current_turnover_rate, new_overall_rate → target_turnover_rate. An association, not a proven cause.
+    Example: {"path": "hr.csv", "segment": {"OverTime": "Yes"}, "reference": {"OverTime": "No"}}.
+    """
+    from retention_mcp.analysis.impact import estimate_impact as impact
+    from retention_mcp.analysis.impact import impact_markdown
+
+    ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, column_map=column_map, shape=shape,
+                            where=where)
+    job.progress(0.9, "estimating impact")
+    result = impact(ds, segment=segment, reference=reference, reduction=reduction, policy=job.policy, scope=scope,
+                    min_group_size=min_group_size, period_start=period_start, period_end=period_end,
+                    denominator=denominator, separation_type=separation_type)
+    figures = {"avoided leavers per year": result.avoided_leavers, "current overall rate": result.current_overall_rate,
+               "new overall rate": result.new_overall_rate, "headcount": result.calculate_roi_inputs.headcount,
+               "segment rate": result.segment.rate, "impact fraction": result.impact_fraction, "PAF": result.paf}
+    if result.reference is not None:
+        figures["reference rate"] = result.reference.rate
+    return job.output(result, impact_markdown(result), figures=figures,
+                      definition=f"{result.definition.formula}; {result.method}")
