@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from retention_mcp.analysis.calls import CallProfile
 from retention_mcp.analysis.impact import ImpactResult
 from retention_mcp.analysis.profile import ProfileResult
 from retention_mcp.endpoints.turnover import (
@@ -128,3 +129,39 @@ def estimate_impact(
         figures["reference rate"] = result.reference.rate
     return job.output(result, impact_markdown(result), figures=figures,
                       definition=f"{result.definition.formula}; {result.method}")
+
+
+@tool(title="Call-log profile (staffing and KPI baselines)", result=CallProfile)
+def call_log_profile(
+    job: Job,
+    path: PathArg = None,
+    csv_text: CsvTextArg = None,
+    where: WhereArg = None,
+    interval_minutes: Annotated[Literal[15, 30, 60], Field(description="Arrival interval length, minutes")] = 30,
+    answer_within_seconds: Annotated[float, Field(gt=0, le=3600, description="Service-level threshold, seconds "
+                                                  "(the 20 of 80/20)")] = 20,
+    column_map: ColumnMapArg = None,
+    sheet: SheetArg = None,
+) -> ToolOutput:
+    """Profile a call log (one row per call): arrivals per interval by weekday and time of day (mean calls over
+    the days observed), the peak intervals, answer rate, service level within answer_within_seconds (of answered
+    calls, and of all offered calls), AHT and ASA in seconds, CSAT distribution, resolution. Returns
+    erlang_staffing's inputs (calls at the peak, aht_seconds) and build_kpis baselines by KPI id. Agents are never
+    named. Example: {"path": "calls.csv", "interval_minutes": 30, "answer_within_seconds": 20}.
+    """
+    from retention_mcp.analysis.calls import call_log_profile as profile
+    from retention_mcp.analysis.calls import call_profile_markdown
+
+    ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, column_map=column_map, kind="calls",
+                            where=where)
+    job.progress(0.9, "profiling calls")
+    result = profile(ds, scope=scope, interval_minutes=interval_minutes, answer_within_seconds=answer_within_seconds,
+                     catalog=grounding_catalog(job).get("call_log") or {})
+    figures: dict[str, Any] = {"calls": result.calls_offered, "answer rate": result.answer_rate,
+                               "service level (answered)": result.service_level_answered,
+                               "service level (offered)": result.service_level_offered,
+                               "AHT seconds": result.aht_seconds, "ASA seconds": result.asa_seconds,
+                               "CSAT mean": result.csat_mean}
+    if result.erlang_inputs is not None:
+        figures["peak calls per interval"] = result.erlang_inputs.calls
+    return job.output(result, call_profile_markdown(result), figures=figures, definition=" ".join(result.definitions))
