@@ -11,6 +11,7 @@ from pydantic import Field
 from retention_mcp.analysis.calls import CallProfile
 from retention_mcp.analysis.impact import ImpactResult
 from retention_mcp.analysis.profile import ProfileResult
+from retention_mcp.data.listing import DatasetList
 from retention_mcp.endpoints.turnover import (
     BinsArg,
     ColumnMapArg,
@@ -165,3 +166,64 @@ def call_log_profile(
     if result.erlang_inputs is not None:
         figures["peak calls per interval"] = result.erlang_inputs.calls
     return job.output(result, call_profile_markdown(result), figures=figures, definition=" ".join(result.definitions))
+
+
+@tool(title="List data files", result=DatasetList, evidence=False)
+def list_datasets(
+    job: Job,
+    folder: Annotated[str | None, Field(description="Only this subfolder of the data folders, e.g. 'exports/2025'")]
+    = None,
+) -> ToolOutput:
+    """The files in the server's data folders: name (the `path` other tools take), size, modified time, and
+    the shape detected from the header row alone — hr_event (hire/termination dates), hr_snapshot (a leaver flag),
+    call_log, roster or unknown — with the tool to read it next. No file contents or values are read or shown.
+    Call it first when you do not know the file names. Example: {} or {"folder": "2025"}.
+    """
+    from retention_mcp.data.listing import list_data_files, listing_markdown
+
+    result = list_data_files(job.settings, folder=folder, catalog=grounding_catalog(job).get("list_datasets") or {})
+    return job.output(result, listing_markdown(result))
+
+
+# -- completions from the data
+
+
+def group_completions(*, settings: Settings, progress: Any, argument: str, prefix: str) -> list[str]:
+    """Worker entry point: values for a prompt argument from the most recently read HR file (see
+    :mod:`retention_mcp.data.recent`), or file names for a file argument."""
+    from retention_mcp.data.completions import complete_from_data
+
+    return complete_from_data(settings, argument, prefix,
+                              grounding_catalog(None, settings).get("completions") or {},
+                              grounding_catalog(None, settings).get("list_datasets") or {})
+
+
+def register(server: Any, settings: Settings) -> None:
+    """A completer for prompt arguments that name a group (employee_group ...) or a file (agent_data)."""
+    from mcp.types import Completion, PromptReference
+
+    def known_arguments() -> set[str]:
+        try:
+            completions = grounding_catalog(None, settings).get("completions") or {}
+        except (OSError, ValueError):
+            return set()
+        return set(completions.get("group_arguments") or {}) | set(completions.get("file_arguments") or {})
+
+    async def complete(ref: Any, argument: Any, context: Any) -> Completion | None:
+        if not isinstance(ref, PromptReference) or argument.name not in known_arguments():
+            return None
+        runtime = getattr(server, "runtime", None)
+        if runtime is None:
+            return None
+        try:
+            values = await runtime.run("retention_mcp.endpoints.grounding:group_completions",
+                                       {"argument": argument.name, "prefix": argument.value or ""})
+        except Exception:  # a completion is a convenience: never an error for the client
+            import logging
+
+            logging.getLogger(__name__).debug("completion from the data failed", exc_info=True)
+            return None
+        values = list(values or [])
+        return Completion(values=values[:100], total=len(values), has_more=len(values) > 100)
+
+    server.completers.append(complete)
