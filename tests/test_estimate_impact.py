@@ -206,7 +206,7 @@ async def test_event_data_uses_turnover_breakdowns_rates(client, data_dir: Path)
 async def test_tenure_cohort_reduction_on_event_data(client, data_dir: Path):
     write_sample_company(data_dir)
     result = await client.call_tool("estimate_impact", {"path": "sample_company.csv",
-                                                        "segment": {"tenure_band": "<=3 months"}, "reduction": 0.3})
+                                                        "segment": {"tenure_band": "<=3 months"}, "reduction": "30%"})
     assert not result.is_error, result.content[0].text
     bands = await client.call_tool("turnover_breakdown", {"path": "sample_company.csv", "by": ["tenure_band"]})
     cohort = next(r for r in bands.structured_content["rows"] if r["label"] == "<=3 months")
@@ -216,6 +216,10 @@ async def test_tenure_cohort_reduction_on_event_data(client, data_dir: Path):
     overall = bands.structured_content["overall"]
     assert data["new_overall_rate"] == pytest.approx((overall["leavers"] - 0.3 * cohort["leavers"])
                                                      / overall["headcount"], rel=1e-4)
+    for bad in (12, "-5%", "lots"):
+        refused = await client.call_tool("estimate_impact", {"path": "sample_company.csv", "reduction": bad,
+                                                             "segment": {"tenure_band": "<=3 months"}})
+        assert refused.is_error and "reduction" in refused.content[0].text, bad
 
 
 # -- the real files

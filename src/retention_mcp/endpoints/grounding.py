@@ -59,7 +59,8 @@ def describe_groups(
     intervals, top-box favourability of Likert items, shares of categories — each against the rest of the
     population (Welch / Newcombe intervals). Small groups suppressed; identifying columns never shown; pay per
     person never shown, group means of pay are: this is calculate_roi's average_annual_cost (monthly pay ×12,
-    said so). Example: {"path": "hr.csv", "by": ["JobRole"], "where": {"Department": "R&D"}}.
+    said so). Shares are fractions; means in the column's unit. Example: {"path": "hr.csv", "by": ["JobRole"],
+    "where": {"Department": "R&D"}}.
     """
     from retention_mcp.analysis.profile import describe_groups as profile
     from retention_mcp.analysis.profile import profile_markdown
@@ -92,8 +93,8 @@ def estimate_impact(
     csv_text: CsvTextArg = None,
     reference: Annotated[GroupSpec | None, Field(
         description="Scenario 1: the segment leaves at this group's rate, e.g. {\"OverTime\": \"No\"}")] = None,
-    reduction: Annotated[float | None, Field(
-        description="Scenario 2: the segment's rate falls by this fraction, e.g. 0.3 (= 30%)")] = None,
+    reduction: Annotated[float | str | None, Field(
+        description="Scenario 2: the segment's rate falls by this fraction: 0.3 or '30%'")] = None,
     where: WhereArg = None,
     period_start: Annotated[str | None, Field(description="Event data: first day of the period (default: 12 "
                                               "months before period_end)")] = None,
@@ -110,13 +111,18 @@ def estimate_impact(
     """Expected effect of an initiative stated as a change in the data: the segment's turnover moves to a
     reference group's rate, or falls by a fraction. Returns leavers avoided per year, the new overall rate and
     Levin's attributable fraction, each with a 95% interval (both rates' uncertainty propagated), using
-    turnover_breakdown's definitions. Feeds calculate_roi: headcount, current_overall_rate →
-    current_turnover_rate, new_overall_rate → target_turnover_rate. An association, not a proven cause.
+    turnover_breakdown's definitions; rates are annual fractions. Feeds calculate_roi: headcount,
+    current_overall_rate → current_turnover_rate, new_overall_rate → target_turnover_rate. An association, not a
+    proven cause.
     Example: {"path": "hr.csv", "segment": {"OverTime": "Yes"}, "reference": {"OverTime": "No"}}.
     """
     from retention_mcp.analysis.impact import estimate_impact as impact
     from retention_mcp.analysis.impact import impact_markdown
 
+    if reduction is not None:
+        from retention_mcp.endpoints.workforce import parse_rate_argument
+
+        reduction = parse_rate_argument("reduction", reduction)
     ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, column_map=column_map, shape=shape,
                             where=where)
     job.progress(0.9, "estimating impact")
