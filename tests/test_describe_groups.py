@@ -250,6 +250,19 @@ def test_level_and_top_box_cells_follow_the_breakdown_lattice():
     assert "fav. suppressed" in text
 
 
+def test_pay_medians_only_in_groups_large_enough():
+    frame = company()
+    frame["department"] = np.where(np.arange(len(frame)) < 12, "Small", frame["department"])  # 12 people
+    result = profile(frame, by=["department"], columns=["monthly_salary", "overtime_hours"])
+    small = next(g for g in result.groups if g.label == "Small")
+    pay, hours = column(small, "monthly_salary"), column(small, "overtime_hours")
+    assert pay.mean == pytest.approx(frame.loc[:11, "monthly_salary"].mean())
+    assert pay.median is None and pay.q1 is None and pay.median_ci_low is None  # < 20: a median is one person's pay
+    assert hours.median == pytest.approx(frame.loc[:11, "overtime_hours"].median())  # not pay: shown
+    big = next(g for g in result.groups if g.label != "Small" and not g.suppressed)
+    assert column(big, "monthly_salary").median is not None
+
+
 def test_identifying_columns_are_refused_and_a_few_missing_values_hide_a_mean():
     frame = company(n=120)
     with pytest.raises(ValueError, match="identifies people"):

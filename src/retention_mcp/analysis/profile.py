@@ -166,6 +166,7 @@ class _Column:
     scale: tuple[int, int, int] | None = None  # (low, high, first favourable)
     note: str | None = None
     derived: bool = False
+    quantile_min: int = 0  # fewer values than this: no medians or quartiles (they are single people's values)
 
 
 # -- columns
@@ -303,7 +304,12 @@ def resolve_columns(ds: Dataset, names: Sequence[str] | None, by_names: Sequence
                 out.append(_Column(column, "likert", role, values=values, dim=dim, scale=scale,
                                    note=(f"Likert {low}-{high}; favourable = {top}-{high}" + sensitive)))
             else:
-                out.append(_Column(column, "numeric", role, values=values, note=sensitive.strip(" ()") or None))
+                quantile_min = int(catalog.get("pay_quantiles_min_people", 20)) if role == "pay" else 0
+                note = sensitive.strip(" ()") or None
+                if quantile_min:
+                    note = (f"pay: medians, quartiles and their intervals only for groups of {quantile_min} or more "
+                            "(in a smaller group they are nearly one person's pay)")
+                out.append(_Column(column, "numeric", role, values=values, note=note, quantile_min=quantile_min))
             continue
         dim = build_dimension(ds, column, policy, purpose="a column to profile")
         if len(dim.labels) - 1 > max_levels:
@@ -544,8 +550,9 @@ def _numeric(column: _Column, mask: Any, rest: Any, cells_of: Mapping[str, Any],
     if sd is not None:
         out.mean_ci_low, out.mean_ci_high = t_interval(mean, sd, len(ordered))
     q1, median, q3 = (float(q) for q in np.quantile(ordered, [0.25, 0.5, 0.75]))
-    out.median, out.q1, out.q3, out.iqr = median, q1, q3, q3 - q1
-    out.median_ci_low, out.median_ci_high = median_interval(ordered)
+    if len(ordered) >= column.quantile_min:
+        out.median, out.q1, out.q3, out.iqr = median, q1, q3, q3 - q1
+        out.median_ci_low, out.median_ci_high = median_interval(ordered)
     others = values[rest & np.isfinite(values)] if rest is not None else None
     if others is not None and len(others) >= 2 and sd is not None:
         other_sd = float(others.std(ddof=1))
