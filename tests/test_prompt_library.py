@@ -83,12 +83,14 @@ SAMPLE_ARGUMENTS: dict[str, dict[str, str]] = {
 # Which tool names each template must tell the model to call (the "where relevant").
 REQUIRED_TOOLS = {
     "retention_strategy": ("inspect_dataset", "turnover_breakdown", "retention_curve", "driver_analysis",
-                           "calculate_roi", "build_kpis", "export_report"),
-    "performance_csat_linkage": ("agent_scorecard", "build_kpis", "qa_calibration", "calculate_roi"),
-    "kpi_decomposition": ("build_kpis", "score_kpis", "turnover_breakdown"),
+                           "calculate_roi", "build_kpis", "export_report", "describe_groups", "estimate_impact",
+                           "list_datasets", "call_log_profile"),
+    "performance_csat_linkage": ("agent_scorecard", "build_kpis", "qa_calibration", "calculate_roi",
+                                 "call_log_profile"),
+    "kpi_decomposition": ("build_kpis", "score_kpis", "turnover_breakdown", "call_log_profile"),
     "service_efficiency_project": ("build_kpis", "score_kpis", "erlang_staffing", "turnover_breakdown",
-                                   "calculate_roi", "hiring_forecast"),
-    "supervisor_plan": ("build_kpis", "turnover_breakdown", "hiring_forecast", "calculate_roi"),
+                                   "calculate_roi", "hiring_forecast", "call_log_profile"),
+    "supervisor_plan": ("build_kpis", "turnover_breakdown", "hiring_forecast", "calculate_roi", "call_log_profile"),
     "performance_improvement_plan": ("agent_scorecard", "qa_calibration", "build_kpis", "score_kpis"),
 }
 

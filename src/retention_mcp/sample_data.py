@@ -4,14 +4,19 @@ About 1,500 people over three years (2022-01-01 .. 2024-12-31) in R&D, Sales and
 (day / evening / night shifts), with hire and termination dates, termination type, performance, and
 survey items (1–5 Likert: workload, manager support, growth, pay fairness; 0–10 "would recommend as a
 place to work") that really drive leaving — so driver analysis finds something, and Customer Service
-nights show the highest turnover.
+nights show the highest turnover — plus annual salary and monthly overtime hours (overtime follows the
+workload answer, so it goes with leaving as it does in real exports).
 
 ``write_sample_company(folder)`` writes two twins of the same people:
 
 - ``sample_company.csv``: UTF-8, English headers, ISO dates;
 - ``sample_company_zh.csv``: GBK, Chinese headers (部门, 入职日期, 离职日期, 离职类型 主动离职/被动离职, 班次, ...),
   mixed date formats (2024/3/5, 2024-03-05, 2024年3月5日, Excel serial numbers), a blank row and a
-  trailing empty column, as real exports have.
+  trailing empty column, as real exports have;
+
+and ``sample_calls.csv``, the customer-service center's call log for the last four weeks (one row per call,
+the PwC call-center layout: agent, date, time, answered Y/N, speed of answer, talk duration h:mm:ss, a 1-5
+rating with 0 on unanswered calls, resolved Y/N), with a morning and an evening peak.
 """
 
 from __future__ import annotations
@@ -37,12 +42,18 @@ ROLES = {
     "Customer Service": (["Service Agent", "Team Lead"], [0.88, 0.12]),
 }
 SHIFT_HAZARD = {"day": 1.0, "evening": 1.25, "night": 1.7}
+#: Median annual salary by role (one currency, e.g. CNY); people vary around it (log-normal, sd 0.15).
+SALARY = {"Software Engineer": 300_000, "Senior Engineer": 420_000, "Test Engineer": 220_000,
+          "Account Executive": 180_000, "Sales Manager": 300_000, "Service Agent": 72_000, "Team Lead": 108_000}
+#: Mean monthly overtime hours by department; +4 hours per workload point above 3, more on evening/night shifts.
+OVERTIME = {"R&D": 14.0, "Sales": 10.0, "Customer Service": 12.0}
+OVERTIME_SHIFT = {"day": 0.0, "evening": 3.0, "night": 5.0}
 
 ZH_HEADERS = {
     "employee_id": "工号", "department": "部门", "job_role": "岗位", "shift": "班次", "hire_date": "入职日期",
     "termination_date": "离职日期", "termination_type": "离职类型", "regretted": "是否惋惜", "performance": "绩效",
     "workload": "工作负荷", "manager_support": "上级支持", "growth": "成长机会", "pay_fairness": "薪酬公平",
-    "recommend": "推荐意愿",
+    "recommend": "推荐意愿", "annual_salary": "年薪", "overtime_hours": "月加班时长",
 }
 ZH_VALUES = {
     "department": {"R&D": "研发", "Sales": "销售", "Customer Service": "客服"},
@@ -63,6 +74,7 @@ def generate_company(seed: int = SEED, initial_headcount: int = 900,
 
     rng = np.random.default_rng(seed)
     window_days = (WINDOW_END - WINDOW_START).days
+    extra = np.random.default_rng(seed + 2)  # pay and overtime: their own stream, the other columns unchanged
     people: list[dict[str, Any]] = []
     names = list(DEPARTMENTS)
     shares = np.array([DEPARTMENTS[d][0] for d in names])
@@ -118,6 +130,9 @@ def generate_company(seed: int = SEED, initial_headcount: int = 900,
             "hire_date": hire, "termination_date": termination, "termination_type": kind, "regretted": regretted,
             "performance": performance, "workload": workload, "manager_support": manager_support, "growth": growth,
             "pay_fairness": pay_fairness, "recommend": recommend,
+            "annual_salary": int(round(SALARY[role] * float(np.exp(extra.normal(0, 0.15))), -2)),
+            "overtime_hours": int(max(0.0, round(OVERTIME[dept] + OVERTIME_SHIFT[shift] + 4 * (workload - 3)
+                                                 + extra.normal(0, 4)))),
         })
     return people
 
@@ -135,8 +150,9 @@ def _zh_date(value: dt.date | None, style: int) -> str:
 
 
 def write_sample_company(folder: Path, seed: int = SEED) -> dict[str, Path]:
-    """Write ``sample_company.csv`` (UTF-8, English) and ``sample_company_zh.csv`` (GBK, Chinese) into
-    ``folder``; return {"en": path, "zh": path}. Same people, same numbers."""
+    """Write ``sample_company.csv`` (UTF-8, English), ``sample_company_zh.csv`` (GBK, Chinese) and
+    ``sample_calls.csv`` (the call log) into ``folder``; return {"en": path, "zh": path, "calls": path}.
+    The two HR files hold the same people and give the same numbers."""
     import numpy as np
 
     folder = Path(folder)
@@ -166,7 +182,55 @@ def write_sample_company(folder: Path, seed: int = SEED) -> dict[str, Path]:
             writer.writerow([*row, ""])
             if i == len(people) // 2:
                 writer.writerow([""] * (len(COLUMNS) + 1))  # a blank row in the middle
-    return {"en": english, "zh": chinese}
+    calls = write_call_log(folder / "sample_calls.csv", seed)
+    return {"en": english, "zh": chinese, "calls": calls}
+
+
+#: The call log covers these four weeks (Monday to Sunday), 24 hours a day.
+CALLS_START = dt.date(2024, 12, 2)
+CALLS_DAYS = 28
+#: Mean calls per 30-minute interval by hour of day (a morning and an evening peak), and by weekday.
+CALLS_BY_HOUR = (2, 1.5, 1, 1, 1, 1.5, 3, 6, 10, 14, 16, 15, 12, 11, 11, 12, 12, 13, 15, 17, 18, 14, 8, 4)
+CALLS_WEEKDAY = (1.15, 1.0, 1.0, 1.0, 1.05, 0.8, 0.7)
+CALL_TOPICS = ("Billing", "Technical support", "Orders", "Account")
+
+
+def write_call_log(path: Path, seed: int = SEED) -> Path:
+    """The customer-service call log (PwC layout): arrivals are Poisson per 30 minutes around CALLS_BY_HOUR; the
+    wait grows with the load, callers hang up when it exceeds their patience, ratings fall with the wait."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed + 3)
+    agents = [f"A{i:03d}" for i in range(1, 41)]
+    rows = []
+    call = 0
+    for day in range(CALLS_DAYS):
+        date = CALLS_START + dt.timedelta(days=day)
+        for slot in range(48):
+            mean = CALLS_BY_HOUR[slot // 2] * CALLS_WEEKDAY[date.weekday()]
+            for _ in range(int(rng.poisson(mean))):
+                call += 1
+                second = slot * 1800 + int(rng.integers(0, 1800))
+                wait = float(rng.exponential(8 + 2.5 * mean))
+                answered = wait <= rng.exponential(120)
+                resolved = answered and rng.random() < 0.78
+                if answered:
+                    talk = int(np.clip(rng.lognormal(np.log(280), 0.45), 30, 3600))
+                    score = 3.2 + (0.9 if resolved else -0.8) - wait / 90 + rng.normal(0, 0.9)
+                    rating = int(np.clip(np.round(score), 1, 5))
+                else:
+                    talk, rating = 0, 0
+                rows.append([f"C{call:06d}", agents[int(rng.integers(0, len(agents)))], date.isoformat(),
+                             f"{second // 3600:02d}:{second % 3600 // 60:02d}:{second % 60:02d}",
+                             CALL_TOPICS[int(rng.integers(0, len(CALL_TOPICS)))], "Y" if answered else "N",
+                             "Y" if resolved else "N", str(round(wait)) if answered else "",
+                             f"{talk // 3600}:{talk % 3600 // 60:02d}:{talk % 60:02d}" if answered else "", rating])
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Call Id", "Agent", "Date", "Time", "Topic", "Answered (Y/N)", "Resolved",
+                         "Speed of answer in seconds", "AvgTalkDuration", "Satisfaction rating"])
+        writer.writerows(rows)
+    return path
 
 
 def _en(value: Any) -> str:

@@ -313,11 +313,11 @@ def build_server(settings: Settings | None = None) -> RetentionServer:
     server.middleware.append(_WarmUpAfterHello(server))
 
     def register_tools() -> None:
-        from retention_mcp.endpoints import drivers, kpis, reports, templates, turnover, workforce, workspace
+        from retention_mcp.endpoints import drivers, grounding, kpis, reports, templates, turnover, workforce, workspace
         from retention_mcp.runtime import dispatch, tools_in
 
         assert server.runtime is not None
-        for module in (templates, turnover, kpis, workforce, drivers, reports, workspace):
+        for module in (templates, turnover, kpis, workforce, drivers, reports, grounding, workspace):
             dispatch.register(server, server.runtime, tools_in(module))
             if hasattr(module, "register"):
                 module.register(server, settings)

@@ -244,3 +244,69 @@ def kruskal_wallis(groups: list[Any]) -> tuple[float, int, float] | None:
 
 def normal_two_sided_p(z: float) -> float:
     return math.erfc(abs(z) / math.sqrt(2))
+
+
+# -- intervals for group profiles and impact estimates (describe_groups, estimate_impact, call_log_profile)
+
+
+def welch_interval(mean1: float, sd1: float, n1: int, mean2: float, sd2: float, n2: int,
+                   level: float = 0.95) -> tuple[float | None, float | None, float | None]:
+    """Welch (1947) interval for mean1 − mean2 with the Welch–Satterthwaite degrees of freedom:
+    se = √(s1²/n1 + s2²/n2), df = se⁴ ÷ ((s1²/n1)²/(n1−1) + (s2²/n2)²/(n2−1)). Returns (low, high, df);
+    Nones when a side has fewer than 2 values or both variances are 0."""
+    from scipy.special import stdtrit
+
+    if n1 < 2 or n2 < 2:
+        return (None, None, None)
+    v1, v2 = sd1 * sd1 / n1, sd2 * sd2 / n2
+    se2 = v1 + v2
+    if not se2 > 0:
+        return (None, None, None)
+    df = se2 * se2 / (v1 * v1 / (n1 - 1) + v2 * v2 / (n2 - 1))
+    half = float(stdtrit(df, 0.5 + level / 2)) * math.sqrt(se2)
+    difference = mean1 - mean2
+    return (difference - half, difference + half, float(df))
+
+
+def median_interval(sorted_values: Any, level: float = 0.95) -> tuple[float | None, float | None]:
+    """Distribution-free interval for a median from order statistics (Conover, Practical Nonparametric
+    Statistics, 3rd ed., §3.2): ranks l = the smallest k with P(B <= k) >= α/2 for B ~ Binomial(n, ½) and
+    u = n − l + 1 (1-based); coverage at least ``level``. (None, None) when n is too small (n <= 5 at 95%)."""
+    from scipy import stats
+
+    n = len(sorted_values)
+    if n == 0:
+        return (None, None)
+    lower = int(stats.binom.ppf((1 - level) / 2, n, 0.5))
+    if lower < 1:
+        return (None, None)
+    upper = n - lower + 1
+    return (float(sorted_values[lower - 1]), float(sorted_values[upper - 1]))
+
+
+def newcombe_difference(k1: float, n1: float, k2: float, n2: float,
+                        z: float = Z_95) -> tuple[float | None, float | None, float | None]:
+    """Difference of two independent proportions k1/n1 − k2/n2 with Newcombe's hybrid score interval
+    (Newcombe 1998, Stat Med 17:873, method 10), built from the two Wilson intervals:
+    low = d − √((p1 − l1)² + (u2 − p2)²), high = d + √((u1 − p1)² + (p2 − l2)²)."""
+    if not n1 or not n2 or n1 <= 0 or n2 <= 0:
+        return (None, None, None)
+    p1, p2 = k1 / n1, k2 / n2
+    l1, u1 = wilson_interval(k1, n1, z)
+    l2, u2 = wilson_interval(k2, n2, z)
+    difference = p1 - p2
+    return (difference, difference - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2),
+            difference + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
+
+
+def poisson_interval(count: float, exposure: float, level: float = 0.95) -> tuple[float | None, float | None]:
+    """Exact (Garwood 1936) interval for a rate count ÷ exposure: χ²(α/2, 2x)/2 and χ²(1 − α/2, 2x + 2)/2
+    leavers, divided by the exposure (an average headcount)."""
+    from scipy import stats
+
+    if exposure is None or not exposure > 0 or count is None or count < 0:
+        return (None, None)
+    alpha = 1 - level
+    low = 0.0 if count == 0 else float(stats.chi2.ppf(alpha / 2, 2 * count)) / 2
+    high = float(stats.chi2.ppf(1 - alpha / 2, 2 * count + 2)) / 2
+    return (low / exposure, high / exposure)

@@ -53,6 +53,8 @@ _NUMBER_LIKE = r"[-+]?[\d,]*\.?\d+\s*[%％]?|\d{1,2}:\d{2}(:\d{2})?"
 
 Identity = Literal["identifying", "people"] | None
 logger = logging.getLogger(__name__)
+#: Roles that hold the dates of events (hiring, leaving, a call, a shift), never identifying by content.
+DATE_ROLES = frozenset({"hire_date", "termination_date", "call_date", "call_time", "shift_date", "shift_start"})
 
 
 @dataclass
@@ -188,8 +190,8 @@ def _identity(column: pd.Series, header: str, role: str | None, table: RoleTable
         distinct = int(values.nunique()) if len(values) else 0
         if not (is_id_only and distinct <= MIN_IDENTIFYING_DISTINCT and distinct < IDENTIFYING_RATIO * len(values)):
             return "identifying"
-    if len(values) == 0 or role in ("hire_date", "termination_date"):
-        return None
+    if len(values) == 0 or role in DATE_ROLES:
+        return None  # dates of events (a call's date as text, '2024-12-02', looks like a phone number)
     if isinstance(column.dtype, pd.CategoricalDtype):
         distinct = int(column.cat.remove_unused_categories().cat.categories.size)
     else:

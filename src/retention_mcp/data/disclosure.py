@@ -6,6 +6,9 @@
   (secondary suppression, :func:`suppress`): in a table with its margins — the one-dimension totals and
   crossed tables the server would also give for the same data, the overall included — no line (a row or
   column together with its margin) has exactly one hidden cell.
+- **Group means** (pay, tenure, scores) need one more rule (:func:`protect_means`): with a line's margin
+  shown, its hidden cells together are the margin minus the visible ones, so their mean could be worked
+  out. In every such line the hidden cells must hold no one or at least ``min_group`` people.
 - **Identifying columns** (IDs, names, dates of birth, e-mail, phone, free text) are never a dimension,
   driver, outcome or shown value; the intake decides which they are (``Dataset.is_identifying``).
 - **People** in people-level results (agents) and columns naming people who are not the rows (managers)
@@ -326,6 +329,49 @@ def _secondary(table: np.ndarray, hidden: np.ndarray, subset: tuple[int, ...],
                 full_index.insert(axis_position, pick)
                 hidden[tuple(full_index)] = True
                 moved = np.moveaxis(hidden, axis_position, -1)
+                changed = True
+    return hidden
+
+
+def protect_means(sizes: np.ndarray, hidden: np.ndarray, k: int,
+                  margins: Mapping[int, np.ndarray | bool] | None = None) -> np.ndarray:
+    """Cells to hide in a table of group means (on top of ``hidden``, the count policy's cells).
+
+    ``sizes`` are the people per cell (any number of dimensions), ``margins[axis]`` whether the margin of the
+    lines along ``axis`` is hidden (an array over the other axes; default: shown). A mean of the margin
+    minus the visible cells is the mean of the hidden ones, so along every line whose margin is shown the
+    hidden cells must be none, or at least two holding at least ``k`` people together; the smallest visible
+    non-empty cell of a line that breaks this is hidden too, until none does.
+    """
+    import numpy as np
+
+    sizes = np.asarray(sizes, dtype="float64")
+    hidden = np.array(hidden, dtype=bool)
+    if sizes.ndim == 0:
+        return hidden
+    margins = dict(margins or {})
+    changed = True
+    while changed:
+        changed = False
+        for axis in range(sizes.ndim):
+            margin_hidden = np.broadcast_to(np.asarray(margins.get(axis, False), dtype=bool),
+                                            sizes.shape[:axis] + sizes.shape[axis + 1:])
+            moved_sizes = np.moveaxis(sizes, axis, -1)
+            for index in np.ndindex(*moved_sizes.shape[:-1]):
+                if margin_hidden[index]:
+                    continue
+                line_hidden = np.moveaxis(hidden, axis, -1)[index]
+                line_sizes = moved_sizes[index]
+                held = float(line_sizes[line_hidden].sum())
+                if not (line_hidden.sum() == 1 or 0 < held < k):
+                    continue
+                candidates = np.flatnonzero(~line_hidden & (line_sizes > 0))
+                if not len(candidates):
+                    continue
+                pick = int(candidates[np.argmin(line_sizes[candidates])])
+                full = list(index)
+                full.insert(axis, pick)
+                hidden[tuple(full)] = True
                 changed = True
     return hidden
 

@@ -41,13 +41,15 @@ def call_center_catalog(job: Job) -> dict[str, Any]:
 @tool(title="Retention program ROI", result=RoiResult)
 def calculate_roi(
     job: Job,
-    headcount: Annotated[float, Field(description="employees in the group the program covers, e.g. 200")],
-    current_turnover_rate: Annotated[Rate, Field(description=f"annual turnover now; {RATE_HINT}")],
-    target_turnover_rate: Annotated[Rate, Field(description=f"annual turnover the program aims for, e.g. the new "
-                                                            f"rate from estimate_impact; {RATE_HINT}")],
+    headcount: Annotated[float, Field(description="employees in the group the program covers, e.g. 200 "
+                                                  "(estimate_impact's headcount)")],
+    current_turnover_rate: Annotated[Rate, Field(description=f"annual turnover now (estimate_impact's "
+                                                             f"current_overall_rate); {RATE_HINT}")],
+    target_turnover_rate: Annotated[Rate, Field(description=f"annual turnover the program aims for, e.g. "
+                                                            f"estimate_impact's new_overall_rate; {RATE_HINT}")],
     average_annual_cost: Annotated[float, Field(
         description="average annual cost per employee (salary, or fully loaded), one currency, e.g. 60000 "
-                    "(describe_groups gives a group's mean pay)")],
+                    "(describe_groups' average_annual_cost: a group's mean pay, monthly pay × 12)")],
     replacement_cost_multiplier: Annotated[float | None, Field(
         description="cost of replacing one leaver ÷ average annual cost, e.g. 0.4. Omit to use cost_preset's "
                     "base value")] = None,
@@ -73,7 +75,8 @@ def calculate_roi(
     FTEs × average annual cost and other annual benefits. Reports `roi` = (benefit − cost) ÷ cost AND
     `benefit_cost_ratio` = benefit ÷ cost (a "3× return" usually means the latter), payback month, NPV,
     break-even reduction, low/base/high scenarios and a ±20% sensitivity table. Quote the returned `formula`.
-    The target rate can come from estimate_impact (its new rate); average_annual_cost from describe_groups.
+    From estimate_impact: headcount, current_turnover_rate = its current_overall_rate, target_turnover_rate = its
+    new_overall_rate (its calculate_roi_inputs); average_annual_cost from describe_groups (annualised mean pay).
     Example: headcount=200, current_turnover_rate='12.6%', target_turnover_rate='10%', average_annual_cost=60000,
     cost_preset='frontline', program_cost_one_off=80000, program_cost_annual=40000, benefit_ramp_months=3.
     """

@@ -48,6 +48,10 @@ class Job:
         ds = load_dataset(self.settings, path=path, csv_text=csv_text, sheet=sheet, column_map=column_map,
                           shape=shape, kind=kind, progress=self.progress)
         self.datasets.append(ds)
+        if path and kind == "hr":
+            from retention_mcp.data.recent import remember
+
+            remember(self.settings, path)  # for completions from the data (employee_group ...)
         scope = parse_where(ds, where, self.policy)
         if scope.active:
             kept = int(scope.rows.sum())
