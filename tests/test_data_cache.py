@@ -5,9 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-from retention_mcp.data.cache import LRUCache
+import pytest
+
+from retention_mcp.data import reader
+from retention_mcp.data.cache import TABLES, LRUCache
 from retention_mcp.errors import InputError
+from retention_mcp.settings import Settings
 
 
 def test_concurrent_first_requests_wait_for_one_create() -> None:
@@ -65,3 +70,29 @@ def test_eviction_by_count_and_bytes() -> None:
     assert cache.get("a") is None and cache.get("c") == 3
     cache.put("d", 4, 95)  # over the byte budget: the older entries go
     assert cache.get("b") is None and cache.get("d") == 4
+
+
+def test_twenty_parallel_reads_of_one_file_parse_it_once(settings: Settings, data_dir: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = 200_000
+    (data_dir / "big.csv").write_text("id,dept\n" + "".join(f"{i},d{i % 7}\n" for i in range(rows)),
+                                      encoding="utf-8")
+    TABLES.clear()
+    parses = []
+    real = reader._parse_csv
+
+    def counting(*args, **kwargs):
+        parses.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reader, "_parse_csv", counting)  # a counter around the real parser, not a mock
+    gate = threading.Barrier(20)
+
+    def read() -> int:
+        gate.wait()
+        return len(reader.open_table(settings, path="big.csv").frame)
+
+    with ThreadPoolExecutor(20) as pool:
+        sizes = list(pool.map(lambda _: read(), range(20)))
+    assert sizes == [rows] * 20
+    assert len(parses) == 1

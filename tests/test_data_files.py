@@ -48,8 +48,11 @@ def test_a_file_swapped_for_a_link_to_outside_is_never_read(settings: Settings, 
     thread = threading.Thread(target=swapper, daemon=True)
     thread.start()
     time.sleep(0.05)  # let the swapper get going
+    deadline = time.monotonic() + 20
     try:
-        for _ in range(5000):
+        # At least 5,000 reads, and on until the link state was met a few times (a loaded machine may
+        # schedule the swapper rarely).
+        while sum(counts.values()) < 5000 or (counts["refused"] < 10 and time.monotonic() < deadline):
             try:
                 with open_data_file(settings, "f.csv") as file:
                     content = os.pread(file.fd, 100, 0)
@@ -63,7 +66,7 @@ def test_a_file_swapped_for_a_link_to_outside_is_never_read(settings: Settings, 
         thread.join(10)
     assert counts["outside"] == 0, counts
     assert counts["inside"] > 0 and counts["refused"] > 0, counts  # both states were really seen
-    assert swaps[0] > 100, swaps
+    assert swaps[0] > 0, swaps
 
 
 def test_read_all_hashes_what_it_reads_and_notices_growth(settings: Settings, data_dir: Path) -> None:
