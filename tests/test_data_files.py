@@ -78,6 +78,13 @@ def test_read_all_hashes_what_it_reads_and_notices_growth(settings: Settings, da
     with open_data_file(settings, "h.csv") as file:
         data, digest = file.read_all()
     assert bytes(data) == content and digest == hashlib.sha256(content).hexdigest()
+    big = data_dir / "big.csv"  # large enough to be hashed by the second thread
+    big_content = b"a,b\n" + b"".join(b"%d,%d\n" % (i, i * 7) for i in range(2_500_000))
+    big.write_bytes(big_content)
+    os.utime(big, (old, old))
+    with open_data_file(settings, "big.csv") as file:
+        data, digest = file.read_all()
+    assert len(big_content) > 24 << 20 and digest == hashlib.sha256(big_content).hexdigest()
 
     def append(_done: int) -> None:  # another program appends while the file is read
         with path.open("ab") as handle:

@@ -104,19 +104,29 @@ class DataFile:
         buffer = bytearray(size)
         view = memoryview(buffer)
         digest = hashlib.sha256()
+        # Big files: a second thread hashes each chunk as soon as it is read, while the next one is read
+        # (both release the GIL), so hashing adds little to the wall time of the one pass.
+        hasher = _Hasher(digest, view) if size > 2 * _READ_CHUNK else None
         position = 0
-        with io.FileIO(self.fd, "rb", closefd=False) as raw:
-            raw.seek(0)
-            while position < size:
-                count = raw.readinto(view[position:position + _READ_CHUNK])
-                if not count:  # shorter than fstat said: truncated while we read
+        try:
+            with io.FileIO(self.fd, "rb", closefd=False) as raw:
+                raw.seek(0)
+                while position < size:
+                    count = raw.readinto(view[position:position + _READ_CHUNK])
+                    if not count:  # shorter than fstat said: truncated while we read
+                        raise FileChanged
+                    if hasher is not None:
+                        hasher.add(position, position + count)
+                    else:
+                        digest.update(view[position:position + count])
+                    position += count
+                    if progress:
+                        progress(position)
+                if raw.read(1):  # longer than fstat said: still being appended to
                     raise FileChanged
-                digest.update(view[position:position + count])
-                position += count
-                if progress:
-                    progress(position)
-            if raw.read(1):  # longer than fstat said: still being appended to
-                raise FileChanged
+        finally:
+            if hasher is not None:
+                hasher.finish()
         after = os.fstat(self.fd)
         if _signature(after) != _signature(before):
             raise FileChanged
@@ -129,6 +139,31 @@ class DataFile:
                 raise FileChanged
         del view
         return buffer, digest.hexdigest()
+
+
+class _Hasher:
+    """Hashes ranges of a buffer in a background thread, in order."""
+
+    def __init__(self, digest: hashlib._Hash, view: memoryview) -> None:
+        import queue
+        import threading
+
+        self.digest = digest
+        self.view = view
+        self.ranges: queue.SimpleQueue[tuple[int, int] | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="sha256", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (item := self.ranges.get()) is not None:
+            self.digest.update(self.view[item[0]:item[1]])
+
+    def add(self, start: int, end: int) -> None:
+        self.ranges.put((start, end))
+
+    def finish(self) -> None:
+        self.ranges.put(None)
+        self.thread.join()
 
 
 def _signature(st: os.stat_result) -> tuple:
