@@ -612,10 +612,6 @@ def _arrow_frame(table: pa.Table, *, excel: bool) -> pd.DataFrame:
         for column in table.columns:
             kind = column.type
             if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-                # Cells holding only spaces are blank, as in the CSV reader (cheaper here than in fastexcel).
-                blank = pc.equal(pc.utf8_trim_whitespace(column), "")
-                if pc.any(blank).as_py():
-                    column = pc.if_else(blank, pa.scalar(None, kind), column)
                 if pc.count_distinct(column).as_py() <= _MAX_DICTIONARY:
                     column = pc.dictionary_encode(column)
             elif pa.types.is_floating(kind) and column.null_count == 0 and len(column):
