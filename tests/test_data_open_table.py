@@ -220,6 +220,8 @@ def test_choose_header_row_rules() -> None:
     assert choose_header_row([(1, 6, 6)] + [(n, 5, 2) for n in range(2, 30)]) == 1
     assert choose_header_row([(1, 3, 1)] + [(n, 3, 1) for n in range(2, 30)]) == 1  # no labels anywhere
     assert choose_header_row([(3, 1, 1), (4, 1, 0)]) == 3  # one column: the first row
+    assert choose_header_row([(1, 4, 4), (2, 6, 0), (3, 3, 1)]) == 1  # a header with gaps over a short table
+    assert choose_header_row([(1, 1, 1), (2, 3, 1), (3, 3, 0)]) == 2  # a title, then a header of years
     assert choose_header_row([]) == 1
 
 

@@ -224,7 +224,7 @@ def test_fast_reader_keeps_dates_serials_headers_and_drops_blanks(settings: Sett
     hr_workbook(data_dir / "hr.xlsx")
     table = open_table(settings, path="hr.xlsx")
     frame = table.frame
-    assert list(frame.columns) == ["Employee ID", "Department", "Department_1", "Hire Date", "Serial Hire", "Mixed"]
+    assert list(frame.columns) == ["Employee ID", "Department", "Department.1", "Hire Date", "Serial Hire", "Mixed"]
     assert len(frame) == 3
     assert pd.api.types.is_datetime64_any_dtype(frame["Hire Date"])
     assert [d.date() for d in frame["Hire Date"]] == [dt.date(2024, 3, 5), dt.date(2023, 1, 9),
@@ -234,6 +234,22 @@ def test_fast_reader_keeps_dates_serials_headers_and_drops_blanks(settings: Sett
     mixed = parse_dates(frame["Mixed"]).values  # a date, a text date, a serial: nothing lost
     assert [v.date() for v in mixed] == [dt.date(2024, 3, 5)] * 3
     assert table.source.sheet == "Roster" and table.source.header_row == 1 and table.source.format == "xlsx"
+
+
+def test_headers_as_in_csv_when_the_table_starts_off_column_a(settings: Settings, data_dir: Path) -> None:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet["C3"], sheet["D3"], sheet["E3"], sheet["F3"] = "dept", "dept", " A_1 ", 2024  # a year as a label
+    for row in (4, 5):
+        sheet[f"B{row}"], sheet[f"C{row}"], sheet[f"D{row}"], sheet[f"E{row}"], sheet[f"F{row}"] = 9, "S", "T", 1, 2
+    workbook.save(data_dir / "offset.xlsx")
+    (data_dir / "offset.csv").write_text(",dept,dept, A_1 ,2024\n9,S,T,1,2\n9,S,T,1,2\n", encoding="utf-8")
+    from_excel = open_table(settings, path="offset.xlsx")
+    assert from_excel.source.header_row == 3
+    assert list(from_excel.frame.columns) == ["column_1", "dept", "dept.1", "A_1", "2024"]
+    assert list(from_excel.frame.columns) == list(open_table(settings, path="offset.csv").frame.columns)
 
 
 def test_a_late_value_of_another_type_is_not_lost(settings: Settings, data_dir: Path) -> None:

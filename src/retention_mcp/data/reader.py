@@ -396,20 +396,28 @@ def _is_label(text: str) -> bool:
 def choose_header_row(rows: list[tuple[int, int, int]]) -> int:
     """The header row among the top non-empty rows, each given as (row number, non-empty cells, label cells).
 
-    The table's width is the most common count of non-empty cells; the header is the first of the top
-    rows (HEADER_SEARCH_ROWS) at least 70% that wide whose cells are (80%) labels, not numbers or dates;
-    else the first row that wide; else the first row.
+    The table's width is the most common count of non-empty cells. Among the top rows
+    (HEADER_SEARCH_ROWS), the header is the first that is at least 70% that wide and whose cells are
+    (80%) labels, not numbers or dates; else the first labelled row at least half that wide (a header
+    with gaps); else the first row 70% that wide; else the first row. Title rows above a table ("XX公司
+    员工花名册", "导出日期: 2024-06-30") are one or two cells wide, so they are passed over.
     """
     if not rows:
         return 1
     widths = Counter(width for _, width, _ in rows)
     modal = max(widths, key=lambda width: (widths[width], width))
     need = max(2, math.ceil(0.7 * modal)) if modal >= 2 else 1
-    wide = [(number, width, labels) for number, width, labels in rows[:HEADER_SEARCH_ROWS] if width >= need]
-    for number, width, labels in wide:
-        if labels >= 0.8 * width:
+    top = rows[:HEADER_SEARCH_ROWS]
+    for number, width, labels in top:
+        if width >= need and labels >= 0.8 * width:
             return number
-    return wide[0][0] if wide else rows[0][0]
+    for number, width, labels in top:
+        if width >= max(2, 0.5 * modal) and labels >= 0.8 * width:
+            return number
+    for number, width, _labels in top:
+        if width >= need:
+            return number
+    return rows[0][0]
 
 
 def _csv_records(text: str, delimiter: str, limit: int) -> list[tuple[int, int, list[str]]]:
@@ -699,8 +707,9 @@ def _parse_xlsx(settings: Settings, data: bytes, shown: str, sheet: str | None, 
                          + "; check the workbook, or export the table as CSV")
     target, scan = chosen
     book.verify_parts([target])
-    shared = book.shared_strings({c.shared for r in scan.rows[:HEADER_SEARCH_ROWS + 10] for c in r.cells
-                                  if c.shared is not None})
+    wanted = [r for r in scan.rows[:HEADER_SEARCH_ROWS + 10] if header_row is None or r.number <= header_row]
+    wanted += [r for r in scan.rows if r.number == header_row and r not in wanted]
+    shared = book.shared_strings({c.shared for r in wanted for c in r.cells if c.shared is not None})
     if header_row is not None:
         if not any(row.number == header_row for row in scan.rows):
             raise InputError(f"row {header_row} of sheet {target.name!r} is empty; give the row that holds the "
@@ -718,8 +727,37 @@ def _parse_xlsx(settings: Settings, data: bytes, shown: str, sheet: str | None, 
     if progress:
         progress(0.2, f"reading sheet {target.name!r} (header on row {header})")
     table = xlsx.read_sheet(data, target.name, book.sheets.index(target), header)
+    labels = next((r for r in scan.rows if r.number == header), None)
+    if labels is not None:
+        table = table.rename_columns(_header_names(table.column_names, labels, shared))
     frame = _arrow_frame(table, excel=True)
     return _Parsed(frame=frame, sheet=target.name, header_row=header)
+
+
+def _header_names(names: list[str], header: Any, shared: dict[int, str]) -> list[str]:
+    """The header row's own texts for fastexcel's columns, so duplicates and padding are handled as in CSV.
+
+    fastexcel makes duplicate names unique before they are trimmed ('A', 'A_1') and calls empty ones
+    __UNNAMED__<position>; its columns start at the leftmost column with a value. That column is found by
+    lining up the first text of the header row with fastexcel's name for it; when they do not line up,
+    fastexcel's names are kept.
+    """
+    texts = {}
+    for cell in header.cells:
+        text = cell.text if cell.kind == "text" else shared.get(cell.shared) if cell.kind == "shared" else None
+        if text is not None:
+            texts[cell.column] = text
+    if not texts:
+        return names
+    first = min(texts)
+    try:
+        start = first - names.index(texts[first])
+    except ValueError:
+        return names
+    if start < 0 or any(names[column - start] != text for column, text in texts.items()
+                        if 0 <= column - start < len(names) and not names[column - start].startswith(text)):
+        return names
+    return [texts.get(start + i, "" if name.startswith("__UNNAMED__") else name) for i, name in enumerate(names)]
 
 
 # -- Parquet
