@@ -100,6 +100,8 @@ class DataFile:
         ``progress(bytes_read)`` is called after each chunk.
         """
         before = os.fstat(self.fd)
+        if _signature(before) != _signature(self.stat):  # changed since the open: its version is stale
+            raise FileChanged
         size = before.st_size
         buffer = bytearray(size)
         view = memoryview(buffer)

@@ -254,7 +254,8 @@ def _parse_file(settings: Settings, file: DataFile, kind: str, shown: str, sheet
     if kind == "csv":
         parsed = _parse_csv(data, shown, header_row, progress)
     elif kind == "xlsx":
-        parsed = _parse_xlsx(settings, bytes(data), shown, sheet, header_row, progress)
+        data = bytes(data)  # fastexcel takes bytes; the bytearray goes
+        parsed = _parse_xlsx(settings, data, shown, sheet, header_row, progress)
     else:
         parsed = _parse_parquet(settings, data, shown)
     del data
