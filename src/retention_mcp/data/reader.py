@@ -66,7 +66,8 @@ _UNNAMED = re.compile(r"^(unnamed: ?\d+(_level_\d+)?|column\d+|__unnamed__\d+|na
 _NUMBER = re.compile(r"^[+-]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?$")
 _DATE_LIKE = re.compile(r"^\d{1,4}[-/.年]\d{1,2}(?:[-/.月]\d{1,4}日?)?(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
 _LINE_BREAK = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
-_UTF8_CJK_RUN = re.compile(rb"(?:[\xe3-\xe9][\x80-\xbf]{2}){2,}")
+_BYTE_CLASSES = bytes(ord("L") if 0xE3 <= b <= 0xE9 else ord("c") if 0x80 <= b <= 0xBF else ord(".")
+                      for b in range(256))
 
 #: Progress callback: (fraction 0..1, message).
 Progress = Callable[[float, str], None]
@@ -535,15 +536,24 @@ def _line_of(data: bytes | bytearray | memoryview, position: int) -> int:
 
 
 def _refuse_utf8_lines(data: bytes | bytearray, shown: str) -> None:
-    """A GBK file with whole lines in UTF-8 (two tools wrote it) would be read as garbage: refuse it."""
-    for tried, match in enumerate(_UTF8_CJK_RUN.finditer(data)):
-        if tried >= 10_000:
-            break
-        begin = data.rfind(b"\n", 0, match.start()) + 1
-        end = data.find(b"\n", match.end())
+    """A GBK file with whole lines in UTF-8 (two tools wrote it) would be read as garbage: refuse it.
+
+    A UTF-8 line of Chinese holds two CJK characters in a row, E3-E9 then two bytes 80-BF each: mapped
+    to classes ("L", "c"), that is "LccLcc", which bytes.find finds fast (a regex over the bytes took
+    1.7 s on a 44 MB file). Each place found is checked: is its whole line valid UTF-8?
+    """
+    classes = data.translate(_BYTE_CLASSES)
+    position = classes.find(b"LccLcc")
+    tried = 0
+    while position >= 0 and tried < 10_000:
+        tried += 1
+        begin = data.rfind(b"\n", 0, position) + 1
+        end = data.find(b"\n", position)
+        end = len(data) if end < 0 else end
         try:
-            bytes(data[begin:end if end >= 0 else len(data)]).decode("utf-8")
+            bytes(data[begin:end]).decode("utf-8")
         except UnicodeDecodeError:
+            position = classes.find(b"LccLcc", end)
             continue
         raise _mixed(data, shown)
 
