@@ -111,6 +111,26 @@ def zip_bomb(path: Path, *, lie: bool, member: str = "xl/worksheets/sheet1.xml")
     return path.stat().st_size
 
 
+def decoy_workbook(path: Path, trick: str) -> None:
+    """A benign xl/workbook.xml beside the part fastexcel really reads, which holds a dimension bomb:
+    'folder' points _rels/.rels at another folder; 'dotdot' names the sheet with a '..' target that
+    a normalising reader would take for the benign sheet."""
+    bomb = (SHEET_OPEN + b'<sheetData><row r="1"><c r="A1"><v>1</v></c></row><row r="1048576">'
+            b'<c r="XFD1048576"><v>2</v></c></row></sheetData></worksheet>')
+    benign = SHEET_OPEN + b'<sheetData><row r="1"><c r="A1"><v>1</v></c></row></sheetData></worksheet>'
+    parts = [("[Content_Types].xml", CONTENT_TYPES), ("xl/workbook.xml", WORKBOOK),
+             ("xl/_rels/workbook.xml.rels", WORKBOOK_RELS), ("xl/worksheets/sheet1.xml", benign)]
+    if trick == "folder":
+        parts += [("_rels/.rels", ROOT_RELS.replace(b"xl/workbook.xml", b"evil/workbook.xml")),
+                  ("evil/workbook.xml", WORKBOOK), ("evil/_rels/workbook.xml.rels", WORKBOOK_RELS),
+                  ("evil/worksheets/sheet1.xml", bomb)]
+    else:
+        parts = [(n, d.replace(b"worksheets/sheet1.xml", b"worksheets/../worksheets/sheet1.xml")
+                  if n == "xl/_rels/workbook.xml.rels" else d) for n, d in parts]
+        parts += [("_rels/.rels", ROOT_RELS), ("xl/worksheets/../worksheets/sheet1.xml", bomb)]
+    write_zip(path, [(n, deflate(d), zipfile.ZIP_DEFLATED, len(d)) for n, d in parts])
+
+
 PROBE = """
 import json, resource, sys, time
 from pathlib import Path
@@ -154,6 +174,8 @@ def test_bombs_are_refused_fast_in_little_memory(tmp_path: Path) -> None:
     size = zip_bomb(folder / "zip_bomb.xlsx", lie=False)
     zip_bomb(folder / "zip_bomb_lies.xlsx", lie=True)
     zip_bomb(folder / "strings_bomb_lies.xlsx", lie=True, member="xl/sharedStrings.xml")
+    decoy_workbook(folder / "decoy_folder.xlsx", "folder")
+    decoy_workbook(folder / "decoy_dotdot.xlsx", "dotdot")
     assert (folder / "dimension.xlsx").stat().st_size < 2000 and size < 6_000_000
     expected = {
         "dimension.xlsx": ("limit", "RETENTION_MCP_MAX_CELLS"),
@@ -162,6 +184,8 @@ def test_bombs_are_refused_fast_in_little_memory(tmp_path: Path) -> None:
         "zip_bomb.xlsx": ("limit", "RETENTION_MCP_MAX_"),
         "zip_bomb_lies.xlsx": ("input", "unpacks to more than its header declares"),
         "strings_bomb_lies.xlsx": ("input", "unpacks to more than its header declares"),
+        "decoy_folder.xlsx": ("limit", "RETENTION_MCP_MAX_CELLS"),  # the part fastexcel reads is the one checked
+        "decoy_dotdot.xlsx": ("limit", "RETENTION_MCP_MAX_CELLS"),
     }
     for name, (kind, words) in expected.items():
         result = probe(folder / name)

@@ -737,7 +737,7 @@ def _parse_xlsx(settings: Settings, data: bytes, shown: str, sheet: str | None, 
         header = choose_header_row(summary)
     if progress:
         progress(0.2, f"reading sheet {target.name!r} (header on row {header})")
-    table = xlsx.read_sheet(data, target.name, book.sheets.index(target), header)
+    table = xlsx.read_sheet(data, target.name, book.sheets.index(target), header, names)
     labels = next((r for r in scan.rows if r.number == header), None)
     if labels is not None:
         table = table.rename_columns(_header_names(table.column_names, labels, shared))

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import html
 import io
-import posixpath
 import re
 import struct
 import zipfile
@@ -78,6 +77,8 @@ _T = re.compile(rb"<(?:[\w.-]+:)?t(?:\s[^>]*)?>(.*?)</(?:[\w.-]+:)?t\s*>", re.S)
 _PHONETIC = re.compile(rb"<(?:[\w.-]+:)?rPh\b.*?</(?:[\w.-]+:)?rPh\s*>", re.S)
 _SI = re.compile(rb"<(?:[\w.-]+:)?si(?:\s[^>]*)?(?:/>|>(.*?)</(?:[\w.-]+:)?si\s*>)", re.S)
 _ATTR = re.compile(r"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_RELATIONSHIP = re.compile(r"""<(?:[\w.-]+:)?Relationship\b((?:[^>"']|"[^"]*"|'[^']*')*)>""")
+_SHEET = re.compile(r"""<(?:[\w.-]+:)?sheet\b((?:[^>"']|"[^"]*"|'[^']*')*)>""")
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,8 @@ class Workbook:
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, struct.error):
             raise self._damaged() from None
         self.members: dict[str, zipfile.ZipInfo] = {}
+        self._lookup: dict[str, str] | None = None
+        self.folder = "xl/"
         self._check_archive(infos)
         self._verified: set[str] = set()
         self.sheets = self._list_sheets()
@@ -321,32 +324,45 @@ class Workbook:
     # -- the sheets
 
     def _find(self, name: str) -> str | None:
-        if name in self.members:
-            return name
-        lowered = {m.lower(): m for m in self.members}
-        return lowered.get(name.lower())
+        """The part calamine opens for ``name``: a case-insensitive match (backslashes read as slashes)."""
+        if self._lookup is None:
+            self._lookup = {m.replace("\\", "/").lower(): m for m in self.members}
+        found = self._lookup.get(name.lower(), name)
+        return found if found in self.members else None
+
+    def _relationships(self, name: str) -> list[dict[str, str]]:
+        part = self._find(name)
+        if part is None:
+            return []
+        text = self.read_part(part).decode("utf-8", "replace")
+        return [_attributes(m.group(1)) for m in _RELATIONSHIP.finditer(text)]
 
     def _list_sheets(self) -> list[SheetRef]:
-        book = self._find("xl/workbook.xml")
+        """The sheets and their parts, found the way calamine finds them (so the part checked here is the
+        part fastexcel reads): the office document from _rels/.rels, its folder, workbook.xml there, and
+        each sheet's target from that folder's _rels/workbook.xml.rels, not normalised."""
+        documents = [r.get("Target", "") for r in self._relationships("_rels/.rels")
+                     if r.get("Type", "").endswith("/relationships/officeDocument")]
+        if not documents:
+            raise self._damaged("it names no workbook in _rels/.rels")
+        target = documents[-1]
+        self.folder = target[: target.rfind("/") + 1].removeprefix("/") if "/" in target else ""
+        book = self._find(f"{self.folder}workbook.xml")
         if book is None:
-            raise self._damaged("it has no xl/workbook.xml")
-        rels_name = self._find("xl/_rels/workbook.xml.rels")
+            raise self._damaged(f"it has no {self.folder}workbook.xml")
         targets: dict[str, tuple[str, str]] = {}
-        if rels_name is not None:
-            rels = self.read_part(rels_name).decode("utf-8", "replace")
-            for match in re.finditer(r"<(?:[\w.-]+:)?Relationship\b([^>]*)>", rels):
-                attrs = _attributes(match.group(1))
-                target = attrs.get("Target", "")
-                member = target[1:] if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
-                targets[attrs.get("Id", "")] = (member, attrs.get("Type", "").rsplit("/", 1)[-1])
+        for relation in self._relationships(f"{self.folder}_rels/workbook.xml.rels"):
+            target = relation.get("Target", "")
+            member = target[1:] if target.startswith("/") else f"{self.folder}{target}"
+            targets[relation.get("Id", "")] = (member, relation.get("Type", "").rsplit("/", 1)[-1])
         text = self.read_part(book).decode("utf-8", "replace")
         sheets = []
-        for match in re.finditer(r"<(?:[\w.-]+:)?sheet\b([^>]*)>", text):
+        for match in _SHEET.finditer(text):
             attrs = _attributes(match.group(1))
-            rid = next((v for k, v in attrs.items() if k == "id" or k.endswith(":id")), "")
-            member, kind = targets.get(rid, (None, "worksheet"))
+            ids = [v for k, v in attrs.items() if k == "id" or k.endswith(":id")]
+            member, kind = targets.get(ids[-1] if ids else "", (None, "worksheet"))
             found = self._find(member) if member else None
-            sheets.append(SheetRef(name=html.unescape(attrs.get("name", "")), member=found, kind=kind or "worksheet"))
+            sheets.append(SheetRef(name=attrs.get("name", ""), member=found, kind=kind or "worksheet"))
         return sheets
 
     def scan(self, sheet: SheetRef, until_row: int = 0) -> SheetScan:
@@ -457,7 +473,7 @@ class Workbook:
 
     def shared_strings(self, indices: set[int]) -> dict[int, str]:
         """The texts of the shared strings at ``indices`` (parsed from the start up to the largest)."""
-        name = self._find("xl/sharedStrings.xml")
+        name = self._find(f"{self.folder}sharedStrings.xml")
         if not indices or name is None:
             return {}
         wanted = max(indices)
@@ -662,8 +678,12 @@ def _head_row(number: int, body: bytes) -> HeadRow:
     return row
 
 
-def read_sheet(data: bytes, sheet_name: str, position: int, header_row: int) -> pa.Table:
-    """The sheet as an Arrow table with the given (1-based) header row; raises InputError."""
+def read_sheet(data: bytes, sheet_name: str, position: int, header_row: int, names: list[str]) -> pa.Table:
+    """The sheet as an Arrow table with the given (1-based) header row; raises InputError.
+
+    ``names`` are the sheets as :class:`Workbook` listed them: fastexcel must see the same, or the sheet
+    it reads might not be the one that was checked.
+    """
     import logging
 
     import fastexcel
@@ -674,12 +694,16 @@ def read_sheet(data: bytes, sheet_name: str, position: int, header_row: int) -> 
         quiet.setLevel(logging.ERROR)
     try:
         reader = fastexcel.read_excel(data)
-        names = reader.sheet_names
-        target: str | int = sheet_name if sheet_name in names else position
+        if list(reader.sheet_names) != names:
+            raise InputError(f"the sheets of this workbook could not be listed reliably (sheet {sheet_name!r}); "
+                             "open it in Excel and save it again as .xlsx, or export the sheet as CSV")
+        target: str | int = position
         # Types guessed from every row (schema_sample_rows=None): guessed from the first 1,000 only, a later
         # cell of another type would silently become missing.
         batch = reader.load_sheet(target, header_row=header_row - 1, schema_sample_rows=None, eager=True,
                                   whitespace_as_null=True, dtype_coercion="coerce")
+    except InputError:
+        raise
     except Exception as exc:  # fastexcel's messages can quote cells: name the type only
         raise InputError(f"the sheet {sheet_name!r} could not be read ({type(exc).__name__}); open the workbook in "
                          "Excel and save it again as .xlsx, or export the sheet as CSV") from None
