@@ -95,7 +95,7 @@ def test_a_file_rewritten_during_reads_is_never_analysed_half_written(settings: 
     content = ("id,value\n" + "".join(f"{i},{i % 97}\n" for i in range(rows))).encode()
     path = data_dir / "live.csv"
     path.write_bytes(content)
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path), "5"], stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path), "3"], stdout=subprocess.PIPE, text=True)
     outcomes = {"complete": 0, "being_written": 0, "partial": 0, "other_error": 0}
     errors: list[str] = []
     try:
