@@ -34,6 +34,12 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "RETENTION_MCP_TOOL_WORKERS": "Worker processes that run tool calls (calls beyond this wait). "
     "Default: the number of CPU cores, at least 2, at most 8",
     "RETENTION_MCP_MAX_FILE_MB": "Largest data file the tools will read, in MB. Default: 200",
+    "RETENTION_MCP_MAX_CELLS": "Largest table a data file may hold or declare (rows × columns; for XLSX, the "
+    "span of a sheet's cells), checked before parsing. Default: 50000000",
+    "RETENTION_MCP_MAX_UNCOMPRESSED_MB": "Largest size an XLSX or Parquet file may unpack to, in MB, checked "
+    "before parsing. Default: 1024",
+    "RETENTION_MCP_MAX_COMPRESSION_RATIO": "Largest compression ratio of a part of an XLSX file (zip-bomb "
+    "guard). Default: 200",
     "RETENTION_MCP_TOKEN": "Bearer token required by the HTTP server (required beyond loopback).",
     "RETENTION_MCP_TOKEN_FILE": "A file holding the bearer token for the HTTP server.",
     "RETENTION_MCP_ALLOWED_HOSTS": "Extra Host header values the HTTP server accepts, comma separated "
@@ -118,6 +124,10 @@ class Settings:
     tool_workers: int = field(default_factory=_default_workers)
     max_file_mb: float = 200.0
     max_csv_text_kb: float = 5_000.0
+    # file reading (reader branch)
+    max_cells: int = 50_000_000
+    max_uncompressed_mb: float = 1_024.0
+    max_compression_ratio: float = 200.0
     # HTTP serving (issue 7)
     host: str = "127.0.0.1"
     port: int = 8000
@@ -189,6 +199,12 @@ class Settings:
             values["language"] = value
         if value := get("MAX_FILE_MB"):
             values["max_file_mb"] = float(value)
+        if value := get("MAX_CELLS"):
+            values["max_cells"] = int(float(value))
+        if value := get("MAX_UNCOMPRESSED_MB"):
+            values["max_uncompressed_mb"] = float(value)
+        if value := get("MAX_COMPRESSION_RATIO"):
+            values["max_compression_ratio"] = float(value)
         if value := get("MAX_REQUEST_KB"):
             values["max_request_kb"] = float(value)
         if value := get("MIN_GROUP_SIZE"):

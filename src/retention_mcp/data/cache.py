@@ -1,11 +1,17 @@
-"""A small, thread-safe LRU cache for parsed tables, keyed by (path, size, mtime, ...).
+"""A small, thread-safe, single-flight LRU cache for parsed tables, keyed by file version.
 
-A changed file has a new size or mtime, so it gets a new key and the stale entry ages out. The cache
-is bounded by entry count and by an estimate of the memory the cached frames hold.
+A changed file has a new size, mtime or inode, so it gets a new key and the stale entry ages out. The
+cache is bounded by entry count and by an estimate of the memory the cached frames hold.
+
+Single flight: when several threads ask for the same missing key at once, one of them runs
+``create`` and the others wait for its result, so a file is parsed once however many calls arrive
+together. A failure is handed to the callers that were waiting for that attempt and is not cached:
+the next call tries again.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -15,14 +21,26 @@ MAX_ENTRIES = 8
 MAX_BYTES = 1_500_000_000
 
 
+class _Flight:
+    __slots__ = ("done", "error", "value")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
 class LRUCache:
     def __init__(self, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._flights: dict[Hashable, _Flight] = {}
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        #: How many times ``create`` ran (a miss that waited for another thread's parse does not count).
+        self.creations = 0
 
     def get(self, key: Hashable) -> Any | None:
         with self._lock:
@@ -36,18 +54,48 @@ class LRUCache:
 
     def put(self, key: Hashable, value: Any, size: int = 0) -> None:
         with self._lock:
-            self._items[key] = (value, size)
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_entries or (
-                    len(self._items) > 1 and sum(s for _, s in self._items.values()) > self.max_bytes):
-                self._items.popitem(last=False)
+            self._put(key, value, size)
+
+    def _put(self, key: Hashable, value: Any, size: int) -> None:
+        self._items[key] = (value, size)
+        self._items.move_to_end(key)
+        while len(self._items) > self.max_entries or (
+                len(self._items) > 1 and sum(s for _, s in self._items.values()) > self.max_bytes):
+            self._items.popitem(last=False)
 
     def get_or_create(self, key: Hashable, create: Callable[[], tuple[Any, int]]) -> Any:
-        """The cached value, or ``create()`` -> (value, size_bytes) stored and returned."""
-        value = self.get(key)
-        if value is None:
+        """The cached value, or ``create()`` -> (value, size_bytes) run once for concurrent callers."""
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return item[0]
+            self.misses += 1
+            flight = self._flights.get(key)
+            owner = flight is None
+            if owner:
+                flight = self._flights[key] = _Flight()
+                self.creations += 1
+        assert flight is not None
+        if not owner:
+            flight.done.wait()
+            if flight.error is not None:
+                raise _fresh(flight.error)
+            return flight.value
+        try:
             value, size = create()
-            self.put(key, value, size)
+        except BaseException as exc:
+            flight.error = exc
+            with self._lock:
+                del self._flights[key]
+            flight.done.set()
+            raise
+        flight.value = value
+        with self._lock:
+            self._put(key, value, size)
+            del self._flights[key]
+        flight.done.set()
         return value
 
     def clear(self) -> None:
@@ -58,6 +106,16 @@ class LRUCache:
         return len(self._items)
 
 
+def _fresh(error: BaseException) -> BaseException:
+    """A copy of ``error`` for another thread to raise (sharing one instance would tangle tracebacks)."""
+    try:
+        clone = copy.copy(error)
+    except Exception:  # an exception type that cannot be copied: raise the original
+        return error
+    clone.__traceback__ = None
+    return clone
+
+
 def frame_bytes(frame: Any) -> int:
     """A cheap estimate of a DataFrame's memory (object columns counted shallowly)."""
     try:
@@ -66,7 +124,7 @@ def frame_bytes(frame: Any) -> int:
         return 0
 
 
-#: Parsed tables (raw DataFrames as read).
+#: Parsed tables (raw DataFrames as read, with their source record).
 TABLES = LRUCache()
 #: Prepared datasets (roles detected, dates and flags parsed), keyed by table key + column_map.
 PREPARED = LRUCache()

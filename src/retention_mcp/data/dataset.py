@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from retention_mcp.data.cache import PREPARED, frame_bytes
-from retention_mcp.data.reader import Progress, load_table
+from retention_mcp.data.reader import Progress, open_table
 from retention_mcp.data.roles import (
     ColumnRoles,
     RoleTable,
@@ -294,7 +294,7 @@ def date_to_day(value: dt.date) -> int:
 
 
 def load_dataset(settings: Settings, *, path: str | None = None, csv_text: str | None = None,
-                 sheet: str | None = None, column_map: Mapping[str, str] | None = None,
+                 sheet: str | None = None, header_row: int | None = None, column_map: Mapping[str, str] | None = None,
                  shape: str | None = None, kind: str = "hr", progress: Progress | None = None) -> Dataset:
     """Read and prepare a table (cached by file version + column_map + kind + shape). Raises InputError."""
     if shape not in (None, "", "auto", "event", "snapshot"):
@@ -302,7 +302,9 @@ def load_dataset(settings: Settings, *, path: str | None = None, csv_text: str |
                          f"or left out to detect it; got {shape!r}")
     if column_map is not None and not isinstance(column_map, Mapping):
         raise InputError("column_map must be an object like {\"hire_date\": \"Start\", \"department\": \"Team\"}")
-    frame, key = load_table(settings, path=path, csv_text=csv_text, sheet=sheet, progress=progress)
+    table_read = open_table(settings, path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
+                            progress=progress)
+    frame, key = table_read.frame, table_read.key
     if len(frame) == 0:
         raise InputError("the file has a header but no data rows; export it again with its rows")
     table = load_roles(settings)
@@ -315,7 +317,7 @@ def load_dataset(settings: Settings, *, path: str | None = None, csv_text: str |
             progress(0.7, "detecting columns and parsing dates")
         dataset = _prepare(frame, table, column_map, None if shape in (None, "", "auto") else shape, kind,
                            settings.min_group_size)
-        dataset.source = {"name": path if path else "csv_text"}
+        dataset.source = table_read.source
         extra = sum(a.nbytes for a in (dataset.hire, dataset.term, dataset.leaver, dataset.separation,
                                        dataset.regretted, dataset.tenure_months) if a is not None)
         return dataset, extra + frame_bytes(frame) // 8

@@ -56,6 +56,8 @@ class DatasetSummary(Evidenced):
     findings: list[QualityFinding]
     suggested_dimensions: list[str] = Field(description="good `by` values for turnover_breakdown")
     truncated: bool = Field(description="True when more than 200 columns exist and only the first are listed")
+    read_as: str = Field("", description="how the file was read: format, encoding, delimiter, sheet and the row "
+                         "holding the column names (title rows above it are skipped)")
 
 
 def inspect_dataset(ds: Dataset, policy: Policy) -> DatasetSummary:
@@ -113,7 +115,23 @@ def inspect_dataset(ds: Dataset, policy: Policy) -> DatasetSummary:
         roles=ds.roles.as_dict(), column_info=infos,
         findings=[QualityFinding(check=f.check, count=f.count, detail=f.detail)
                   for f in [*filter(None, [ds.duplicate_id_finding()]), *ds.findings]],
-        suggested_dimensions=suggestions[:15], truncated=frame.shape[1] > MAX_COLUMNS)
+        suggested_dimensions=suggestions[:15], truncated=frame.shape[1] > MAX_COLUMNS, read_as=read_as(ds.source))
+
+
+def read_as(source: object) -> str:
+    """'CSV, utf-8, delimiter ',', column names on row 3' from the reader's SourceInfo."""
+    if source is None or not hasattr(source, "format"):
+        return ""
+    parts = [str(source.format).upper()]
+    if source.encoding:
+        parts.append(str(source.encoding))
+    if source.delimiter:
+        parts.append(f"delimiter {source.delimiter!r}")
+    if source.sheet:
+        parts.append(f"sheet {source.sheet!r}")
+    if source.header_row:
+        parts.append(f"column names on row {source.header_row}")
+    return ", ".join(parts)
 
 
 def _show(value: object) -> str:
@@ -132,6 +150,8 @@ def _range(days) -> list[str] | None:  # type: ignore[no-untyped-def]
 def summary_markdown(summary: DatasetSummary, max_columns: int = 60) -> str:
     lines = [f"**{summary.rows:,} rows × {summary.columns} columns**, shape: **{summary.shape}** "
              f"({summary.shape_source})."]
+    if summary.read_as:
+        lines.append(f"Read as {summary.read_as}.")
     if summary.as_of:
         lines.append(f"Latest date in the file: {summary.as_of}.")
     if summary.leavers is not None:

@@ -10,6 +10,7 @@ from retention_mcp.analysis.drivers import DriverResult
 from retention_mcp.endpoints.turnover import (
     ColumnMapArg,
     CsvTextArg,
+    HeaderRowArg,
     MinGroupArg,
     PathArg,
     SheetArg,
@@ -44,6 +45,7 @@ def driver_analysis(
                                               "item counts as favourable")] = 0.65,
     column_map: ColumnMapArg = None,
     sheet: SheetArg = None,
+    header_row: HeaderRowArg = None,
     chart: Annotated[bool, Field(description="Also return a PNG chart of the importances")] = False,
 ) -> ToolOutput:
     """Which factors go with leaving (or with an engagement score), and which to fix first.
@@ -59,7 +61,8 @@ def driver_analysis(
     """
     from retention_mcp.analysis.drivers import analyse_drivers, drivers_markdown
 
-    ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, column_map=column_map, where=where)
+    ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
+                            column_map=column_map, where=where)
     result = analyse_drivers(ds, outcome, policy=job.policy, scope=scope, drivers=drivers, by=by, method=method,
                              min_group_size=min_group_size, importance_method=importance_method,
                              favourable_cutoff=favourable_cutoff)

@@ -16,6 +16,7 @@ from retention_mcp.endpoints.turnover import (
     BinsArg,
     ColumnMapArg,
     CsvTextArg,
+    HeaderRowArg,
     MinGroupArg,
     PathArg,
     ShapeArg,
@@ -54,6 +55,7 @@ def describe_groups(
     bins: BinsArg = None,
     column_map: ColumnMapArg = None,
     sheet: SheetArg = None,
+    header_row: HeaderRowArg = None,
 ) -> ToolOutput:
     """Profile each group: people, mean / median / SD / IQR of numbers (pay, tenure, overtime, scores) with 95%
     intervals, top-box favourability of Likert items, shares of categories — each against the rest of the
@@ -65,7 +67,8 @@ def describe_groups(
     from retention_mcp.analysis.profile import describe_groups as profile
     from retention_mcp.analysis.profile import profile_markdown
 
-    ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, column_map=column_map, where=where)
+    ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
+                            column_map=column_map, where=where)
     job.progress(0.9, "profiling groups")
     result = profile(ds, by=by_list(by), columns=columns, policy=job.policy, min_group_size=min_group_size,
                      scope=scope, bins=bins, pay_period=pay_period,
@@ -107,6 +110,7 @@ def estimate_impact(
     column_map: ColumnMapArg = None,
     shape: ShapeArg = None,
     sheet: SheetArg = None,
+    header_row: HeaderRowArg = None,
 ) -> ToolOutput:
     """Expected effect of an initiative stated as a change in the data: the segment's turnover moves to a
     reference group's rate, or falls by a fraction. Returns leavers avoided per year, the new overall rate and
@@ -123,7 +127,8 @@ def estimate_impact(
         from retention_mcp.endpoints.workforce import parse_rate_argument
 
         reduction = parse_rate_argument("reduction", reduction)
-    ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, column_map=column_map, shape=shape,
+    ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
+                            column_map=column_map, shape=shape,
                             where=where)
     job.progress(0.9, "estimating impact")
     result = impact(ds, segment=segment, reference=reference, reduction=reduction, policy=job.policy, scope=scope,
@@ -149,6 +154,7 @@ def call_log_profile(
                                                   "(the 20 of 80/20)")] = 20,
     column_map: ColumnMapArg = None,
     sheet: SheetArg = None,
+    header_row: HeaderRowArg = None,
 ) -> ToolOutput:
     """Profile a call log (one row per call): arrivals per interval by weekday and time of day (mean calls over
     the days observed), the peak intervals, answer rate, service level within answer_within_seconds (of answered
@@ -159,7 +165,8 @@ def call_log_profile(
     from retention_mcp.analysis.calls import call_log_profile as profile
     from retention_mcp.analysis.calls import call_profile_markdown
 
-    ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, column_map=column_map, kind="calls",
+    ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
+                            column_map=column_map, kind="calls",
                             where=where)
     job.progress(0.9, "profiling calls")
     result = profile(ds, scope=scope, interval_minutes=interval_minutes, answer_within_seconds=answer_within_seconds,

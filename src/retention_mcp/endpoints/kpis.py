@@ -10,7 +10,7 @@ from retention_mcp.analysis.kpi_build import BuildResult, KpiItem
 from retention_mcp.analysis.kpi_catalog import KpiCatalog, KpiSearchResult
 from retention_mcp.analysis.kpi_score import ScoreResult
 from retention_mcp.analysis.scorecard import ScorecardResult
-from retention_mcp.endpoints.turnover import CsvTextArg, PathArg, SheetArg, WhereArg, with_chart
+from retention_mcp.endpoints.turnover import CsvTextArg, HeaderRowArg, PathArg, SheetArg, WhereArg, with_chart
 from retention_mcp.runtime import ToolOutput, tool
 from retention_mcp.runtime.job import Job
 from retention_mcp.settings import Settings
@@ -145,6 +145,7 @@ def agent_scorecard(
                     "empathy, contacts")] = None,
     where: WhereArg = None,
     sheet: SheetArg = None,
+    header_row: HeaderRowArg = None,
 ) -> ToolOutput:
     """Call-center agent scorecard linked to customer satisfaction.
 
@@ -163,7 +164,8 @@ def agent_scorecard(
     mapping = dict(column_map or {})
     if agent_column:
         mapping["agent"] = agent_column
-    ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, column_map=mapping, kind="calls",
+    ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
+                            column_map=mapping, kind="calls",
                             where=where)
     if scope.active:
         ds = ds.subset(scope.rows)

@@ -22,6 +22,8 @@ PathArg = Annotated[str | None, Field(description="CSV, XLSX or Parquet file in 
 CsvTextArg = Annotated[str | None, Field(description="The data as CSV text (header row first), for small "
                                          "tables pasted into the chat. Give this or path.")]
 SheetArg = Annotated[str | None, Field(description="XLSX only: sheet name (default: the first sheet with data)")]
+HeaderRowArg = Annotated[int | None, Field(ge=1, le=50, description="Row holding the column names, 1-based, when "
+                                           "title rows sit above it (default: detected; inspect_dataset reports it)")]
 ColumnMapArg = Annotated[dict[str, str] | None, Field(
     description="Override column detection: {role: column}, e.g. {\"hire_date\": \"Start\", "
                 "\"termination_date\": \"Exit\", \"leaver_flag\": \"Left\"}. Roles are listed by inspect_dataset")]
@@ -111,6 +113,7 @@ def inspect_dataset(
     path: PathArg = None,
     csv_text: CsvTextArg = None,
     sheet: SheetArg = None,
+    header_row: HeaderRowArg = None,
     column_map: ColumnMapArg = None,
     shape: ShapeArg = None,
 ) -> ToolOutput:
@@ -125,7 +128,8 @@ def inspect_dataset(
     from retention_mcp.data.inspect import inspect_dataset as summarise
     from retention_mcp.data.inspect import summary_markdown
 
-    ds, _ = job.dataset(path=path, csv_text=csv_text, sheet=sheet, column_map=column_map, shape=shape)
+    ds, _ = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
+                        column_map=column_map, shape=shape)
     summary = summarise(ds, job.policy)
     return job.output(summary, summary_markdown(summary),
                       figures={"rows": summary.rows, "columns": summary.columns, "leavers": summary.leavers},
@@ -153,6 +157,7 @@ def turnover_breakdown(
     column_map: ColumnMapArg = None,
     shape: ShapeArg = None,
     sheet: SheetArg = None,
+    header_row: HeaderRowArg = None,
     max_rows: Annotated[int, Field(ge=1, le=500, description="Most groups to return")] = 50,
     chart: Annotated[bool, Field(description="Also return a PNG chart of the rates by group")] = False,
     language: LanguageArg = None,
@@ -173,7 +178,8 @@ def turnover_breakdown(
     from retention_mcp.analysis.turnover import breakdown_markdown
     from retention_mcp.analysis.turnover import turnover_breakdown as breakdown
 
-    ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, column_map=column_map, shape=shape,
+    ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
+                            column_map=column_map, shape=shape,
                             where=where)
     job.progress(0.9, "computing turnover")
     result = breakdown(ds, by=by_list(by), period_start=period_start, period_end=period_end,
@@ -213,6 +219,7 @@ def retention_curve(
                     "years (default 1, 2, 3, 5)")] = None,
     column_map: ColumnMapArg = None,
     sheet: SheetArg = None,
+    header_row: HeaderRowArg = None,
     chart: Annotated[bool, Field(description="Also return a PNG of the curves (overall and up to 12 groups); "
                                              "each group then carries its `curve` step points")] = False,
     language: LanguageArg = None,
@@ -229,7 +236,8 @@ def retention_curve(
     from retention_mcp.analysis.survival import MAX_CURVE_POINTS, curve_markdown
     from retention_mcp.analysis.survival import retention_curve as curves
 
-    ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, column_map=column_map, where=where)
+    ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
+                            column_map=column_map, where=where)
     job.progress(0.9, "computing retention curves")
     result = curves(ds, by=by_list(by), policy=job.policy, min_group_size=min_group_size, scope=scope, bins=bins,
                     time_points=time_points, curve_points=MAX_CURVE_POINTS if chart else 0)

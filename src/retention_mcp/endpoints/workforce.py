@@ -12,7 +12,7 @@ from retention_mcp.analysis.fairness import FairnessResult
 from retention_mcp.analysis.icc import CalibrationResult
 from retention_mcp.analysis.roi import RoiResult
 from retention_mcp.analysis.workforce import HiringForecast
-from retention_mcp.endpoints.turnover import CsvTextArg, PathArg, SheetArg, with_chart
+from retention_mcp.endpoints.turnover import CsvTextArg, HeaderRowArg, PathArg, SheetArg, with_chart
 from retention_mcp.errors import InputError
 from retention_mcp.runtime import ToolOutput, tool
 from retention_mcp.runtime.job import Job
@@ -172,6 +172,7 @@ def schedule_fairness(
     night_limit: Annotated[int | None, Field(ge=1, le=31, description="most consecutive nights allowed "
                                                                      "(default 3)")] = None,
     sheet: SheetArg = None,
+    header_row: HeaderRowArg = None,
 ) -> ToolOutput:
     """How evenly night, weekend and holiday shifts fall across agents (a schedule fairness index).
 
@@ -198,7 +199,8 @@ def schedule_fairness(
         column_map = {role: column for role, column in (("agent", agent_column), ("shift_date", date_column),
                                                          ("shift", shift_column), ("shift_start", start_column))
                       if column}
-        ds, _ = job.dataset(path=path, csv_text=csv_text, sheet=sheet, column_map=column_map, kind="roster")
+        ds, _ = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
+                            column_map=column_map, kind="roster")
         result = fairness.fairness_from_roster(
             ds, catalog=catalog, holidays=holidays or (), night_from_hour=night_from_hour,
             night_until_hour=night_until_hour, night_limit=night_limit, min_group_size=job.policy.floor)

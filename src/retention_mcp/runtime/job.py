@@ -39,14 +39,15 @@ class Job:
             self._progress(fraction, message)
 
     def dataset(self, *, path: str | None = None, csv_text: str | None = None, sheet: str | None = None,
-                column_map: Mapping[str, str] | None = None, shape: str | None = None, kind: str = "hr",
+                header_row: int | None = None, column_map: Mapping[str, str] | None = None,
+                shape: str | None = None, kind: str = "hr",
                 where: Mapping[str, Any] | None = None) -> tuple[Dataset, Scope]:
         """The prepared table and the ``where`` scope on it. Raises InputError with what to fix."""
         from retention_mcp.data.dataset import load_dataset
         from retention_mcp.data.dimensions import parse_where
 
-        ds = load_dataset(self.settings, path=path, csv_text=csv_text, sheet=sheet, column_map=column_map,
-                          shape=shape, kind=kind, progress=self.progress)
+        ds = load_dataset(self.settings, path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
+                          column_map=column_map, shape=shape, kind=kind, progress=self.progress)
         self.datasets.append(ds)
         if path and kind == "hr":
             from retention_mcp.data.recent import remember
