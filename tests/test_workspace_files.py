@@ -45,6 +45,9 @@ async def test_reports_are_resources_with_their_mime_type(ws_settings: Settings)
         name = exported.structured_content["filename"]
         link = report_link(ws_settings, exported.structured_content["path"])
         assert link.name == name and link.mime_type == DOCX
+        # The tool's own result carries the same link, so a remote client can fetch the file.
+        (returned,) = [c for c in exported.content if c.type == "resource_link"]
+        assert str(returned.uri) == str(link.uri) and returned.size == link.size
         assert link.size == (ws_settings.output_dir / name).stat().st_size
 
         blob = (await client.read_resource(str(link.uri))).contents[0]

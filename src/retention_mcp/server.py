@@ -73,6 +73,7 @@ class RetentionServer(MCPServer):
         self._pending_registrations: list[Callable[[], None]] = []
         self._registration_lock = threading.Lock()
         self._warmed = False
+        self._listed: list[Any] | None = None
 
     # -- tools, registered on first use (building their schemas costs ~100 ms; initialize need not wait)
 
@@ -109,8 +110,19 @@ class RetentionServer(MCPServer):
         threading.Thread(target=work, name="retention-mcp-warm-up", daemon=True).start()
 
     async def list_tools(self):  # type: ignore[override]
+        """The tools with compact schemas: every client pays for ``tools/list`` in its context window.
+
+        Titles that repeat the property name go, ``X | None`` is written ``"type": [X, "null"]``, and output
+        schemas keep their structure and types but not their prose or required lists (the description and the
+        text block of each result explain the fields). Validation still uses the full models."""
         self.ensure_registered()
-        return await super().list_tools()
+        if self._listed is None:
+            self._listed = [tool.model_copy(update={
+                "input_schema": compact_schema(tool.input_schema, drop=("title",)),
+                "output_schema": compact_schema(tool.output_schema,
+                                                drop=("title", "description", "default", "required"))
+                if tool.output_schema else None}) for tool in await super().list_tools()]
+        return list(self._listed)
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
         self.ensure_registered()
@@ -262,6 +274,28 @@ class RetentionServer(MCPServer):
             if result is not None:
                 return result
         return None
+
+
+def compact_schema(schema: Any, drop: tuple[str, ...]) -> Any:
+    """A JSON schema without the keys in ``drop`` (as annotations, never as property names), with two-way
+    ``anyOf`` of a simple type and null written as a type list."""
+    if isinstance(schema, list):
+        return [compact_schema(item, drop) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("properties", "$defs"):
+            out[key] = {name: compact_schema(item, drop) for name, item in value.items()}
+        elif key not in drop or (isinstance(value, dict) and key not in ("default",)):
+            out[key] = compact_schema(value, drop)
+    options = out.get("anyOf")
+    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+        other = next(option for option in options if option != {"type": "null"})
+        if isinstance(other.get("type"), str) and "anyOf" not in other and "$ref" not in other:
+            del out["anyOf"]
+            out.update({**other, "type": [other["type"], "null"]})
+    return out
 
 
 def _argument_description(arg: Any) -> str:

@@ -17,29 +17,26 @@ from retention_mcp.runtime import ToolOutput, tool
 from retention_mcp.runtime.job import Job
 from retention_mcp.settings import Settings
 
-PathArg = Annotated[str | None, Field(description="CSV, XLSX or Parquet file in the data folder, e.g. "
-                                      "'hr_export.csv'. Give this or csv_text.")]
-CsvTextArg = Annotated[str | None, Field(description="The data as CSV text (header row first), for small "
-                                         "tables pasted into the chat. Give this or path.")]
-SheetArg = Annotated[str | None, Field(description="XLSX only: sheet name (default: the first sheet with data)")]
-HeaderRowArg = Annotated[int | None, Field(ge=1, le=50, description="Row holding the column names, 1-based, when "
-                                           "title rows sit above it (default: detected; inspect_dataset reports it)")]
+PathArg = Annotated[str | None, Field(description="CSV/XLSX/Parquet file in the data folder (list_datasets), or "
+                                      "csv_text")]
+CsvTextArg = Annotated[str | None, Field(description="Small table pasted as CSV text (header first), instead of "
+                                         "path")]
+SheetArg = Annotated[str | None, Field(description="XLSX sheet (default: the first with data)")]
+HeaderRowArg = Annotated[int | None, Field(ge=1, le=50, description="1-based row of the column names (default: "
+                                           "detected)")]
 ColumnMapArg = Annotated[dict[str, str] | None, Field(
-    description="Override column detection: {role: column}, e.g. {\"hire_date\": \"Start\", "
-                "\"termination_date\": \"Exit\", \"leaver_flag\": \"Left\"}. Roles are listed by inspect_dataset")]
+    description="{role: column} when detection misses, e.g. {\"hire_date\": \"Start\", \"leaver_flag\": \"Left\"}")]
 ShapeArg = Annotated[Literal["event", "snapshot"] | None, Field(
-    description="Force the data shape: 'event' (hire/termination dates) or 'snapshot' (a leaver flag)")]
-WhereArg = Annotated[dict[str, str | float | list[str | float]] | None, Field(
-    description="Restrict to a subgroup: {column or role: value or [values]}, e.g. {\"department\": \"R&D\"} "
-                "or {\"department\": [\"R&D\", \"QA\"], \"shift\": \"night\"}")]
+    description="Force 'event' (hire/termination dates) or 'snapshot' (a leaver flag)")]
+WhereArg = Annotated[dict[str, Any] | None, Field(
+    description="Subgroup filter {column: value or [values]}, e.g. {\"department\": [\"R&D\", \"QA\"]}")]
 ByArg = Annotated[list[str] | str | None, Field(
     description="Dimensions: column names or roles, plus the derived 'tenure_band'; several = a cross "
                 "breakdown, e.g. [\"department\", \"shift\"]. Empty: overall only")]
 BinsArg = Annotated[dict[str, list[float] | int] | None, Field(
-    description="Bands for numeric `by` columns: {column: [edges]} (e.g. {\"Age\": [25, 35, 45]}) or "
-                "{column: number_of_equal_groups}; many-valued numbers default to 5 quantile bands")]
-MinGroupArg = Annotated[int | None, Field(ge=1, le=1000, description="Suppress groups smaller than this; "
-                                          "default and minimum: the server's setting (5 unless raised)")]
+    description="Bands for numeric `by` columns: {column: [edges]} or {column: n equal groups} (default 5)")]
+MinGroupArg = Annotated[int | None, Field(ge=1, le=1000, description="Suppress groups smaller than this "
+                                          "(at least the server's minimum, 5 by default)")]
 LanguageArg = Annotated[Literal["en", "zh"] | None, Field(
     description="Language of the text table and definitions: 'en' or 'zh' (中文). Default: the server's language")]
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ImageContent, TextContent
 
+from retention_mcp.errors import InputError
 from retention_mcp.runtime.pool import Limits, shared_pool
 from retention_mcp.runtime.spec import ToolOutput, ToolSpec
 from retention_mcp.settings import Settings
@@ -81,7 +82,17 @@ class ToolRuntime:
         evidence_id = None
         if spec.evidence and self.record_evidence is not None:
             evidence_id = await self.record_evidence(spec, arguments, output)
-        return to_result(output, evidence_id)
+        result = to_result(output, evidence_id)
+        if output.files:
+            # Files reach the user wherever the server runs: each written file is a resource to download.
+            from retention_mcp.workspace.files import report_link
+
+            for name in output.files:
+                try:
+                    result.content.append(report_link(self.settings, name))
+                except (InputError, OSError):
+                    logger.warning("no resource link for %s", name)
+        return result
 
 
 def to_result(output: ToolOutput, evidence_id: str | None = None) -> CallToolResult:
