@@ -295,6 +295,8 @@ def compact_schema(schema: Any, drop: tuple[str, ...]) -> Any:
         if isinstance(other.get("type"), str) and "anyOf" not in other and "$ref" not in other:
             del out["anyOf"]
             out.update({**other, "type": [other["type"], "null"]})
+            if "enum" in other:
+                out["enum"] = [*other["enum"], None]
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from itertools import combinations
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -178,18 +179,26 @@ def flag_to_number(series: pd.Series) -> pd.Series | None:
 
 
 def _numeric(series: pd.Series) -> pd.Series | None:
-    """A numeric view of a column (numbers stored as text included), or None."""
+    """A numeric view of a column (numbers stored as text included), or None. Text is converted on its distinct
+    values (a million rows of a few thousand values cost a few thousand conversions)."""
+    import numpy as np
     import pandas as pd
 
     if pd.api.types.is_bool_dtype(series):
         return series.astype("float64")
     if pd.api.types.is_numeric_dtype(series):
         return series.astype("float64")
-    converted = pd.to_numeric(series.astype("string").str.strip().str.replace(",", "", regex=False), errors="coerce")
-    present = series.notna() & (series.astype("string").str.strip() != "")
-    if present.sum() and converted[present].notna().mean() >= 0.98:
-        return converted.astype("float64")
-    return None
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    if not len(uniques):
+        return None
+    text = pd.Series(uniques, dtype="object").astype(str).str.strip()
+    converted = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce").to_numpy(dtype="float64")
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    present = (text != "").to_numpy()
+    if not counts[present].sum() or counts[present & np.isfinite(converted)].sum() < 0.98 * counts[present].sum():
+        return None
+    values = np.where(codes >= 0, converted[np.maximum(codes, 0)], np.nan)
+    return pd.Series(values, index=series.index, dtype="float64")
 
 
 def _names_a_count(name: str) -> bool:
@@ -233,23 +242,87 @@ def r_squared_of(cov: np.ndarray, cov_y: np.ndarray, var_y: float, columns: list
     return float(max(0.0, min(1.0, cov_y[columns] @ beta / var_y)))
 
 
-def shapley_r2(x: np.ndarray, y: np.ndarray, groups: list[list[int]]) -> tuple[list[float], float]:
-    """Exact Shapley decomposition of R² over ``groups`` of columns (a group = one driver's columns).
+@dataclass
+class Moments:
+    """Centred cross products of a design (one column per numeric driver, one per non-first level of a
+    categorical driver) and the outcome: all OLS needs. Built with bincounts, so a million rows cost a pass per
+    driver pair and no dense dummy matrix."""
 
-    Returns the per-group contributions (which sum to the full-model R²) and the full R².
+    cov: np.ndarray  # Σ (x − x̄)(x − x̄)ᵀ, k × k
+    cov_y: np.ndarray  # Σ (x − x̄)(y − ȳ), k
+    var_y: float  # Σ (y − ȳ)²
+    n: int
+    groups: list[list[int]]  # design columns of each driver
+
+
+def moments(frame: pd.DataFrame, outcome: str, kinds: dict[str, str]) -> Moments:
+    import numpy as np
+    import pandas as pd
+
+    y = frame[outcome].to_numpy(dtype="float64")
+    n = len(y)
+    y = y - y.mean()
+    blocks: list[tuple[str, Any, int]] = []  # ("numeric", centred values, 1) or ("categorical", codes, levels - 1)
+    groups: list[list[int]] = []
+    start = 0
+    for name, kind in kinds.items():
+        if kind == "categorical":
+            codes, _ = pd.factorize(frame[name], sort=True)
+            width = int(codes.max())  # level 0 is the reference
+            blocks.append(("categorical", codes, width))
+        else:
+            values = frame[name].to_numpy(dtype="float64")
+            blocks.append(("numeric", values - values.mean(), 1))
+            width = 1
+        groups.append(list(range(start, start + width)))
+        start += width
+    cov = np.zeros((start, start))
+    cov_y = np.zeros(start)
+    indicator_means = []
+    for kind, data, width in blocks:
+        if kind == "categorical":
+            counts = np.bincount(data, minlength=width + 1)[1:].astype("float64")
+            indicator_means.append(counts / n)
+        else:
+            indicator_means.append(None)
+    for i, (kind_i, data_i, width_i) in enumerate(blocks):
+        gi = groups[i]
+        if kind_i == "numeric":
+            cov_y[gi[0]] = float(data_i @ y)
+        else:
+            cov_y[gi] = np.bincount(data_i, weights=y, minlength=width_i + 1)[1:]  # Σ y over each level (ȳ = 0)
+        for j in range(i, len(blocks)):
+            kind_j, data_j, width_j = blocks[j]
+            gj = groups[j]
+            if kind_i == "numeric" and kind_j == "numeric":
+                block = np.array([[float(data_i @ data_j)]])
+            elif kind_i == "numeric":
+                # Σ (x_i − x̄_i)(1[level] − p) = Σ over the level of the centred x_i (centred x sums to 0)
+                block = np.bincount(data_j, weights=data_i, minlength=width_j + 1)[1:][None, :]
+            elif kind_j == "numeric":
+                block = np.bincount(data_i, weights=data_j, minlength=width_i + 1)[1:][:, None]
+            else:
+                joint = np.bincount(data_i * (width_j + 1) + data_j, minlength=(width_i + 1) * (width_j + 1))
+                joint = joint.reshape(width_i + 1, width_j + 1)[1:, 1:].astype("float64")
+                block = joint - n * np.outer(indicator_means[i], indicator_means[j])
+            cov[np.ix_(gi, gj)] = block
+            cov[np.ix_(gj, gi)] = block.T
+    return Moments(cov=cov, cov_y=cov_y, var_y=float(y @ y), n=n, groups=groups)
+
+
+def shapley_r2(m: Moments) -> tuple[list[float], float]:
+    """Exact Shapley decomposition of R² over the drivers (a driver = its group of design columns).
+
+    Returns the per-driver contributions (which sum to the full-model R²) and the full R².
     """
+    groups = m.groups
     n_groups = len(groups)
-    centred = x - x.mean(axis=0)
-    yc = y - y.mean()
-    cov = centred.T @ centred
-    cov_y = centred.T @ yc
-    var_y = float(yc @ yc)
     r2 = {}
     for size in range(n_groups + 1):
         for subset in combinations(range(n_groups), size):
             mask = sum(1 << g for g in subset)
             cols = [c for g in subset for c in groups[g]]
-            r2[mask] = r_squared_of(cov, cov_y, var_y, cols)
+            r2[mask] = r_squared_of(m.cov, m.cov_y, m.var_y, cols)
     weights = [math.factorial(s) * math.factorial(n_groups - s - 1) / math.factorial(n_groups)
                for s in range(n_groups)]
     contributions = []
@@ -264,25 +337,23 @@ def shapley_r2(x: np.ndarray, y: np.ndarray, groups: list[list[int]]) -> tuple[l
     return contributions, r2[(1 << n_groups) - 1]
 
 
-def relative_weights(x: np.ndarray, y: np.ndarray, groups: list[list[int]]) -> tuple[list[float], float]:
-    """Johnson's (2000) relative weights, summed within each group; they sum to the model R²."""
+def relative_weights(m: Moments) -> tuple[list[float], float]:
+    """Johnson's (2000) relative weights, summed within each driver; they sum to the model R²."""
     import numpy as np
 
-    std = x.std(axis=0)
-    keep = std > 0
-    z = (x[:, keep] - x[:, keep].mean(axis=0)) / std[keep]
-    zy = (y - y.mean()) / (y.std() or 1.0)
-    n = len(y)
-    rxx = z.T @ z / n
-    rxy = z.T @ zy / n
+    variance = np.diag(m.cov)
+    keep = variance > 0
+    scale = np.sqrt(variance[keep])
+    rxx = m.cov[np.ix_(keep, keep)] / np.outer(scale, scale)
+    rxy = m.cov_y[keep] / (scale * math.sqrt(m.var_y or 1.0))
     eigval, eigvec = np.linalg.eigh(rxx)
     eigval = np.clip(eigval, 0, None)
     lam = eigvec @ np.diag(np.sqrt(eigval)) @ eigvec.T  # R_xx^(1/2): correlations of X with its orthogonal twin
     beta = np.linalg.pinv(lam) @ rxy
     raw = (lam ** 2) @ (beta ** 2)
-    full = np.zeros(x.shape[1])
+    full = np.zeros(len(variance))
     full[keep] = raw
-    return [float(full[cols].sum()) for cols in groups], float(raw.sum())
+    return [float(full[cols].sum()) for cols in m.groups], float(raw.sum())
 
 
 # -- main entry -----------------------------------------------------------------------------------------
@@ -338,43 +409,27 @@ def _auto_drivers(ds: Dataset, df: pd.DataFrame, outcome: str, skip: set[str]) -
     return chosen, excluded
 
 
-def _design(frame: pd.DataFrame, kinds: dict[str, str]) -> tuple[np.ndarray, list[list[int]]]:
-    """Design matrix (no intercept) and the column indices of each driver (one-hot minus one level)."""
-    import numpy as np
-    import pandas as pd
-
-    blocks, groups, start = [], [], 0
-    for name, kind in kinds.items():
-        if kind == "categorical":
-            dummies = pd.get_dummies(frame[name], drop_first=True, dtype="float64")
-            block = dummies.to_numpy()
-        else:
-            block = frame[[name]].to_numpy(dtype="float64")
-        blocks.append(block)
-        groups.append(list(range(start, start + block.shape[1])))
-        start += block.shape[1]
-    return np.hstack(blocks) if blocks else np.empty((len(frame), 0)), groups
-
-
 def _decompose(frame: pd.DataFrame, outcome: str, kinds: dict[str, str],
                importance_method: str) -> tuple[list[float], float, str]:
-    x, groups = _design(frame, kinds)
-    y = frame[outcome].to_numpy(dtype="float64")
+    m = moments(frame, outcome, kinds)
+    groups = m.groups
     use_shapley = importance_method == "shapley" or (importance_method == "auto" and len(groups) <= MAX_EXACT_SHAPLEY)
     if use_shapley:
         if len(groups) > 16:
             raise InputError(f"exact Shapley over {len(groups)} drivers is too slow (2^{len(groups)} models); "
                              "use importance_method='relative_weights' or fewer drivers")
-        values, r2 = shapley_r2(x, y, groups)
+        values, r2 = shapley_r2(m)
         return values, r2, "shapley"
-    values, r2 = relative_weights(x, y, groups)
+    values, r2 = relative_weights(m)
     return values, r2, "relative_weights"
 
 
 def _effect(driver: pd.Series, outcome: pd.Series, kind: str, method: str,
             binary_outcome: bool) -> tuple[float | None, float | None, str]:
     import numpy as np
-    from scipy import stats
+    from scipy.special import fdtrc
+
+    from retention_mcp.analysis.stats import correlation_p
 
     mask = driver.notna() & outcome.notna()
     d, o = driver[mask], outcome[mask]
@@ -385,22 +440,23 @@ def _effect(driver: pd.Series, outcome: pd.Series, kind: str, method: str,
         total = float(((o - grand) ** 2).sum())
         between = float((means["size"] * (means["mean"] - grand) ** 2).sum())
         eta = math.sqrt(between / total) if total > 0 else None
-        samples = [o[d == level].to_numpy() for level in means.index]
         p = None
-        if len(samples) > 1 and total > 0:
+        groups, n = len(means), len(o)
+        if groups > 1 and n > groups and total > 0:
+            # one-way ANOVA: F = (between ÷ (k − 1)) ÷ (within ÷ (n − k))
+            within = total - between
             with np.errstate(all="ignore"):
-                p = float(stats.f_oneway(*samples).pvalue)
+                p = float(fdtrc(groups - 1, n - groups, (between / (groups - 1)) / (within / (n - groups)))) \
+                    if within > 0 else 0.0
         return eta, (p if p is None or math.isfinite(p) else None), "eta"
     if d.nunique() < 2 or o.nunique() < 2:
         return None, None, "Spearman rho" if method == "spearman" else "Pearson r"
+    x, y = d.to_numpy(dtype="float64"), o.to_numpy(dtype="float64")
     if method == "spearman":
-        res = stats.spearmanr(d, o)
-        return float(res.statistic), float(res.pvalue), "Spearman rho"
-    if binary_outcome:
-        res = stats.pointbiserialr(o, d)
-        return float(res.statistic), float(res.pvalue), "point-biserial r"
-    res = stats.pearsonr(d, o)
-    return float(res.statistic), float(res.pvalue), "Pearson r"
+        x, y = d.rank().to_numpy(dtype="float64"), o.rank().to_numpy(dtype="float64")
+    r = float(np.corrcoef(x, y)[0, 1])
+    measure = "Spearman rho" if method == "spearman" else ("point-biserial r" if binary_outcome else "Pearson r")
+    return r, correlation_p(r, len(x)), measure
 
 
 def _direction(effect: float | None, kind: str, name: str, outcome: str,

@@ -625,7 +625,7 @@ def _linkage(per_contact: pd.DataFrame | None, scored: pd.DataFrame, present: li
              notes: list[str]) -> Linkage | None:
     """OLS of CSAT on the other metrics: per contact when we have contacts, else across agents."""
     import numpy as np
-    from scipy import stats
+    from scipy.special import stdtr
 
     predictors = [m for m in present if m != "csat"]
     if "csat" not in present or not predictors:
@@ -656,7 +656,7 @@ def _linkage(per_contact: pd.DataFrame | None, scored: pd.DataFrame, present: li
     for i, metric in enumerate(used, start=1):
         b, se = float(beta[i]), float(std_errors[i])
         t = b / se if se > 0 else float("inf")
-        pval = float(2 * stats.t.sf(abs(t), dof))
+        pval = float(2 * stdtr(dof, -abs(t)))
         std_beta = b * float(data[metric].std(ddof=1)) / sd_y if sd_y > 0 else 0.0
         unit, step, step_text = _step(metric, data[metric], level)
         sentence = ""

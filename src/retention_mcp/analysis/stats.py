@@ -272,12 +272,15 @@ def median_interval(sorted_values: Any, level: float = 0.95) -> tuple[float | No
     """Distribution-free interval for a median from order statistics (Conover, Practical Nonparametric
     Statistics, 3rd ed., §3.2): ranks l = the smallest k with P(B <= k) >= α/2 for B ~ Binomial(n, ½) and
     u = n − l + 1 (1-based); coverage at least ``level``. (None, None) when n is too small (n <= 5 at 95%)."""
-    from scipy import stats
+    import numpy as np
+    from scipy.special import bdtr
 
     n = len(sorted_values)
     if n == 0:
         return (None, None)
-    lower = int(stats.binom.ppf((1 - level) / 2, n, 0.5))
+    # The smallest k with P(B <= k) >= α/2: the binomial quantile, from its distribution function.
+    cumulative = bdtr(np.arange(n + 1), n, 0.5)
+    lower = int(np.searchsorted(cumulative, (1 - level) / 2 - 1e-12))
     if lower < 1:
         return (None, None)
     upper = n - lower + 1
@@ -300,13 +303,21 @@ def newcombe_difference(k1: float, n1: float, k2: float, n2: float,
 
 
 def poisson_interval(count: float, exposure: float, level: float = 0.95) -> tuple[float | None, float | None]:
-    """Exact (Garwood 1936) interval for a rate count ÷ exposure: χ²(α/2, 2x)/2 and χ²(1 − α/2, 2x + 2)/2
-    leavers, divided by the exposure (an average headcount)."""
-    from scipy import stats
-
+    """Exact (Garwood 1936) interval for one rate count ÷ exposure (see :func:`garwood_intervals`)."""
     if exposure is None or not exposure > 0 or count is None or count < 0:
         return (None, None)
-    alpha = 1 - level
-    low = 0.0 if count == 0 else float(stats.chi2.ppf(alpha / 2, 2 * count)) / 2
-    high = float(stats.chi2.ppf(1 - alpha / 2, 2 * count + 2)) / 2
-    return (low / exposure, high / exposure)
+    low, high = garwood_intervals([count], [exposure], level)
+    return (float(low[0]), float(high[0]))
+
+
+def correlation_p(r: float, n: int) -> float | None:
+    """Two-sided p of a correlation r over n pairs: t = r·√((n − 2) ÷ (1 − r²)) on n − 2 degrees of freedom
+    (the test scipy's pearsonr, pointbiserialr and spearmanr use)."""
+    from scipy.special import stdtr
+
+    if n < 3 or r is None or math.isnan(r):
+        return None
+    if abs(r) >= 1:
+        return 0.0
+    t = r * math.sqrt((n - 2) / (1 - r * r))
+    return float(2 * stdtr(n - 2, -abs(t)))
