@@ -60,13 +60,36 @@ def kaplan_meier(durations: Any, events: Any) -> tuple[np.ndarray, np.ndarray, n
 
     durations = np.asarray(durations, dtype="float64")
     events = np.asarray(events, dtype="float64")
-    times, inverse = np.unique(durations, return_inverse=True)
-    deaths = np.bincount(inverse, weights=events, minlength=len(times))
-    exits = np.bincount(inverse, minlength=len(times))
+    slots = _whole_slots(durations)
+    if slots is not None:
+        # Whole days (the usual case): count per day with bincount, no sort — linear in rows.
+        exits = np.bincount(slots, minlength=1)
+        deaths = np.bincount(slots, weights=events, minlength=1)
+        times = np.flatnonzero(exits)
+        exits, deaths = exits[times], deaths[times]
+        times = times.astype("float64")
+    else:
+        times, inverse = np.unique(durations, return_inverse=True)
+        deaths = np.bincount(inverse, weights=events, minlength=len(times))
+        exits = np.bincount(inverse, minlength=len(times))
     at_risk = len(durations) - np.concatenate([[0], np.cumsum(exits)[:-1]])
     with np.errstate(divide="ignore", invalid="ignore"):
         factors = np.where(at_risk > 0, 1 - deaths / at_risk, 1.0)
     return times, np.cumprod(factors), at_risk
+
+
+#: Whole-number durations up to this many units are counted with bincount (150 years of days).
+MAX_COUNTED_DURATION = 55_000
+
+
+def _whole_slots(durations: Any) -> Any:
+    """The durations as non-negative integers when they all are whole and not too large, else None."""
+    import numpy as np
+
+    if not len(durations) or durations.min() < 0 or durations.max() > MAX_COUNTED_DURATION:
+        return None
+    slots = durations.astype("int64")
+    return slots if np.array_equal(slots, durations) else None
 
 
 def life_table(durations: Any, events: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -152,16 +175,28 @@ def logrank_test(durations: Any, events: Any, groups: Any) -> tuple[float, int, 
     k = len(labels)
     if k < 2:
         return (float("nan"), 0, float("nan"))
-    event_times = np.unique(durations[events > 0])
-    if len(event_times) == 0:
-        return (0.0, k - 1, 1.0)
-    at_risk = np.empty((k, len(event_times)))
-    deaths = np.empty((k, len(event_times)))
-    for g in range(k):
-        mine = np.sort(durations[group == g])
-        at_risk[g] = len(mine) - np.searchsorted(mine, event_times, side="left")
-        died = durations[(group == g) & (events > 0)]
-        deaths[g] = np.bincount(np.searchsorted(event_times, died), minlength=len(event_times))
+    slots = _whole_slots(durations)
+    if slots is not None and k * (int(slots.max()) + 1) <= 20_000_000:
+        # Whole days: exits and deaths per (group, day) by one bincount each, at risk by a reversed cumulative sum.
+        span = int(slots.max()) + 1
+        exits = np.bincount(group * span + slots, minlength=k * span).reshape(k, span)
+        died_all = np.bincount(group * span + slots, weights=events, minlength=k * span).reshape(k, span)
+        present = np.flatnonzero(died_all.sum(axis=0) > 0)
+        if len(present) == 0:
+            return (0.0, k - 1, 1.0)
+        at_risk = np.cumsum(exits[:, ::-1], axis=1)[:, ::-1][:, present].astype("float64")
+        deaths = died_all[:, present]
+    else:
+        event_times = np.unique(durations[events > 0])
+        if len(event_times) == 0:
+            return (0.0, k - 1, 1.0)
+        at_risk = np.empty((k, len(event_times)))
+        deaths = np.empty((k, len(event_times)))
+        for g in range(k):
+            mine = np.sort(durations[group == g])
+            at_risk[g] = len(mine) - np.searchsorted(mine, event_times, side="left")
+            died = durations[(group == g) & (events > 0)]
+            deaths[g] = np.bincount(np.searchsorted(event_times, died), minlength=len(event_times))
     n = at_risk.sum(axis=0)
     d = deaths.sum(axis=0)
     expected = (at_risk * d / n).sum(axis=1)

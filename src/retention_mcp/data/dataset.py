@@ -273,12 +273,23 @@ def identifying_values_in(ds: Dataset, candidates: set[str]) -> list[str]:
 
 
 def day_numbers(values: pd.Series) -> np.ndarray:
-    """datetime64 series -> int64 days since 1970-01-01, NO_DATE for NaT."""
+    """datetime64 series (any unit) -> int64 days since 1970-01-01, NO_DATE for NaT.
+
+    Computed from the parsed unit directly (a floor division of the stored integers), with no round trip
+    through nanoseconds."""
     import numpy as np
 
-    days = values.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-    out = days.astype("int64")
-    out[np.isnat(days)] = NO_DATE
+    stamps = values.to_numpy()
+    if stamps.dtype.kind != "M":
+        stamps = stamps.astype("datetime64[ns]")
+    unit, _ = np.datetime_data(stamps.dtype)
+    per_day = {"D": 1, "h": 24, "m": 1440, "s": 86_400, "ms": 86_400_000, "us": 86_400_000_000,
+               "ns": 86_400_000_000_000}.get(unit)
+    if per_day is None:
+        stamps, per_day = stamps.astype("datetime64[s]"), 86_400
+    missing = np.isnat(stamps)
+    out = stamps.view("int64") // per_day
+    out[missing] = NO_DATE
     return out
 
 

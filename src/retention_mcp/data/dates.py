@@ -50,7 +50,7 @@ def parse_dates(column: pd.Series) -> ParsedDates:
 
     if pd.api.types.is_datetime64_any_dtype(column):
         values = column.dt.tz_localize(None) if getattr(column.dt, "tz", None) is not None else column
-        return ParsedDates(values.astype("datetime64[ns]"), 0, {})
+        return ParsedDates(values, 0, {})  # in its own unit: day numbers come from it without a round trip
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         numbers = column.astype("float64")
         low, high = EXCEL_SERIAL_RANGE
