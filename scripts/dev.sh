@@ -33,7 +33,11 @@ case "${1:-}" in
     bench)
         setup "[test]"
         .venv/bin/python bench/cold_start.py
+        .venv/bin/python bench/bench_peers.py      # installs duckdb and polars into .venv to compare against
+        .venv/bin/python bench/bench_xlsx.py
         .venv/bin/python bench/bench_turnover.py
+        .venv/bin/python bench/bench_isolation.py
+        .venv/bin/python bench/bench_export.py
         exec .venv/bin/python bench/load_test.py
         ;;
     *)

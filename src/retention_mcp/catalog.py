@@ -42,8 +42,9 @@ def read_yaml(path: Path) -> Any:
         cached = _yaml_cache.get(path)
         if cached and cached[0] == key:
             return cached[1]
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster, same result
     with path.open(encoding="utf-8") as handle:
-        value = yaml.safe_load(handle)
+        value = yaml.load(handle, Loader=loader)  # a safe loader (plain data, no Python objects)
     with _yaml_lock:
         _yaml_cache[path] = (key, value)
     return value

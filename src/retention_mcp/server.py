@@ -73,6 +73,8 @@ class RetentionServer(MCPServer):
         self._pending_registrations: list[Callable[[], None]] = []
         self._registration_lock = threading.Lock()
         self._warmed = False
+        #: Called in the background after the handshake, beside the worker warm-up (e.g. opening the workspace).
+        self.warmers: list[Callable[[], None]] = []
         self._listed: list[Any] | None = None
 
     # -- tools, registered on first use (building their schemas costs ~100 ms; initialize need not wait)
@@ -104,6 +106,8 @@ class RetentionServer(MCPServer):
                 self.ensure_registered()
             except Exception:
                 logger.exception("registering tools failed")
+            for warmer in self.warmers:
+                threading.Thread(target=_quietly, args=(warmer,), name="retention-mcp-warm-up", daemon=True).start()
             if self.runtime is not None:
                 self.runtime.warm()
 
@@ -311,6 +315,13 @@ def _argument_description(arg: Any) -> str:
     return text
 
 
+def _quietly(warmer: Callable[[], None]) -> None:
+    try:
+        warmer()
+    except Exception:  # warming is an optimisation; the first request does the work and reports any error
+        logger.debug("warm-up step failed", exc_info=True)
+
+
 class _WarmUpAfterHello:
     """Server middleware: warm the server up in the background once the handshake is over — on the message
     after ``initialize`` (its ``notifications/initialized``, or the first request of a client that skips the
@@ -349,11 +360,14 @@ def build_server(settings: Settings | None = None) -> RetentionServer:
     server.middleware.append(_WarmUpAfterHello(server))
 
     def register_tools() -> None:
-        from retention_mcp.endpoints import drivers, grounding, kpis, reports, templates, turnover, workforce, workspace
+        import importlib
+
+        from retention_mcp.endpoints import MODULES
         from retention_mcp.runtime import dispatch, tools_in
 
         assert server.runtime is not None
-        for module in (templates, turnover, kpis, workforce, drivers, reports, grounding, workspace):
+        for name in MODULES:
+            module = importlib.import_module(f"retention_mcp.endpoints.{name}")
             dispatch.register(server, server.runtime, tools_in(module))
             if hasattr(module, "register"):
                 module.register(server, settings)

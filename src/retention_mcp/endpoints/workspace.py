@@ -271,6 +271,13 @@ def register(server: RetentionServer, settings: Settings) -> None:
     if getattr(server, "runtime", None) is not None:
         server.runtime.record_evidence = record_evidence
 
+    def open_workspace() -> None:  # connect and migrate before the first result needs an evidence id
+        from retention_mcp.workspace.engine import database_url, get_engine
+
+        get_engine(database_url(settings))
+
+    server.warmers.append(open_workspace)
+
     async def plan_create(
         title: Annotated[str, Field(description="the plan's title, e.g. '客服中心夜班保留方案 2026'")],
         group: Annotated[str, Field(description="the employee group it is about, e.g. '夜班客服专员'")] = "",

@@ -61,6 +61,7 @@ CJK_FONT_FILES = (
 #: Parts of file names (lower case, no '-' or '_') that mark CJK fonts elsewhere on the system.
 CJK_FILE_HINTS = ("notosanscjk", "notoserifcjk", "sourcehan", "wqy", "droidsansfallback", "msyh", "simhei", "simsun",
                   "deng.ttf", "pingfang", "hiragino", "stheiti", "songti", "arialuni", "arial unicode")
+MISSING_GLYPH = r"Glyph \d+ .*missing from"
 #: Han, kana, hangul and CJK punctuation: text that DejaVu Sans (matplotlib's default) cannot draw.
 CJK_TEXT = re.compile("[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\U00020000-\U0003134f]")
 CJK_FONT_ADVICE = ("Chinese labels may show as boxes: install a CJK font such as Noto Sans CJK "
@@ -140,7 +141,7 @@ def _setup() -> None:
         matplotlib.use("Agg", force=False)
         # Without a CJK font, matplotlib warns once per missing glyph on every chart: stderr fills with noise
         # the user cannot act on. The font status is reported once, below, and in results via cjk_font_status.
-        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
+        warnings.filterwarnings("ignore", message=MISSING_GLYPH, category=UserWarning)
         found = find_cjk_font()
         if found is None:
             logger.warning("no CJK font found for charts. %s", CJK_FONT_ADVICE)
@@ -161,7 +162,9 @@ def _figure(height_in: float = 4.8) -> Figure:
 
 def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI)
+    with warnings.catch_warnings():  # also when a caller (a notebook, a test runner) reset the filters
+        warnings.filterwarnings("ignore", message=MISSING_GLYPH, category=UserWarning)
+        fig.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
 
 
