@@ -15,6 +15,17 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The versions users get from `pip install` (pandas 3 today), shown first in every run, `-q` included."""
+    from importlib.metadata import version
+
+    names = ("mcp", "pandas", "numpy", "pyarrow", "scipy", "fastexcel", "sqlalchemy")
+    line = "testing with " + ", ".join(f"{n} {version(n)}" for n in names)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
+
+
 @pytest.fixture
 def anyio_backend():
     return "asyncio"

@@ -208,3 +208,31 @@ def test_a_dropped_http_request_stops_using_cpu(big_file: Path, tmp_path) -> Non
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=15)
+
+
+@pytest.mark.anyio
+async def test_a_slow_team_template_is_stopped_by_the_time_bound(tmp_path) -> None:
+    # Nine million loop steps with a comparison each (over 10 s) pass every size limit of the sandbox; only the
+    # time bound stops them.
+    team = tmp_path / "team-prompts"
+    team.mkdir()
+    (team / "slow.en.md").write_text(
+        "---\nname: slow\ntitle: Slow\ndescription: A team template that loops.\nlanguage: en\n"
+        "arguments:\n  - name: team\n---\n{% set s = 'x' * 3000 %}{% for a in s %}{% for b in s %}"
+        "{% if a == b and loop.index > 0 %}{% endif %}{% endfor %}{% endfor %}done for {{ team }}\n", encoding="utf-8")
+    (team / "quick.en.md").write_text(
+        "---\nname: quick\ntitle: Quick\ndescription: A team template.\nlanguage: en\n"
+        "arguments:\n  - name: team\n---\nready for {{ team }}\n", encoding="utf-8")
+    settings = Settings(data_dirs=(tmp_path,), output_dir=tmp_path / "out", prompts_dir=team, log_level="WARNING",
+                        call_timeout_s=1.0)
+    async with Client(build_server(settings)) as client:
+        await client.call_tool("list_templates", {})  # a worker is up
+        started = time.monotonic()
+        with pytest.raises(Exception) as info:
+            await client.get_prompt("slow", {"team": "Ops"})
+        assert time.monotonic() - started < 5
+        assert getattr(getattr(info.value, "error", None), "code", None) == -32602
+        assert "longer than 1 seconds" in str(info.value) and "RETENTION_MCP_CALL_TIMEOUT_S" in str(info.value)
+        assert stops_using_cpu(workers(), within=2.0)
+        prompt = await client.get_prompt("quick", {"team": "Ops"})
+        assert "ready for Ops" in prompt.messages[0].content.text

@@ -134,3 +134,10 @@ async def test_built_wheel_in_a_fresh_venv_serves_every_prompt(tmp_path: Path) -
     params = StdioServerParameters(command=str(venv / "bin" / "retention-mcp"), args=["--data-dir", str(tmp_path)],
                                    env=child_env(), cwd=str(tmp_path))
     await exercise_over_stdio(params)
+
+
+def test_the_suite_runs_on_the_pandas_users_get():
+    """`pip install retention-mcp` resolves pandas 3; no test dependency may drag CI back to pandas 2."""
+    from importlib.metadata import version
+
+    assert int(version("pandas").split(".")[0]) >= 3
