@@ -161,6 +161,28 @@ async def test_schedule_fairness_tool(client, data_dir: Path):
     assert not again.is_error
 
 
+@pytest.mark.anyio
+async def test_schedule_fairness_where_restricts_the_roster_to_a_team(client, data_dir: Path):
+    # Two teams: the six agents above (team A) and six more (team B) who share nights evenly.
+    rows = [{**row, "team": "A"} for row in roster_rows()]
+    for k in range(6):
+        for offset in range(14):
+            day = date(2024, 3, 4) + timedelta(offset)
+            rows.append({"agent": f"B{k}", "date": day.isoformat(), "shift": "Night" if offset == k else "Day",
+                         "team": "B"})
+    pd.DataFrame(rows).to_csv(data_dir / "two_teams.csv", index=False)
+    team_a = [r for r in rows if r["team"] == "A"]
+    result = await client.call_tool("schedule_fairness", {"path": "two_teams.csv", "where": {"team": "A"}})
+    assert not result.is_error, result.content[0].text
+    assert result.structured_content["agents"] == 6 and result.structured_content["shifts"] == 84
+    assert result.structured_content["gini"] == pytest.approx(double_sum_gini(expected_counts(team_a)))
+    assert "filter: team = A (84 of 168 rows in scope)" in result.content[0].text
+    everyone = await client.call_tool("schedule_fairness", {"path": "two_teams.csv"})
+    assert everyone.structured_content["gini"] == pytest.approx(double_sum_gini(expected_counts(rows)))
+    both = await client.call_tool("schedule_fairness", {"agent_counts": [1, 2], "where": {"team": "A"}})
+    assert both.is_error and "agent_counts" in both.content[0].text
+
+
 # -- ICC
 
 

@@ -12,7 +12,7 @@ from retention_mcp.analysis.fairness import FairnessResult
 from retention_mcp.analysis.icc import CalibrationResult
 from retention_mcp.analysis.roi import RoiResult
 from retention_mcp.analysis.workforce import HiringForecast
-from retention_mcp.endpoints.turnover import CsvTextArg, HeaderRowArg, PathArg, SheetArg, with_chart
+from retention_mcp.endpoints.turnover import CsvTextArg, HeaderRowArg, PathArg, SheetArg, WhereArg, with_chart
 from retention_mcp.errors import InputError
 from retention_mcp.runtime import ToolOutput, tool
 from retention_mcp.runtime.job import Job
@@ -171,6 +171,7 @@ def schedule_fairness(
     night_until_hour: Annotated[float, Field(ge=0, le=24, description="… or before this hour")] = 5,
     night_limit: Annotated[int | None, Field(ge=1, le=31, description="most consecutive nights allowed "
                                                                      "(default 3)")] = None,
+    where: WhereArg = None,
     sheet: SheetArg = None,
     header_row: HeaderRowArg = None,
 ) -> ToolOutput:
@@ -191,6 +192,9 @@ def schedule_fairness(
     if len(given) != 1:
         raise InputError("give exactly one of path (a roster file in the data folder), csv_text (inline CSV "
                          f"roster) or agent_counts (per-agent counts); got {', '.join(given) or 'none'}")
+    if where and agent_counts is not None:
+        raise InputError("where filters the rows of a roster; with agent_counts, pass only the counts of the agents "
+                         "you mean")
     catalog = call_center_catalog(job)
     if agent_counts is not None:
         counts = list(agent_counts.values()) if isinstance(agent_counts, dict) else list(agent_counts)
@@ -199,11 +203,15 @@ def schedule_fairness(
         column_map = {role: column for role, column in (("agent", agent_column), ("shift_date", date_column),
                                                          ("shift", shift_column), ("shift_start", start_column))
                       if column}
-        ds, _ = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
-                            column_map=column_map, kind="roster")
+        ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
+                                column_map=column_map, kind="roster", where=where)
+        if scope.active:
+            ds = ds.subset(scope.rows)
         result = fairness.fairness_from_roster(
             ds, catalog=catalog, holidays=holidays or (), night_from_hour=night_from_hour,
             night_until_hour=night_until_hour, night_limit=night_limit, min_group_size=job.policy.floor)
+        if scope.active:
+            result.notes.insert(0, scope.describe(ds.rows, len(scope.rows)))
     figures = {"gini": result.gini, "top20_share": result.top20_share, "violation_rate": result.violation_rate,
                "meets_gini_target": str(result.meets_gini_target).lower(),
                **{f"gini[{c.category}]": c.gini for c in result.categories}}
