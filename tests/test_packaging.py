@@ -141,3 +141,17 @@ def test_the_suite_runs_on_the_pandas_users_get():
     from importlib.metadata import version
 
     assert int(version("pandas").split(".")[0]) >= 3
+
+
+def test_the_readme_configuration_table_lists_every_setting() -> None:
+    """Each environment variable and each command-line option is in the README's configuration table."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    missing = [name for name in ENVIRONMENT_VARIABLES if f"`{name}" not in table]
+    parser = build_parser()
+    options = {option for action in parser._actions for option in action.option_strings}
+    for sub in parser._subparsers._group_actions[0].choices.values():  # serve's own options
+        options |= {option for action in sub._actions for option in action.option_strings}
+    missing += [o for o in sorted(options) if o.startswith("--") and o not in ("--help", "--version")
+                and o not in table]
+    assert not missing, f"add to the README's configuration table: {missing}"
