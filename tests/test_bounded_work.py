@@ -236,3 +236,29 @@ async def test_a_slow_team_template_is_stopped_by_the_time_bound(tmp_path) -> No
         assert stops_using_cpu(workers(), within=2.0)
         prompt = await client.get_prompt("quick", {"team": "Ops"})
         assert "ready for Ops" in prompt.messages[0].content.text
+
+
+@pytest.mark.anyio
+async def test_a_result_is_bounded_by_a_stated_factor_of_its_request(tmp_path) -> None:
+    from retention_mcp.runtime.result_size import RESULT_FACTOR, result_bound
+
+    # The largest KPI set build_kpis accepts: 100 KPIs, each with long names and texts that findings repeat.
+    items = [{"name": f"KPI {i} " + "名" * 190, "definition": "d" * 2000, "formula": "f" * 500, "objective": "o" * 500,
+              "weight": 1, "target": 1, "baseline": 0} for i in range(100)]
+    request = len(json.dumps({"items": items}, ensure_ascii=False).encode("utf-8"))
+    settings = Settings(data_dirs=(tmp_path,), output_dir=tmp_path / "out", log_level="WARNING")
+    async with Client(build_server(settings)) as client:
+        result = await client.call_tool("build_kpis", {"items": items})
+    assert not result.is_error
+    text = result.content[0].text
+    structured = json.dumps(result.structured_content, ensure_ascii=False).encode("utf-8")
+    slack = 4096  # the evidence line and the truncation note, added after the bound is applied
+    assert len(text.encode("utf-8")) + len(structured) <= result_bound(request) + slack
+    assert result_bound(request) == RESULT_FACTOR * request
+    assert "**Result truncated**" in text and "findings: the first" in text
+    # What is left is still a valid result: the KPI list holds whole items, in order.
+    kpis = result.structured_content["kpis"]
+    assert 0 < len(kpis) <= 100 and kpis[0]["name"] == items[0]["name"]
+    async with Client(build_server(settings)) as client:
+        small = await client.call_tool("build_kpis", {"items": items[:10]})
+    assert "truncated" not in small.content[0].text and len(small.structured_content["kpis"]) == 10

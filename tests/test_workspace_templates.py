@@ -143,6 +143,7 @@ async def main():
         assert "sqlalchemy" not in sys.modules and "alembic" not in sys.modules
         await client.list_prompts()
         await client.list_tools()
+        await anyio.sleep(3)  # the background warm-up after the handshake has run
     assert "sqlalchemy" not in sys.modules, "the library read a database that does not exist"
 anyio.run(main)
 """

@@ -324,7 +324,7 @@ def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequ
         holiday_dates.add(parsed.normalize())
 
     frame["night"] = label_night | start_night
-    frame["weekend"] = label_weekend | shift_dates.dt.weekday.isin(list(weekend_days)).fillna(False).astype(bool)
+    frame["weekend"] = label_weekend | shift_dates.dt.day_of_week.isin(list(weekend_days)).fillna(False).astype(bool)
     frame["holiday"] = label_holiday | shift_dates.isin(holiday_dates).astype(bool)
     frame["unfavourable"] = frame["night"] | frame["weekend"] | frame["holiday"]
     frame["date"] = shift_dates

@@ -35,8 +35,8 @@ class KpiItem(BaseModel):
     """One KPI of a set: a catalog id, or a custom KPI defined inline."""
 
     id: str | None = Field(None, description="catalog id (see find_kpis), e.g. 'fcr'; omit for a custom KPI")
-    name: str | None = Field(None, description="name of a custom KPI (required when id is omitted)")
-    objective: str | None = Field(None, description="OKR: the objective this key result belongs to")
+    name: str | None = Field(None, max_length=200, description="name of a custom KPI (required when id is omitted)")
+    objective: str | None = Field(None, max_length=500, description="OKR: the objective this key result belongs to")
     perspective: str | None = Field(None, description="BSC perspective: financial, customer, internal_process, "
                                                       "learning_growth (defaults to the catalog's)")
     unit: str | None = Field(None, description="percent (points 0-100), seconds, days, score_1_5, ... "
@@ -46,11 +46,11 @@ class KpiItem(BaseModel):
     target: float | str | None = Field(None, description="target value in the KPI's unit")
     weight: float | str | None = Field(None, description="weight in percentage points; a set's weights sum to 100")
     deadline: str | None = Field(None, description="date the target is due, YYYY-MM-DD")
-    definition: str | None = None
-    formula: str | None = None
-    data_source: str | None = None
-    cadence: str | None = None
-    owner: str | None = None
+    definition: str | None = Field(None, max_length=2000)
+    formula: str | None = Field(None, max_length=500)
+    data_source: str | None = Field(None, max_length=500)
+    cadence: str | None = Field(None, max_length=100)
+    owner: str | None = Field(None, max_length=200)
     profile_group: str | None = Field(None, description="weight group of the CSAT-linked call-center appraisal: "
                                                         "customer, efficiency, quality_attitude")
     actual: float | str | None = Field(None, description="score_kpis: the actual value (or pass actuals)")
@@ -66,11 +66,11 @@ class CompletedKpi(BaseModel):
     domain: str | None = None
     unit: str | None = None
     direction: str | None = Field(None, description="'higher' or 'lower' is better")
-    definition: str | None = None
-    formula: str | None = None
-    data_source: str | None = None
-    cadence: str | None = None
-    owner: str | None = None
+    definition: str | None = Field(None, max_length=2000)
+    formula: str | None = Field(None, max_length=500)
+    data_source: str | None = Field(None, max_length=500)
+    cadence: str | None = Field(None, max_length=100)
+    owner: str | None = Field(None, max_length=200)
     profile_group: str | None = None
     baseline: float | None = Field(None, description="KPI unit; percent KPIs in points")
     target: float | None = Field(None, description="KPI unit; percent KPIs in points")

@@ -271,10 +271,13 @@ def register(server: RetentionServer, settings: Settings) -> None:
     if getattr(server, "runtime", None) is not None:
         server.runtime.record_evidence = record_evidence
 
-    def open_workspace() -> None:  # connect and migrate before the first result needs an evidence id
-        from retention_mcp.workspace.engine import database_url, get_engine
+    def open_workspace() -> None:
+        """Connect (and migrate) before the first result needs an evidence id — only a workspace that is
+        configured or already exists: a session that never calls a tool creates no database."""
+        from retention_mcp.workspace.engine import database_url, get_engine, workspace_exists
 
-        get_engine(database_url(settings))
+        if workspace_exists(settings):
+            get_engine(database_url(settings))
 
     server.warmers.append(open_workspace)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from retention_mcp.data.disclosure import DisclosureError, Policy, normalise_value, output_strings
 from retention_mcp.errors import InputError
+from retention_mcp.runtime.result_size import bound_result
 from retention_mcp.runtime.spec import ToolOutput
 from retention_mcp.settings import Settings
 
@@ -118,4 +120,4 @@ def execute(*, settings: Settings, progress: Callable[[float, str], None], tool:
     job = Job(settings, progress)
     output = resolve(tool)(job, **arguments)
     job.check(output)
-    return output
+    return bound_result(output, request_bytes=len(json.dumps(arguments, default=str).encode("utf-8")))
