@@ -8,7 +8,7 @@ import pytest
 from mcp import Client
 
 from retention_mcp.cli import build_parser, settings_from_args
-from test_http import free_port, started_server
+from server_process import free_port, started_server
 
 HR_CSV = "employee_id,department,left\n" + "".join(f"{i},{'Sales' if i % 2 else 'R&D'},{i % 3 == 0:d}\n"
                                                      for i in range(1, 41))

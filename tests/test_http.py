@@ -7,7 +7,6 @@ by socket and process timeouts.
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import signal
 import socket
@@ -38,6 +37,7 @@ from retention_mcp.http import (
 )
 from retention_mcp.server import build_server
 from retention_mcp.settings import Settings
+from server_process import Started, child_env, free_port, started_server
 
 TOKEN = "team-secret-7f3a"
 PORT = 8000  # the in-process app never binds; the port only shapes the allowed Host header
@@ -183,54 +183,6 @@ async def test_sdk_client_in_process_with_token(http_settings):
 
 
 # -- real processes on a loopback port
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RETENTION_MCP_")}
-    return {**env, **extra}
-
-
-class Started:
-    def __init__(self, url: str, process: subprocess.Popen, log: Path) -> None:
-        self.url, self.process, self.log = url, process, log
-
-
-@contextmanager
-def started_server(tmp_path: Path, argv: list[str], port: int, env: dict[str, str] | None = None,
-                   cwd: Path | None = None) -> Iterator[Started]:
-    """``python -m retention_mcp <argv>`` answering /healthz on ``port``; always stopped (then killed) on exit."""
-    log_path = tmp_path / f"server-{port}.log"
-    log = log_path.open("w+")
-    child = subprocess.Popen([sys.executable, "-m", "retention_mcp", *argv], stdout=subprocess.DEVNULL, stderr=log,
-                             env=env or child_env(), cwd=cwd)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            if child.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"server did not start (exit {child.poll()}):\n{log.read()}")
-            time.sleep(0.2)
-        yield Started(f"http://127.0.0.1:{port}", child, log_path)
-    finally:
-        if child.poll() is None:
-            child.terminate()
-        try:
-            child.wait(timeout=12)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait(timeout=10)
-        log.close()
-
 
 @contextmanager
 def running_server(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:

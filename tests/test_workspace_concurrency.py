@@ -23,13 +23,8 @@ from mcp.client.streamable_http import streamable_http_client
 
 from retention_mcp.settings import ENVIRONMENT_VARIABLES
 from retention_mcp.workspace.store import StaleVersion, Workspace
-from workspace_support import (  # noqa: F401 (fixtures)
-    PostgresServer,
-    child_env,
-    database_url,
-    http_server,
-    postgres_server,
-)
+from server_process import child_env, http_server
+from workspace_support import PostgresServer, database_url, postgres_server  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -28,7 +28,8 @@ from retention_mcp.settings import Settings
 from retention_mcp.workspace.engine import dispose_all
 from retention_mcp.workspace.refresh import refresh_plan
 from retention_mcp.workspace.store import workspace_for
-from workspace_support import child_env, database_url, postgres_server  # noqa: F401 (fixtures)
+from server_process import child_env
+from workspace_support import database_url, postgres_server  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(240)]
 

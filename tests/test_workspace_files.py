@@ -21,7 +21,7 @@ from retention_mcp.identity import current_author, os_user
 from retention_mcp.server import build_server
 from retention_mcp.settings import Settings
 from retention_mcp.workspace.files import report_link
-from workspace_support import child_env, http_server
+from server_process import child_env, http_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 

@@ -1,4 +1,4 @@
-"""Test support for the workspace: a real PostgreSQL server, database URLs per backend, server processes.
+"""Test support for the workspace: a real PostgreSQL server and database URLs per backend.
 
 ``postgres_server`` (session) runs ``initdb`` + ``pg_ctl`` in a temporary folder on a free loopback port —
 as the ``postgres`` user when the tests run as root, since PostgreSQL refuses to run as root — and
@@ -15,27 +15,16 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx2
 import pytest
 
-START_TIMEOUT_S = 60
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from server_process import START_TIMEOUT_S, free_port
 
 
 def postgres_bin_dir() -> Path | None:
@@ -142,41 +131,3 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'workspace.sqlite3'}"
     server: PostgresServer = request.getfixturevalue("postgres_server")
     return server.create_database()
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    """The environment for a server process: ours without RETENTION_MCP_* settings, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RETENTION_MCP_")}
-    return {**env, **extra}
-
-
-@contextmanager
-def http_server(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
-                name: str = "server") -> Iterator[str]:
-    """``python -m retention_mcp serve --http`` on a free loopback port; yields http://127.0.0.1:PORT."""
-    port = free_port()
-    log_path = tmp_path / f"{name}-{port}.log"
-    log = log_path.open("w+")
-    cmd = [sys.executable, "-m", "retention_mcp", "serve", "--http", "--port", str(port), *args]
-    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=env or child_env())
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                if httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            if child.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"server did not start (exit {child.poll()}):\n{log.read()}")
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        child.terminate()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait(timeout=10)
-        log.close()
