@@ -13,6 +13,7 @@ Seams for the tool runtime (see README "Workspace"):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -364,9 +365,8 @@ def register(server: RetentionServer, settings: Settings) -> None:
         Use it to find a plan id before plan_get or plan_write_section. Example: {"limit": 20}.
         """
         summaries = await _in_thread(store().list_plans, limit)
-        items = [PlanListItem(id=p.id, title=p.title, template=p.template, language=p.language, group=p.group,
-                              current_version=p.current_version, created_by=p.created_by,
-                              updated_at=_iso(p.updated_at) or "", updated_by=p.updated_by) for p in summaries]
+        # The store's summary as it is, with the time as ISO text.
+        items = [PlanListItem(**{**dataclasses.asdict(p), "updated_at": _iso(p.updated_at) or ""}) for p in summaries]
         if not items:
             return tool_result(PlanList(plans=[]), "No plans yet; start one with plan_create.")
         text = _table(["id", "title", "group", "version", "last change"],
