@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -120,4 +119,4 @@ def execute(*, settings: Settings, progress: Callable[[float, str], None], tool:
     job = Job(settings, progress)
     output = resolve(tool)(job, **arguments)
     job.check(output)
-    return bound_result(output, request_bytes=len(json.dumps(arguments, default=str).encode("utf-8")))
+    return bound_result(output, arguments)

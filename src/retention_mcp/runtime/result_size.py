@@ -11,6 +11,7 @@ what was cut and why. A result that still does not fit (one huge value) is refus
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -28,20 +29,22 @@ def result_bound(request_bytes: int) -> int:
     return max(RESULT_ALLOWANCE_BYTES, RESULT_FACTOR * request_bytes)
 
 
-def bound_result(output: ToolOutput, request_bytes: int) -> ToolOutput:
-    """``output`` within :func:`result_bound` of the request (half for the text, half for the structured
-    content), saying so in the text when anything was cut."""
-    total = result_bound(request_bytes)
+def bound_result(output: ToolOutput, arguments: Mapping[str, Any]) -> ToolOutput:
+    """``output`` within :func:`result_bound` of the request ``arguments`` (half for the text, half for the
+    structured content), saying so in the text when anything was cut."""
+    structured = _size(output)
+    text = output.text.encode("utf-8")
+    if max(structured, len(text)) <= RESULT_ALLOWANCE_BYTES // 2:
+        return output  # within the allowance whatever the request: the usual case, no need to size the request
+    total = result_bound(len(json.dumps(arguments, default=str).encode("utf-8")))
     bound = total // 2
     cuts: list[str] = []
-    structured = _size(output)
     if structured > bound:
         cuts += _shorten_lists(output, bound)
         if _size(output) > bound:
             raise LimitError(f"the result would be {structured / 1e6:.1f} MB, above the bound of {total / 1e6:.1f} MB "
                              f"({RESULT_FACTOR}× the request, at least {RESULT_ALLOWANCE_BYTES // 1024} KB); ask for "
                              "fewer rows, groups or items, or shorter texts")
-    text = output.text.encode("utf-8")
     if len(text) > bound:
         kept = text[:bound].decode("utf-8", errors="ignore")
         kept = kept[:kept.rfind("\n")] if "\n" in kept else kept
