@@ -164,15 +164,12 @@ def agent_scorecard(
     mapping = dict(column_map or {})
     if agent_column:
         mapping["agent"] = agent_column
-    ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
-                            column_map=mapping, kind="calls",
-                            where=where)
-    if scope.active:
-        ds = ds.subset(scope.rows)
+    ds, scope_note = job.dataset_in_scope(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
+                                          column_map=mapping, kind="calls", where=where)
     result = build_scorecard(ds, policy=job.policy, catalog=load_catalog(job.settings, "call_center.yaml")["scorecard"],
                              weights=weights, min_contacts=min_contacts, input_shape=input_shape)
-    if scope.active:
-        result.notes.insert(0, scope.describe(ds.rows, len(scope.rows)))
+    if scope_note:
+        result.notes.insert(0, scope_note)
     figures: dict[str, Any] = {f"score[{a.agent}]": a.total_score for a in result.agents[:50]}
     figures.update({f"agents_differ_p[{t.metric}]": t.p_value for t in result.metric_tests})
     return job.output(result, scorecard_text(result), figures=figures, definition=result.method)

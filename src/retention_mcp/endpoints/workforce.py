@@ -203,15 +203,13 @@ def schedule_fairness(
         column_map = {role: column for role, column in (("agent", agent_column), ("shift_date", date_column),
                                                          ("shift", shift_column), ("shift_start", start_column))
                       if column}
-        ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
-                                column_map=column_map, kind="roster", where=where)
-        if scope.active:
-            ds = ds.subset(scope.rows)
+        ds, scope_note = job.dataset_in_scope(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
+                                              column_map=column_map, kind="roster", where=where)
         result = fairness.fairness_from_roster(
             ds, catalog=catalog, holidays=holidays or (), night_from_hour=night_from_hour,
             night_until_hour=night_until_hour, night_limit=night_limit, min_group_size=job.policy.floor)
-        if scope.active:
-            result.notes.insert(0, scope.describe(ds.rows, len(scope.rows)))
+        if scope_note:
+            result.notes.insert(0, scope_note)
     figures = {"gini": result.gini, "top20_share": result.top20_share, "violation_rate": result.violation_rate,
                "meets_gini_target": str(result.meets_gini_target).lower(),
                **{f"gini[{c.category}]": c.gini for c in result.categories}}

@@ -62,6 +62,15 @@ class Job:
                                  f"of {self.policy.floor}; widen the filter")
         return ds, scope
 
+    def dataset_in_scope(self, **arguments: Any) -> tuple[Dataset, str | None]:
+        """:meth:`dataset` restricted to the ``where`` rows, for analyses that take no scope, and the line that
+        states the filter (None without one)."""
+        ds, scope = self.dataset(**arguments)
+        if not scope.active:
+            return ds, None
+        kept = ds.subset(scope.rows)
+        return kept, scope.describe(kept.rows, len(scope.rows))
+
     def sources(self) -> list[dict[str, Any]]:
         out = []
         for ds in self.datasets:
