@@ -113,3 +113,21 @@ async def test_pwc_agents_are_indistinguishable(shared_client):
     assert "min-max" in content["method"].lower() and "z against the rest" in content["method"]
     # the old scaling turned CSAT 3.33 vs 3.47 into 32 vs 76; the z-scores stay near zero
     assert max(abs(a["total_score"]) for a in content["agents"]) < 1.96
+
+
+@pytest.mark.anyio
+async def test_where_scores_one_team_as_if_its_calls_were_the_file(client, data_dir):
+    team_a = call_log(seed=5, agents=4, calls=300)
+    team_b = call_log(seed=6, agents=4, calls=300, weak="Agent1").assign(Agent=lambda f: "B-" + f["Agent"])
+    frame = pd.concat([team_a.assign(team="A"), team_b.assign(team="B")], ignore_index=True)
+    frame.to_csv(data_dir / "two_teams_calls.csv", index=False)
+    result = await client.call_tool("agent_scorecard", {"path": "two_teams_calls.csv", "where": {"team": "A"}})
+    assert not result.is_error, result.content[0].text
+    agents = result.structured_content["agents"]
+    means = team_a.groupby("Agent")["Satisfaction rating"].mean()
+    assert sorted(a["answered"] for a in agents) == [300] * 4
+    assert sorted(a["csat_mean"] for a in agents) == pytest.approx(sorted(means))
+    tests = {t["metric"]: t for t in result.structured_content["metric_tests"]}
+    groups = [g["Satisfaction rating"].to_numpy(float) for _, g in team_a.groupby("Agent")]
+    assert tests["csat"]["p_value"] == pytest.approx(stats.f_oneway(*groups).pvalue, rel=1e-9)
+    assert "filter: team = A (1,200 of 2,400 rows in scope)" in result.content[0].text
