@@ -128,12 +128,18 @@ def erlang_staffing(
                                                               "'80/20')")] = 20,
     shrinkage: Annotated[Rate, Field(description=f"share of paid time not on the phones; {RATE_HINT}")] = 0.0,
     max_occupancy: Annotated[Rate | None, Field(description="occupancy cap, e.g. '85%'")] = None,
+    patience_seconds: Annotated[float | None, Field(
+        description="mean caller patience, seconds (call_log_profile's erlang_inputs): also staff by Erlang A, "
+                    "where callers hang up")] = None,
+    max_abandonment: Annotated[Rate | None, Field(description="Erlang A: abandonment cap, e.g. '5%'")] = None,
 ) -> ToolOutput:
-    """Agents needed for a call-center interval by Erlang C, with service level, ASA, occupancy, shrinkage.
+    """Agents needed for a call-center interval by Erlang C (and Erlang A with patience_seconds), with service
+    level, ASA, occupancy, shrinkage.
 
     Traffic A = calls × AHT ÷ interval; required agents = smallest N > A with SL = 1 − P(wait)·e^(−(N−A)·t/AHT)
     ≥ target (and A ÷ N ≤ max_occupancy if given); ASA = P(wait)·AHT ÷ (N − A); scheduled = ⌈N ÷ (1 −
-    shrinkage)⌉. Returns N−2 … N+2 so the trade-off is visible. call_log_profile supplies calls and AHT.
+    shrinkage)⌉. Returns N−2 … N+2 so the trade-off is visible. call_log_profile supplies calls, AHT and patience;
+    with patience_seconds the Erlang A answer (abandonment, callers who hang up count as missed) comes beside it.
     Example: calls=100, interval_minutes=30, aht_seconds=180, service_level_target='80%',
     answer_within_seconds=20, shrinkage='30%' → 14 agents (SL 88.8%, ASA 7.8 s, occupancy 71.4%), 20 scheduled.
     """
@@ -145,8 +151,25 @@ def erlang_staffing(
         answer_within_seconds=answer_within_seconds, shrinkage=parse_rate_argument("shrinkage", shrinkage),
         max_occupancy=None if max_occupancy is None else parse_rate_argument("max_occupancy", max_occupancy),
     )
+    if max_abandonment is not None and patience_seconds is None:
+        raise InputError("max_abandonment applies to Erlang A: give patience_seconds too (call_log_profile "
+                         "estimates it)")
+    if patience_seconds is not None:
+        from retention_mcp.analysis.erlang_a import erlang_a_staffing
+
+        result.erlang_a = erlang_a_staffing(
+            calls=calls, interval_minutes=interval_minutes, aht_seconds=aht_seconds, patience_seconds=patience_seconds,
+            service_level_target=result.service_level_target, answer_within_seconds=answer_within_seconds,
+            shrinkage=result.shrinkage, max_occupancy=result.max_occupancy,
+            max_abandonment=None if max_abandonment is None else parse_rate_argument("max_abandonment",
+                                                                                     max_abandonment),
+            erlang_c_agents=result.required_agents)
     figures = {name: getattr(result, name) for name in ("traffic_erlangs", "required_agents", "scheduled_headcount",
                                                          "service_level", "asa_seconds", "occupancy")}
+    if result.erlang_a is not None:
+        figures.update({f"erlang_a_{name}": getattr(result.erlang_a, name)
+                        for name in ("required_agents", "scheduled_headcount", "service_level", "probability_abandon",
+                                     "asa_seconds", "patience_seconds")})
     return job.output(result, erlang.staffing_text(result), figures=figures,
                       definition="Erlang C: A = calls × AHT ÷ interval; SL = 1 − P(wait)·e^(−(N−A)·t/AHT)")
 
