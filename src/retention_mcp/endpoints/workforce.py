@@ -273,27 +273,69 @@ def qa_calibration(
 @tool(title="Hiring forecast", result=HiringForecast)
 def hiring_forecast(
     job: Job,
-    current_headcount: Annotated[int, Field(description="people in the role now, e.g. 100")],
-    expected_turnover_rate: Annotated[Rate, Field(description=f"expected turnover over the plan period; "
-                                                              f"{RATE_HINT}")],
+    current_headcount: Annotated[int | None, Field(description="people in the role now, e.g. 100 (default with "
+                                                   "forecast_evidence_id: the forecast's headcount)")] = None,
+    expected_turnover_rate: Annotated[Rate | None, Field(description=f"expected turnover over the plan period; "
+                                                                     f"{RATE_HINT}")] = None,
+    expected_leavers: Annotated[float | None, Field(ge=0, description="expected leavers over the plan period "
+                                                    "(forecast_leavers' 12-month figure)")] = None,
+    forecast_evidence_id: Annotated[str | None, Field(description="evidence_id of a forecast_leavers result: its "
+                                                      "12-month expected leavers and interval")] = None,
+    group: Annotated[str | None, Field(description="with forecast_evidence_id: a group label of that forecast "
+                                                   "(default: overall)")] = None,
     new_positions: Annotated[int, Field(description="positions added by growth")] = 0,
     probation_pass_rate: Annotated[Rate, Field(description=f"share of hires expected to pass probation; "
                                                            f"{RATE_HINT}")] = 1.0,
 ) -> ToolOutput:
     """Hires needed for a period: growth plus expected leavers, grossed up for probation failures.
 
-    hires = ⌈(new_positions + current_headcount × expected_turnover_rate) ÷ probation_pass_rate⌉, with the
-    formula shown. Use the turnover rate for the same period as the plan (annual for a one-year plan).
-    Example: current_headcount=100, expected_turnover_rate='12%', new_positions=50 (10 new stores × 5 staff),
-    probation_pass_rate=1 → 62 hires.
+    hires = ⌈(new_positions + expected leavers) ÷ probation_pass_rate⌉, expected leavers = current_headcount ×
+    expected_turnover_rate, or expected_leavers, or a forecast_leavers result (forecast_evidence_id: its 12-month
+    expected leavers, with the hires for its 95% interval too). Give exactly one of the three. Use figures for the
+    same period as the plan. Example: current_headcount=100, expected_turnover_rate='12%', new_positions=50 (10 new
+    stores × 5 staff), probation_pass_rate=1 → 62 hires.
     """
     from retention_mcp.analysis import workforce
 
+    given = [name for name, value in (("expected_turnover_rate", expected_turnover_rate),
+                                      ("expected_leavers", expected_leavers),
+                                      ("forecast_evidence_id", forecast_evidence_id)) if value is not None]
+    if len(given) != 1:
+        raise InputError("give exactly one of expected_turnover_rate (e.g. '12%'), expected_leavers (e.g. 14.5) or "
+                         f"forecast_evidence_id (a forecast_leavers result); got {', '.join(given) or 'none'}")
+    interval = None
+    source = "expected_turnover_rate given"
+    if forecast_evidence_id is not None:
+        from retention_mcp.workspace.evidence import cited_figures
+
+        figures, record = cited_figures(job.settings, forecast_evidence_id, ("forecast_leavers",))
+        label = (group or "Overall").strip()
+        expected_leavers = figures.get(f"expected leavers 12 mo: {label}")
+        heads = figures.get(f"headcount: {label}", figures.get("headcount now") if label == "Overall" else None)
+        if expected_leavers is None or heads is None:
+            known = sorted(key.split(": ", 1)[1] for key in figures if key.startswith("expected leavers 12 mo: "))
+            raise InputError(f"forecast {record.id} has no 12-month figure for {label!r}; groups: {', '.join(known)}")
+        if label == "Overall" and figures.get("expected leavers 12 mo low") is not None:
+            interval = (float(figures["expected leavers 12 mo low"]), float(figures["expected leavers 12 mo high"]))
+        if current_headcount is None:
+            current_headcount = int(heads)
+        source = f"forecast_leavers {record.id}: 12-month expected leavers of {label}"
+    elif expected_leavers is not None:
+        source = "expected_leavers given"
+    if current_headcount is None:
+        raise InputError("current_headcount is needed (people in the role now, e.g. 100)")
+    if expected_turnover_rate is not None:
+        rate = parse_rate_argument("expected_turnover_rate", expected_turnover_rate)
+    else:
+        if current_headcount <= 0:
+            raise InputError("current_headcount must be above 0 to turn expected leavers into a rate")
+        rate = float(expected_leavers) / current_headcount  # type: ignore[arg-type]
     result = workforce.hiring_forecast(
-        current_headcount=current_headcount,
-        expected_turnover_rate=parse_rate_argument("expected_turnover_rate", expected_turnover_rate),
-        new_positions=new_positions,
+        current_headcount=current_headcount, expected_turnover_rate=rate, new_positions=new_positions,
         probation_pass_rate=parse_rate_argument("probation_pass_rate", probation_pass_rate),
+        leavers_interval=interval, source=source,
     )
-    return job.output(result, workforce.hiring_text(result), figures={"hires_needed": result.hires_needed},
-                      definition="hires = ⌈(new positions + headcount × turnover) ÷ probation pass rate⌉")
+    figures_out = {"hires_needed": result.hires_needed, "hires_needed_low": result.hires_needed_low,
+                   "hires_needed_high": result.hires_needed_high}
+    return job.output(result, workforce.hiring_text(result), figures=figures_out,
+                      definition="hires = ⌈(new positions + expected leavers) ÷ probation pass rate⌉")
