@@ -8,7 +8,16 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from retention_mcp.analysis.benchmarks import BenchmarkResult
-from retention_mcp.endpoints.turnover import LanguageArg
+from retention_mcp.analysis.leaver_cost import LeaverCostResult
+from retention_mcp.endpoints.turnover import (
+    ColumnMapArg,
+    CsvTextArg,
+    HeaderRowArg,
+    LanguageArg,
+    PathArg,
+    SheetArg,
+    WhereArg,
+)
 from retention_mcp.endpoints.workforce import RATE_HINT, Rate, parse_rate_argument
 from retention_mcp.errors import InputError
 from retention_mcp.runtime import ToolOutput, tool
@@ -96,3 +105,93 @@ def compare_benchmarks(
         figures[f"benchmark {item.id}"] = item.annual_value
     return job.output(result, benchmark_markdown(result, language), figures=figures,
                       definition="annual leavers ÷ average headcount; JOLTS monthly-equivalent rates × 12")
+
+
+@tool(title="Cost of a leaver", result=LeaverCostResult)
+def cost_per_leaver(
+    job: Job,
+    cost_preset: Annotated[str, Field(description="role family for the replacement-cost multipliers: frontline, "
+                                                  "professional, technical, manager, executive (or 客服, 研发 …)")],
+    path: PathArg = None,
+    csv_text: CsvTextArg = None,
+    where: WhereArg = None,
+    pay_period: Annotated[Literal["auto", "monthly", "annual"], Field(
+        description="Is the file's pay monthly or annual? auto reads the header")] = "auto",
+    average_annual_cost: Annotated[float | None, Field(gt=0, description="instead of a file: annual cost per "
+                                                       "employee, one currency")] = None,
+    industry: Annotated[str | None, Field(description="no pay in the file: public average wage of this industry, "
+                                                      "e.g. '软件', 'manufacturing'")] = None,
+    occupation: Annotated[str | None, Field(description="…or of this occupation: managers, professional_technical, "
+                                                        "clerical, service, production")] = None,
+    region: Annotated[str | None, Field(description="for the public wage: '中国' (default), '东部', 'US'")] = None,
+    ownership: Annotated[Literal["non_private", "private"], Field(
+        description="China's wage statistics: urban non-private (default) or private units")] = "non_private",
+    leavers: Annotated[float | None, Field(ge=0, description="leavers to cost, e.g. forecast_leavers' 12-month "
+                                                             "expected leavers")] = None,
+    currency: Annotated[str, Field(description="currency label for a given cost or file pay, e.g. 'CNY'")] = "",
+    column_map: ColumnMapArg = None,
+    sheet: SheetArg = None,
+    header_row: HeaderRowArg = None,
+    language: LanguageArg = None,
+) -> ToolOutput:
+    """What does one leaver cost? Annual cost per employee — the file's mean pay (annualised) when it has pay, else
+    a public wage statistic by industry or occupation and region (China NBS, US BLS; marked EXTERNAL, with source,
+    year and verification), else average_annual_cost — times the role family's replacement-cost multipliers
+    (low/base/high, each naming its source). With leavers: their total yearly cost. Feeds calculate_roi.
+    Example: {"path": "hr.csv", "where": {"department": "R&D"}, "cost_preset": "technical"} or {"industry": "软件",
+    "cost_preset": "technical", "leavers": 16.6}.
+    """
+    from retention_mcp.analysis.leaver_cost import AnnualCost, external_wage, leaver_cost, leaver_cost_markdown
+    from retention_mcp.catalog import load_catalog
+
+    given = [name for name, value in (("path", path), ("csv_text", csv_text),
+                                      ("average_annual_cost", average_annual_cost)) if value is not None]
+    if len(given) > 1:
+        raise InputError(f"give one cost basis: a file (path or csv_text), average_annual_cost, or industry/occupation "
+                         f"for a public wage; got {', '.join(given)}")
+    if (industry or occupation or region) and given:
+        raise InputError("industry/occupation/region pick a public wage when there is no pay of your own: leave them "
+                         "out when you give a file or average_annual_cost")
+    notes: list[str] = []
+    annual: AnnualCost | None = None
+    if path is not None or csv_text is not None:
+        from retention_mcp.analysis.profile import describe_groups
+        from retention_mcp.endpoints.grounding import grounding_catalog
+
+        ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
+                                column_map=column_map, where=where)
+        pay_column = ds.roles.get("pay")
+        if pay_column is None:
+            raise InputError("the file has no pay column (name one with column_map, e.g. {\"pay\": \"Salary\"}); or "
+                             "drop the file and give industry/occupation for a public average wage, or "
+                             "average_annual_cost")
+        profile = describe_groups(ds, by=[], columns=[pay_column], policy=job.policy, scope=scope,
+                                  pay_period=pay_period, catalog=grounding_catalog(job).get("describe_groups") or {})
+        overall = profile.overall
+        if overall.suppressed or overall.average_annual_cost is None:
+            raise InputError(f"no annual pay from {pay_column!r}: " + (profile.pay.note if profile.pay else
+                             "the group is suppressed") + " (say pay_period='monthly' or 'annual')")
+        annual = AnnualCost(value=overall.average_annual_cost, currency=currency.strip()[:12], origin="file",
+                            description=f"mean of {pay_column!r} × {profile.pay.annual_factor:g} "
+                                        f"({profile.pay.period}, {profile.pay.period_source})"
+                                        + (f"; {profile.scope}" if profile.scope else ""),
+                            ci_low=overall.average_annual_cost_ci_low, ci_high=overall.average_annual_cost_ci_high,
+                            people=overall.count)
+    elif average_annual_cost is not None:
+        annual = AnnualCost(value=average_annual_cost, currency=currency.strip()[:12], origin="given",
+                            description="average_annual_cost given")
+    elif industry or occupation or region:
+        annual = external_wage(load_catalog(job.settings, "wages.yaml"), region=region, industry=industry,
+                               occupation=occupation, ownership=ownership)
+    else:
+        raise InputError("give a cost basis: a file with pay (path), average_annual_cost, or industry/occupation for "
+                         "a public average wage")
+    result = leaver_cost(annual, load_catalog(job.settings, "cost_presets.yaml"), cost_preset, leavers)
+    result.notes = notes + result.notes
+    figures: dict[str, Any] = {"average annual cost": annual.value}
+    for band in result.bands:
+        figures[f"cost per leaver ({band.scenario})"] = band.cost_per_leaver
+        if band.total is not None:
+            figures[f"cost of leavers ({band.scenario})"] = band.total
+    return job.output(result, leaver_cost_markdown(result, language or job.settings.language), figures=figures,
+                      definition="cost per leaver = replacement-cost multiplier × annual cost per employee")
