@@ -164,15 +164,15 @@ async def test_forecast_feeds_hiring_forecast_over_mcp(client, data_dir):
     assert not forecast.is_error, forecast.content[0].text
     data = forecast.structured_content
     assert "回测" in forecast.content[0].text and "预计" in forecast.content[0].text
-    inputs = data["hiring_forecast_inputs"]
     hires = await client.call_tool("hiring_forecast", {"forecast_evidence_id": data["evidence_id"],
                                                        "new_positions": 10, "probation_pass_rate": "90%"})
     assert not hires.is_error, hires.content[0].text
     result = hires.structured_content
-    assert result["current_headcount"] == inputs["current_headcount"]
-    assert result["hires_needed"] == math.ceil((10 + inputs["expected_leavers"]) / 0.9 - 1e-9)
-    assert result["hires_needed_low"] == math.ceil((10 + inputs["expected_leavers_low"]) / 0.9 - 1e-9)
-    assert result["hires_needed_high"] == math.ceil((10 + inputs["expected_leavers_high"]) / 0.9 - 1e-9)
+    twelve = next(f for f in data["overall"]["horizons"] if f["months"] == 12)
+    assert result["current_headcount"] == data["overall"]["headcount"]
+    assert result["hires_needed"] == math.ceil((10 + twelve["expected"]) / 0.9 - 1e-9)
+    assert result["hires_needed_low"] == math.ceil((10 + twelve["low"]) / 0.9 - 1e-9)
+    assert result["hires_needed_high"] == math.ceil((10 + twelve["high"]) / 0.9 - 1e-9)
     both = await client.call_tool("hiring_forecast", {"forecast_evidence_id": data["evidence_id"],
                                                       "expected_turnover_rate": "10%", "current_headcount": 100})
     assert both.is_error and "exactly one" in both.content[0].text

@@ -120,13 +120,6 @@ class HazardBand(BaseModel):
     annual_hazard: float | None = Field(description="leavers per person-year in this tenure band (fit window)")
 
 
-class HiringInputs(BaseModel):
-    current_headcount: int = Field(description="hiring_forecast current_headcount: people in scope today")
-    expected_leavers: float = Field(description="hiring_forecast expected_leavers: the 12-month forecast")
-    expected_leavers_low: float
-    expected_leavers_high: float
-
-
 class ForecastResult(Evidenced):
     by: list[str]
     forecast_date: str
@@ -137,7 +130,6 @@ class ForecastResult(Evidenced):
     groups: list[ForecastGroup]
     hazard: list[HazardBand]
     backtest: Backtest | None
-    hiring_forecast_inputs: HiringInputs | None
     method: str
     scope: str | None = None
     notes: list[str] = Field(default_factory=list)
@@ -351,10 +343,6 @@ def leaver_forecast(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, scop
         else:
             result_backtest = _backtest(ds, run, cutoff, code, groups, dims, scope, k, leavers, horizons, rng,
                                         hidden_cells)
-    twelve = next((f for f in overall.horizons if f.months == 12), None)
-    hiring = (HiringInputs(current_headcount=int(on_books.sum()), expected_leavers=twelve.expected,
-                           expected_leavers_low=twelve.low, expected_leavers_high=twelve.high)
-              if twelve is not None and not overall.suppressed else None)
     method = ("Piecewise-exponential hazard by tenure band (0-3, 3-6, 6-12 months, 1-2, 2-3, 3-5, >5 years) × a "
               f"ratio per group (shrunk towards 1 by {SHRINK:g} expected leavers), fitted by Poisson maximum "
               f"likelihood on the {fit_months} months to {day_to_date(day)}; each person on the books then leaves "
@@ -369,7 +357,7 @@ def leaver_forecast(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, scop
     return ForecastResult(
         by=[d.name for d in dims], forecast_date=day_to_date(day).isoformat(), fit_start=day_to_date(start).isoformat(),
         fit_end=day_to_date(end).isoformat(), separation_type=separation_type, overall=overall, groups=rows_out,
-        hazard=hazard_rows, backtest=result_backtest, hiring_forecast_inputs=hiring, method=method,
+        hazard=hazard_rows, backtest=result_backtest, method=method,
         scope=scope.describe(kept, ds.rows) or None, notes=notes)
 
 
@@ -531,9 +519,9 @@ def forecast_markdown(result: ForecastResult, language: str = "en", settings: An
             lines.append(w["forecast.tenure_title"].format(cutoff=b.cutoff, months=max(months)) + "; ".join(
                 w["forecast.tenure_cell"].format(band=t.band, predicted=f"{t.predicted:.1f}", actual=t.actual)
                 for t in tenure) + ".")
-    if result.hiring_forecast_inputs is not None:
-        h = result.hiring_forecast_inputs
-        lines += ["", w["forecast.hiring"].format(headcount=h.current_headcount, expected=f"{h.expected_leavers:.1f}")]
+    twelve = next((f for f in o.horizons if f.months == 12), None)
+    if twelve is not None:
+        lines += ["", w["forecast.hiring"].format(headcount=o.headcount, expected=f"{twelve.expected:.1f}")]
     lines += ["", result.method, w["forecast.aggregates"]]
     for note in result.notes:
         lines.append(f"\n{w['common.note']}: {note}")

@@ -63,24 +63,20 @@ def _company_rate(job: Job, evidence_id: str, group: str | None, language: str) 
 def compare_benchmarks(
     job: Job,
     rate: Annotated[Rate | None, Field(description=f"your annual turnover rate; {RATE_HINT}")] = None,
-    evidence_id: Annotated[str | None, Field(description="instead of rate: a turnover_breakdown result's "
-                                                         "evidence_id (its measure and period are used)")] = None,
-    group: Annotated[str | None, Field(description="with evidence_id: a group label of that breakdown "
-                                                   "(default: overall)")] = None,
+    evidence_id: Annotated[str | None, Field(description="or a turnover_breakdown evidence_id")] = None,
+    group: Annotated[str | None, Field(description="a group label of that breakdown")] = None,
     measure: Annotated[Literal["all", "voluntary", "involuntary", "early"] | None, Field(
-        description="which leavers your rate counts (default: all, or the breakdown's separation_type)")] = None,
+        description="which leavers (default: all, or the breakdown's)")] = None,
     region: Annotated[str | None, Field(description="e.g. 'China', '中国', 'US'")] = None,
-    industry: Annotated[str | None, Field(description="e.g. 'software', '制造业', 'contact centre', '客服'")] = None,
-    year: Annotated[int | None, Field(ge=1990, le=2100, description="year of your rate (default: the breakdown's "
-                                                                    "period end)")] = None,
+    industry: Annotated[str | None, Field(description="e.g. 'software', '制造业', '客服'")] = None,
+    year: Annotated[int | None, Field(ge=1990, le=2100, description="year of your rate")] = None,
     limit: Annotated[int, Field(ge=1, le=12, description="most figures shown")] = 6,
     language: LanguageArg = None,
 ) -> ToolOutput:
-    """Is our turnover high? Sets your annual rate (a number, or a turnover_breakdown evidence_id) beside the
-    closest comparable published figures — same measure (all/voluntary), region, industry, nearest year — each
-    converted to an annual basis (US JOLTS monthly-equivalent × 12, shown), with source, URL, year, how firmly it
-    was verified, and warnings where definitions differ. Conflicting figures are never shown. Context, not
-    targets. Example: {"rate": "29.7%", "region": "China", "industry": "software", "year": 2025}.
+    """Is our turnover high? Your annual rate (or a turnover_breakdown evidence_id) beside the closest comparable
+    published figures — same measure, region, industry, nearest year — on an annual basis (JOLTS × 12, shown), with
+    source, year, verification and warnings where definitions differ. Context, not targets.
+    Example: {"rate": "29.7%", "region": "China", "industry": "software", "year": 2025}.
     """
     from retention_mcp.analysis.benchmarks import benchmark_markdown, compare, parse_benchmarks
     from retention_mcp.catalog import load_catalog
@@ -110,36 +106,27 @@ def compare_benchmarks(
 @tool(title="Cost of a leaver", result=LeaverCostResult)
 def cost_per_leaver(
     job: Job,
-    cost_preset: Annotated[str, Field(description="role family for the replacement-cost multipliers: frontline, "
-                                                  "professional, technical, manager, executive (or 客服, 研发 …)")],
+    cost_preset: Annotated[str, Field(description="role family: frontline, professional, technical, manager, "
+                                                  "executive (or 客服, 研发 …)")],
     path: PathArg = None,
     csv_text: CsvTextArg = None,
     where: WhereArg = None,
-    pay_period: Annotated[Literal["auto", "monthly", "annual"], Field(
-        description="Is the file's pay monthly or annual? auto reads the header")] = "auto",
-    average_annual_cost: Annotated[float | None, Field(gt=0, description="instead of a file: annual cost per "
-                                                       "employee, one currency")] = None,
-    industry: Annotated[str | None, Field(description="no pay in the file: public average wage of this industry, "
-                                                      "e.g. '软件', 'manufacturing'")] = None,
-    occupation: Annotated[str | None, Field(description="…or of this occupation: managers, professional_technical, "
-                                                        "clerical, service, production")] = None,
-    region: Annotated[str | None, Field(description="for the public wage: '中国' (default), '东部', 'US'")] = None,
-    ownership: Annotated[Literal["non_private", "private"], Field(
-        description="China's wage statistics: urban non-private (default) or private units")] = "non_private",
-    leavers: Annotated[float | None, Field(ge=0, description="leavers to cost, e.g. forecast_leavers' 12-month "
-                                                             "expected leavers")] = None,
-    currency: Annotated[str, Field(description="currency label for a given cost or file pay, e.g. 'CNY'")] = "",
+    pay_period: Annotated[Literal["auto", "monthly", "annual"], Field(description="file pay period")] = "auto",
+    average_annual_cost: Annotated[float | None, Field(gt=0, description="instead of a file")] = None,
+    industry: Annotated[str | None, Field(description="public wage of an industry, e.g. '软件'")] = None,
+    occupation: Annotated[str | None, Field(description="…or an occupation, e.g. managers, clerical")] = None,
+    region: Annotated[str | None, Field(description="'中国' (default), '东部', 'US'")] = None,
+    ownership: Annotated[Literal["non_private", "private"], Field(description="China: unit type")] = "non_private",
+    leavers: Annotated[float | None, Field(ge=0, description="leavers to cost, e.g. forecast_leavers'")] = None,
+    currency: Annotated[str, Field(description="e.g. 'CNY'")] = "",
     column_map: ColumnMapArg = None,
     sheet: SheetArg = None,
     header_row: HeaderRowArg = None,
     language: LanguageArg = None,
 ) -> ToolOutput:
-    """What does one leaver cost? Annual cost per employee — the file's mean pay (annualised) when it has pay, else
-    a public wage statistic by industry or occupation and region (China NBS, US BLS; marked EXTERNAL, with source,
-    year and verification), else average_annual_cost — times the role family's replacement-cost multipliers
-    (low/base/high, each naming its source). With leavers: their total yearly cost. Feeds calculate_roi.
-    Example: {"path": "hr.csv", "where": {"department": "R&D"}, "cost_preset": "technical"} or {"industry": "软件",
-    "cost_preset": "technical", "leavers": 16.6}.
+    """Cost of one leaver: annual pay (the file's mean pay, else a sourced public wage by industry or occupation,
+    marked EXTERNAL) × the role family's sourced multipliers, low/base/high; with leavers, their yearly cost. Feeds
+    calculate_roi. Example: {"industry": "软件", "cost_preset": "technical", "leavers": 16.6}.
     """
     from retention_mcp.analysis.leaver_cost import AnnualCost, external_wage, leaver_cost, leaver_cost_markdown
     from retention_mcp.catalog import load_catalog

@@ -29,24 +29,20 @@ def forecast_leavers(
     csv_text: CsvTextArg = None,
     by: Annotated[list[str] | str | None, Field(description="Groups, e.g. [\"department\"]; empty: everyone")] = None,
     where: WhereArg = None,
-    horizons: Annotated[list[int] | None, Field(description="Months ahead, default [3, 6, 12]")] = None,
-    fit_months: Annotated[int, Field(ge=3, le=60, description="Months of history the hazard is fitted on")] = 12,
-    forecast_date: Annotated[str | None, Field(description="Forecast from this date (default: latest date in the "
-                                                           "file)")] = None,
+    fit_months: Annotated[int, Field(ge=3, le=60, description="Months of history fitted")] = 12,
+    forecast_date: Annotated[str | None, Field(description="Default: the file's latest date")] = None,
     separation_type: Annotated[Literal["all", "voluntary", "involuntary", "regretted"], Field(
         description="Which leavers count")] = "all",
-    backtest: Annotated[bool, Field(description="Also fit on the year before and compare with what happened")] = True,
+    backtest: Annotated[bool, Field(description="Also test on the year before")] = True,
     min_group_size: MinGroupArg = None,
     column_map: ColumnMapArg = None,
     sheet: SheetArg = None,
     header_row: HeaderRowArg = None,
     language: LanguageArg = None,
 ) -> ToolOutput:
-    """If nothing changes, how many of today's people leave in the next 3/6/12 months, per group, with 95%
-    intervals — from the file's own hazard by tenure band (new hires leave more) times a group ratio, and a
-    backtest of the same model on the year before (predicted vs actual per group, calibration). Needs hire and
-    termination dates. Aggregates only. Its 12-month figures feed hiring_forecast (expected_leavers or this
-    result's evidence_id) and a plan's baseline. Example: {"path": "hr.csv", "by": ["department"]}.
+    """If nothing changes: today's people expected to leave in 3/6/12 months per group, 95% intervals, from the
+    file's hazard by tenure; backtest on the year before. Needs hire/termination dates. Feeds hiring_forecast
+    (evidence_id) and a plan's baseline. Example: {"path": "hr.csv", "by": ["department"]}.
     """
     from retention_mcp.analysis.forecast import HORIZONS, forecast_markdown, leaver_forecast
 
@@ -54,7 +50,7 @@ def forecast_leavers(
                             column_map=column_map, shape="event", where=where)
     job.progress(0.8, "fitting the hazard and simulating")
     result = leaver_forecast(ds, by=by_list(by), policy=job.policy, scope=scope, min_group_size=min_group_size,
-                             horizons=horizons or HORIZONS, fit_months=fit_months, forecast_date=forecast_date,
+                             horizons=HORIZONS, fit_months=fit_months, forecast_date=forecast_date,
                              separation_type=separation_type, backtest=backtest)
     figures: dict[str, Any] = {"headcount now": result.overall.headcount}
     for row in [result.overall, *result.groups[:20]]:

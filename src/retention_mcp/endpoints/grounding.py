@@ -91,8 +91,8 @@ def estimate_impact(
     job: Job,
     segment: Annotated[GroupSpec | None, Field(
         description="The group the initiative targets: {column or role: value or [values]}, e.g. "
-                    "{\"OverTime\": \"Yes\"}, {\"shift\": \"night\"}, {\"tenure_band\": \"<=3 months\"} "
-                    "(default with initiative: its usual target group, when it has one)")] = None,
+                    "{\"OverTime\": \"Yes\"}, {\"shift\": \"night\"}, {\"tenure_band\": \"<=3 months\"} (default: "
+                    "the initiative's usual group)")] = None,
     path: PathArg = None,
     csv_text: CsvTextArg = None,
     reference: Annotated[GroupSpec | None, Field(
@@ -100,9 +100,8 @@ def estimate_impact(
     reduction: Annotated[float | str | None, Field(
         description="Scenario 2: the segment's rate falls by this fraction: 0.3 or '30%'")] = None,
     initiative: Annotated[str | None, Field(
-        description="Scenario 3: a catalog initiative (structured_onboarding, mentoring, stay_interviews, "
-                    "career_paths, schedule_fairness, pay_adjustment, manager_training, flexible_work): its "
-                    "published (or assumed, said so) reduction, low/base/high")] = None,
+        description="Scenario 3: a catalog initiative, e.g. flexible_work, structured_onboarding, stay_interviews "
+                    "(its sourced or assumed reduction)")] = None,
     where: WhereArg = None,
     period_start: Annotated[str | None, Field(description="Event data: first day of the period (default: 12 "
                                               "months before period_end)")] = None,
@@ -120,8 +119,8 @@ def estimate_impact(
     """Expected effect of an initiative stated as a change in the data: the segment's turnover moves to a
     reference group's rate, or falls by a fraction. Returns leavers avoided per year, the new overall rate and
     Levin's attributable fraction, each with a 95% interval (both rates' uncertainty propagated), using
-    turnover_breakdown's definitions; rates are annual fractions. initiative= takes the reduction from the initiative
-    catalog (sources, strength of evidence, low/base/high scenarios). Feeds calculate_roi: headcount,
+    turnover_breakdown's definitions; rates are annual fractions. initiative= takes the reduction, its sources and
+    low/base/high from the initiative catalog. Feeds calculate_roi: headcount,
     current_overall_rate → current_turnover_rate, new_overall_rate → target_turnover_rate. An association, not a
     proven cause.
     Example: {"path": "hr.csv", "segment": {"OverTime": "Yes"}, "reference": {"OverTime": "No"}}.

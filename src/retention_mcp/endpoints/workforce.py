@@ -128,10 +128,8 @@ def erlang_staffing(
                                                               "'80/20')")] = 20,
     shrinkage: Annotated[Rate, Field(description=f"share of paid time not on the phones; {RATE_HINT}")] = 0.0,
     max_occupancy: Annotated[Rate | None, Field(description="occupancy cap, e.g. '85%'")] = None,
-    patience_seconds: Annotated[float | None, Field(
-        description="mean caller patience, seconds (call_log_profile's erlang_inputs): also staff by Erlang A, "
-                    "where callers hang up")] = None,
-    max_abandonment: Annotated[Rate | None, Field(description="Erlang A: abandonment cap, e.g. '5%'")] = None,
+    patience_seconds: Annotated[float | None, Field(description="mean caller patience, s: adds Erlang A")] = None,
+    max_abandonment: Annotated[Rate | None, Field(description="Erlang A abandonment cap, e.g. '5%'")] = None,
 ) -> ToolOutput:
     """Agents needed for a call-center interval by Erlang C (and Erlang A with patience_seconds), with service
     level, ASA, occupancy, shrinkage.
@@ -273,27 +271,22 @@ def qa_calibration(
 @tool(title="Hiring forecast", result=HiringForecast)
 def hiring_forecast(
     job: Job,
-    current_headcount: Annotated[int | None, Field(description="people in the role now, e.g. 100 (default with "
-                                                   "forecast_evidence_id: the forecast's headcount)")] = None,
+    current_headcount: Annotated[int | None, Field(description="people in the role now, e.g. 100")] = None,
     expected_turnover_rate: Annotated[Rate | None, Field(description=f"expected turnover over the plan period; "
                                                                      f"{RATE_HINT}")] = None,
-    expected_leavers: Annotated[float | None, Field(ge=0, description="expected leavers over the plan period "
-                                                    "(forecast_leavers' 12-month figure)")] = None,
-    forecast_evidence_id: Annotated[str | None, Field(description="evidence_id of a forecast_leavers result: its "
-                                                      "12-month expected leavers and interval")] = None,
-    group: Annotated[str | None, Field(description="with forecast_evidence_id: a group label of that forecast "
-                                                   "(default: overall)")] = None,
+    expected_leavers: Annotated[float | None, Field(ge=0, description="expected leavers in the period")] = None,
+    forecast_evidence_id: Annotated[str | None, Field(description="a forecast_leavers evidence_id")] = None,
+    group: Annotated[str | None, Field(description="a group label of that forecast")] = None,
     new_positions: Annotated[int, Field(description="positions added by growth")] = 0,
     probation_pass_rate: Annotated[Rate, Field(description=f"share of hires expected to pass probation; "
                                                            f"{RATE_HINT}")] = 1.0,
 ) -> ToolOutput:
     """Hires needed for a period: growth plus expected leavers, grossed up for probation failures.
 
-    hires = ⌈(new_positions + expected leavers) ÷ probation_pass_rate⌉, expected leavers = current_headcount ×
-    expected_turnover_rate, or expected_leavers, or a forecast_leavers result (forecast_evidence_id: its 12-month
-    expected leavers, with the hires for its 95% interval too). Give exactly one of the three. Use figures for the
-    same period as the plan. Example: current_headcount=100, expected_turnover_rate='12%', new_positions=50 (10 new
-    stores × 5 staff), probation_pass_rate=1 → 62 hires.
+    hires = ⌈(new_positions + expected leavers) ÷ probation_pass_rate⌉; expected leavers = current_headcount ×
+    expected_turnover_rate, or expected_leavers, or forecast_evidence_id (forecast_leavers' 12 months, with its
+    interval). Exactly one of the three. Example: current_headcount=100, expected_turnover_rate='12%',
+    new_positions=50 → 62 hires.
     """
     from retention_mcp.analysis import workforce
 
