@@ -132,8 +132,8 @@ def cited_figures(settings: Settings, evidence_id: str, tools: tuple[str, ...]) 
     wanted = str(evidence_id or "").strip().lower()
     record = workspace_for(settings).get_evidence(wanted) if wanted else None
     if record is None:
-        raise InputError(f"evidence id {capped(str(evidence_id), 40)!r} is not in the workspace; run {' or '.join(tools)} and pass the "
-                         "evidence_id it returns")
+        raise InputError(f"evidence id {capped(str(evidence_id), 40)!r} is not in the workspace; run "
+                         f"{' or '.join(tools)} and pass the evidence_id it returns")
     if record.tool not in tools:
         raise InputError(f"evidence {record.id} is a {record.tool} result; this needs one from {' or '.join(tools)}")
     return dict(record.figures or {}), record
