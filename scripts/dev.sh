@@ -12,7 +12,9 @@ setup() {
         "$python" -m venv .venv
         .venv/bin/python -m pip install -q --upgrade pip
     fi
-    .venv/bin/python -m pip install -q -e ".$1"
+    # --upgrade eagerly: the suite runs on the newest releases the package allows, as users get them
+    # (tests/test_packaging.py checks the mcp SDK is the newest in range).
+    .venv/bin/python -m pip install -q --upgrade --upgrade-strategy eager -e ".$1"
 }
 
 case "${1:-}" in
