@@ -29,7 +29,6 @@ INPUT_KEYWORDS = frozenset({
 #: JSON Schema keywords kept in output schemas (structure and types; validation-relevant only).
 OUTPUT_KEYWORDS = frozenset({
     "type", "enum", "items", "properties", "anyOf", "$defs", "$ref", "additionalProperties", "minItems", "maxItems",
-    "minimum", "maximum", "maxLength",
 })
 NULL = {"type": "null"}
 

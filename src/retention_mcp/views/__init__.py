@@ -85,3 +85,30 @@ def view_html(name: str, language: str = "en", words: dict | None = None) -> str
 
         words = read_yaml(bundled_dir("tools") / "views.yaml")
     return _page(name, language, json.dumps(words, ensure_ascii=False, sort_keys=True))
+
+
+def tool_meta(tool_name: str) -> dict | None:
+    """``_meta`` of a tool that has a view: ``{"ui": {"resourceUri": "ui://retention-mcp/<view>.html"}}``."""
+    view = VIEW_OF_TOOL.get(tool_name)
+    return {"ui": {"resourceUri": view.uri}} if view else None
+
+
+def apps_extension(settings):  # -> mcp.server.apps.Apps
+    """The SDK's MCP Apps extension with every view as a ``ui://`` resource (read lazily: a page is assembled on
+    the first ``resources/read``, never at start), advertising the extension to clients that negotiate it."""
+    from mcp.server.apps import Apps
+    from mcp.server.mcpserver.resources import FunctionResource
+
+    from retention_mcp.catalog import load_catalog
+
+    def page(name: str) -> str:
+        return view_html(name, settings.language, load_catalog(settings, "views.yaml"))
+
+    apps = Apps()
+    for view in VIEWS.values():
+        # No csp: the host applies the spec's restrictive default (no network at all), which is what a view needs.
+        apps.add_resource(FunctionResource(uri=view.uri, name=f"view-{view.name}", title=view.title,
+                                           description=view.description, mime_type=APP_MIME_TYPE,
+                                           meta={"ui": {"prefersBorder": True}},
+                                           fn=lambda name=view.name: page(name)))
+    return apps
