@@ -13,7 +13,13 @@ import pytest
 from mcp.server import MCPServer
 
 from conftest import shared_dataset
-from retention_mcp.schemas import INPUT_KEYWORDS, portable_input_schema, portable_output_schema
+from retention_mcp.schemas import (
+    INPUT_KEYWORDS,
+    listed_tool,
+    listing_bytes,
+    portable_input_schema,
+    portable_output_schema,
+)
 from retention_mcp.server import build_server
 from retention_mcp.settings import Settings
 
@@ -102,3 +108,14 @@ async def test_real_results_validate_against_the_portable_output_schemas(shared_
     broken["overall"]["rate"] = "16%"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
+
+
+def test_leaving_output_schemas_out_roughly_halves_the_list(declared):
+    full = [listed_tool(t) for t in declared]
+    small = [listed_tool(t, output_schemas=False) for t in declared]
+    assert not any("outputSchema" in t for t in small)
+    assert [t["inputSchema"] for t in small] == [t["inputSchema"] for t in full]
+    sizes, small_sizes = listing_bytes(full), listing_bytes(small)
+    assert sizes["output_schemas"] > 0.4 * sizes["total"]  # why the option exists
+    assert small_sizes["total"] == sizes["total"] - sizes["output_schemas"] - len(',"outputSchema":') * sum(
+        1 for t in full if "outputSchema" in t)

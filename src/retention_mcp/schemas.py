@@ -142,3 +142,13 @@ def listing_bytes(tools: list[dict[str, Any]]) -> dict[str, int]:
             "input_schemas": sum(size(t.get("inputSchema")) for t in tools),
             "output_schemas": sum(size(t["outputSchema"]) for t in tools if t.get("outputSchema")),
             "descriptions": sum(size(t.get("description", "")) for t in tools)}
+
+
+def listed_tool(tool: dict[str, Any], output_schemas: bool = True) -> dict[str, Any]:
+    """One ``tools/list`` entry (wire form) as clients get it: portable input schema, and the portable output
+    schema or, for clients with a small budget (``output_schemas=False``), none."""
+    entry = {key: value for key, value in tool.items() if key != "outputSchema"}
+    entry["inputSchema"] = portable_input_schema(tool.get("inputSchema") or {"type": "object"})
+    if output_schemas and tool.get("outputSchema"):
+        entry["outputSchema"] = portable_output_schema(tool["outputSchema"])
+    return entry
