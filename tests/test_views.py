@@ -221,7 +221,13 @@ async def test_roi_view_slider_calls_calculate_roi_and_redraws(shared_client, br
                         0.5, 150000, 300000)
     assert await roi_card.text_content() == f"{first * 100:.0f}%"
     assert await host.frame.locator("rect[data-scenario]").count() == 3
-    assert await host.frame.locator("rect[data-input]").count() == len(result.structured_content["sensitivity"])
+    sensitivity = result.structured_content["sensitivity"]
+    assert await host.frame.locator("rect[data-input][data-side=high]").count() == len(sensitivity)
+    # The programme's annual cost at +20% lowers the ROI: its +20% half lies left of the base.
+    annual = next(row for row in sensitivity if row["input"] == "program_cost_annual")
+    high_half = host.frame.locator('rect[data-input="program_cost_annual"][data-side=high]')
+    assert float(await high_half.get_attribute("data-metric")) == pytest.approx(annual["metric_at_high"])
+    assert annual["metric_at_high"] < result.structured_content["roi"]
     await host.screenshot(screenshot_dir(tmp_path) / "roi-before.png")
 
     # Move the target-rate slider as a person would (the value, then the change event on release).

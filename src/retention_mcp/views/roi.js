@@ -62,7 +62,7 @@
       parts.push(s("text", { x: x0 + bar + 2, y: height - bottom + 16, "text-anchor": "middle",
                              text: t("scenario_" + sc.name) }));
       parts.push(s("text", { class: "muted", x: x0 + bar + 2, y: height - bottom + 30, "text-anchor": "middle",
-                             text: `ROI ${sc.roi === null ? "—" : pct(sc.roi, 0)} · ×${num(sc.replacement_cost_multiplier, 2)}` }));
+                             text: `ROI ${sc.roi === null ? "—" : pct(sc.roi, 0)} · ${t("multiplier_short", { m: num(sc.replacement_cost_multiplier, 2) })}` }));
     });
     parts.push(s("rect", { class: "bar", x: left, y: 2, width: 10, height: 10 }),
                s("text", { x: left + 14, y: 11, text: t("benefit") }),
@@ -88,13 +88,22 @@
       const y = top + i * rowHeight;
       const a = Math.min(row.metric_at_low, row.metric_at_high), b = Math.max(row.metric_at_low, row.metric_at_high);
       parts.push(s("text", { x: left - 8, y: y + 16, "text-anchor": "end", text: t("input_" + row.input) }));
-      parts.push(s("rect", { class: "bar", x: x(a), y: y + 5, width: Math.max(1, x(b) - x(a)), height: rowHeight - 10,
-                             "data-input": row.input, "data-swing": row.swing },
-                   [s("title", { text: `−20%: ${fmt(row.metric_at_low)}; +20%: ${fmt(row.metric_at_high)}` })]));
+      // Two halves from the base: the input at −20% (light) and at +20% (dark), so the direction shows.
+      for (const [side, value] of [["low", row.metric_at_low], ["high", row.metric_at_high]]) {
+        const from = Math.min(base, value), to = Math.max(base, value);
+        parts.push(s("rect", { class: side === "high" ? "bar" : "bar light", x: x(from), y: y + 5,
+                               width: Math.max(1, x(to) - x(from)), height: rowHeight - 10, "data-input": row.input,
+                               "data-side": side, "data-metric": value, "data-swing": row.swing },
+                     [s("title", { text: `${side === "high" ? "+20%" : "−20%"}: ${fmt(value)}` })]));
+      }
       parts.push(s("text", { class: "muted", x: x(b) + 4, y: y + 16, text: fmt(b) }));
       parts.push(s("text", { class: "muted", x: x(a) - 4, y: y + 16, "text-anchor": "end", text: fmt(a) }));
     });
     parts.push(s("line", { class: "overall", x1: x(base), x2: x(base), y1: top - 4, y2: height - 6 }));
+    parts.push(s("rect", { class: "bar light", x: 0, y: 2, width: 10, height: 10 }),
+               s("text", { x: 14, y: 11, text: t("at_minus_20") }),
+               s("rect", { class: "bar", x: 100, y: 2, width: 10, height: 10 }),
+               s("text", { x: 114, y: 11, text: t("at_plus_20") }));
     return svg(width, height, parts, t("tornado_title"));
   }
 

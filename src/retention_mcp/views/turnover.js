@@ -54,8 +54,8 @@
       parts.push(s("text", { x: x(high !== null ? high : rate) + 6, y: y + 15, text: pct(rate) }));
     });
     if (overall !== null) {
-      parts.push(s("line", { class: "overall", x1: x(overall), x2: x(overall), y1: top - 6, y2: height - 22,
-                             "data-rate": overall }));
+      parts.push(s("line", { class: "overall", x1: x(overall), x2: x(overall), y1: top - 6,
+                             y2: top + Math.max(1, shown.length) * rowHeight, "data-rate": overall }));
       parts.push(s("text", { x: x(overall), y: top - 10, "text-anchor": "middle",
                              text: t("overall_line", { rate: pct(overall) }) }));
     }
