@@ -43,7 +43,7 @@
                            text: t("time_since_hire_" + result.unit) }));
     parts.push(s("line", { class: "axis", x1: left, x2: left, y1: top, y2: height - bottom }));
     parts.push(s("line", { class: "axis", x1: left, x2: width - right, y1: height - bottom, y2: height - bottom }));
-    if (floor < 0.5) parts.push(s("line", { class: "overall", x1: left, x2: width - right, y1: y(0.5), y2: y(0.5) }));
+    if (floor < 0.5) parts.push(s("line", { class: "axis", "stroke-dasharray": "1 3", x1: left, x2: width - right, y1: y(0.5), y2: y(0.5) }));
     series.forEach((c, i) => {
       let d = `M ${x(0)} ${y(1)}`;
       for (const [time, value] of c.points) d += ` H ${x(time).toFixed(1)} V ${y(value).toFixed(1)}`;
@@ -51,11 +51,10 @@
                       "data-exact": c.exact };
       if (i === 0) attrs["stroke-dasharray"] = "6 3";
       parts.push(s("path", attrs, [s("title", { text: c.group.label })]));
-      const last = c.points[c.points.length - 1];
       const ly = top + 14 + i * 16;
       parts.push(s("line", { x1: width - right + 10, x2: width - right + 28, y1: ly - 4, y2: ly - 4, stroke: c.color,
                              "stroke-width": 2 }));
-      parts.push(s("text", { x: width - right + 32, y: ly, text: `${RM.fit(c.group.label, right - 80)} (${pct(last[1], 0)})` }));
+      parts.push(s("text", { x: width - right + 32, y: ly, text: RM.fit(c.group.label, right - 40) }));
     });
     return { node: svg(width, height, parts, t("curves_label")), exact: series.every((c) => c.exact) };
   }
@@ -94,7 +93,7 @@
     if (shown.length) {
       const drawn = chart(result, shown);
       parts.push(drawn.node);
-      if (!drawn.exact) parts.push(h("p", { class: "muted", text: t("curve_points_only") }));
+      parts.push(h("p", { class: "muted", text: drawn.exact ? t("curves_end", { k: minSize }) : t("curve_points_only") }));
     }
     parts.push(h("h2", { text: t("at_risk_title") }), atRiskTable(result, [result.overall, ...result.groups], minSize));
     if (result.logrank_p !== null && result.logrank_p !== undefined) {
