@@ -26,6 +26,9 @@ def _add_common(parser: argparse.ArgumentParser, *, subcommand: bool = False) ->
     parser.add_argument("--data-dir", action="append", type=Path, dest="data_dirs", metavar="DIR", **unset,
                         help="folder the tools may read HR files from; repeat for several "
                              "(env RETENTION_MCP_DATA_DIRS; default: the current directory)")
+    # A launcher passing a folder picker's list (the desktop bundle): every value up to the next option.
+    parser.add_argument("--data-dirs", nargs="+", type=Path, dest="data_dir_list", metavar="DIR", **unset,
+                        help="several data folders at once, as the last option (same as repeating --data-dir)")
     parser.add_argument("--output-dir", type=Path, metavar="DIR", **unset,
                         help="folder for exported reports and charts (env RETENTION_MCP_OUTPUT_DIR; "
                              "default ./retention-mcp-output)")
@@ -97,8 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     overrides: dict[str, object] = {}
-    if args.data_dirs:
-        overrides["data_dirs"] = tuple(args.data_dirs)
+    data_dirs = [*(getattr(args, "data_dirs", None) or ()), *(getattr(args, "data_dir_list", None) or ())]
+    if data_dirs:
+        overrides["data_dirs"] = tuple(data_dirs)
     for key in ("output_dir", "prompts_dir", "catalog_dir", "language", "log_level", "host", "port", "workers",
                 "tokens_file", "header_timeout_s", "body_timeout_s", "database_url", "min_group_size", "allow_names",
                 "call_timeout_s", "call_memory_mb", "tool_workers"):
