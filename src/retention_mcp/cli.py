@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -144,8 +145,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
 
     from retention_mcp.server import build_server
+    from retention_mcp.settings import folder_problems
 
+    # A desktop client shows no failed start, so stdio starts anyway; list_datasets and every data tool say
+    # what to fix (and so does this line in the client's server log).
+    for problem in folder_problems(settings):
+        logger.warning("%s", problem)
     logger.info("retention-mcp %s serving MCP over stdio; data folder(s): %s; output folder: %s", __version__,
                 ", ".join(str(d) for d in settings.data_dirs), settings.output_dir)
     build_server(settings).run("stdio")
-    return 0
+    # The client is gone (stdin closed). Leave now: a worker still being started in a background thread (the fork
+    # server imports pandas and friends, seconds on a loaded machine) would otherwise hold the interpreter's exit,
+    # and the client has no way to stop a server that lingers. Workers die with the fork server.
+    logging.shutdown()
+    os._exit(0)

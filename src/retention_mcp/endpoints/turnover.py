@@ -13,7 +13,7 @@ from pydantic import Field
 from retention_mcp.analysis.survival import CurveResult
 from retention_mcp.analysis.turnover import BreakdownResult
 from retention_mcp.data.inspect import DatasetSummary
-from retention_mcp.runtime import ToolOutput, tool
+from retention_mcp.runtime import ToolOutput, resource, tool
 from retention_mcp.runtime.job import Job
 from retention_mcp.settings import Settings
 
@@ -255,13 +255,11 @@ def retention_curve(
                                  f"{result.definition.censoring}; early attrition: {result.definition.early_attrition}")
 
 
-def register(server: Any, settings: Settings) -> None:
-    @server.resource("retention://metrics", name="metrics", title="Metric dictionary",
-                     description="How every turnover and retention number is defined, with sources",
-                     mime_type="application/json")
-    def metrics() -> str:
-        import json
+@resource("retention://metrics", name="metrics", title="Metric dictionary",
+          description="How every turnover and retention number is defined, with sources", mime_type="application/json")
+def metrics(*, settings: Settings, progress: Any) -> str:
+    import json
 
-        from retention_mcp.catalog import load_catalog
+    from retention_mcp.catalog import load_catalog
 
-        return json.dumps(load_catalog(settings, "metrics.yaml"), ensure_ascii=False, indent=1)
+    return json.dumps(load_catalog(settings, "metrics.yaml"), ensure_ascii=False, indent=1)

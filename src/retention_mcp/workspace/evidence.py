@@ -11,10 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
+from retention_mcp.errors import InputError
 from retention_mcp.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 #: Most per-group figures taken from one breakdown.
 MAX_GROUP_FIGURES = 25
@@ -119,3 +123,17 @@ def cited_figures(settings: Settings, evidence_id: str, tools: tuple[str, ...]) 
     if record.tool not in tools:
         raise InputError(f"evidence {record.id} is a {record.tool} result; this needs one from {' or '.join(tools)}")
     return dict(record.figures or {}), record
+
+
+def record_result(settings: Settings, tool: str, arguments: dict[str, Any], output: Any, author: str) -> str | None:
+    """Record a tool result as evidence (tool, arguments, data source identity, definition, key figures) and
+    return its id. A workspace that cannot be reached costs the citation, not the result (None)."""
+    from retention_mcp.workspace.store import workspace_for
+
+    try:
+        sources = [s for s in output.sources if s.get("sha256")] or describe_sources(settings, arguments)
+        return workspace_for(settings).record_evidence(tool, arguments, sources, output.definition,
+                                                       output.figures, author)
+    except (InputError, OSError) as exc:
+        logger.warning("evidence not recorded for %s: %s", tool, exc)
+        return None
