@@ -35,7 +35,10 @@ def setup_commands(extras: str, os_name: str = os.name) -> list[list[str]]:
     if not venv_bin("python", os_name).exists():
         commands += [[sys.executable, "-m", "venv", str(VENV)],
                      [python, "-m", "pip", "install", "-q", "--upgrade", "pip"]]
-    return [*commands, [python, "-m", "pip", "install", "-q", "-e", f".{extras}"]]
+    # --upgrade eagerly: the suite runs on the newest releases the package allows, as users get them
+    # (tests/test_packaging.py checks the mcp SDK is the newest in range).
+    return [*commands, [python, "-m", "pip", "install", "-q", "--upgrade", "--upgrade-strategy", "eager", "-e",
+                        f".{extras}"]]
 
 
 def commands(target: str, argv: list[str], os_name: str = os.name) -> list[list[str]]:
