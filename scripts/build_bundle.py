@@ -36,27 +36,29 @@ def mcpb() -> list[str]:
     return [str(binary)]
 
 
-def tool_list() -> list[dict[str, str]]:
-    """Every tool's name and the first sentence of its description, from the server's own tools/list."""
+def listed_tools() -> list[dict]:
+    """The server's own tools/list answer (as clients get it), built from the declarations."""
     sys.path.insert(0, str(ROOT / "src"))
     import anyio
+    from mcp import Client
 
     from retention_mcp.server import build_server
     from retention_mcp.settings import Settings
 
-    async def listed() -> list:
+    async def listed() -> list[dict]:
         server = build_server(Settings(data_dirs=(ROOT,), output_dir=ROOT / "build" / "unused-output"))
-        return await server.list_tools()
+        async with Client(server) as client:
+            tools = (await client.list_tools()).tools
+        return [tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in tools]
 
-    tools = anyio.run(listed)
-    return [{"name": tool.name, "description": (tool.description or "").split("\n")[0].strip()} for tool in tools]
+    return anyio.run(listed)
 
 
 def stage(folder: Path) -> dict:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".DS_Store")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".DS_Store", "_tools_list.json")
     for name in STAGED:
         source = ROOT / name
         if source.is_dir():
@@ -67,7 +69,13 @@ def stage(folder: Path) -> dict:
 
     manifest = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
     manifest["version"] = __version__
-    manifest["tools"] = tool_list()
+    tools = listed_tools()
+    manifest["tools"] = [{"name": t["name"], "description": t.get("description", "").split("\n")[0].strip()}
+                         for t in tools]
+    # The finished tools/list travels with the package: the first start answers it without building schemas.
+    from retention_mcp import tool_cache
+
+    tool_cache.save(tools, paths=[folder / "src" / "retention_mcp" / tool_cache.CACHE_NAME])
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return manifest
 

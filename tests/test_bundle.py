@@ -61,6 +61,7 @@ async def test_the_unpacked_bundle_starts_with_only_its_folder_and_uv(bundle, tm
     subprocess.run([str(node_bin("mcpb")), "unpack", str(bundle), str(folder)], check=True, timeout=120,
                    capture_output=True)
     assert (folder / "manifest.json").is_file() and (folder / "pyproject.toml").is_file()
+    assert (folder / "src" / "retention_mcp" / "_tools_list.json").is_file()  # tools/list, cached with the package
 
     user_config = {"data_dirs": [str(ibm.parent)], "output_dir": str(tmp_path / "reports"), "language": "zh",
                    "min_group_size": 5, "database_url": ""}

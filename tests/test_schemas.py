@@ -20,7 +20,7 @@ from retention_mcp.schemas import (
     portable_input_schema,
     portable_output_schema,
 )
-from retention_mcp.server import build_server
+from retention_mcp.server import build_wiring
 from retention_mcp.settings import Settings
 
 
@@ -29,9 +29,9 @@ def declared() -> list[dict[str, Any]]:
     """Every tool as the SDK declares it, full pydantic schemas (before our listing rewrites them)."""
     import anyio
 
-    server = build_server(Settings(data_dirs=(Path.cwd(),), output_dir=Path.cwd() / "unused"))
-    server.ensure_registered()
-    tools = anyio.run(MCPServer.list_tools, server)
+    wiring = build_wiring(Settings(data_dirs=(Path.cwd(),), output_dir=Path.cwd() / "unused"))
+    wiring.ensure_registered()
+    tools = anyio.run(MCPServer.list_tools, wiring.server)
     return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
 
 

@@ -15,11 +15,14 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from mcp import Client
+from mcp.client.extension import ClientExtension
 from mcp.types import CallToolResult
 
 from conftest import shared_dataset
 from node_tools import CHROMIUM_ARGS, chromium_path, views_host_script
-from retention_mcp.views import view_html
+from retention_mcp.server import build_server
+from retention_mcp.views import APP_MIME_TYPE, VIEW_META_KEY, VIEWS
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -30,6 +33,22 @@ DEADLINE_S = 60
 def wire(result: CallToolResult) -> dict[str, Any]:
     """A tool result as it travels over MCP (camelCase), as a host would relay it to the view."""
     return result.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class RendersViews(ClientExtension):
+    """What a host that renders MCP Apps advertises (the ext-apps spec's client capability)."""
+
+    identifier = "io.modelcontextprotocol/ui"
+
+    def settings(self):
+        return {"mimeTypes": [APP_MIME_TYPE]}
+
+
+@pytest.fixture
+async def host_client(shared_settings):
+    """The MCP client of a host that renders views."""
+    async with Client(build_server(shared_settings), raise_exceptions=True, extensions=[RendersViews()]) as client:
+        yield client
 
 
 @pytest.fixture
@@ -84,8 +103,12 @@ async def open_view(browser, client, view: str, tool: str, args: dict[str, Any],
     await page.expose_function("hostCallTool", host_call_tool)
     await page.set_content(f'<!DOCTYPE html><html><body style="margin:0"><div id="host"></div>'
                            f"<script>{script}</script></body></html>")
-    html = view_html(view)
     tools = {t.name: t for t in (await client.list_tools()).tools}
+    uri = tools[tool].meta["ui"]["resourceUri"]
+    assert uri == VIEWS[view].uri
+    resource = (await client.read_resource(uri)).contents[0]
+    assert resource.mime_type == APP_MIME_TYPE
+    html = resource.text
     await page.evaluate("args => startHost(args)", {
         "html": html, "toolArgs": args, "toolResult": wire(result), "theme": theme, "locale": locale,
         "tool": tools[tool].model_dump(mode="json", by_alias=True, exclude_none=True)})
@@ -104,13 +127,13 @@ def pct(value: float) -> str:
     return f"{value * 100:.1f}%"
 
 
-async def test_turnover_view_draws_bars_and_heatmap_with_hidden_cells(shared_client, browser, tmp_path):
+async def test_turnover_view_draws_bars_and_heatmap_with_hidden_cells(host_client, browser, tmp_path):
     shared_dataset(IBM)
     args = {"path": IBM, "by": ["Department", "EducationField"]}
-    result = await shared_client.call_tool("turnover_breakdown", args)
+    result = await host_client.call_tool("turnover_breakdown", args)
     assert not result.is_error
     rows = result.structured_content["rows"]
-    host = await open_view(browser, shared_client, "turnover", "turnover_breakdown", args, result)
+    host = await open_view(browser, host_client, "turnover", "turnover_breakdown", args, result)
     cells = host.frame.locator("rect[data-row]")
     await cells.first.wait_for(timeout=DEADLINE_S * 1000)
 
@@ -166,17 +189,23 @@ async def test_turnover_view_draws_bars_and_heatmap_with_hidden_cells(shared_cli
     assert host.requests == []
 
 
-async def test_retention_view_draws_curves_and_the_at_risk_table(shared_client, browser, tmp_path):
+async def test_retention_view_draws_curves_and_the_at_risk_table(host_client, browser, tmp_path):
     shared_dataset(IBM)
     args = {"path": IBM, "by": ["Department"], "language": "zh"}
-    result = await shared_client.call_tool("retention_curve", args)
+    result = await host_client.call_tool("retention_curve", args)
     assert not result.is_error
     data = result.structured_content
-    host = await open_view(browser, shared_client, "retention", "retention_curve", args, result, locale="zh-CN")
+    host = await open_view(browser, host_client, "retention", "retention_curve", args, result, locale="zh-CN")
+    sent = result.meta[VIEW_META_KEY]["curves"]  # whole curves travel to the view in _meta, not to the model
+    assert data["overall"]["curve"] is None
     curves = host.frame.locator("path.curve")
     await curves.first.wait_for(timeout=DEADLINE_S * 1000)
     shown = [data["overall"], *[g for g in data["groups"] if not g["suppressed"]]]
     assert await curves.count() == len(shown)
+    for index, group in enumerate(shown):
+        path = curves.nth(index)
+        assert await path.get_attribute("data-exact") == "true"
+        assert int(await path.get_attribute("data-points")) == len(sent[group["label"]])
     assert [await curves.nth(i).get_attribute("data-label") for i in range(len(shown))] == [g["label"] for g in shown]
     # The table under the curves: one row per group, the people at risk at each reported time.
     for group in shown:
@@ -202,19 +231,19 @@ def roi_by_hand(headcount: float, current: float, target: float, cost: float, mu
     return (benefit - spent) / spent
 
 
-async def test_roi_view_slider_calls_calculate_roi_and_redraws(shared_client, browser, tmp_path):
+async def test_roi_view_slider_calls_calculate_roi_and_redraws(host_client, browser, tmp_path):
     shared_dataset(IBM)
-    impact = await shared_client.call_tool("estimate_impact", {
+    impact = await host_client.call_tool("estimate_impact", {
         "path": IBM, "segment": {"OverTime": "Yes"}, "reference": {"OverTime": "No"}})
-    groups = await shared_client.call_tool("describe_groups", {"path": IBM, "columns": ["MonthlyIncome"]})
+    groups = await host_client.call_tool("describe_groups", {"path": IBM, "columns": ["MonthlyIncome"]})
     assert not impact.is_error and not groups.is_error
     inputs = impact.structured_content["calculate_roi_inputs"]
     cost = round(groups.structured_content["overall"]["average_annual_cost"])
     args = {**inputs, "average_annual_cost": cost, "replacement_cost_multiplier": 0.5,
             "program_cost_one_off": 150000, "program_cost_annual": 300000}
-    result = await shared_client.call_tool("calculate_roi", args)
+    result = await host_client.call_tool("calculate_roi", args)
     assert not result.is_error
-    host = await open_view(browser, shared_client, "roi", "calculate_roi", args, result)
+    host = await open_view(browser, host_client, "roi", "calculate_roi", args, result)
     roi_card = host.frame.locator('[data-figure="roi"] b')
     await roi_card.wait_for(timeout=DEADLINE_S * 1000)
     first = roi_by_hand(inputs["headcount"], inputs["current_turnover_rate"], inputs["target_turnover_rate"], cost,
@@ -255,21 +284,21 @@ async def test_roi_view_slider_calls_calculate_roi_and_redraws(shared_client, br
     assert host.requests == []
 
 
-async def test_plan_view_shows_sections_cited_figures_and_refresh_state(shared_client, browser, tmp_path):
+async def test_plan_view_shows_sections_cited_figures_and_refresh_state(host_client, browser, tmp_path):
     shared_dataset(IBM)
-    turnover = await shared_client.call_tool("turnover_breakdown", {"path": IBM, "by": ["Department"]})
+    turnover = await host_client.call_tool("turnover_breakdown", {"path": IBM, "by": ["Department"]})
     evidence_id = turnover.structured_content["evidence_id"]
     rate = turnover.structured_content["overall"]["rate"]
-    created = await shared_client.call_tool("plan_create", {"title": "IBM retention plan", "group": "all staff",
+    created = await host_client.call_tool("plan_create", {"title": "IBM retention plan", "group": "all staff",
                                                              "language": "en"})
     plan_id = created.structured_content["id"]
-    written = await shared_client.call_tool("plan_write_section", {
+    written = await host_client.call_tool("plan_write_section", {
         "plan_id": plan_id, "section": "1", "base_version": 1,
         "markdown": f"Turnover is {pct(rate)} [{evidence_id}].\n\n- Sales is highest"})
     assert not written.is_error, written.content[0].text
     args = {"plan_id": plan_id}
-    result = await shared_client.call_tool("plan_get", args)
-    host = await open_view(browser, shared_client, "plan", "plan_get", args, result)
+    result = await host_client.call_tool("plan_get", args)
+    host = await open_view(browser, host_client, "plan", "plan_get", args, result)
     figures = host.frame.locator(f'[data-evidence-figures="{evidence_id}"] tr[data-figure="overall_rate"]')
     await figures.wait_for(timeout=DEADLINE_S * 1000)
     assert await figures.locator("td").nth(1).text_content() == pct(rate)
@@ -287,3 +316,11 @@ async def test_plan_view_shows_sections_cited_figures_and_refresh_state(shared_c
     assert calls.count("evidence_get") == 1 and calls.count("plan_refresh") == 1
     await host.screenshot(screenshot_dir(tmp_path) / "plan.png")
     assert host.requests == []
+
+
+async def test_a_client_without_views_gets_the_result_unchanged(shared_client):
+    ibm = shared_dataset(IBM).name
+    result = await shared_client.call_tool("retention_curve", {"path": ibm, "by": ["Department"]})
+    assert not result.is_error
+    assert VIEW_META_KEY not in (result.meta or {})
+    assert result.structured_content["overall"]["curve"] is None

@@ -22,6 +22,7 @@ from retention_mcp.errors import InputError, capped
 from retention_mcp.runtime.job import Job
 from retention_mcp.runtime.spec import READ_ONLY, ToolOutput, resource, tool
 from retention_mcp.settings import Settings
+from retention_mcp.views import tool_meta
 from retention_mcp.workspace.refresh import RefreshReport
 
 if TYPE_CHECKING:
@@ -261,7 +262,7 @@ def plan_write_section(
     return job.output(result, _write_text(result))
 
 
-@tool(title="Read a plan", result=PlanView, annotations=READ_ONLY, evidence=False)
+@tool(title="Read a plan", result=PlanView, annotations=READ_ONLY, evidence=False, meta=tool_meta("plan_get"))
 def plan_get(
     job: Job,
     plan_id: PlanId,

@@ -103,6 +103,10 @@ class ToolRuntime:
             "tool": spec.target, "arguments": arguments, "author": author or current_author(),
             "evidence": spec.name if spec.evidence else None}, ctx, affinity=self.affinity(arguments))
         result = to_result(output, output.evidence_id)
+        if output.view and ctx is not None and _renders_views(ctx):
+            from retention_mcp.views import VIEW_META_KEY
+
+            result.meta = {**(result.meta or {}), VIEW_META_KEY: output.view}
         if output.files:
             # Files reach the user wherever the server runs: each written file is a resource to download.
             from retention_mcp.workspace.files import report_link
@@ -113,6 +117,16 @@ class ToolRuntime:
                 except (InputError, OSError):
                     logger.warning("no resource link for %s", capped(name, 200))
         return result
+
+
+def _renders_views(ctx: Context) -> bool:
+    """Whether the client negotiated MCP Apps (so view-only data is worth sending)."""
+    from mcp.server.apps import client_supports_apps
+
+    try:
+        return client_supports_apps(ctx)
+    except Exception:  # no session (a direct call): no client to render anything
+        return False
 
 
 def to_result(output: ToolOutput, evidence_id: str | None = None) -> CallToolResult:

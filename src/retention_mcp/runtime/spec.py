@@ -55,6 +55,9 @@ class ToolOutput:
     images: list[tuple[bytes, str]] = field(default_factory=list)  # (png bytes, mime type)
     files: list[str] = field(default_factory=list)  # names of files written into the output folder
     evidence_id: str | None = None  # recorded in the worker, committed before the result leaves it
+    #: what only an MCP Apps view draws (e.g. whole retention curves): sent in the result's ``_meta`` to clients
+    #: that render views, never in the text or the structured content
+    view: dict[str, Any] | None = None
 
 
 def tool(*, title: str, result: type[BaseModel], annotations: ToolAnnotations = READ_ONLY,

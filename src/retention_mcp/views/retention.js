@@ -86,7 +86,8 @@
     if (!result || !result.overall || !result.time_points) return RM.mount(RM.waiting());
     const d = result.definition || {};
     const minSize = d.min_group_size || 5;
-    const shown = [result.overall, ...result.groups.filter((g) => !g.suppressed)].filter((g) => !g.suppressed);
+    // Overall and the first 12 groups (lowest 12-month retention first), as the chart does; all in the table.
+    const shown = [result.overall, ...result.groups.filter((g) => !g.suppressed).slice(0, 12)].filter((g) => !g.suppressed);
     const parts = [h("h1", { text: result.by.length ? t("retention_by", { by: result.by.join(" × ") }) : t("retention") }),
                    h("p", { class: "muted", text: [d.estimator, d.resolution].filter(Boolean).join(" · ") })];
     if (result.scope) parts.push(h("p", { class: "muted", text: result.scope }));
