@@ -135,6 +135,17 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class SavedDataset:
+    """One version of a linked dataset's definition (``retention_mcp.data.linked.LinkedDefinition`` as JSON)."""
+
+    name: str
+    version: int
+    definition: dict[str, Any]
+    author: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
 class SavedTemplate:
     name: str
     language: str
@@ -563,6 +574,64 @@ class Workspace:
                 templates.c.name == name, templates.c.language == language).order_by(templates.c.version)).all()
         return [SavedTemplate(name=r.name, language=r.language, version=r.version, source=r.source, author=r.author,
                               created_at=as_utc(r.created_at)) for r in rows]
+
+
+    # -- linked datasets
+
+    def save_dataset(self, name: str, definition: dict[str, Any], author: str) -> SavedDataset:
+        """Store a new version of a linked dataset's definition (validated by the caller)."""
+        import sqlalchemy as sa
+        from sqlalchemy.exc import IntegrityError
+
+        from retention_mcp.workspace.schema import datasets
+
+        author = _clean_author(author)
+        for _attempt in range(MAX_WRITE_ATTEMPTS):
+            stamp = now()
+            try:
+                with self._transaction() as connection:
+                    latest = connection.execute(
+                        sa.select(sa.func.max(datasets.c.version)).where(datasets.c.name == name)).scalar()
+                    version = int(latest or 0) + 1
+                    connection.execute(sa.insert(datasets).values(
+                        name=name, version=version, definition=_json_value(definition), author=author,
+                        created_at=stamp))
+            except IntegrityError:  # someone saved the same name at the same moment: next number
+                continue
+            return SavedDataset(name=name, version=version, definition=definition, author=author, created_at=stamp)
+        raise InputError(f"dataset {name!r} is being saved by many people at once; try again")
+
+    def get_dataset(self, name: str, version: int | None = None) -> SavedDataset | None:
+        """The newest version of a linked dataset (or ``version``), or None."""
+        import sqlalchemy as sa
+
+        from retention_mcp.workspace.schema import datasets
+
+        query = sa.select(datasets).where(datasets.c.name == name)
+        query = query.where(datasets.c.version == version) if version else query.order_by(
+            datasets.c.version.desc()).limit(1)
+        with self._transaction() as connection:
+            row = connection.execute(query).one_or_none()
+        if row is None:
+            return None
+        return SavedDataset(name=row.name, version=row.version, definition=row.definition, author=row.author,
+                            created_at=as_utc(row.created_at))
+
+    def list_datasets(self) -> list[SavedDataset]:
+        """The newest version of every linked dataset, by name."""
+        import sqlalchemy as sa
+
+        from retention_mcp.workspace.schema import datasets
+
+        newest = (sa.select(datasets.c.name, sa.func.max(datasets.c.version).label("version"))
+                  .group_by(datasets.c.name).subquery())
+        with self._transaction() as connection:
+            rows = connection.execute(
+                sa.select(datasets).join(newest, sa.and_(datasets.c.name == newest.c.name,
+                                                         datasets.c.version == newest.c.version))
+                .order_by(datasets.c.name)).all()
+        return [SavedDataset(name=r.name, version=r.version, definition=r.definition, author=r.author,
+                             created_at=as_utc(r.created_at)) for r in rows]
 
 
 _workspaces: dict[str, Workspace] = {}
