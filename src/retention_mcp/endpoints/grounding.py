@@ -189,12 +189,17 @@ def list_datasets(
 ) -> ToolOutput:
     """The files in the server's data folders: name (the `path` other tools take), size, modified time, and
     the shape detected from the header row alone — hr_event (hire/termination dates), hr_snapshot (a leaver flag),
-    call_log, roster or unknown — with the tool to read it next. No file contents or values are read or shown.
-    Call it first when you do not know the file names. Example: {} or {"folder": "2025"}.
+    call_log, roster or unknown — with the tool to read it next — and the linked datasets saved with dataset_link
+    (their name is a `path` too). No file contents or values are read or shown. Call it first when you do not know
+    the file names. Example: {} or {"folder": "2025"}.
     """
-    from retention_mcp.data.listing import list_data_files, listing_markdown
+    from retention_mcp.data.listing import LinkedEntry, list_data_files, listing_markdown
 
     result = list_data_files(job.settings, folder=folder, catalog=grounding_catalog(job).get("list_datasets") or {})
+    result.linked = [LinkedEntry(name=name, version=int(saved.get("version") or 0),
+                                 files=[f["path"] for f in saved["definition"]["files"]],
+                                 saved_by=saved.get("author"), saved_at=saved.get("created_at"))
+                     for name, saved in sorted(job.linked.items())]
     return job.output(result, listing_markdown(result))
 
 

@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 #: Evidence recorder: (spec, arguments, output) -> evidence id, or None when there is no workspace.
 EvidenceRecorder = Callable[[ToolSpec, dict[str, Any], ToolOutput], Awaitable[str | None]]
+#: Linked datasets a call needs, looked up in the workspace: (spec, arguments) -> {name: {"version", "definition"}}
+#: (None: the call reads no linked dataset). Raises InputError for a name that is not saved.
+LinkedResolver = Callable[[ToolSpec, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
 
 class ToolRuntime:
@@ -37,6 +40,7 @@ class ToolRuntime:
         self.limits = Limits(timeout_s=settings.call_timeout_s, memory_mb=settings.call_memory_mb)
         self.pool = shared_pool(settings.tool_workers)
         self.record_evidence: EvidenceRecorder | None = None
+        self.resolve_linked: LinkedResolver | None = None
 
     def warm(self) -> None:
         """Start the fork server and a first worker (from a background thread, after initialize)."""
@@ -45,8 +49,10 @@ class ToolRuntime:
         except Exception:  # warming is an optimisation; the first call starts a worker anyway
             logger.warning("could not warm the worker pool", exc_info=True)
 
-    def affinity(self, arguments: dict[str, Any]) -> str | None:
-        """Calls on the same file go to the worker that has it parsed (see the pool)."""
+    def affinity(self, arguments: dict[str, Any], linked: dict[str, Any] | None = None) -> str | None:
+        """Calls on the same file (or linked dataset) go to the worker that has it parsed (see the pool)."""
+        if linked:
+            return "linked:" + ",".join(f"{name}@{saved.get('version')}" for name, saved in sorted(linked.items()))
         path = arguments.get("path")
         if isinstance(path, str) and path.strip():
             candidate = os.path.expanduser(path.strip())
@@ -76,9 +82,12 @@ class ToolRuntime:
         return value
 
     async def call(self, spec: ToolSpec, arguments: dict[str, Any], ctx: Context | None) -> CallToolResult:
-        output: ToolOutput = await self.run("retention_mcp.runtime.job:execute",
-                                            {"tool": spec.target, "arguments": arguments}, ctx,
-                                            affinity=self.affinity(arguments))
+        linked = await self.resolve_linked(spec, arguments) if self.resolve_linked is not None else None
+        payload: dict[str, Any] = {"tool": spec.target, "arguments": arguments}
+        if linked:
+            payload["linked"] = linked  # the definitions travel with the call: workers never open the workspace
+        output: ToolOutput = await self.run("retention_mcp.runtime.job:execute", payload, ctx,
+                                            affinity=self.affinity(arguments, linked))
         evidence_id = None
         if spec.evidence and self.record_evidence is not None:
             evidence_id = await self.record_evidence(spec, arguments, output)

@@ -24,15 +24,19 @@ class Job:
     """What a tool function gets besides its arguments.
 
     - :meth:`dataset` reads a file through the one intake (guard, reader, roles, identifying columns, parsed
-      dates and flags) and applies a ``where`` filter;
+      dates and flags) — or a saved linked dataset, several files joined on the employee key, which the
+      server looked up for this call (``linked``: name -> {"version", "definition"}) — and applies a ``where``
+      filter;
     - ``policy`` is the disclosure policy (minimum group size, suppression, pseudonyms);
     - :meth:`progress` reports progress to the client.
     """
 
-    def __init__(self, settings: Settings, progress: Callable[[float, str], None] | None = None) -> None:
+    def __init__(self, settings: Settings, progress: Callable[[float, str], None] | None = None,
+                 linked: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.settings = settings
         self.policy = Policy.from_settings(settings)
         self._progress = progress
+        self.linked = dict(linked or {})
         self.datasets: list[Dataset] = []
 
     def progress(self, fraction: float, message: str) -> None:
@@ -46,9 +50,15 @@ class Job:
         """The prepared table and the ``where`` scope on it. Raises InputError with what to fix."""
         from retention_mcp.data.dataset import load_dataset
         from retention_mcp.data.dimensions import parse_where
+        from retention_mcp.data.linked import is_dataset_name
 
-        ds = load_dataset(self.settings, path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
-                          column_map=column_map, shape=shape, kind=kind, progress=self.progress)
+        if is_dataset_name(path):
+            ds = self.linked_dataset(str(path), csv_text=csv_text, sheet=sheet, header_row=header_row,
+                                     column_map=column_map, shape=shape, kind=kind)
+            path = ds.linked.definition.population.path
+        else:
+            ds = load_dataset(self.settings, path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
+                              column_map=column_map, shape=shape, kind=kind, progress=self.progress)
         self.datasets.append(ds)
         if path and kind == "hr":
             from retention_mcp.data.recent import remember
@@ -62,6 +72,23 @@ class Job:
                                  f"of {self.policy.floor}; widen the filter")
         return ds, scope
 
+    def linked_dataset(self, name: str, *, csv_text: str | None = None, sheet: str | None = None,
+                       header_row: int | None = None, column_map: Mapping[str, str] | None = None,
+                       shape: str | None = None, kind: str = "hr") -> Dataset:
+        """The saved linked dataset ``name`` (its definition came with the call), joined on its current files."""
+        from retention_mcp.data.linked import LinkedDefinition, load_linked
+
+        if csv_text or sheet or header_row:
+            raise InputError(f"{name!r} is a linked dataset: give only its name as path (sheets and header rows are "
+                             "set per file when it is linked, with dataset_link), not csv_text, sheet or header_row")
+        saved = self.linked.get(name.strip())
+        if saved is None:
+            raise InputError(f"there is no linked dataset named {name!r}; dataset_list shows them, dataset_link "
+                             "makes one. A file needs its extension, e.g. path='hr_export.csv'")
+        definition = LinkedDefinition.from_json(saved["definition"], version=int(saved.get("version") or 0))
+        return load_linked(self.settings, definition, column_map=column_map, shape=shape, kind=kind,
+                           progress=self.progress, memory_mb=self.settings.call_memory_mb)
+
     def dataset_in_scope(self, **arguments: Any) -> tuple[Dataset, str | None]:
         """:meth:`dataset` restricted to the ``where`` rows, for analyses that take no scope, and the line that
         states the filter (None without one)."""
@@ -72,15 +99,17 @@ class Job:
         return kept, scope.describe(kept.rows, len(scope.rows))
 
     def sources(self) -> list[dict[str, Any]]:
+        """What the call read, to record as evidence: each file's identity and SHA-256 (for a linked dataset, the
+        definition's and then every file's)."""
         out = []
         for ds in self.datasets:
-            source = ds.source
-            if hasattr(source, "__dataclass_fields__"):
-                from dataclasses import asdict
+            for source in [ds.source, *(ds.linked.sources if ds.linked is not None else ())]:
+                if hasattr(source, "__dataclass_fields__"):
+                    from dataclasses import asdict
 
-                source = asdict(source)
-            if source and source not in out:
-                out.append(dict(source))
+                    source = asdict(source)
+                if source and source not in out:
+                    out.append(dict(source))
         return out
 
     def output(self, result: Any, text: str, *, figures: Mapping[str, Any] | None = None, definition: str = "",
@@ -121,11 +150,11 @@ def _non_finite(value: Any, path: str = "") -> str | None:
 
 
 def execute(*, settings: Settings, progress: Callable[[float, str], None], tool: str,
-            arguments: dict[str, Any]) -> ToolOutput:
+            arguments: dict[str, Any], linked: Mapping[str, Any] | None = None) -> ToolOutput:
     """Worker entry point: run one tool function with a fresh Job and check its output."""
     from retention_mcp.runtime.worker import resolve
 
-    job = Job(settings, progress)
+    job = Job(settings, progress, linked)
     output = resolve(tool)(job, **arguments)
     job.check(output)
     return bound_result(output, arguments)

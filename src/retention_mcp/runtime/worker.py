@@ -17,6 +17,7 @@ import traceback
 from typing import Any
 
 # Loaded in the fork server, not in the MCP server process: a worker starts with them warm.
+import duckdb  # noqa: F401  (linked datasets: joins and per-person aggregates)
 import numpy  # noqa: F401
 import pandas  # noqa: F401
 import pyarrow
