@@ -204,8 +204,11 @@ def make_rerun(server: Any, settings: Settings, store: Workspace, author: str) -
             raise InputError(text or f"{tool_name} failed")
         structured = getattr(result, "structured_content", None) or {}
         figures = key_figures(tool_name, structured)
-        sources = structured.get("sources") or await _in_thread(describe_sources, settings, arguments)
         evidence_id = structured.get("evidence_id")
+        # The runtime recorded what the re-run read (every file of a linked dataset, each with its hash).
+        recorded = await _in_thread(store.get_evidence, evidence_id) if evidence_id else None
+        sources = (recorded.sources if recorded is not None else None) or structured.get("sources") or \
+            await _in_thread(describe_sources, settings, arguments)
         if not evidence_id:
             evidence_id = await _in_thread(store.record_evidence, tool_name, arguments, sources,
                                            definition_text(structured), figures, author)
