@@ -18,11 +18,10 @@ import logging
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from retention_mcp.errors import InputError
-from retention_mcp.runtime.dispatch import to_result
 from retention_mcp.runtime.spec import READ_ONLY, ToolOutput
 from retention_mcp.settings import Settings
 from retention_mcp.workspace.refresh import RefreshReport
@@ -47,6 +46,8 @@ PlanId = Annotated[int, Field(ge=1, le=MAX_ID, description="the plan's id (plan_
 
 def tool_result(structured: BaseModel, text: str) -> CallToolResult:
     """A workspace result: the text a person reads and the same content structured."""
+    from retention_mcp.runtime.dispatch import to_result  # the SDK's server side: not in worker processes
+
     return to_result(ToolOutput(result=structured, text=text))
 
 
