@@ -173,7 +173,7 @@ def _text(array: Any) -> Any:
                            array.cast(pa.string()))
     elif not pa.types.is_string(kind):
         array = array.cast(pa.string())
-    if not pc.all(pc.string_is_ascii(array)).as_py():
+    if pc.all(pc.string_is_ascii(array)).as_py() is False:
         array = pc.utf8_normalize(array, "NFKC")  # full-width digits and letters, as Chinese IME input has them
     return array
 
@@ -182,9 +182,14 @@ def normalise_ids(array: Any) -> Any:
     """IDs as matched: trimmed, upper case, and leading zeros dropped from all-digit IDs ('007' = '7' = 7.0)."""
     import pyarrow.compute as pc
 
-    text = pc.utf8_upper(pc.utf8_trim_whitespace(_text(array)))
-    digits = pc.match_substring_regex(text, r"^\d+$")
-    text = pc.if_else(digits, pc.replace_substring_regex(text, r"^0+(\d)", r"\1"), text)
+    text = _text(array)
+    if pc.all(pc.string_is_ascii(text)).as_py() is not False:  # the usual case: ten times faster than UTF-8
+        text = pc.ascii_upper(pc.ascii_trim_whitespace(text))
+    else:
+        text = pc.utf8_upper(pc.utf8_trim_whitespace(text))
+    padded = pc.and_(pc.starts_with(text, "0"), pc.ascii_is_decimal(text))
+    if pc.any(padded).as_py():
+        text = pc.if_else(padded, pc.replace_substring_regex(text, r"^0+(\d)", r"\1"), text)
     return pc.if_else(pc.equal(text, ""), None, text)
 
 
@@ -214,13 +219,63 @@ def key_values(ds: Dataset, columns: Sequence[str]) -> Any:
 
 @dataclass
 class FileLink:
-    """How one file joined: its intake, each of its rows' person, and what it added."""
+    """How one file joined: its intake, its rows' keys, and what it added."""
 
     spec: LinkedFile
     source: Dataset  # the file's own prepared dataset (its intake: roles, identity)
-    person: Any = None  # numpy int64 per file row: the population person (−1: none)
-    candidates: Any = None  # numpy int64 per file row: population people its key matched
+    key: Any = None  # Arrow: the normalised key of every row of the file
+    match: Any = None  # Arrow: per population row, the normalised key this file is matched on
+    population_person: Any = None  # numpy: per population row, its person number
+    unmatched_keys: Any = None  # Arrow: the file's keys that match no one or several people in the population
+    shared_keys: Any = None  # Arrow: match keys (names) several population people share
+    persons: Any = None  # Arrow: the population's distinct keys; position = person number (an ID join's lookup)
     added: dict[str, Aggregate] = field(default_factory=dict)  # linked column -> how it was made
+    _people: tuple[Any, Any] | None = None
+
+    def _matched(self) -> tuple[Any, Any]:
+        if self._people is None:
+            import numpy as np
+            import pyarrow.compute as pc
+
+            from retention_mcp.data.engine import match_people
+
+            if self.persons is not None:  # matched on the population's own key: its position is the person
+                person = pc.index_in(self.key, value_set=self.persons).fill_null(-1).to_numpy(zero_copy_only=False)
+                self._people = (np.asarray(person, dtype="int64"), (person >= 0).astype("int64"))
+            else:
+                self._people = match_people(self.match, self.population_person, self.key)
+        return self._people
+
+    def ambiguous(self) -> int:
+        """Rows whose key is a name several population people share."""
+        import pyarrow.compute as pc
+
+        if self.shared_keys is None or not len(self.shared_keys):
+            return 0
+        return int(pc.sum(pc.is_in(self.key, value_set=self.shared_keys)).as_py() or 0)
+
+    @property
+    def person(self) -> np.ndarray:
+        """Per file row, the population person it belongs to (−1: none): worked out on first use."""
+        return self._matched()[0]
+
+    @property
+    def candidates(self) -> np.ndarray:
+        """Per file row, how many population people its key matched (a shared name: several)."""
+        return self._matched()[1]
+
+    @property
+    def outside(self) -> np.ndarray:
+        """Per file row: True when it belongs to no one in the population (no key, unknown, or shared)."""
+        import numpy as np
+        import pyarrow.compute as pc
+
+        if self._people is not None:
+            return self._people[0] < 0
+        missing = self.key.is_null()
+        if len(self.unmatched_keys):
+            missing = pc.or_(missing, pc.is_in(self.key, value_set=self.unmatched_keys))
+        return np.asarray(missing.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 @dataclass
@@ -274,7 +329,7 @@ class LinkInfo:
                 continue
             coded = {i: dims[i].coder(link.source.frame[columns[i]]) for i in usable}
             alone_dims = {i: _alone_dimension(link.source, columns[i], dims[i]) for i in usable}
-            outside = link.person < 0
+            outside = link.outside
             for size in range(1, len(usable) + 1):
                 for subset in itertools.combinations(usable, size):
                     if not any(own[i] for i in subset):
@@ -547,6 +602,8 @@ def define(settings: Settings, name: str, files: Any, progress: Progress | None 
 
     Each file is read through the one intake; keys are detected (ID, else name) unless given; a file with
     several rows for many of its people needs its ``columns`` rules."""
+    import pyarrow.compute as pc
+
     from retention_mcp.data.dataset import load_dataset
 
     name = check_name(name)
@@ -579,9 +636,8 @@ def define(settings: Settings, name: str, files: Any, progress: Progress | None 
         match = _matching(population, ds, key)
         if kind == "id" and population.roles.role_of(match[0]) != "employee_id":
             kind = "name"
-        keys = key_values(ds, key).to_pandas()
-        counts = keys.value_counts()
-        several = float((counts > 1).mean()) if len(counts) else 0.0
+        counts = pc.value_counts(key_values(ds, key).drop_null()).field("counts")
+        several = float(pc.mean(pc.greater(counts, 1)).as_py() or 0.0) if len(counts) else 0.0
         rows = entry.get("rows") or ("many" if several > MANY_SHARE else "one")
         order_by = _order_column(ds, entry.get("order_by"))
         if entry.get("columns"):
@@ -690,9 +746,10 @@ def _build(settings: Settings, definition: LinkedDefinition, sources: list[Datas
            column_map: Mapping[str, str] | None, shape: str | None, kind: str, memory_mb: float | None) -> Dataset:
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
+    from retention_mcp.data import engine
     from retention_mcp.data.dataset import _identity, _prepare
-    from retention_mcp.data.engine import Aggregation, join_file
     from retention_mcp.data.roles import load_roles
 
     population = sources[0]
@@ -700,31 +757,39 @@ def _build(settings: Settings, definition: LinkedDefinition, sources: list[Datas
     keys = key_values(population, spec.key)
     encoded = keys.dictionary_encode()
     person = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype="float64")
-    persons = len(encoded.dictionary)
+    dictionary = encoded.dictionary
+    persons = len(dictionary)
     missing = np.isnan(person)
     person[missing] = persons + np.arange(int(missing.sum()))  # a row without a key is its own person
     person = person.astype("int64")
     persons += int(missing.sum())
-    person_arrow = pa.array(person)
+    del encoded
     frame = population.frame.copy(deep=False)
-    links = [FileLink(spec=spec, source=population, person=person,
-                      candidates=np.ones(len(person), dtype="int64"))]
+    links = [FileLink(spec=spec, source=population, key=keys, match=keys, population_person=person,
+                      _people=(person, np.ones(len(person), dtype="int64")))]
     for file_spec, ds in zip(definition.files[1:], sources[1:], strict=True):
-        match = key_values(population, file_spec.match)
-        file_keys = key_values(ds, file_spec.key)
+        match = keys if file_spec.match == spec.key else key_values(population, file_spec.match)
+        file_key = key_values(ds, file_spec.key)
         columns = list(dict.fromkeys(a.column for a in file_spec.aggregates if a.column is not None))
         position = {c: i for i, c in enumerate(columns)}
         values = [_values(ds, next(a for a in file_spec.aggregates if a.column == c)) for c in columns]
-        aggregations = [Aggregation(a.rule, None if a.column is None else position[a.column])
+        aggregations = [engine.Aggregation(a.rule, None if a.column is None else position[a.column])
                         for a in file_spec.aggregates]
-        joined = join_file(match, person_arrow, persons, file_keys, values, order_values(ds, file_spec.order_by),
-                           aggregations, memory_mb=memory_mb)
-        link = FileLink(spec=file_spec, source=ds,
-                        person=np.asarray(joined.person.fill_null(-1).to_numpy(zero_copy_only=False), dtype="int64"),
-                        candidates=np.asarray(joined.candidates.to_numpy(zero_copy_only=False), dtype="int64"))
-        for aggregate, array in zip(file_spec.aggregates, joined.columns, strict=True):
-            frame[aggregate.output] = _pandas(array, frame.index)
-            link.added[aggregate.output] = aggregate
+        grouped, per_key = engine.aggregate(file_key, values, order_values(ds, file_spec.order_by), aggregations,
+                                            memory_mb=memory_mb)
+        # A population row takes its key's values, unless its match key is one several people share (a name).
+        shared = _shared_keys(match, person) if match is not keys else pa.array([], pa.string())
+        slot = pc.index_in(match, value_set=grouped)
+        if len(shared):
+            slot = pc.if_else(pc.is_in(match, value_set=shared), pa.scalar(None, slot.type), slot)
+        matched_keys = match if not len(shared) else pc.filter(match, pc.invert(pc.is_in(match, value_set=shared)))
+        unmatched = pc.filter(grouped, pc.invert(pc.is_in(grouped, value_set=matched_keys)))
+        link = FileLink(spec=file_spec, source=ds, key=file_key, match=match, population_person=person,
+                        unmatched_keys=unmatched, shared_keys=shared,
+                        persons=dictionary if match is keys else None)
+        for spec_aggregate, array in zip(file_spec.aggregates, per_key, strict=True):
+            frame[spec_aggregate.output] = _pandas(array.take(slot), frame.index)
+            link.added[spec_aggregate.output] = spec_aggregate
         links.append(link)
     table = load_roles(settings)
     roles = _linked_roles(frame, population, links, table, column_map, kind)
@@ -740,6 +805,16 @@ def _build(settings: Settings, definition: LinkedDefinition, sources: list[Datas
     dataset.source = {"name": definition.name, "format": "linked dataset", "version": definition.version,
                       "sha256": definition.digest, "files": [f.path for f in definition.files]}
     return dataset
+
+
+def _shared_keys(match: Any, person: np.ndarray) -> Any:
+    """Match keys (names) that several population people share: they match none of them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = pa.table({"m": match, "p": pa.array(person)}).filter(pc.is_valid(match))
+    counts = table.group_by("m").aggregate([("p", "count_distinct")])
+    return pc.filter(counts.column("m"), pc.greater(counts.column("p_count_distinct"), 1)).combine_chunks()
 
 
 def _strictest(*identities: Any) -> Any:
