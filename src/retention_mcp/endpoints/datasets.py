@@ -161,23 +161,19 @@ def register(server: Any, settings: Settings) -> None:
         name: Annotated[str, Field(description="Name to save it under (letters, digits, -, _; no dot or slash), "
                                                "e.g. '2024Q4'; saving a name again makes a new version")],
         files: Annotated[list[dict[str, Any]], Field(
-            description="The exports, the population (HR roster: one row per person or employment) first. Each: "
-                        "{path, key?, columns?, order_by?, rows?, sheet?, header_row?, column_map?}. key: the "
-                        "column(s) naming the person (default: the ID column, else the name column; a name two "
-                        "people share needs more, e.g. [\"姓名\", \"部门\"]). columns: {new column: rule} with rules "
-                        "sum, mean, min, max, count, count_distinct, first, last, earliest, latest (by order_by), "
-                        "e.g. {\"培训时长\": \"sum(时长)\", \"末次绩效\": \"latest(绩效等级)\", \"出勤天数\": "
-                        "\"count()\"}; needed when people have several rows. A file with one row per person adds "
-                        "its columns as they are")],
+            description="The exports, the population (HR roster) first. Each {path, key?, columns?, order_by?, rows?, "
+                        "sheet?, header_row?, column_map?}. key: the person's column(s), default the ID, else the "
+                        "name column (namesakes need more, e.g. [\"姓名\", \"部门\"]). columns, needed when people "
+                        "have several rows: {new column: rule}, rules sum mean min max count count_distinct first "
+                        "last earliest latest (by order_by)")],
         language: LanguageArg = None,
     ) -> Annotated[CallToolResult, DatasetLinkResult]:
-        """Link several HR exports (roster, attendance, payroll, performance, training...) into one dataset, joined
-        on the employee key, and save it by name in the workspace. Then pass the name as `path` to any data tool:
-        `by`, `where`, drivers and outcomes may use columns from every file. The key joins and is never shown.
-        Returns per file: rows, people, matches, people not in the roster; the columns added with their rules.
-        Example: {"name": "2024Q4", "files": [{"path": "花名册.csv"}, {"path": "绩效.csv", "columns": {"末次绩效":
-        "latest(绩效等级)"}, "order_by": "考核周期"}, {"path": "培训.csv", "key": ["姓名", "部门"], "columns":
-        {"培训时长": "sum(时长)"}}]}.
+        """Link several HR exports (roster, attendance, payroll, ratings, training...) into one dataset joined on
+        the employee key, saved by name; then pass the name as `path` to any data tool, with `by`, `where`, drivers
+        and outcomes from every file. The key is never shown. Returns per file rows, people, matches, people outside
+        the roster, and the columns added. Example: {"name": "2024Q4", "files": [{"path": "花名册.csv"},
+        {"path": "绩效.csv", "columns": {"末次绩效": "latest(绩效等级)"}, "order_by": "考核周期"},
+        {"path": "培训.csv", "key": ["姓名", "部门"], "columns": {"培训时长": "sum(时长)"}}]}.
         """
         from retention_mcp.analysis.wording import words
         from retention_mcp.data.linked import check_name
