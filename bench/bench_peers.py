@@ -271,7 +271,9 @@ def script(code: str, *args: str | Path) -> tuple[float, dict[str, float], float
     out = subprocess.run([sys.executable, "-c", code + PEAK, *map(str, args)], capture_output=True, text=True,
                          check=True)
     took = time.perf_counter() - started
-    return took, json.loads(out.stdout), int(out.stderr.strip().splitlines()[-1]) / 1024
+    # The table is printed last (DuckDB may draw a progress bar before it, with carriage returns).
+    table = out.stdout[out.stdout.rfind("{"):]
+    return took, json.loads(table), int(out.stderr.strip().splitlines()[-1]) / 1024
 
 
 def same(ours_rates: dict[str, float], theirs: dict[str, float], label: str) -> None:
@@ -303,6 +305,7 @@ def main() -> int:
     def note(name: str, seconds: float, peak: float) -> None:
         times.setdefault(name, []).append(seconds)
         peaks.setdefault(name, []).append(peak)
+        print(f"  {name}: {seconds:.2f} s, {peak:.0f} MB", file=sys.stderr, flush=True)
 
     for _ in range(args.runs):
         call, spawn, rates, peak = ours(CSV)

@@ -46,6 +46,7 @@ class Dimension:
     key_file: str | None = None  # pseudonym key written for this dimension, if any
     coder: Any = None  # values -> codes as above (to code a linked dataset's joined file the same way)
     bins: Any = None  # the `bins` a numeric column was banded with
+    banded: bool = False  # a numeric column cut into bands (quantiles or `bins` edges)
     raw_labels: list[str] | None = None  # the names behind pseudonym labels (never shown; matched across files)
 
 
@@ -215,7 +216,7 @@ def _banded(column: str, numbers: Any, bins: Any) -> tuple[Dimension, Any]:
             codes = np.searchsorted(edges, values, side="left")
         return np.where(np.isfinite(values), codes, len(labels)).astype("int64")
 
-    return Dimension(column, coder(numbers), [*labels, MISSING_LABEL], note, column=column), coder
+    return Dimension(column, coder(numbers), [*labels, MISSING_LABEL], note, column=column, banded=True), coder
 
 
 def tenure_band_codes(tenure_months: Any, bands: TenureBands = MONTH_BANDS) -> Any:

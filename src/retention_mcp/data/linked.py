@@ -231,6 +231,7 @@ class FileLink:
     persons: Any = None  # Arrow: the population's distinct keys; position = person number (an ID join's lookup)
     added: dict[str, Aggregate] = field(default_factory=dict)  # linked column -> how it was made
     _people: tuple[Any, Any] | None = None
+    _outside: Any = None
 
     def _matched(self) -> tuple[Any, Any]:
         if self._people is None:
@@ -272,10 +273,12 @@ class FileLink:
 
         if self._people is not None:
             return self._people[0] < 0
-        missing = self.key.is_null()
-        if len(self.unmatched_keys):
-            missing = pc.or_(missing, pc.is_in(self.key, value_set=self.unmatched_keys))
-        return np.asarray(missing.to_numpy(zero_copy_only=False), dtype=bool)
+        if self._outside is None:
+            missing = self.key.is_null()
+            if len(self.unmatched_keys):
+                missing = pc.or_(missing, pc.is_in(self.key, value_set=self.unmatched_keys))
+            self._outside = np.asarray(missing.to_numpy(zero_copy_only=False), dtype=bool)
+        return self._outside
 
 
 @dataclass
@@ -286,6 +289,7 @@ class LinkInfo:
     files: list[FileLink]
     population_person: Any  # numpy int64 per population row: its person number (rehires share one)
     persons: int
+    _alone: dict[tuple, Any] = field(default_factory=dict)  # the joined files' own dimensions, by column
 
     @property
     def sources(self) -> list[Any]:
@@ -315,7 +319,6 @@ class LinkInfo:
         The policy's secondary rule then hides what would give these cells away."""
         import itertools
 
-
         out: dict[tuple[int, ...], np.ndarray] = {}
 
         def force(subset: tuple[int, ...], mask: np.ndarray) -> None:
@@ -327,8 +330,8 @@ class LinkInfo:
             usable = [i for i, column in enumerate(columns) if column is not None]
             if not any(own[i] for i in usable):
                 continue
-            coded = {i: dims[i].coder(link.source.frame[columns[i]]) for i in usable}
-            alone_dims = {i: _alone_dimension(link.source, columns[i], dims[i]) for i in usable}
+            alone_dims = {i: self._alone_dimension(link, columns[i], dims[i]) for i in usable}
+            coded = {i: _linked_codes(link.source, columns[i], dims[i], alone_dims[i]) for i in usable}
             outside = link.outside
             for size in range(1, len(usable) + 1):
                 for subset in itertools.combinations(usable, size):
@@ -348,6 +351,21 @@ class LinkInfo:
                                   _in_linked_labels(cells, [alone_dims[subset[i]] for i in part],
                                                     [dims[subset[i]] for i in part]))
         return out
+
+    def _alone_dimension(self, link: FileLink, column: str, linked_dim: Any) -> Any:
+        """The dimension the joined file alone builds for ``column`` (same bins as the linked call), labelled by
+        the values themselves (people's names too: matched with the linked labels, never shown); kept per file,
+        column and bins, as the file does not change under a cached linked table."""
+        from pathlib import Path
+
+        from retention_mcp.data.dimensions import build_dimension
+        from retention_mcp.data.disclosure import Policy
+
+        key = (link.spec.path, column, repr(linked_dim.bins))
+        if key not in self._alone:
+            policy = Policy(floor=link.source.min_group, allow_names=True, key_dir=Path())
+            self._alone[key] = build_dimension(link.source, column, policy, linked_dim.bins)
+        return self._alone[key]
 
     def _counterpart(self, link: FileLink, dim: Any) -> str | None:
         """The joined file's own column for ``dim``, or None when the file alone has no such column."""
@@ -373,15 +391,21 @@ def _cross_counts(codes: Sequence[np.ndarray], shape: tuple[int, ...]) -> np.nda
     return np.bincount(code, minlength=int(np.prod(shape, dtype="int64"))).reshape(shape)
 
 
-def _alone_dimension(ds: Dataset, column: str, linked_dim: Any) -> Any:
-    """The dimension the joined file alone builds for ``column`` (same bins as the linked call), labelled by the
-    values themselves (people's names too: they are matched with the linked labels, never shown)."""
-    from pathlib import Path
+def _linked_codes(ds: Dataset, column: str, linked: Any, alone: Any) -> np.ndarray:
+    """The joined file's rows coded with the linked dimension's groups: bands by the linked call's own edges;
+    values through the file's own groups, matched by label (a value the linked table lacks is coded missing)."""
+    import numpy as np
 
-    from retention_mcp.data.dimensions import build_dimension
-    from retention_mcp.data.disclosure import Policy
+    if linked.banded:
+        import pandas as pd
 
-    return build_dimension(ds, column, Policy(floor=ds.min_group, allow_names=True, key_dir=Path()), linked_dim.bins)
+        return linked.coder(pd.to_numeric(ds.frame[column], errors="coerce").to_numpy(dtype="float64",
+                                                                                      na_value=np.nan))
+    position = {label: i for i, label in enumerate(linked.raw_labels or linked.labels)}
+    table = np.array([position.get(label, len(linked.labels) - 1) for label in alone.raw_labels or alone.labels],
+                     dtype="int64")
+    return table[alone.codes]
+
 
 
 def _alone_hidden(dims: Sequence[Any], k: int) -> dict[tuple[int, ...], np.ndarray]:
@@ -706,8 +730,13 @@ def _identity_of(source: Any) -> tuple:
             getattr(source, "sheet", None), getattr(source, "header_row", None))
 
 
+#: The order of a row with no order value: before every other (it is never a person's "latest" if they have one).
+NO_ORDER = -(2**31)
+
+
 def order_values(ds: Dataset, column: str | None) -> Any:
-    """A number per row ordering a person's rows (dates, numbers, else text order); missing sorts first."""
+    """A number per row ordering a person's rows: day numbers for dates, ranks for text (2024H1 < 2024H2), the
+    numbers themselves (float) for numbers; missing sorts first. Whole numbers come back as int64."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -720,17 +749,14 @@ def order_values(ds: Dataset, column: str | None) -> Any:
     values = ds.frame[column]
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         numbers = values.to_numpy(dtype="float64", na_value=np.nan)
-    else:
-        parsed = parse_dates(values)
-        present = values.notna().sum()
-        if present and parsed.values.notna().sum() >= 0.9 * present:
-            days = day_numbers(parsed.values)
-            numbers = np.where(days == NO_DATE, np.nan, days.astype("float64"))
-        else:
-            text = values.astype("string")
-            ranks = pd.Series(pd.factorize(text, sort=True)[0], dtype="float64")
-            numbers = np.where(ranks.to_numpy() < 0, np.nan, ranks.to_numpy())
-    return pa.array(np.where(np.isnan(numbers), -np.inf, numbers), pa.float64())
+        return pa.array(np.where(np.isnan(numbers), -np.inf, numbers), pa.float64())
+    parsed = parse_dates(values)
+    present = values.notna().sum()
+    if present and parsed.values.notna().sum() >= 0.9 * present:
+        days = day_numbers(parsed.values)
+        return pa.array(np.where(days == NO_DATE, NO_ORDER, days), pa.int64())
+    ranks = pd.factorize(values.astype("string"), sort=True)[0].astype("int64")
+    return pa.array(np.where(ranks < 0, NO_ORDER, ranks), pa.int64())
 
 
 def _values(ds: Dataset, aggregate: Aggregate) -> Any:
@@ -744,6 +770,8 @@ def _values(ds: Dataset, aggregate: Aggregate) -> Any:
 
 def _build(settings: Settings, definition: LinkedDefinition, sources: list[Dataset],
            column_map: Mapping[str, str] | None, shape: str | None, kind: str, memory_mb: float | None) -> Dataset:
+    import dataclasses
+
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -793,8 +821,15 @@ def _build(settings: Settings, definition: LinkedDefinition, sources: list[Datas
         links.append(link)
     table = load_roles(settings)
     roles = _linked_roles(frame, population, links, table, column_map, kind)
-    dataset = _prepare(frame, table, None, None if shape in (None, "", "auto") else shape, kind,
-                       settings.min_group_size, roles=roles)
+    facts = FACT_ROLES | {"employee_id", "name"}
+    if kind == "hr" and shape in (None, "", "auto") and all(roles.get(r) == population.roles.get(r) for r in facts):
+        # The population file's own dates, flags and findings, parsed at its intake: the same columns, the same
+        # roles, so the same arrays (re-parsing a million dates would give them again).
+        dataset = dataclasses.replace(population, frame=frame, roles=roles, findings=list(population.findings),
+                                      _identity=dict(population._identity), _watched=None)
+    else:
+        dataset = _prepare(frame, table, None, None if shape in (None, "", "auto") else shape, kind,
+                           settings.min_group_size, roles=roles)
     for link in links[1:]:
         for output, aggregate in link.added.items():
             inherited = link.source.identity(aggregate.column) if aggregate.column and (
