@@ -34,7 +34,12 @@ import sys
 import time
 from pathlib import Path
 
-WORK = Path(__file__).resolve().parent / "_work"
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
+from bench_isolation import peak_rss_mb  # noqa: E402  (the bench folder's own helpers)
+from server_process import descendants  # noqa: E402  (the tests' process helpers)
+
+WORK = HERE / "_work"
 CSV = WORK / "events_1m.csv"
 XLSX = WORK / "hr_100k.xlsx"
 ATTENDANCE = WORK / "attendance_5m.csv"
@@ -173,7 +178,6 @@ def make_files(xlsx_rows: int, join: bool = True) -> None:
 
         write_large_attendance_file(ATTENDANCE, people=1_000_000, days=5)
     if not XLSX.exists():
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
         from bench_xlsx import generate
 
         generate(XLSX, xlsx_rows)
@@ -213,7 +217,7 @@ def ours(path: Path, wait: float = 1.5, arguments: dict | None = None) -> tuple[
         done = time.perf_counter()
         assert not answer["result"].get("isError"), answer["result"]["content"][0]["text"]
         rows = answer["result"]["structuredContent"]["rows"]
-        peak = max(peak_mb(pid) for pid in [server.pid, *descendants(server.pid)])
+        peak = max(peak_rss_mb(pid) for pid in [server.pid, *descendants(server.pid)])
         return done - sent, done - spawned - wait, {r["label"]: r["rate"] for r in rows if not r["suppressed"]}, peak
     finally:
         server.kill()
@@ -234,35 +238,6 @@ def link_once() -> None:
     finally:
         server.kill()
         server.wait()
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
-def peak_mb(pid: int) -> float:
-    """A process's peak resident set (VmHWM) in MB; 0 where it cannot be read."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def script(code: str, *args: str | Path) -> tuple[float, dict[str, float], float]:
