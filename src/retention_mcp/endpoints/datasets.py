@@ -3,7 +3,7 @@
 Registration only; the joining is in :mod:`retention_mcp.data.linked`, the report in
 :mod:`retention_mcp.analysis.reconcile`. Definitions live in the workspace (``retention_datasets``): the server
 looks a name up when a call's ``path`` is one (no dot, no slash) and sends the definition to the worker with the
-call, so workers never open the workspace database.
+call, so every worker joins exactly the version the server saw, whatever workspace its environment points at.
 """
 
 from __future__ import annotations
