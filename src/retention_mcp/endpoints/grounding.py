@@ -225,12 +225,12 @@ def list_datasets(
     the file names. Example: {} or {"folder": "2025"}.
     """
     from retention_mcp.data.listing import LinkedEntry, list_data_files, listing_markdown
+    from retention_mcp.workspace.engine import workspace_exists
 
     result = list_data_files(job.settings, folder=folder, catalog=grounding_catalog(job).get("list_datasets") or {})
-    result.linked = [LinkedEntry(name=name, version=int(saved.get("version") or 0),
-                                 files=[f["path"] for f in saved["definition"]["files"]],
-                                 saved_by=saved.get("author"), saved_at=saved.get("created_at"))
-                     for name, saved in sorted(job.linked.items())]
+    saved = job.workspace().list_datasets() if workspace_exists(job.settings) else []  # creates no database
+    result.linked = [LinkedEntry(name=d.name, version=d.version, files=[f["path"] for f in d.definition["files"]],
+                                 saved_by=d.author, saved_at=d.created_at.isoformat()) for d in saved]
     return job.output(result, listing_markdown(result))
 
 
@@ -247,8 +247,9 @@ def group_completions(*, settings: Settings, progress: Any, argument: str, prefi
                               grounding_catalog(None, settings).get("list_datasets") or {})
 
 
-def register(server: Any, settings: Settings) -> None:
+def register(wiring: Any) -> None:
     """A completer for prompt arguments that name a group (employee_group ...) or a file (agent_data)."""
+    settings = wiring.settings
     from mcp.types import Completion, PromptReference
 
     def known_arguments() -> set[str]:
@@ -261,11 +262,8 @@ def register(server: Any, settings: Settings) -> None:
     async def complete(ref: Any, argument: Any, context: Any) -> Completion | None:
         if not isinstance(ref, PromptReference) or argument.name not in known_arguments():
             return None
-        runtime = getattr(server, "runtime", None)
-        if runtime is None:
-            return None
         try:
-            values = await runtime.run("retention_mcp.endpoints.grounding:group_completions",
+            values = await wiring.runtime.run("retention_mcp.endpoints.grounding:group_completions",
                                        {"argument": argument.name, "prefix": argument.value or ""})
         except Exception:  # a completion is a convenience: never an error for the client
             import logging
@@ -275,4 +273,4 @@ def register(server: Any, settings: Settings) -> None:
         values = list(values or [])
         return Completion(values=values[:100], total=len(values), has_more=len(values) > 100)
 
-    server.completers.append(complete)
+    wiring.completers.append(complete)

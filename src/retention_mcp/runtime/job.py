@@ -16,6 +16,7 @@ from retention_mcp.settings import Settings
 if TYPE_CHECKING:
     from retention_mcp.data.dataset import Dataset
     from retention_mcp.data.dimensions import Scope
+    from retention_mcp.workspace.store import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -24,20 +25,26 @@ class Job:
     """What a tool function gets besides its arguments.
 
     - :meth:`dataset` reads a file through the one intake (guard, reader, roles, identifying columns, parsed
-      dates and flags) — or a saved linked dataset, several files joined on the employee key, which the
-      server looked up for this call (``linked``: name -> {"version", "definition"}) — and applies a ``where``
-      filter;
+      dates and flags) — or a linked dataset saved in the workspace, several files joined on the employee key,
+      when ``path`` names one — and applies a ``where`` filter;
     - ``policy`` is the disclosure policy (minimum group size, suppression, pseudonyms);
-    - :meth:`progress` reports progress to the client.
+    - :meth:`progress` reports progress to the client;
+    - ``author`` is who called (read in the server process, where the bearer token's context lives) and
+      :meth:`workspace` the workspace store, opened by this worker process with its own engine.
     """
 
     def __init__(self, settings: Settings, progress: Callable[[float, str], None] | None = None,
-                 linked: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+                 author: str | None = None) -> None:
         self.settings = settings
+        self.author = author or "unknown"
         self.policy = Policy.from_settings(settings)
         self._progress = progress
-        self.linked = dict(linked or {})
         self.datasets: list[Dataset] = []
+
+    def workspace(self) -> Workspace:
+        from retention_mcp.workspace.store import workspace_for
+
+        return workspace_for(self.settings)
 
     def progress(self, fraction: float, message: str) -> None:
         if self._progress is not None:
@@ -75,17 +82,20 @@ class Job:
     def linked_dataset(self, name: str, *, csv_text: str | None = None, sheet: str | None = None,
                        header_row: int | None = None, column_map: Mapping[str, str] | None = None,
                        shape: str | None = None, kind: str = "hr") -> Dataset:
-        """The saved linked dataset ``name`` (its definition came with the call), joined on its current files."""
+        """The linked dataset saved as ``name`` (its newest version), joined on its current files."""
         from retention_mcp.data.linked import LinkedDefinition, load_linked
+        from retention_mcp.workspace.engine import workspace_exists
 
         if csv_text or sheet or header_row:
             raise InputError(f"{name!r} is a linked dataset: give only its name as path (sheets and header rows are "
                              "set per file when it is linked, with dataset_link), not csv_text, sheet or header_row")
-        saved = self.linked.get(name.strip())
+        saved = self.workspace().get_dataset(name.strip()) if workspace_exists(self.settings) else None
         if saved is None:
-            raise InputError(f"there is no linked dataset named {name!r}; dataset_list shows them, dataset_link "
-                             "makes one. A file needs its extension, e.g. path='hr_export.csv'")
-        definition = LinkedDefinition.from_json(saved["definition"], version=int(saved.get("version") or 0))
+            names = [d.name for d in self.workspace().list_datasets()] if workspace_exists(self.settings) else []
+            listed = f" Saved: {', '.join(names[:20])}." if names else " None is saved yet."
+            raise InputError(f"{name!r} is neither a file (a file needs its extension, e.g. 'hr_export.csv') nor a "
+                             f"saved linked dataset.{listed} dataset_link links files under a name")
+        definition = LinkedDefinition.from_json(saved.definition, version=saved.version)
         return load_linked(self.settings, definition, column_map=column_map, shape=shape, kind=kind,
                            progress=self.progress, memory_mb=self.settings.call_memory_mb)
 
@@ -150,11 +160,20 @@ def _non_finite(value: Any, path: str = "") -> str | None:
 
 
 def execute(*, settings: Settings, progress: Callable[[float, str], None], tool: str,
-            arguments: dict[str, Any], linked: Mapping[str, Any] | None = None) -> ToolOutput:
-    """Worker entry point: run one tool function with a fresh Job and check its output."""
+            arguments: dict[str, Any], author: str | None = None, evidence: str | None = None) -> ToolOutput:
+    """Worker entry point: run one tool function with a fresh Job, check its output and, for a data or
+    calculator tool (``evidence`` = its name), record the evidence.
+
+    The evidence row is committed before the result leaves the worker, so the id a client holds can be read
+    by every server process at once (the next ``plan_write_section`` may reach another HTTP worker)."""
     from retention_mcp.runtime.worker import resolve
 
-    job = Job(settings, progress, linked)
+    job = Job(settings, progress, author=author)
     output = resolve(tool)(job, **arguments)
     job.check(output)
-    return bound_result(output, arguments)
+    output = bound_result(output, arguments)
+    if evidence is not None:
+        from retention_mcp.workspace.evidence import record_result
+
+        output.evidence_id = record_result(settings, evidence, arguments, output, job.author)
+    return output
