@@ -67,3 +67,31 @@ def reference_life_table(units, events, points):
         survival[j + 1] = value
     last = max(survival)
     return [survival[min(int(p), last)] for p in points]
+
+
+def reference_turnover(hire, term, groups, end):
+    """Turnover by group over the 12 months ending ``end`` (a date), average month-end headcount, written out day
+    by day: the month ends are the calendar month ends when ``end`` is one, else the same day of each earlier month;
+    a person counts on day d when hire <= d <= termination (or no termination). Returns {group: (heads, leavers)}
+    with ``hire``/``term`` as lists of dates (None for no termination) and ``groups`` one label per row."""
+    import calendar
+    import datetime as dt
+
+    def add_months(day, months):
+        y, m = divmod(day.year * 12 + day.month - 1 + months, 12)
+        return dt.date(y, m + 1, min(day.day, calendar.monthrange(y, m + 1)[1]))
+
+    if end.day == calendar.monthrange(end.year, end.month)[1]:
+        firsts = [add_months(dt.date(end.year, end.month, 1), -k) for k in range(12)]
+        days = [dt.date(f.year, f.month, calendar.monthrange(f.year, f.month)[1]) for f in firsts]
+    else:
+        days = [add_months(end, -k) for k in range(12)]
+    start = add_months(end, -12) + dt.timedelta(days=1)
+    out = {}
+    for h, t, g in zip(hire, term, groups, strict=True):
+        heads, leavers = out.get(g, (0.0, 0))
+        if h is not None:
+            heads += sum(1 for d in days if h <= d and (t is None or t >= d)) / 12
+            leavers += int(t is not None and start <= t <= end)
+        out[g] = (heads, leavers)
+    return out

@@ -73,3 +73,21 @@ def http_server(tmp_path: Path, *args: str, env: dict[str, str] | None = None, n
     argv = ["serve", "--http", "--port", str(port), *args]
     with started_server(tmp_path, argv, port, env=env, name=name, start_timeout=START_TIMEOUT_S) as server:
         yield server.url
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found

@@ -23,6 +23,7 @@ from retention_mcp.runtime.pool import shared_pool
 from retention_mcp.sample_data import write_large_event_file
 from retention_mcp.server import build_server
 from retention_mcp.settings import Settings
+from server_process import descendants
 
 
 @pytest.fixture(scope="module")
@@ -218,24 +219,6 @@ def children_of(pid: int) -> list[int]:
                     found.append(int(entry.name))
             except (OSError, IndexError, ValueError):
                 continue
-    return found
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    found, stack = [], [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
     return found
 
 

@@ -172,3 +172,19 @@ async def test_a_ragged_row_is_an_error_not_a_silently_dropped_row(client) -> No
     ok = await client.call_tool("turnover_breakdown", {"csv_text": ragged.replace(",extra,cells", ""),
                                                        "by": ["department"]})
     assert not ok.is_error
+
+
+def test_near_unique_text_is_read_as_plain_text_and_every_value_survives(settings: Settings, data_dir: Path):
+    """IDs and names (nearly every head row different) skip the dictionary attempt; numbers, dates and repeated
+    text are read as before; no value changes."""
+    from retention_mcp.data.reader import load_table
+
+    rows = ["工号,姓名,部门,月薪,入职日期"]
+    rows += [f"E{i:05d},员工{i},{'研发' if i % 2 else '销售'},{8000 + i},2024-01-{1 + i % 28:02d}" for i in range(300)]
+    (data_dir / "ids.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    frame, _ = load_table(settings, path="ids.csv")
+    assert str(frame["工号"].dtype) == "string[pyarrow]" and str(frame["姓名"].dtype) == "string[pyarrow]"
+    assert isinstance(frame["部门"].dtype, pd.CategoricalDtype)
+    assert frame["月薪"].dtype.kind == "i" and frame["入职日期"].dtype.kind == "M"
+    assert list(frame["工号"]) == [f"E{i:05d}" for i in range(300)]
+    assert list(frame["月薪"]) == [8000 + i for i in range(300)]

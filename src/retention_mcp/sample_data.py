@@ -270,3 +270,31 @@ def write_large_event_file(path: Path, rows: int = 1_000_000, seed: int = 7) -> 
     frame.to_csv(temporary, index=False)
     temporary.replace(path)
     return path
+
+
+def write_large_attendance_file(path: Path, people: int = 1_000_000, days: int = 5, seed: int = 11) -> Path:
+    """Attendance for :func:`write_large_event_file`'s employees: ``days`` rows per person (``people`` × ``days``
+    rows: 5,000,000 by default), one per working day, each person on their own distinct dates, with the hours and
+    shift of the day; rows shuffled as a time clock exports them. Written atomically as CSV."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    rows = people * days
+    person = np.tile(np.arange(people), days)
+    offset = rng.integers(0, 7, people)
+    day = np.datetime64("2024-12-01") - (np.repeat(np.arange(days), people) * 7 + offset[person]).astype(
+        "timedelta64[D]")
+    order = rng.permutation(rows)
+    ids = np.char.add("E", np.char.zfill(person[order].astype(str), 7))
+    frame = pd.DataFrame({
+        "employee_id": ids,
+        "date": pd.to_datetime(day[order]).strftime("%Y-%m-%d"),
+        "hours": np.round(rng.normal(8, 1.5, rows).clip(0, 14), 1),
+        "shift": np.array(["day", "evening", "night"])[rng.integers(0, 3, rows)],
+    })
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    frame.to_csv(temporary, index=False)
+    temporary.replace(path)
+    return path

@@ -511,10 +511,48 @@ def leaver_outcome(ds: Dataset, outcome: str) -> tuple[Any, str] | None:
     return values, f"{outcome!r} = 1 when the person has left (from {source}), 0 otherwise"
 
 
+def early_outcome_names(settings: Any = None) -> set[str]:
+    """The outcome names that mean "left within 90 days of hire" (``tools/metrics.yaml``, early_attrition_rate)."""
+    from retention_mcp.catalog import bundled_dir, load_catalog, read_yaml
+    from retention_mcp.data.roles import normalise_header
+
+    catalog = load_catalog(settings, "metrics.yaml") if settings is not None else read_yaml(
+        bundled_dir("tools") / "metrics.yaml")
+    metrics = (catalog or {}).get("metrics") or []
+    names = next((m.get("outcome_names") or [] for m in metrics if m.get("id") == "early_attrition_rate"), [])
+    return {normalise_header(n) for n in names}
+
+
+def early_leaver_outcome(ds: Dataset, outcome: str, settings: Any = None) -> tuple[Any, str] | None:
+    """(1/0 per row, definition) when ``outcome`` asks "did this person leave within 90 days of hire?" on event
+    data: 1 when the termination date is at most 90 days after hire, 0 when not; rows hired less than 90 days before
+    the as-of date (or without a hire date) are left out — the early-attrition cohort of retention_curve."""
+    import numpy as np
+    import pandas as pd
+
+    from retention_mcp.analysis.survival import EARLY_DAYS
+    from retention_mcp.data.dataset import NO_DATE, day_to_date
+    from retention_mcp.data.roles import normalise_header
+
+    if outcome in ds.columns or normalise_header(outcome) not in early_outcome_names(settings):
+        return None
+    if ds.shape != "event" or ds.hire is None or ds.term is None or ds.as_of is None:
+        raise InputError(f"outcome {outcome!r} needs hire and termination dates (event data); this file has "
+                         f"{ds.shape or 'neither'} data — use outcome 'left' or a leaver flag")
+    cohort = (ds.hire != NO_DATE) & (ds.hire <= ds.as_of - EARLY_DAYS) & ((ds.term == NO_DATE) | (ds.term >= ds.hire))
+    early = (ds.term != NO_DATE) & (ds.term <= ds.as_of) & (ds.term - ds.hire <= EARLY_DAYS)
+    values = pd.Series(np.where(cohort, early.astype("float64"), np.nan), index=ds.frame.index)
+    as_of = day_to_date(ds.as_of).isoformat()
+    return values, (f"{outcome!r} = 1 when the person left within {EARLY_DAYS} days of hire (termination date − hire "
+                    f"date <= {EARLY_DAYS}), 0 otherwise; people hired after "
+                    f"{day_to_date(ds.as_of - EARLY_DAYS).isoformat()} ({EARLY_DAYS} days before the latest date, "
+                    f"{as_of}) are left out, whether they stayed or left")
+
+
 def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope | None = None,
                     drivers: list[str] | None = None, by: str | None = None, method: Method = "pearson",
                     min_group_size: int | None = None, importance_method: ImportanceMethod = "auto",
-                    favourable_cutoff: float = DEFAULT_FAVOURABLE_CUTOFF) -> DriverResult:
+                    favourable_cutoff: float = DEFAULT_FAVOURABLE_CUTOFF, settings: Any = None) -> DriverResult:
     """Rank ``drivers`` of ``outcome``: effect sizes, R² decomposition, favourability, quadrants."""
     import numpy as np
     import pandas as pd
@@ -528,7 +566,7 @@ def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope |
     rows = scope.rows if scope.active else np.ones(ds.rows, dtype=bool)
 
     # Outcome: a leaver flag (1 = left) or a numeric score.
-    derived = leaver_outcome(ds, outcome)
+    derived = leaver_outcome(ds, outcome) or early_leaver_outcome(ds, outcome, settings)
     outcome_definition = None
     if derived is not None:
         y_all, outcome_definition = derived
@@ -634,7 +672,7 @@ def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope |
                 row.favourability = float((present >= top).mean())
                 row.favourable_definition = f"{top}-{high} on a {low}-{high} scale"
         if kind == "categorical":
-            row.levels, row.spread = _levels(work, name, outcome, k)
+            row.levels, row.spread = _levels(work, name, outcome, k, _risky_levels(ds, name, work[name], k))
         driver_rows.append(row)
     driver_rows.sort(key=lambda r: r.importance, reverse=True)
     for rank, row in enumerate(driver_rows, start=1):
@@ -797,12 +835,37 @@ def _ranked(model: pd.DataFrame, outcome: str, kinds: dict[str, str]) -> pd.Data
     return ranked
 
 
-def _levels(work: pd.DataFrame, name: str, outcome: str, min_group_size: int) -> tuple[list[LevelRow], float | None]:
+def _risky_levels(ds: Dataset, name: str, values: pd.Series, k: int) -> set[str] | None:
+    """Levels of a categorical driver copied from a linked dataset's joined file that stay hidden (see
+    ``LinkInfo.forced_tables``), as the level labels ``_levels`` uses."""
+    import numpy as np
+    import pandas as pd
+
+    from retention_mcp.data.dimensions import MISSING_LABEL, Dimension, forced_cells
+
+    if ds.linked is None or ds.linked.origin(name) is None:
+        return None
+    levels = sorted({str(v) for v in values.dropna()})
+    index = {level: i for i, level in enumerate(levels)}
+
+    def coder(other: Any) -> Any:
+        raw, found = pd.factorize(pd.Series(other).reset_index(drop=True), use_na_sentinel=True)
+        table = np.array([index.get(str(u), len(levels)) for u in found] + [len(levels)], dtype="int64")
+        return table[np.where(raw >= 0, raw, len(found))]
+
+    dim = Dimension(name, coder(ds.frame[name]), [*levels, MISSING_LABEL], column=name, coder=coder)
+    forced = (forced_cells(ds, [dim], k) or {}).get((0,))
+    return {level for level, flag in zip(levels, forced, strict=False) if flag} if forced is not None else None
+
+
+def _levels(work: pd.DataFrame, name: str, outcome: str, min_group_size: int,
+            risky: set[str] | None = None) -> tuple[list[LevelRow], float | None]:
     present = work[[name, outcome]].dropna()
     stats_ = present.groupby(name)[outcome].agg(["mean", "size"])
     keys = [str(k) for k in stats_.index]
-    hidden = {key for key, h in zip(keys, hidden_groups(stats_["size"].astype(float).tolist(), min_group_size),
-                                    strict=True) if h}
+    forced = [key in risky for key in keys] if risky else None
+    hidden = {key for key, h in zip(keys, hidden_groups(stats_["size"].astype(float).tolist(), min_group_size,
+                                                        forced), strict=True) if h}
     rows = []
     for level, row in stats_.sort_values("mean", ascending=False).iterrows():
         key = str(level)

@@ -44,10 +44,12 @@ from retention_mcp.data.dataset import (
     day_to_date,
 )
 from retention_mcp.data.dimensions import (
+    MISSING_LABEL,
     Scope,
     build_dimension,
     decode,
     dimension_key,
+    forced_cells,
     tenure_band_codes,
     tenure_bands,
 )
@@ -332,7 +334,7 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
     leavers = np.asarray(leavers, dtype="int64").reshape(shape)
     # A group's size for suppression: its headcount, or its leavers when more people left than the average held.
     hidden = suppress(np.maximum(heads, leavers), k, scope.selected or None,
-                      keys=[dimension_key(d) for d in dims])
+                      keys=[dimension_key(d) for d in dims], forced=forced_cells(ds, dims, k))
     lead = tuple(range(len(scope.dims)))
     for axis, mask in enumerate(scope.selected):
         heads = np.compress(mask, heads, axis=axis)
@@ -363,12 +365,39 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
     truncated = len(rows) > max_rows
     if overall.suppressed:
         notes.append(f"fewer than {k} people in total: all counts are suppressed")
+    notes += _missing_restates_leaving(ds, by_dims, rows, overall)
     kept = int(scope.rows.sum()) if scope.active else ds.rows
     sensitive = [d.column for d in by_dims if d.column is not None and ds.is_sensitive(d.column)]
     return BreakdownResult(by=[d.name for d in by_dims], overall=overall, rows=rows[:max_rows], groups=len(rows),
                            suppressed_groups=sum(r.suppressed for r in rows), truncated=truncated,
                            definition=definition, scope=scope.describe(kept, ds.rows) or None, sensitive=sensitive,
                            notes=notes)
+
+
+#: A joined column's (missing) group leaving at this many times the overall rate says more about the file than
+#: about the column.
+MISSING_RATE_RATIO = 2.0
+
+
+def _missing_restates_leaving(ds: Dataset, by_dims: Sequence[Any], rows: Sequence[GroupRow],
+                              overall: GroupRow) -> list[str]:
+    """A warning when a linked dataset's joined column is missing mostly for leavers: a file that lists only the
+    people of one date or period (a Q4 payroll, a current rating list) leaves out those who left before it, so its
+    (missing) group restates leaving rather than saying anything about the column."""
+    if ds.linked is None or overall.rate is None or overall.rate <= 0:
+        return []
+    notes = []
+    for position, dim in enumerate(by_dims):
+        origin = ds.linked.origin(dim.column) if dim.column else None
+        if origin is None:
+            continue
+        missing = [r for r in rows if list(r.group.values())[position] == MISSING_LABEL and r.rate is not None]
+        if missing and max(r.rate for r in missing) >= MISSING_RATE_RATIO * overall.rate:
+            notes.append(f"{dim.name}: the (missing) group — people with no row in {origin[0].spec.path} — leaves at "
+                         f"{max(r.rate for r in missing) / overall.rate:.1f}× the overall rate. That file seems to "
+                         "list only people present at its date or period, so being missing from it goes with having "
+                         "left: compare the other groups with each other, not with (missing)")
+    return notes
 
 
 def _row(group: dict[str, str], label: str, heads: float, leavers: int, overall_rate: float | None,

@@ -85,6 +85,7 @@ class Dataset:
     tenure_resolution_months: float | None = None  # how finely the tenure column is recorded (12 = whole years)
     as_of: int | None = None  # day number of the latest (non-future) date in the file
     findings: list[Finding] = field(default_factory=list)
+    linked: Any = None  # a linked dataset's LinkInfo (retention_mcp.data.linked): its files, keys and joins
     _identity: dict[str, Identity] = field(default_factory=dict)
     _watched: Any = None  # identifying columns normalised for the last check (built on first use)
 
@@ -361,12 +362,12 @@ def rare_counts(counts: Mapping[str, int], floor: int, limit: int = 3) -> list[s
 
 
 def _prepare(frame: pd.DataFrame, table: RoleTable, column_map: Mapping[str, str] | None,
-             forced: str | None, kind: str, min_group: int) -> Dataset:
+             forced: str | None, kind: str, min_group: int, *, roles: ColumnRoles | None = None) -> Dataset:
     import numpy as np
 
     from retention_mcp.data.dates import parse_dates, parse_flags
 
-    roles = detect_roles(frame.columns, table, column_map, kind=kind)
+    roles = roles or detect_roles(frame.columns, table, column_map, kind=kind)
     findings: list[Finding] = []
     today = date_to_day(dt.date.today())
     ds = Dataset(frame=frame, roles=roles, table=table, kind=kind, shape=None, shape_source="", min_group=min_group)

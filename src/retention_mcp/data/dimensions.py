@@ -44,6 +44,10 @@ class Dimension:
     note: str = ""
     column: str | None = None
     key_file: str | None = None  # pseudonym key written for this dimension, if any
+    coder: Any = None  # values -> codes as above (to code a linked dataset's joined file the same way)
+    bins: Any = None  # the `bins` a numeric column was banded with
+    banded: bool = False  # a numeric column cut into bands (quantiles or `bins` edges)
+    raw_labels: list[str] | None = None  # the names behind pseudonym labels (never shown; matched across files)
 
 
 def is_tenure_band(name: str) -> bool:
@@ -85,7 +89,6 @@ def build_dimension(ds: Dataset, name: str, policy: Policy, bins: Any = None, *,
                     purpose: str = "a breakdown dimension") -> Dimension:
     """Codes and labels for one dimension. Numbers with many values are banded (``bins`` or quintiles);
     columns naming people (managers) get pseudonyms; identifying columns and dates are refused."""
-    import numpy as np
     import pandas as pd
 
     if is_tenure_band(name):
@@ -98,7 +101,34 @@ def build_dimension(ds: Dataset, name: str, policy: Policy, bins: Any = None, *,
         raise InputError(f"{column!r} holds dates; use 'tenure_band' instead, or a hire-year column")
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if numeric and (bins is not None or values.nunique() > MAX_UNBANDED_VALUES):
-        return _banded(column, values.astype("float64"), bins)
+        dim, coder = _banded(column, values.astype("float64"), bins)
+    else:
+        dim, coder = _grouped(ds, column, role, values, policy)
+    if len(dim.labels) > MAX_GROUPS:
+        raise InputError(f"{column!r} has {len(dim.labels) - 1} distinct values; use a column with fewer groups "
+                         "(or give numeric `bins`)")
+    dim.coder, dim.bins = coder, bins
+    if ds.linked is not None and (origin := ds.linked.origin(column)) is not None:
+        link, aggregate = origin
+        joined = (f"{column}: {aggregate.describe()} from {link.spec.path}; (missing) = people of "
+                  f"{ds.linked.definition.population.path} with no row there. A group is shown only where it holds "
+                  "exactly the people that file alone counts there (a group with people outside the population, a "
+                  "rehire or a duplicate row is hidden), so no one is found by comparing the two")
+        dim.note = f"{joined}. {dim.note}" if dim.note else joined
+    return dim
+
+
+def forced_cells(ds: Dataset, dims: Sequence[Dimension], k: int) -> dict[tuple[int, ...], Any] | None:
+    """Cells a linked dataset keeps hidden in tables over ``dims`` (see ``LinkInfo.forced_tables``); None for a
+    plain file."""
+    return ds.linked.forced_tables(dims, k) if ds.linked is not None else None
+
+
+def _grouped(ds: Dataset, column: str, role: str | None, values: Any, policy: Policy) -> tuple[Dimension, Any]:
+    """A dimension of a column's distinct values (trimmed; people named by pseudonyms), and its coder."""
+    import numpy as np
+    import pandas as pd
+
     if isinstance(values.dtype, pd.CategoricalDtype):
         raw_codes = values.cat.codes.to_numpy().astype("int64")
         uniques = list(values.cat.categories)
@@ -112,16 +142,21 @@ def build_dimension(ds: Dataset, name: str, policy: Policy, bins: Any = None, *,
     lookup = np.array([index.get(t, len(merged)) for t in trimmed] + [len(merged)], dtype="int64")
     codes = lookup[np.where(raw_codes >= 0, raw_codes, len(uniques))]
     note, key_file = "", None
+    raw = None
     if ds.identity(column) == "people":
+        raw = [*merged, MISSING_LABEL]
         merged, key_file = policy.pseudonyms(role or "person", merged, source=f"{_source_name(ds)}:{column}")
         if key_file:
             note = (f"{column}: people's names are shown as stable pseudonyms ({merged[0] if merged else ''}, ...); "
                     f"the key is in the server's output folder ({key_file}), for the person running the server")
-    labels = [*merged, MISSING_LABEL]
-    if len(labels) > MAX_GROUPS:
-        raise InputError(f"{column!r} has {len(labels) - 1} distinct values; use a column with fewer groups "
-                         "(or give numeric `bins`)")
-    return Dimension(column, codes, labels, note, column=column, key_file=key_file)
+
+    def coder(other: Any) -> Any:
+        raw, found = pd.factorize(pd.Series(other).reset_index(drop=True), use_na_sentinel=True)
+        table = np.array([index.get(_plain(u).strip(), len(merged)) for u in found] + [len(merged)], dtype="int64")
+        return table[np.where(raw >= 0, raw, len(found))]
+
+    return (Dimension(column, codes, [*merged, MISSING_LABEL], note, column=column, key_file=key_file, raw_labels=raw),
+            coder)
 
 
 def _source_name(ds: Dataset) -> str:
@@ -142,19 +177,19 @@ def _edge(value: float) -> str:
     return f"{float(value):.6g}"
 
 
-def _banded(column: str, numbers: Any, bins: Any) -> Dimension:
+def _banded(column: str, numbers: Any, bins: Any) -> tuple[Dimension, Any]:
+    """Numeric bands — ``bins`` edges (−inf, e0], (e0, e1], …, (ek, inf), or quantile groups — and the coder."""
     import numpy as np
 
     finite = numbers[np.isfinite(numbers)]
     note = ""
-    if bins is None or isinstance(bins, int):
+    quantiles = bins is None or isinstance(bins, int)
+    if quantiles:
         count = bins or 5
         if not 1 <= count <= 50:
             raise InputError(f"bins for {column!r}: ask for 1 to 50 equal groups, not {count}")
         edges = np.unique(np.quantile(finite, np.linspace(0, 1, count + 1))) if len(finite) else np.array([0.0])
         note = f"{column!r} banded into {count} quantile groups"
-        inner = edges[1:-1] if len(edges) > 2 else edges
-        codes = np.clip(np.searchsorted(inner, numbers, side="left"), 0, max(len(edges) - 2, 0))
         labels = ([f"{_edge(edges[i])}–{_edge(edges[i + 1])}" for i in range(len(edges) - 1)]
                   if len(edges) > 1 else [_edge(edges[0])])
     else:
@@ -165,13 +200,23 @@ def _banded(column: str, numbers: Any, bins: Any) -> Dimension:
                              "or a number of equal-sized groups") from None
         if len(edges) < 1 or len(edges) > 50 or not np.isfinite(edges).all():
             raise InputError(f"bins for {column!r} needs 1 to 50 finite band edges")
-        # Bands: (-inf, e0], (e0, e1], ..., (ek, inf)
-        codes = np.searchsorted(edges, numbers, side="left")
         labels = [f"<= {_edge(edges[0])}"]
         labels += [f"{_edge(edges[i])}–{_edge(edges[i + 1])}" for i in range(len(edges) - 1)]
         labels += [f"> {_edge(edges[-1])}"]
-    codes = np.where(np.isfinite(numbers), codes, len(labels)).astype("int64")
-    return Dimension(column, codes, [*labels, MISSING_LABEL], note, column=column)
+
+    def coder(values: Any) -> Any:
+        import pandas as pd
+
+        if not (isinstance(values, np.ndarray) and values.dtype.kind == "f"):
+            values = pd.to_numeric(pd.Series(list(values), dtype="object"), errors="coerce").to_numpy(dtype="float64")
+        if quantiles:
+            inner = edges[1:-1] if len(edges) > 2 else edges
+            codes = np.clip(np.searchsorted(inner, values, side="left"), 0, max(len(edges) - 2, 0))
+        else:
+            codes = np.searchsorted(edges, values, side="left")
+        return np.where(np.isfinite(values), codes, len(labels)).astype("int64")
+
+    return Dimension(column, coder(numbers), [*labels, MISSING_LABEL], note, column=column, banded=True), coder
 
 
 def tenure_band_codes(tenure_months: Any, bands: TenureBands = MONTH_BANDS) -> Any:
@@ -223,7 +268,7 @@ def hidden_cells(ds: Dataset, scope: Scope, dims: Sequence[Dimension], k: int, c
     shape = tuple(len(d.labels) for d in all_dims)
     sizes = np.bincount(code[counted], minlength=int(np.prod(shape, dtype="int64")) if shape else 1)
     return suppress(sizes.reshape(shape).astype("float64"), k, scope.selected or None,
-                    keys=[dimension_key(d) for d in all_dims])
+                    keys=[dimension_key(d) for d in all_dims], forced=forced_cells(ds, all_dims, k))
 
 
 # -- where
@@ -275,8 +320,13 @@ def parse_where(ds: Dataset, where: Mapping[str, Any] | None, policy: Policy) ->
             raise InputError(f"where[{name!r}] is an empty list; give one value or several")
         mask = np.zeros(len(dim.labels), dtype=bool)
         chosen = []
+        forced = (forced_cells(ds, [dim], policy.floor) or {}).get((0,))
         for value in values:
             position = _match_label(dim, value)
+            if forced is not None and forced[position]:
+                raise InputError(f"where[{dim.name!r}] = {dim.labels[position]!r} selects a group this linked dataset "
+                                 "keeps hidden: comparing it with the joined file alone would show a small group of "
+                                 "people. Filter on a population column, or analyse that file on its own")
             mask[position] = True
             chosen.append(dim.labels[position])
         scope.dims.append(dim)

@@ -144,7 +144,7 @@ def _csv_cell(text: str) -> str:
 
 
 def suppress(sizes: np.ndarray, k: int, selections: Sequence[np.ndarray] | None = None,
-             keys: Sequence[str] | None = None) -> dict[tuple, Any]:
+             keys: Sequence[str] | None = None, forced: Mapping[tuple, Any] | None = None) -> dict[tuple, Any]:
     """Which cells of a crossed table to hide, and of every margin of it.
 
     ``sizes`` holds the group sizes of the full cross of d dimensions (shape n1 × … × nd); the margins
@@ -170,6 +170,11 @@ def suppress(sizes: np.ndarray, k: int, selections: Sequence[np.ndarray] | None 
     ``keys`` name the dimensions. The work is done in the order of the keys, so the same dimensions give the
     same hidden cells whichever order a call names them in (by=[A, B] and by=[B, A], or A as a filter and B
     as a breakdown), and no two calls can be combined to see more than one of them shows.
+
+    ``forced`` maps a table (a sorted tuple of dimension positions, as in the result) to a boolean array of its
+    cells that are hidden whatever their size — a linked dataset's cells that differ from a joined file alone by a
+    small group (see :meth:`retention_mcp.data.linked.LinkInfo.forced_tables`); the secondary rule then protects
+    them like any other hidden cell.
     """
     import numpy as np
 
@@ -179,7 +184,12 @@ def suppress(sizes: np.ndarray, k: int, selections: Sequence[np.ndarray] | None 
     lead = len(selections)
     order = sorted(range(dims), key=lambda axis: keys[axis]) if keys is not None else list(range(dims))
     selected = {order.index(axis): mask for axis, mask in enumerate(selections)}
-    canonical = _suppress_in_order(sizes.transpose(order) if dims else sizes, k, selected)
+    in_order: dict[tuple, Any] = {}
+    for subset, cells in (forced or {}).items():
+        axes = sorted(order.index(axis) for axis in subset)
+        in_order[tuple(axes)] = np.transpose(np.asarray(cells, dtype=bool),
+                                             [list(subset).index(order[axis]) for axis in axes])
+    canonical = _suppress_in_order(sizes.transpose(order) if dims else sizes, k, selected, in_order)
     if order == list(range(dims)):
         return canonical
     # Back to the caller's order: canonical table keys index the remaining (unselected) canonical axes.
@@ -192,11 +202,12 @@ def suppress(sizes: np.ndarray, k: int, selections: Sequence[np.ndarray] | None 
     return out
 
 
-def _suppress_in_order(sizes: np.ndarray, k: int, selected: Mapping[int, Any]) -> dict[tuple, Any]:
+def _suppress_in_order(sizes: np.ndarray, k: int, selected: Mapping[int, Any],
+                       forced: Mapping[tuple, Any] | None = None) -> dict[tuple, Any]:
     """:func:`suppress` with dimensions taken in the order given; ``selected`` maps axes to value masks."""
     import numpy as np
 
-    full = _lattice(sizes, k)
+    full = _lattice(sizes, k, forced)
     if not selected:
         return full
     chosen = sorted(selected)
@@ -215,6 +226,12 @@ def _suppress_in_order(sizes: np.ndarray, k: int, selected: Mapping[int, Any]) -
             combined = table.sum(axis=positions)
             hidden_count = hidden_full.sum(axis=positions)
             base = ((combined > 0) & (combined < k)) | (hidden_count == 1)
+            if forced and keep in forced:
+                # A sum over selected values that holds a forced cell would give it away with the others'.
+                forced_full = np.asarray(forced[keep])
+                for axis in chosen:
+                    forced_full = np.compress(selected[axis], forced_full, axis=keep.index(axis))
+                base = base | ((forced_full.sum(axis=positions) > 0) & (combined > 0))
             margins = {tuple(d for d in subset if d != axis): out[tuple(d for d in subset if d != axis)]
                        for axis in subset}
             out[subset] = _audited(combined, _secondary(combined, base, subset, margins), subset, out)
@@ -226,13 +243,17 @@ def _margin(sizes: np.ndarray, keep: tuple[int, ...]) -> np.ndarray:
     return sizes.sum(axis=drop) if drop else sizes
 
 
-def _lattice(sizes: np.ndarray, k: int) -> dict[tuple, Any]:
+def _lattice(sizes: np.ndarray, k: int, forced: Mapping[tuple, Any] | None = None) -> dict[tuple, Any]:
+    import numpy as np
+
     hidden: dict[tuple, Any] = {}
     dims = tuple(range(sizes.ndim))
     for size in range(len(dims) + 1):
         for subset in itertools.combinations(dims, size):
             table = _margin(sizes, subset)
             base = (table > 0) & (table < k)
+            if forced and subset in forced:
+                base = base | (np.asarray(forced[subset], dtype=bool) & (table > 0))
             margins = {tuple(d for d in subset if d != axis): hidden[tuple(d for d in subset if d != axis)]
                        for axis in subset}
             hidden[subset] = _audited(table, _secondary(table, base, subset, margins), subset, hidden)
@@ -376,15 +397,17 @@ def protect_means(sizes: np.ndarray, hidden: np.ndarray, k: int,
     return hidden
 
 
-def hidden_groups(sizes: Sequence[float], k: int) -> list[bool]:
-    """One dimension of groups plus their total: which to hide (a shortcut for :func:`suppress`)."""
+def hidden_groups(sizes: Sequence[float], k: int, forced: Sequence[bool] | None = None) -> list[bool]:
+    """One dimension of groups plus their total: which to hide (a shortcut for :func:`suppress`); ``forced``
+    groups are hidden whatever their size."""
     import numpy as np
 
     if not len(sizes):
         return []
     values = np.asarray([0.0 if s is None or (isinstance(s, float) and math.isnan(s)) else float(s)
                          for s in sizes])
-    return [bool(h) for h in suppress(values, k)[(0,)]]
+    cells = {(0,): np.asarray(forced, dtype=bool)} if forced is not None else None
+    return [bool(h) for h in suppress(values, k, forced=cells)[(0,)]]
 
 
 # -- the last check

@@ -41,9 +41,19 @@ class DataFile(BaseModel):
     note: str | None = None
 
 
+class LinkedEntry(BaseModel):
+    name: str = Field(description="what to pass as `path` to the data tools")
+    version: int
+    files: list[str] = Field(description="its files, the population first")
+    saved_by: str | None = None
+    saved_at: str | None = None
+
+
 class DatasetList(BaseModel):
     folders: int = Field(description="number of data folders configured")
     files: list[DataFile]
+    linked: list[LinkedEntry] = Field(default_factory=list, description="linked datasets saved in the workspace "
+                                      "(dataset_link): several files joined on the employee key")
     truncated: bool = Field(description="True when more files exist than listed")
     notes: list[str] = Field(default_factory=list)
 
@@ -210,6 +220,10 @@ def listing_markdown(result: DatasetList, max_lines: int = 60) -> str:
                      f"{f.columns if f.columns is not None else '—'} | {f.next_tool} |")
     if len(result.files) > max_lines:
         lines.append(f"\n…{len(result.files) - max_lines} more in the structured content.")
+    if result.linked:
+        lines += ["", "**Linked datasets** (pass the name as `path`):", "", "| path | version | files |",
+                  "|---|---:|---|"]
+        lines += [f"| {d.name} | {d.version} | {', '.join(d.files)} |" for d in result.linked]
     for note in result.notes:
         lines.append(f"\nNote: {note}")
     return "\n".join(lines)

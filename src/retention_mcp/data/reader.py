@@ -475,7 +475,7 @@ def _parse_csv(data: bytes | bytearray, shown: str, header_row: int | None,
         progress(0.1, f"parsing CSV ({encoding.name}, delimiter {delimiter!r}, header on row {header})")
     view = memoryview(data)[start:]
     try:
-        frame = _read_csv_arrow(view, codec, delimiter)
+        frame = _read_csv_arrow(view, codec, delimiter, _near_unique_text(records, header))
     except Exception as exc:  # ragged rows, odd quoting, late non-UTF-8 bytes: pandas names the line
         if isinstance(exc, MemoryError) or type(exc).__name__ == "ArrowMemoryError":
             raise MemoryError from None  # the call's memory bound, not a problem with the file
@@ -602,7 +602,28 @@ def _full_codec(data: bytes | bytearray, codec: str, shown: str, bom: int) -> st
                      "UTF-8 (or GBK), one encoding for the whole file")
 
 
-def _read_csv_arrow(view: memoryview, codec: str, delimiter: str) -> pd.DataFrame:
+#: A text column whose first data rows are nearly all different (IDs, names) is read as plain text: trying to
+#: dictionary-encode it block by block only to give up costs a fifth of the parse of a file of a million IDs.
+NEAR_UNIQUE_SAMPLE = 50
+NEAR_UNIQUE_SHARE = 0.9
+
+
+def _near_unique_text(records: list[tuple[int, int, list[str]]], header: int) -> list[str]:
+    """Header names of the columns that hold text with nearly every value different in the head's data rows."""
+    names = next((fields for line, _, fields in records if line == header), None)
+    rows = [fields for line, _, fields in records if line > header]
+    if names is None or len(rows) < NEAR_UNIQUE_SAMPLE or len(set(names)) != len(names):
+        return []
+    out = []
+    for position, name in enumerate(names):
+        values = [row[position].strip() for row in rows if position < len(row) and row[position].strip()]
+        if (len(values) >= NEAR_UNIQUE_SAMPLE and len(set(values)) >= NEAR_UNIQUE_SHARE * len(values)
+                and not any(_NUMBER.match(v) or _DATE_LIKE.match(v) for v in values)):
+            out.append(name)
+    return out
+
+
+def _read_csv_arrow(view: memoryview, codec: str, delimiter: str, plain_text: list[str] | None = None) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -611,7 +632,8 @@ def _read_csv_arrow(view: memoryview, codec: str, delimiter: str) -> pd.DataFram
         read_options=pacsv.ReadOptions(encoding="utf8" if codec == "utf-8" else codec, block_size=8 << 20),
         parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
         convert_options=pacsv.ConvertOptions(strings_can_be_null=True, auto_dict_encode=True,
-                                             auto_dict_max_cardinality=_MAX_DICTIONARY),
+                                             auto_dict_max_cardinality=_MAX_DICTIONARY,
+                                             column_types={name: pa.string() for name in plain_text or ()}),
     )
     kinds = [t.value_type if pa.types.is_dictionary(t) else t for t in table.schema.types]
     if any(pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in kinds):

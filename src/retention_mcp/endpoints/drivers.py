@@ -25,7 +25,8 @@ from retention_mcp.runtime.job import Job
 def driver_analysis(
     job: Job,
     outcome: Annotated[str, Field(description="Outcome: a leaver flag column (1/0, Yes/No, 是/否), 'left' for "
-                                              "event data, or a numeric engagement / satisfaction score")],
+                                              "event data, 'left_within_90_days' (early attrition, event data), or a "
+                                              "numeric engagement / satisfaction score")],
     path: PathArg = None,
     csv_text: CsvTextArg = None,
     drivers: Annotated[list[str] | None, Field(
@@ -65,7 +66,7 @@ def driver_analysis(
                             column_map=column_map, where=where)
     result = analyse_drivers(ds, outcome, policy=job.policy, scope=scope, drivers=drivers, by=by, method=method,
                              min_group_size=min_group_size, importance_method=importance_method,
-                             favourable_cutoff=favourable_cutoff)
+                             favourable_cutoff=favourable_cutoff, settings=job.settings)
     png = None
     if chart:
         from retention_mcp.report.charts import driver_importance_chart

@@ -220,12 +220,17 @@ def list_datasets(
 ) -> ToolOutput:
     """The files in the server's data folders: name (the `path` other tools take), size, modified time, and
     the shape detected from the header row alone — hr_event (hire/termination dates), hr_snapshot (a leaver flag),
-    call_log, roster or unknown — with the tool to read it next. No file contents or values are read or shown.
-    Call it first when you do not know the file names. Example: {} or {"folder": "2025"}.
+    call_log, roster or unknown — with the tool to read it next — and the linked datasets saved with dataset_link
+    (their name is a `path` too). No file contents or values are read or shown. Call it first when you do not know
+    the file names. Example: {} or {"folder": "2025"}.
     """
-    from retention_mcp.data.listing import list_data_files, listing_markdown
+    from retention_mcp.data.listing import LinkedEntry, list_data_files, listing_markdown
+    from retention_mcp.workspace.engine import workspace_exists
 
     result = list_data_files(job.settings, folder=folder, catalog=grounding_catalog(job).get("list_datasets") or {})
+    saved = job.workspace().list_datasets() if workspace_exists(job.settings) else []  # creates no database
+    result.linked = [LinkedEntry(name=d.name, version=d.version, files=[f["path"] for f in d.definition["files"]],
+                                 saved_by=d.author, saved_at=d.created_at.isoformat()) for d in saved]
     return job.output(result, listing_markdown(result))
 
 

@@ -15,7 +15,7 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from mcp.types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult, ToolAnnotations  # wire types only: a worker module
 from pydantic import BaseModel, Field
 
 from retention_mcp.errors import InputError, capped

@@ -176,9 +176,9 @@ def _csv_rows(text: str) -> list[list[str]]:
         dialect = csv.excel
     try:
         rows = [row for row in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in row)]
-    except csv.Error as error:  # a cell over the csv module's 131,072-character limit, an unclosed quote
-        raise InputError(f"table_csv is not a readable CSV table ({error}); give short cells, one row per line"
-                         ) from None
+    except csv.Error as exc:  # a cell over the csv module's field limit, a NUL byte: not a table to render
+        raise InputError(f"table_csv could not be read as CSV ({exc}); give a header row and data rows of "
+                         "ordinary cells") from None
     if not rows:
         raise InputError("table_csv is empty; give a header row and data rows")
     if len(rows) > MAX_TABLE_ROWS:

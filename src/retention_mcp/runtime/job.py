@@ -25,7 +25,8 @@ class Job:
     """What a tool function gets besides its arguments.
 
     - :meth:`dataset` reads a file through the one intake (guard, reader, roles, identifying columns, parsed
-      dates and flags) and applies a ``where`` filter;
+      dates and flags) — or a linked dataset saved in the workspace, several files joined on the employee key,
+      when ``path`` names one — and applies a ``where`` filter;
     - ``policy`` is the disclosure policy (minimum group size, suppression, pseudonyms);
     - :meth:`progress` reports progress to the client;
     - ``author`` is who called (read in the server process, where the bearer token's context lives) and
@@ -56,9 +57,15 @@ class Job:
         """The prepared table and the ``where`` scope on it. Raises InputError with what to fix."""
         from retention_mcp.data.dataset import load_dataset
         from retention_mcp.data.dimensions import parse_where
+        from retention_mcp.data.linked import is_dataset_name
 
-        ds = load_dataset(self.settings, path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
-                          column_map=column_map, shape=shape, kind=kind, progress=self.progress)
+        if is_dataset_name(path):
+            ds = self.linked_dataset(str(path), csv_text=csv_text, sheet=sheet, header_row=header_row,
+                                     column_map=column_map, shape=shape, kind=kind)
+            path = ds.linked.definition.population.path
+        else:
+            ds = load_dataset(self.settings, path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
+                              column_map=column_map, shape=shape, kind=kind, progress=self.progress)
         self.datasets.append(ds)
         if path and kind == "hr":
             from retention_mcp.data.recent import remember
@@ -72,6 +79,26 @@ class Job:
                                  f"of {self.policy.floor}; widen the filter")
         return ds, scope
 
+    def linked_dataset(self, name: str, *, csv_text: str | None = None, sheet: str | None = None,
+                       header_row: int | None = None, column_map: Mapping[str, str] | None = None,
+                       shape: str | None = None, kind: str = "hr") -> Dataset:
+        """The linked dataset saved as ``name`` (its newest version), joined on its current files."""
+        from retention_mcp.data.linked import LinkedDefinition, load_linked
+        from retention_mcp.workspace.engine import workspace_exists
+
+        if csv_text or sheet or header_row:
+            raise InputError(f"{name!r} is a linked dataset: give only its name as path (sheets and header rows are "
+                             "set per file when it is linked, with dataset_link), not csv_text, sheet or header_row")
+        saved = self.workspace().get_dataset(name.strip()) if workspace_exists(self.settings) else None
+        if saved is None:
+            names = [d.name for d in self.workspace().list_datasets()] if workspace_exists(self.settings) else []
+            listed = f" Saved: {', '.join(names[:20])}." if names else " None is saved yet."
+            raise InputError(f"{name!r} is neither a file (a file needs its extension, e.g. 'hr_export.csv') nor a "
+                             f"saved linked dataset.{listed} dataset_link links files under a name")
+        definition = LinkedDefinition.from_json(saved.definition, version=saved.version)
+        return load_linked(self.settings, definition, column_map=column_map, shape=shape, kind=kind,
+                           progress=self.progress, memory_mb=self.settings.call_memory_mb)
+
     def dataset_in_scope(self, **arguments: Any) -> tuple[Dataset, str | None]:
         """:meth:`dataset` restricted to the ``where`` rows, for analyses that take no scope, and the line that
         states the filter (None without one)."""
@@ -82,15 +109,17 @@ class Job:
         return kept, scope.describe(kept.rows, len(scope.rows))
 
     def sources(self) -> list[dict[str, Any]]:
+        """What the call read, to record as evidence: each file's identity and SHA-256 (for a linked dataset, the
+        definition's and then every file's)."""
         out = []
         for ds in self.datasets:
-            source = ds.source
-            if hasattr(source, "__dataclass_fields__"):
-                from dataclasses import asdict
+            for source in [ds.source, *(ds.linked.sources if ds.linked is not None else ())]:
+                if hasattr(source, "__dataclass_fields__"):
+                    from dataclasses import asdict
 
-                source = asdict(source)
-            if source and source not in out:
-                out.append(dict(source))
+                    source = asdict(source)
+                if source and source not in out:
+                    out.append(dict(source))
         return out
 
     def output(self, result: Any, text: str, *, figures: Mapping[str, Any] | None = None, definition: str = "",

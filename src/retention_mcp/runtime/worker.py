@@ -9,6 +9,12 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+
+# Arrow allocates through the C library's malloc in workers, not its bundled mimalloc, whose first allocation
+# reserves a gigabyte of address space: the memory bound (RLIMIT_DATA) counts reserved address space, so a call
+# reading a million-row file was stopped at half the memory it is allowed. Set before pyarrow is first imported
+# (the C++ default pool reads it once); the same CPU time for reading, measured.
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 import re
 import sys
 import threading
@@ -17,6 +23,7 @@ import traceback
 from typing import Any
 
 # Loaded in the fork server, not in the MCP server process: a worker starts with them warm.
+import duckdb  # noqa: F401  (linked datasets: joins and per-person aggregates)
 import numpy  # noqa: F401
 import pandas  # noqa: F401
 import pyarrow

@@ -20,7 +20,7 @@ import re
 import stat
 from pathlib import Path
 
-from mcp.types import ResourceLink
+from mcp_types import ResourceLink  # wire types only: worker processes import this module
 
 from retention_mcp.errors import InputError
 from retention_mcp.settings import Settings

@@ -1,5 +1,6 @@
 """Re-run a plan's cited evidence on the current version of its files (or a named new file) and report
-which figures changed, by how much, and which sections cite them.
+which figures changed, by how much, and which sections cite them. A result on a linked dataset (``path`` naming
+it) re-runs on the dataset's current files; ``path`` then replaces it only with another linked dataset.
 
 The seam to the tool runtime is one injected async callable::
 
@@ -93,6 +94,14 @@ def rerun_arguments(item: Evidence, path: str | None) -> tuple[dict[str, Any] | 
     if path:
         if not (reads_file or inline):
             return None, "a calculator result (no data file): its inputs did not change"
+        from retention_mcp.data.linked import is_dataset_name
+
+        if reads_file and is_dataset_name(arguments[PATH_ARGUMENT]) != is_dataset_name(path):
+            # A linked dataset's columns are not in one file (nor a file's in another dataset): re-run it as it was.
+            kind = "a linked dataset" if is_dataset_name(arguments[PATH_ARGUMENT]) else "a single file"
+            return None, (f"computed on {kind} ({arguments[PATH_ARGUMENT]}); {path!r} is not one: name "
+                          f"{'another linked dataset' if kind.startswith('a linked') else 'a file'} as path, or "
+                          "refresh without path to re-run it on its current files")
         arguments.pop(INLINE_ARGUMENT, None)
         arguments[PATH_ARGUMENT] = path
         return arguments, None

@@ -9,6 +9,8 @@ database to the same shape (a test compares the migrated database with these tab
   changes exactly one section (its full new markdown) and records who, when and which version it revised.
 - ``retention_evidence``: what a tool computed, from which files, under which definition; cited as ``[ev-…]``.
 - ``retention_templates``: team templates saved from chat, every version kept.
+- ``retention_datasets``: linked datasets (several exports joined on an employee key), every version kept: the
+  files, the key and how each file joins, as JSON (``retention_mcp.data.linked.LinkedDefinition``).
 """
 
 from __future__ import annotations
@@ -85,6 +87,15 @@ templates = Table(
     Column("language", String(8), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("source", Text, nullable=False),
+    Column("author", String(NAME_LENGTH), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+datasets = Table(
+    "retention_datasets", metadata,
+    Column("name", String(KEY_LENGTH), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("definition", JSON, nullable=False),
     Column("author", String(NAME_LENGTH), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -136,6 +136,17 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class SavedDataset:
+    """One version of a linked dataset's definition (``retention_mcp.data.linked.LinkedDefinition`` as JSON)."""
+
+    name: str
+    version: int
+    definition: dict[str, Any]
+    author: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
 class SavedTemplate:
     name: str
     language: str
@@ -529,30 +540,45 @@ class Workspace:
 
     def save_template(self, name: str, language: str, source: str, author: str) -> SavedTemplate:
         """Store a new version of a team template (validate it first: see workspace.templates)."""
-        import sqlalchemy as sa
-
         storable_text(source, "the template")
-        from sqlalchemy.exc import IntegrityError
-
         from retention_mcp.workspace.schema import templates
 
         author = _clean_author(author)
+        version, stamp = self._insert_next_version(
+            templates, {"name": name, "language": language}, {"source": source, "author": author},
+            f"template {name!r} is being saved by many people at once; try again")
+        return SavedTemplate(name=name, language=language, version=version, source=source, author=author,
+                             created_at=stamp)
+
+    def _insert_next_version(self, table: Any, key: dict[str, Any], values: dict[str, Any],
+                             busy: str) -> tuple[int, dt.datetime]:
+        """Insert a row of ``table`` for ``key`` numbered one past its newest version; (version, time). A writer
+        that saves the same key at the same moment loses the primary key race and takes the next number."""
+        import sqlalchemy as sa
+        from sqlalchemy.exc import IntegrityError
+
         for _attempt in range(MAX_WRITE_ATTEMPTS):
             stamp = now()
             try:
                 with self._transaction() as connection:
-                    latest = connection.execute(
-                        sa.select(sa.func.max(templates.c.version)).where(
-                            templates.c.name == name, templates.c.language == language)).scalar()
+                    latest = connection.execute(sa.select(sa.func.max(table.c.version)).where(
+                        *(table.c[column] == value for column, value in key.items()))).scalar()
                     version = int(latest or 0) + 1
-                    connection.execute(sa.insert(templates).values(
-                        name=name, language=language, version=version, source=source, author=author,
-                        created_at=stamp))
-            except IntegrityError:  # someone saved the same template at the same moment: next number
+                    connection.execute(sa.insert(table).values(**key, **values, version=version, created_at=stamp))
+            except IntegrityError:
                 continue
-            return SavedTemplate(name=name, language=language, version=version, source=source, author=author,
-                                 created_at=stamp)
-        raise InputError(f"template {name!r} is being saved by many people at once; try again")
+            return version, stamp
+        raise InputError(busy)
+
+    def _version_row(self, table: Any, key: dict[str, Any], version: int | None) -> Any:
+        """The row of ``table`` for ``key`` at ``version`` (or its newest), or None."""
+        import sqlalchemy as sa
+
+        query = sa.select(table).where(*(table.c[column] == value for column, value in key.items()))
+        query = query.where(table.c.version == version) if version else query.order_by(
+            table.c.version.desc()).limit(1)
+        with self._transaction() as connection:
+            return connection.execute(query).one_or_none()
 
     def latest_template_versions(self) -> list[tuple[str, str, int]]:
         """(name, language, newest version) of every saved template."""
@@ -567,15 +593,9 @@ class Workspace:
         return [(r[0], r[1], int(r[2])) for r in rows]
 
     def get_template(self, name: str, language: str, version: int | None = None) -> SavedTemplate | None:
-        import sqlalchemy as sa
-
         from retention_mcp.workspace.schema import templates
 
-        query = sa.select(templates).where(templates.c.name == name, templates.c.language == language)
-        query = query.where(templates.c.version == version) if version else query.order_by(
-            templates.c.version.desc()).limit(1)
-        with self._transaction() as connection:
-            row = connection.execute(query).one_or_none()
+        row = self._version_row(templates, {"name": name, "language": language}, version)
         if row is None:
             return None
         return SavedTemplate(name=row.name, language=row.language, version=row.version, source=row.source,
@@ -591,6 +611,44 @@ class Workspace:
                 templates.c.name == name, templates.c.language == language).order_by(templates.c.version)).all()
         return [SavedTemplate(name=r.name, language=r.language, version=r.version, source=r.source, author=r.author,
                               created_at=as_utc(r.created_at)) for r in rows]
+
+    # -- linked datasets
+
+    def save_dataset(self, name: str, definition: dict[str, Any], author: str) -> SavedDataset:
+        """Store a new version of a linked dataset's definition (validated by the caller)."""
+        from retention_mcp.workspace.schema import datasets
+
+        author = _clean_author(author)
+        version, stamp = self._insert_next_version(
+            datasets, {"name": name}, {"definition": _json_value(definition), "author": author},
+            f"dataset {name!r} is being saved by many people at once; try again")
+        return SavedDataset(name=name, version=version, definition=definition, author=author, created_at=stamp)
+
+    def get_dataset(self, name: str, version: int | None = None) -> SavedDataset | None:
+        """The newest version of a linked dataset (or ``version``), or None."""
+        from retention_mcp.workspace.schema import datasets
+
+        row = self._version_row(datasets, {"name": name}, version)
+        if row is None:
+            return None
+        return SavedDataset(name=row.name, version=row.version, definition=row.definition, author=row.author,
+                            created_at=as_utc(row.created_at))
+
+    def list_datasets(self) -> list[SavedDataset]:
+        """The newest version of every linked dataset, by name."""
+        import sqlalchemy as sa
+
+        from retention_mcp.workspace.schema import datasets
+
+        newest = (sa.select(datasets.c.name, sa.func.max(datasets.c.version).label("version"))
+                  .group_by(datasets.c.name).subquery())
+        with self._transaction() as connection:
+            rows = connection.execute(
+                sa.select(datasets).join(newest, sa.and_(datasets.c.name == newest.c.name,
+                                                         datasets.c.version == newest.c.version))
+                .order_by(datasets.c.name)).all()
+        return [SavedDataset(name=r.name, version=r.version, definition=r.definition, author=r.author,
+                             created_at=as_utc(r.created_at)) for r in rows]
 
 
 _workspaces: dict[str, Workspace] = {}
