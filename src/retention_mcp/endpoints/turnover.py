@@ -16,6 +16,7 @@ from retention_mcp.data.inspect import DatasetSummary
 from retention_mcp.runtime import ToolOutput, tool
 from retention_mcp.runtime.job import Job
 from retention_mcp.settings import Settings
+from retention_mcp.wording import Words
 
 PathArg = Annotated[str | None, Field(description="CSV/XLSX/Parquet file in the data folder (list_datasets), or "
                                       "csv_text")]
@@ -38,7 +39,11 @@ BinsArg = Annotated[dict[str, list[float] | int] | None, Field(
 MinGroupArg = Annotated[int | None, Field(ge=1, le=1000, description="Suppress groups smaller than this "
                                           "(at least the server's minimum, 5 by default)")]
 LanguageArg = Annotated[Literal["en", "zh"] | None, Field(
-    description="Language of the text table and definitions: 'en' or 'zh' (中文). Default: the server's language")]
+    description="Language of every text in the result (table, definitions, notes, chart): 'en' or 'zh' (中文). "
+                "Default: the server's language")]
+SeparationArg = Annotated[Literal["all", "voluntary", "involuntary", "regretted", "全部离职", "主动离职", "被动离职",
+                                  "惋惜离职"], Field(
+    description="Which leavers count (voluntary/involuntary need a termination-type column)")]
 
 #: Most groups drawn in a turnover chart (the highest rates: rows come sorted by rate).
 CHART_MAX_GROUPS = 25
@@ -54,8 +59,9 @@ def by_list(by: list[str] | str | None) -> list[str]:
     return [str(b) for b in by]
 
 
-def turnover_chart(result: BreakdownResult) -> bytes | None:
-    """The rates by group with their intervals and the overall line; None when nothing can be drawn.
+def turnover_chart(result: BreakdownResult, w: Words) -> bytes | None:
+    """The rates by group with their intervals and the overall line, labelled from the result's own definition
+    (the period and the interval it states); None when nothing can be drawn.
 
     Suppressed groups are never drawn (their rates are hidden)."""
     from retention_mcp.report.charts import turnover_by_group_chart
@@ -66,16 +72,18 @@ def turnover_chart(result: BreakdownResult) -> bytes | None:
     if not shown:
         return None
     months = result.definition.months
-    xlabel = (f"Turnover rate over {months:g} months (95% interval)" if months else "Turnover rate (95% interval)")
-    title = "Turnover by " + " × ".join(result.by) if result.by else "Turnover"
+    xlabel = (w("charts.turnover_axis_event", months=f"{months:g}") if result.definition.shape == "event"
+              else w("charts.turnover_axis_snapshot"))
+    title = (w("charts.turnover_title_by", by=" × ".join(result.by)) if result.by
+             else w("charts.turnover_title_all"))
     if len(shown) < sum(1 for r in result.rows if not r.suppressed):
-        title += f" (top {len(shown)})"
+        title += w("charts.top_groups", count=len(shown))
     return turnover_by_group_chart([r.label for r in shown], [r.rate for r in shown], [r.ci_low for r in shown],
                                    [r.ci_high for r in shown], overall=result.overall.rate, title=title,
-                                   xlabel=xlabel)
+                                   xlabel=xlabel, language=w.language)
 
 
-def retention_chart(result: CurveResult) -> bytes | None:
+def retention_chart(result: CurveResult, w: Words) -> bytes | None:
     """The Kaplan–Meier curves (overall + groups not suppressed); None when nothing can be drawn."""
     from retention_mcp.report.charts import retention_curves_chart
 
@@ -85,12 +93,15 @@ def retention_chart(result: CurveResult) -> bytes | None:
             series[group.label] = group.curve
     if not series:
         return None
-    time_label = {"days": "Days since hire", "months": "Months since hire", "years": "Years since hire"}[result.unit]
-    title = "Retention (Kaplan–Meier)" + (" by " + " × ".join(result.by) if result.by else "")
-    return retention_curves_chart(series, title=title, time_label=time_label)
+    estimator = result.definition.estimator
+    title = (w("charts.retention_title_by", estimator=estimator, by=" × ".join(result.by)) if result.by
+             else w("charts.retention_title_all", estimator=estimator))
+    return retention_curves_chart(series, title=title, time_label=w(f"charts.since_hire.{result.unit}"),
+                                  language=w.language)
 
 
-def with_chart(text: str, png: bytes | None, asked: bool, why_not: str = "") -> tuple[str, list[tuple[bytes, str]]]:
+def with_chart(text: str, png: bytes | None, asked: bool, why_not: str = "",
+               w: Words | None = None) -> tuple[str, list[tuple[bytes, str]]]:
     """The text and image list of a result that may carry a chart (with a note when Chinese labels would
     show as boxes because no CJK font is installed)."""
     if png is not None:
@@ -100,7 +111,7 @@ def with_chart(text: str, png: bytes | None, asked: bool, why_not: str = "") -> 
             text += f"\n\n{note}"
         return text, [(png, "image/png")]
     if asked:
-        text += f"\n\nNo chart: {why_not}"
+        text += "\n\n" + (w("charts.no_chart", why=why_not) if w is not None else f"No chart: {why_not}")
     return text, []
 
 
@@ -113,6 +124,7 @@ def inspect_dataset(
     header_row: HeaderRowArg = None,
     column_map: ColumnMapArg = None,
     shape: ShapeArg = None,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Look at an HR file before analysing it: rows and columns, each column's type, detected role (hire date,
     department, leaver flag...), missing values, event data (hire/termination dates) or snapshot (a leaver
@@ -125,12 +137,13 @@ def inspect_dataset(
     from retention_mcp.data.inspect import inspect_dataset as summarise
     from retention_mcp.data.inspect import summary_markdown
 
+    w = job.words(language)
     ds, _ = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                         column_map=column_map, shape=shape)
-    summary = summarise(ds, job.policy)
-    return job.output(summary, summary_markdown(summary),
+    summary = summarise(ds, job.policy, w)
+    return job.output(summary, summary_markdown(summary, w=w),
                       figures={"rows": summary.rows, "columns": summary.columns, "leavers": summary.leavers},
-                      definition=f"shape: {summary.shape} ({summary.shape_source})")
+                      definition=f"{w('dataset.inspect.shapes.' + summary.shape)}{w.paren(summary.shape_source)}")
 
 
 @tool(title="Turnover breakdown", result=BreakdownResult)
@@ -147,8 +160,7 @@ def turnover_breakdown(
     denominator: Annotated[Literal["average", "begin_end", "start"], Field(
         description="Event data headcount: 'average' = mean of month-end headcounts (SHRM, default), "
                     "'begin_end' = (first day + last day) ÷ 2, 'start' = first day")] = "average",
-    separation_type: Annotated[Literal["all", "voluntary", "involuntary", "regretted"], Field(
-        description="Which leavers count (voluntary/involuntary need a termination-type column)")] = "all",
+    separation_type: SeparationArg = "all",
     min_group_size: MinGroupArg = None,
     bins: BinsArg = None,
     column_map: ColumnMapArg = None,
@@ -175,17 +187,16 @@ def turnover_breakdown(
     from retention_mcp.analysis.turnover import breakdown_markdown
     from retention_mcp.analysis.turnover import turnover_breakdown as breakdown
 
+    w = job.words(language)
     ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                             column_map=column_map, shape=shape,
                             where=where)
     job.progress(0.9, "computing turnover")
     result = breakdown(ds, by=by_list(by), period_start=period_start, period_end=period_end,
                        denominator=denominator, separation_type=separation_type, policy=job.policy,
-                       min_group_size=min_group_size, scope=scope, bins=bins, max_rows=max_rows)
-    text, images = with_chart(breakdown_markdown(result, language=language or job.settings.language,
-                                                 settings=job.settings),
-                              turnover_chart(result) if chart else None, chart,
-                              "every group is suppressed, so there is no rate to draw.")
+                       min_group_size=min_group_size, scope=scope, bins=bins, max_rows=max_rows, w=w)
+    text, images = with_chart(breakdown_markdown(result, w=w), turnover_chart(result, w) if chart else None, chart,
+                              w("charts.no_chart_suppressed"), w)
     figures: dict[str, Any] = {"overall_rate": result.overall.rate, "overall_leavers": result.overall.leavers,
                                "overall_headcount": result.overall.headcount}
     if result.overall.annualised_rate is not None and result.definition.months != 12:
@@ -233,15 +244,14 @@ def retention_curve(
     from retention_mcp.analysis.survival import MAX_CURVE_POINTS, curve_markdown
     from retention_mcp.analysis.survival import retention_curve as curves
 
+    w = job.words(language)
     ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                             column_map=column_map, where=where)
     job.progress(0.9, "computing retention curves")
     result = curves(ds, by=by_list(by), policy=job.policy, min_group_size=min_group_size, scope=scope, bins=bins,
-                    time_points=time_points, curve_points=MAX_CURVE_POINTS if chart else 0)
-    text, images = with_chart(curve_markdown(result, language=language or job.settings.language,
-                                             settings=job.settings),
-                              retention_chart(result) if chart else None, chart,
-                              "every group is suppressed, so there is no curve to draw.")
+                    time_points=time_points, curve_points=MAX_CURVE_POINTS if chart else 0, w=w)
+    text, images = with_chart(curve_markdown(result, w=w), retention_chart(result, w) if chart else None, chart,
+                              w("charts.no_curve_suppressed"), w)
     figures: dict[str, Any] = {"overall_early_attrition": result.overall.early_attrition,
                                "overall_median_tenure": result.overall.median_tenure, "time_unit": result.unit,
                                "logrank_p": result.logrank_p}

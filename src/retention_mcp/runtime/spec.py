@@ -52,6 +52,7 @@ class ToolOutput:
     sources: list[dict[str, Any]] = field(default_factory=list)
     images: list[tuple[bytes, str]] = field(default_factory=list)  # (png bytes, mime type)
     files: list[str] = field(default_factory=list)  # names of files written into the output folder
+    language: str = "en"  # the language of the texts, for what the runtime adds (the evidence id line)
 
 
 def tool(*, title: str, result: type[BaseModel], annotations: ToolAnnotations = READ_ONLY,
