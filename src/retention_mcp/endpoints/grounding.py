@@ -17,8 +17,10 @@ from retention_mcp.endpoints.turnover import (
     ColumnMapArg,
     CsvTextArg,
     HeaderRowArg,
+    LanguageArg,
     MinGroupArg,
     PathArg,
+    SeparationArg,
     ShapeArg,
     SheetArg,
     WhereArg,
@@ -56,6 +58,7 @@ def describe_groups(
     column_map: ColumnMapArg = None,
     sheet: SheetArg = None,
     header_row: HeaderRowArg = None,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Profile each group: people, mean / median / SD / IQR of numbers (pay, tenure, overtime, scores) with 95%
     intervals, top-box favourability of Likert items, shares of categories — each against the rest of the
@@ -67,12 +70,13 @@ def describe_groups(
     from retention_mcp.analysis.profile import describe_groups as profile
     from retention_mcp.analysis.profile import profile_markdown
 
+    w = job.words(language)
     ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                             column_map=column_map, where=where)
     job.progress(0.9, "profiling groups")
     result = profile(ds, by=by_list(by), columns=columns, policy=job.policy, min_group_size=min_group_size,
                      scope=scope, bins=bins, pay_period=pay_period,
-                     catalog=grounding_catalog(job).get("describe_groups") or {})
+                     catalog=grounding_catalog(job).get("describe_groups") or {}, w=w)
     figures: dict[str, Any] = {"people in scope": result.overall.count}
     for profile_row in [result.overall, *result.groups[:20]]:
         if profile_row.average_annual_cost is not None:
@@ -82,8 +86,8 @@ def describe_groups(
                 figures[f"mean {summary.column}: {profile_row.label}"] = summary.mean
             if summary.favourable is not None:
                 figures[f"favourable {summary.column}: {profile_row.label}"] = summary.favourable
-    definition = "; ".join(f"{name}: {text}" for name, text in result.definitions.items())
-    return job.output(result, profile_markdown(result), figures=figures, definition=definition)
+    definition = w.semicolon.join(f"{name}{w.colon}{text}" for name, text in result.definitions.items())
+    return job.output(result, profile_markdown(result, w=w), figures=figures, definition=definition)
 
 
 @tool(title="Estimate an initiative's impact", result=ImpactResult)
@@ -104,13 +108,13 @@ def estimate_impact(
     period_end: Annotated[str | None, Field(description="Event data: last day (default: latest date)")] = None,
     denominator: Annotated[Literal["average", "begin_end", "start"], Field(
         description="Event data headcount, as turnover_breakdown")] = "average",
-    separation_type: Annotated[Literal["all", "voluntary", "involuntary", "regretted"], Field(
-        description="Which leavers count")] = "all",
+    separation_type: SeparationArg = "all",
     min_group_size: MinGroupArg = None,
     column_map: ColumnMapArg = None,
     shape: ShapeArg = None,
     sheet: SheetArg = None,
     header_row: HeaderRowArg = None,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Expected effect of an initiative stated as a change in the data: the segment's turnover moves to a
     reference group's rate, or falls by a fraction. Returns leavers avoided per year, the new overall rate and
@@ -127,20 +131,21 @@ def estimate_impact(
         from retention_mcp.endpoints.workforce import parse_rate_argument
 
         reduction = parse_rate_argument("reduction", reduction)
+    w = job.words(language)
     ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                             column_map=column_map, shape=shape,
                             where=where)
     job.progress(0.9, "estimating impact")
     result = impact(ds, segment=segment, reference=reference, reduction=reduction, policy=job.policy, scope=scope,
                     min_group_size=min_group_size, period_start=period_start, period_end=period_end,
-                    denominator=denominator, separation_type=separation_type)
+                    denominator=denominator, separation_type=separation_type, w=w)
     figures = {"avoided leavers per year": result.avoided_leavers, "current overall rate": result.current_overall_rate,
                "new overall rate": result.new_overall_rate, "headcount": result.calculate_roi_inputs.headcount,
                "segment rate": result.segment.rate, "impact fraction": result.impact_fraction, "PAF": result.paf}
     if result.reference is not None:
         figures["reference rate"] = result.reference.rate
-    return job.output(result, impact_markdown(result), figures=figures,
-                      definition=f"{result.definition.formula}; {result.method}")
+    return job.output(result, impact_markdown(result, w=w), figures=figures,
+                      definition=f"{result.definition.formula}{w.semicolon}{result.method}")
 
 
 @tool(title="Call-log profile (staffing and KPI baselines)", result=CallProfile)
