@@ -663,7 +663,7 @@ def profile_markdown(result: ProfileResult, max_groups: int = 25, max_columns: i
             heads.append(w(f"{t}.col_favourable", column=info.column, box=info.favourable_box or ""))
         else:
             heads.append(w(f"{t}.col_mean", column=info.column))
-    by = w(f"{t}.by", by=" × ".join(result.by)) if result.by else ""
+    by = w(f"{t}.by", by=" × ".join(w.option("vocabulary.dimension", b) for b in result.by)) if result.by else ""
     lines = [w(f"{t}.title", by=by, population=result.population), "",
              f"| {w(f'{t}.col_group')} | {w(f'{t}.col_people')} | " + " | ".join(heads) + " |",
              "|---|---:|" + "---:|" * len(heads)]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -320,7 +319,7 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
     if ds.shape == "event":
         result = _event_counts(ds, static, total_groups, tenure_position, multiplier, leaver_mask,
                                period_start, period_end, denominator, w)
-        heads, leavers, _, _, period = result
+        heads, leavers, divisor, period = result
         start, end, source, days = period
         months = months_between(day_to_date(start), day_to_date(end))
         named = period_name(day_to_date(start), day_to_date(end))
@@ -341,8 +340,9 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
     else:
         if denominator != "average" or period_start or period_end:
             notes.append(w("turnover.snapshot_ignores_period"))
-        heads, leavers, _, _ = _snapshot_counts(ds, static, total_groups, tenure_position, multiplier,
-                                                leaver_mask, notes, w)
+        heads, leavers = _snapshot_counts(ds, static, total_groups, tenure_position, multiplier, leaver_mask,
+                                          notes, w)
+        divisor = 1
         months = None
         definition = Definition(
             shape="snapshot", shape_source=shape_text(ds, w), formula=w("turnover.formula_snapshot"),
@@ -362,10 +362,12 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
             definition.tenure_column = bands.column
 
     shape = tuple(sizes) if sizes else ()
-    heads = np.asarray(heads, dtype="float64").reshape(shape)
+    # Person-days (or people): whole numbers, so every grouping of the same people sums to the same total exactly;
+    # a headcount is that sum ÷ the number of headcount days (one computation, whatever the `by`).
+    heads = np.asarray(heads, dtype="int64").reshape(shape)
     leavers = np.asarray(leavers, dtype="int64").reshape(shape)
     # A group's size for suppression: its headcount, or its leavers when more people left than the average held.
-    hidden = suppress(np.maximum(heads, leavers), k, scope.selected or None,
+    hidden = suppress(np.maximum(heads / divisor, leavers), k, scope.selected or None,
                       keys=[dimension_key(d) for d in dims])
     lead = tuple(range(len(scope.dims)))
     for axis, mask in enumerate(scope.selected):
@@ -378,13 +380,14 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
         raise InputError(f"the filter {scope.text} selects a group that is suppressed (fewer than {k} people, or "
                          "hidden so that a small group cannot be worked out by subtraction); widen the filter")
     # fsum: the overall headcount does not depend on the order of the groups (English vs Chinese labels)
-    overall = _row({}, w("turnover.overall_label"), math.fsum(heads.ravel()), int(leavers.sum()), None, months,
+    total_heads = int(heads.sum()) / divisor
+    overall = _row({}, w("turnover.overall_label"), total_heads, int(leavers.sum()), None, months,
                    hide=overall_hidden, shape=ds.shape)
     rows = []
     exposure: dict[int, float] = {}  # id(row) -> unrounded headcount, for the tests against the rest
     if by_dims:
         cell_hidden = hidden[tuple(range(len(by_dims)))].reshape(-1)
-        flat_heads, flat_leavers = heads.reshape(-1), leavers.reshape(-1)
+        flat_heads, flat_leavers = heads.reshape(-1) / divisor, leavers.reshape(-1)
         present = np.flatnonzero((flat_heads > 0) | (flat_leavers > 0) | cell_hidden)
         for code in present:
             group = decode(int(code), by_dims)
@@ -392,7 +395,7 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
             rows.append(_row(group, label, float(flat_heads[code]), int(flat_leavers[code]), overall.rate, months,
                              hide=bool(cell_hidden[code]), shape=ds.shape))
             exposure[id(rows[-1])] = float(flat_heads[code])
-    _test_against_rest(rows, overall, math.fsum(heads.ravel()), exposure, ds.shape, w)
+    _test_against_rest(rows, overall, total_heads, exposure, ds.shape, w)
     rows.sort(key=lambda r: (r.suppressed, -(r.rate if r.rate is not None else -1), r.label))
     truncated = len(rows) > max_rows
     if overall.suppressed:
@@ -522,20 +525,20 @@ def _event_counts(ds: Dataset, static: np.ndarray, total_groups: int, tenure_pos
 
     def count_on(day: int) -> np.ndarray:
         on_books = valid & (hire <= day) & (term >= day)
-        return np.bincount(codes_on(day)[on_books], minlength=total_groups).astype("float64")
+        return np.bincount(codes_on(day)[on_books], minlength=total_groups)
 
     period_days = headcount_days(day_to_date(start), day_to_date(end))
     if denominator == "average":
-        heads = np.mean([count_on(date_to_day(d)) for d in period_days], axis=0)
+        counted = [date_to_day(d) for d in period_days]
     elif denominator == "begin_end":
-        heads = (count_on(start) + count_on(end)) / 2
+        counted = [start, end]
     else:
-        heads = count_on(start)
+        counted = [start]
+    heads = np.sum([count_on(day) for day in counted], axis=0)  # person-days; ÷ len(counted) = headcount
     left = valid & leaver_mask & (term >= start) & (term <= end)
     leaver_codes = codes_on(term)[left] if tenure_position is not None else static[left]
     leavers = np.bincount(leaver_codes, minlength=total_groups)
-    # fsum: the overall headcount does not depend on the order of the groups (English vs Chinese labels)
-    return heads, leavers, math.fsum(heads), int(leavers.sum()), (start, end, source, period_days)
+    return heads, leavers, len(counted), (start, end, source, period_days)
 
 
 def _snapshot_counts(ds: Dataset, static: np.ndarray, total_groups: int, tenure_position: int | None,
@@ -548,9 +551,9 @@ def _snapshot_counts(ds: Dataset, static: np.ndarray, total_groups: int, tenure_
         if tenure.note and not tenure_bands(ds).completed_years:
             notes.append(tenure.note)
         codes = static + tenure.codes * multiplier
-    heads = np.bincount(codes, minlength=total_groups).astype("float64")
+    heads = np.bincount(codes, minlength=total_groups)
     leavers = np.bincount(codes[leaver_mask], minlength=total_groups)
-    return heads, leavers, float(len(codes)), int(leaver_mask.sum())
+    return heads, leavers
 
 
 # -- text

@@ -48,6 +48,7 @@ MONTH_BAND_RESOLUTION = 3.0
 MAX_GROUPS = 500
 #: Numeric columns with more distinct values than this are banded (quantiles unless ``bins`` are given).
 MAX_UNBANDED_VALUES = 12
+DERIVED_KINDS = ("tenure_band", "hire_year", "hire_quarter")
 #: Columns that describe the departure itself: a turnover rate or a retention curve by one restates the outcome.
 OUTCOME_ROLES = ("termination_date", "termination_type", "termination_reason", "leaver_flag", "regretted")
 
@@ -65,6 +66,10 @@ class Dimension:
 
     def label(self, index: int) -> str:
         return (self.shown or self.labels)[index]
+
+    def title(self, w: Words) -> str:
+        """The dimension's name as shown in a text: a column's header, a derived dimension in ``w``'s language."""
+        return w.option("vocabulary.dimension", self.name) if self.kind in DERIVED_KINDS else self.name
 
 
 def is_tenure_band(name: str) -> bool:
@@ -384,8 +389,8 @@ def parse_where(ds: Dataset, where: Mapping[str, Any] | None, policy: Policy, w:
         scope.selected.append(mask)
         assert dim.codes is not None
         scope.rows &= mask[dim.codes]
-        parts.append(w("dimensions.where_one", name=dim.name, value=chosen[0]) if len(chosen) == 1 else
-                     w("dimensions.where_many", name=dim.name, values=w.enumeration.join(chosen)))
+        parts.append(w("dimensions.where_one", name=dim.title(w), value=chosen[0]) if len(chosen) == 1 else
+                     w("dimensions.where_many", name=dim.title(w), values=w.enumeration.join(chosen)))
     scope.text = w.semicolon.join(parts)
     return scope
 

@@ -74,8 +74,8 @@ def turnover_chart(result: BreakdownResult, w: Words) -> bytes | None:
     months = result.definition.months
     xlabel = (w("charts.turnover_axis_event", months=f"{months:g}") if result.definition.shape == "event"
               else w("charts.turnover_axis_snapshot"))
-    title = (w("charts.turnover_title_by", by=" × ".join(result.by)) if result.by
-             else w("charts.turnover_title_all"))
+    by = " × ".join(w.option("vocabulary.dimension", b) for b in result.by)
+    title = w("charts.turnover_title_by", by=by) if result.by else w("charts.turnover_title_all")
     if len(shown) < sum(1 for r in result.rows if not r.suppressed):
         title += w("charts.top_groups", count=len(shown))
     return turnover_by_group_chart([r.label for r in shown], [r.rate for r in shown], [r.ci_low for r in shown],
@@ -93,8 +93,9 @@ def retention_chart(result: CurveResult, w: Words) -> bytes | None:
             series[group.label] = group.curve
     if not series:
         return None
-    estimator = result.definition.estimator
-    title = (w("charts.retention_title_by", estimator=estimator, by=" × ".join(result.by)) if result.by
+    estimator = result.definition.estimator_name or result.definition.estimator
+    by = " × ".join(w.option("vocabulary.dimension", b) for b in result.by)
+    title = (w("charts.retention_title_by", estimator=estimator, by=by) if result.by
              else w("charts.retention_title_all", estimator=estimator))
     return retention_curves_chart(series, title=title, time_label=w(f"charts.since_hire.{result.unit}"),
                                   language=w.language)
