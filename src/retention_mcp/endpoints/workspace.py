@@ -223,8 +223,13 @@ def _write_text(result: WriteResult) -> str:
         text += (f" Others changed {', '.join(result.merged_changes)} since v{result.base_version}; "
                  "those changes are kept.")
     if result.uncited_numbers:
-        shown = "; ".join(f"{u['number']} (\u201c{u['context']}\u201d)" for u in result.uncited_numbers[:8])
-        text += (f"\n\n**Warning:** {len(result.uncited_numbers)} number(s) cite no evidence: {shown}. Cite the "
+        # Every number counted is listed (the list is capped at MAX_REPORTED, and then the count says "at least").
+        from retention_mcp.workspace.citations import MAX_REPORTED
+
+        shown = "; ".join(f"{u['number']} (\u201c{u['context']}\u201d)" for u in result.uncited_numbers)
+        count = len(result.uncited_numbers)
+        text += (f"\n\n**Warning:** {'at least ' if count >= MAX_REPORTED else ''}{count} number(s) cite no "
+                 f"evidence: {shown}. Cite the "
                  "evidence_id of the tool result each comes from, e.g. `17.8% [ev-3f9a2c]`, or mark it as an "
                  "assumption (假设——待核实).")
     return text
