@@ -296,3 +296,32 @@ def test_control_characters_do_not_break_word_or_excel_files(settings) -> None:
     assert [c.text for c in document.tables[0].rows[1].cells] == ["x", "2"]
     book = load_workbook(export_report(settings, "Ctl", markdown=markdown, fmt="xlsx").path)
     assert book.sheetnames == ["Report", "Ctl"] and book["Ctl"]["A2"].value == "x"
+
+
+def test_docx_tables_are_sized_to_their_content(settings) -> None:
+    """Issue 22: the KPI table gave every column the same width, so words broke mid-word ("Empl/oyee/turno/ver").
+    Columns now get at least their longest word, text columns the spare room, numbers stay narrow and right."""
+    from docx import Document as WordDocument
+    from docx.shared import Pt
+
+    from retention_mcp.report.export import DOCX_CELL_PADDING_TWIPS, DOCX_CHAR_TWIPS, DOCX_TABLE_TWIPS
+
+    table = ("| KPI | definition | baseline | target | weight |\n|---|---|---:|---:|---:|\n"
+             "| Employee turnover rate | separations in the period ÷ average headcount (SHRM), annualised "
+             "additively | 17.8% | 12.0% | 30 |\n"
+             "| 首次解决率 | 首次联络即解决的咨询占比 | 65.0% | 75.0% | 25 |\n")
+    written = export_report(settings, "KPIs", markdown=table, fmt="docx")
+    word = WordDocument(written.path)
+    grid = word.tables[0]._tbl.tblGrid.gridCol_lst
+    widths = [int(column.w / 635) for column in grid]  # twips
+    assert sum(widths) == DOCX_TABLE_TWIPS
+    assert widths[1] == max(widths) and widths[1] > 2 * widths[4]  # the long text column is the widest
+    assert widths[0] >= len("turnover") * DOCX_CHAR_TWIPS + DOCX_CELL_PADDING_TWIPS  # its longest word fits
+    assert widths[0] >= 5 * 2 * DOCX_CHAR_TWIPS  # 首次解决率: 5 characters of double width
+    assert len(set(widths)) > 2  # not one width for every column
+    cells = word.tables[0].rows[1].cells
+    assert [c.paragraphs[0].alignment for c in cells[2:]] == [2, 2, 2]  # numbers right-aligned (WD_ALIGN RIGHT)
+    assert cells[1].paragraphs[0].alignment is None
+    header = word.tables[0].rows[0].cells
+    assert header[4].paragraphs[0].alignment == 2 and header[1].paragraphs[0].alignment is None
+    assert Pt(10.5) == word.styles["Normal"].font.size
