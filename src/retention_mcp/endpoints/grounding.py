@@ -160,6 +160,7 @@ def call_log_profile(
     column_map: ColumnMapArg = None,
     sheet: SheetArg = None,
     header_row: HeaderRowArg = None,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Profile a call log (one row per call): arrivals per interval by weekday and time of day (mean calls over
     the days observed), the peak intervals, answer rate, service level within answer_within_seconds (of answered
@@ -170,12 +171,13 @@ def call_log_profile(
     from retention_mcp.analysis.calls import call_log_profile as profile
     from retention_mcp.analysis.calls import call_profile_markdown
 
+    w = job.words(language)
     ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                             column_map=column_map, kind="calls",
                             where=where)
     job.progress(0.9, "profiling calls")
     result = profile(ds, scope=scope, interval_minutes=interval_minutes, answer_within_seconds=answer_within_seconds,
-                     catalog=grounding_catalog(job).get("call_log") or {})
+                     catalog=grounding_catalog(job).get("call_log") or {}, w=w)
     figures: dict[str, Any] = {"calls": result.calls_offered, "answer rate": result.answer_rate,
                                "service level (answered)": result.service_level_answered,
                                "service level (offered)": result.service_level_offered,
@@ -183,7 +185,8 @@ def call_log_profile(
                                "CSAT mean": result.csat_mean}
     if result.erlang_inputs is not None:
         figures["peak calls per interval"] = result.erlang_inputs.calls
-    return job.output(result, call_profile_markdown(result), figures=figures, definition=" ".join(result.definitions))
+    return job.output(result, call_profile_markdown(result, w=w), figures=figures,
+                      definition=("" if w.zh else " ").join(result.definitions))
 
 
 @tool(title="List data files", result=DatasetList, evidence=False)
