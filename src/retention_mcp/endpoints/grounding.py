@@ -194,6 +194,7 @@ def list_datasets(
     job: Job,
     folder: Annotated[str | None, Field(description="Only this subfolder of the data folders, e.g. 'exports/2025'")]
     = None,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """The files in the server's data folders: name (the `path` other tools take), size, modified time, and
     the shape detected from the header row alone — hr_event (hire/termination dates), hr_snapshot (a leaver flag),
@@ -202,8 +203,10 @@ def list_datasets(
     """
     from retention_mcp.data.listing import list_data_files, listing_markdown
 
-    result = list_data_files(job.settings, folder=folder, catalog=grounding_catalog(job).get("list_datasets") or {})
-    return job.output(result, listing_markdown(result))
+    w = job.words(language)
+    result = list_data_files(job.settings, folder=folder, catalog=grounding_catalog(job).get("list_datasets") or {},
+                             w=w)
+    return job.output(result, listing_markdown(result, w=w))
 
 
 # -- completions from the data
