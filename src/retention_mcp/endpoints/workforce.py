@@ -12,7 +12,15 @@ from retention_mcp.analysis.fairness import FairnessResult
 from retention_mcp.analysis.icc import CalibrationResult
 from retention_mcp.analysis.roi import RoiResult
 from retention_mcp.analysis.workforce import HiringForecast
-from retention_mcp.endpoints.turnover import CsvTextArg, HeaderRowArg, PathArg, SheetArg, WhereArg, with_chart
+from retention_mcp.endpoints.turnover import (
+    CsvTextArg,
+    HeaderRowArg,
+    LanguageArg,
+    PathArg,
+    SheetArg,
+    WhereArg,
+    with_chart,
+)
 from retention_mcp.errors import InputError
 from retention_mcp.runtime import ToolOutput, tool
 from retention_mcp.runtime.job import Job
@@ -67,6 +75,7 @@ def calculate_roi(
     discount_rate: Annotated[Rate, Field(description=f"annual discount rate for NPV; {RATE_HINT}")] = 0.08,
     currency: Annotated[str, Field(description="currency label for the text, e.g. 'CNY' or 'USD'")] = "",
     chart: Annotated[bool, Field(description="Also return a PNG of the low/base/high scenarios")] = False,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Put a defensible number on a retention program: ROI, benefit/cost ratio, payback, NPV, scenarios.
 
@@ -83,15 +92,17 @@ def calculate_roi(
     from retention_mcp.analysis import roi
     from retention_mcp.catalog import load_catalog
 
+    w = job.words(language)
     band = None
-    source = "given"
+    source = w("roi.source_given")
     if cost_preset is not None and cost_preset.strip():
         try:
             presets = load_catalog(job.settings, "cost_presets.yaml")
         except FileNotFoundError as exc:
             raise InputError(f"{exc}; pass replacement_cost_multiplier instead (e.g. 0.4)") from None
         key, band = roi.preset_band(presets, cost_preset)
-        source = f"preset {key}" if replacement_cost_multiplier is None else f"given (scenario band: preset {key})"
+        source = (w("roi.source_preset", key=key) if replacement_cost_multiplier is None
+                  else w("roi.source_band", key=key))
     inputs = roi.build_inputs(
         headcount=headcount, current_turnover_rate=current_turnover_rate, target_turnover_rate=target_turnover_rate,
         average_annual_cost=average_annual_cost, replacement_cost_multiplier=replacement_cost_multiplier,
@@ -99,16 +110,17 @@ def calculate_roi(
         productivity_gain_fte=productivity_gain_fte, other_annual_benefits=other_annual_benefits,
         horizon_months=horizon_months, benefit_ramp_months=benefit_ramp_months, discount_rate=discount_rate,
     )
-    result = roi.calculate_roi(inputs, band=band, multiplier_source=source, currency=currency.strip()[:12])
+    result = roi.calculate_roi(inputs, band=band, multiplier_source=source, currency=currency.strip()[:12], w=w)
     png = None
     if chart:
         from retention_mcp.report.charts import roi_scenarios_chart
 
-        png = roi_scenarios_chart([s.name for s in result.scenarios],
+        png = roi_scenarios_chart([w.option("roi.scenario_names", s.name) for s in result.scenarios],
                                   benefit=[s.total_benefit for s in result.scenarios],
                                   cost=[s.total_cost for s in result.scenarios],
-                                  title=f"ROI scenarios over {result.horizon_months} months", currency=result.currency)
-    text, images = with_chart(roi.roi_text(result), png, chart)
+                                  title=w("charts.roi_title_horizon", months=result.horizon_months),
+                                  currency=result.currency, language=w.language)
+    text, images = with_chart(roi.roi_text(result, w), png, chart, w=w)
     figures = {name: getattr(result, name) for name in ("roi", "benefit_cost_ratio", "net_benefit", "npv",
                                                          "payback_month", "avoided_leavers_per_year",
                                                          "total_benefit", "total_cost")}
