@@ -140,6 +140,7 @@ def erlang_staffing(
                                                               "'80/20')")] = 20,
     shrinkage: Annotated[Rate, Field(description=f"share of paid time not on the phones; {RATE_HINT}")] = 0.0,
     max_occupancy: Annotated[Rate | None, Field(description="occupancy cap, e.g. '85%'")] = None,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Agents needed for a call-center interval by Erlang C, with service level, ASA, occupancy, shrinkage.
 
@@ -151,16 +152,17 @@ def erlang_staffing(
     """
     from retention_mcp.analysis import erlang
 
+    w = job.words(language)
     result = erlang.erlang_staffing(
         calls=calls, interval_minutes=interval_minutes, aht_seconds=aht_seconds,
         service_level_target=parse_rate_argument("service_level_target", service_level_target),
         answer_within_seconds=answer_within_seconds, shrinkage=parse_rate_argument("shrinkage", shrinkage),
-        max_occupancy=None if max_occupancy is None else parse_rate_argument("max_occupancy", max_occupancy),
+        max_occupancy=None if max_occupancy is None else parse_rate_argument("max_occupancy", max_occupancy), w=w,
     )
     figures = {name: getattr(result, name) for name in ("traffic_erlangs", "required_agents", "scheduled_headcount",
                                                          "service_level", "asa_seconds", "occupancy")}
-    return job.output(result, erlang.staffing_text(result), figures=figures,
-                      definition="Erlang C: A = calls × AHT ÷ interval; SL = 1 − P(wait)·e^(−(N−A)·t/AHT)")
+    return job.output(result, erlang.staffing_text(result, w), figures=figures,
+                      definition=w("workforce.erlang.definition"))
 
 
 @tool(title="Schedule fairness (Gini, consecutive nights)", result=FairnessResult)
@@ -268,6 +270,7 @@ def hiring_forecast(
     new_positions: Annotated[int, Field(description="positions added by growth")] = 0,
     probation_pass_rate: Annotated[Rate, Field(description=f"share of hires expected to pass probation; "
                                                            f"{RATE_HINT}")] = 1.0,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Hires needed for a period: growth plus expected leavers, grossed up for probation failures.
 
@@ -278,11 +281,12 @@ def hiring_forecast(
     """
     from retention_mcp.analysis import workforce
 
+    w = job.words(language)
     result = workforce.hiring_forecast(
         current_headcount=current_headcount,
         expected_turnover_rate=parse_rate_argument("expected_turnover_rate", expected_turnover_rate),
         new_positions=new_positions,
-        probation_pass_rate=parse_rate_argument("probation_pass_rate", probation_pass_rate),
+        probation_pass_rate=parse_rate_argument("probation_pass_rate", probation_pass_rate), w=w,
     )
-    return job.output(result, workforce.hiring_text(result), figures={"hires_needed": result.hires_needed},
-                      definition="hires = ⌈(new positions + headcount × turnover) ÷ probation pass rate⌉")
+    return job.output(result, workforce.hiring_text(result, w), figures={"hires_needed": result.hires_needed},
+                      definition=w("workforce.hiring.definition"))
