@@ -188,6 +188,7 @@ def schedule_fairness(
     where: WhereArg = None,
     sheet: SheetArg = None,
     header_row: HeaderRowArg = None,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """How evenly night, weekend and holiday shifts fall across agents (a schedule fairness index).
 
@@ -201,6 +202,7 @@ def schedule_fairness(
     """
     from retention_mcp.analysis import fairness
 
+    w = job.words(language)
     given = [name for name, value in (("path", path), ("csv_text", csv_text), ("agent_counts", agent_counts))
              if value is not None]
     if len(given) != 1:
@@ -212,7 +214,7 @@ def schedule_fairness(
     catalog = call_center_catalog(job)
     if agent_counts is not None:
         counts = list(agent_counts.values()) if isinstance(agent_counts, dict) else list(agent_counts)
-        result = fairness.fairness_from_counts(counts, catalog=catalog, night_limit=night_limit)
+        result = fairness.fairness_from_counts(counts, catalog=catalog, night_limit=night_limit, w=w)
     else:
         column_map = {role: column for role, column in (("agent", agent_column), ("shift_date", date_column),
                                                          ("shift", shift_column), ("shift_start", start_column))
@@ -221,14 +223,14 @@ def schedule_fairness(
                                               column_map=column_map, kind="roster", where=where)
         result = fairness.fairness_from_roster(
             ds, catalog=catalog, holidays=holidays or (), night_from_hour=night_from_hour,
-            night_until_hour=night_until_hour, night_limit=night_limit, min_group_size=job.policy.floor)
+            night_until_hour=night_until_hour, night_limit=night_limit, min_group_size=job.policy.floor, w=w)
         if scope_note:
             result.notes.insert(0, scope_note)
     figures = {"gini": result.gini, "top20_share": result.top20_share, "violation_rate": result.violation_rate,
                "meets_gini_target": str(result.meets_gini_target).lower(),
                **{f"gini[{c.category}]": c.gini for c in result.categories}}
-    return job.output(result, fairness.fairness_text(result), figures=figures,
-                      definition=" ".join(result.definitions))
+    return job.output(result, fairness.fairness_text(result, w), figures=figures,
+                      definition=("" if w.zh else " ").join(result.definitions))
 
 
 @tool(title="QA calibration (ICC)", result=CalibrationResult)
