@@ -239,6 +239,7 @@ def qa_calibration(
     ratings: Annotated[list[list[float | None]], Field(
         description="items × raters: one row per call, one column per QA rater (same order in every row, no "
                     "gaps), e.g. [[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8]]", max_length=10_000)],
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Inter-rater agreement of QA scorers: the six Shrout & Fleiss ICC forms with the Koo & Li reading.
 
@@ -253,14 +254,12 @@ def qa_calibration(
     """
     from retention_mcp.analysis import icc
 
-    result = icc.icc(ratings, target=float(call_center_catalog(job)["targets"]["icc"]))
+    w = job.words(language)
+    result = icc.icc(ratings, target=float(call_center_catalog(job)["targets"]["icc"]), w=w)
     figures: dict[str, Any] = {f.form: f.value for f in result.forms}
     figures.update({"ICC2 95% CI low": result.headline_ci_low, "ICC2 95% CI high": result.headline_ci_high,
                     "verdict": result.verdict})
-    return job.output(result, icc.calibration_text(result), figures=figures,
-                      definition="Shrout & Fleiss (1979) ICC forms with F-based 95% intervals (McGraw & Wong 1996); "
-                                 "headline ICC(2,1); Koo & Li (2016) bands read from the interval; the target is met "
-                                 "only when the lower bound clears it")
+    return job.output(result, icc.calibration_text(result, w), figures=figures, definition=w("icc.definition"))
 
 
 @tool(title="Hiring forecast", result=HiringForecast)
