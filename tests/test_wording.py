@@ -31,7 +31,8 @@ def test_placeholders_agree():
 def test_chinese_text_uses_chinese_punctuation():
     """A Chinese sentence does not use ASCII ',' ':' ';' '(' ')' between Chinese words (code, placeholders and
     English names aside)."""
-    ascii_between_chinese = re.compile(r"[\u4e00-\u9fff][,:;()][\u4e00-\u9fff]|[\u4e00-\u9fff] ?[(:;,]\s?[\u4e00-\u9fff]")
+    han = "[\u4e00-\u9fff]"
+    ascii_between_chinese = re.compile(rf"{han}[,:;()]{han}|{han} ?[(:;,]\s?{han}")
     bad = {}
     for key, texts in ENTRIES.items():
         text = re.sub(r"`[^`]*`|\{[^}]*\}", " ", texts["zh"])
@@ -44,4 +45,5 @@ def test_words_fall_back_to_english_and_fill_fields():
     zh = words("zh")
     assert zh("turnover.overall_label") == "整体" and words("en")("turnover.overall_label") == "Overall"
     assert zh.paren("x") == "（x）" and words("en").paren("x") == " (x)"
-    assert zh("dimensions.scope", filter="部门 = 研发", kept="10", total="20") == "筛选：部门 = 研发（共 20 行，范围内 10 行）"
+    scope = zh("dimensions.scope", filter="部门 = 研发", kept="10", total="20")
+    assert scope == "筛选：部门 = 研发（共 20 行，范围内 10 行）"
