@@ -193,7 +193,7 @@ def test_zh_retention_strategy_has_the_five_headings_and_all_six_values(library:
         assert value in text
     # The seed's output contents: 3 initiatives with description / impact / KPIs, 3 phases, outcomes with ROI.
     for item in ("恰好 3 项举措", "**描述**", "**预期影响**", "**KPI**", "恰好 3 个阶段", "**活动**", "**时间表**",
-                 "**资源**", "**敬业度**", "**保留率**", "**生产力**", "**ROI**", "ROI =(收益 − 成本)÷ 成本",
+                 "**资源**", "**敬业度**", "**保留率**", "**生产力**", "**ROI**", "ROI =（收益 − 成本）÷ 成本",
                  "`roi`", "`benefit_cost_ratio`"):
         assert item in text, item
 
