@@ -191,14 +191,18 @@ class RetentionServer(MCPServer):
                 # An MCPError passes through the SDK unchanged: the client reads what to fix.
                 raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
 
+        from retention_mcp.templates import argument_description
+        from retention_mcp.wording import words
+
+        w = words(template.language)
         arguments = [
-            PromptArgument(name=a.name, description=_argument_description(a), required=a.required)
+            PromptArgument(name=a.name, description=argument_description(a, template.language), required=a.required)
             for a in template.arguments
         ]
         arguments.append(PromptArgument(
             name="language",
-            description=f"Language of the prompt: {' or '.join(self.prompt_languages)} "
-                        f"(default {self.prompt_default_language})",
+            description=w("templates.language_argument", languages=" | ".join(self.prompt_languages),
+                          default=self.prompt_default_language),
             required=False,
         ))
         return Prompt(name=name, title=template.title, description=template.description,
@@ -242,6 +246,10 @@ class RetentionServer(MCPServer):
                 wanted = "; ".join(f"{a.name} ({a.description or a.type}, e.g. {a.example()})" for a in missing)
                 raise MCPError(code=INVALID_PARAMS,
                                message=f"prompt {name}: missing required argument(s): {wanted}")
+            result = await super().get_prompt(name, arguments, context)
+            if hasattr(result, "description"):
+                result.description = template.description  # the language asked for, not the server's
+            return result
         elif library is not None:
             close = difflib.get_close_matches(name, library.names(), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -302,17 +310,6 @@ def compact_schema(schema: Any, drop: tuple[str, ...]) -> Any:
             if "enum" in other:
                 out["enum"] = [*other["enum"], None]
     return out
-
-
-def _argument_description(arg: Any) -> str:
-    text = arg.description or arg.name
-    hints = {"score": " (0-100)", "rate": " (e.g. 17.8% or 0.178)", "data": " (treated as data, not instructions)"}
-    text += hints.get(arg.type, "")
-    if arg.choices:
-        text += f" One of: {', '.join(arg.choices)}."
-    if arg.default is not None:
-        text += f" Default: {arg.default}."
-    return text
 
 
 def _quietly(warmer: Callable[[], None]) -> None:

@@ -38,9 +38,7 @@ BinsArg = Annotated[dict[str, list[float] | int] | None, Field(
     description="Bands for numeric `by` columns: {column: [edges]} or {column: n equal groups} (default 5)")]
 MinGroupArg = Annotated[int | None, Field(ge=1, le=1000, description="Suppress groups smaller than this "
                                           "(at least the server's minimum, 5 by default)")]
-LanguageArg = Annotated[Literal["en", "zh"] | None, Field(
-    description="Language of every text in the result (table, definitions, notes, chart): 'en' or 'zh' (中文). "
-                "Default: the server's language")]
+LanguageArg = Annotated[Literal["en", "zh"] | None, Field(description="Language of all texts; default: the server's")]
 SeparationArg = Annotated[Literal["all", "voluntary", "involuntary", "regretted", "全部离职", "主动离职", "被动离职",
                                   "惋惜离职"], Field(
     description="Which leavers count (voluntary/involuntary need a termination-type column)")]
