@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 from retention_mcp.errors import InputError, LimitError
 from retention_mcp.report.markdown import Block, inline_runs, parse_markdown, plain_text
 from retention_mcp.settings import Settings
+from retention_mcp.wording import words
 
 Format = Literal["md", "html", "docx", "xlsx"]
 EXTENSIONS: dict[str, tuple[str, ...]] = {"md": (".md",), "html": (".html", ".htm"), "docx": (".docx",),
@@ -97,6 +98,7 @@ class Document:
     blocks: list[Block] = field(default_factory=list)
     extra_files: list[str] = field(default_factory=list)
     input_bytes: int = 0  # text (UTF-8) plus each distinct image once: what the output bound is a factor of
+    language: str = "en"  # the words the file adds itself (chart axes, sheet names, placeholders)
 
 
 # -- file names and writing --------------------------------------------------------------------------
@@ -212,7 +214,7 @@ def _clean(text: str | None) -> str:
 
 
 def build_document(settings: Settings, title: str, markdown: str | None, sections: list[Section] | None,
-                   fmt: str) -> Document:
+                   fmt: str, language: str = "en") -> Document:
     """Parse the markdown and sections into blocks; draw charts; load referenced images."""
     from retention_mcp.report.charts import chart_from_spec, save_chart
 
@@ -225,7 +227,7 @@ def build_document(settings: Settings, title: str, markdown: str | None, section
     if total > MAX_MARKDOWN_CHARS:
         raise InputError(f"the report is {total:,} characters, above {MAX_MARKDOWN_CHARS:,}; shorten it")
     title = _clean(title).strip()
-    doc = Document(title=title, markdown=f"# {title}\n")
+    doc = Document(title=title, markdown=f"# {title}\n", language=language)
     doc.blocks.append(Block("heading", text=title, level=0))
     md_parts: list[str] = []
     images: dict[str, bytes] = {}  # each file read once, however often the report shows it
@@ -283,7 +285,7 @@ def build_document(settings: Settings, title: str, markdown: str | None, section
             doc.blocks.append(Block("table", rows=rows))
         caption = _clean(section.caption)
         if section.chart:
-            png = chart_from_spec(section.chart.kind, section.chart.data)
+            png = chart_from_spec(section.chart.kind, section.chart.data, language)
             images[f"chart {index}"] = png  # the chart carries its own title
             add_image(png, caption, f"{Path(check_filename(None, title, 'md')[0]).stem}-chart-{index}")
         if section.image:
@@ -605,7 +607,7 @@ def render_docx(doc: Document) -> bytes:
             word.add_paragraph()
         elif block.kind == "image":
             if block.image is None:
-                word.add_paragraph(f"[image: {block.text or block.source}]")
+                word.add_paragraph(words(doc.language)("export.image", name=block.text or block.source))
                 continue
             word.add_picture(io.BytesIO(block.image), width=Inches(6.3))
             if block.text:
@@ -616,8 +618,8 @@ def render_docx(doc: Document) -> bytes:
     return buffer.getvalue()
 
 
-def _sheet_title(text: str, used: set[str]) -> str:
-    base = re.sub(r"[\[\]:*?/\\]", " ", plain_text(text)).strip()[:28] or "Table"
+def _sheet_title(text: str, used: set[str], fallback: str = "Table") -> str:
+    base = re.sub(r"[\[\]:*?/\\]", " ", plain_text(text)).strip()[:28] or fallback
     name, number = base, 1
     while name.lower() in used:
         number += 1
@@ -635,10 +637,11 @@ def render_xlsx(doc: Document) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
 
+    w = words(doc.language)
     book = Workbook()
     summary = book.active
-    summary.title = "Report"
-    used = {"report"}
+    summary.title = w("export.sheet_summary")
+    used = {summary.title.lower()}
     summary.column_dimensions["A"].width = 100
     row = 1
     last_heading = doc.title
@@ -660,7 +663,7 @@ def render_xlsx(doc: Document) -> bytes:
                 row += 1
         elif block.kind == "table":
             table_count += 1
-            sheet = book.create_sheet(_sheet_title(last_heading, used))
+            sheet = book.create_sheet(_sheet_title(last_heading, used, w("export.sheet_table")))
             widths: dict[int, int] = {}
             for r, cells in enumerate(block.rows, start=1):
                 for c, text in enumerate(cells, start=1):
@@ -680,7 +683,7 @@ def render_xlsx(doc: Document) -> bytes:
             for c, width in widths.items():
                 sheet.column_dimensions[sheet.cell(row=1, column=c).column_letter].width = min(60, max(8, width + 2))
             sheet.freeze_panes = "A2"
-            summary.cell(row=row, column=1, value=f"(table: see sheet '{sheet.title}')").font = Font(italic=True)
+            summary.cell(row=row, column=1, value=w("export.see_sheet", sheet=sheet.title)).font = Font(italic=True)
             row += 1
         elif block.kind == "image" and block.image is not None:
             row = _add_xlsx_image(summary, block.image, row)
@@ -703,7 +706,8 @@ RENDERERS = {"md": render_markdown, "html": render_html, "docx": render_docx, "x
 
 
 def export_report(settings: Settings, title: str, markdown: str | None = None, sections: list[Section] | None = None,
-                  fmt: str = "docx", filename: str | None = None, overwrite: bool = False) -> ExportResult:
+                  fmt: str = "docx", filename: str | None = None, overwrite: bool = False,
+                  language: str = "en") -> ExportResult:
     """Write the report into the output folder and say where, how big, and whether it had to be cut."""
     if fmt not in RENDERERS:
         raise InputError(f"format must be one of md, html, docx, xlsx, not {fmt!r}")
@@ -715,7 +719,7 @@ def export_report(settings: Settings, title: str, markdown: str | None = None, s
     elif (folder / name).exists() and not overwrite:
         raise InputError(f"{name!r} already exists in the output folder; pass overwrite=true to replace it or "
                          "choose another filename")
-    doc = build_document(settings, title, markdown, sections, fmt)
+    doc = build_document(settings, title, markdown, sections, fmt, language)
     limit = output_limit(doc.input_bytes)
     blocks, budget, note = doc.blocks, limit, None
     for _ in range(3):  # the size is estimated while cutting, then measured; cut tighter if it was off
