@@ -157,6 +157,7 @@ def agent_scorecard(
     where: WhereArg = None,
     sheet: SheetArg = None,
     header_row: HeaderRowArg = None,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Call-center agent scorecard linked to customer satisfaction.
 
@@ -172,18 +173,19 @@ def agent_scorecard(
     from retention_mcp.analysis.scorecard import build_scorecard, scorecard_text
     from retention_mcp.catalog import load_catalog
 
+    w = job.words(language)
     mapping = dict(column_map or {})
     if agent_column:
         mapping["agent"] = agent_column
     ds, scope_note = job.dataset_in_scope(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                                           column_map=mapping, kind="calls", where=where)
     result = build_scorecard(ds, policy=job.policy, catalog=load_catalog(job.settings, "call_center.yaml")["scorecard"],
-                             weights=weights, min_contacts=min_contacts, input_shape=input_shape)
+                             weights=weights, min_contacts=min_contacts, input_shape=input_shape, w=w)
     if scope_note:
         result.notes.insert(0, scope_note)
     figures: dict[str, Any] = {f"score[{a.agent}]": a.total_score for a in result.agents[:50]}
     figures.update({f"agents_differ_p[{t.metric}]": t.p_value for t in result.metric_tests})
-    return job.output(result, scorecard_text(result), figures=figures, definition=result.method)
+    return job.output(result, scorecard_text(result, w), figures=figures, definition=result.method)
 
 
 def register(server: Any, settings: Settings) -> None:
