@@ -157,7 +157,7 @@ def resolve_item(catalog: KpiCatalog, item: KpiItem, index: int,
                              f"not {item.direction!r}")
     completed = CompletedKpi(
         id=base.id if base else None,
-        name=(item.name or "").strip() or (base.name_en if base else ""),
+        name=(item.name or "").strip() or ((base.name_zh if (w and w.zh) else base.name_en) if base else ""),
         name_zh=base.name_zh if base else "",
         custom=base is None,
         objective=item.objective,
@@ -452,13 +452,14 @@ def kpi_table(result: BuildResult, w: Words | None = None) -> str:
     """The KPI set as a markdown table: the KPI's name in the reader's language first, the other beside it."""
     w = w or words(result.language)
     where_col = w("kpi.table.objective") if result.framework == "okr" else w("kpi.table.perspective")
-    lines = [w("kpi.table.columns", where=where_col), "|---|---|---|---|---|---|---|---|---|---|"]
+    rule = "|---" * (9 if w.zh else 10) + "|"
+    lines = [w("kpi.table.columns", where=where_col), rule]
     for i, k in enumerate(result.kpis, 1):
         where = (k.objective if result.framework == "okr" else perspective_name(k.perspective, w)) or "—"
-        first, second = (k.name_zh or k.name, k.name) if w.zh else (k.name, k.name_zh or "—")
-        name = first + ("" if k.id is None else f" (`{k.id}`)")
+        name = k.name + ("" if k.id is None else f" (`{k.id}`)")
+        names = name if w.zh else f"{name} | {k.name_zh or '—'}"
         direction = w.option("kpi.findings.directions", k.direction) if k.direction else "—"
-        lines.append(f"| {i} | {name} | {second} | {where} | {unit_name(k.unit, w)} | {direction} "
+        lines.append(f"| {i} | {names} | {where} | {unit_name(k.unit, w)} | {direction} "
                      f"| {fmt_number(k.baseline)} | {fmt_number(k.target)} | {fmt_number(k.weight)} | "
                      f"{k.deadline or '—'} |")
     return "\n".join(lines)

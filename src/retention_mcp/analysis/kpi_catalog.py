@@ -99,10 +99,13 @@ class KpiCatalog(BaseModel):
         bands = [band.model_copy(update={"label": band.label_zh or band.label,
                                          "source_text": self.sources_zh.get(band.source, band.source_text)})
                  for band in kpi.bands]
+        # synonyms are search aids: the reader's language ones (the English name stays in name_en)
+        synonyms = [s for s in kpi.synonyms if re.search(r"[\u4e00-\u9fff]", s)] or kpi.synonyms
         return kpi.model_copy(update={"definition": kpi.definition_zh or kpi.definition,
                                       "formula": kpi.formula_zh or kpi.formula,
                                       "data_source": kpi.data_source_zh or kpi.data_source,
-                                      "cadence": kpi.cadence_zh or kpi.cadence, "bands": bands})
+                                      "cadence": kpi.cadence_zh or kpi.cadence, "bands": bands,
+                                      "synonyms": synonyms})
 
 
 _catalog_cache: dict[int, KpiCatalog] = {}
@@ -258,11 +261,11 @@ def find_kpis_text(result: KpiSearchResult, w: Words | None = None) -> str:
         return w(f"{t}.none", query=result.query)
     lines = [w(f"{t}.title", total=result.total,
                shown=w(f"{t}.shown", count=len(result.matches)) if result.truncated else ""),
-             "", w(f"{t}.columns"), "|---|---|---|---|---|---|---|"]
+             "", w(f"{t}.columns"), "|---|---|---|---|---|---|" + ("" if w.zh else "---|")]
     for m in result.matches:
         k = m.kpi
-        first, second = (k.name_zh, k.name_en) if w.zh else (k.name_en, k.name_zh)
-        lines.append(f"| `{k.id}` | {first} | {second} | {unit_name(k.unit, w)} | "
+        name = k.name_zh if w.zh else f"{k.name_en} | {k.name_zh}"
+        lines.append(f"| `{k.id}` | {name} | {unit_name(k.unit, w)} | "
                      f"{w.option('kpi.findings.directions', k.direction)} | {perspective_name(k.perspective, w)} "
                      f"| {k.domain} |")
     top = result.matches[0].kpi

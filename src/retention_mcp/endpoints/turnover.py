@@ -204,9 +204,11 @@ def turnover_breakdown(
         if not row.suppressed:
             figures[f"rate[{row.label}]"] = row.rate
     d = result.definition
-    definition = f"{d.formula}; {d.denominator_definition}; interval: {d.interval}; significant: {d.significance}"
+    definition = w.semicolon.join([d.formula, d.denominator_definition,
+                                   w("turnover.definition_interval", interval=d.interval),
+                                   w("turnover.definition_significant", significance=d.significance)])
     if d.separation_classes:
-        definition += f"; leaver types: {d.separation_classes}"
+        definition += w.semicolon + w("turnover.classification", definition=d.separation_classes)
     return job.output(result, text, figures=figures, images=images, definition=definition)
 
 
@@ -256,9 +258,10 @@ def retention_curve(
                                "logrank_p": result.logrank_p}
     for point in result.overall.retention:
         figures[f"retention[{point.time:g} {result.unit}]"] = point.retention
+    d = result.definition
     return job.output(result, text, figures=figures, images=images,
-                      definition=f"{result.definition.estimator}; {result.definition.source}; "
-                                 f"{result.definition.censoring}; early attrition: {result.definition.early_attrition}")
+                      definition=w.semicolon.join([d.estimator, d.source, d.censoring,
+                                                   w("retention.early_definition", definition=d.early_attrition)]))
 
 
 def register(server: Any, settings: Settings) -> None:
