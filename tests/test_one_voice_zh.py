@@ -45,6 +45,7 @@ def english_sentences(text: str, names: set[str] = frozenset(), words: int = 2) 
     ('fix first', 'not distinguishable') are identifiers too."""
     t = re.sub(r"`[^`]*`", " ", text)
     t = re.sub(r"(?:https?|retention|data)://\S+|data:\S+|\S*/\S*", " ", t)  # links and paths
+    t = re.sub(r"\bev-[0-9a-fA-F]{6,16}\b", " ", t)  # evidence ids
     for name in sorted(names, key=len, reverse=True):
         if name and re.search(r"[A-Za-z]", name):
             t = re.sub(rf"(?<![A-Za-z]){re.escape(name)}(?![A-Za-z])", " ", t)
@@ -78,7 +79,7 @@ def test_the_detector_catches_english():
     for chinese in ("整体：**17.8%**（离职 164 人 / 人数 921.4；95% 置信区间 15.2%–20.7%）",
                     "Kaplan–Meier 估计，依据入职日期", "区间：离职人数的精确泊松（Garwood）95% 区间",
                     "调用 `turnover_breakdown` 后再写", "Koo & Li（2016）", "ICC(2,1) = 0.290",
-                    "见 sample_company_zh.csv 的“部门”列", "AHT 与 ASA（秒）"):
+                    "见 sample_company_zh.csv 的“部门”列", "AHT 与 ASA（秒）", "离职率 17.8% [ev-fcfab0]"):
         assert not english_sentences(chinese), chinese
 
 
@@ -266,6 +267,18 @@ async def test_every_tool_and_prompt_speaks_chinese(files: dict[str, Path], tmp_
                                                            *(a.description or "" for a in prompt.arguments or [])]))
             assert not re.search(r"\(0-100\).*\(0-100\)|0–100.*\(0-100\)", " ".join(
                 a.description or "" for a in prompt.arguments or [])), prompt.name  # the hint said once
+            required = {a.name: "示例" for a in prompt.arguments or [] if a.required and a.name != "language"}
+            for name in required:
+                kind = next(a for a in prompt.arguments if a.name == name).description or ""
+                if "0–100" in kind or "0-100" in kind:
+                    required[name] = "72"
+                elif "%" in kind:
+                    required[name] = "17.8%"
+            rendered = await client.get_prompt(prompt.name, {**required, "language": "zh"})
+            body = rendered.messages[0].content.text
+            check(f"prompts/get {prompt.name}", f"{rendered.description}\n{body}")
+            assert not re.search(r"[\u4e00-\u9fff][:,;(]|[:,;(][\u4e00-\u9fff]",
+                                 re.sub(r"`[^`]*`|\{\{.*?\}\}", "", body)), prompt.name
     out = settings.output_dir
     for path in sorted(out.glob("*")):
         if path.suffix in (".docx", ".html", ".xlsx", ".md"):
