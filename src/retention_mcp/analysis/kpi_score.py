@@ -136,7 +136,7 @@ def score_kpi_set(catalog: KpiCatalog, items: list[KpiItem], actuals: dict[str, 
                         achievement_capped=None, weighted_points=None, status="undefined",
                         achievement_coefficient=coefficient, method="")
         if actual is None:
-            row.status, row.method = "no_actual", w(f"{S}.methods.not scored")
+            row.status, row.method = "no_actual", w(f"{S}.methods.not_scored")
             row.message = w(f"{S}.no_actual", label=label)
             findings.append(Finding(severity="warning", code="actual_missing", kpi=label, message=row.message))
         elif baseline is None:
@@ -145,20 +145,20 @@ def score_kpi_set(catalog: KpiCatalog, items: list[KpiItem], actuals: dict[str, 
                 row.message = w(f"{S}.no_baseline_direction", label=label)
             elif direction == "higher" and target != 0:
                 row.achievement_raw = actual / target
-                row.method = w(f"{S}.methods.actual / target (no baseline; higher is better)")
+                row.method = w(f"{S}.methods.ratio_higher")
             elif direction == "lower" and actual != 0:
                 row.achievement_raw = target / actual
-                row.method = w(f"{S}.methods.target / actual (no baseline; lower is better)")
+                row.method = w(f"{S}.methods.ratio_lower")
             else:
                 row.message = w(f"{S}.ratio_undefined", label=label)
         elif target == baseline:
             row.message = w(f"{S}.target_equals_baseline", label=label, target=f"{target:g}",
                             met=w("common.yes") if _met(actual, target, kpi.direction) else w("common.no"))
-            row.method = w(f"{S}.methods.undefined (target = baseline)")
+            row.method = w(f"{S}.methods.undefined")
             findings.append(Finding(severity="warning", code="target_equals_baseline", kpi=label, message=row.message))
         else:
             row.achievement_raw = (actual - baseline) / (target - baseline)
-            row.method = w(f"{S}.methods.(actual - baseline) / (target - baseline)")
+            row.method = w(f"{S}.methods.standard")
             if kpi.direction in DIRECTIONS and (target > baseline) != (kpi.direction == "higher"):
                 findings.append(Finding(severity="warning", code="direction", kpi=label, message=w(
                     f"{S}.direction", label=label, direction=w.option("kpi.findings.directions", kpi.direction))))
