@@ -415,7 +415,7 @@ def _inline_html(text: str) -> str:
 
 HTML_CSS = """
 :root { color-scheme: light; }
-body { font-family: "Segoe UI", "Helvetica Neue", Arial, "Noto Sans CJK SC", "Source Han Sans SC",
+body { font-family: "Segoe UI", "Helvetica Neue", Arial, "Retention CJK", "Noto Sans CJK SC", "Source Han Sans SC",
   "PingFang SC", "Microsoft YaHei", "WenQuanYi Zen Hei", sans-serif; color: #1d2733; line-height: 1.55;
   max-width: 980px; margin: 2rem auto; padding: 0 1.2rem; }
 h1 { font-size: 1.9rem; border-bottom: 3px solid #1f5f8b; padding-bottom: .3rem; }
@@ -449,10 +449,23 @@ def _image_mime(data: bytes) -> str:
     return "image/jpeg" if data[:3] == b"\xff\xd8\xff" else "image/png"
 
 
+def _embedded_font_css(doc: Document) -> str:
+    """@font-face with the packaged CJK font cut to the report's characters, so Chinese renders on any machine."""
+    from retention_mcp.report.fonts import EMBEDDED_FAMILY, cjk_characters, cjk_subset
+
+    text = doc.title + "".join(b.text + "".join(b.items) + "".join("".join(r) for r in b.rows) for b in doc.blocks)
+    font = cjk_subset(cjk_characters(text))
+    if font is None:
+        return ""
+    data = base64.b64encode(font).decode()
+    return (f'@font-face {{ font-family: "{EMBEDDED_FAMILY}"; font-display: swap; '
+            f'src: url(data:font/otf;base64,{data}) format("opentype"); }}\n')
+
+
 def render_html(doc: Document) -> bytes:
     parts = [f'<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
              f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-             f"<title>{html.escape(doc.title)}</title><style>{HTML_CSS}</style></head><body>"]
+             f"<title>{html.escape(doc.title)}</title><style>{_embedded_font_css(doc)}{HTML_CSS}</style></head><body>"]
     for block in doc.blocks:
         if block.kind == "heading":
             level = max(1, min(6, block.level + (1 if block.level == 0 else 0)))
