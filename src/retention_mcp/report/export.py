@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from retention_mcp.errors import InputError, LimitError
+from retention_mcp.report.fonts import CJK_RANGES
 from retention_mcp.report.markdown import Block, inline_runs, parse_markdown, plain_text
 from retention_mcp.settings import Settings
 from retention_mcp.wording import words
@@ -449,17 +450,24 @@ def _image_mime(data: bytes) -> str:
     return "image/jpeg" if data[:3] == b"\xff\xd8\xff" else "image/png"
 
 
-def _embedded_font_css(doc: Document) -> str:
-    """@font-face with the packaged CJK font cut to the report's characters, so Chinese renders on any machine."""
-    from retention_mcp.report.fonts import EMBEDDED_FAMILY, cjk_characters, cjk_subset
+def _report_font(doc: Document) -> bytes | None:
+    """The packaged CJK font cut to the report's characters (None for a report without CJK text)."""
+    from retention_mcp.report.fonts import cjk_characters, cjk_subset
 
     text = doc.title + "".join(b.text + "".join(b.items) + "".join("".join(r) for r in b.rows) for b in doc.blocks)
-    font = cjk_subset(cjk_characters(text))
+    return cjk_subset(cjk_characters(text))
+
+
+def _embedded_font_css(doc: Document) -> str:
+    """@font-face with the packaged CJK font cut to the report's characters, so Chinese renders on any machine."""
+    from retention_mcp.report.fonts import EMBEDDED_FAMILY
+
+    font = _report_font(doc)
     if font is None:
         return ""
     data = base64.b64encode(font).decode()
     return (f'@font-face {{ font-family: "{EMBEDDED_FAMILY}"; font-display: swap; '
-            f'src: url(data:font/otf;base64,{data}) format("opentype"); }}\n')
+            f'src: url(data:font/ttf;base64,{data}) format("truetype"); }}\n')
 
 
 def render_html(doc: Document) -> bytes:
@@ -506,9 +514,10 @@ def _docx_runs(paragraph: Any, text: str) -> None:
             added.font.name = "Consolas"
 
 
-def _docx_run_xml(run: Any, bold: bool) -> str:
+def _docx_run_xml(run: Any, bold: bool, size: float | None = None) -> str:
+    half_points = f'<w:sz w:val="{round(size * 2)}"/><w:szCs w:val="{round(size * 2)}"/>' if size else ""
     props = ('<w:rFonts w:ascii="Consolas" w:hAnsi="Consolas"/>' if run.code else "") + (
-        "<w:b/>" if bold or run.bold else "") + ("<w:i/>" if run.italic else "")
+        "<w:b/>" if bold or run.bold else "") + ("<w:i/>" if run.italic else "") + half_points
     pieces = [f'<w:t xml:space="preserve">{html.escape(piece, quote=False)}</w:t>' if piece else ""
               for piece in run.text.split("\t")]
     return f"<w:r>{'<w:rPr>' + props + '</w:rPr>' if props else ''}{'<w:tab/>'.join(pieces)}</w:r>"
@@ -516,41 +525,71 @@ def _docx_run_xml(run: Any, bold: bool) -> str:
 
 #: Page width a DOCX table spans (Letter and A4 with Word's default margins: 6.3 inches), in twips (1/1440 inch).
 DOCX_TABLE_TWIPS = int(6.3 * 1440)
-#: Twips per character of width at 10.5 pt (Latin ~0.55 em; a Chinese character counts two), and the cell padding.
-DOCX_CHAR_TWIPS = 118
+#: Twips per character of width at 10.5 pt, and the cell padding. 0.6 em per Latin character: Calibri's digits are
+#: 0.51 em, but a reader without Calibri gets a wider substitute (DejaVu's digits are 0.64 em) and a date that just
+#: fitted would break at its hyphen; a Chinese character (1 em) counts two.
+DOCX_CHAR_TWIPS = 126
 DOCX_CELL_PADDING_TWIPS = 230
 #: A column is never narrower than this many characters, nor wider than this many before wrapping is preferred.
-DOCX_MIN_CHARS, DOCX_MAX_CHARS = 4, 40
+DOCX_MIN_CHARS, DOCX_MAX_CHARS = 2, 40
+#: Font sizes (pt) a table may be set in, largest first: a table too wide for the page at body size steps down once.
+DOCX_TABLE_SIZES = (10.5, 9.0)
+#: What a line cannot break inside: a run of Latin letters, digits and punctuation, or one CJK character.
+UNBREAKABLE = re.compile(f"[{CJK_RANGES}]|[^\\s{CJK_RANGES}]+")
 
 
-def column_widths(rows: list[list[str]], total: int = DOCX_TABLE_TWIPS) -> list[int]:
-    """Column widths (twips) sized to their content: each column gets at least its longest word (so no word breaks
-    mid-word while the page allows), then the room left goes to the columns with longer text; numbers stay narrow.
-    Widths add up to ``total``."""
+def table_layout(rows: list[list[str]], total: int = DOCX_TABLE_TWIPS) -> tuple[float, list[int]]:
+    """The font size (pt) and column widths (twips) of a table: body size when every column fits on one line,
+    else one step smaller, whose widths :func:`column_widths` shares out."""
+    for size in DOCX_TABLE_SIZES:
+        char = DOCX_CHAR_TWIPS * size / DOCX_TABLE_SIZES[0]
+        widths, fits = column_widths(rows, total, char)
+        if fits:
+            break
+    return size, widths
+
+
+def column_widths(rows: list[list[str]], total: int = DOCX_TABLE_TWIPS,
+                  char: float = DOCX_CHAR_TWIPS) -> tuple[list[int], bool]:
+    """Column widths (twips) sized to their content, adding up to ``total``, and whether every cell fits on one
+    line; ``char`` is the width of a Latin character in twips at the table's font size.
+
+    Each column wants its longest cell on one line (up to :data:`DOCX_MAX_CHARS`). When the wants fit, the spare
+    room is shared in proportion. When they don't, the widest columns give way first: every column is capped at one
+    common width ``L``, chosen so the table fits, but never below its longest unbreakable piece (a Latin word or
+    number; Chinese text breaks between any two characters). So numbers, dates and short labels stay on one line
+    and the long text columns wrap. Only when even the unbreakable pieces overflow do widths shrink in proportion.
+    """
     import math
 
     columns = len(rows[0])
-    words = [DOCX_MIN_CHARS] * columns
+    pieces = [DOCX_MIN_CHARS] * columns
     lines = [DOCX_MIN_CHARS] * columns
     for row in rows:
         for c, cell in enumerate(row[:columns]):
             text = plain_text(cell)
-            words[c] = max(words[c], *(_display_width(w) for w in text.split() or [""]))
+            pieces[c] = max(pieces[c], *(_display_width(piece) for piece in UNBREAKABLE.findall(text) or [""]))
             lines[c] = max(lines[c], min(_display_width(text), DOCX_MAX_CHARS))
-    need = [max(w, ln) for w, ln in zip(words, lines, strict=True)]
-    minimum = [w * DOCX_CHAR_TWIPS + DOCX_CELL_PADDING_TWIPS for w in words]
-    wanted = [n * DOCX_CHAR_TWIPS + DOCX_CELL_PADDING_TWIPS for n in need]
-    if sum(wanted) <= total:  # everything fits on one line: share the spare room in proportion
+    minimum = [p * char + DOCX_CELL_PADDING_TWIPS for p in pieces]
+    wanted = [max(p, ln) * char + DOCX_CELL_PADDING_TWIPS for p, ln in zip(pieces, lines, strict=True)]
+    fits = sum(wanted) <= total
+    if fits:
         widths = [w * total / sum(wanted) for w in wanted]
-    elif sum(minimum) <= total:  # every word fits: the rest goes to the columns that wrap
-        spare = total - sum(minimum)
-        extra = [w - m for w, m in zip(wanted, minimum, strict=True)]
-        widths = [m + spare * e / sum(extra) for m, e in zip(minimum, extra, strict=True)]
-    else:  # too many columns for the page: in proportion to the longest words
+    elif sum(minimum) <= total:
+        def capped(cap: float) -> list[float]:
+            return [min(w, max(cap, m)) for w, m in zip(wanted, minimum, strict=True)]
+
+        low, high = 0.0, float(max(wanted))
+        for _ in range(60):  # the table's width grows with the cap: bisect for the cap that fills the page
+            middle = (low + high) / 2
+            low, high = (middle, high) if sum(capped(middle)) <= total else (low, middle)
+        widths = capped(low)
+        widths[max(range(columns), key=lambda c: wanted[c] - widths[c])] += total - sum(widths)
+    else:
         widths = [m * total / sum(minimum) for m in minimum]
     out = [math.floor(w) for w in widths]
     out[-1] += total - sum(out)
-    return out
+    return out, fits
 
 
 def _docx_table(word: Any, rows: list[list[str]]) -> None:
@@ -564,7 +603,8 @@ def _docx_table(word: Any, rows: list[list[str]]) -> None:
 
     table = word.add_table(rows=0, cols=len(rows[0]))
     table.style = "Table Grid"
-    widths = column_widths(rows)
+    size, widths = table_layout(rows)
+    small = size if size != DOCX_TABLE_SIZES[0] else None  # body size comes from the Normal style
     properties = table._tbl.tblPr
     for tag in ("w:tblW", "w:tblLayout"):
         for old in properties.findall(qn(tag)):
@@ -582,11 +622,50 @@ def _docx_table(word: Any, rows: list[list[str]]) -> None:
         parts.append("<w:tr><w:trPr><w:tblHeader/></w:trPr>" if r == 0 else "<w:tr>")  # header on every page
         for c, value in enumerate(row):
             align = right if (numeric[c] if r == 0 else _looks_numeric(value)) else ""
-            runs = "".join(_docx_run_xml(run, bold=r == 0) for run in inline_runs(value))
+            runs = "".join(_docx_run_xml(run, bold=r == 0, size=small) for run in inline_runs(value))
             parts.append(f"<w:tc>{cell_props[c]}<w:p>{align}{runs}</w:p></w:tc>")
         parts.append("</w:tr>")
     parsed = parse_xml(f"<w:tbl {nsdecls('w')}>{''.join(parts)}</w:tbl>")
     table._tbl.extend(list(parsed))
+
+
+def _embed_cjk_font(word: Any, doc: Document) -> None:
+    """Embed the packaged CJK font, cut to the report's characters, and set East Asian text in it in every style, so
+    the document renders Chinese on a machine without a Chinese font (Word and LibreOffice both read embedded fonts;
+    a reader who has the full Noto Sans CJK SC installed gets that)."""
+    import hashlib
+    import uuid
+
+    from docx.opc.constants import RELATIONSHIP_TYPE
+    from docx.opc.packuri import PackURI
+    from docx.opc.part import Part
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls, qn
+    from lxml import etree
+
+    from retention_mcp.report.fonts import FAMILY, obfuscated
+
+    font = _report_font(doc)
+    if font is None:
+        return
+    key = uuid.uuid5(uuid.NAMESPACE_OID, hashlib.sha256(font).hexdigest())  # same report, same bytes
+    part = Part(PackURI("/word/fonts/font1.odttf"), "application/vnd.openxmlformats-officedocument.obfuscatedFont",
+                obfuscated(font, key), word.part.package)
+    table = word.part.part_related_by(RELATIONSHIP_TYPE.FONT_TABLE)
+    rid = table.relate_to(part, RELATIONSHIP_TYPE.FONT)
+    entry = (f'<w:font {nsdecls("w", "r")} w:name="{FAMILY}"><w:charset w:val="86"/><w:family w:val="swiss"/>'
+             f'<w:pitch w:val="variable"/><w:embedRegular r:id="{rid}" w:fontKey="{{{str(key).upper()}}}"/></w:font>')
+    fonts = parse_xml(table.blob)
+    fonts.append(parse_xml(entry))
+    table._blob = etree.tostring(fonts, xml_declaration=True, encoding="UTF-8", standalone=True)
+    settings = word.settings.element
+    zoom = settings.find(qn("w:zoom"))
+    flags = [parse_xml(f'<w:embedTrueTypeFonts {nsdecls("w")}/>'), parse_xml(f'<w:saveSubsetFonts {nsdecls("w")}/>')]
+    for flag in reversed(flags):  # schema order: right after w:zoom
+        (zoom.addnext if zoom is not None else lambda e: settings.insert(0, e))(flag)
+    for rfonts in word.styles.element.iter(qn("w:rFonts")):  # the defaults and every style, Normal included
+        rfonts.attrib.pop(qn("w:eastAsiaTheme"), None)  # a theme font would win over the named one
+        rfonts.set(qn("w:eastAsia"), FAMILY)
 
 
 def render_docx(doc: Document) -> bytes:
@@ -601,6 +680,7 @@ def render_docx(doc: Document) -> bytes:
     # East Asian text needs its own font slot, or Word falls back to a font without Han glyphs.
     fonts = normal.element.get_or_add_rPr().get_or_add_rFonts()
     fonts.set(qn("w:eastAsia"), "Microsoft YaHei")
+    _embed_cjk_font(word, doc)
     word.core_properties.title = doc.title
     for block in doc.blocks:
         if block.kind == "heading":
