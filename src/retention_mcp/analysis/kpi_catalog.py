@@ -11,6 +11,7 @@ import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
+from pydantic.json_schema import SkipJsonSchema
 
 from retention_mcp.errors import InputError
 from retention_mcp.wording import Words, words
@@ -38,7 +39,7 @@ Severity = Literal["info", "warning", "error"]
 
 class Band(BaseModel):
     label: str = ""
-    label_zh: str = Field("", exclude=True)
+    label_zh: SkipJsonSchema[str] = Field("", exclude=True)  # read from the catalog, shown as label
     baseline: float | None = Field(None, description="a baseline the source states, in the KPI's unit")
     target_low: float | None = Field(None, description="lower end of the target band (or the minimum), KPI unit")
     target_high: float | None = Field(None, description="upper end of the target band (or the maximum), KPI unit")
@@ -62,10 +63,11 @@ class KpiDefinition(BaseModel):
     domain: str
     data_source: str
     cadence: str
-    definition_zh: str = Field("", exclude=True)
-    formula_zh: str = Field("", exclude=True)
-    data_source_zh: str = Field("", exclude=True)
-    cadence_zh: str = Field("", exclude=True)
+    # the catalog's Chinese texts: in_language() shows them in place of the English ones, never beside them
+    definition_zh: SkipJsonSchema[str] = Field("", exclude=True)
+    formula_zh: SkipJsonSchema[str] = Field("", exclude=True)
+    data_source_zh: SkipJsonSchema[str] = Field("", exclude=True)
+    cadence_zh: SkipJsonSchema[str] = Field("", exclude=True)
     profile_group: str | None = Field(None, description="call-center appraisal weight group: customer, efficiency, "
                                                         "quality_attitude")
     bands: list[Band] = []

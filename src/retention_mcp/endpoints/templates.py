@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from retention_mcp.endpoints.turnover import LanguageArg
 from retention_mcp.runtime import ToolOutput, tool
 from retention_mcp.runtime.job import Job
 from retention_mcp.settings import Settings
@@ -95,8 +96,7 @@ def render_prompt(*, settings: Settings, progress: Callable[[float, str], None],
 @tool(title="List prompt templates", result=TemplateList, evidence=False)
 def list_templates(
     job: Job,
-    language: Annotated[Literal["en", "zh"] | None, Field(description="Language of all texts; default: the "
-                                                                      "server's")] = None,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """List the prompt templates of the retention library (bundled plus the team's own).
 
@@ -121,8 +121,7 @@ def render_template_tool(
     arguments: Annotated[dict[str, str] | None, Field(
         description="template arguments as strings, e.g. {'turnover_rate': '17.8%', 'satisfaction_score': '62'}"
     )] = None,
-    language: Annotated[Literal["en", "zh"] | None, Field(
-        description="'en' or 'zh'; default: the server's default language")] = None,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Render a retention prompt template with arguments and return the finished prompt text.
 

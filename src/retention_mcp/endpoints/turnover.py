@@ -38,7 +38,9 @@ BinsArg = Annotated[dict[str, list[float] | int] | None, Field(
     description="Bands for numeric `by` columns: {column: [edges]} or {column: n equal groups} (default 5)")]
 MinGroupArg = Annotated[int | None, Field(ge=1, le=1000, description="Suppress groups smaller than this "
                                           "(at least the server's minimum, 5 by default)")]
-LanguageArg = Annotated[Literal["en", "zh"] | None, Field(description="Language of all texts; default: the server's")]
+#: The language of every text a tool writes; None = the server's --language (a plan's own, for plan tools). No
+#: description: the name and its two values say it, and 27 tools carry it in every client's tools/list.
+LanguageArg = Literal["en", "zh"] | None
 SeparationArg = Annotated[Literal["all", "voluntary", "involuntary", "regretted", "全部离职", "主动离职", "被动离职",
                                   "惋惜离职"], Field(
     description="Which leavers count (voluntary/involuntary need a termination-type column)")]
