@@ -298,6 +298,11 @@ def test_control_characters_do_not_break_word_or_excel_files(settings) -> None:
     assert book.sheetnames == ["Report", "Ctl"] and book["Ctl"]["A2"].value == "x"
 
 
+def grid_twips(word) -> list[int]:
+    """The column widths of a document's first table as its grid states them, in twips (635 EMU each)."""
+    return [int(column.w / 635) for column in word.tables[0]._tbl.tblGrid.gridCol_lst]
+
+
 def test_docx_tables_are_sized_to_their_content(settings) -> None:
     """Issue 22: the KPI table gave every column the same width, so words broke mid-word ("Empl/oyee/turno/ver").
     Columns now get at least their longest word, text columns the spare room, numbers stay narrow and right."""
@@ -312,8 +317,7 @@ def test_docx_tables_are_sized_to_their_content(settings) -> None:
              "| 首次解决率 | 首次联络即解决的咨询占比 | 65.0% | 75.0% | 25 |\n")
     written = export_report(settings, "KPIs", markdown=table, fmt="docx")
     word = WordDocument(written.path)
-    grid = word.tables[0]._tbl.tblGrid.gridCol_lst
-    widths = [int(column.w / 635) for column in grid]  # twips
+    widths = grid_twips(word)
     assert sum(widths) == DOCX_TABLE_TWIPS
     assert widths[1] == max(widths) and widths[1] > 2 * widths[4]  # the long text column is the widest
     assert widths[0] >= len("turnover") * DOCX_CHAR_TWIPS + DOCX_CELL_PADDING_TWIPS  # its longest word fits
@@ -409,7 +413,7 @@ def test_wide_docx_tables_step_down_a_size_and_keep_numbers_and_dates_whole(sett
              "2027-06-30 |\n| 4 | 客户满意度 (csat) | 客户 | 1–5 分 | 越高越好 | 3.41 | 3.58 | 25 | 2027-06-30 |\n")
     written = export_report(settings, "KPI", markdown=table, fmt="docx")
     word = WordDocument(written.path)
-    widths = [int(column.w / 635) for column in word.tables[0]._tbl.tblGrid.gridCol_lst]
+    widths = grid_twips(word)
     assert sum(widths) == DOCX_TABLE_TWIPS
     sizes = {run.font.size.pt for row in word.tables[0].rows for cell in row.cells for p in cell.paragraphs
              for run in p.runs}
