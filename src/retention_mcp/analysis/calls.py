@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from retention_mcp.analysis.patience import PatienceEstimate
 from retention_mcp.data.dataset import Dataset, day_numbers, day_to_date
 from retention_mcp.data.dimensions import Scope
 from retention_mcp.errors import InputError
@@ -71,6 +72,8 @@ class ErlangInputs(BaseModel):
     interval_minutes: int = Field(description="erlang_staffing `interval_minutes`")
     aht_seconds: float = Field(description="erlang_staffing `aht_seconds`: AHT of answered calls")
     answer_within_seconds: float = Field(description="erlang_staffing `answer_within_seconds`")
+    patience_seconds: float | None = Field(None, description="erlang_staffing `patience_seconds` (Erlang A): mean "
+                                           "caller patience estimated from the abandoned calls")
     peak: str = Field(description="which interval the calls are from")
 
 
@@ -114,6 +117,8 @@ class CallProfile(Evidenced):
     csat_top_box_ci_low: float | None = None
     csat_top_box_ci_high: float | None = None
     csat_distribution: list[CsatLevel] = Field(default_factory=list)
+    patience: PatienceEstimate | None = Field(None, description="callers' mean patience (Erlang A) from the abandoned "
+                                              "calls, with its method and 95% interval")
     resolution_rate: float | None = Field(None, description="resolved ÷ answered calls with a resolved flag")
     resolution_rate_ci_low: float | None = None
     resolution_rate_ci_high: float | None = None
@@ -174,6 +179,8 @@ def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minute
                      w: Words | None = None) -> CallProfile:
     """The profile of a call log within ``scope``: see the module docstring. Texts in ``w``'s language."""
     import numpy as np
+
+    from retention_mcp.analysis.patience import estimate_patience
 
     w = w or words_of("en")
     from retention_mcp.analysis.scorecard import to_number, to_seconds
@@ -261,6 +268,13 @@ def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minute
             result.service_level_offered = n_within / offered
             result.service_level_offered_ci_low, result.service_level_offered_ci_high = wilson_interval(n_within,
                                                                                                         offered)
+        if roles["answered"] is not None:
+            unanswered = known & ~answered
+            lost_waits = asa[unanswered]
+            has_lost_waits = bool(unanswered.any()) and bool(np.isfinite(lost_waits).all())
+            result.patience = estimate_patience(asa[with_asa], offered,
+                                                lost_waits if has_lost_waits else None,
+                                                abandoned=int(unanswered.sum()), w=w)
         missing = n_answered - n_with
         if missing:
             notes.append(w(f"{n}.no_asa_value", count=missing))
@@ -324,6 +338,8 @@ def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minute
         result.erlang_inputs = ErlangInputs(calls=peak.mean_calls, interval_minutes=interval_minutes,
                                             aht_seconds=result.aht_seconds,
                                             answer_within_seconds=float(answer_within_seconds),
+                                            patience_seconds=(result.patience.patience_seconds
+                                                              if result.patience is not None else None),
                                             peak=w("calls.peak", weekday=peak.weekday, start=peak.start,
                                                    days=peak.days))
     figures = {name: getattr(result, name) for name in ("answer_rate", "unanswered_rate", "service_level_offered",
@@ -471,6 +487,9 @@ def call_profile_markdown(result: CallProfile, w: Words | None = None) -> str:
     if result.resolution_rate is not None:
         resolved = share(result.resolution_rate, result.resolution_rate_ci_low, result.resolution_rate_ci_high)
         lines.append(f"| {w(f'{t}.resolved')} | {resolved} |")
+    if result.patience is not None and result.patience.patience_seconds is not None:
+        pat = result.patience
+        lines.append(f"| {w(f'{t}.patience')} | {seconds(pat.patience_seconds, pat.ci_low, pat.ci_high)} |")
     if result.peaks:
         lines += ["", w(f"{t}.peaks", minutes=result.interval_minutes), "", w(f"{t}.peak_columns"),
                   "|---|---|---:|---:|---:|"]
@@ -481,12 +500,16 @@ def call_profile_markdown(result: CallProfile, w: Words | None = None) -> str:
             w(f"{t}.busiest_item", start=r.start, calls=f"{r.mean_calls:.1f}") for r in busiest)))
     if result.erlang_inputs is not None:
         e = result.erlang_inputs
+        patience = (f"{w.comma}patience_seconds={e.patience_seconds:.0f}" if e.patience_seconds is not None else "")
         lines += ["", w(f"{t}.erlang", calls=f"{e.calls:.2f}", minutes=e.interval_minutes,
-                        aht=f"{e.aht_seconds:.1f}", within=f"{e.answer_within_seconds:g}", peak=e.peak)]
+                        aht=f"{e.aht_seconds:.1f}", within=f"{e.answer_within_seconds:g}", patience=patience,
+                        peak=e.peak)]
     if result.kpi_baselines:
         lines.append(w(f"{t}.kpis", items=", ".join(f"{{'id': '{b.id}', 'baseline': {b.baseline:g}}}"
                                                   for b in result.kpi_baselines)))
     lines += ["", *result.definitions]
+    if result.patience is not None:
+        lines.append(w(f"{t}.patience_method", method=result.patience.method_text))
     if result.scope:
         lines.append(f"\n{w('common.scope')}{w.colon}{w.sentence(result.scope)}")
     for note in result.notes:

@@ -11,6 +11,7 @@ import math
 
 from pydantic import BaseModel, Field
 
+from retention_mcp.analysis.erlang_a import ErlangAResult
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
 from retention_mcp.units import percent, plain_number
@@ -51,6 +52,8 @@ class StaffingResult(Evidenced):
     formula: str = Field(description="the formulas with this interval's numbers filled in")
     assumptions: list[str]
     language: str = Field("en", description="the language of the texts: en or zh")
+    erlang_a: ErlangAResult | None = Field(None, description="the same interval by Erlang A (callers hang up after "
+                                           "patience_seconds on average), when patience is given")
 
 
 def erlang_b(traffic: float, agents: int) -> float:
@@ -218,4 +221,20 @@ def staffing_text(result: StaffingResult, w: Words | None = None) -> str:
         lines.append(f"| {name} | {sl} | {asa} | {occ} | {percent(row.probability_wait)} | {mark} |")
     lines += ["", w(f"{t}.formula", formula=result.formula), "",
               w(f"{t}.assumptions", assumptions=("" if w.zh else " ").join(result.assumptions))]
+    if result.erlang_a is not None:
+        lines += ["", erlang_a_text(result.erlang_a, w)]
+    return "\n".join(lines)
+
+
+def erlang_a_text(a: ErlangAResult, w: Words) -> str:
+    """The Erlang A half of the result: headline, N−2 … N+2 table with abandonment, the difference in words."""
+    lines = [w("workforce.erlang_a.title", patience=f"{a.patience_seconds:.0f}", n=a.required_agents,
+               scheduled=a.scheduled_headcount, sl=percent(a.service_level), abandon=percent(a.probability_abandon),
+               asa=f"{a.asa_seconds:.1f}", occupancy=percent(a.occupancy)), "",
+             w("workforce.erlang_a.columns"), "|---:|---:|---:|---:|---:|:---:|"]
+    for row in a.table:
+        name = f"**{row.agents}**" if row.agents == a.required_agents else str(row.agents)
+        lines.append(f"| {name} | {percent(row.service_level)} | {percent(row.probability_abandon)} | "
+                     f"{row.asa_seconds:.1f} | {percent(row.occupancy)} | {'✓' if row.meets_target else ''} |")
+    lines += ["", a.difference, "", f"{w('common.method')}{w.colon}{a.method}"]
     return "\n".join(lines)

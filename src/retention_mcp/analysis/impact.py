@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from retention_mcp.analysis.initiatives import InitiativeUsed
 from retention_mcp.analysis.stats import Z_95, poisson_interval, wilson_interval
 from retention_mcp.analysis.turnover import Definition, turnover_breakdown
 from retention_mcp.data.dataset import Dataset
@@ -97,6 +98,8 @@ class ImpactResult(Evidenced):
     caveat: str
     definition: Definition = Field(description="the turnover definition used (turnover_breakdown's)")
     scope: str | None = None
+    initiative: InitiativeUsed | None = Field(None, description="the catalog initiative the reduction came from, "
+                                              "with its evidence and the low / base / high scenarios")
     notes: list[str] = Field(default_factory=list)
     language: str = Field("en", description="the language of the texts: en or zh")
 
@@ -407,6 +410,13 @@ def impact_markdown(result: ImpactResult, w: Words | None = None) -> str:
     lines += ["", w(f"{t}.roi", headcount=f"{roi.headcount:g}", current=f"{roi.current_turnover_rate:.4f}",
                     target=f"{roi.target_turnover_rate:.4f}"), "",
               f"{w('common.method')}{w.colon}{result.method}", "", f"{w('common.caveat')}{w.colon}{result.caveat}"]
+    if result.initiative is not None:
+        i = result.initiative
+        lines += ["", w(f"{t}.initiative", name=i.name, evidence=w.option(f"{t}.evidence", i.evidence),
+                        strength=i.strength, basis=i.basis), "", w(f"{t}.initiative_columns"), "|---|---:|---:|---:|"]
+        lines += [f"| {w.option(f'{t}.scenario', s.scenario)} | {s.reduction:.0%} | {s.avoided_leavers:.1f} | "
+                  f"{percent(s.new_overall_rate)} |" for s in i.scenarios]
+        lines += ["", w(f"{t}.sources", sources=w.semicolon.join(i.sources))]
     if result.scope:
         lines.append(f"\n{w('common.scope')}{w.colon}{w.sentence(result.scope)}")
     for note in result.notes:

@@ -56,12 +56,15 @@ class KpiDefinition(BaseModel):
     name_zh: str
     synonyms: list[str] = []
     definition: str
+    definition_zh: str | None = None
     formula: str
+    formula_zh: str | None = None
     unit: str
     direction: Literal["higher", "lower"]
     perspective: Literal["financial", "customer", "internal_process", "learning_growth"]
     domain: str
     data_source: str
+    data_source_zh: str | None = None
     cadence: str
     # the catalog's Chinese texts: in_language() shows them in place of the English ones, never beside them
     definition_zh: SkipJsonSchema[str] = Field("", exclude=True)

@@ -26,6 +26,9 @@ class HiringForecast(Evidenced):
     positions_to_fill: float = Field(description="new_positions + replacement_hires")
     hires_needed: int = Field(description="⌈positions_to_fill ÷ probation_pass_rate⌉")
     expected_probation_failures: int = Field(description="hires_needed − positions to fill, rounded up")
+    turnover_source: str = Field("expected_turnover_rate given", description="where the expected leavers come from")
+    hires_needed_low: int | None = Field(None, description="hires for the low end of the forecast's 95% interval")
+    hires_needed_high: int | None = Field(None, description="hires for the high end of the forecast's 95% interval")
     formula: str
     language: str = Field("en", description="the language of the texts: en or zh")
     notes: list[str]
@@ -41,8 +44,10 @@ MAX_PEOPLE = 10_000_000
 
 
 def hiring_forecast(current_headcount: int, expected_turnover_rate: float, new_positions: int = 0,
-                    probation_pass_rate: float = 1.0, w: Words | None = None) -> HiringForecast:
-    """hires = ⌈(new_positions + current_headcount × turnover) ÷ probation_pass_rate⌉ (rates as fractions)."""
+                    probation_pass_rate: float = 1.0, leavers_interval: tuple[float, float] | None = None,
+                    source: str = "expected_turnover_rate given", w: Words | None = None) -> HiringForecast:
+    """hires = ⌈(new_positions + current_headcount × turnover) ÷ probation_pass_rate⌉ (rates as fractions);
+    ``leavers_interval`` (a forecast's 95% interval of leavers) adds the hires at its two ends."""
     w = w or words("en")
     if current_headcount < 0:
         raise InputError(f"current_headcount must be 0 or more, not {current_headcount}")
@@ -62,7 +67,13 @@ def hiring_forecast(current_headcount: int, expected_turnover_rate: float, new_p
                 rate=percent(expected_turnover_rate), pass_rate=percent(probation_pass_rate),
                 replacements=plain_number(replacements, 2), fraction=f"{probation_pass_rate:g}", hires=hires)
     notes = [w("workforce.hiring.notes.period"), w("workforce.hiring.notes.replacement")]
+    low = high = None
+    if leavers_interval is not None:
+        low, high = (_ceil_clean((new_positions + leavers) / probation_pass_rate) for leavers in leavers_interval)
+        notes.append(w("workforce.hiring.notes.interval", low_leavers=f"{leavers_interval[0]:g}",
+                       high_leavers=f"{leavers_interval[1]:g}", low=low, high=high))
     return HiringForecast(
+        turnover_source=source, hires_needed_low=low, hires_needed_high=high,
         current_headcount=current_headcount, expected_turnover_rate=expected_turnover_rate,
         new_positions=new_positions, probation_pass_rate=probation_pass_rate, replacement_hires=replacements,
         positions_to_fill=to_fill, hires_needed=hires, expected_probation_failures=failures, formula=formula,
@@ -78,7 +89,7 @@ def hiring_text(result: HiringForecast, w: Words | None = None) -> str:
         "",
         w(f"{t}.growth", count=result.new_positions),
         w(f"{t}.replacements", headcount=result.current_headcount, rate=percent(result.expected_turnover_rate),
-          leavers=plain_number(result.replacement_hires, 2)),
+          leavers=plain_number(result.replacement_hires, 2), source=result.turnover_source),
         w(f"{t}.probation", rate=percent(result.probation_pass_rate), extra=result.expected_probation_failures),
         "",
         w(f"{t}.formula", formula=result.formula),
