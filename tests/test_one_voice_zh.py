@@ -44,12 +44,14 @@ def english_sentences(text: str, names: set[str] = frozenset(), words: int = 2) 
     file's columns and values) are taken out first. Structured content is read with ``words=3``: its enum codes
     ('fix first', 'not distinguishable') are identifiers too."""
     t = re.sub(r"`[^`]*`", " ", text)
+    t = re.sub(r"(?:来源|Source)[：:][^\n]*", " ", t)  # a citation of a published source, as published
+    t = re.sub(r"−?ln Beta\([^)]*\)", " ", t)  # the Erlang A wait's formula
     t = re.sub(r"(?:https?|retention|data)://\S+|data:\S+|\S*/\S*", " ", t)  # links and paths
     t = re.sub(r"\bev-[0-9a-fA-F]{6,16}\b", " ", t)  # evidence ids
     for name in sorted(names, key=len, reverse=True):
         if name and re.search(r"[A-Za-z]", name):
             t = re.sub(rf"(?<![A-Za-z]){re.escape(name)}(?![A-Za-z])", " ", t)
-    t = re.sub(r"point-biserial", " ", t)  # a statistic's name (DriverRow.effect_measure)
+    t = re.sub(r"point-biserial|Erlang [ABC]\b", " ", t)  # names of a statistic and of queueing models
     t = re.sub(r"\b[\w.-]+\.(?:csv|xlsx|xls|docx|html|md|png|json|yaml|parquet)\b", " ", t, flags=re.I)
     t = re.sub(r"\b\w*(?:_\w*)+\b|\b\w+\(\w*\)", " ", t)  # identifiers: turnover_breakdown, ICC(2,1)
     hits = []
@@ -60,15 +62,24 @@ def english_sentences(text: str, names: set[str] = frozenset(), words: int = 2) 
     return hits
 
 
-def strings(value: Any) -> list[str]:
+#: Fields that hold a published source's record as recorded: its citation, URL, and the research notes kept with a
+#: published figure (tools/benchmarks.yaml, initiatives.yaml, cost_presets.yaml, wages.yaml, the KPI catalog's
+#: sources). A Chinese result names them after 来源：; they are quoted, not our words, and are not translated.
+RECORD_KEYS = {"source", "sources", "url", "citation", "caveats"}
+#: A benchmark's period as recorded ("c. 2018 (survey year of the 9th edition …)"); the Chinese text shows its year.
+RECORD_PATHS = {("comparisons", "period")}
+
+
+def strings(value: Any, parent: str = "") -> list[str]:
     """Every string value in a JSON-like value (keys are identifiers and stay out, and so do fields whose name says
-    they are English: a KPI's name_en)."""
+    they are English — a KPI's name_en — and a published source's record: RECORD_KEYS, RECORD_PATHS)."""
     if isinstance(value, str):
         return [value]
     if isinstance(value, dict):
-        return [s for key, item in value.items() if not str(key).endswith("_en") for s in strings(item)]
+        return [s for key, item in value.items() if not str(key).endswith("_en") and key not in RECORD_KEYS
+                and (parent, key) not in RECORD_PATHS for s in strings(item, str(key))]
     if isinstance(value, list | tuple):
-        return [s for item in value for s in strings(item)]
+        return [s for item in value for s in strings(item, parent)]
     return []
 
 
@@ -133,7 +144,16 @@ def file_names(files: dict[str, Path]) -> set[str]:
         for column in frame.columns:
             if frame[column].nunique() <= 40:
                 found |= {str(v) for v in frame[column].dropna().unique()}
-    return found | {p.name for p in files["folder"].glob("*")}
+    return found | {p.name for p in files["folder"].glob("*")} | publishers()
+
+
+def publishers() -> set[str]:
+    """Who published each benchmark figure (ContactBabel, SQM Group …): names a Chinese label keeps."""
+    from retention_mcp.analysis.benchmarks import parse_benchmarks, publisher_of
+    from retention_mcp.catalog import bundled_dir, read_yaml
+
+    catalog = parse_benchmarks(read_yaml(bundled_dir("tools") / "benchmarks.yaml"))
+    return {publisher_of(figure.source) for figure in catalog.figures}
 
 
 def calls(hr: str, call_log: str, roster: str) -> list[tuple[str, dict[str, Any]]]:
@@ -153,6 +173,11 @@ def calls(hr: str, call_log: str, roster: str) -> list[tuple[str, dict[str, Any]
         ("estimate_impact", {"path": hr, "segment": {"司龄段": "≤3个月"}, "reduction": "30%"}),
         ("estimate_impact", {"path": hr, "segment": {"班次": ["中班", "夜班"]}, "reference": {"班次": "白班"},
                              "where": {"部门": "客服"}}),
+        ("estimate_impact", {"path": hr, "initiative": "structured_onboarding"}),
+        ("forecast_leavers", {"path": hr, "by": ["部门"], "separation_type": "主动离职"}),
+        ("compare_benchmarks", {"rate": "17.8%", "region": "中国", "industry": "客服"}),
+        ("cost_per_leaver", {"path": hr, "cost_preset": "客服", "leavers": 20}),
+        ("cost_per_leaver", {"industry": "软件", "cost_preset": "研发"}),
         ("call_log_profile", {"path": call_log}),
         ("agent_scorecard", {"path": call_log, "min_contacts": 20}),
         ("find_kpis", {"query": "离职率"}),
@@ -162,7 +187,8 @@ def calls(hr: str, call_log: str, roster: str) -> list[tuple[str, dict[str, Any]
         ("calculate_roi", {"headcount": 300, "current_turnover_rate": "17.8%", "target_turnover_rate": "14%",
                            "average_annual_cost": 90000, "cost_preset": "frontline", "program_cost_one_off": 80000,
                            "program_cost_annual": 40000, "benefit_ramp_months": 3, "chart": True}),
-        ("erlang_staffing", {"calls": 120, "aht_seconds": 240, "shrinkage": "30%", "max_occupancy": "85%"}),
+        ("erlang_staffing", {"calls": 120, "aht_seconds": 240, "shrinkage": "30%", "max_occupancy": "85%",
+                             "patience_seconds": 180}),
         ("schedule_fairness", {"path": roster}),
         ("qa_calibration", {"ratings": [[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9],
                                         [6, 2, 4, 7]]}),

@@ -23,13 +23,20 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 
 if TYPE_CHECKING:
     from retention_mcp.settings import Settings
 
 WORDING_DIR = "wording"
 LANGUAGES = ("en", "zh")
+#: A result's ``language`` field: the language of its texts, so ``*_markdown(result)`` in a notebook renders them
+#: in that language. An echo of the call's own ``language``, so it is left out of the output schemas that every
+#: client pays for in tools/list (structured content still carries it).
+ResultLanguage = Annotated[SkipJsonSchema[str], Field(description="the language of the texts: en or zh")]
 #: A space YAML's line folding leaves between two Chinese characters or full-width marks (never meant in Chinese).
 _CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
 _FOLDED_CJK_SPACE = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")

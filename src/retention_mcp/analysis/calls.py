@@ -29,7 +29,7 @@ from retention_mcp.data.dataset import Dataset, day_numbers, day_to_date
 from retention_mcp.data.dimensions import Scope
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
-from retention_mcp.wording import Words
+from retention_mcp.wording import ResultLanguage, Words
 from retention_mcp.wording import words as words_of
 
 #: Figures that are fractions: build_kpis takes percent KPIs in points (× 100).
@@ -138,7 +138,7 @@ class CallProfile(Evidenced):
     definitions: list[str]
     scope: str | None = None
     notes: list[str] = Field(default_factory=list)
-    language: str = Field("en", description="the language of the texts: en or zh")
+    language: ResultLanguage = "en"
 
 
 def time_of_day_seconds(series: Any) -> Any:

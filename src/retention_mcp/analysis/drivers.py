@@ -22,7 +22,7 @@ from retention_mcp.data.dimensions import Scope, build_dimension, hidden_cells
 from retention_mcp.data.disclosure import Policy, hidden_groups
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
-from retention_mcp.wording import Words, sensitive_caution, words
+from retention_mcp.wording import ResultLanguage, Words, sensitive_caution, words
 
 if TYPE_CHECKING:
     import numpy as np
@@ -154,7 +154,7 @@ class DriverResult(Evidenced):
     warnings: list[str] = Field(default_factory=list, description="Things to check before trusting the ranking")
     caveat: str = Field(description="Correlation versus cause")
     scope: str | None = Field(None, description="the `where` filter and the rows in scope, when one was given")
-    language: str = Field("en", description="the language of the texts: en or zh")
+    language: ResultLanguage = "en"
 
 
 

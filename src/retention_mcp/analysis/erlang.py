@@ -15,7 +15,7 @@ from retention_mcp.analysis.erlang_a import ErlangAResult
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
 from retention_mcp.units import percent, plain_number
-from retention_mcp.wording import Words, words
+from retention_mcp.wording import ResultLanguage, Words, words
 
 #: Above this the O(N) search is still fast, but a single interval this large is almost surely a unit slip.
 MAX_TRAFFIC_ERLANGS = 100_000.0
@@ -51,7 +51,7 @@ class StaffingResult(Evidenced):
     table: list[StaffingRow] = Field(description="N−2 … N+2 around the required agents")
     formula: str = Field(description="the formulas with this interval's numbers filled in")
     assumptions: list[str]
-    language: str = Field("en", description="the language of the texts: en or zh")
+    language: ResultLanguage = "en"
     erlang_a: ErlangAResult | None = Field(None, description="the same interval by Erlang A (callers hang up after "
                                            "patience_seconds on average), when patience is given")
 

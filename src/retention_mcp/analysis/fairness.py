@@ -21,7 +21,7 @@ from retention_mcp.data.dates import parse_dates
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
 from retention_mcp.units import percent, plain_number
-from retention_mcp.wording import Words, words
+from retention_mcp.wording import ResultLanguage, Words, words
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,7 +73,7 @@ class FairnessResult(Evidenced):
     sorted_counts_truncated: bool = False
     definitions: list[str]
     notes: list[str]
-    language: str = Field("en", description="the language of the texts: en or zh")
+    language: ResultLanguage = "en"
 
 
 def gini(values: Sequence[float]) -> float:

@@ -351,7 +351,7 @@ def leaver_forecast(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, scop
                            cutoff=day_to_date(cutoff)))
         else:
             result_backtest = _backtest(ds, run, cutoff, code, groups, dims, scope, k, leavers, horizons, rng,
-                                        hidden_cells)
+                                        hidden_cells, w)
     kind = w.option("vocabulary.separation", separation_type)
     method = w("forecast.method", shrink=f"{SHRINK:g}", months=fit_months, end=day_to_date(day), draws=f"{DRAWS:,}",
                separation=kind)
@@ -366,7 +366,7 @@ def leaver_forecast(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, scop
 
 
 def _backtest(ds: Dataset, run: Any, cutoff: int, code: Any, groups: int, dims: Sequence[Any], scope: Scope, k: int,
-              leavers: Any, horizons: Sequence[int], rng: Any, hidden_cells: Any) -> Backtest:
+              leavers: Any, horizons: Sequence[int], rng: Any, hidden_cells: Any, w: Words) -> Backtest:
     import numpy as np
     from scipy.special import chdtrc
 
@@ -425,9 +425,8 @@ def _backtest(ds: Dataset, run: Any, cutoff: int, code: Any, groups: int, dims: 
         ratio = total_actual / overall_point if overall_point > 0 else None
         overall_inside = next((f.inside for f in overall.horizons if f.months == h), None)
         calibrated = p is not None and p >= 0.05 and overall_inside is not False
-        verdict = ("calibrated: no evidence the predictions are off (p ≥ 0.05, everyone's count inside its interval)"
-                   if calibrated else "not tested" if p is None else
-                   "miscalibrated: the actual counts differ from the predictions more than chance allows")
+        verdict = (w("forecast.verdict_calibrated") if calibrated else w("forecast.verdict_none") if p is None else
+                   w("forecast.verdict_off"))
         calibration.append(Calibration(months=h, groups_tested=len(units), inside=inside, chi2=chi2, df=len(units),
                                        p_value=p, predicted_total=round(overall_point, 2), actual_total=total_actual,
                                        overall_inside=overall_inside, ratio=ratio, verdict=verdict))

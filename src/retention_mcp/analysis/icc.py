@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
-from retention_mcp.wording import Words, words
+from retention_mcp.wording import ResultLanguage, Words, words
 
 #: The QA target of the customer-service retention plan ("评估者间一致性ICC≥0.75"); tools/call_center.yaml.
 DEFAULT_TARGET = 0.75
@@ -72,7 +72,7 @@ class CalibrationResult(Evidenced):
                          "(the interval contains the target: more calls are needed)")
     mean_squares: dict[str, float] = Field(description="BMS (items), WMS (within items), JMS (raters), "
                                                        "EMS (residual)")
-    language: str = Field("en", description="the language of the texts: en or zh")
+    language: ResultLanguage = "en"
     rater_means: list[float] = Field(description="mean score of each rater, in column order (spot a harsh or "
                                                  "lenient rater)")
     notes: list[str]

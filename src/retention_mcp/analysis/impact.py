@@ -41,7 +41,7 @@ from retention_mcp.data.disclosure import Policy
 from retention_mcp.data.vocabulary import match_derived
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
-from retention_mcp.wording import Words, words
+from retention_mcp.wording import ResultLanguage, Words, words
 
 #: Headcounts are turnover_breakdown's own (unrounded): sums of groups agree with the whole within float error.
 HEADCOUNT_TOLERANCE = 1e-6
@@ -101,7 +101,7 @@ class ImpactResult(Evidenced):
     initiative: InitiativeUsed | None = Field(None, description="the catalog initiative the reduction came from, "
                                               "with its evidence and the low / base / high scenarios")
     notes: list[str] = Field(default_factory=list)
-    language: str = Field("en", description="the language of the texts: en or zh")
+    language: ResultLanguage = "en"
 
 
 @dataclass

@@ -29,7 +29,7 @@ from retention_mcp.analysis.kpi_catalog import (
 )
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
-from retention_mcp.wording import Words, words
+from retention_mcp.wording import ResultLanguage, Words, words
 
 # --------------------------------------------------------------------------- build
 
@@ -108,7 +108,7 @@ class BuildResult(Evidenced):
                                                     description="weight points per appraisal weight group "
                                                                 "(profile only)")
     markdown_table: str
-    language: str = Field("en", description="the language of the texts: en or zh")
+    language: ResultLanguage = "en"
 
 
 F = "kpi.findings"

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 from pydantic.json_schema import SkipJsonSchema
 
 from retention_mcp.errors import InputError
-from retention_mcp.wording import Words, words
+from retention_mcp.wording import ResultLanguage, Words, words
 
 PERSPECTIVES = ("financial", "customer", "internal_process", "learning_growth")
 DIRECTIONS = ("higher", "lower")
@@ -46,6 +46,7 @@ class Band(BaseModel):
     relative_change: float | None = Field(None, description="target as a relative change from baseline, percent")
     relative_change_high: float | None = None
     note: str = Field("", description="the source's own words")
+    note_zh: SkipJsonSchema[str] = Field("", exclude=True)  # the note in Chinese, shown as note in Chinese results
     source: str = Field(description="source id, e.g. service_efficiency_plan or dora_2021")
     source_text: str = Field("", description="what the source is")
 
@@ -101,7 +102,7 @@ class KpiCatalog(BaseModel):
         catalog's *_zh fields in Chinese; the English ones where a team catalog has no translation)."""
         if not w.zh:
             return kpi
-        bands = [band.model_copy(update={"label": band.label_zh or band.label,
+        bands = [band.model_copy(update={"label": band.label_zh or band.label, "note": band.note_zh or band.note,
                                          "source_text": self.sources_zh.get(band.source, band.source_text)})
                  for band in kpi.bands]
         # synonyms are search aids: the reader's language ones (the English name stays in name_en)
@@ -159,7 +160,7 @@ class KpiSearchResult(BaseModel):
     total: int = Field(description="matches before the limit")
     truncated: bool
     matches: list[KpiMatch]
-    language: str = Field("en", description="the language of the texts: en or zh")
+    language: ResultLanguage = "en"
 
 
 def _fold(text: str) -> str:

@@ -30,7 +30,7 @@ from retention_mcp.analysis.kpi_catalog import (
 )
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
-from retention_mcp.wording import Words, words
+from retention_mcp.wording import ResultLanguage, Words, words
 
 # --------------------------------------------------------------------------- score
 
@@ -67,7 +67,7 @@ class ScoreResult(Evidenced):
     kpis: list[ScoredKpi]
     findings: list[Finding]
     markdown_table: str
-    language: str = Field("en", description="the language of the texts: en or zh")
+    language: ResultLanguage = "en"
 
 
 S = "kpi.score"

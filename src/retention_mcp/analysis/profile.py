@@ -42,7 +42,7 @@ from retention_mcp.data.disclosure import Policy, protect_means
 from retention_mcp.data.roles import normalise_header
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
-from retention_mcp.wording import Words, all_entries, words
+from retention_mcp.wording import ResultLanguage, Words, all_entries, words
 
 Kind = Literal["numeric", "likert", "categorical"]
 PayPeriod = Literal["auto", "monthly", "annual"]
@@ -145,7 +145,7 @@ class ProfileResult(Evidenced):
     min_group_size: int
     scope: str | None = None
     notes: list[str] = Field(default_factory=list)
-    language: str = Field("en", description="the language of the texts: en or zh")
+    language: ResultLanguage = "en"
 
 
 @dataclass

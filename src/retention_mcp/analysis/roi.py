@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
 from retention_mcp.units import parse_rate, percent, plain_number
-from retention_mcp.wording import Words, words
+from retention_mcp.wording import ResultLanguage, Words, words
 
 #: Payback is looked for up to this many months, past the horizon, assuming the program simply continues.
 PAYBACK_SEARCH_MONTHS = 120
@@ -127,7 +127,7 @@ class RoiResult(Evidenced):
     sensitivity: list[SensitivityRow] = Field(description="sorted by swing, largest first (tornado order)")
     formula: str = Field(description="the calculation with the numbers filled in")
     assumptions: list[str]
-    language: str = Field("en", description="the language of the texts: en or zh")
+    language: ResultLanguage = "en"
 
 
 # -- inputs

@@ -28,7 +28,7 @@ from retention_mcp.data.dataset import Dataset
 from retention_mcp.data.disclosure import Policy
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
-from retention_mcp.wording import Words, words
+from retention_mcp.wording import ResultLanguage, Words, words
 
 N = "scorecard.notes"
 
@@ -139,7 +139,7 @@ class ScorecardResult(Evidenced):
     tier_labels: dict[str, str] = Field(default_factory=dict, description="tier -> label, e.g. top -> top 20%")
     linkage: Linkage | None
     notes: list[str]
-    language: str = Field("en", description="the language of the texts: en or zh")
+    language: ResultLanguage = "en"
 
 
 # --------------------------------------------------------------------------- parsing helpers

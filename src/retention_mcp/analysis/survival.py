@@ -32,7 +32,7 @@ from retention_mcp.data.dimensions import (
 from retention_mcp.data.disclosure import Policy
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
-from retention_mcp.wording import Words, words
+from retention_mcp.wording import ResultLanguage, Words, words
 
 if TYPE_CHECKING:
     import numpy as np
@@ -265,7 +265,7 @@ class CurveDefinition(BaseModel):
     median: str = Field("", description="how the median tenure is read")
     min_group_size: int
     columns: dict[str, str]
-    language: str = Field("en", description="the language of the texts: en or zh")
+    language: ResultLanguage = "en"
     estimator_name: str = Field("", description="the estimator's short name, for titles")
 
 

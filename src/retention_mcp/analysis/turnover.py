@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from retention_mcp.analysis.stats import (
     conditional_rate_test,
@@ -60,7 +61,7 @@ from retention_mcp.data.disclosure import Policy, suppress
 from retention_mcp.data.vocabulary import parse_period, separation_argument
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
-from retention_mcp.wording import Words, words
+from retention_mcp.wording import ResultLanguage, Words, words
 
 if TYPE_CHECKING:
     import numpy as np
@@ -114,8 +115,9 @@ class Definition(BaseModel):
     period_start: str | None = Field(description="first day of the period (ISO date), event data")
     period_end: str | None = Field(description="last day of the period (ISO date), event data")
     period_source: str | None
-    period_name: str | None = Field(None, description="the period's name when it is a calendar year, half, quarter "
-                                    "or month (2024-Q3 / 2024年第3季度)")
+    # the period's name when it is a calendar year, half, quarter or month (2024-Q3 / 2024年第3季度), for the text;
+    # derivable from period_start and period_end, so left out of the output schema (tools/list is paid per client)
+    period_name: SkipJsonSchema[str | None] = None
     months: float | None = Field(description="length of the period in months")
     annualisation: str | None
     separation_type: str
@@ -130,7 +132,7 @@ class Definition(BaseModel):
     unclassified_separations: list[str] = Field(default_factory=list, description="termination-type values in "
                                                 "no class (counted as other; add them to the table)")
     tenure_bands: str | None = Field(None, description="how tenure_band is banded, when it is a dimension")
-    language: str = Field("en", description="the language of the texts: en or zh")
+    language: ResultLanguage = "en"
     tenure_column: str | None = Field(None, description="the whole-years tenure column behind year bands")
     columns: dict[str, str] = Field(description="role -> column used")
 

@@ -13,7 +13,7 @@ from pydantic import Field
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
 from retention_mcp.units import percent, plain_number
-from retention_mcp.wording import Words, words
+from retention_mcp.wording import ResultLanguage, Words, words
 
 
 class HiringForecast(Evidenced):
@@ -30,7 +30,7 @@ class HiringForecast(Evidenced):
     hires_needed_low: int | None = Field(None, description="hires for the low end of the forecast's 95% interval")
     hires_needed_high: int | None = Field(None, description="hires for the high end of the forecast's 95% interval")
     formula: str
-    language: str = Field("en", description="the language of the texts: en or zh")
+    language: ResultLanguage = "en"
     notes: list[str]
 
 

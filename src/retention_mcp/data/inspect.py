@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from retention_mcp.data.dataset import NO_DATE, Dataset, day_to_date, shape_text
 from retention_mcp.data.disclosure import Policy
 from retention_mcp.runtime.spec import Evidenced
-from retention_mcp.wording import Words, sensitive_caution, words
+from retention_mcp.wording import ResultLanguage, Words, sensitive_caution, words
 
 MAX_LISTED_VALUES = 20
 MAX_COLUMNS = 200
@@ -59,7 +59,7 @@ class DatasetSummary(Evidenced):
     truncated: bool = Field(description="True when more than 200 columns exist and only the first are listed")
     read_as: str = Field("", description="how the file was read: format, encoding, delimiter, sheet and the row "
                          "holding the column names (title rows above it are skipped)")
-    language: str = Field("en", description="the language of the texts: en or zh")
+    language: ResultLanguage = "en"
 
 
 def inspect_dataset(ds: Dataset, policy: Policy, w: Words | None = None) -> DatasetSummary:

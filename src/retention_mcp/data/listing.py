@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from retention_mcp.errors import InputError
 from retention_mcp.settings import Settings
-from retention_mcp.wording import Words, words
+from retention_mcp.wording import ResultLanguage, Words, words
 
 Shape = Literal["hr_event", "hr_snapshot", "call_log", "roster", "unknown"]
 HEADER_BYTES = 64 * 1024
@@ -47,7 +47,7 @@ class DatasetList(BaseModel):
     files: list[DataFile]
     truncated: bool = Field(description="True when more files exist than listed")
     notes: list[str] = Field(default_factory=list)
-    language: str = Field("en", description="the language of the texts: en or zh")
+    language: ResultLanguage = "en"
 
 
 def read_header(path: Path) -> list[str]:

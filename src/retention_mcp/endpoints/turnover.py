@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from retention_mcp.analysis.survival import CurveResult
 from retention_mcp.analysis.turnover import BreakdownResult
@@ -39,11 +39,22 @@ BinsArg = Annotated[dict[str, list[float] | int] | None, Field(
 MinGroupArg = Annotated[int | None, Field(ge=1, le=1000, description="Suppress groups smaller than this "
                                           "(at least the server's minimum, 5 by default)")]
 #: The language of every text a tool writes; None = the server's --language (a plan's own, for plan tools). No
-#: description: the name and its two values say it, and 27 tools carry it in every client's tools/list.
-LanguageArg = Literal["en", "zh"] | None
-SeparationArg = Annotated[Literal["all", "voluntary", "involuntary", "regretted", "全部离职", "主动离职", "被动离职",
-                                  "惋惜离职"], Field(
-    description="Which leavers count (voluntary/involuntary need a termination-type column)")]
+#: description and no null in the schema: the name and its two values say it, and 30 tools carry it in every
+#: client's tools/list (leaving it out is how a caller gets the default).
+LanguageArg = Annotated[Literal["en", "zh"] | None, WithJsonSchema({"type": "string", "enum": ["en", "zh"]})]
+def _separation_code(value: object) -> object:
+    """A separation kind named in either language (主动离职 …) as its code; anything else as given, for the
+    schema's check to refuse with the valid values."""
+    from retention_mcp.data.vocabulary import separation_kind
+
+    kind = separation_kind(value) if isinstance(value, str) else None
+    return kind if kind not in (None, "other") else value
+
+
+#: Which leavers count. The schema lists the codes; the Chinese words a tool prints (全部离职, 主动离职, 被动离职,
+#: 惋惜离职) are accepted too, without growing every client's tools/list.
+SeparationArg = Annotated[Literal["all", "voluntary", "involuntary", "regretted"], BeforeValidator(_separation_code),
+                          Field(description="Which leavers count")]
 
 #: Most groups drawn in a turnover chart (the highest rates: rows come sorted by rate).
 CHART_MAX_GROUPS = 25
