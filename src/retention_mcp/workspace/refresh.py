@@ -90,8 +90,9 @@ def rerun_arguments(item: Evidence, path: str | None, w: Any = None) -> tuple[di
 
     w = w or words("en")
     arguments = dict(item.arguments)
-    reads_file = PATH_ARGUMENT in arguments
-    inline = INLINE_ARGUMENT in arguments
+    # The runtime records every argument, the unused ones as None: a file is read when `path` has a value.
+    reads_file = arguments.get(PATH_ARGUMENT) is not None
+    inline = arguments.get(INLINE_ARGUMENT) is not None
     if path:
         if not (reads_file or inline):
             return None, w("workspace.refresh_reasons.calculator")
