@@ -34,15 +34,40 @@ CHINESE_CHARTS = [
 
 @pytest.mark.parametrize("draw", CHINESE_CHARTS)
 def test_charts_are_small_pngs_with_chinese_glyphs(draw) -> None:
-    if charts.cjk_font_name() is None:
-        pytest.skip("no CJK font installed (apt-get install fonts-noto-cjk)")
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
         data = draw()
     width, height = png_size(data)
     assert 300 <= width <= 1000 and height > 100
-    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
-    assert not missing, missing  # a missing glyph would be drawn as an empty box
+    assert charts.cjk_font_name() == charts.PACKAGED_FAMILY  # the font shipped with the package, whatever the system
+
+
+def _glyph(text: str, family: list[str]) -> bytes:
+    """``text`` drawn alone in ``family`` (with matplotlib's glyph fallback), as raw RGBA pixels."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(0.6, 0.6), dpi=100)
+    canvas = FigureCanvasAgg(figure)
+    figure.text(0.5, 0.5, text, fontsize=30, family=family, ha="center", va="center")
+    canvas.draw()
+    return bytes(canvas.buffer_rgba())
+
+
+def test_chinese_characters_are_drawn_as_glyphs_not_boxes() -> None:
+    """A font without Han glyphs draws every character as the same empty box; the charts' font list draws each
+    character as itself. Compared pixel by pixel, so the test fails if the labels turn into boxes."""
+    import matplotlib
+
+    charts.cjk_font_name()  # sets the charts' font list up
+    family = list(matplotlib.rcParams["font.family"])
+    assert charts.PACKAGED_FAMILY in family
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        boxes = {_glyph(ch, ["DejaVu Sans"]) for ch in "离职率"}
+        glyphs = {_glyph(ch, family) for ch in "离职率"}
+    assert len(boxes) == 1  # DejaVu has none of them: three identical boxes
+    assert len(glyphs) == 3 and not glyphs & boxes  # three different characters, none a box
 
 
 def test_chart_input_errors() -> None:
@@ -88,7 +113,7 @@ def test_tool_modules_import_nothing_heavy() -> None:
 
 def test_cjk_note_when_labels_are_chinese_and_no_font_is_found() -> None:
     note = charts.cjk_font_status(["客服中心", "R&D"], installed=[], font_files=[])
-    assert note is not None and "boxes" in note and "Noto Sans CJK" in note and "\n" not in note
+    assert note is not None and "boxes" in note and "noto-cjk-sans-otc" in note and "\n" not in note
     assert charts.cjk_font_status("離職率 by team", installed=["DejaVu Sans"], font_files=[]) == note
     assert charts.cjk_font_status(["Sales", "R&D"], installed=[], font_files=[]) is None  # nothing to draw in CJK
 

@@ -263,7 +263,9 @@ def test_pay_medians_only_in_groups_large_enough():
     assert column(big, "monthly_salary").median is not None
 
 
-def test_identifying_columns_are_refused_and_a_few_missing_values_hide_a_mean():
+def test_identifying_columns_are_refused_and_a_few_missing_values_hide_nothing():
+    """Issue 22: a statistic is suppressed only where its own cell is small — a missing value is not a small
+    group (a 311-person group's mean tenure was hidden because a few rows lacked a hire date)."""
     frame = company(n=120)
     with pytest.raises(ValueError, match="identifies people"):
         profile(frame, by=["department"], columns=["employee_id"])
@@ -272,7 +274,27 @@ def test_identifying_columns_are_refused_and_a_few_missing_values_hide_a_mean():
     frame.loc[frame.index[:2], "department"] = first
     result = profile(frame, by=["department"], columns=["monthly_salary"])
     group = next(g for g in result.groups if g.label == first)
-    assert column(group, "monthly_salary").suppressed  # n would tell how many are missing there
+    salary = column(group, "monthly_salary")
+    present = frame.loc[frame["department"] == first, "monthly_salary"].dropna()
+    assert not salary.suppressed and salary.n == len(present) == group.count - 2
+    assert salary.mean == pytest.approx(present.mean())  # pandas, over the people with a value
+
+
+def test_a_column_with_few_values_in_a_group_is_hidden_with_its_complement():
+    """The column's own cell: a group where fewer than k people have a value hides that column's figures, and
+    (means by subtraction) so does the smallest other group on the line, while other columns stay visible."""
+    frame = company(n=120)
+    first = sorted(frame["department"].unique())[0]
+    in_first = frame.index[frame["department"] == first]
+    frame.loc[in_first[3:], "monthly_salary"] = np.nan  # only 3 people in `first` have a salary
+    result = profile(frame, by=["department"], columns=["monthly_salary", "overtime_hours"])
+    hidden = [g for g in result.groups if column(g, "monthly_salary").suppressed]
+    assert first in {g.label for g in hidden} and len(hidden) >= 2  # never the only hidden cell of its line
+    held = sum(frame.loc[frame["department"] == g.label, "monthly_salary"].notna().sum() for g in hidden)
+    assert held >= 5  # the hidden cells together hold at least k people with a value
+    group = next(g for g in result.groups if g.label == first)
+    assert not column(group, "overtime_hours").suppressed  # the other column is its own matter
+    assert column(group, "overtime_hours").mean == pytest.approx(frame.loc[in_first, "overtime_hours"].mean())
 
 
 # -- through the SDK client, on the real files

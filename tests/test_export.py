@@ -296,3 +296,135 @@ def test_control_characters_do_not_break_word_or_excel_files(settings) -> None:
     assert [c.text for c in document.tables[0].rows[1].cells] == ["x", "2"]
     book = load_workbook(export_report(settings, "Ctl", markdown=markdown, fmt="xlsx").path)
     assert book.sheetnames == ["Report", "Ctl"] and book["Ctl"]["A2"].value == "x"
+
+
+def grid_twips(word) -> list[int]:
+    """The column widths of a document's first table as its grid states them, in twips (635 EMU each)."""
+    return [int(column.w / 635) for column in word.tables[0]._tbl.tblGrid.gridCol_lst]
+
+
+def test_docx_tables_are_sized_to_their_content(settings) -> None:
+    """Issue 22: the KPI table gave every column the same width, so words broke mid-word ("Empl/oyee/turno/ver").
+    Columns now get at least their longest word, text columns the spare room, numbers stay narrow and right."""
+    from docx import Document as WordDocument
+    from docx.shared import Pt
+
+    from retention_mcp.report.export import DOCX_CELL_PADDING_TWIPS, DOCX_CHAR_TWIPS, DOCX_TABLE_TWIPS
+
+    table = ("| KPI | definition | baseline | target | weight |\n|---|---|---:|---:|---:|\n"
+             "| Employee turnover rate | separations in the period ÷ average headcount (SHRM), annualised "
+             "additively | 17.8% | 12.0% | 30 |\n"
+             "| 首次解决率 | 首次联络即解决的咨询占比 | 65.0% | 75.0% | 25 |\n")
+    written = export_report(settings, "KPIs", markdown=table, fmt="docx")
+    word = WordDocument(written.path)
+    widths = grid_twips(word)
+    assert sum(widths) == DOCX_TABLE_TWIPS
+    assert widths[1] == max(widths) and widths[1] > 2 * widths[4]  # the long text column is the widest
+    assert widths[0] >= len("turnover") * DOCX_CHAR_TWIPS + DOCX_CELL_PADDING_TWIPS  # its longest word fits
+    assert widths[0] >= 5 * 2 * DOCX_CHAR_TWIPS  # 首次解决率: 5 characters of double width
+    assert len(set(widths)) > 2  # not one width for every column
+    cells = word.tables[0].rows[1].cells
+    assert [c.paragraphs[0].alignment for c in cells[2:]] == [2, 2, 2]  # numbers right-aligned (WD_ALIGN RIGHT)
+    assert cells[1].paragraphs[0].alignment is None
+    header = word.tables[0].rows[0].cells
+    assert header[4].paragraphs[0].alignment == 2 and header[1].paragraphs[0].alignment is None
+    assert Pt(10.5) == word.styles["Normal"].font.size
+
+
+def test_html_embeds_the_chinese_font_it_needs(settings) -> None:
+    """An HTML report renders Chinese on a machine without a Chinese font: it carries the packaged Noto Sans CJK SC
+    cut down to the report's characters, and that font has a glyph for every one of them."""
+    import io as io_module
+
+    from fontTools.ttLib import TTFont
+
+    markdown = "## 离职热点\n\n| 部门 | 离职率 |\n|---|---:|\n| 客服中心 | 24.1% |\n\n夜班的离职率最高（见附表）。"
+    written = export_report(settings, "客服中心保留方案", markdown=markdown, fmt="html")
+    page = Path(written.path).read_text(encoding="utf-8")
+    match = re.search(r'font-family: "Retention CJK".*?base64,([A-Za-z0-9+/=]+)', page)
+    assert match, "no embedded font"
+    font = TTFont(io_module.BytesIO(base64.b64decode(match.group(1))))
+    cmap = font.getBestCmap()
+    needed = {ch for ch in "客服中心保留方案离职热点部门率夜班的最高见附表（）。" if ord(ch) > 0x2E80}
+    assert all(ord(ch) in cmap for ch in needed), sorted(ch for ch in needed if ord(ch) not in cmap)
+    assert len(cmap) < 400 and written.size_bytes < 200_000  # a subset, not the 19 MB collection
+    english = export_report(settings, "Plan", markdown="## Hot spots\n\nNo Chinese here.", fmt="html")
+    assert "@font-face" not in Path(english.path).read_text(encoding="utf-8")  # nothing to embed
+
+
+def test_docx_embeds_the_chinese_font_it_needs(settings) -> None:
+    """A Chinese DOCX renders on a machine without a Chinese font: the packaged face, cut to the document's
+    characters, is embedded as Office obfuscates fonts (ECMA-376 §17.8.1: the first 32 bytes XOR-ed with the
+    reversed bytes of the GUID in w:fontKey), named in the font table, and East Asian text in every style uses it.
+    The check undoes the obfuscation by the standard's rule and reads the cmap of what comes out."""
+    import uuid
+    import zipfile
+
+    from fontTools.ttLib import TTFont
+    from lxml import etree
+
+    markdown = "## 离职热点\n\n| 部门 | 离职率 |\n|---|---:|\n| 客服中心 | 24.1% |\n\n夜班的离职率最高（见附表）。"
+    written = export_report(settings, "客服中心保留方案", markdown=markdown, fmt="docx")
+    w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    r = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+    with zipfile.ZipFile(written.path) as package:
+        table = etree.fromstring(package.read("word/fontTable.xml"))
+        embedded = [e for e in table.iter(f"{w}embedRegular")]
+        assert len(embedded) == 1
+        entry = embedded[0].getparent()
+        assert entry.get(f"{w}name") == "Noto Sans CJK SC"
+        rels = etree.fromstring(package.read("word/_rels/fontTable.xml.rels"))
+        target = next(rel.get("Target") for rel in rels if rel.get("Id") == embedded[0].get(f"{r}id"))
+        data = bytearray(package.read(f"word/{target}"))
+        types = package.read("[Content_Types].xml").decode()
+        assert "application/vnd.openxmlformats-officedocument.obfuscatedFont" in types
+        key = bytes.fromhex(uuid.UUID(embedded[0].get(f"{w}fontKey")).hex)[::-1]
+        for i in range(32):
+            data[i] ^= key[i % 16]
+        settings_xml = etree.fromstring(package.read("word/settings.xml"))
+        assert settings_xml.find(f"{w}embedTrueTypeFonts") is not None
+        styles = etree.fromstring(package.read("word/styles.xml"))
+        document_text = "".join(etree.fromstring(package.read("word/document.xml")).itertext())
+    font = TTFont(io.BytesIO(bytes(data)))
+    assert font.sfntVersion == "\x00\x01\x00\x00" and "glyf" in font  # TrueType outlines: what Word embeds
+    assert font["OS/2"].fsType == 0  # installable embedding, as the OFL font allows
+    cmap = font.getBestCmap()
+    needed = {ch for ch in document_text + "客服中心保留方案" if ord(ch) > 0x2E80}
+    assert needed and all(ord(ch) in cmap for ch in needed), sorted(ch for ch in needed if ord(ch) not in cmap)
+    east_asian = {e.get(f"{w}eastAsia") for e in styles.iter(f"{w}rFonts")}
+    assert east_asian == {"Noto Sans CJK SC"}
+    assert not [e for e in styles.iter(f"{w}rFonts") if e.get(f"{w}eastAsiaTheme")]  # no theme font wins over it
+    english = export_report(settings, "Plan", markdown="## Hot spots\n\nNo Chinese here.", fmt="docx")
+    with zipfile.ZipFile(english.path) as package:
+        assert not [n for n in package.namelist() if n.startswith("word/fonts/")]  # nothing to embed
+
+
+def test_wide_docx_tables_step_down_a_size_and_keep_numbers_and_dates_whole(settings) -> None:
+    """The demo's KPI table (nine columns) does not fit on one line per cell at body size: it is set at 9 pt and
+    the widest text columns give way first, so no number, date or identifier is broken; Chinese wraps between
+    characters. Widths are checked against each cell's width at the table's size, computed here by hand."""
+    from docx import Document as WordDocument
+
+    from retention_mcp.report.export import DOCX_CELL_PADDING_TWIPS, DOCX_CHAR_TWIPS, DOCX_TABLE_TWIPS
+
+    table = ("| # | KPI | 维度 | 单位 | 方向 | 基线 | 目标 | 权重 | 期限 |\n|---|---|---|---|---|---|---|---|---|\n"
+             "| 1 | 员工离职率 (turnover_rate) | 学习与成长 | 百分比 | 越低越好 | 38 | 29.7 | 30 | 2027-06-30 |\n"
+             "| 2 | 新员工90天内离职率 (early_attrition_rate) | 学习与成长 | 百分比 | 越低越好 | 8.7 | 6.1 | 20 | "
+             "2027-06-30 |\n| 4 | 客户满意度 (csat) | 客户 | 1–5 分 | 越高越好 | 3.41 | 3.58 | 25 | 2027-06-30 |\n")
+    written = export_report(settings, "KPI", markdown=table, fmt="docx")
+    word = WordDocument(written.path)
+    widths = grid_twips(word)
+    assert sum(widths) == DOCX_TABLE_TWIPS
+    sizes = {run.font.size.pt for row in word.tables[0].rows for cell in row.cells for p in cell.paragraphs
+             for run in p.runs}
+    assert sizes == {9.0}
+    char = DOCX_CHAR_TWIPS * 9 / 10.5
+    # longest piece that must not break, per column: "#" column 1 digit (at least 2), "(early_attrition_rate)",
+    # "1–5", "3.41", "2027-06-30"
+    for column, piece in ((1, "(early_attrition_rate)"), (3, "1–5"), (5, "3.41"), (6, "3.58"), (8, "2027-06-30")):
+        assert widths[column] >= len(piece) * char + DOCX_CELL_PADDING_TWIPS - 1, (column, widths)
+    assert widths[1] == max(widths)
+    narrow = export_report(settings, "KPI", markdown="| a | b |\n|---|---:|\n| x | 1 |\n", fmt="docx")
+    cell_runs = [run for row in WordDocument(narrow.path).tables[0].rows for c in row.cells for p in c.paragraphs
+                 for run in p.runs]
+    assert {run.font.size for run in cell_runs} == {None}  # body size, from the Normal style

@@ -33,8 +33,8 @@ def test_whole_years_get_year_bands_not_month_bands():
     result = turnover_breakdown(ds, by=["tenure_band"], policy=policy())
     got = {r.label: (r.headcount, r.leavers) for r in result.rows}
     y, left = frame["YearsAtCompany"], frame["Attrition"] == "Yes"
-    for label, members in (("<1 year", y == 0), ("1–2 years", y.between(1, 2)), ("3–5 years", y.between(3, 5)),
-                           (">5 years", y >= 6)):
+    for label, members in (("<1 year", y == 0), ("1-3 years", y.between(1, 2)), ("3-5 years", y.between(3, 4)),
+                           (">5 years", y >= 5)):
         assert got[label] == (members.sum(), (members & left).sum()), label
     assert not any("month" in label for label in got)
     text = breakdown_markdown(result)
@@ -57,7 +57,7 @@ def test_whole_years_curve_is_a_life_table_in_years_without_early_attrition():
     assert result.definition.early_kind == "unavailable"
     text = curve_markdown(result)
     assert "cannot show who left within 90 days" in text
-    assert "median tenure (years)" in text and "months" not in text.split("Early attrition")[0]
+    assert "median tenure (years)" in text and "months" not in text.split("90-day attrition of hires")[0]
 
 
 def test_whole_months_use_month_bands_and_early_attrition_from_the_life_table():
@@ -139,5 +139,5 @@ def test_ibm_years_at_company(shared_settings: Settings):
     # 16 of the 44 people with 0 completed years left: retention through year 1 = 1 − 16 / (1470 − 28 / 2)
     assert result.overall.retention[0].retention == pytest.approx(1 - 16 / (1470 - 14))
     text = curve_markdown(result)
-    assert "480" not in text and "months" not in text.split("Early attrition")[0]
+    assert "480" not in text and "months" not in text.split("90-day attrition of hires")[0]
     assert "recorded in whole years" in text

@@ -79,8 +79,9 @@ def test_ibm_cross_breakdown_and_tenure_band(shared_settings: Settings):
     assert got == pytest.approx(expected.to_dict())
     bands = turnover_breakdown(ds, by=["tenure_band"])
     # YearsAtCompany counts completed years: 0 cannot be split into "<=3 months" and "3-12 months", so the bands
-    # are completed years 0 | 1-2 | 3-5 | 6+ (issue 12 item 2: the old month bands put 0 years into "<=3 months").
-    band = pd.cut(raw["YearsAtCompany"], [-1, 0, 2, 5, 1_000], labels=["<1 year", "1–2 years", "3–5 years",
+    # keep the month bands' edges at 1, 3 and 5 years at year resolution: completed years 0 | 1-2 | 3-4 | 5+
+    # (issue 12 item 2: the old month bands put 0 years into "<=3 months"; issue 22: the same edges everywhere).
+    band = pd.cut(raw["YearsAtCompany"], [-1, 0, 2, 4, 1_000], labels=["<1 year", "1-3 years", "3-5 years",
                                                                         ">5 years"])
     expected_band = raw.groupby(band, observed=True)["Attrition"].agg(lambda s: (s == "Yes").mean())
     assert {r.label: r.rate for r in bands.rows} == pytest.approx(expected_band.to_dict())

@@ -266,16 +266,22 @@ class Wiring:
                 # An MCPError passes through the SDK unchanged: the client reads what to fix.
                 raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
 
-        arguments = [PromptArgument(name=a.name, description=_argument_description(a), required=a.required)
-                     for a in template.arguments]
+        from retention_mcp.templates import argument_description
+        from retention_mcp.wording import words
+
+        # in the template's own language: prompts/list lists each template in the server's language
+        arguments = [PromptArgument(name=a.name, description=argument_description(a, template.language),
+                                    required=a.required) for a in template.arguments]
         arguments.append(PromptArgument(
             name="language", required=False,
-            description=f"Language of the prompt: {' or '.join(LANGUAGES)} (default {self.settings.language})"))
+            description=words(template.language)("templates.language_argument", languages=" | ".join(LANGUAGES),
+                                                 default=self.settings.language)))
         return Prompt(name=name, title=template.title, description=template.description, arguments=arguments,
                       fn=render)
 
-    def check_prompt_request(self, library: Any, name: str, arguments: Mapping[str, Any] | None) -> None:
-        """Refuse (invalid params, saying what to send) an unknown prompt, an unknown argument or a missing one."""
+    def check_prompt_request(self, library: Any, name: str, arguments: Mapping[str, Any] | None) -> Any:
+        """Refuse (invalid params, saying what to send) an unknown prompt, an unknown argument or a missing one;
+        the template of the language asked for, when all is well."""
         from retention_mcp.templates import TemplateError
 
         if name not in library.templates:
@@ -296,6 +302,7 @@ class Wiring:
         if missing:
             wanted = "; ".join(f"{a.name} ({a.description or a.type}, e.g. {a.example()})" for a in missing)
             raise MCPError(code=INVALID_PARAMS, message=f"prompt {name}: missing required argument(s): {wanted}")
+        return template
 
     # -- completions
 
@@ -383,13 +390,17 @@ class RequestHooks:
                     return result
             if method in NEEDS_REGISTRATION and not wiring.registered:
                 await anyio.to_thread.run_sync(wiring.ensure_registered)
+            template = None
             if method in ("prompts/list", "prompts/get"):
                 library = await anyio.to_thread.run_sync(wiring.prompt_library)
                 wiring.sync_prompts(library)
                 if method == "prompts/get":
                     params = ctx.params or {}
-                    wiring.check_prompt_request(library, str(params.get("name", "")), params.get("arguments"))
+                    template = wiring.check_prompt_request(library, str(params.get("name", "")),
+                                                           params.get("arguments"))
             result = await call_next(ctx)
+            if template is not None and isinstance(result, dict):
+                result = {**result, "description": template.description}  # the language asked for
             if method == "tools/list" and isinstance(result, dict) and isinstance(result.get("tools"), list):
                 result = {**result, "tools": wiring.listed_tools(result["tools"])}
             elif method == "resources/read" and isinstance(result, dict):
@@ -431,17 +442,6 @@ def _guarded(fn: Callable[..., Awaitable[CallToolResult]], name: str) -> Callabl
     call.__name__ = call.__qualname__ = name
     call.__doc__ = fn.__doc__
     return call
-
-
-def _argument_description(arg: Any) -> str:
-    text = arg.description or arg.name
-    hints = {"score": " (0-100)", "rate": " (e.g. 17.8% or 0.178)", "data": " (treated as data, not instructions)"}
-    text += hints.get(arg.type, "")
-    if arg.choices:
-        text += f" One of: {', '.join(arg.choices)}."
-    if arg.default is not None:
-        text += f" Default: {arg.default}."
-    return text
 
 
 def _quietly(warmer: Callable[[], None]) -> None:

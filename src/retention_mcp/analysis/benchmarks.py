@@ -10,6 +10,7 @@ conflicting is never shown; a secondary transcription says that it is one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -18,6 +19,8 @@ from pydantic import BaseModel, Field, ValidationError
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
 
+#: A Chinese character: research notes kept in English are not shown in a Chinese text (see notes_in_record).
+CJK = re.compile("[\u4e00-\u9fff]")
 MeasureKind = Literal["all", "voluntary", "involuntary", "early", "unclear"]
 #: Years between the company's period and a figure's before the figure is called dated.
 DATED_YEARS = 5
@@ -141,7 +144,10 @@ def compare(catalog: BenchmarkCatalog, *, rate: float, measure: str = "all", reg
         raise InputError(f"rate must be an annual fraction such as 0.297 (29.7%), not {rate!r}")
     if measure not in ("all", "voluntary", "involuntary", "early"):
         raise InputError("measure must be all, voluntary, involuntary or early (leavers within the first months)")
-    lang = "zh" if language == "zh" else "en"
+    from retention_mcp.wording import words
+
+    w = words(language)
+    lang = w.language
     region_key = resolve_key(region, catalog.regions, "region")
     industry_key = resolve_key(industry, catalog.industries, "industry")
     regions = catalog.region_fallback.get(region_key, [region_key]) if region_key else None
@@ -220,18 +226,44 @@ def compare(catalog: BenchmarkCatalog, *, rate: float, measure: str = "all", reg
             value=_pct(figure.value), annual=_pct(figure.annual_value))
         annual = figure.annual_value
         comparisons.append(Comparison(
-            id=figure.id, label=f"{figure.source.split(',')[0]} — {figure.measure}; {figure.industry}; "
-                                f"{figure.region}; {figure.period}",
+            id=figure.id, label=_label(figure, catalog, w),
             published_value=figure.value, annual_value=annual, conversion=conversion,
             difference_pp=None if annual is None else round((rate - annual) * 100, 2),
             ratio=None if not annual else rate / annual, source=figure.source, url=figure.url,
             period=str(figure.period), year=figure.period_year, verification=figure.verification,
             verification_text=str(catalog.verification_levels[figure.verification][lang]), caveats=figure.caveats,
             warnings=[*(company_warnings or []), *warns, *([note] if note else [])]))
-    company = Company(rate=rate, measure=measure, region=region_key, industry=industry_key, year=year, source=source)
-    left_out = [f"{name.replace('_', ' ')}: {count}" for name, count in counts.items() if count]
-    return BenchmarkResult(company=company, comparisons=comparisons, verdict=_verdict(rate, comparisons, lang),
+    company = Company(rate=rate, measure=measure, region=region_key, industry=industry_key, year=year,
+                      source=w("benchmarks.given") if source == "given" else source)
+    left_out = [f"{w.option('benchmarks.left_out', name)}{w.colon}{count}" for name, count in counts.items() if count]
+    return BenchmarkResult(company=company, comparisons=comparisons, verdict=_verdict(rate, comparisons, w),
                            left_out=left_out)
+
+
+def _label(figure: BenchmarkFigure, catalog: BenchmarkCatalog, w: Any) -> str:
+    """What the figure is, in one line: its publisher (a name) and, in Chinese, the measure, industry, region and
+    year from the catalog's coded fields (the recorded English wording stays in ``source`` and ``period``)."""
+    publisher = publisher_of(figure.source)
+    if not w.zh:
+        return w("benchmarks.label", publisher=publisher, measure=figure.measure, industry=figure.industry,
+                 region=figure.region, period=figure.period)
+    return w("benchmarks.label", publisher=publisher, measure=w.option("benchmarks.measure", figure.measure_kind),
+             industry=catalog.industries.get(figure.industry_key, {}).get("zh", figure.industry_key),
+             region=catalog.regions.get(figure.region_key, {}).get("zh", figure.region_key),
+             period=_period(figure.period_year, str(figure.period), w))
+
+
+def publisher_of(source: str) -> str:
+    """Who published a figure, from its citation: the text before the first comma or parenthesis
+    ("SQM Group, press release …" → "SQM Group")."""
+    return re.split(r",| \(", source, maxsplit=1)[0].strip()
+
+
+def _period(year: int | None, recorded: str, w: Any) -> str:
+    """The figure's period: as recorded in English, its year in Chinese ('—' when it has none)."""
+    if not w.zh:
+        return recorded
+    return w("benchmarks.year", year=year) if year is not None else "—"
 
 
 def _pct(value: float | None) -> str:
@@ -240,47 +272,43 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else percent(value)
 
 
-def _verdict(rate: float, comparisons: list[Comparison], lang: str) -> str:
+def _verdict(rate: float, comparisons: list[Comparison], w: Any) -> str:
     values = [c.annual_value for c in comparisons if c.annual_value is not None]
     if not values:
-        return "没有可比的公开数据。" if lang == "zh" else "No comparable published figure."
+        return w("benchmarks.none_comparable")
     best = next(c for c in comparisons if c.annual_value is not None)
     low, high = min(values), max(values)
     gap = (rate - best.annual_value) * 100  # type: ignore[operator]
-    if lang == "zh":
-        return (f"最接近的可比数据 `{best.id}`（年化 {_pct(best.annual_value)}，{best.period}）：您的 {_pct(rate)} "
-                f"{'高' if gap > 0 else '低'} {abs(gap):.1f} 个百分点；所列 {len(values)} 个数据的范围为 {_pct(low)}–"
-                f"{_pct(high)}。基准只是背景，不是目标：先看各数据的口径与核实程度，再判断高低。")
     where = "above" if rate > high else "below" if rate < low else "within"
-    return (f"Closest comparable figure `{best.id}` (annual {_pct(best.annual_value)}, {best.period}): your "
-            f"{_pct(rate)} is {abs(gap):.1f} pp {'above' if gap > 0 else 'below'} it, and {where} the range of the "
-            f"{len(values)} figures shown ({_pct(low)}–{_pct(high)}). Benchmarks are context, not targets: read each "
-            "figure's definition and verification before calling a rate high or low.")
+    side = w.option("benchmarks.side", "above" if gap > 0 else "below")
+    return w("benchmarks.verdict", id=best.id, annual=_pct(best.annual_value),
+             period=_period(best.year, best.period, w), rate=_pct(rate), gap=f"{abs(gap):.1f}", side=side,
+             where=w.option("benchmarks.where", where), count=len(values), low=_pct(low), high=_pct(high))
 
 
 def benchmark_markdown(result: BenchmarkResult, language: str = "en") -> str:
-    zh = language == "zh"
+    from retention_mcp.wording import words
+
+    w = words(language)
     c = result.company
-    kind = "" if c.measure == "all" else c.measure + " "
-    head = (f"**离职率对标**：您的{kind}年化离职率 {_pct(c.rate)}（{c.source}）" if zh else
-            f"**Benchmarks** for your {c.measure} annual turnover of {_pct(c.rate)} ({c.source})")
-    lines = [head, "", result.verdict, ""]
+    measure = "" if c.measure == "all" and w.zh else w.option("benchmarks.measure", c.measure)
+    lines = [w("benchmarks.title", measure=measure, rate=_pct(c.rate), source=c.source), "", result.verdict, ""]
     if result.comparisons:
-        lines += ["| 数据 | 发布值 | 年化 | 差距（百分点）| 年份 | 核实程度 |" if zh else
-                  "| figure | published | annual | gap (pp) | year | verification |", "|---|---:|---:|---:|---|---|"]
+        lines += [w("benchmarks.columns"), "|---|---:|---:|---:|---|---|"]
         for item in result.comparisons:
             gap = "" if item.difference_pp is None else f"{item.difference_pp:+.1f}"
             lines.append(f"| {item.label} | {_pct(item.published_value)} | {_pct(item.annual_value)} | {gap} | "
-                         f"{item.period} | {item.verification_text} |")
+                         f"{_period(item.year, item.period, w)} | {item.verification_text} |")
         lines.append("")
         for item in result.comparisons:
-            lines.append(f"- `{item.id}`: {item.conversion}. {item.source} <{item.url}>. "
-                         + ("注意：" if zh else "Warnings: ") + "; ".join(w.rstrip("。.") for w in item.warnings)
-                         + ". "
-                         + ("说明：" if zh else "Caveats: ") + item.caveats)
+            lines.append(w("benchmarks.item", id=item.id, conversion=item.conversion, source=item.source, url=item.url,
+                           warnings=w.semicolon.join(x.rstrip("。.") for x in item.warnings)))
+            if not w.zh or CJK.search(item.caveats):  # research notes are shown in the language they are kept in
+                lines.append(w("benchmarks.caveats", caveats=item.caveats))
+        if w.zh and not all(CJK.search(item.caveats) for item in result.comparisons):
+            lines += ["", w("benchmarks.notes_in_record")]
     if result.left_out:
-        lines.append("\n" + ("未列出：" if zh else "Not shown: ") + ", ".join(result.left_out)
-                     + ("（冲突数据从不显示）。" if zh else " (a conflicting figure is never shown)."))
+        lines.append("\n" + w("benchmarks.not_shown", counts=w.comma.join(result.left_out)))
     for note in result.notes:
-        lines.append(f"\n{'说明' if zh else 'Note'}: {note}")
+        lines.append(f"\n{w('common.note')}{w.colon}{note}")
     return "\n".join(lines)

@@ -29,8 +29,9 @@ from retention_mcp.data.dataset import Dataset, day_numbers, day_to_date
 from retention_mcp.data.dimensions import Scope
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
+from retention_mcp.wording import ResultLanguage, Words
+from retention_mcp.wording import words as words_of
 
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 #: Figures that are fractions: build_kpis takes percent KPIs in points (× 100).
 FRACTION_FIGURES = frozenset({"answer_rate", "unanswered_rate", "service_level_offered", "service_level_answered",
                               "resolution_rate", "csat_top_box_share"})
@@ -137,6 +138,7 @@ class CallProfile(Evidenced):
     definitions: list[str]
     scope: str | None = None
     notes: list[str] = Field(default_factory=list)
+    language: ResultLanguage = "en"
 
 
 def time_of_day_seconds(series: Any) -> Any:
@@ -173,11 +175,14 @@ def time_of_day_seconds(series: Any) -> Any:
 
 
 def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minutes: int = 30,
-                     answer_within_seconds: float = 20, catalog: Mapping[str, Any] | None = None) -> CallProfile:
-    """The profile of a call log within ``scope``: see the module docstring."""
+                     answer_within_seconds: float = 20, catalog: Mapping[str, Any] | None = None,
+                     w: Words | None = None) -> CallProfile:
+    """The profile of a call log within ``scope``: see the module docstring. Texts in ``w``'s language."""
     import numpy as np
 
     from retention_mcp.analysis.patience import estimate_patience
+
+    w = w or words_of("en")
     from retention_mcp.analysis.scorecard import to_number, to_seconds
     from retention_mcp.analysis.stats import t_interval, wilson_interval
     from retention_mcp.data.dates import parse_flags
@@ -203,35 +208,26 @@ def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minute
                          "CSAT column was recognised. Name them with column_map, e.g. {\"call_date\": \"Date\", "
                          "\"call_time\": \"Time\", \"answered\": \"Answered\", \"asa\": \"Wait\", \"aht\": \"Talk\"}")
     notes: list[str] = []
-    words = (ds.table.true_words, ds.table.false_words)
+    flag_words = (ds.table.true_words, ds.table.false_words)
     in_scope = int(rows.sum())
-    definitions = [
-        "Offered = calls with a known answered flag; answer rate = answered ÷ offered (Wilson 95% interval).",
-        f"Arrivals: calls per {interval_minutes}-minute interval; mean over the days observed (dates of that "
-        "weekday with at least one call), and the busiest single interval.",
-        f"Service level: speed of answer ≤ {answer_within_seconds:g} s; of answered calls (÷ answered calls with a "
-        "speed of answer) and of offered calls (÷ offered: abandoned calls count as missed, the KPI catalog's "
-        "definition).",
-        "AHT = mean duration of answered calls as logged; ASA = mean speed of answer of answered calls; seconds, "
-        "Student t 95% intervals.",
-        "CSAT: ratings of answered calls; 0 on a 1-5 scale = no rating (missing).",
-    ]
+    d = "calls.definitions"
+    definitions = [w(f"{d}.offered"), w(f"{d}.arrivals", minutes=interval_minutes),
+                   w(f"{d}.service_level", seconds=f"{answer_within_seconds:g}"), w(f"{d}.aht"), w(f"{d}.csat")]
+    n = "calls.notes"
 
     # answered
     if roles["answered"] is not None:
-        flags = parse_flags(frame[roles["answered"]], words).values.to_numpy(dtype="float64", na_value=np.nan)
+        flags = parse_flags(frame[roles["answered"]], flag_words).values.to_numpy(dtype="float64", na_value=np.nan)
         known = rows & np.isfinite(flags)
         unknown = in_scope - int(known.sum())
         if unknown:
-            notes.append(f"{unknown} call(s) have an answered value that is not yes/no (or blank); they are left out "
-                         "of the offered calls")
+            notes.append(w(f"{n}.unknown_answered", count=unknown))
         answered = known & (flags > 0.5)
         offered_mask = known
     else:
         answered = rows.copy()
         offered_mask = rows
-        notes.append("no answered column: every call is treated as answered, so the answer rate and the service "
-                     "level of offered calls are not available")
+        notes.append(w(f"{n}.no_answered"))
     offered = int(offered_mask.sum())
     n_answered = int(answered.sum())
     if offered == 0:
@@ -278,14 +274,12 @@ def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minute
             has_lost_waits = bool(unanswered.any()) and bool(np.isfinite(lost_waits).all())
             result.patience = estimate_patience(asa[with_asa], offered,
                                                 lost_waits if has_lost_waits else None,
-                                                abandoned=int(unanswered.sum()))
+                                                abandoned=int(unanswered.sum()), w=w)
         missing = n_answered - n_with
         if missing:
-            notes.append(f"{missing} answered call(s) have no speed of answer; they are left out of ASA and of the "
-                         "service level of answered calls, and count as missed in the service level of offered "
-                         "calls")
+            notes.append(w(f"{n}.no_asa_value", count=missing))
     else:
-        notes.append("no speed-of-answer column: no ASA and no service level")
+        notes.append(w(f"{n}.no_asa"))
 
     # handle time
     if roles["aht"] is not None:
@@ -294,10 +288,9 @@ def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minute
         result.aht_seconds, result.aht_ci_low, result.aht_ci_high, result.aht_calls = mean_with_interval(aht)
         if result.aht_calls:
             result.aht_median_seconds = float(np.median(aht[np.isfinite(aht)]))
-        notes.append(f"AHT is the logged duration ({roles['aht']!r}); if it is talk time only, add hold and "
-                     "after-call work before passing it to erlang_staffing")
+        notes.append(w(f"{n}.aht_logged", column=roles["aht"]))
     else:
-        notes.append("no talk or handle time column: no AHT, so no erlang_staffing inputs")
+        notes.append(w(f"{n}.no_aht"))
 
     # CSAT
     if roles["csat"] is not None:
@@ -308,7 +301,7 @@ def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minute
             zeros = int((answered & np.isfinite(ratings) & (ratings < 1)).sum())
             ratings = np.where(ratings >= 1, ratings, np.nan)
             if zeros:
-                notes.append(f"{zeros} answered call(s) have a CSAT of 0 on a 1-5 scale: no rating (missing)")
+                notes.append(w(f"{n}.csat_zero", count=zeros))
         csat = np.where(answered, ratings, np.nan)
         result.csat_mean, result.csat_ci_low, result.csat_ci_high, result.csat_rated = mean_with_interval(csat)
         present = csat[np.isfinite(csat)]
@@ -325,7 +318,7 @@ def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minute
 
     # resolution
     if roles["resolved"] is not None:
-        resolved = parse_flags(frame[roles["resolved"]], words).values.to_numpy(dtype="float64", na_value=np.nan)
+        resolved = parse_flags(frame[roles["resolved"]], flag_words).values.to_numpy(dtype="float64", na_value=np.nan)
         base = answered & np.isfinite(resolved)
         if base.any():
             hits = int((base & (resolved > 0.5)).sum())
@@ -333,12 +326,12 @@ def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minute
             result.resolution_rate_ci_low, result.resolution_rate_ci_high = wilson_interval(hits, int(base.sum()))
 
     # arrivals
-    _arrivals(ds, frame, roles, rows, interval_minutes, catalog, result, notes)
+    _arrivals(ds, frame, roles, rows, interval_minutes, catalog, result, notes, w)
 
     if roles["agent"] is not None:
         agents = frame[roles["agent"]][rows].dropna().astype(str).str.strip()
         result.agents = int(agents[agents != ""].nunique())
-        notes.append("agents are counted, never named")
+        notes.append(w(f"{n}.agents"))
 
     if result.peaks and result.aht_seconds is not None:
         peak = result.peaks[0]
@@ -347,7 +340,8 @@ def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minute
                                             answer_within_seconds=float(answer_within_seconds),
                                             patience_seconds=(result.patience.patience_seconds
                                                               if result.patience is not None else None),
-                                            peak=f"{peak.weekday} {peak.start} (mean over {peak.days} days)")
+                                            peak=w("calls.peak", weekday=peak.weekday, start=peak.start,
+                                                   days=peak.days))
     figures = {name: getattr(result, name) for name in ("answer_rate", "unanswered_rate", "service_level_offered",
                                                         "service_level_answered", "asa_seconds", "aht_seconds",
                                                         "csat_mean", "resolution_rate")}
@@ -358,6 +352,7 @@ def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minute
         baseline = value * 100 if figure in FRACTION_FIGURES else value
         result.kpi_baselines.append(KpiBaseline(id=str(kpi_id), baseline=round(float(baseline), 4), source=figure))
     result.notes = notes  # (the model keeps a copy of the list it was given)
+    result.language = w.language
     return result
 
 
@@ -367,7 +362,7 @@ def _slot_label(slot: int, interval_minutes: int) -> str:
 
 
 def _arrivals(ds: Dataset, frame: Any, roles: Mapping[str, str | None], rows: Any, interval_minutes: int,
-              catalog: Mapping[str, Any], result: CallProfile, notes: list[str]) -> None:
+              catalog: Mapping[str, Any], result: CallProfile, notes: list[str], w: Words) -> None:
     import numpy as np
 
     from retention_mcp.data.dataset import NO_DATE
@@ -375,24 +370,22 @@ def _arrivals(ds: Dataset, frame: Any, roles: Mapping[str, str | None], rows: An
 
     date_column = roles["call_date"] or roles["call_time"]
     if date_column is None:
-        notes.append("no date column: arrivals per interval need the date and time of each call")
+        notes.append(w("calls.notes.no_date"))
         return
     parsed = parse_dates(frame[date_column])
     days = day_numbers(parsed.values)
     if roles["call_time"] is None:
-        notes.append("no time-of-day column: arrivals are per day only, so there are no erlang_staffing inputs")
+        notes.append(w("calls.notes.no_time"))
         seconds = np.full(ds.rows, np.nan)
     else:
         seconds = time_of_day_seconds(frame[roles["call_time"]])
     dated = rows & (days != NO_DATE)
     undated = int(rows.sum()) - int(dated.sum())
     if undated:
-        notes.append(f"{undated} call(s) have no readable date in {date_column!r}; they are left out of arrivals")
+        notes.append(w("calls.notes.undated", count=undated, column=date_column))
     if not dated.any():
         return
-    weekday_names = list(catalog.get("weekdays") or WEEKDAYS)
-    if len(weekday_names) != 7:
-        weekday_names = list(WEEKDAYS)
+    weekday_names = [w(f"calls.weekdays.{day}") for day in range(7)]
     day_list = days[dated]
     first, last = int(day_list.min()), int(day_list.max())
     observed = np.unique(day_list)
@@ -400,8 +393,7 @@ def _arrivals(ds: Dataset, frame: Any, roles: Mapping[str, str | None], rows: An
     result.days_observed = len(observed)
     result.calendar_days = last - first + 1
     if result.calendar_days > result.days_observed:
-        notes.append(f"{result.calendar_days - result.days_observed} day(s) between the first and last date have no "
-                     "call (closed, or missing from the export); means are over days with calls")
+        notes.append(w("calls.notes.gap_days", count=result.calendar_days - result.days_observed))
     observed_weekday = (observed + 3) % 7  # 1970-01-01 was a Thursday (weekday 3)
     days_per_weekday = np.bincount(observed_weekday, minlength=7)
     calls_per_weekday = np.bincount((day_list + 3) % 7, minlength=7)
@@ -412,7 +404,7 @@ def _arrivals(ds: Dataset, frame: Any, roles: Mapping[str, str | None], rows: An
     timed = dated & np.isfinite(seconds)
     untimed = int(dated.sum()) - int(timed.sum())
     if roles["call_time"] is not None and untimed:
-        notes.append(f"{untimed} call(s) have no readable time of day; they are left out of the interval table")
+        notes.append(w("calls.notes.untimed", count=untimed))
     if not timed.any():
         return
     slots_per_day = 24 * 60 // interval_minutes
@@ -442,76 +434,84 @@ def _arrivals(ds: Dataset, frame: Any, roles: Mapping[str, str | None], rows: An
     result.peaks = sorted(intervals, key=lambda r: (-r.mean_calls, order[r.weekday], r.start))[:count]
 
 
-def call_profile_markdown(result: CallProfile) -> str:
+def call_profile_markdown(result: CallProfile, w: Words | None = None) -> str:
     from retention_mcp.units import percent
+
+    w = w or words_of(result.language)
+    t = "calls.text"
+    na = w("common.not_available")
+
+    def interval(low: str | None, high: str | None) -> str:
+        return w(f"{t}.interval", low=low, high=high) if low is not None and high is not None else ""
 
     def seconds(value: float | None, low: float | None = None, high: float | None = None) -> str:
         if value is None:
-            return "n/a"
-        interval = f" (95% CI {low:.1f}–{high:.1f})" if low is not None and high is not None else ""
-        return f"{value:.1f} s{interval}"
+            return na
+        return w(f"{t}.seconds", value=f"{value:.1f}") + interval(
+            f"{low:.1f}" if low is not None else None, f"{high:.1f}" if high is not None else None)
 
     def share(value: float | None, low: float | None = None, high: float | None = None) -> str:
         if value is None:
-            return "n/a"
-        interval = f" (95% CI {percent(low)}–{percent(high)})" if low is not None and high is not None else ""
-        return f"{percent(value)}{interval}"
+            return na
+        return percent(value) + interval(percent(low) if low is not None else None,
+                                         percent(high) if high is not None else None)
 
-    span = (f"{result.first_date} to {result.last_date}, {result.days_observed} days with calls"
-            if result.first_date else "no dates")
-    answered = result.calls_answered if result.calls_answered is not None else "n/a"
+    span = (w(f"{t}.span", first=result.first_date, last=result.last_date, days=result.days_observed)
+            if result.first_date else w(f"{t}.no_dates"))
+    answered = result.calls_answered if result.calls_answered is not None else na
     sl_answered = share(result.service_level_answered, result.service_level_answered_ci_low,
                         result.service_level_answered_ci_high)
     sl_offered = share(result.service_level_offered, result.service_level_offered_ci_low,
                        result.service_level_offered_ci_high)
-    threshold = f"{result.answer_within_seconds:g} s"
-    lines = [f"**Call-log profile** — {result.calls_in_scope:,} calls ({span}).", "",
-             "| measure | value |", "|---|---|",
-             f"| offered / answered | {result.calls_offered:,} / {answered} |",
-             f"| answer rate | {share(result.answer_rate, result.answer_rate_ci_low, result.answer_rate_ci_high)} |",
-             f"| service level ≤ {threshold}, of answered | {sl_answered} |",
-             f"| service level ≤ {threshold}, of offered | {sl_offered} |",
-             f"| ASA (answered) | {seconds(result.asa_seconds, result.asa_ci_low, result.asa_ci_high)} |",
-             f"| AHT (answered) | {seconds(result.aht_seconds, result.aht_ci_low, result.aht_ci_high)} |"]
+    threshold = w(f"{t}.seconds", value=f"{result.answer_within_seconds:g}")
+    lines = [w(f"{t}.title", calls=f"{result.calls_in_scope:,}", span=span), "",
+             w(f"{t}.columns"), "|---|---|",
+             f"| {w(f'{t}.offered')} | {result.calls_offered:,} / {answered} |",
+             f"| {w(f'{t}.answer_rate')} | "
+             f"{share(result.answer_rate, result.answer_rate_ci_low, result.answer_rate_ci_high)} |",
+             f"| {w(f'{t}.sl_answered', threshold=threshold)} | {sl_answered} |",
+             f"| {w(f'{t}.sl_offered', threshold=threshold)} | {sl_offered} |",
+             f"| {w(f'{t}.asa')} | {seconds(result.asa_seconds, result.asa_ci_low, result.asa_ci_high)} |",
+             f"| {w(f'{t}.aht')} | {seconds(result.aht_seconds, result.aht_ci_low, result.aht_ci_high)} |"]
     if result.csat_mean is not None:
-        interval = (f" (95% CI {result.csat_ci_low:.2f}–{result.csat_ci_high:.2f})"
-                    if result.csat_ci_low is not None and result.csat_ci_high is not None else "")
-        lines.append(f"| CSAT mean ({result.csat_rated:,} rated) | {result.csat_mean:.2f}{interval} |")
+        csat_interval = interval(f"{result.csat_ci_low:.2f}" if result.csat_ci_low is not None else None,
+                                 f"{result.csat_ci_high:.2f}" if result.csat_ci_high is not None else None)
+        lines.append(f"| {w(f'{t}.csat_mean', rated=f'{result.csat_rated:,}')} | {result.csat_mean:.2f}"
+                     f"{csat_interval} |")
     if result.csat_top_box_share is not None:
         top_box = share(result.csat_top_box_share, result.csat_top_box_ci_low, result.csat_top_box_ci_high)
-        lines.append(f"| CSAT top box (4-5) | {top_box} |")
+        lines.append(f"| {w(f'{t}.csat_top')} | {top_box} |")
     if result.csat_distribution:
-        lines.append("| CSAT distribution | " + ", ".join(f"{c.rating}: {percent(c.share)}"
-                                                         for c in result.csat_distribution) + " |")
+        lines.append(f"| {w(f'{t}.csat_distribution')} | " + w.enumeration.join(
+            f"{c.rating}: {percent(c.share)}" for c in result.csat_distribution) + " |")
     if result.resolution_rate is not None:
         resolved = share(result.resolution_rate, result.resolution_rate_ci_low, result.resolution_rate_ci_high)
-        lines.append(f"| resolved (of answered) | {resolved} |")
+        lines.append(f"| {w(f'{t}.resolved')} | {resolved} |")
     if result.patience is not None and result.patience.patience_seconds is not None:
         pat = result.patience
-        lines.append(f"| caller patience (Erlang A) | {seconds(pat.patience_seconds, pat.ci_low, pat.ci_high)} |")
+        lines.append(f"| {w(f'{t}.patience')} | {seconds(pat.patience_seconds, pat.ci_low, pat.ci_high)} |")
     if result.peaks:
-        lines += ["", f"**Peak {result.interval_minutes}-minute intervals** (mean calls over the days observed):", "",
-                  "| weekday | start | mean calls | days | busiest |", "|---|---|---:|---:|---:|"]
+        lines += ["", w(f"{t}.peaks", minutes=result.interval_minutes), "", w(f"{t}.peak_columns"),
+                  "|---|---|---:|---:|---:|"]
         lines += [f"| {p.weekday} | {p.start} | {p.mean_calls:.1f} | {p.days} | {p.max_calls} |" for p in result.peaks]
     if result.by_time_of_day:
         busiest = sorted(result.by_time_of_day, key=lambda r: -r.mean_calls)[:3]
-        lines.append("\nBusiest times of day (all days): " + ", ".join(f"{r.start} {r.mean_calls:.1f} calls"
-                                                                        for r in busiest) + ".")
+        lines.append("\n" + w(f"{t}.busiest", times=w.enumeration.join(
+            w(f"{t}.busiest_item", start=r.start, calls=f"{r.mean_calls:.1f}") for r in busiest)))
     if result.erlang_inputs is not None:
         e = result.erlang_inputs
-        lines += ["", f"For `erlang_staffing`: calls={e.calls:.2f}, interval_minutes={e.interval_minutes}, "
-                      f"aht_seconds={e.aht_seconds:.1f}, answer_within_seconds={e.answer_within_seconds:g}"
-                      + (f", patience_seconds={e.patience_seconds:.0f}" if e.patience_seconds is not None else "")
-                      + f" (peak: {e.peak})."]
+        patience = (f"{w.comma}patience_seconds={e.patience_seconds:.0f}" if e.patience_seconds is not None else "")
+        lines += ["", w(f"{t}.erlang", calls=f"{e.calls:.2f}", minutes=e.interval_minutes,
+                        aht=f"{e.aht_seconds:.1f}", within=f"{e.answer_within_seconds:g}", patience=patience,
+                        peak=e.peak)]
     if result.kpi_baselines:
-        lines.append("For `build_kpis` (items: id, baseline; percent KPIs in points): "
-                     + ", ".join(f"{{'id': '{b.id}', 'baseline': {b.baseline:g}}}" for b in result.kpi_baselines)
-                     + ".")
+        lines.append(w(f"{t}.kpis", items=", ".join(f"{{'id': '{b.id}', 'baseline': {b.baseline:g}}}"
+                                                  for b in result.kpi_baselines)))
     lines += ["", *result.definitions]
     if result.patience is not None:
-        lines.append(f"Caller patience: {result.patience.method_text}.")
+        lines.append(w(f"{t}.patience_method", method=result.patience.method_text))
     if result.scope:
-        lines.append(f"\nScope: {result.scope}.")
+        lines.append(f"\n{w('common.scope')}{w.colon}{w.sentence(result.scope)}")
     for note in result.notes:
-        lines.append(f"\nNote: {note}")
+        lines.append(f"\n{w('common.note')}{w.colon}{note}")
     return "\n".join(lines)

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from retention_mcp.data.dataset import Dataset
+from retention_mcp.data.dataset import Dataset, leaver_source_text
 from retention_mcp.data.dimensions import Scope, build_dimension, hidden_cells
 from retention_mcp.data.disclosure import Policy, hidden_groups
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
+from retention_mcp.wording import ResultLanguage, Words, sensitive_caution, words
 
 if TYPE_CHECKING:
     import numpy as np
@@ -153,11 +154,10 @@ class DriverResult(Evidenced):
     warnings: list[str] = Field(default_factory=list, description="Things to check before trusting the ranking")
     caveat: str = Field(description="Correlation versus cause")
     scope: str | None = Field(None, description="the `where` filter and the rows in scope, when one was given")
+    language: ResultLanguage = "en"
 
 
-CAVEAT = ("These are associations in cross-sectional data, not causes: a driver that ranks high moves together with "
-          "the outcome, but something else may drive both. Test a change (pilot, before/after, exit interviews) "
-          "before budgeting on it.")
+
 
 
 # -- value coercion ---------------------------------------------------------------------------------
@@ -375,7 +375,8 @@ def _prepare_driver(name: str, series: pd.Series) -> tuple[str, pd.Series] | Non
     return "categorical", series.astype("string").str.strip().replace("", None)
 
 
-def _auto_drivers(ds: Dataset, df: pd.DataFrame, outcome: str, skip: set[str]) -> tuple[list[str], list[str]]:
+def _auto_drivers(ds: Dataset, df: pd.DataFrame, outcome: str, skip: set[str],
+                  w: Words) -> tuple[list[str], list[str]]:
     """Every usable column of the file, except the outcome, identifying columns, dates and columns that
     restate the outcome; with the reason for each one left out."""
     import pandas as pd
@@ -387,25 +388,25 @@ def _auto_drivers(ds: Dataset, df: pd.DataFrame, outcome: str, skip: set[str]) -
         if name == outcome or name in skip:
             continue
         if ds.identity(name) is not None:
-            excluded.append(f"{name}: identifies or names people")
+            excluded.append(w("drivers.excluded.identifying", name=name))
             continue
         series = df[name] if name in df else ds.frame[name]
         present = series.dropna()
         if name in restating:
-            excluded.append(f"{name}: describes the departure itself (restates the outcome)")
+            excluded.append(w("drivers.excluded.restates", name=name))
         elif series.isna().any() and df.loc[series.notna().to_numpy(), outcome].nunique() < 2:
             # e.g. a column filled in only for leavers restates the outcome (leakage)
-            excluded.append(f"{name}: recorded only for one outcome value (restates the outcome)")
+            excluded.append(w("drivers.excluded.one_outcome", name=name))
         elif present.nunique() < 2:
-            excluded.append(f"{name}: constant or empty")
+            excluded.append(w("drivers.excluded.constant", name=name))
         elif ds.roles.role_of(name) == "hire_date" or DATE_NAME.search(name) or \
                 pd.api.types.is_datetime64_any_dtype(series):
-            excluded.append(f"{name}: a date")
+            excluded.append(w("drivers.excluded.date", name=name))
         elif (_numeric(series) is not None or flag_to_number(series) is not None
               or present.nunique() <= AUTO_MAX_LEVELS):
             chosen.append(name)
         else:
-            excluded.append(f"{name}: text with {present.nunique()} levels")
+            excluded.append(w("drivers.excluded.text", name=name, levels=present.nunique()))
     return chosen, excluded
 
 
@@ -460,17 +461,18 @@ def _effect(driver: pd.Series, outcome: pd.Series, kind: str, method: str,
 
 
 def _direction(effect: float | None, kind: str, name: str, outcome: str,
-               binary_outcome: bool) -> tuple[str, str]:
+               binary_outcome: bool, w: Words) -> tuple[str, str]:
+    d = "drivers.direction"
     if kind == "categorical":
-        return "varies", f"{outcome} differs across levels of {name} (see levels)"
+        return "varies", w(f"{d}.varies", outcome=outcome, name=name)
     if effect is None or abs(effect) < 0.01:
-        return "none", "no clear relation"
-    what = "leaving" if binary_outcome else f"higher {outcome}"
-    less = "less leaving" if binary_outcome else f"lower {outcome}"
-    subject = f"{name} = yes" if kind == "flag" else f"higher {name}"
+        return "none", w(f"{d}.none")
+    subject = w(f"{d}.flag_subject", name=name) if kind == "flag" else w(f"{d}.higher_subject", name=name)
     if effect > 0:
-        return "positive", f"{subject} goes with more {what}" if binary_outcome else f"{subject} goes with {what}"
-    return "negative", f"{subject} goes with {less}"
+        return "positive", w(f"{d}.more_leaving" if binary_outcome else f"{d}.higher_outcome", subject=subject,
+                             outcome=outcome)
+    return "negative", w(f"{d}.less_leaving" if binary_outcome else f"{d}.lower_outcome", subject=subject,
+                         outcome=outcome)
 
 
 def find_enps(df: pd.DataFrame) -> ENPS | None:
@@ -492,7 +494,7 @@ def find_enps(df: pd.DataFrame) -> ENPS | None:
     return None
 
 
-def leaver_outcome(ds: Dataset, outcome: str) -> tuple[Any, str] | None:
+def leaver_outcome(ds: Dataset, outcome: str, w: Words | None = None) -> tuple[Any, str] | None:
     """(1/0 per row, definition) when ``outcome`` asks "did this person leave?" and the file says so through its
     leaver flag or termination dates rather than a column of that name; else None."""
     import numpy as np
@@ -505,10 +507,11 @@ def leaver_outcome(ds: Dataset, outcome: str) -> tuple[Any, str] | None:
         return None
     if wanted not in ("leaverflag", *ds.table.aliases.get("leaver_flag", ())):
         return None
-    source = ds.shape_source.split("leavers from ", 1)[-1] if ds.shape == "snapshot" else \
-        f"a termination date in {ds.roles.get('termination_date')!r}"
+    w = w or words("en")
+    source = leaver_source_text(ds, w) if ds.shape == "snapshot" else \
+        w("dataset.leavers_from.termination_date", column=ds.roles.get("termination_date"))
     values = pd.Series(np.asarray(ds.leaver, dtype="float64"), index=ds.frame.index)
-    return values, f"{outcome!r} = 1 when the person has left (from {source}), 0 otherwise"
+    return values, w("drivers.outcome_definition", outcome=outcome, source=source)
 
 
 def early_outcome_names(settings: Any = None) -> set[str]:
@@ -523,7 +526,8 @@ def early_outcome_names(settings: Any = None) -> set[str]:
     return {normalise_header(n) for n in names}
 
 
-def early_leaver_outcome(ds: Dataset, outcome: str, settings: Any = None) -> tuple[Any, str] | None:
+def early_leaver_outcome(ds: Dataset, outcome: str, settings: Any = None,
+                         w: Words | None = None) -> tuple[Any, str] | None:
     """(1/0 per row, definition) when ``outcome`` asks "did this person leave within 90 days of hire?" on event
     data: 1 when the termination date is at most 90 days after hire, 0 when not; rows hired less than 90 days before
     the as-of date (or without a hire date) are left out — the early-attrition cohort of retention_curve."""
@@ -542,20 +546,22 @@ def early_leaver_outcome(ds: Dataset, outcome: str, settings: Any = None) -> tup
     cohort = (ds.hire != NO_DATE) & (ds.hire <= ds.as_of - EARLY_DAYS) & ((ds.term == NO_DATE) | (ds.term >= ds.hire))
     early = (ds.term != NO_DATE) & (ds.term <= ds.as_of) & (ds.term - ds.hire <= EARLY_DAYS)
     values = pd.Series(np.where(cohort, early.astype("float64"), np.nan), index=ds.frame.index)
-    as_of = day_to_date(ds.as_of).isoformat()
-    return values, (f"{outcome!r} = 1 when the person left within {EARLY_DAYS} days of hire (termination date − hire "
-                    f"date <= {EARLY_DAYS}), 0 otherwise; people hired after "
-                    f"{day_to_date(ds.as_of - EARLY_DAYS).isoformat()} ({EARLY_DAYS} days before the latest date, "
-                    f"{as_of}) are left out, whether they stayed or left")
+    return values, (w or words("en"))("drivers.early_outcome_definition", outcome=outcome, days=EARLY_DAYS,
+                                       after=day_to_date(ds.as_of - EARLY_DAYS).isoformat(),
+                                       as_of=day_to_date(ds.as_of).isoformat())
 
 
 def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope | None = None,
                     drivers: list[str] | None = None, by: str | None = None, method: Method = "pearson",
                     min_group_size: int | None = None, importance_method: ImportanceMethod = "auto",
-                    favourable_cutoff: float = DEFAULT_FAVOURABLE_CUTOFF, settings: Any = None) -> DriverResult:
-    """Rank ``drivers`` of ``outcome``: effect sizes, R² decomposition, favourability, quadrants."""
+                    favourable_cutoff: float = DEFAULT_FAVOURABLE_CUTOFF, settings: Any = None,
+                    w: Words | None = None) -> DriverResult:
+    """Rank ``drivers`` of ``outcome``: effect sizes, R² decomposition, favourability, quadrants. Texts in ``w``'s
+    language."""
     import numpy as np
     import pandas as pd
+
+    w = w or words("en")
 
     if method not in ("pearson", "spearman"):
         raise InputError(f"method must be 'pearson' or 'spearman', not {method!r}")
@@ -566,7 +572,7 @@ def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope |
     rows = scope.rows if scope.active else np.ones(ds.rows, dtype=bool)
 
     # Outcome: a leaver flag (1 = left) or a numeric score.
-    derived = leaver_outcome(ds, outcome) or early_leaver_outcome(ds, outcome, settings)
+    derived = leaver_outcome(ds, outcome, w) or early_leaver_outcome(ds, outcome, settings, w)
     outcome_definition = None
     if derived is not None:
         y_all, outcome_definition = derived
@@ -583,7 +589,7 @@ def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope |
                                  "numeric score; choose another column")
             y_all, outcome_kind = numeric, "score"
     binary = outcome_kind == "leaver_flag"
-    dim = build_dimension(ds, by, policy, purpose="`by`") if by else None
+    dim = build_dimension(ds, by, policy, purpose="`by`", w=w) if by else None
 
     excluded: list[str] = []
     skip = {dim.column} if dim is not None and dim.column else set()
@@ -594,7 +600,7 @@ def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope |
         if len(set(names)) != len(names):
             raise InputError("drivers lists a column twice; list each once")
     else:
-        names, excluded = _auto_drivers(ds, _with_outcome(ds, outcome, y_all), outcome, skip)
+        names, excluded = _auto_drivers(ds, _with_outcome(ds, outcome, y_all), outcome, skip, w)
         if not names:
             raise InputError("no usable driver columns were found; name them with drivers=[...]")
 
@@ -619,7 +625,7 @@ def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope |
         if values.dropna().nunique() < 2:
             if drivers:
                 raise InputError(f"driver {name!r} has fewer than two distinct values; leave it out")
-            excluded.append(f"{name}: constant or empty")
+            excluded.append(w("drivers.excluded.constant", name=name))
             continue
         kinds[name] = kind
         work[name] = values.to_numpy()
@@ -631,10 +637,10 @@ def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope |
     for name in list(kinds):
         effect, _, measure = _effect(work[name], work[outcome], kinds[name], method, binary)
         if effect is not None and abs(effect) >= LEAKAGE_EFFECT:
-            note = (f"{name}: almost determines {outcome} ({measure} = {effect:.2f}); it restates the outcome "
-                    "(e.g. a termination reason or status) rather than explaining it")
+            note = w("drivers.leakage", name=name, outcome=outcome, measure=w.option("drivers.measures", measure),
+                     effect=f"{effect:.2f}")
             if drivers:
-                warnings.append(note + ". Consider leaving it out")
+                warnings.append(note + w("drivers.leakage_named"))
             elif len(kinds) > 1:
                 excluded.insert(0, note)
                 del kinds[name]
@@ -645,7 +651,7 @@ def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope |
 
     rows_in_scope = int(work[outcome].notna().sum())
     if not drivers:
-        _drop_sparse_drivers(work, outcome, kinds, rows_in_scope, excluded, warnings)
+        _drop_sparse_drivers(work, outcome, kinds, rows_in_scope, excluded, warnings, w)
     model = work.dropna(subset=[outcome, *kinds])
     n_columns = sum(1 if k_ != "categorical" else model[name].nunique() - 1 for name, k_ in kinds.items())
     if len(model) < n_columns + 2:
@@ -659,7 +665,7 @@ def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope |
     driver_rows: list[DriverRow] = []
     for (name, kind), importance in zip(kinds.items(), importances, strict=True):
         effect, p_value, measure = _effect(work[name], work[outcome], kind, method, binary)
-        direction, direction_text = _direction(effect, kind, name, outcome, binary)
+        direction, direction_text = _direction(effect, kind, name, outcome, binary, w)
         row = DriverRow(driver=name, kind=kind, n=int((work[name].notna() & work[outcome].notna()).sum()),
                         effect_size=effect, effect_measure=measure, p_value=p_value, importance=importance,
                         importance_share=importance / r2 if r2 > 0 else 0.0, rank=0, direction=direction,
@@ -670,7 +676,7 @@ def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope |
                 low, high, top = scale
                 present = work[name].dropna()
                 row.favourability = float((present >= top).mean())
-                row.favourable_definition = f"{top}-{high} on a {low}-{high} scale"
+                row.favourable_definition = w("drivers.favourable_definition", top=top, high=high, low=low)
         if kind == "categorical":
             row.levels, row.spread = _levels(work, name, outcome, k, _risky_levels(ds, name, work[name], k))
         driver_rows.append(row)
@@ -691,7 +697,7 @@ def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope |
     kept = int(rows.sum())
     coverage = len(model) / rows_in_scope if rows_in_scope else None
     by_group = _coverage_by_group(ds, work, outcome, kinds, model.index, rows, dim, k)
-    warnings += _coverage_warnings(work, outcome, kinds, len(model), rows_in_scope, by_group, bool(drivers))
+    warnings += _coverage_warnings(work, outcome, kinds, len(model), rows_in_scope, by_group, bool(drivers), w)
     sensitive = [name for name in [*kinds, *([dim.column] if dim is not None and dim.column else [])]
                  if ds.is_sensitive(name)]
     result = DriverResult(
@@ -700,17 +706,15 @@ def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope |
         coverage_by_group=by_group, sensitive=sensitive,
         r_squared=r2, method=method, importance_method=used, drivers=driver_rows, importance_cutoff=cutoff,
         favourable_cutoff=favourable_cutoff,
-        quadrant_rule=(f"importance >= median driver importance ({cutoff:.4f}) is high; favourability >= "
-                       f"{favourable_cutoff:.0%} is high. High importance + low favourability = fix first; "
-                       "high + high = strength; low + low = monitor; low + high = maintain. Only Likert items "
-                       "have favourability and a quadrant."),
-        enps=enps, min_group_size=k, excluded=excluded, warnings=warnings, caveat=CAVEAT,
-        scope=scope.describe(kept, ds.rows) or None)
+        quadrant_rule=w("drivers.quadrant_rule", cutoff=f"{cutoff:.4f}", favourable=f"{favourable_cutoff:.0%}"),
+        enps=enps, min_group_size=k, excluded=excluded, warnings=warnings, caveat=w("drivers.caveat"),
+        scope=scope.describe(kept, ds.rows) or None, language=w.language)
     if dim is not None:
         counted = rows & y_all.notna().to_numpy()
         hidden = hidden_cells(ds, scope, [dim], k, counted)[(0,)]
         result.by = dim.name
-        result.groups = _by_groups(work, outcome, kinds, method, binary, k, used, dim.labels, hidden)
+        result.groups = _by_groups(work, outcome, kinds, method, binary, k, used, dim.shown or dim.labels, hidden,
+                                   w)
     return result
 
 
@@ -722,7 +726,7 @@ def _present_share(work: pd.DataFrame, outcome: str, names: list[str]) -> float:
 
 
 def _drop_sparse_drivers(work: pd.DataFrame, outcome: str, kinds: dict[str, str], rows_in_scope: int,
-                         excluded: list[str], warnings: list[str]) -> None:
+                         excluded: list[str], warnings: list[str], w: Words) -> None:
     """Automatic selection: leave out the drivers whose gaps would cut the model below COVERAGE_THRESHOLD of the
     rows in scope, one at a time (the one whose removal keeps most rows, ties: the sparsest), and say so — a driver
     filled in for one department would otherwise shrink the model to that department without a word."""
@@ -747,16 +751,14 @@ def _drop_sparse_drivers(work: pd.DataFrame, outcome: str, kinds: dict[str, str]
         best = positions[max(range(len(positions)), key=lambda i: (regained[i], -own[i]))]
         share = float(1 - missing[:, best].mean())
         name = names[best]
-        dropped.append(f"{name} ({share:.0%} filled)")
-        excluded.insert(0, f"{name}: filled on {round(share * rows_in_scope):,} of {rows_in_scope:,} rows in scope "
-                           f"({share:.1%}); with it the model would drop below {COVERAGE_THRESHOLD:.0%} of the rows. "
-                           f"Name it in drivers to include it anyway, or analyse the rows where it is filled with "
-                           f"`where`")
+        dropped.append(w("drivers.sparse_item", name=name, share=f"{share:.0%}"))
+        excluded.insert(0, w("drivers.excluded.sparse", name=name, filled=f"{round(share * rows_in_scope):,}",
+                             rows=f"{rows_in_scope:,}", share=f"{share:.1%}", threshold=f"{COVERAGE_THRESHOLD:.0%}"))
         alive[best] = False
         del kinds[name]
     if dropped:
-        warnings.append(f"Left out of the automatic selection because they are mostly empty: {', '.join(dropped)} "
-                        f"— keeping them would fit the model on fewer than {COVERAGE_THRESHOLD:.0%} of the rows")
+        warnings.append(w("drivers.sparse_dropped", names=w.enumeration.join(dropped),
+                          threshold=f"{COVERAGE_THRESHOLD:.0%}"))
 
 
 def _coverage_by_group(ds: Dataset, work: pd.DataFrame, outcome: str, kinds: dict[str, str], used: Any,
@@ -792,7 +794,7 @@ def _coverage_by_group(ds: Dataset, work: pd.DataFrame, outcome: str, kinds: dic
 
 
 def _coverage_warnings(work: pd.DataFrame, outcome: str, kinds: dict[str, str], n: int, rows_in_scope: int,
-                       by_group: dict[str, dict[str, float]], named: bool) -> list[str]:
+                       by_group: dict[str, dict[str, float]], named: bool, w: Words) -> list[str]:
     """Say in words when the model stands on a sliver of the data, or on some groups only, and what to do."""
     if not rows_in_scope:
         return []
@@ -802,21 +804,18 @@ def _coverage_warnings(work: pd.DataFrame, outcome: str, kinds: dict[str, str], 
     out = []
     if coverage < COVERAGE_THRESHOLD and sparsest is not None:
         others = [name for name in kinds if name != sparsest]
-        out.append(f"The model uses {n:,} of {rows_in_scope:,} rows in scope ({coverage:.1%}, below "
-                   f"{COVERAGE_THRESHOLD:.0%}): rows missing any driver are dropped, and {sparsest!r} is filled on "
-                   f"only {shares[sparsest]:.1%} of them. Its ranking describes those rows, not everyone. Leave "
-                   f"{sparsest!r} out (drivers={others!r}) or analyse within the group where it is filled with "
-                   "`where`" + (" (named drivers are kept as asked)" if named else ""))
+        out.append(w("drivers.coverage_low", n=f"{n:,}", rows=f"{rows_in_scope:,}", coverage=f"{coverage:.1%}",
+                     threshold=f"{COVERAGE_THRESHOLD:.0%}", sparsest=sparsest, share=f"{shares[sparsest]:.1%}",
+                     others=repr(others), named=w("drivers.coverage_named") if named else ""))
     for name, levels in by_group.items():
         ordered = list(levels.items())
-        shown = ", ".join(f"{level} {share:.0%}" for level, share in ordered[:6])
+        shown = w.enumeration.join(f"{level} {share:.0%}" for level, share in ordered[:6])
         top = ordered[0][0]
         zero_importance = name in kinds and kinds[name] in ("categorical", "flag")
-        out.append(f"Coverage is uneven across {name!r}: share of each level's rows the model kept — {shown}. "
-                   f"The model mostly describes {top!r}"
-                   + (f"; the importance of {name!r} cannot be judged from it" if zero_importance else "")
-                   + (f". Leave {sparsest!r} out, or analyse {top!r} on its own with where={{{name!r}: {top!r}}}"
-                      if sparsest is not None else ""))
+        out.append(w("drivers.coverage_uneven", name=name, shown=shown, top=top)
+                   + (w("drivers.coverage_zero", name=name) if zero_importance else "")
+                   + (w("drivers.coverage_fix", sparsest=sparsest, top=top, name=name) if sparsest is not None
+                      else ""))
     return out
 
 
@@ -878,7 +877,7 @@ def _levels(work: pd.DataFrame, name: str, outcome: str, min_group_size: int,
 
 
 def _by_groups(work: pd.DataFrame, outcome: str, kinds: dict[str, str], method: str, binary: bool,
-               min_group_size: int, used: str, labels: list[str], hidden: Any) -> list[GroupRow]:
+               min_group_size: int, used: str, labels: list[str], hidden: Any, w: Words) -> list[GroupRow]:
     present = work.dropna(subset=[outcome])
     sizes = present.groupby("__by__").size()
     rows = []
@@ -886,8 +885,7 @@ def _by_groups(work: pd.DataFrame, outcome: str, kinds: dict[str, str], method: 
         group = labels[int(code)]
         if bool(hidden[int(code)]):
             rows.append(GroupRow(group=group, n=None, outcome_mean=None, r_squared=None, suppressed=True,
-                                 note=f"fewer than {min_group_size} rows (or hidden so a small group cannot be "
-                                      "worked out by subtraction)"))
+                                 note=w("drivers.group_suppressed", k=min_group_size)))
             continue
         part = present[present["__by__"] == code]
         row = GroupRow(group=group, n=len(part), outcome_mean=float(part[outcome].mean()), r_squared=None)
@@ -896,7 +894,7 @@ def _by_groups(work: pd.DataFrame, outcome: str, kinds: dict[str, str], method: 
         n_terms = sum(1 if v != "categorical" else model[k].nunique() - 1 for k, v in usable.items())
         # a model needs several rows per term, or its R² is mostly overfitting
         if not usable or len(model) < max(n_terms + 2, min_group_size, 3 * n_terms) or model[outcome].nunique() < 2:
-            row.note = f"too few rows ({len(model)}) or no variation for a model with {n_terms} terms in this group"
+            row.note = w("drivers.group_too_few", rows=len(model), terms=n_terms)
         else:
             frame = _ranked(model, outcome, usable) if method == "spearman" else model
             values, r2, _ = _decompose(frame, outcome, usable, used)
@@ -919,54 +917,55 @@ def _pct(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.1f}%"
 
 
-def drivers_markdown(result: DriverResult, max_rows: int = 30) -> str:
-    """A short markdown summary a person reads."""
-    what = "leaving (1 = left)" if result.outcome_kind == "leaver_flag" else f"the score {result.outcome}"
-    level = f"leaver rate {_pct(result.outcome_mean)}" if result.outcome_kind == "leaver_flag" \
-        else f"mean {result.outcome_mean:.3g}"
-    method = "exact Shapley decomposition" if result.importance_method == "shapley" else "Johnson's relative weights"
-    used = (f"{result.n:,} of {result.rows_in_scope:,} rows in scope ({result.n / result.rows_in_scope:.1%})"
-            if result.rows_in_scope else f"{result.n:,} rows")
-    lines = [f"**Drivers of {what}** — model R² = {result.r_squared:.3f} on N = {used} ({level}); "
-             f"importance = share of R² by {method}"
-             + (", ranks (Spearman)" if result.method == "spearman" else "") + ".", "",
-             "| # | driver | N | effect | importance (% of R²) | direction | favourable | quadrant |",
-             "|---|---|---|---|---|---|---|---|"]
+def drivers_markdown(result: DriverResult, max_rows: int = 30, w: Words | None = None) -> str:
+    """A short markdown summary a person reads, in ``w``'s language (the result's own by default)."""
+    w = w or words(result.language)
+    t = "drivers.text"
+    leaver = result.outcome_kind == "leaver_flag"
+    what = w(f"{t}.what_leaving") if leaver else w(f"{t}.what_score", outcome=result.outcome)
+    level = w(f"{t}.level_leaving", rate=_pct(result.outcome_mean)) if leaver else \
+        w(f"{t}.level_score", mean=f"{result.outcome_mean:.3g}")
+    used = (w(f"{t}.used", n=f"{result.n:,}", rows=f"{result.rows_in_scope:,}",
+              share=f"{result.n / result.rows_in_scope:.1%}") if result.rows_in_scope
+            else w(f"{t}.used_rows", n=f"{result.n:,}"))
+    lines = [w(f"{t}.title", what=what, r2=f"{result.r_squared:.3f}", used=used, level=level,
+               method=w(f"{t}.{result.importance_method}"),
+               ranks=w(f"{t}.ranks") if result.method == "spearman" else ""), "",
+             w(f"{t}.columns"), "|---|---|---|---|---|---|---|---|"]
     for row in result.drivers[:max_rows]:
         symbol = {"point-biserial r": "r", "Pearson r": "r", "Spearman rho": "ρ", "eta": "η"}[row.effect_measure]
         effect = f"{symbol} = {row.effect_size:+.3f}" if row.effect_size is not None and symbol != "η" else \
             (f"η = {row.effect_size:.3f}" if row.effect_size is not None else "")
         if row.spread is not None:
-            effect += f", spread {_pct(row.spread) if result.outcome_kind == 'leaver_flag' else _num(row.spread)}"
+            effect += w(f"{t}.spread", spread=_pct(row.spread) if leaver else _num(row.spread))
+        quadrant = w.option("charts.quadrant", row.quadrant) if row.quadrant else ""
         lines.append(f"| {row.rank} | {row.driver} | {row.n:,} | {effect} | {row.importance:.4f} "
                      f"({row.importance_share * 100:.1f}%) | {row.direction_text} | {_pct(row.favourability)} | "
-                     f"{row.quadrant or ''} |")
+                     f"{quadrant} |")
     if len(result.drivers) > max_rows:
-        lines.append(f"\n_truncated: {len(result.drivers) - max_rows} more drivers in the structured content_")
-    lines += ["", f"Quadrants: {result.quadrant_rule}"]
+        lines.append("\n" + w(f"{t}.truncated", count=len(result.drivers) - max_rows))
+    lines += ["", w(f"{t}.quadrants", rule=result.quadrant_rule)]
     if result.scope:
-        lines.insert(0, f"_Scope: {result.scope}_\n")
+        lines.insert(0, w(f"{t}.scope", scope=result.scope) + "\n")
     if result.enps:
         e = result.enps
-        lines += ["", f"**eNPS** ({e.item}, N = {e.n:,}): {e.enps:+.0f} (promoters 9-10: {_pct(e.promoters)}, "
-                      f"detractors 0-6: {_pct(e.detractors)})."]
+        lines += ["", w(f"{t}.enps", item=e.item, n=f"{e.n:,}", enps=f"{e.enps:+.0f}", promoters=_pct(e.promoters),
+                        detractors=_pct(e.detractors))]
     if result.groups:
-        lines += ["", f"**By {result.by}** (groups under {result.min_group_size} rows suppressed)", "",
-                  "| group | N | outcome | R² | top drivers |", "|---|---|---|---|---|"]
+        lines += ["", w(f"{t}.by", by=result.by, k=result.min_group_size), "", w(f"{t}.group_columns"),
+                  "|---|---|---|---|---|"]
         for g in result.groups[:max_rows]:
             if g.suppressed:
-                lines.append(f"| {g.group} | suppressed | | | |")
+                lines.append(f"| {g.group} | {w('common.suppressed')} | | | |")
                 continue
-            outcome = _pct(g.outcome_mean) if result.outcome_kind == "leaver_flag" else _num(g.outcome_mean)
-            top = ", ".join(t.driver for t in g.top_drivers) or (g.note or "")
+            outcome = _pct(g.outcome_mean) if leaver else _num(g.outcome_mean)
+            top = w.enumeration.join(t_.driver for t_ in g.top_drivers) or (g.note or "")
             lines.append(f"| {g.group} | {g.n:,} | {outcome} | {_num(g.r_squared, 3)} | {top} |")
     if result.warnings:
-        lines += ["", "**Check:**"] + [f"- {warning}." for warning in result.warnings]
+        lines += ["", w(f"{t}.check")] + [f"- {w.sentence(warning)}" for warning in result.warnings]
     if result.excluded:
-        lines += ["", "Left out: " + "; ".join(result.excluded[:25])]
+        lines += ["", w(f"{t}.left_out", items=w.semicolon.join(result.excluded[:25]))]
     lines += ["", f"_{result.caveat}_"]
     if result.sensitive:
-        from retention_mcp.analysis.wording import sensitive_caution, words
-
-        lines += ["", sensitive_caution(result.sensitive, words("en"))]
+        lines += ["", sensitive_caution(result.sensitive, w)]
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from retention_mcp.analysis.erlang_a import ErlangAResult
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
 from retention_mcp.units import percent, plain_number
+from retention_mcp.wording import ResultLanguage, Words, words
 
 #: Above this the O(N) search is still fast, but a single interval this large is almost surely a unit slip.
 MAX_TRAFFIC_ERLANGS = 100_000.0
@@ -50,6 +51,7 @@ class StaffingResult(Evidenced):
     table: list[StaffingRow] = Field(description="N−2 … N+2 around the required agents")
     formula: str = Field(description="the formulas with this interval's numbers filled in")
     assumptions: list[str]
+    language: ResultLanguage = "en"
     erlang_a: ErlangAResult | None = Field(None, description="the same interval by Erlang A (callers hang up after "
                                            "patience_seconds on average), when patience is given")
 
@@ -108,8 +110,9 @@ def _row(traffic: float, agents: int, aht: float, within: float, target: float, 
 
 def erlang_staffing(calls: float, interval_minutes: float, aht_seconds: float, service_level_target: float,
                     answer_within_seconds: float, shrinkage: float = 0.0,
-                    max_occupancy: float | None = None) -> StaffingResult:
+                    max_occupancy: float | None = None, w: Words | None = None) -> StaffingResult:
     """Agents needed for one interval by Erlang C. Rates are fractions (parse them before calling)."""
+    w = w or words("en")
     _check_inputs(calls, interval_minutes, aht_seconds, service_level_target, answer_within_seconds, shrinkage,
                   max_occupancy)
     traffic = calls * aht_seconds / (interval_minutes * 60.0)
@@ -145,23 +148,12 @@ def erlang_staffing(calls: float, interval_minutes: float, aht_seconds: float, s
     scheduled = _ceil_clean(required / (1.0 - shrinkage))
     binding = "service_level" if required == agents_for_sl else "max_occupancy"
 
-    formula = (
-        f"A = {plain_number(calls, 2)} calls × {plain_number(aht_seconds, 1)} s ÷ "
-        f"({plain_number(interval_minutes, 2)} × 60 s) = {traffic:.3f} Erlangs; "
-        f"with N = {required}: P(wait) = {chosen.probability_wait:.4f}; "
-        f"SL = 1 − {chosen.probability_wait:.4f} × e^(−({required} − {traffic:.3f}) × "
-        f"{plain_number(answer_within_seconds, 1)} ÷ {plain_number(aht_seconds, 1)}) = "
-        f"{percent(chosen.service_level)}; "
-        f"ASA = {chosen.probability_wait:.4f} × {plain_number(aht_seconds, 1)} ÷ ({required} − {traffic:.3f}) = "
-        f"{chosen.asa_seconds:.1f} s; occupancy = {traffic:.3f} ÷ {required} = {percent(chosen.occupancy)}; "
-        f"scheduled = ⌈{required} ÷ (1 − {percent(shrinkage)})⌉ = {scheduled}"
-    )
-    assumptions = [
-        "Erlang C: Poisson arrivals, exponential handling times, no abandonment, no retrials, calls wait "
-        "as long as needed (it tends to overstate agents when many callers hang up).",
-        "Traffic is steady within the interval; run it per interval (e.g. each 30 minutes) for a day's plan.",
-        "Scheduled headcount covers shrinkage only; it does not round to shift patterns.",
-    ]
+    formula = w("workforce.erlang.formula", calls=plain_number(calls, 2), aht=plain_number(aht_seconds, 1),
+                minutes=plain_number(interval_minutes, 2), traffic=f"{traffic:.3f}", n=required,
+                pwait=f"{chosen.probability_wait:.4f}", within=plain_number(answer_within_seconds, 1),
+                sl=percent(chosen.service_level), asa=f"{chosen.asa_seconds:.1f}", occupancy=percent(chosen.occupancy),
+                shrinkage=percent(shrinkage), scheduled=scheduled)
+    assumptions = [w(f"workforce.erlang.assumptions.{key}") for key in ("model", "steady", "shrinkage")]
     return StaffingResult(
         traffic_erlangs=traffic, calls=calls, interval_minutes=interval_minutes, aht_seconds=aht_seconds,
         service_level_target=service_level_target, answer_within_seconds=answer_within_seconds,
@@ -169,7 +161,7 @@ def erlang_staffing(calls: float, interval_minutes: float, aht_seconds: float, s
         agents_for_service_level=agents_for_sl, service_level=chosen.service_level,
         asa_seconds=chosen.asa_seconds, occupancy=chosen.occupancy, probability_wait=chosen.probability_wait,
         scheduled_headcount=scheduled, binding_constraint=binding, table=table, formula=formula,
-        assumptions=assumptions,
+        assumptions=assumptions, language=w.language,
     )
 
 
@@ -200,48 +192,49 @@ def _check_inputs(calls: float, interval_minutes: float, aht_seconds: float, tar
                          "check the units (calls per interval, AHT in seconds, interval in minutes)")
 
 
-def staffing_text(result: StaffingResult) -> str:
+def staffing_text(result: StaffingResult, w: Words | None = None) -> str:
     """Markdown summary: the headline, the N−2 … N+2 table, the formula."""
-    cap = f", occupancy ≤ {percent(result.max_occupancy)}" if result.max_occupancy is not None else ""
+    w = w or words(result.language)
+    t = "workforce.erlang.text"
+    cap = w(f"{t}.cap", occupancy=percent(result.max_occupancy)) if result.max_occupancy is not None else ""
     lines = [
-        f"**Erlang C staffing** — {plain_number(result.calls, 2)} calls per "
-        f"{plain_number(result.interval_minutes)} min, "
-        f"AHT {plain_number(result.aht_seconds)} s, target {percent(result.service_level_target)} in "
-        f"{plain_number(result.answer_within_seconds)} s{cap}",
+        w(f"{t}.title", calls=plain_number(result.calls, 2), minutes=plain_number(result.interval_minutes),
+          aht=plain_number(result.aht_seconds), target=percent(result.service_level_target),
+          within=plain_number(result.answer_within_seconds), cap=cap),
         "",
-        f"- Traffic: {result.traffic_erlangs:.2f} Erlangs",
-        f"- **Required agents: {result.required_agents}** (set by {result.binding_constraint.replace('_', ' ')}); "
-        f"service level {percent(result.service_level)}, ASA {result.asa_seconds:.1f} s, occupancy "
-        f"{percent(result.occupancy)}, P(wait) {percent(result.probability_wait)}",
-        f"- **Scheduled headcount: {result.scheduled_headcount}** with {percent(result.shrinkage)} shrinkage",
+        w(f"{t}.traffic", traffic=f"{result.traffic_erlangs:.2f}"),
+        w(f"{t}.required", n=result.required_agents,
+          binding=w.option("workforce.erlang.binding", result.binding_constraint), sl=percent(result.service_level),
+          asa=f"{result.asa_seconds:.1f}", occupancy=percent(result.occupancy),
+          pwait=percent(result.probability_wait)),
+        w(f"{t}.scheduled", n=result.scheduled_headcount, shrinkage=percent(result.shrinkage)),
         "",
-        "| agents | service level | ASA (s) | occupancy | P(wait) | meets target |",
+        w(f"{t}.columns"),
         "|---:|---:|---:|---:|---:|:---:|",
     ]
     for row in result.table:
-        sl = percent(row.service_level) if row.service_level is not None else "unstable"
+        sl = percent(row.service_level) if row.service_level is not None else w(f"{t}.unstable")
         asa = f"{row.asa_seconds:.1f}" if row.asa_seconds is not None else "∞"
         occ = percent(row.occupancy) if row.occupancy is not None else "≥100%"
         mark = "✓" if row.meets_target else ""
         name = f"**{row.agents}**" if row.agents == result.required_agents else str(row.agents)
         lines.append(f"| {name} | {sl} | {asa} | {occ} | {percent(row.probability_wait)} | {mark} |")
-    lines += ["", f"Formula: {result.formula}", "", "Assumptions: " + " ".join(result.assumptions)]
+    lines += ["", w(f"{t}.formula", formula=result.formula), "",
+              w(f"{t}.assumptions", assumptions=("" if w.zh else " ").join(result.assumptions))]
     if result.erlang_a is not None:
-        lines += ["", erlang_a_text(result.erlang_a)]
+        lines += ["", erlang_a_text(result.erlang_a, w)]
     return "\n".join(lines)
 
 
-def erlang_a_text(a: ErlangAResult) -> str:
+def erlang_a_text(a: ErlangAResult, w: Words) -> str:
     """The Erlang A half of the result: headline, N−2 … N+2 table with abandonment, the difference in words."""
-    lines = [f"**Erlang A** (mean patience {a.patience_seconds:.0f} s): **{a.required_agents} agents**, "
-             f"{a.scheduled_headcount} scheduled; service level {percent(a.service_level)} (answered in time ÷ "
-             f"offered), abandonment {percent(a.probability_abandon)}, ASA {a.asa_seconds:.1f} s, occupancy "
-             f"{percent(a.occupancy)}.", "",
-             "| agents | service level | abandoned | ASA (s) | occupancy | meets target |",
-             "|---:|---:|---:|---:|---:|:---:|"]
+    lines = [w("workforce.erlang_a.title", patience=f"{a.patience_seconds:.0f}", n=a.required_agents,
+               scheduled=a.scheduled_headcount, sl=percent(a.service_level), abandon=percent(a.probability_abandon),
+               asa=f"{a.asa_seconds:.1f}", occupancy=percent(a.occupancy)), "",
+             w("workforce.erlang_a.columns"), "|---:|---:|---:|---:|---:|:---:|"]
     for row in a.table:
         name = f"**{row.agents}**" if row.agents == a.required_agents else str(row.agents)
         lines.append(f"| {name} | {percent(row.service_level)} | {percent(row.probability_abandon)} | "
                      f"{row.asa_seconds:.1f} | {percent(row.occupancy)} | {'✓' if row.meets_target else ''} |")
-    lines += ["", a.difference, "", f"Method: {a.method}"]
+    lines += ["", a.difference, "", f"{w('common.method')}{w.colon}{a.method}"]
     return "\n".join(lines)

@@ -26,10 +26,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from retention_mcp.errors import InputError
+
+if TYPE_CHECKING:
+    from retention_mcp.wording import Words
 
 #: Tail mass left out of the stationary sum.
 TAIL = 1e-15
@@ -119,8 +123,13 @@ def _meets(m: ErlangAMeasures, target: float, max_abandon: float | None, max_occ
 def erlang_a_staffing(*, calls: float, interval_minutes: float, aht_seconds: float, patience_seconds: float,
                       service_level_target: float, answer_within_seconds: float, shrinkage: float,
                       max_occupancy: float | None, max_abandonment: float | None,
-                      erlang_c_agents: int) -> ErlangAResult:
-    """Fewest agents whose Erlang A service level (and abandonment, occupancy) meets the targets."""
+                      erlang_c_agents: int, w: Words | None = None) -> ErlangAResult:
+    """Fewest agents whose Erlang A service level (and abandonment, occupancy) meets the targets; the difference
+    and method in ``w``'s language."""
+    from retention_mcp.units import percent
+    from retention_mcp.wording import words
+
+    w = w or words("en")
     if not math.isfinite(patience_seconds) or patience_seconds <= 0:
         raise InputError("patience_seconds must be above 0: the mean time a caller waits before hanging up, e.g. "
                          "180 (call_log_profile estimates it from the abandoned calls)")
@@ -160,23 +169,15 @@ def erlang_a_staffing(*, calls: float, interval_minutes: float, aht_seconds: flo
     chosen = measure(required)
     scheduled = math.ceil(round(required / (1.0 - shrinkage), 9))
     fewer = erlang_c_agents - required
+    fields = {"required": required, "erlang_c": erlang_c_agents, "patience": f"{patience_seconds:.0f}",
+                "abandon": percent(chosen.probability_abandon)}
     if fewer > 0:
-        difference = (f"Erlang A needs {fewer} agent(s) fewer than Erlang C ({required} vs {erlang_c_agents}): "
-                      f"callers who hang up (mean patience {patience_seconds:.0f} s; {chosen.probability_abandon:.1%} "
-                      "of calls at this staffing) leave the queue, so the callers behind them wait less. Erlang C "
-                      "assumes nobody hangs up and overstates the agents needed; staffing to Erlang A accepts those "
-                      "hang-ups, so watch the abandonment rate beside the service level.")
+        difference = w("workforce.erlang_a.fewer", fewer=fewer, **fields)
     elif fewer < 0:
-        difference = (f"Erlang A needs {-fewer} agent(s) more than Erlang C ({required} vs {erlang_c_agents}): it "
-                      "counts callers who hang up before the threshold as missed, and with this patience that costs "
-                      "more service level than the shorter queue gains (or the abandonment cap binds).")
+        difference = w("workforce.erlang_a.more", more=-fewer, **fields)
     else:
-        difference = (f"Both models need {required} agents: at this staffing few callers wait long enough to hang up "
-                      f"({chosen.probability_abandon:.1%}), so abandonment barely changes the queue.")
-    method = ("Erlang A (M/M/n+M): Poisson arrivals, exponential handling and exponential patience with mean "
-              f"{patience_seconds:.0f} s; exact stationary law of the birth–death chain and the offered wait of a "
-              "caller with j ahead (θV = −ln Beta(nμ/θ, j + 1)); service level = answered within "
-              f"{answer_within_seconds:g} s ÷ offered (hang-ups count as missed).")
+        difference = w("workforce.erlang_a.same", **fields)
+    method = w("workforce.erlang_a.method", patience=f"{patience_seconds:.0f}", within=f"{answer_within_seconds:g}")
     return ErlangAResult(
         patience_seconds=patience_seconds, required_agents=required, scheduled_headcount=scheduled,
         service_level=chosen.service_level, probability_abandon=chosen.probability_abandon,

@@ -21,6 +21,7 @@ from retention_mcp.data.dates import parse_dates
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
 from retention_mcp.units import percent, plain_number
+from retention_mcp.wording import ResultLanguage, Words, words
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,6 +73,7 @@ class FairnessResult(Evidenced):
     sorted_counts_truncated: bool = False
     definitions: list[str]
     notes: list[str]
+    language: ResultLanguage = "en"
 
 
 def gini(values: Sequence[float]) -> float:
@@ -134,20 +136,20 @@ def _check_counts(counts: Sequence[float]) -> list[float]:
 
 
 def fairness_from_counts(counts: Sequence[float], *, catalog: dict[str, Any],
-                         night_limit: int | None = None) -> FairnessResult:
+                         night_limit: int | None = None, w: Words | None = None) -> FairnessResult:
     """Gini and top-20% share from per-agent counts the caller already has (no consecutive-night check)."""
+    w = w or words("en")
     values = _check_counts(counts)
     targets = catalog["targets"]
     return _result(values, shifts=None, categories=[],
                    night_limit=int(targets["consecutive_nights"]) if night_limit is None else night_limit,
                    runs_per_agent=None, night_shift_total=None, show_counts=True, targets=targets,
-                   notes=["Per-agent counts were given, so consecutive nights cannot be checked; pass the shift "
-                          "roster (path or csv_text) for the violation rate."])
+                   notes=[w("fairness.notes.counts_only")], w=w)
 
 
 def _result(values: list[float], *, shifts: int | None, categories: list[CategoryStats], night_limit: int,
             runs_per_agent: list[list[int]] | None, night_shift_total: int | None, show_counts: bool,
-            notes: list[str], targets: dict[str, Any]) -> FairnessResult:
+            notes: list[str], targets: dict[str, Any], w: Words) -> FairnessResult:
     gini_target, violation_target = float(targets["gini"]), float(targets["night_violation_rate"])
     total = sum(values)
     g = gini(values)
@@ -177,16 +179,12 @@ def _result(values: list[float], *, shifts: int | None, categories: list[Categor
     overall_meets = g <= max(gini_target, most_even_gini(total, len(values)) if float(total).is_integer() else 0.0)
     if not overall_meets and "unfavourable" not in failing:
         failing.insert(0, "unfavourable")
+    d = "fairness.definitions"
     definitions = [
-        "Gini = Σᵢ Σⱼ |xᵢ − xⱼ| ÷ (2 n² x̄) over agents' unfavourable-shift counts (population form; 0 = equal).",
-        "Top-20% share = unfavourable shifts of the ⌈20% × agents⌉ most-loaded agents ÷ all unfavourable shifts.",
-        f"Violation rate = nights worked beyond {night_limit} in a row (night {night_limit + 1}, {night_limit + 2} "
-        "…) ÷ all night shifts.",
-        f"Targets (the retention plan's scheduling targets): Gini ≤ {gini_target:.2f}; violation rate < "
-        f"{percent(violation_target, 0)}.",
-        "The Gini target applies to unfavourable shifts overall AND to each kind (night, weekend, holiday): the "
-        "headline fails when any kind fails. A kind with too few shifts to share equally (e.g. 3 holidays among 10 "
-        "agents) is judged against the most even split possible in whole shifts.",
+        w(f"{d}.gini"), w(f"{d}.top20"),
+        w(f"{d}.violation", limit=night_limit, next=night_limit + 1, after=night_limit + 2),
+        w(f"{d}.targets", gini=f"{gini_target:.2f}", violation=percent(violation_target, 0)),
+        w(f"{d}.kinds"),
     ]
     return FairnessResult(
         agents=len(values), shifts=shifts, unfavourable_shifts=total, mean_per_agent=total / len(values), gini=g,
@@ -195,7 +193,7 @@ def _result(values: list[float], *, shifts: int | None, categories: list[Categor
         violation_target=violation_target,
         sorted_counts=ordered[:MAX_SORTED_COUNTS] if show_counts else None,
         sorted_counts_truncated=show_counts and len(ordered) > MAX_SORTED_COUNTS,
-        definitions=definitions, notes=notes, **run_fields,
+        definitions=definitions, notes=notes, language=w.language, **run_fields,
     )
 
 
@@ -236,7 +234,7 @@ def _start_hours(series: pd.Series) -> tuple[pd.Series, pd.Series]:
 def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequence[str] = (),
                          night_from_hour: float = 20, night_until_hour: float = 5,
                          weekend_days: Sequence[int] = (5, 6), night_limit: int | None = None,
-                         min_group_size: int = 5) -> FairnessResult:
+                         min_group_size: int = 5, w: Words | None = None) -> FairnessResult:
     """Classify each roster row (one shift) and measure how evenly unfavourable shifts fall.
 
     A shift is *night* when its label says so (night/夜/通宵, or the code 'N') or it starts at or after
@@ -246,8 +244,9 @@ def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequ
     """
     import pandas as pd
 
+    w = w or words("en")
     targets = catalog["targets"]
-    words = catalog["roster"]
+    roster_words = catalog["roster"]
     night_limit = int(targets["consecutive_nights"]) if night_limit is None else night_limit
     if night_limit < 1:
         raise InputError("night_limit must be at least 1 (3 consecutive nights is the usual limit)")
@@ -275,16 +274,16 @@ def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequ
     agents = df[agent_col].astype("string").str.strip()
     keep = agents.notna() & (agents != "")
     if (~keep).any():
-        notes.append(f"{int((~keep).sum())} row(s) without an agent were left out.")
+        notes.append(w("fairness.notes.no_agent", count=int((~keep).sum())))
     frame = pd.DataFrame({"agent": agents[keep]})
     index = frame.index
 
     labels = (df.loc[index, shift_col].astype("string").str.strip().str.lower().fillna("")
               if shift_col else pd.Series("", index=index, dtype="string"))
-    night_codes, night_words = set(words["night_codes"]), tuple(words["night_words"])
+    night_codes, night_words = set(roster_words["night_codes"]), tuple(roster_words["night_words"])
     label_night = labels.apply(lambda s: s in night_codes or any(w in s for w in night_words)).astype(bool)
-    label_holiday = labels.apply(lambda s: any(w in s for w in words["holiday_words"])).astype(bool)
-    label_weekend = labels.apply(lambda s: any(w in s for w in words["weekend_words"])).astype(bool)
+    label_holiday = labels.apply(lambda s: any(word in s for word in roster_words["holiday_words"])).astype(bool)
+    label_weekend = labels.apply(lambda s: any(word in s for word in roster_words["weekend_words"])).astype(bool)
 
     shift_dates = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
     if date_col:
@@ -299,7 +298,7 @@ def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequ
         start_night = night_window.fillna(False).astype(bool)
         unparsed = int(hours.isna().sum())
         if unparsed:
-            notes.append(f"{unparsed} start time(s) could not be read (use 22:00 or 2024-03-05 22:00).")
+            notes.append(w("fairness.notes.unparsed_start", count=unparsed))
     has_dates = bool(shift_dates.notna().any())
     if (date_col or start_col) and not has_dates:
         raise InputError("no dates could be read from the roster; write them like 2024-03-05, 2024/3/5 or "
@@ -313,8 +312,7 @@ def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequ
                              + looks_like(ds, "roster"))
     missing_dates = int(shift_dates.isna().sum()) if has_dates else 0
     if missing_dates:
-        notes.append(f"{missing_dates} shift(s) have no readable date: counted by label only, left out of the "
-                     "weekend/holiday and consecutive-night checks.")
+        notes.append(w("fairness.notes.missing_dates", count=missing_dates))
 
     holiday_dates = set()
     for text in holidays:
@@ -346,77 +344,72 @@ def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequ
                           for a in per_agent.index]
         night_total = int(nights.groupby("agent")["date"].nunique().sum())
     else:
-        notes.append("No dates: weekend, holiday and consecutive-night checks need a date column.")
+        notes.append(w("fairness.notes.no_dates"))
     if not frame["night"].any():
-        notes.append("No night shifts were recognised; check the shift labels or pass start_column and the night "
-                     "window (night_from_hour / night_until_hour).")
+        notes.append(w("fairness.notes.no_nights"))
 
     show = len(per_agent) >= min_group_size
     if not show:
-        notes.append(f"Fewer than {min_group_size} agents: the per-agent distribution is suppressed.")
-    notes.append(f"Columns used: agent={agent_col!r}, date={date_col!r}, shift={shift_col!r}, start={start_col!r}. "
-                 f"Night = label night/夜/通宵/'N' or start in [{plain_number(night_from_hour)}:00, "
-                 f"{plain_number(night_until_hour)}:00).")
+        notes.append(w("fairness.notes.few_agents", k=min_group_size))
+    notes.append(w("fairness.notes.columns", agent=agent_col, date=date_col, shift=shift_col, start=start_col,
+                   **{"from": plain_number(night_from_hour), "until": plain_number(night_until_hour)}))
     return _result([float(v) for v in per_agent["unfavourable"].tolist()], shifts=len(frame), categories=categories,
                    night_limit=night_limit, runs_per_agent=runs_per_agent, night_shift_total=night_total,
-                   show_counts=show, notes=notes, targets=targets)
+                   show_counts=show, notes=notes, targets=targets, w=w)
 
 
-def fairness_text(result: FairnessResult) -> str:
+def fairness_text(result: FairnessResult, w: Words | None = None) -> str:
+    w = w or words(result.language)
+    t = "fairness.text"
+
     def mark(ok: bool | None) -> str:
-        return "—" if ok is None else ("✓ meets" if ok else "✗ misses")
+        return "—" if ok is None else (w(f"{t}.meets") if ok else w(f"{t}.misses"))
+
+    def kind(name: str) -> str:
+        return w.option("fairness.kinds", name)
 
     by_kind = {c.category: c for c in result.categories}
     failing_kinds = [k for k in result.failing_categories if k != "unfavourable"]
     measured = [c for c in result.categories if c.shifts] or None
     worst = max(measured, key=lambda c: c.gini - max(result.gini_target, c.min_possible_gini)) if measured else None
     overall_ok = "unfavourable" not in result.failing_categories
-    headline = ("| **fairness target** (unfavourable shifts and each kind) | "
-                + (f"worst: {worst.category} {worst.gini:.3f}" if worst is not None else f"{result.gini:.3f}")
+    headline = (f"| {w(f'{t}.headline')} | "
+                + (w(f"{t}.worst", kind=kind(worst.category), gini=f"{worst.gini:.3f}") if worst is not None
+                   else f"{result.gini:.3f}")
                 + f" | ≤ {result.gini_target:.2f} | {mark(result.meets_gini_target)} |\n"
-                f"| Gini of unfavourable shifts (all kinds together) | {result.gini:.3f} | ≤ {result.gini_target:.2f} "
-                f"| {mark(overall_ok)} |")
-    lines = [
-        f"**Schedule fairness** — {result.agents} agents"
-        + (f", {result.shifts} shifts" if result.shifts is not None else "")
-        + f", {plain_number(result.unfavourable_shifts)} unfavourable (mean {result.mean_per_agent:.1f} per agent)",
-    ]
+                f"| {w(f'{t}.overall')} | {result.gini:.3f} | ≤ {result.gini_target:.2f} | {mark(overall_ok)} |")
+    lines = [w(f"{t}.title", agents=result.agents,
+               shifts=w(f"{t}.shifts", count=result.shifts) if result.shifts is not None else "",
+               unfavourable=plain_number(result.unfavourable_shifts), mean=f"{result.mean_per_agent:.1f}")]
     if result.failing_categories:
         reasons = []
-        for kind in result.failing_categories:
-            c = by_kind.get(kind)
+        for name in result.failing_categories:
+            c = by_kind.get(name)
             if c is not None:
-                reasons.append(f"{kind} shifts Gini {c.gini:.3f} > {result.gini_target:.2f} (the top 20% of agents "
-                               f"carry {percent(c.top20_share)} of them)")
-            elif kind == "unfavourable":
-                reasons.append(f"unfavourable shifts Gini {result.gini:.3f} > {result.gini_target:.2f}")
+                reasons.append(w(f"{t}.kind_missed", kind=kind(name), gini=f"{c.gini:.3f}",
+                                 target=f"{result.gini_target:.2f}", share=percent(c.top20_share)))
+            elif name == "unfavourable":
+                reasons.append(w(f"{t}.overall_missed", gini=f"{result.gini:.3f}", target=f"{result.gini_target:.2f}"))
         lines.append("")
-        lines.append("**Fairness target missed**: " + "; ".join(reasons)
-                     + (". The overall Gini hides this: heavy loads of one kind are offset by light loads of another."
-                        if failing_kinds and result.gini <= result.gini_target else "."))
-    lines += [
-        "",
-        "| measure | value | target | |",
-        "|---|---:|---:|---|",
-        headline,
-        f"| share carried by top 20% | {percent(result.top20_share)} | | |",
-    ]
+        lines.append(w(f"{t}.missed", reasons=w.semicolon.join(reasons))
+                     + (w(f"{t}.hidden") if failing_kinds and result.gini <= result.gini_target else w.stop))
+    lines += ["", w(f"{t}.columns"), "|---|---:|---:|---|", headline,
+              f"| {w(f'{t}.top20')} | {percent(result.top20_share)} | | |"]
     if result.violation_rate is not None:
-        lines.append(f"| consecutive-night violation rate (> {result.night_limit} in a row) | "
-                     f"{percent(result.violation_rate)} | < {percent(result.violation_target, 0)} | "
-                     f"{mark(result.meets_violation_target)} |")
-        lines.append(f"| runs over the limit / all night runs | {result.runs_over_limit} / {result.night_runs} | | |")
-        lines.append(f"| agents with a violation | {percent(result.agents_with_violation_share)} | | |")
-        lines.append(f"| longest night run | {result.longest_night_run} | ≤ {result.night_limit} | |")
+        lines.append(f"| {w(f'{t}.violation', limit=result.night_limit)} | {percent(result.violation_rate)} | "
+                     f"< {percent(result.violation_target, 0)} | {mark(result.meets_violation_target)} |")
+        lines.append(f"| {w(f'{t}.runs')} | {result.runs_over_limit} / {result.night_runs} | | |")
+        lines.append(f"| {w(f'{t}.agents_violating')} | {percent(result.agents_with_violation_share)} | | |")
+        lines.append(f"| {w(f'{t}.longest')} | {result.longest_night_run} | ≤ {result.night_limit} | |")
     if result.categories:
-        lines += ["", "| kind | shifts | Gini | top-20% share | target | |", "|---|---:|---:|---:|---:|---|"]
+        lines += ["", w(f"{t}.kind_columns"), "|---|---:|---:|---:|---:|---|"]
         for c in result.categories:
             target = f"≤ {max(result.gini_target, c.min_possible_gini):.2f}" if c.shifts else ""
-            lines.append(f"| {c.category} | {c.shifts} | {c.gini:.3f} | {percent(c.top20_share)} | {target} | "
+            lines.append(f"| {kind(c.category)} | {c.shifts} | {c.gini:.3f} | {percent(c.top20_share)} | {target} | "
                          f"{mark(c.meets_target)} |")
     if result.sorted_counts is not None:
         shown = ", ".join(plain_number(v) for v in result.sorted_counts[:40])
         more = " …" if len(result.sorted_counts) > 40 else ""
-        lines += ["", f"Per agent, highest first (anonymous): {shown}{more}"]
+        lines += ["", w(f"{t}.per_agent", counts=shown, more=more)]
     lines += [""] + [f"- {d}" for d in result.definitions] + [f"- {n}" for n in result.notes]
     return "\n".join(lines)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
@@ -35,6 +35,9 @@ from retention_mcp.data.dimensions import Scope, build_dimension, combined_codes
 from retention_mcp.data.disclosure import Policy
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
+
+if TYPE_CHECKING:
+    from retention_mcp.wording import Words
 
 DAYS_PER_MONTH = 365.25 / 12
 BAND_EDGES = (0.0, 3.0, 6.0, 12.0, 24.0, 36.0, 60.0)
@@ -255,11 +258,16 @@ def _add_months(day: int, months: int) -> int:
 def leaver_forecast(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, scope: Scope | None = None,
                     min_group_size: int | None = None, horizons: Sequence[int] = HORIZONS, fit_months: int = 12,
                     forecast_date: str | None = None, separation_type: str = "all",
-                    backtest: bool = True) -> ForecastResult:
-    """Expected leavers per group over each horizon, with the backtest (see the module docstring)."""
+                    backtest: bool = True, w: Words | None = None) -> ForecastResult:
+    """Expected leavers per group over each horizon, with the backtest (see the module docstring); method and
+    notes in ``w``'s language."""
     import numpy as np
 
+    from retention_mcp.wording import words
+
+    w = w or words("en")
     from retention_mcp.analysis.turnover import _leaver_filter, parse_day
+    from retention_mcp.data.vocabulary import separation_argument
 
     if ds.hire is None or ds.term is None or ds.as_of is None:
         raise InputError("the forecast needs hire and termination dates (event data): a leaver flag alone does not "
@@ -275,14 +283,15 @@ def leaver_forecast(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, scop
         raise InputError("horizons are months ahead, 1 to 24, e.g. [3, 6, 12]")
     if not 3 <= fit_months <= 60:
         raise InputError("fit_months must be 3 to 60 (the months of history the hazard is fitted on)")
+    separation_type = separation_argument(separation_type)
     k = policy.min_group(min_group_size)
     scope = scope or Scope()
     notes: list[str] = []
-    dims = [build_dimension(ds, name, policy) for name in by]
+    dims = [build_dimension(ds, name, policy, w=w) for name in by]
     notes += [d.note for d in dims if d.note]
     code = combined_codes(dims, ds.rows)
     groups = int(np.prod([len(d.labels) for d in dims], dtype="int64")) if dims else 1
-    leavers = _leaver_filter(ds, separation_type, notes)
+    leavers = _leaver_filter(ds, separation_type)
     valid = (ds.hire != NO_DATE) & ~((ds.term != NO_DATE) & (ds.term < ds.hire))
     rows = valid & (scope.rows if scope.active else True)
     day = parse_day(forecast_date, "forecast_date") if forecast_date else ds.as_of
@@ -338,21 +347,16 @@ def leaver_forecast(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, scop
     cutoff = _add_months(day, -12)
     if backtest:
         if _add_months(cutoff, -fit_months) + 1 < earliest:
-            notes.append(f"no backtest: the file starts {day_to_date(earliest)}, and a backtest needs {fit_months} "
-                         f"months of history before {day_to_date(cutoff)} (12 months before the forecast date)")
+            notes.append(w("forecast.notes.no_backtest", start=day_to_date(earliest), months=fit_months,
+                           cutoff=day_to_date(cutoff)))
         else:
             result_backtest = _backtest(ds, run, cutoff, code, groups, dims, scope, k, leavers, horizons, rng,
-                                        hidden_cells)
-    method = ("Piecewise-exponential hazard by tenure band (0-3, 3-6, 6-12 months, 1-2, 2-3, 3-5, >5 years) × a "
-              f"ratio per group (shrunk towards 1 by {SHRINK:g} expected leavers), fitted by Poisson maximum "
-              f"likelihood on the {fit_months} months to {day_to_date(day)}; each person on the books then leaves "
-              "within H months with probability 1 − exp(−cumulative hazard over their tenure from now to now + H); "
-              f"expected leavers = the sum; 95% interval from {DRAWS:,} draws of the hazards (Gamma) and of who leaves "
-              "(Bernoulli). Today's people only: no new hires are added. Leavers: "
-              + separation_type + ".")
+                                        hidden_cells, w)
+    kind = w.option("vocabulary.separation", separation_type)
+    method = w("forecast.method", shrink=f"{SHRINK:g}", months=fit_months, end=day_to_date(day), draws=f"{DRAWS:,}",
+               separation=kind)
     if separation_type != "all":
-        notes.append(f"leavers of other kinds than {separation_type} are treated as staying (competing risks are "
-                     "not modelled), which slightly overstates the expected count")
+        notes.append(w("forecast.notes.competing", separation=kind))
     kept = int(scope.rows.sum()) if scope.active else ds.rows
     return ForecastResult(
         by=[d.name for d in dims], forecast_date=day_to_date(day).isoformat(), fit_start=day_to_date(start).isoformat(),
@@ -362,7 +366,7 @@ def leaver_forecast(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, scop
 
 
 def _backtest(ds: Dataset, run: Any, cutoff: int, code: Any, groups: int, dims: Sequence[Any], scope: Scope, k: int,
-              leavers: Any, horizons: Sequence[int], rng: Any, hidden_cells: Any) -> Backtest:
+              leavers: Any, horizons: Sequence[int], rng: Any, hidden_cells: Any, w: Words) -> Backtest:
     import numpy as np
     from scipy.special import chdtrc
 
@@ -421,9 +425,8 @@ def _backtest(ds: Dataset, run: Any, cutoff: int, code: Any, groups: int, dims: 
         ratio = total_actual / overall_point if overall_point > 0 else None
         overall_inside = next((f.inside for f in overall.horizons if f.months == h), None)
         calibrated = p is not None and p >= 0.05 and overall_inside is not False
-        verdict = ("calibrated: no evidence the predictions are off (p ≥ 0.05, everyone's count inside its interval)"
-                   if calibrated else "not tested" if p is None else
-                   "miscalibrated: the actual counts differ from the predictions more than chance allows")
+        verdict = (w("forecast.verdict_calibrated") if calibrated else w("forecast.verdict_none") if p is None else
+                   w("forecast.verdict_off"))
         calibration.append(Calibration(months=h, groups_tested=len(units), inside=inside, chi2=chi2, df=len(units),
                                        p_value=p, predicted_total=round(overall_point, 2), actual_total=total_actual,
                                        overall_inside=overall_inside, ratio=ratio, verdict=verdict))
@@ -455,13 +458,17 @@ def _backtest(ds: Dataset, run: Any, cutoff: int, code: Any, groups: int, dims: 
 def forecast_markdown(result: ForecastResult, language: str = "en", settings: Any = None) -> str:
     """The forecast table (expected leavers with 95% intervals per horizon), the hazard by tenure, the backtest
     table and its calibration, in ``language``."""
-    from retention_mcp.analysis.wording import words
     from retention_mcp.units import percent
+    from retention_mcp.wording import words
 
     w = words(language, settings)
-    separation = w["turnover.separation_types"].get(result.separation_type, result.separation_type)
+    separation = w.option("vocabulary.separation", result.separation_type)
     o = result.overall
     lines = [f"_{result.scope}_"] if result.scope else []
+
+    def row_label(label: str) -> str:  # the overall row keeps the code "Overall" (hiring_forecast's group) in data
+        return w["forecast.overall"] if label == "Overall" else label
+
     lines.append(w["forecast.title"].format(headcount=o.headcount if o.headcount is not None else "—",
                                             date=result.forecast_date, fit_start=result.fit_start,
                                             fit_end=result.fit_end, separation=separation))
@@ -477,16 +484,17 @@ def forecast_markdown(result: ForecastResult, language: str = "en", settings: An
         lines += ["", "| " + " | ".join(heads) + " |", "|---|" + "---:|" * (len(heads) - 1)]
         for g in result.groups:
             if g.suppressed:
-                lines.append(f"| {g.label} | {w['common.suppressed']} |" + " |" * (len(heads) - 2))
+                lines.append(f"| {row_label(g.label)} | {w['common.suppressed']} |" + " |" * (len(heads) - 2))
                 continue
             cells = [w["forecast.cell"].format(expected=f"{f.expected:.1f}", low=f"{f.low:g}", high=f"{f.high:g}")
                      for f in g.horizons]
-            lines.append(f"| {g.label} | {g.headcount} | {percent(g.new_hire_share)} | {g.relative_hazard:.2f} | "
-                         + " | ".join(cells) + " |")
+            lines.append(f"| {row_label(g.label)} | {g.headcount} | {percent(g.new_hire_share)} | "
+                         f"{g.relative_hazard:.2f} | " + " | ".join(cells) + " |")
     shown = [h for h in result.hazard if h.annual_hazard is not None]
     if shown:
-        lines += ["", w["forecast.hazard_title"] + "; ".join(
-            w["forecast.hazard_cell"].format(band=h.band, rate=percent(h.annual_hazard)) for h in shown) + "."]
+        lines += ["", w["forecast.hazard_title"] + w.semicolon.join(
+            w["forecast.hazard_cell"].format(band=w.option("forecast.band", h.band), rate=percent(h.annual_hazard))
+            for h in shown) + w.stop]
     b = result.backtest
     if b is not None:
         lines += ["", w["forecast.backtest_title"].format(fit_start=b.fit_start, fit_end=b.fit_end,
@@ -498,12 +506,12 @@ def forecast_markdown(result: ForecastResult, language: str = "en", settings: An
         lines += ["", "| " + " | ".join(heads) + " |", "|---|" + "---:|" * (len(heads) - 1)]
         for row in [b.overall, *b.groups]:
             if row.suppressed:
-                lines.append(f"| {row.label} | {w['common.suppressed']} |" + " |" * (len(heads) - 2))
+                lines.append(f"| {row_label(row.label)} | {w['common.suppressed']} |" + " |" * (len(heads) - 2))
                 continue
             cells = [part for f in row.horizons for part in
                      (w["forecast.cell"].format(expected=f"{f.predicted:.1f}", low=f"{f.low:g}", high=f"{f.high:g}"),
                       f"{f.actual}" + ("" if f.inside else " ✗"))]
-            lines.append(f"| {row.label} | " + " | ".join(cells) + " |")
+            lines.append(f"| {row_label(row.label)} | " + " | ".join(cells) + " |")
         lines.append("")
         for c in b.calibration:
             verdict = w["forecast.verdict_none"] if c.p_value is None else (
@@ -516,13 +524,14 @@ def forecast_markdown(result: ForecastResult, language: str = "en", settings: An
                 ratio="—" if c.ratio is None else f"{c.ratio:.2f}", verdict=verdict))
         tenure = [t for t in b.by_tenure if t.people is not None]
         if tenure:
-            lines.append(w["forecast.tenure_title"].format(cutoff=b.cutoff, months=max(months)) + "; ".join(
-                w["forecast.tenure_cell"].format(band=t.band, predicted=f"{t.predicted:.1f}", actual=t.actual)
-                for t in tenure) + ".")
+            lines.append(w["forecast.tenure_title"].format(cutoff=b.cutoff, months=max(months)) + w.semicolon.join(
+                w["forecast.tenure_cell"].format(band=w.option("forecast.band", t.band),
+                                                 predicted=f"{t.predicted:.1f}", actual=t.actual)
+                for t in tenure) + w.stop)
     twelve = next((f for f in o.horizons if f.months == 12), None)
     if twelve is not None:
         lines += ["", w["forecast.hiring"].format(headcount=o.headcount, expected=f"{twelve.expected:.1f}")]
     lines += ["", result.method, w["forecast.aggregates"]]
     for note in result.notes:
-        lines.append(f"\n{w['common.note']}: {note}")
+        lines.append(f"\n{w['common.note']}{w.colon}{note}")
     return "\n".join(lines)

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
+from retention_mcp.wording import ResultLanguage, Words, words
 
 #: The QA target of the customer-service retention plan ("评估者间一致性ICC≥0.75"); tools/call_center.yaml.
 DEFAULT_TARGET = 0.75
@@ -71,6 +72,7 @@ class CalibrationResult(Evidenced):
                          "(the interval contains the target: more calls are needed)")
     mean_squares: dict[str, float] = Field(description="BMS (items), WMS (within items), JMS (raters), "
                                                        "EMS (residual)")
+    language: ResultLanguage = "en"
     rater_means: list[float] = Field(description="mean score of each rater, in column order (spot a harsh or "
                                                  "lenient rater)")
     notes: list[str]
@@ -134,12 +136,15 @@ def _spearman_brown(value: float, k: int) -> float:
     return value * k / denominator if denominator != 0 else math.nan
 
 
-def band_range(low: float | None, high: float | None, bands: Sequence[dict] = DEFAULT_BANDS) -> str:
+def band_range(low: float | None, high: float | None, bands: Sequence[dict] = DEFAULT_BANDS,
+               w: Words | None = None) -> str:
     """Koo & Li bands an interval spans: 'poor to good', or one band when both ends share it."""
+    w = w or words("en")
     if low is None or high is None:
         return ""
-    first, last = koo_li(low, bands), koo_li(high, bands)
-    return first if first == last else f"{first} to {last}"
+    first = w.option("icc.bands", koo_li(low, bands))
+    last = w.option("icc.bands", koo_li(high, bands))
+    return first if first == last else w("icc.band_range", first=first, last=last)
 
 
 def validate_ratings(ratings: Sequence[Sequence[float | None]]) -> list[list[float]]:
@@ -169,8 +174,10 @@ def validate_ratings(ratings: Sequence[Sequence[float | None]]) -> list[list[flo
     return matrix
 
 
-def icc(ratings: Sequence[Sequence[float | None]], target: float = DEFAULT_TARGET) -> CalibrationResult:
+def icc(ratings: Sequence[Sequence[float | None]], target: float = DEFAULT_TARGET,
+        w: Words | None = None) -> CalibrationResult:
     """All six Shrout & Fleiss ICC forms for an items × raters matrix (no missing values)."""
+    w = w or words("en")
     matrix = validate_ratings(ratings)
     n, k = len(matrix), len(matrix[0])
     grand = sum(map(sum, matrix)) / (n * k)
@@ -206,8 +213,9 @@ def icc(ratings: Sequence[Sequence[float | None]], target: float = DEFAULT_TARGE
     for name, value in values.items():
         bounds = intervals.get(name)
         low, high = (None, None) if bounds is None else (float(bounds[0]), float(bounds[1]))
-        forms.append(IccForm(form=name, value=value, ci_low=low, ci_high=high, interpretation=koo_li(value),
-                             interval_reading=band_range(low, high), meaning=FORMS[name]))
+        forms.append(IccForm(form=name, value=value, ci_low=low, ci_high=high,
+                             interpretation=w.option("icc.bands", koo_li(value)),
+                             interval_reading=band_range(low, high, w=w), meaning=w(f"icc.forms.{name}")))
     headline = values["ICC2"]
     low, high = forms[1].ci_low, forms[1].ci_high
     if low is None or high is None:
@@ -218,50 +226,39 @@ def icc(ratings: Sequence[Sequence[float | None]], target: float = DEFAULT_TARGE
         verdict = "below"
     else:
         verdict = "inconclusive"
-    notes = [
-        "Headline is ICC(2,1): QA calibration asks whether any one rater's score can be trusted on its own, "
-        "with raters seen as a sample of the QA team and absolute agreement required.",
-        "Koo & Li (2016): below 0.5 poor, 0.5–0.75 moderate, 0.75–0.9 good, above 0.9 excellent — read from the "
-        "95% interval, not the point value; the target counts as met only when the interval's lower bound clears it.",
-    ]
+    notes = [w("icc.notes.headline"), w("icc.notes.koo_li")]
     if values["ICC3"] - values["ICC2"] > 0.1:
-        notes.append("ICC(3,1) is well above ICC(2,1): raters rank calls alike but some are systematically harsher "
-                     "or more lenient (see rater_means); align the scoring anchors (BARS) first.")
+        notes.append(w("icc.notes.harsh"))
     if n < 10:
-        notes.append(f"Only {n} items: the ICC is imprecise; calibrate on 20 or more calls for a stable figure.")
+        notes.append(w("icc.notes.few_items", n=n))
     return CalibrationResult(
         items=n, raters=k, forms=forms, headline_form="ICC2", headline_value=headline, headline_ci_low=low,
-        headline_ci_high=high, headline_reading=band_range(low, high), target=target,
+        headline_ci_high=high, headline_reading=band_range(low, high, w=w), target=target,
         meets_target=verdict == "meets" and (low is None or low >= target) and headline >= target, verdict=verdict,
         mean_squares={"BMS": bms, "WMS": wms, "JMS": jms, "EMS": ems}, rater_means=rater_means, notes=notes,
+        language=w.language,
     )
 
 
-def calibration_text(result: CalibrationResult) -> str:
+def calibration_text(result: CalibrationResult, w: Words | None = None) -> str:
+    w = w or words(result.language)
+    t = "icc.text"
+
     def interval(low: float | None, high: float | None) -> str:
         return "—" if low is None or high is None else f"{low:.3f}–{high:.3f}"
 
-    reading = result.headline_reading or koo_li(result.headline_value)
-    headline = (f"**QA calibration** — {result.items} items × {result.raters} raters. Headline ICC(2,1) = "
-                f"{result.headline_value:.3f}, 95% CI {interval(result.headline_ci_low, result.headline_ci_high)}: "
-                f"{reading} agreement (Koo & Li, read from the interval).")
-    verdict = {
-        "meets": f"It meets the target ≥ {result.target:.2f}: even the lower bound clears it.",
-        "below": f"It is below the target ≥ {result.target:.2f}: even the upper bound falls short.",
-        "inconclusive": f"Against the target ≥ {result.target:.2f} it is inconclusive: the interval contains the "
-                        "target, so these calls cannot show whether the raters agree well enough — score more calls "
-                        "together (20 or more) before deciding.",
-    }[result.verdict or ("meets" if result.meets_target else "below")]
-    lines = [headline + " " + verdict, "",
-             "| form | ICC | 95% CI | Koo & Li (interval) |",
-             "|---|---:|---|---|"]
+    reading = result.headline_reading or w.option("icc.bands", koo_li(result.headline_value))
+    headline = w(f"{t}.headline", items=result.items, raters=result.raters, value=f"{result.headline_value:.3f}",
+                 interval=interval(result.headline_ci_low, result.headline_ci_high), reading=reading)
+    verdict = w(f"{t}.{result.verdict or ('meets' if result.meets_target else 'below')}",
+                target=f"{result.target:.2f}")
+    lines = [headline + ("" if w.zh else " ") + verdict, "", w(f"{t}.columns"), "|---|---:|---|---|"]
     labels = {"ICC1": "ICC(1,1)", "ICC2": "ICC(2,1)", "ICC3": "ICC(3,1)", "ICC1k": "ICC(1,k)", "ICC2k": "ICC(2,k)",
               "ICC3k": "ICC(3,k)"}
     for form in result.forms:
         lines.append(f"| {labels[form.form]} | {form.value:.3f} | {interval(form.ci_low, form.ci_high)} | "
                      f"{form.interval_reading or form.interpretation} |")
     means = ", ".join(f"{m:.2f}" for m in result.rater_means)
-    lines += ["", f"Rater means (column order): {means}", ""] + [f"- {note}" for note in result.notes]
-    lines.append("- Intervals: F-based 95% intervals of Shrout & Fleiss (1979) and McGraw & Wong (1996); ICC(2,1) "
-                 "with Satterthwaite's degrees of freedom, ICC(2,k) by Spearman–Brown from its bounds.")
+    lines += ["", w(f"{t}.means", means=means), ""] + [f"- {note}" for note in result.notes]
+    lines.append(w(f"{t}.intervals"))
     return "\n".join(lines)

@@ -36,18 +36,15 @@ from retention_mcp.analysis.initiatives import InitiativeUsed
 from retention_mcp.analysis.stats import Z_95, poisson_interval, wilson_interval
 from retention_mcp.analysis.turnover import Definition, turnover_breakdown
 from retention_mcp.data.dataset import Dataset
-from retention_mcp.data.dimensions import TENURE_BAND, TENURE_BAND_LABELS, Scope, is_tenure_band, parse_where
+from retention_mcp.data.dimensions import TENURE_BAND, Scope, is_tenure_band, parse_where, tenure_dimension
 from retention_mcp.data.disclosure import Policy
-from retention_mcp.data.roles import normalise_header
+from retention_mcp.data.vocabulary import match_derived
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
+from retention_mcp.wording import ResultLanguage, Words, words
 
-#: Headcounts are rounded to 2 decimals in turnover_breakdown's rows: sums agree within this.
-HEADCOUNT_TOLERANCE = 0.05
-
-CAVEAT = ("An association in this company's data, not a proven cause: the segment may differ from the reference "
-          "in other ways (role, pay, tenure, manager), so an initiative that removes only the named difference can "
-          "achieve less. The interval covers sampling noise in the rates, not that.")
+#: Headcounts are turnover_breakdown's own (unrounded): sums of groups agree with the whole within float error.
+HEADCOUNT_TOLERANCE = 1e-6
 
 
 class RateLine(BaseModel):
@@ -104,6 +101,7 @@ class ImpactResult(Evidenced):
     initiative: InitiativeUsed | None = Field(None, description="the catalog initiative the reduction came from, "
                                               "with its evidence and the low / base / high scenarios")
     notes: list[str] = Field(default_factory=list)
+    language: ResultLanguage = "en"
 
 
 @dataclass
@@ -115,7 +113,10 @@ class _Selection:
     rows: Any  # static row mask, or None when tenure_band is involved
 
 
-def _tenure_labels(value: Any) -> list[str]:
+def _tenure_labels(ds: Dataset, value: Any, w: Words) -> list[str]:
+    """The tenure bands ``value`` names, as turnover_breakdown shows them in ``w``'s language: the bands this file
+    supports (month bands, or the same edges in whole years), named in English or Chinese."""
+    dim = tenure_dimension(ds, w, static=False)
     values = value if isinstance(value, list | tuple) else [value]
     if not values:
         raise InputError("tenure_band: give one band or several")
@@ -123,16 +124,18 @@ def _tenure_labels(value: Any) -> list[str]:
     for item in values:
         if isinstance(item, bool) or not isinstance(item, str | int | float):
             raise InputError(f"tenure_band: give a band as text, e.g. '<=3 months', not {item!r}")
-        wanted = normalise_header(str(item)).replace("≤", "<=")
-        match = next((label for label in TENURE_BAND_LABELS if normalise_header(label) == wanted), None)
-        if match is None:
-            raise InputError(f"tenure_band has no band {item!r}; bands: {', '.join(TENURE_BAND_LABELS)}")
-        chosen.append(match)
+        position = match_derived(str(item), dim.labels[:-1])
+        if position is None:
+            raise InputError(f"tenure_band has no band {item!r} in this file; its bands: "
+                             f"{', '.join(dim.labels[:-1])} ({', '.join((dim.shown or [])[:-1])})")
+        chosen.append(dim.label(position))
     return chosen
 
 
-def _parse_spec(ds: Dataset, spec: Any, what: str, policy: Policy) -> tuple[list[str], dict[str, set[str]], Any, str]:
-    """(breakdown dimensions, labels selected per dimension, static row mask or None, text)."""
+def _parse_spec(ds: Dataset, spec: Any, what: str, policy: Policy,
+                w: Words) -> tuple[list[str], dict[str, set[str]], Any, str]:
+    """(breakdown dimensions, labels selected per dimension as turnover_breakdown shows them, static row mask or
+    None, text)."""
     import numpy as np
 
     if not isinstance(spec, Mapping) or not spec:
@@ -147,27 +150,29 @@ def _parse_spec(ds: Dataset, spec: Any, what: str, policy: Policy) -> tuple[list
     parts = []
     for key, value in spec.items():
         if is_tenure_band(str(key)):
-            labels = _tenure_labels(value)
+            labels = _tenure_labels(ds, value, w)
             name = TENURE_BAND
             static = False
         else:
-            single = parse_where(ds, {str(key): value}, policy)
+            single = parse_where(ds, {str(key): value}, policy, w)
             dim = single.dims[0]
             name = dim.name
-            labels = [label for label, chosen in zip(dim.labels, single.selected[0], strict=True) if chosen]
+            labels = [dim.label(i) for i, chosen in enumerate(single.selected[0]) if chosen]
             rows &= single.rows
         if name in names:
             raise InputError(f"{what} names {name!r} twice")
         dims.append(name)
         names[name] = set(labels)
-        parts.append(f"{name} = {labels[0]}" if len(labels) == 1 else f"{name} in ({', '.join(labels)})")
-    return dims, names, rows if static else None, "; ".join(parts)
+        parts.append(w("dimensions.where_one", name=name, value=labels[0]) if len(labels) == 1 else
+                     w("dimensions.where_many", name=name, values=w.enumeration.join(labels)))
+    return dims, names, rows if static else None, w.semicolon.join(parts)
 
 
 def _select(ds: Dataset, spec: Any, what: str, policy: Policy, scope: Scope, k: int,
-            common: Mapping[str, Any]) -> tuple[_Selection, Any]:
-    dims, names, rows, text = _parse_spec(ds, spec, what, policy)
-    result = turnover_breakdown(ds, by=dims, policy=policy, min_group_size=k, scope=scope, max_rows=500, **common)
+            common: Mapping[str, Any], w: Words) -> tuple[_Selection, Any]:
+    dims, names, rows, text = _parse_spec(ds, spec, what, policy, w)
+    result = turnover_breakdown(ds, by=dims, policy=policy, min_group_size=k, scope=scope, max_rows=500, w=w,
+                                **common)
     if result.truncated:
         raise InputError(f"{what}: its columns have too many groups together; name fewer columns")
     picked = [row for row in result.rows if all(row.group.get(name) in labels for name, labels in names.items())]
@@ -183,13 +188,14 @@ def _select(ds: Dataset, spec: Any, what: str, policy: Policy, scope: Scope, k: 
 
 
 def _rate_line(label: str, heads: float, leavers: int, shape: str, months: float | None) -> RateLine:
+    """A group's rate with its interval, from the unrounded headcount turnover_breakdown computed."""
     rate = leavers / heads if heads > 0 else None
     if shape == "snapshot":
         low, high = wilson_interval(leavers, heads) if heads > 0 else (None, None)
     else:
         low, high = poisson_interval(leavers, heads)
     annualised = rate * 12 / months if (rate is not None and months) else None
-    return RateLine(label=label, headcount=round(heads, 2), leavers=leavers, rate=rate, annualised_rate=annualised,
+    return RateLine(label=label, headcount=heads, leavers=leavers, rate=rate, annualised_rate=annualised,
                     ci_low=low, ci_high=high)
 
 
@@ -216,9 +222,10 @@ def _log_fraction_interval(numerator: float, denominator: float, gradient: Mappi
 def estimate_impact(ds: Dataset, *, segment: Any, reference: Any = None, reduction: float | None = None,
                     policy: Policy, scope: Scope | None = None, min_group_size: int | None = None,
                     period_start: str | None = None, period_end: str | None = None, denominator: str = "average",
-                    separation_type: str = "all") -> ImpactResult:
+                    separation_type: str = "all", w: Words | None = None) -> ImpactResult:
     """Leavers avoided, new overall rate and attributable fraction when ``segment``'s rate moves to
-    ``reference``'s or falls by ``reduction`` (see the module docstring)."""
+    ``reference``'s or falls by ``reduction`` (see the module docstring). Texts in ``w``'s language."""
+    w = w or words("en")
     if (reference is None) == (reduction is None):
         raise InputError("give exactly one of reference (a group whose rate the segment moves to, e.g. "
                          "{\"OverTime\": \"No\"}) or reduction (the fraction the segment's rate falls by, e.g. 0.3)")
@@ -232,7 +239,7 @@ def estimate_impact(ds: Dataset, *, segment: Any, reference: Any = None, reducti
     scope = scope or Scope()
     common = {"period_start": period_start, "period_end": period_end, "denominator": denominator,
               "separation_type": separation_type}
-    whole = turnover_breakdown(ds, by=[], policy=policy, min_group_size=k, scope=scope, **common)
+    whole = turnover_breakdown(ds, by=[], policy=policy, min_group_size=k, scope=scope, w=w, **common)
     if whole.overall.suppressed or whole.overall.headcount is None:
         raise InputError(f"the population in scope is suppressed (fewer than {k} people); widen the filter")
     definition = whole.definition
@@ -244,10 +251,10 @@ def estimate_impact(ds: Dataset, *, segment: Any, reference: Any = None, reducti
         raise InputError("nobody in scope left" + (" in the period" if shape == "event" else "")
                          + ", so there is no turnover to reduce")
 
-    seg, _ = _select(ds, segment, "segment", policy, scope, k, common)
+    seg, _ = _select(ds, segment, "segment", policy, scope, k, common, w)
     ref = None
     if reference is not None:
-        ref, _ = _select(ds, reference, "reference", policy, scope, k, common)
+        ref, _ = _select(ds, reference, "reference", policy, scope, k, common, w)
         _check_disjoint(seg, ref)
     n_s, x_s = seg.heads, seg.leavers
     n_r, x_r = (ref.heads, ref.leavers) if ref is not None else (0.0, 0)
@@ -274,14 +281,14 @@ def estimate_impact(ds: Dataset, *, segment: Any, reference: Any = None, reducti
         avoided = n_s * (p_s - p_r)
         d_avoided = {"s": n_s, "r": -n_s}
         d_remaining = {"r": n_s + n_r, "o": n_o}  # N·p' = (n_S + n_R)·p_R + n_O·p_O
-        scenario_text = f"{seg.label} leaves at the rate of {ref.label}"
+        scenario_text = w("impact.scenario_reference", segment=seg.label, reference=ref.label)
     else:
         assert reduction is not None
         new_segment = p_s * (1 - reduction)
         avoided = n_s * p_s * reduction
         d_avoided = {"s": n_s * reduction}
         d_remaining = {"s": n_s * (1 - reduction), "o": n_o}  # N·p' = n_S·(1 − r)·p_S + n_O·p_O
-        scenario_text = f"the rate of {seg.label} falls by {reduction:.0%}"
+        scenario_text = w("impact.scenario_reduction", segment=seg.label, reduction=f"{reduction:.0%}")
     remaining = l_total - avoided  # N · new rate (per period)
     var_avoided = sum(d ** 2 * variances[key] for key, d in d_avoided.items())
     var_remaining = sum(d ** 2 * variances[key] for key, d in d_remaining.items())
@@ -294,6 +301,10 @@ def estimate_impact(ds: Dataset, *, segment: Any, reference: Any = None, reducti
                 for key in ("s", "r", "o") if sizes[key] > 0}
     fraction = avoided / l_total
     f_low, f_high = _log_fraction_interval(remaining, l_total, gradient, variances)
+    if ref is None and n_o <= 0:
+        # The segment is everyone: the fraction is the stated reduction itself, known, with nothing to estimate.
+        f_low = f_high = None
+        notes.append(w("impact.notes.stated_fraction"))
     paf = paf_low = paf_high = exposure = relative_risk = None
     if ref is not None:
         exposure = n_s / (n_s + n_r)
@@ -305,36 +316,26 @@ def estimate_impact(ds: Dataset, *, segment: Any, reference: Any = None, reducti
             paf_low, paf_high = _log_fraction_interval(
                 (n_s + n_r) * p_r, l_sr, {"s": -n_s / l_sr, "r": 1 / p_r - n_r / l_sr}, variances)
         else:
-            notes.append("the reference group has no leavers, so the relative risk and Levin's PAF are undefined "
-                         "(every leaver of the segment is 'attributable'); the impact fraction still applies")
+            notes.append(w("impact.notes.no_reference_leavers"))
         if n_o > 0:
-            notes.append(f"{n_o:g} people in scope are in neither group; their rate ({p_o:.1%}) stays as it is. "
-                         "Levin's PAF is over segment + reference only; the impact fraction is over everyone")
+            notes.append(w("impact.notes.rest_unchanged", count=f"{n_o:.4g}", rate=f"{p_o:.1%}"))
     if avoided < 0:
-        notes.append("the segment's rate is already below the scenario's rate: the scenario would add leavers")
+        notes.append(w("impact.notes.adds_leavers"))
     if x_s == 0 or (ref is not None and x_r == 0):
-        notes.append("a group with no leavers has a sampling variance of 0 in this method: the interval is too "
-                     "narrow; treat it with care")
+        notes.append(w("impact.notes.zero_variance"))
     if shape == "snapshot":
-        notes.append("snapshot data: the file does not say what period the leaver flag covers; 'per year' assumes "
-                     "it is one year (as calculate_roi reads the rates)")
+        notes.append(w("impact.notes.snapshot_year"))
     elif months != 12:
-        notes.append(f"the period is {months:g} months: leavers avoided and rates are annualised additively "
-                     "(× 12 ÷ months)")
+        notes.append(w("impact.notes.annualised", months=f"{months:g}"))
     current_annual = l_total / n_total * factor
     new_annual = new_rate * factor
-    method = ("Rates as turnover_breakdown defines them (" + definition.formula + "). Avoided leavers = n_segment "
-              "× (segment rate − new segment rate); new overall rate = (leavers − avoided) ÷ headcount; 95% "
-              "intervals by propagating each group's sampling variance ("
-              + ("binomial p(1−p)/n" if shape == "snapshot" else "Poisson leavers ÷ headcount²")
-              + ", groups independent; exact for these linear quantities); impact fraction and Levin's PAF by the "
-              "delta method on ln(1 − fraction). Normal (Wald) intervals; the new rate's is clipped at 0.")
+    method = w("impact.method", formula=definition.formula, variance=w(f"impact.variance_{shape}"))
     return ImpactResult(
         scenario="reference" if ref is not None else "reduction", scenario_text=scenario_text,
-        population=_rate_line("Population in scope", n_total, l_total, shape, months),
+        population=_rate_line(w("impact.population"), n_total, l_total, shape, months),
         segment=_rate_line(seg.label, n_s, x_s, shape, months),
         reference=_rate_line(ref.label, n_r, x_r, shape, months) if ref is not None else None,
-        rest=_rate_line("Neither", n_o, x_o, shape, months) if n_o > 0 else None,
+        rest=_rate_line(w("impact.neither"), n_o, x_o, shape, months) if n_o > 0 else None,
         segment_new_rate=new_segment, relative_risk=relative_risk,
         avoided_leavers=avoided * factor, avoided_ci_low=avoided_low * factor, avoided_ci_high=avoided_high * factor,
         significant=not (avoided_low <= 0 <= avoided_high) if se_avoided > 0 else None,
@@ -346,7 +347,8 @@ def estimate_impact(ds: Dataset, *, segment: Any, reference: Any = None, reducti
         paf=paf, paf_ci_low=paf_low, paf_ci_high=paf_high, exposure_share=exposure,
         calculate_roi_inputs=RoiInputs(headcount=round(n_total, 2), current_turnover_rate=current_annual,
                                        target_turnover_rate=new_annual),
-        method=method, caveat=CAVEAT, definition=definition, scope=whole.scope, notes=notes)
+        method=method, caveat=w("impact.caveat"), definition=definition, scope=whole.scope, notes=notes,
+        language=w.language)
 
 
 def _check_disjoint(seg: _Selection, ref: _Selection) -> None:
@@ -365,59 +367,58 @@ def _check_disjoint(seg: _Selection, ref: _Selection) -> None:
 # -- text
 
 
-def impact_markdown(result: ImpactResult) -> str:
+def impact_markdown(result: ImpactResult, w: Words | None = None) -> str:
     from retention_mcp.units import percent
 
+    w = w or words(result.language)
+    t = "impact.text"
+
+    def interval(low: float | None, high: float | None) -> str:
+        return w(f"{t}.interval", low=percent(low), high=percent(high)) if low is not None and high is not None else ""
+
     def rate_text(line: RateLine) -> str:
-        annual = f", annualised {percent(line.annualised_rate)}" if line.annualised_rate is not None and \
-            result.definition.months != 12 else ""
-        interval = (f" (95% CI {percent(line.ci_low)}–{percent(line.ci_high)})"
-                    if line.ci_low is not None and line.ci_high is not None else "")
-        return f"{percent(line.rate)}{interval}{annual} — {line.leavers} leavers / {line.headcount:g}"
+        annual = (w(f"{t}.annual", rate=percent(line.annualised_rate))
+                  if line.annualised_rate is not None and result.definition.months != 12 else "")
+        return w(f"{t}.rate", rate=percent(line.rate), interval=interval(line.ci_low, line.ci_high), annual=annual,
+                 leavers=line.leavers, headcount=f"{line.headcount:,.1f}".removesuffix(".0"))
 
     d = result.definition
-    period = (f"{d.period_start} to {d.period_end}, {d.denominator_definition.split(':')[0]}"
-              if d.shape == "event" else "snapshot: leavers ÷ employees")
-    lines = [f"**Expected impact: {result.scenario_text}** ({period}).", "",
-             "| group | turnover now |", "|---|---|",
-             f"| {result.segment.label} (segment) | {rate_text(result.segment)} |"]
+    period = (w(f"{t}.period_event", start=d.period_start, end=d.period_end,
+                denominator=w(f"turnover.denominator_names.{d.denominator}"))
+              if d.shape == "event" else w(f"{t}.period_snapshot"))
+    lines = [w(f"{t}.title", scenario=result.scenario_text, period=period), "", w(f"{t}.columns"), "|---|---|",
+             f"| {w(f'{t}.segment', label=result.segment.label)} | {rate_text(result.segment)} |"]
     if result.reference is not None:
-        lines.append(f"| {result.reference.label} (reference) | {rate_text(result.reference)} |")
+        lines.append(f"| {w(f'{t}.reference', label=result.reference.label)} | {rate_text(result.reference)} |")
     if result.rest is not None:
-        lines.append(f"| neither | {rate_text(result.rest)} |")
-    lines.append(f"| population in scope | {rate_text(result.population)} |")
-    avoided = (f"**{result.avoided_leavers:.1f} leavers avoided per year** (95% CI {result.avoided_ci_low:.1f} to "
-               f"{result.avoided_ci_high:.1f})")
-    lines += ["", f"- {avoided}; the segment's rate moves to {percent(result.segment_new_rate)}.",
-              f"- Overall turnover {percent(result.current_overall_rate)} → **{percent(result.new_overall_rate)}** "
-              f"(95% CI {percent(result.new_overall_ci_low)}–{percent(result.new_overall_ci_high)}), "
-              f"−{result.reduction_pp:.1f} pp."]
+        lines.append(f"| {result.rest.label} | {rate_text(result.rest)} |")
+    lines.append(f"| {result.population.label} | {rate_text(result.population)} |")
+    lines += ["", "- " + w(f"{t}.avoided", avoided=f"{result.avoided_leavers:.1f}",
+                           low=f"{result.avoided_ci_low:.1f}", high=f"{result.avoided_ci_high:.1f}",
+                           rate=percent(result.segment_new_rate)),
+              "- " + w(f"{t}.overall", current=percent(result.current_overall_rate),
+                       new=percent(result.new_overall_rate), low=percent(result.new_overall_ci_low),
+                       high=percent(result.new_overall_ci_high), pp=f"{result.reduction_pp:.1f}")]
     if result.impact_fraction is not None:
-        interval = (f" (95% CI {percent(result.impact_fraction_ci_low)}–{percent(result.impact_fraction_ci_high)})"
-                    if result.impact_fraction_ci_low is not None else "")
-        lines.append(f"- Share of today's leavers avoided (impact fraction): {percent(result.impact_fraction)}"
-                     f"{interval}.")
+        lines.append("- " + w(f"{t}.fraction", fraction=percent(result.impact_fraction),
+                              interval=interval(result.impact_fraction_ci_low, result.impact_fraction_ci_high)))
     if result.paf is not None:
-        interval = (f" (95% CI {percent(result.paf_ci_low)}–{percent(result.paf_ci_high)})"
-                    if result.paf_ci_low is not None else "")
-        lines.append(f"- Levin's population attributable fraction: {percent(result.paf)}{interval}; relative risk "
-                     f"{result.relative_risk:.2f}, {percent(result.exposure_share)} of segment + reference in the "
-                     "segment.")
+        lines.append("- " + w(f"{t}.paf", paf=percent(result.paf), interval=interval(result.paf_ci_low,
+                                                                                     result.paf_ci_high),
+                              rr=f"{result.relative_risk:.2f}", share=percent(result.exposure_share)))
     roi = result.calculate_roi_inputs
-    lines += ["", f"For `calculate_roi`: headcount={roi.headcount:g}, "
-              f"current_turnover_rate={roi.current_turnover_rate:.4f}, "
-              f"target_turnover_rate={roi.target_turnover_rate:.4f}.", "", f"Method: {result.method}", "",
-              f"Caveat: {result.caveat}"]
+    lines += ["", w(f"{t}.roi", headcount=f"{roi.headcount:g}", current=f"{roi.current_turnover_rate:.4f}",
+                    target=f"{roi.target_turnover_rate:.4f}"), "",
+              f"{w('common.method')}{w.colon}{result.method}", "", f"{w('common.caveat')}{w.colon}{result.caveat}"]
     if result.initiative is not None:
         i = result.initiative
-        lines += ["", f"**Initiative: {i.name}** — evidence: {i.evidence} ({i.strength}). {i.basis}", "",
-                  "| scenario | segment rate falls by | leavers avoided / yr | new overall rate |",
-                  "|---|---:|---:|---:|"]
-        lines += [f"| {s.scenario} | {s.reduction:.0%} | {s.avoided_leavers:.1f} | {percent(s.new_overall_rate)} |"
-                  for s in i.scenarios]
-        lines += ["", "Sources: " + "; ".join(i.sources)]
+        lines += ["", w(f"{t}.initiative", name=i.name, evidence=w.option(f"{t}.evidence", i.evidence),
+                        strength=i.strength, basis=i.basis), "", w(f"{t}.initiative_columns"), "|---|---:|---:|---:|"]
+        lines += [f"| {w.option(f'{t}.scenario', s.scenario)} | {s.reduction:.0%} | {s.avoided_leavers:.1f} | "
+                  f"{percent(s.new_overall_rate)} |" for s in i.scenarios]
+        lines += ["", w(f"{t}.sources", sources=w.semicolon.join(i.sources))]
     if result.scope:
-        lines.append(f"\nScope: {result.scope}.")
+        lines.append(f"\n{w('common.scope')}{w.colon}{w.sentence(result.scope)}")
     for note in result.notes:
-        lines.append(f"\nNote: {note}")
+        lines.append(f"\n{w('common.note')}{w.colon}{note}")
     return "\n".join(lines)

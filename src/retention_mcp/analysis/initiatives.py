@@ -41,6 +41,7 @@ class Initiative(BaseModel):
     effect: Effect
     strength: Literal["strong", "moderate", "weak", "none"]
     basis: str = Field(min_length=10)
+    basis_zh: str = ""  # the basis in Chinese, shown in Chinese results (a team entry without it shows basis)
     sources: list[InitiativeSource | Literal["assumption"]] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -104,7 +105,13 @@ def initiative_used(entry: Initiative, raw: Mapping[str, Any], *, avoided_base: 
         scenarios.append(InitiativeScenario(
             scenario=scenario, reduction=reduction, avoided_leavers=avoided_base * share,
             new_overall_rate=current_rate - (current_rate - new_rate_base) * share))
-    sources = [s if isinstance(s, str) else f"{s.citation} — {s.design} — {s.finding} <{s.url}>" for s in entry.sources]
+    from retention_mcp.wording import words
+
+    w = words(language)
+    sources = [w.option("impact.text.evidence", s) if isinstance(s, str) else
+               f"{s.citation} — {s.design} — {s.finding} <{s.url}>" for s in entry.sources]
     return InitiativeUsed(id=entry.id, name=entry.name_zh if language == "zh" else entry.name_en,
-                          evidence=entry.effect.kind, strength=f"{entry.strength}: {strength}", basis=entry.basis,
+                          evidence=entry.effect.kind,
+                          strength=strength if language == "zh" else f"{entry.strength}: {strength}",
+                          basis=entry.basis_zh if language == "zh" and entry.basis_zh else entry.basis,
                           sources=sources, scenarios=scenarios)

@@ -24,9 +24,12 @@ from retention_mcp.analysis.kpi_catalog import (
     find_kpis,
     normalise_perspective,
     parse_number,
+    perspective_name,
+    unit_name,
 )
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
+from retention_mcp.wording import ResultLanguage, Words, words
 
 # --------------------------------------------------------------------------- build
 
@@ -105,6 +108,10 @@ class BuildResult(Evidenced):
                                                     description="weight points per appraisal weight group "
                                                                 "(profile only)")
     markdown_table: str
+    language: ResultLanguage = "en"
+
+
+F = "kpi.findings"
 
 
 def slug(text: str) -> str:
@@ -126,7 +133,8 @@ def _parse_deadline(text: str) -> dt.date | None:
         return None
 
 
-def resolve_item(catalog: KpiCatalog, item: KpiItem, index: int) -> tuple[CompletedKpi, KpiDefinition | None]:
+def resolve_item(catalog: KpiCatalog, item: KpiItem, index: int,
+                 w: Words | None = None) -> tuple[CompletedKpi, KpiDefinition | None]:
     defs = catalog.by_id()
     definition: KpiDefinition | None = None
     if item.id is not None and item.id.strip():
@@ -140,7 +148,7 @@ def resolve_item(catalog: KpiCatalog, item: KpiItem, index: int) -> tuple[Comple
     elif not (item.name and item.name.strip()):
         raise InputError(f"item {index + 1} has neither id nor name: give a catalog id (see find_kpis) or a "
                          "custom KPI with name, unit, direction, baseline and target")
-    base = definition
+    base = catalog.in_language(definition, w or words("en")) if definition is not None else None
     direction = item.direction
     if direction is not None:
         direction = DIRECTION_ALIASES.get(direction.strip().lower())
@@ -149,7 +157,7 @@ def resolve_item(catalog: KpiCatalog, item: KpiItem, index: int) -> tuple[Comple
                              f"not {item.direction!r}")
     completed = CompletedKpi(
         id=base.id if base else None,
-        name=(item.name or "").strip() or (base.name_en if base else ""),
+        name=(item.name or "").strip() or ((base.name_zh if (w and w.zh) else base.name_en) if base else ""),
         name_zh=base.name_zh if base else "",
         custom=base is None,
         objective=item.objective,
@@ -188,42 +196,40 @@ def parse_weights(items: list[KpiItem]) -> list[float | None]:
 
 
 def apply_weights(kpis: list[CompletedKpi], weights: list[float | None], findings: list[Finding],
-                   scoring: bool = False) -> tuple[str, float | None]:
-    given = [w for w in weights if w is not None]
+                   scoring: bool = False, w: Words | None = None) -> tuple[str, float | None]:
+    w = w or words("en")
+    given = [weight for weight in weights if weight is not None]
     if not given:
         equal = 100.0 / len(kpis)
         for kpi in kpis:
             kpi.weight = round(equal, 4)
-        findings.append(Finding(severity="info", code="weights_equal", message=(
-            f"No weights were given, so each of the {len(kpis)} KPIs gets an equal weight of {equal:.4g} points "
-            "(100 / n). Give weights (summing to 100) to say what matters most.")))
+        findings.append(Finding(severity="info", code="weights_equal", message=w(
+            f"{F}.weights_equal", count=len(kpis), equal=f"{equal:.4g}")))
         return "equal (none given)", 100.0
     for kpi, weight in zip(kpis, weights, strict=True):
         kpi.weight = weight
         if weight is not None and weight < 0:
             findings.append(Finding(severity="error", code="weight_negative", kpi=kpi_label(kpi),
-                                    message=f"weight {weight:g} is negative; weights are points from 0 to 100"))
+                                    message=w(f"{F}.weight_negative", weight=f"{weight:g}")))
     total = sum(given)
     if len(given) < len(kpis):
-        missing = [kpi_label(k) for k, w in zip(kpis, weights, strict=True) if w is None]
-        findings.append(Finding(severity="error", code="weights_partial", message=(
-            f"Weights were given for {len(given)} of {len(kpis)} KPIs; {', '.join(missing)} have none. Give every "
-            "KPI a weight (summing to 100) or none at all for equal weights. Nothing was filled in.")))
+        missing = [kpi_label(k) for k, weight in zip(kpis, weights, strict=True) if weight is None]
+        findings.append(Finding(severity="error", code="weights_partial", message=w(
+            f"{F}.weights_partial", given=len(given), count=len(kpis), missing=w.enumeration.join(missing))))
         return "partial", total
     if abs(total - 100) > 0.01:
-        if abs(total - 1) <= 0.01 and all(w <= 1 for w in given):
-            hint = " They look like fractions: write them as percentage points (0.25 -> 25)."
+        if abs(total - 1) <= 0.01 and all(weight <= 1 for weight in given):
+            hint = w(f"{F}.weights_fractions")
         else:
-            hint = f" Adjust them by {100 - total:+g} points in total."
-        effect = (f" The weighted score divides by their total ({total:g}), it does not change them."
-                  if scoring else " They were not rescaled.")
-        findings.append(Finding(severity="warning" if scoring else "error", code="weights_sum", message=(
-            f"Weights sum to {total:g}, not 100.{hint}{effect}")))
+            hint = w(f"{F}.weights_adjust", points=f"{100 - total:+g}")
+        effect = w(f"{F}.weights_scoring", total=f"{total:g}") if scoring else w(f"{F}.weights_not_rescaled")
+        findings.append(Finding(severity="warning" if scoring else "error", code="weights_sum", message=w(
+            f"{F}.weights_sum", total=f"{total:g}", hint=hint, effect=effect)))
     return "given", total
 
 
 def _check_values(kpi: CompletedKpi, item: KpiItem, catalog: KpiCatalog, max_rel: float,
-                  findings: list[Finding]) -> dict[str, bool]:
+                  findings: list[Finding], w: Words) -> dict[str, bool]:
     label = kpi_label(kpi)
     measurable = True
     for field in ("baseline", "target"):
@@ -231,7 +237,7 @@ def _check_values(kpi: CompletedKpi, item: KpiItem, catalog: KpiCatalog, max_rel
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             measurable = False
             findings.append(Finding(severity="warning", code=f"{field}_missing", kpi=label,
-                                    message=f"no {field}: give the {field} in {kpi.unit or 'the KPI unit'}"))
+                                    message=w(f"{F}.{field}_missing", unit=kpi.unit or w(f"{F}.the_unit"))))
             continue
         try:
             setattr(kpi, field, parse_number(raw, field))
@@ -242,11 +248,10 @@ def _check_values(kpi: CompletedKpi, item: KpiItem, catalog: KpiCatalog, max_rel
     if kpi.unit is None:
         measurable = False
         findings.append(Finding(severity="warning", code="unit_missing", kpi=label,
-                                message="no unit: say what the numbers measure (percent, seconds, days, ...)"))
+                                message=w(f"{F}.unit_missing")))
     elif unit is None:
         findings.append(Finding(severity="info", code="unit_unknown", kpi=label,
-                                message=f"unit {kpi.unit!r} is not in the catalog's units, so its range is not "
-                                        f"checked (known: {', '.join(catalog.units)})"))
+                                message=w(f"{F}.unit_unknown", unit=kpi.unit, known=", ".join(catalog.units))))
     in_range = True
     for field in ("baseline", "target"):
         value = getattr(kpi, field)
@@ -256,17 +261,18 @@ def _check_values(kpi: CompletedKpi, item: KpiItem, catalog: KpiCatalog, max_rel
             in_range = False
             bounds = f"{unit.min:g}" if unit.min is not None else "-inf"
             upper = f"{unit.max:g}" if unit.max is not None else "inf"
-            findings.append(Finding(severity="error", code="out_of_range", kpi=label, message=(
-                f"{field} {value:g} is outside the range of unit {kpi.unit} ({bounds} to {upper})")))
+            findings.append(Finding(severity="error", code="out_of_range", kpi=label, message=w(
+                f"{F}.out_of_range", field=w(f"kpi.fields.{field}"), value=f"{value:g}", unit=kpi.unit, low=bounds,
+                high=upper)))
     if (kpi.unit == "percent" and kpi.baseline is not None and kpi.target is not None
             and 0 < max(abs(kpi.baseline), abs(kpi.target)) <= 1):
-        findings.append(Finding(severity="warning", code="percent_as_fraction", kpi=label, message=(
-            f"baseline {kpi.baseline:g} and target {kpi.target:g} look like fractions, but percent KPIs take "
-            f"percentage points: write {kpi.baseline * 100:g} and {kpi.target * 100:g} if that is what you mean")))
+        findings.append(Finding(severity="warning", code="percent_as_fraction", kpi=label, message=w(
+            f"{F}.percent_as_fraction", baseline=f"{kpi.baseline:g}", target=f"{kpi.target:g}",
+            baseline100=f"{kpi.baseline * 100:g}", target100=f"{kpi.target * 100:g}")))
     achievable = in_range
     if kpi.direction is None:
         findings.append(Finding(severity="error", code="direction_missing", kpi=label,
-                                message="direction missing: say whether 'higher' or 'lower' is better"))
+                                message=w(f"{F}.direction_missing")))
     b, t = kpi.baseline, kpi.target
     if b is not None and t is not None:
         if b != 0:
@@ -274,30 +280,29 @@ def _check_values(kpi: CompletedKpi, item: KpiItem, catalog: KpiCatalog, max_rel
             kpi.relative_change = round((t - b) / abs(b), 4)
         if t == b:
             achievable = False
-            findings.append(Finding(severity="warning", code="target_equals_baseline", kpi=label, message=(
-                f"target equals baseline ({t:g}): no improvement is asked, and achievement "
-                "(actual - baseline) / (target - baseline) is undefined; set a different target")))
+            findings.append(Finding(severity="warning", code="target_equals_baseline", kpi=label, message=w(
+                f"{F}.target_equals_baseline", value=f"{t:g}")))
         elif kpi.direction in DIRECTIONS and (t > b) != (kpi.direction == "higher"):
             achievable = False
             wanted = "above" if kpi.direction == "higher" else "below"
-            findings.append(Finding(severity="error", code="direction", kpi=label, message=(
-                f"{kpi.direction} is better, but the target {t:g} is not {wanted} the baseline {b:g}; "
-                "swap them or fix the direction")))
+            findings.append(Finding(severity="error", code="direction", kpi=label, message=w(
+                f"{F}.direction", direction=w.option(f"{F}.directions", kpi.direction), target=f"{t:g}",
+                wanted=w.option(f"{F}.wanted", wanted), baseline=f"{b:g}")))
         if b != 0 and abs((t - b) / b) > max_rel:
             achievable = False
-            findings.append(Finding(severity="warning", code="implausible_jump", kpi=label, message=(
-                f"target is a {(t - b) / abs(b):+.0%} change from the baseline, above the {max_rel:.0%} "
-                "plausibility threshold; check it, or stage it over several periods")))
+            findings.append(Finding(severity="warning", code="implausible_jump", kpi=label, message=w(
+                f"{F}.implausible_jump", change=f"{(t - b) / abs(b):+.0%}", threshold=f"{max_rel:.0%}")))
         elif b == 0 and t != 0:
-            findings.append(Finding(severity="info", code="zero_baseline", kpi=label, message=(
-                "baseline is 0, so the relative change and achievement coefficient are not defined")))
+            findings.append(Finding(severity="info", code="zero_baseline", kpi=label, message=w(f"{F}.zero_baseline")))
     return {"measurable": measurable, "achievable": achievable}
 
 
 def build_kpi_set(catalog: KpiCatalog, items: list[KpiItem], framework: str = "bsc", profile: str | None = None,
                   deadline: str | None = None, max_relative_change: float = 0.5,
-                  today: dt.date | None = None) -> BuildResult:
-    """Complete ``items`` from the catalog and check them; see the module docstring for the rules."""
+                  today: dt.date | None = None, w: Words | None = None) -> BuildResult:
+    """Complete ``items`` from the catalog and check them; see the module docstring for the rules. Texts (findings,
+    catalog definitions) in ``w``'s language."""
+    w = w or words("en")
     framework = (framework or "bsc").strip().lower()
     if framework not in ("bsc", "okr"):
         raise InputError(f"framework must be 'bsc' (balanced scorecard) or 'okr', not {framework!r}")
@@ -315,51 +320,51 @@ def build_kpi_set(catalog: KpiCatalog, items: list[KpiItem], framework: str = "b
     weights = parse_weights(items)
     kpis: list[CompletedKpi] = []
     for i, item in enumerate(items):
-        kpi, _ = resolve_item(catalog, item, i)
+        kpi, _ = resolve_item(catalog, item, i, w)
         if kpi.deadline is None and deadline:
             kpi.deadline = deadline
         kpis.append(kpi)
-    weights_mode, weight_total = apply_weights(kpis, weights, findings)
+    weights_mode, weight_total = apply_weights(kpis, weights, findings, w=w)
 
     seen: dict[str, int] = {}
     for i, kpi in enumerate(kpis):
         for key in {f"id:{kpi.id}" if kpi.id else None, f"name:{slug(kpi.name)}"} - {None}:
             if key in seen:
-                findings.append(Finding(severity="warning", code="duplicate", kpi=kpi_label(kpi), message=(
-                    f"item {i + 1} repeats item {seen[key] + 1} ({kpi.name}); merge them or drop one")))
+                findings.append(Finding(severity="warning", code="duplicate", kpi=kpi_label(kpi), message=w(
+                    f"{F}.duplicate", item=i + 1, first=seen[key] + 1, name=kpi.name)))
                 break
             seen[key] = i
 
     for item, kpi in zip(items, kpis, strict=True):
         label = kpi_label(kpi)
-        checks = _check_values(kpi, item, catalog, max_relative_change, findings)
+        checks = _check_values(kpi, item, catalog, max_relative_change, findings, w)
         specific = bool(kpi.definition and kpi.name)
         if not specific:
-            findings.append(Finding(severity="warning", code="smart_specific", kpi=label, message=(
-                "SMART-S: no definition; write what is counted and how (numerator / denominator)")))
+            findings.append(Finding(severity="warning", code="smart_specific", kpi=label, message=w(
+                f"{F}.smart_specific")))
         relevant = bool(kpi.objective) if framework == "okr" else bool(kpi.perspective)
         if not relevant:
-            what = "an objective" if framework == "okr" else "a BSC perspective"
+            what = w(f"{F}.an_objective") if framework == "okr" else w(f"{F}.a_perspective")
             findings.append(Finding(severity="warning", code="smart_relevant", kpi=label,
-                                    message=f"SMART-R: not tied to {what}; say which one it serves"))
+                                    message=w(f"{F}.smart_relevant", what=what)))
         time_bound = False
         if not kpi.deadline:
-            findings.append(Finding(severity="warning", code="smart_time_bound", kpi=label, message=(
-                "SMART-T: no deadline; give deadline (YYYY-MM-DD) for the item or the whole set")))
+            findings.append(Finding(severity="warning", code="smart_time_bound", kpi=label, message=w(
+                f"{F}.smart_time_bound")))
         else:
             due = _parse_deadline(kpi.deadline)
             if due is None:
-                findings.append(Finding(severity="info", code="deadline_format", kpi=label, message=(
-                    f"deadline {kpi.deadline!r} is not a date the checker reads; write YYYY-MM-DD")))
+                findings.append(Finding(severity="info", code="deadline_format", kpi=label, message=w(
+                    f"{F}.deadline_format", deadline=kpi.deadline)))
                 time_bound = True
             elif due < today:
                 findings.append(Finding(severity="warning", code="deadline_past", kpi=label,
-                                        message=f"deadline {due.isoformat()} is already past"))
+                                        message=w(f"{F}.deadline_past", deadline=due.isoformat())))
             else:
                 time_bound = True
         if not checks["measurable"]:
-            findings.append(Finding(severity="warning", code="smart_measurable", kpi=label, message=(
-                "SMART-M: needs a numeric baseline, a numeric target and a unit")))
+            findings.append(Finding(severity="warning", code="smart_measurable", kpi=label, message=w(
+                f"{F}.smart_measurable")))
         kpi.smart = {"specific": specific, "measurable": checks["measurable"], "achievable": checks["achievable"],
                      "relevant": relevant, "time_bound": time_bound}
 
@@ -370,48 +375,46 @@ def build_kpi_set(catalog: KpiCatalog, items: list[KpiItem], framework: str = "b
     if framework == "bsc":
         missing = [p for p in PERSPECTIVES if p not in perspective_weights]
         if missing:
-            findings.append(Finding(severity="warning", code="bsc_coverage", message=(
-                f"BSC perspectives with no KPI: {', '.join(missing)}; a balanced scorecard covers financial, "
-                "customer, internal process and learning & growth (use find_kpis with perspective=...)")))
+            findings.append(Finding(severity="warning", code="bsc_coverage", message=w(
+                f"{F}.bsc_coverage", missing=w.enumeration.join(missing))))
     else:
-        _check_okr(kpis, findings)
+        _check_okr(kpis, findings, w)
 
     group_weights: dict[str, float] = {}
     if profile is not None:
-        group_weights = _check_profile(catalog, profile, kpis, weights_mode, findings)
+        group_weights = _check_profile(catalog, profile, kpis, weights_mode, findings, w)
 
     counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "info")}
     result = BuildResult(framework=framework, profile=profile, weights_mode=weights_mode,  # type: ignore[arg-type]
                          weight_total=weight_total, max_relative_change=max_relative_change, kpis=kpis,
                          findings=findings, counts=counts, perspective_weights=perspective_weights,
-                         profile_group_weights=group_weights, markdown_table="")
-    result.markdown_table = kpi_table(result)
+                         profile_group_weights=group_weights, markdown_table="", language=w.language)
+    result.markdown_table = kpi_table(result, w)
     return result
 
 
-def _check_okr(kpis: list[CompletedKpi], findings: list[Finding]) -> None:
+def _check_okr(kpis: list[CompletedKpi], findings: list[Finding], w: Words) -> None:
     objectives: dict[str, list[str]] = {}
     for kpi in kpis:
         if not kpi.objective:
-            findings.append(Finding(severity="error", code="okr_no_objective", kpi=kpi_label(kpi), message=(
-                "OKR: this key result names no objective; set objective to the goal it measures")))
+            findings.append(Finding(severity="error", code="okr_no_objective", kpi=kpi_label(kpi), message=w(
+                f"{F}.okr_no_objective")))
             continue
         objectives.setdefault(kpi.objective.strip(), []).append(kpi_label(kpi))
     for objective, krs in objectives.items():
         if len(krs) == 1:
-            findings.append(Finding(severity="info", code="okr_single_kr", message=(
-                f"OKR: objective {objective!r} has one key result; 2-5 measurable key results per objective "
-                "show whether it is met")))
+            findings.append(Finding(severity="info", code="okr_single_kr", message=w(
+                f"{F}.okr_single_kr", objective=objective)))
         elif len(krs) > 5:
-            findings.append(Finding(severity="warning", code="okr_too_many_krs", message=(
-                f"OKR: objective {objective!r} has {len(krs)} key results; keep 2-5 so the focus holds")))
+            findings.append(Finding(severity="warning", code="okr_too_many_krs", message=w(
+                f"{F}.okr_too_many_krs", objective=objective, count=len(krs))))
     if len(objectives) > 5:
-        findings.append(Finding(severity="warning", code="okr_too_many_objectives", message=(
-            f"OKR: {len(objectives)} objectives; 3-5 per cycle keep the focus")))
+        findings.append(Finding(severity="warning", code="okr_too_many_objectives", message=w(
+            f"{F}.okr_too_many_objectives", count=len(objectives))))
 
 
 def _check_profile(catalog: KpiCatalog, profile: str, kpis: list[CompletedKpi], weights_mode: str,
-                   findings: list[Finding]) -> dict[str, float]:
+                   findings: list[Finding], w: Words) -> dict[str, float]:
     spec = catalog.profiles[profile]
     groups: dict[str, dict[str, Any]] = spec.get("groups", {})
     totals = {g: 0.0 for g in groups}
@@ -419,24 +422,23 @@ def _check_profile(catalog: KpiCatalog, profile: str, kpis: list[CompletedKpi], 
         if kpi.profile_group in groups:
             totals[kpi.profile_group] += kpi.weight or 0.0
         else:
-            findings.append(Finding(severity="warning", code="profile_group_missing", kpi=kpi_label(kpi), message=(
-                f"{profile}: {kpi.name} is in none of the groups {', '.join(groups)}, so its weight counts toward "
-                "no band; set profile_group if it belongs to one")))
+            findings.append(Finding(severity="warning", code="profile_group_missing", kpi=kpi_label(kpi), message=w(
+                f"{F}.profile_group_missing", profile=profile, name=kpi.name, groups=", ".join(groups))))
     if weights_mode == "partial":
-        findings.append(Finding(severity="warning", code="profile_unchecked", message=(
-            f"{profile}: group weights were not checked because some KPIs have no weight")))
+        findings.append(Finding(severity="warning", code="profile_unchecked", message=w(
+            f"{F}.profile_unchecked", profile=profile)))
         return {g: round(v, 4) for g, v in totals.items()}
     source = spec.get("source", "")
     for group, band in groups.items():
         low, high, value = float(band["min"]), float(band["max"]), totals[group]
         if not low - 1e-9 <= value <= high + 1e-9:
-            findings.append(Finding(severity="warning", code="profile_band", message=(
-                f"{profile}: {group} ({band.get('zh', '')}) KPIs carry {value:g}% of the weight, outside "
-                f"{source}'s band {low:g}–{high:g}% (the appraisal scheme allows adjustment by business line; "
-                "say why if kept)")))
+            findings.append(Finding(severity="warning", code="profile_band", message=w(
+                f"{F}.profile_band", profile=profile, group=group, group_zh=band.get("zh", ""), value=f"{value:g}",
+                source=source, low=f"{low:g}", high=f"{high:g}")))
         else:
-            findings.append(Finding(severity="info", code="profile_band_ok", message=(
-                f"{profile}: {group} weight {value:g}% is within {source}'s band {low:g}–{high:g}%")))
+            findings.append(Finding(severity="info", code="profile_band_ok", message=w(
+                f"{F}.profile_band_ok", profile=profile, group=group, value=f"{value:g}", source=source,
+                low=f"{low:g}", high=f"{high:g}")))
     return {g: round(v, 4) for g, v in totals.items()}
 
 
@@ -446,27 +448,34 @@ def fmt_number(value: float | None) -> str:
     return f"{value:g}" if abs(value) >= 0.01 or value == 0 else f"{value:.3g}"
 
 
-def kpi_table(result: BuildResult) -> str:
-    framework_col = "objective" if result.framework == "okr" else "perspective"
-    lines = [f"| # | KPI | 中文 | {framework_col} | unit | better | baseline | target | weight | deadline |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+def kpi_table(result: BuildResult, w: Words | None = None) -> str:
+    """The KPI set as a markdown table: the KPI's name in the reader's language first, the other beside it."""
+    w = w or words(result.language)
+    where_col = w("kpi.table.objective") if result.framework == "okr" else w("kpi.table.perspective")
+    rule = "|---" * (9 if w.zh else 10) + "|"
+    lines = [w("kpi.table.columns", where=where_col), rule]
     for i, k in enumerate(result.kpis, 1):
-        where = (k.objective if result.framework == "okr" else k.perspective) or "—"
+        where = (k.objective if result.framework == "okr" else perspective_name(k.perspective, w)) or "—"
         name = k.name + ("" if k.id is None else f" (`{k.id}`)")
-        lines.append(f"| {i} | {name} | {k.name_zh or '—'} | {where} | {k.unit or '—'} | {k.direction or '—'} "
+        names = name if w.zh else f"{name} | {k.name_zh or '—'}"
+        direction = w.option("kpi.findings.directions", k.direction) if k.direction else "—"
+        lines.append(f"| {i} | {names} | {where} | {unit_name(k.unit, w)} | {direction} "
                      f"| {fmt_number(k.baseline)} | {fmt_number(k.target)} | {fmt_number(k.weight)} | "
                      f"{k.deadline or '—'} |")
     return "\n".join(lines)
 
 
-def build_text(result: BuildResult) -> str:
+def build_text(result: BuildResult, w: Words | None = None) -> str:
+    w = w or words(result.language)
     c = result.counts
-    lines = [f"KPI set ({result.framework.upper()}{', profile ' + result.profile if result.profile else ''}): "
-             f"{len(result.kpis)} KPIs, weights {result.weights_mode}, total {fmt_number(result.weight_total)}. "
-             f"Findings: {c['error']} error(s), {c['warning']} warning(s), {c['info']} note(s).", "",
-             result.markdown_table, ""]
+    lines = [w("kpi.build_title", framework=result.framework.upper(),
+               profile=w("kpi.build_profile", profile=result.profile) if result.profile else "",
+               count=len(result.kpis), mode=w.option("kpi.weights_modes", result.weights_mode),
+               total=fmt_number(result.weight_total), errors=c["error"], warnings=c["warning"], infos=c["info"]),
+             "", result.markdown_table, ""]
     order = {"error": 0, "warning": 1, "info": 2}
     for f in sorted(result.findings, key=lambda f: order[f.severity]):
-        lines.append(f"- **{f.severity}**{' `' + f.kpi + '`' if f.kpi else ''}: {f.message}")
+        lines.append(f"- **{w.option('kpi.severities', f.severity)}**{' `' + f.kpi + '`' if f.kpi else ''}"
+                     f"{w.colon}{f.message}")
     return "\n".join(lines)
 

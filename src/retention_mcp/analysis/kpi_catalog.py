@@ -11,8 +11,10 @@ import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
+from pydantic.json_schema import SkipJsonSchema
 
 from retention_mcp.errors import InputError
+from retention_mcp.wording import ResultLanguage, Words, words
 
 PERSPECTIVES = ("financial", "customer", "internal_process", "learning_growth")
 DIRECTIONS = ("higher", "lower")
@@ -37,12 +39,14 @@ Severity = Literal["info", "warning", "error"]
 
 class Band(BaseModel):
     label: str = ""
+    label_zh: SkipJsonSchema[str] = Field("", exclude=True)  # read from the catalog, shown as label
     baseline: float | None = Field(None, description="a baseline the source states, in the KPI's unit")
     target_low: float | None = Field(None, description="lower end of the target band (or the minimum), KPI unit")
     target_high: float | None = Field(None, description="upper end of the target band (or the maximum), KPI unit")
     relative_change: float | None = Field(None, description="target as a relative change from baseline, percent")
     relative_change_high: float | None = None
     note: str = Field("", description="the source's own words")
+    note_zh: SkipJsonSchema[str] = Field("", exclude=True)  # the note in Chinese, shown as note in Chinese results
     source: str = Field(description="source id, e.g. service_efficiency_plan or dora_2021")
     source_text: str = Field("", description="what the source is")
 
@@ -63,6 +67,11 @@ class KpiDefinition(BaseModel):
     data_source: str
     data_source_zh: str | None = None
     cadence: str
+    # the catalog's Chinese texts: in_language() shows them in place of the English ones, never beside them
+    definition_zh: SkipJsonSchema[str] = Field("", exclude=True)
+    formula_zh: SkipJsonSchema[str] = Field("", exclude=True)
+    data_source_zh: SkipJsonSchema[str] = Field("", exclude=True)
+    cadence_zh: SkipJsonSchema[str] = Field("", exclude=True)
     profile_group: str | None = Field(None, description="call-center appraisal weight group: customer, efficiency, "
                                                         "quality_attitude")
     bands: list[Band] = []
@@ -70,6 +79,7 @@ class KpiDefinition(BaseModel):
 
 class UnitInfo(BaseModel):
     label: str = ""
+    label_zh: str = ""
     min: float | None = None
     max: float | None = None
 
@@ -77,6 +87,7 @@ class UnitInfo(BaseModel):
 class KpiCatalog(BaseModel):
     version: int = 1
     sources: dict[str, str] = {}
+    sources_zh: dict[str, str] = {}
     units: dict[str, UnitInfo] = {}
     perspectives: dict[str, dict[str, str]] = {}
     domains: dict[str, dict[str, str]] = {}
@@ -85,6 +96,22 @@ class KpiCatalog(BaseModel):
 
     def by_id(self) -> dict[str, KpiDefinition]:
         return {k.id: k for k in self.kpis}
+
+    def in_language(self, kpi: KpiDefinition, w: Words) -> KpiDefinition:
+        """``kpi`` with its definition, formula, data source, cadence and band labels in ``w``'s language (the
+        catalog's *_zh fields in Chinese; the English ones where a team catalog has no translation)."""
+        if not w.zh:
+            return kpi
+        bands = [band.model_copy(update={"label": band.label_zh or band.label, "note": band.note_zh or band.note,
+                                         "source_text": self.sources_zh.get(band.source, band.source_text)})
+                 for band in kpi.bands]
+        # synonyms are search aids: the reader's language ones (the English name stays in name_en)
+        synonyms = [s for s in kpi.synonyms if re.search(r"[\u4e00-\u9fff]", s)] or kpi.synonyms
+        return kpi.model_copy(update={"definition": kpi.definition_zh or kpi.definition,
+                                      "formula": kpi.formula_zh or kpi.formula,
+                                      "data_source": kpi.data_source_zh or kpi.data_source,
+                                      "cadence": kpi.cadence_zh or kpi.cadence, "bands": bands,
+                                      "synonyms": synonyms})
 
 
 _catalog_cache: dict[int, KpiCatalog] = {}
@@ -133,6 +160,7 @@ class KpiSearchResult(BaseModel):
     total: int = Field(description="matches before the limit")
     truncated: bool
     matches: list[KpiMatch]
+    language: ResultLanguage = "en"
 
 
 def _fold(text: str) -> str:
@@ -196,8 +224,10 @@ def _match_score(kpi: KpiDefinition, query: str) -> tuple[float, str]:
 
 
 def find_kpis(catalog: KpiCatalog, query: str = "", domain: str | None = None, perspective: str | None = None,
-              limit: int = 10) -> KpiSearchResult:
-    """Search names (en/zh), synonyms and definitions; filter by domain and BSC perspective."""
+              limit: int = 10, w: Words | None = None) -> KpiSearchResult:
+    """Search names (en/zh), synonyms and definitions; filter by domain and BSC perspective. The KPIs come back
+    in ``w``'s language."""
+    w = w or words("en")
     if domain is not None and not domain.strip():
         domain = None
     if domain is not None:
@@ -216,42 +246,57 @@ def find_kpis(catalog: KpiCatalog, query: str = "", domain: str | None = None, p
             continue
         score, field = _match_score(kpi, query or "")
         if score > 0:
-            matches.append(KpiMatch(score=round(score, 2), matched_on=field, kpi=kpi))
+            matches.append(KpiMatch(score=round(score, 2), matched_on=field, kpi=catalog.in_language(kpi, w)))
     matches.sort(key=lambda m: -m.score)
     return KpiSearchResult(query=query or "", domain=domain, perspective=perspective, total=len(matches),
-                           truncated=len(matches) > limit, matches=matches[:limit])
+                           truncated=len(matches) > limit, matches=matches[:limit], language=w.language)
 
 
-def find_kpis_text(result: KpiSearchResult) -> str:
+def perspective_name(perspective: str | None, w: Words) -> str:
+    return w.option("kpi.perspectives", perspective) if perspective else ""
+
+
+def unit_name(unit: str | None, w: Words) -> str:
+    return w.option("kpi.units", unit) if unit else "—"
+
+
+def find_kpis_text(result: KpiSearchResult, w: Words | None = None) -> str:
+    w = w or words(result.language)
+    t = "kpi.search"
     if not result.matches:
-        return (f"No KPI matches {result.query!r}. Try an English or Chinese name, a synonym (e.g. 'FCR', "
-                "'离职率'), or list a domain with an empty query.")
-    lines = [f"{result.total} KPI(s) match" + (f" (showing {len(result.matches)})" if result.truncated else ""),
-             "", "| id | KPI | 中文 | unit | better | perspective | domain |", "|---|---|---|---|---|---|---|"]
+        return w(f"{t}.none", query=result.query)
+    lines = [w(f"{t}.title", total=result.total,
+               shown=w(f"{t}.shown", count=len(result.matches)) if result.truncated else ""),
+             "", w(f"{t}.columns"), "|---|---|---|---|---|---|" + ("" if w.zh else "---|")]
     for m in result.matches:
         k = m.kpi
-        lines.append(f"| `{k.id}` | {k.name_en} | {k.name_zh} | {k.unit} | {k.direction} | {k.perspective} "
+        name = k.name_zh if w.zh else f"{k.name_en} | {k.name_zh}"
+        lines.append(f"| `{k.id}` | {name} | {unit_name(k.unit, w)} | "
+                     f"{w.option('kpi.findings.directions', k.direction)} | {perspective_name(k.perspective, w)} "
                      f"| {k.domain} |")
     top = result.matches[0].kpi
-    lines += ["", f"**{top.name_en}** — {top.definition} Formula: {top.formula}."]
+    lines += ["", w(f"{t}.top", name=top.name_zh if w.zh else top.name_en, definition=w.sentence(top.definition),
+                    formula=top.formula)]
     if top.bands:
-        lines.append("Target bands: " + "; ".join(_band_text(b) for b in top.bands[:4]))
+        lines.append(w(f"{t}.bands", bands=w.semicolon.join(_band_text(b, w) for b in top.bands[:4])))
     return "\n".join(lines)
 
 
-def _band_text(band: Band) -> str:
+def _band_text(band: Band, w: Words) -> str:
+    t = "kpi.search"
     parts = [band.label] if band.label else []
     if band.baseline is not None:
-        parts.append(f"baseline {band.baseline:g}")
+        parts.append(w(f"{t}.baseline", value=f"{band.baseline:g}"))
     if band.target_low is not None and band.target_high is not None:
-        parts.append(f"target {band.target_low:g}–{band.target_high:g}")
+        parts.append(w(f"{t}.target_range", low=f"{band.target_low:g}", high=f"{band.target_high:g}"))
     elif band.target_low is not None:
-        parts.append(f"target ≥ {band.target_low:g}")
+        parts.append(w(f"{t}.target_min", value=f"{band.target_low:g}"))
     elif band.target_high is not None:
-        parts.append(f"target ≤ {band.target_high:g}")
+        parts.append(w(f"{t}.target_max", value=f"{band.target_high:g}"))
     if band.relative_change is not None:
-        high = f" to {band.relative_change_high:+g}" if band.relative_change_high is not None else ""
-        parts.append(f"change {band.relative_change:+g}%{high}")
+        high = (w(f"{t}.change_high", value=f"{band.relative_change_high:+g}")
+                if band.relative_change_high is not None else "")
+        parts.append(w(f"{t}.change", value=f"{band.relative_change:+g}", high=high))
     return " ".join(parts) + f" [{band.source}]"
 
 

@@ -30,6 +30,7 @@ from retention_mcp.analysis.kpi_catalog import (
 )
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
+from retention_mcp.wording import ResultLanguage, Words, words
 
 # --------------------------------------------------------------------------- score
 
@@ -66,6 +67,10 @@ class ScoreResult(Evidenced):
     kpis: list[ScoredKpi]
     findings: list[Finding]
     markdown_table: str
+    language: ResultLanguage = "en"
+
+
+S = "kpi.score"
 
 
 def _thresholds(overrides: dict[str, Any] | None) -> dict[str, float]:
@@ -97,8 +102,9 @@ def _lookup_actual(actuals: dict[str, Any], kpi: CompletedKpi) -> Any:
 
 
 def score_kpi_set(catalog: KpiCatalog, items: list[KpiItem], actuals: dict[str, Any] | None = None,
-                  cap: Any = 1.2, thresholds: dict[str, Any] | None = None) -> ScoreResult:
-    """Achievement per KPI (raw and capped), weighted score and four-colour status."""
+                  cap: Any = 1.2, thresholds: dict[str, Any] | None = None, w: Words | None = None) -> ScoreResult:
+    """Achievement per KPI (raw and capped), weighted score and four-colour status; texts in ``w``'s language."""
+    w = w or words("en")
     if not items:
         raise InputError("kpis is empty: pass the KPI set (e.g. build_kpis' kpis) with baseline, target and weight")
     cap_value = parse_fraction(cap, "cap")
@@ -108,8 +114,8 @@ def score_kpi_set(catalog: KpiCatalog, items: list[KpiItem], actuals: dict[str, 
     actuals = actuals or {}
     findings: list[Finding] = []
     weights = parse_weights(items)
-    kpis = [resolve_item(catalog, item, i)[0] for i, item in enumerate(items)]
-    weights_mode, _ = apply_weights(kpis, weights, findings, scoring=True)
+    kpis = [resolve_item(catalog, item, i, w)[0] for i, item in enumerate(items)]
+    weights_mode, _ = apply_weights(kpis, weights, findings, scoring=True, w=w)
     matched_keys: set[str] = set()
     scored: list[ScoredKpi] = []
     for item, kpi in zip(items, kpis, strict=True):
@@ -130,32 +136,32 @@ def score_kpi_set(catalog: KpiCatalog, items: list[KpiItem], actuals: dict[str, 
                         achievement_capped=None, weighted_points=None, status="undefined",
                         achievement_coefficient=coefficient, method="")
         if actual is None:
-            row.status, row.method = "no_actual", "not scored"
-            row.message = f"no actual for {label}: add it to actuals as {{'{label}': value}}"
+            row.status, row.method = "no_actual", w(f"{S}.methods.not_scored")
+            row.message = w(f"{S}.no_actual", label=label)
             findings.append(Finding(severity="warning", code="actual_missing", kpi=label, message=row.message))
         elif baseline is None:
             direction = kpi.direction
             if direction not in DIRECTIONS:
-                row.message = f"{label}: no baseline and no direction; give a baseline (or direction) to score it"
+                row.message = w(f"{S}.no_baseline_direction", label=label)
             elif direction == "higher" and target != 0:
-                row.achievement_raw, row.method = actual / target, "actual / target (no baseline; higher is better)"
+                row.achievement_raw = actual / target
+                row.method = w(f"{S}.methods.ratio_higher")
             elif direction == "lower" and actual != 0:
-                row.achievement_raw, row.method = target / actual, "target / actual (no baseline; lower is better)"
+                row.achievement_raw = target / actual
+                row.method = w(f"{S}.methods.ratio_lower")
             else:
-                row.message = f"{label}: ratio undefined (division by zero); give a baseline"
+                row.message = w(f"{S}.ratio_undefined", label=label)
         elif target == baseline:
-            row.message = (f"{label}: target equals baseline ({target:g}), so (actual - baseline) / (target - "
-                           "baseline) divides by zero; set a target different from the baseline. "
-                           f"Met: {'yes' if _met(actual, target, kpi.direction) else 'no'}.")
-            row.method = "undefined (target = baseline)"
+            row.message = w(f"{S}.target_equals_baseline", label=label, target=f"{target:g}",
+                            met=w("common.yes") if _met(actual, target, kpi.direction) else w("common.no"))
+            row.method = w(f"{S}.methods.undefined")
             findings.append(Finding(severity="warning", code="target_equals_baseline", kpi=label, message=row.message))
         else:
             row.achievement_raw = (actual - baseline) / (target - baseline)
-            row.method = "(actual - baseline) / (target - baseline)"
+            row.method = w(f"{S}.methods.standard")
             if kpi.direction in DIRECTIONS and (target > baseline) != (kpi.direction == "higher"):
-                findings.append(Finding(severity="warning", code="direction", kpi=label, message=(
-                    f"{label}: {kpi.direction} is better but the target is on the other side of the baseline; "
-                    "the achievement follows the target you set")))
+                findings.append(Finding(severity="warning", code="direction", kpi=label, message=w(
+                    f"{S}.direction", label=label, direction=w.option("kpi.findings.directions", kpi.direction))))
         if row.achievement_raw is not None:
             row.achievement_raw = round(row.achievement_raw, 6)
             row.achievement_capped = round(min(max(row.achievement_raw, 0.0), cap_value), 6)
@@ -164,8 +170,8 @@ def score_kpi_set(catalog: KpiCatalog, items: list[KpiItem], actuals: dict[str, 
         scored.append(row)
     unknown = [k for k in actuals if slug(str(k)) not in matched_keys]
     if unknown:
-        findings.append(Finding(severity="warning", code="actual_unmatched", message=(
-            f"actuals for {', '.join(map(str, unknown))} match no KPI in the set (use the KPI id or name)")))
+        findings.append(Finding(severity="warning", code="actual_unmatched", message=w(
+            f"{S}.unmatched", keys=w.enumeration.join(map(str, unknown)))))
     usable = [r for r in scored if r.achievement_capped is not None and (r.weight or 0) > 0]
     weight_scored = sum(r.weight or 0 for r in usable)
     weighted: float | None = None
@@ -174,14 +180,13 @@ def score_kpi_set(catalog: KpiCatalog, items: list[KpiItem], actuals: dict[str, 
             r.weighted_points = round((r.weight or 0) * (r.achievement_capped or 0) / weight_scored, 6)
         weighted = round(sum(r.weighted_points or 0 for r in usable), 6)
         if len(usable) < len(scored):
-            findings.append(Finding(severity="info", code="partial_score", message=(
-                f"the weighted score covers {len(usable)} of {len(scored)} KPIs ({weight_scored:g} weight points), "
-                "re-normalised over them")))
+            findings.append(Finding(severity="info", code="partial_score", message=w(
+                f"{S}.partial", usable=len(usable), count=len(scored), points=f"{weight_scored:g}")))
     overall = colour(weighted, limits) if weighted is not None else "undefined"
     result = ScoreResult(weighted_score=weighted, overall_status=overall, cap=cap_value, thresholds=limits,
                          weights_mode=weights_mode, weight_scored=weight_scored, kpis=scored, findings=findings,
-                         markdown_table="")
-    result.markdown_table = score_table(result)
+                         markdown_table="", language=w.language)
+    result.markdown_table = score_table(result, w)
     return result
 
 
@@ -193,26 +198,26 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-def score_table(result: ScoreResult) -> str:
-    lines = ["| KPI | baseline | target | actual | achievement | capped | weight | status "
-             "| 达成系数 (target ÷ baseline) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+def score_table(result: ScoreResult, w: Words | None = None) -> str:
+    w = w or words(result.language)
+    lines = [w(f"{S}.columns"), "|---|---|---|---|---|---|---|---|---|"]
     for r in result.kpis:
         lines.append(f"| {r.name} | {fmt_number(r.baseline)} | {fmt_number(r.target)} | {fmt_number(r.actual)} | "
                      f"{_pct(r.achievement_raw)} | {_pct(r.achievement_capped)} | {fmt_number(r.weight)} | "
-                     f"{r.status} {r.status_zh} | {fmt_number(r.achievement_coefficient)} |")
+                     f"{w.option(f'{S}.statuses', r.status)} | {fmt_number(r.achievement_coefficient)} |")
     return "\n".join(lines)
 
 
-def score_text(result: ScoreResult) -> str:
+def score_text(result: ScoreResult, w: Words | None = None) -> str:
+    w = w or words(result.language)
     t = result.thresholds
-    lines = [f"Weighted score **{_pct(result.weighted_score)}** ({result.overall_status} "
-             f"{COLOUR_ZH.get(result.overall_status, '')}). Achievement = (actual − baseline) ÷ (target − baseline), "
-             f"capped to 0–{result.cap:.0%}; green ≥ {t['green']:.0%}, yellow ≥ {t['yellow']:.0%}, "
-             f"orange ≥ {t['orange']:.0%}, red below. The achievement coefficient (达成系数) is target ÷ baseline.",
+    lines = [w(f"{S}.title", score=_pct(result.weighted_score),
+               status=w.option(f"{S}.statuses", result.overall_status), cap=f"{result.cap:.0%}",
+               green=f"{t['green']:.0%}", yellow=f"{t['yellow']:.0%}", orange=f"{t['orange']:.0%}"),
              "", result.markdown_table]
     for f in result.findings:
-        lines.append(f"- **{f.severity}**{' `' + f.kpi + '`' if f.kpi else ''}: {f.message}")
+        lines.append(f"- **{w.option('kpi.severities', f.severity)}**{' `' + f.kpi + '`' if f.kpi else ''}"
+                     f"{w.colon}{f.message}")
     for r in result.kpis:
         if r.message and r.status in ("undefined", "no_actual") and not any(f.message == r.message
                                                                            for f in result.findings):

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
+from retention_mcp.wording import ResultLanguage, Words, words
 
 
 class AnnualCost(BaseModel):
@@ -57,6 +58,7 @@ class LeaverCostResult(Evidenced):
     calculate_roi_inputs: RoiHandOff
     sources: dict[str, str] = Field(description="citation of every source named in the bands")
     notes: list[str] = Field(default_factory=list)
+    language: ResultLanguage = "en"
 
 
 def _key(value: str, table: Mapping[str, Mapping[str, Any]], what: str) -> str:
@@ -68,8 +70,10 @@ def _key(value: str, table: Mapping[str, Mapping[str, Any]], what: str) -> str:
 
 
 def external_wage(catalog: Mapping[str, Any], *, region: str | None, industry: str | None, occupation: str | None,
-                  ownership: str = "non_private") -> AnnualCost:
-    """The latest public wage figure for the region and industry (or occupation), marked external."""
+                  ownership: str = "non_private", w: Words | None = None) -> AnnualCost:
+    """The latest public wage figure for the region and industry (or occupation), marked external; described in
+    ``w``'s language from the catalog's en/zh words."""
+    w = w or words("en")
     regions, industries, occupations = catalog["regions"], catalog["industries"], catalog["occupations"]
     region_key = _key(region, regions, "region") if region else "cn"
     wages = [w for w in catalog["wages"] if w["region"] == region_key]
@@ -85,81 +89,76 @@ def external_wage(catalog: Mapping[str, Any], *, region: str | None, industry: s
         if not found and region_key.startswith("cn_"):  # regional tables are for all industries only
             found = [w for w in catalog["wages"] if w["region"] == "cn" and w.get("industry") == wanted
                      and w["measure"] == measure]
-            notes.append(f"no {regions[region_key]['en']} figure for this industry: the national one is used")
+            notes.append(w("leaver_cost.national_used", region=regions[region_key][w.language]))
         label = industries[wanted]
     if not found:
         raise InputError(f"no public wage figure for {label['en']} in {regions[region_key]['en']}; give "
                          "average_annual_cost, or another industry/occupation (see tools/wages.yaml)")
     wage = max(found, key=lambda w: w["year"])
     source = catalog["sources"][wage["source"]]
-    measure_text = catalog["measures"][wage["measure"]]["en"]
-    description = (f"EXTERNAL, not your company's pay: {measure_text}, {label['en']}, "
-                   f"{regions[wage['region']]['en']}, {wage['year']}" + (f" ({'; '.join(notes)})" if notes else ""))
+    description = w("leaver_cost.external", measure=catalog["measures"][wage["measure"]][w.language],
+                    label=label[w.language], region=regions[wage["region"]][w.language], year=wage["year"])
+    if notes:
+        description += w.paren(w.semicolon.join(notes))
     return AnnualCost(value=float(wage["value"]), currency=wage["currency"], origin="external", description=description,
                       wage_id=wage["id"], year=int(wage["year"]), source=source["citation"], url=source["url"],
                       verification=source["verification"])
 
 
 def leaver_cost(annual: AnnualCost, presets: Mapping[str, Any], preset: str,
-                leavers: float | None = None) -> LeaverCostResult:
+                leavers: float | None = None, w: Words | None = None) -> LeaverCostResult:
     from retention_mcp.analysis.roi import preset_band
 
+    w = w or words("en")
     key, band = preset_band(presets, preset)
     entry = presets["presets"][key]
     ranges = entry.get("range") or {}
     bands = []
     for scenario in ("low", "base", "high"):
-        end = ranges.get(scenario) or {"source": "assumption", "says": "not stated in the preset"}
+        end = ranges.get(scenario) or {"source": "assumption", "says": w("leaver_cost.not_stated")}
         cost = band[scenario] * annual.value
+        says = end.get("says_zh") if w.zh and end.get("says_zh") else end["says"]
         bands.append(CostBand(scenario=scenario, multiplier=band[scenario], cost_per_leaver=cost,
-                              source=str(end["source"]), says=str(end["says"]),
+                              source=str(end["source"]), says=str(says),
                               total=cost * leavers if leavers is not None else None))
     cited = {b.source for b in bands} - {"assumption"}
     sources = {name: str(presets["sources"][name].get("citation", "")) for name in sorted(cited)
                if name in presets["sources"]}
-    notes = []
-    if annual.origin == "external":
-        notes.append("The annual cost is a public average, not your company's pay; replace it with your own "
-                     "(a pay column in the file, or average_annual_cost) before a decision rests on it.")
-    notes.append("Multipliers are shares of annual pay (salary basis); a fully loaded cost makes each figure larger.")
-    return LeaverCostResult(annual_cost=annual, preset=key, preset_label=str(entry.get("label", key)), bands=bands,
+    notes = [w("leaver_cost.notes.external")] if annual.origin == "external" else []
+    notes.append(w("leaver_cost.notes.salary_basis"))
+    label = entry.get("label_zh") if w.zh and entry.get("label_zh") else entry.get("label", key)
+    return LeaverCostResult(annual_cost=annual, preset=key, preset_label=str(label), bands=bands,
                             leavers=leavers, calculate_roi_inputs=RoiHandOff(average_annual_cost=annual.value,
                                                                              cost_preset=key),
-                            sources=sources, notes=notes)
+                            sources=sources, notes=notes, language=w.language)
 
 
 def _money(value: float, currency: str) -> str:
     return f"{currency} {value:,.0f}".strip()
 
 
-def leaver_cost_markdown(result: LeaverCostResult, language: str = "en") -> str:
-    zh = language == "zh"
+def leaver_cost_markdown(result: LeaverCostResult, language: str | None = None) -> str:
+    w = words(language or result.language)
     a = result.annual_cost
-    origin = {"file": "来自文件" if zh else "from your file", "external": "外部数据" if zh else "EXTERNAL",
-              "given": "输入值" if zh else "given"}[a.origin]
-    lines = [(f"**每名离职者的成本**（{result.preset_label}）" if zh else
-              f"**Cost of one leaver** ({result.preset_label})"), "",
-             (f"年度成本基数：{_money(a.value, a.currency)}（{origin}）— {a.description}" if zh else
-              f"Annual cost basis: {_money(a.value, a.currency)} ({origin}) — {a.description}")]
+    lines = [w("leaver_cost.title", preset=result.preset_label), "",
+             w("leaver_cost.basis", value=_money(a.value, a.currency), origin=w.option("leaver_cost.origin", a.origin),
+               description=a.description)]
     if a.origin == "external":
-        lines.append(f"{'来源' if zh else 'Source'}: {a.source} <{a.url}>; "
-                     f"{'核实程度' if zh else 'verification'}: {a.verification}.")
+        lines.append(w("leaver_cost.source", source=a.source, url=a.url, verification=a.verification))
     if a.ci_low is not None and a.ci_high is not None:
-        lines.append(f"95% CI {_money(a.ci_low, a.currency)}–{_money(a.ci_high, a.currency)}, "
-                     f"{a.people} {'人' if zh else 'people'}.")
-    heads = ("| 情景 | 倍数 | 每人成本 | 来源 |" if zh else "| scenario | multiplier | per leaver | source |")
-    total_head = (" 合计 |" if zh else " total |") if result.leavers is not None else ""
-    lines += ["", heads + total_head, "|---|---:|---:|---|" + ("---:|" if total_head else "")]
+        lines.append(w("leaver_cost.interval", low=_money(a.ci_low, a.currency), high=_money(a.ci_high, a.currency),
+                       people=a.people))
+    total_head = w("leaver_cost.total_column") if result.leavers is not None else ""
+    lines += ["", w("leaver_cost.columns") + total_head, "|---|---:|---:|---|" + ("---:|" if total_head else "")]
     for b in result.bands:
         total = f" {_money(b.total, a.currency)} |" if b.total is not None else ""
-        lines.append(f"| {b.scenario} | {b.multiplier:g}× | {_money(b.cost_per_leaver, a.currency)} | "
-                     f"{b.source}: {b.says} |{total}")
+        source = w("leaver_cost.assumption") if b.source == "assumption" else b.source
+        lines.append(f"| {w.option('leaver_cost.scenario', b.scenario)} | {b.multiplier:g}× | "
+                     f"{_money(b.cost_per_leaver, a.currency)} | {source}{w.colon}{b.says} |{total}")
     if result.leavers is not None:
-        count = f"{result.leavers:g}"
-        lines.append(f"\n合计按 {count} 名离职者。" if zh else f"\nTotals for {count} leavers.")
+        lines.append("\n" + w("leaver_cost.totals", count=f"{result.leavers:g}"))
     r = result.calculate_roi_inputs
-    lines += ["", f"For `calculate_roi`: average_annual_cost={r.average_annual_cost:.0f}, "
-                  f"cost_preset='{r.cost_preset}'."]
-    lines += [f"- {name}: {citation}" for name, citation in result.sources.items()]
-    lines += [f"\n{'说明' if zh else 'Note'}: {note}" for note in result.notes]
+    lines += ["", w("leaver_cost.roi", cost=f"{r.average_annual_cost:.0f}", preset=r.cost_preset)]
+    lines += [w("leaver_cost.cited", name=name, citation=citation) for name, citation in result.sources.items()]
+    lines += [f"\n{w('common.note')}{w.colon}{note}" for note in result.notes]
     return "\n".join(lines)

@@ -16,9 +16,12 @@ Two estimators, chosen by what the log records:
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from retention_mcp.wording import Words
 
 Z_95 = 1.959963984540054
 
@@ -36,11 +39,15 @@ class PatienceEstimate(BaseModel):
 
 
 def estimate_patience(answered_waits: Any, offered: int, abandoned_waits: Any = None,
-                      abandoned: int | None = None) -> PatienceEstimate:
+                      abandoned: int | None = None, w: Words | None = None) -> PatienceEstimate:
     """``answered_waits``: waits (s) of answered calls; ``offered``: calls with a known answered flag;
     ``abandoned_waits``: waits of the unanswered calls when the log has them (else None) and ``abandoned``
-    their count."""
+    their count. ``method_text`` in ``w``'s language (tools/wording/calls.yaml, ``patience.*``)."""
     import numpy as np
+
+    from retention_mcp.wording import words
+
+    w = w or words("en")
 
     waits = np.asarray(answered_waits, dtype="float64")
     waits = waits[np.isfinite(waits) & (waits >= 0)]
@@ -50,27 +57,24 @@ def estimate_patience(answered_waits: Any, offered: int, abandoned_waits: Any = 
     common = {"offered": int(offered), "abandoned": n_abandoned, "answered_with_wait": len(waits)}
     if n_abandoned == 0 or len(waits) == 0:
         return PatienceEstimate(patience_seconds=None, method="none", **common,
-                                method_text="no call was abandoned (or no answered call has a wait): patience "
-                                            "cannot be estimated and Erlang C's no-hang-up assumption fits the log")
+                                method_text=w("calls.patience.none_abandoned"))
     if len(lost) == n_abandoned:  # every abandoned call has its wait: censored maximum likelihood
         from scipy.special import gammaincinv
 
         exposure = float(waits.sum() + lost.sum())
         if exposure <= 0:
             return PatienceEstimate(patience_seconds=None, method="none", **common,
-                                    method_text="every wait is 0 s: patience cannot be estimated")
+                                    method_text=w("calls.patience.zero_waits"))
         rate = n_abandoned / exposure
         rate_low = float(gammaincinv(n_abandoned, 0.025)) / exposure
         rate_high = float(gammaincinv(n_abandoned + 1, 0.975)) / exposure
         return PatienceEstimate(
             patience_seconds=1 / rate, ci_low=1 / rate_high, ci_high=1 / rate_low, method="censored_mle", **common,
-            method_text=(f"exponential patience by maximum likelihood: {n_abandoned} abandoned ÷ {exposure:,.0f} s "
-                         "of waiting by all calls (answered calls' waits count as patience not yet used up); exact "
-                         "Poisson 95% interval"))
+            method_text=w("calls.patience.censored_mle", abandoned=n_abandoned, exposure=f"{exposure:,.0f}"))
     answered = len(waits)
     if float(waits.max()) <= 0:
         return PatienceEstimate(patience_seconds=None, method="none", **common,
-                                method_text="every answered call waited 0 s: patience cannot be estimated")
+                                method_text=w("calls.patience.zero_answered_waits"))
     target = offered / answered  # E[e^{θW} | answered] = 1 ÷ P(answered)
     theta = _solve_rate(waits, target)
     growth = np.exp(theta * waits)
@@ -80,10 +84,8 @@ def estimate_patience(answered_waits: Any, offered: int, abandoned_waits: Any = 
     low_rate, high_rate = max(theta - Z_95 * se, 1e-12), theta + Z_95 * se
     return PatienceEstimate(
         patience_seconds=1 / theta, ci_low=1 / high_rate, ci_high=1 / low_rate, method="answered_waits", **common,
-        method_text=(f"exponential patience from the answered calls' waits (the log has no wait for the "
-                     f"{n_abandoned} abandoned calls): θ solves mean(e^(θ·wait)) over the {answered:,} answered "
-                     f"calls = offered ÷ answered = {target:.4f}, assuming patience is independent of the wait a "
-                     "caller is offered; 95% interval by the sandwich variance of that equation"))
+        method_text=w("calls.patience.answered_waits", abandoned=n_abandoned, answered=f"{answered:,}",
+                      target=f"{target:.4f}"))
 
 
 def _solve_rate(waits: Any, target: float) -> float:

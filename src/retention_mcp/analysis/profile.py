@@ -30,8 +30,6 @@ from pydantic import BaseModel, Field
 from retention_mcp.data.dataset import NO_DATE, Dataset
 from retention_mcp.data.dimensions import (
     MISSING_LABEL,
-    TENURE_BAND,
-    TENURE_BAND_LABELS,
     Dimension,
     Scope,
     build_dimension,
@@ -39,31 +37,23 @@ from retention_mcp.data.dimensions import (
     decode,
     hidden_cells,
     is_tenure_band,
-    tenure_band_codes,
 )
 from retention_mcp.data.disclosure import Policy, protect_means
 from retention_mcp.data.roles import normalise_header
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
+from retention_mcp.wording import ResultLanguage, Words, all_entries, words
 
 Kind = Literal["numeric", "likert", "categorical"]
 PayPeriod = Literal["auto", "monthly", "annual"]
 MAX_BY = 3
 
-DEFINITIONS = {
-    "mean": "arithmetic mean of the non-missing values; 95% interval: mean ± t(0.975, n−1)·SD/√n (Student t)",
-    "sd": "sample standard deviation (n − 1)",
-    "median": "median; 95% interval from order statistics (distribution-free, Conover §3.2: ranks l and n−l+1, "
-              "l the smallest k with P(Binomial(n, ½) ≤ k) ≥ 0.025; none when n ≤ 5)",
-    "iqr": "Q3 − Q1, quartiles by linear interpolation (Hyndman & Fan type 7, as pandas, numpy and Excel "
-           "QUARTILE.INC)",
-    "difference": "group − rest of the population in scope (everyone in scope not in the group); means: Welch "
-                  "95% interval with Welch–Satterthwaite df; shares: Newcombe (1998) hybrid score interval; "
-                  "`significant` when the interval excludes 0",
-    "favourable": "share of non-missing answers in the top box (e.g. 4-5 on 1-5, 3-4 on 1-4, 8-10 on 0-10); "
-                  "Wilson 95% interval",
-    "share": "rows at the level ÷ rows in the group (a '(missing)' level counts blanks); Wilson 95% interval",
-}
+DEFINITION_KEYS = ("mean", "sd", "median", "iqr", "difference", "favourable", "share", "suppression")
+
+
+def definitions(w: Words) -> dict[str, str]:
+    """What each statistic of the profile is, in ``w``'s language."""
+    return {key: w(f"profile.definitions.{key}") for key in DEFINITION_KEYS}
 
 
 class LevelShare(BaseModel):
@@ -129,6 +119,7 @@ class ProfiledColumn(BaseModel):
     role: str | None
     scale: str | None = Field(None, description="Likert scale, e.g. '1-4'")
     favourable_definition: str | None = None
+    favourable_box: str | None = Field(None, description="the answers counted favourable, e.g. '4-5'")
     note: str | None = None
 
 
@@ -154,6 +145,7 @@ class ProfileResult(Evidenced):
     min_group_size: int
     scope: str | None = None
     notes: list[str] = Field(default_factory=list)
+    language: ResultLanguage = "en"
 
 
 @dataclass
@@ -172,28 +164,22 @@ class _Column:
 # -- columns
 
 
-def resolve_pay_period(ds: Dataset, column: str, requested: str, catalog: Mapping[str, Any]) -> PayInfo:
+def resolve_pay_period(ds: Dataset, column: str, requested: str, catalog: Mapping[str, Any],
+                       w: Words | None = None) -> PayInfo:
+    w = w or words("en")
     factors = {str(k): float(v) for k, v in (catalog.get("annual_factor") or {"monthly": 12, "annual": 1}).items()}
     if requested in ("monthly", "annual"):
-        period, source = requested, "given (pay_period)"
+        period, source = requested, w("profile.pay.given")
     else:
         header = normalise_header(column)
-        period, source = "unknown", f"the header {column!r} names no period"
-        for name, words in (catalog.get("pay_period_words") or {}).items():
-            hit = next((w for w in words or () if normalise_header(w) and normalise_header(w) in header), None)
+        period, source = "unknown", w("profile.pay.no_period", column=column)
+        for name, period_words in (catalog.get("pay_period_words") or {}).items():
+            hit = next((p for p in period_words or () if normalise_header(p) and normalise_header(p) in header), None)
             if hit is not None:
-                period, source = str(name), f"the header {column!r} says {hit!r}"
+                period, source = str(name), w("profile.pay.says", column=column, hit=hit)
                 break
     factor = factors.get(period)
-    if period == "monthly":
-        note = (f"{column} is monthly pay ({source}): average annual cost = mean × {factor:g}. Salary only — a "
-                "fully loaded cost adds benefits, taxes and overheads (often 1.2–1.4× salary)")
-    elif period == "annual":
-        note = (f"{column} is annual pay ({source}): average annual cost = the mean. Salary only — a fully loaded "
-                "cost adds benefits, taxes and overheads")
-    else:
-        note = (f"{source}: if it is annual pay, the group mean is the average annual cost; if monthly, multiply "
-                "by 12 (or call again with pay_period='monthly')")
+    note = w(f"profile.pay.{period}", column=column, source=source, factor=f"{factor:g}" if factor else "")
     return PayInfo(column=column, period=period, period_source=source, annual_factor=factor, note=note)  # type: ignore[arg-type]
 
 
@@ -227,15 +213,18 @@ def _derived_tenure_years(ds: Dataset) -> Any | None:
 
 
 def resolve_columns(ds: Dataset, names: Sequence[str] | None, by_names: Sequence[str], policy: Policy,
-                    catalog: Mapping[str, Any], notes: list[str]) -> list[_Column]:
+                    catalog: Mapping[str, Any], notes: list[str], w: Words | None = None) -> list[_Column]:
     """The columns to profile (named, or the default roles), each classified as numeric, Likert or categorical."""
     import numpy as np
 
     from retention_mcp.analysis.drivers import likert_scale
 
+    w = w or words("en")
     max_columns = int(catalog.get("max_columns", 15))
     max_levels = int(catalog.get("max_levels", 20))
-    derived_name = str(catalog.get("derived_tenure_name", "tenure_years (from hire dates)"))
+    derived_name = w("profile.derived_tenure")
+    derived_names = {derived_name, str(catalog.get("derived_tenure_name", "tenure_years (from hire dates)")),
+                     *(w_.get("zh", "") for w_ in [all_entries().get("profile.derived_tenure", {})])}
     explicit = names is not None
     wanted: list[str] = []
     if explicit:
@@ -264,7 +253,7 @@ def resolve_columns(ds: Dataset, names: Sequence[str] | None, by_names: Sequence
     out: list[_Column] = []
     seen: set[str] = set()
     for name in wanted:
-        if name == derived_name or (explicit and normalise_header(name) in ("tenure", "tenureyears")
+        if name in derived_names or (explicit and normalise_header(name) in ("tenure", "tenureyears")
                                     and name not in ds.columns and ds.roles.get("tenure_years") is None):
             values = _derived_tenure_years(ds)
             if values is None:
@@ -272,15 +261,14 @@ def resolve_columns(ds: Dataset, names: Sequence[str] | None, by_names: Sequence
             if derived_name not in seen:
                 seen.add(derived_name)
                 out.append(_Column(derived_name, "numeric", "tenure_years", values=values, derived=True,
-                                   note="years from the hire date to the termination date or the latest date in "
-                                        "the file"))
+                                   note=w("profile.derived_tenure_note")))
             continue
         column = ds.column(name, purpose="a column to profile")
         if column in seen:
             continue
         seen.add(column)
         if column in by_columns:
-            notes.append(f"{column!r} is a `by` dimension, so it is not profiled as well")
+            notes.append(w("profile.by_not_profiled", column=column))
             continue
         role = ds.roles.role_of(column)
         series = ds.frame[column]
@@ -290,7 +278,7 @@ def resolve_columns(ds: Dataset, names: Sequence[str] | None, by_names: Sequence
             if explicit:
                 raise InputError(f"{column!r} holds dates; profile tenure instead (e.g. columns=[\"tenure\"])")
             continue
-        sensitive = " (a protected attribute: use for fair-treatment review only)" if ds.is_sensitive(column) else ""
+        sensitive = w.paren(w("profile.sensitive_note")) if ds.is_sensitive(column) else ""
         values = _numbers(series)
         if values is not None:
             if not np.isfinite(values).any():
@@ -300,24 +288,24 @@ def resolve_columns(ds: Dataset, names: Sequence[str] | None, by_names: Sequence
             scale = likert_scale(column, pd.Series(values).dropna())
             if scale is not None:
                 low, high, top = scale
-                dim = build_dimension(ds, column, policy, purpose="a column to profile")
+                dim = build_dimension(ds, column, policy, purpose="a column to profile", w=w)
                 out.append(_Column(column, "likert", role, values=values, dim=dim, scale=scale,
-                                   note=(f"Likert {low}-{high}; favourable = {top}-{high}" + sensitive)))
+                                   note=w("profile.likert_note", low=low, high=high, top=top) + sensitive))
             else:
                 quantile_min = int(catalog.get("pay_quantiles_min_people", 20)) if role == "pay" else 0
-                note = sensitive.strip(" ()") or None
+                note = w("profile.sensitive_note") if sensitive else None
                 if quantile_min:
-                    note = (f"pay: medians, quartiles and their intervals only for groups of {quantile_min} or more "
-                            "(in a smaller group they are nearly one person's pay)")
+                    note = w("profile.pay_quantiles", count=quantile_min)
                 out.append(_Column(column, "numeric", role, values=values, note=note, quantile_min=quantile_min))
             continue
-        dim = build_dimension(ds, column, policy, purpose="a column to profile")
+        dim = build_dimension(ds, column, policy, purpose="a column to profile", w=w)
         if len(dim.labels) - 1 > max_levels:
             if explicit:
                 raise InputError(f"{column!r} has {len(dim.labels) - 1} distinct values; profile columns with at "
                                  f"most {max_levels} levels, or use it as `by`")
             continue
-        out.append(_Column(column, "categorical", role, dim=dim, note=sensitive.strip(" ()") or None))
+        out.append(_Column(column, "categorical", role, dim=dim,
+                           note=w("profile.sensitive_note") if sensitive else None))
     if not out:
         raise InputError("no column to profile: the file has none of pay, tenure, satisfaction, overtime, "
                          "performance or survey items (by role); name them with columns=[...]")
@@ -325,24 +313,6 @@ def resolve_columns(ds: Dataset, names: Sequence[str] | None, by_names: Sequence
 
 
 # -- groups
-
-
-def static_tenure_dimension(ds: Dataset, notes: list[str]) -> Dimension:
-    """tenure_band as a fixed group per person: tenure at the termination date or the latest date in the file
-    (or from the tenure column)."""
-    import numpy as np
-
-    if ds.tenure_months is not None:
-        months = ds.tenure_months
-    else:
-        years = _derived_tenure_years(ds)
-        if years is None:
-            raise InputError("tenure_band needs a tenure column (years, months or days) or hire dates; none was "
-                             "recognised — name one with column_map, e.g. {\"tenure_years\": \"Service\"}")
-        months = years * 12
-        notes.append("tenure_band from hire dates up to the termination date or the latest date in the file")
-    codes = tenure_band_codes(np.asarray(months, dtype="float64"))
-    return Dimension(TENURE_BAND, codes, [*TENURE_BAND_LABELS, MISSING_LABEL], column=None)
 
 
 def _lattice_margins(lattice: Mapping[tuple, Any], ndim: int, offset: int = 0) -> dict[int, Any]:
@@ -354,10 +324,12 @@ def _lattice_margins(lattice: Mapping[tuple, Any], ndim: int, offset: int = 0) -
 def describe_groups(ds: Dataset, *, by: Sequence[str] = (), columns: Sequence[str] | None = None, policy: Policy,
                     min_group_size: int | None = None, scope: Scope | None = None,
                     bins: Mapping[str, Any] | None = None, pay_period: str = "auto",
-                    catalog: Mapping[str, Any] | None = None, max_groups: int = 30) -> ProfileResult:
-    """Profile each group of ``by`` within ``scope``: see the module docstring."""
+                    catalog: Mapping[str, Any] | None = None, max_groups: int = 30,
+                    w: Words | None = None) -> ProfileResult:
+    """Profile each group of ``by`` within ``scope``: see the module docstring. Texts in ``w``'s language."""
     import numpy as np
 
+    w = w or words("en")
     catalog = dict(catalog or {})
     k = policy.min_group(min_group_size)
     scope = scope or Scope()
@@ -374,10 +346,10 @@ def describe_groups(ds: Dataset, *, by: Sequence[str] = (), columns: Sequence[st
     if unknown := [name for name in bins if name not in by]:
         raise InputError(f"bins names {', '.join(map(str, unknown))}, which is not in `by`")
     notes: list[str] = []
-    dims = [static_tenure_dimension(ds, notes) if is_tenure_band(name) else
-            build_dimension(ds, name, policy, bins.get(name)) for name in by]
+    # tenure_band: each person's band (at the termination date or the latest date), on the bands every tool uses
+    dims = [build_dimension(ds, name, policy, bins.get(name), w=w, static_tenure=True) for name in by]
     notes += [d.note for d in dims if d.note]
-    profiled = resolve_columns(ds, columns, by, policy, catalog, notes)
+    profiled = resolve_columns(ds, columns, by, policy, catalog, notes, w)
     in_scope = scope.rows if scope.active else np.ones(ds.rows, dtype=bool)
     everyone = np.ones(ds.rows, dtype=bool)
 
@@ -401,14 +373,15 @@ def describe_groups(ds: Dataset, *, by: Sequence[str] = (), columns: Sequence[st
     pay = None
     pay_profiled = next((c for c in profiled if c.name == pay_column and c.kind != "categorical"), None)
     if pay_profiled is not None:
-        pay = resolve_pay_period(ds, pay_column, pay_period, catalog)  # type: ignore[arg-type]
+        pay = resolve_pay_period(ds, pay_column, pay_period, catalog, w)  # type: ignore[arg-type]
     elif pay_period != "auto":
-        notes.append("pay_period is ignored: no pay column is profiled")
+        notes.append(w("profile.pay_ignored"))
 
-    # Per column: the cells the policy hides (missing values; Likert top box; category levels).
-    extras = {c.name: _column_cells(ds, scope, dims, c, k) for c in profiled}
+    # Per column: the cells the policy hides (a column's own small cells; Likert top box; category levels).
+    extras = {c.name: _column_cells(ds, scope, dims, c, k, code, in_scope) for c in profiled}
 
-    overall_profile = _profile(ds, "Overall", {}, in_scope, None, profiled, extras, (), len(dims), pay, hidden=False)
+    overall_profile = _profile(ds, w("profile.text.overall"), {}, in_scope, None, profiled, extras, (), len(dims),
+                               pay, hidden=False)
     groups: list[GroupProfile] = []
     if dims:
         present = np.flatnonzero((sizes > 0) | flat_hidden)
@@ -423,21 +396,24 @@ def describe_groups(ds: Dataset, *, by: Sequence[str] = (), columns: Sequence[st
                                    hidden=bool(flat_hidden[cell])))
         groups.sort(key=lambda g: (g.suppressed, g.label))
     if overall_profile.count is not None and overall_profile.count < 2 * k and dims:
-        notes.append("few people in scope: most comparisons with the rest will be wide")
+        notes.append(w("profile.few_people"))
     columns_info = [ProfiledColumn(column=c.name, kind=c.kind, role=c.role,
                                    scale=f"{c.scale[0]}-{c.scale[1]}" if c.scale else None,
-                                   favourable_definition=(f"{c.scale[2]}-{c.scale[1]} on a {c.scale[0]}-{c.scale[1]} "
-                                                          "scale") if c.scale else None,
+                                   favourable_definition=w("profile.favourable_definition", low=c.scale[0],
+                                                           high=c.scale[1], top=c.scale[2]) if c.scale else None,
+                                   favourable_box=f"{c.scale[2]}-{c.scale[1]}" if c.scale else None,
                                    note=c.note) for c in profiled]
     kept = int(in_scope.sum())
-    population = (f"{kept:,} rows in scope" + (f" ({scope.text})" if scope.active else " (the whole file)")
-                  + (": everyone in the file, current employees and leavers alike" if ds.shape == "event" else ""))
+    population = w("profile.population", kept=f"{kept:,}",
+                   where=w("profile.population_where", filter=scope.text) if scope.active
+                   else w("profile.population_all"),
+                   who=w("profile.population_event") if ds.shape == "event" else "")
     truncated = len(groups) > max_groups
     return ProfileResult(by=[d.name for d in dims], population=population, overall=overall_profile,
                          groups=groups[:max_groups], groups_total=len(groups),
                          suppressed_groups=sum(g.suppressed for g in groups), truncated=truncated,
-                         columns=columns_info, pay=pay, definitions=dict(DEFINITIONS), min_group_size=k,
-                         scope=scope.describe(kept, ds.rows) or None, notes=notes)
+                         columns=columns_info, pay=pay, definitions=definitions(w), min_group_size=k,
+                         scope=scope.describe(kept, ds.rows) or None, notes=notes, language=w.language)
 
 
 def _check_scope_complements(ds: Dataset, scope: Scope, k: int) -> None:
@@ -460,24 +436,37 @@ def _check_scope_complements(ds: Dataset, scope: Scope, k: int) -> None:
                              f"profile by {dim.name!r} instead")
 
 
-def _column_cells(ds: Dataset, scope: Scope, dims: list[Dimension], column: _Column, k: int) -> dict[str, Any]:
-    """The policy's hidden cells for one profiled column, as lattices over the `by` dimensions plus one axis:
-    'presence' (present, missing), 'favourable' (Likert top box, a selection), 'levels' (categories)."""
+def _column_cells(ds: Dataset, scope: Scope, dims: list[Dimension], column: _Column, k: int, code: Any,
+                  in_scope: Any) -> dict[str, Any]:
+    """The policy's hidden cells for one profiled column: 'present' — per group (flat over the `by` cross) and for
+    the overall, whether the statistics of the people with a value are hidden; 'favourable' and 'answered' (Likert
+    top box, a selection) and 'levels' (categories) as lattices over the `by` dimensions plus the column's own axis.
+
+    A column's statistics are hidden only where its own cell is small: the people with a value in the group, with
+    the complementary rule for counts and for means across the groups (so a small cell cannot be had by
+    subtraction). A missing value is not a small group: 3 blanks in a group of 311 hide nothing."""
     import numpy as np
 
     out: dict[str, Any] = {}
     if column.kind in ("numeric", "likert"):
-        missing = ~np.isfinite(column.values)
-        if missing.any():
-            presence = Dimension(f"{column.name} present", missing.astype("int64"), ["present", MISSING_LABEL])
-            out["presence"] = hidden_cells(ds, scope, [*dims, presence], k, np.ones(ds.rows, dtype=bool))
+        present = np.isfinite(column.values)
+        if not present.all():
+            lattice = hidden_cells(ds, scope, dims, k, present)
+            cells: Any = np.zeros(1, dtype=bool)
+            if dims:
+                shape = tuple(len(d.labels) for d in dims)
+                sizes = np.bincount(code[in_scope & present], minlength=int(np.prod(shape, dtype="int64")))
+                cells = protect_means(sizes.reshape(shape).astype("float64"), lattice[tuple(range(len(dims)))], k,
+                                      _lattice_margins(lattice, len(dims))).reshape(-1)
+            out["present"] = {"overall": bool(lattice[()]), "cells": cells,
+                              "shape": tuple(len(d.labels) for d in dims)}
     if column.kind == "likert":
         dim = column.dim
         assert dim is not None and column.scale is not None
         top = column.scale[2]
         favourable = np.array([_is_number(label) and float(label) >= top for label in dim.labels])
-        present = np.array([label != MISSING_LABEL for label in dim.labels])
-        for name, mask in (("favourable", favourable), ("answered", present)):
+        answered = np.array([label != MISSING_LABEL for label in dim.labels])
+        for name, mask in (("favourable", favourable), ("answered", answered)):
             selection = Scope(dims=[*scope.dims, dim], selected=[*scope.selected, mask])
             out[name] = hidden_cells(ds, selection, dims, k, np.ones(ds.rows, dtype=bool))
     if column.kind == "categorical":
@@ -502,14 +491,18 @@ def _profile(ds: Dataset, label: str, group: dict[str, str], mask: Any, rest: An
     if hidden:
         return GroupProfile(group=group, label=label, count=None, suppressed=True,
                             columns=[ColumnSummary(column=c.name, kind=c.kind, suppressed=True) for c in profiled])
+    import numpy as np
+
     cells = tuple(range(len(index)))
     summaries = []
     for column in profiled:
         cells_of = extras[column.name]
-        # the present cell of (by dims..., presence): the group's non-missing count
-        if "presence" in cells_of and bool(cells_of["presence"][(*cells, n_by)][(*index, 0)]):
-            summaries.append(ColumnSummary(column=column.name, kind=column.kind, suppressed=True))
-            continue
+        if "present" in cells_of:  # the people with a value in this column: their own cell
+            present = cells_of["present"]
+            flat = int(np.ravel_multi_index(index, present["shape"])) if index else None
+            if present["overall"] if flat is None else bool(present["cells"][flat]):
+                summaries.append(ColumnSummary(column=column.name, kind=column.kind, suppressed=True))
+                continue
         if column.kind == "categorical":
             summaries.append(_levels(column, mask, rest, cells_of["levels"], cells, index, n_by))
         else:
@@ -626,28 +619,31 @@ def _star(flag: bool | None) -> str:
     return "*" if flag else ""
 
 
-def _cell(summary: ColumnSummary, level: str | None) -> str:
+def _cell(summary: ColumnSummary, level: str | None, w: Words) -> str:
     from retention_mcp.units import percent
 
     if summary.suppressed:
-        return "suppressed"
+        return w("common.suppressed")
     if summary.kind == "categorical":
         found = next((lv for lv in summary.levels or [] if lv.level == level), None)
         if found is None:
             return "0.0%"
         if found.suppressed or found.share is None:
-            return "suppressed"
+            return w("common.suppressed")
         return f"{percent(found.share)}{_star(found.significant)}"
     if summary.kind == "likert" and summary.favourable is not None:
-        return f"{percent(summary.favourable)} fav{_star(summary.favourable_significant)}"
+        return w("profile.text.fav", share=percent(summary.favourable), star=_star(summary.favourable_significant))
     if summary.kind == "likert" and summary.favourable_suppressed:
-        return "fav. suppressed"
+        return w("profile.text.fav_suppressed")
     if summary.mean is None:
         return "—"
     return f"{_money(summary.mean)}{_star(summary.significant)}"
 
 
-def profile_markdown(result: ProfileResult, max_groups: int = 25, max_columns: int = 8) -> str:
+def profile_markdown(result: ProfileResult, max_groups: int = 25, max_columns: int = 8,
+                     w: Words | None = None) -> str:
+    w = w or words(result.language)
+    t = "profile.text"
     shown = result.columns[:max_columns]
     # For a category, show the share of its least common level (OverTime = Yes, not No).
     focus: dict[str, str | None] = {}
@@ -662,45 +658,43 @@ def profile_markdown(result: ProfileResult, max_groups: int = 25, max_columns: i
     heads = []
     for info in shown:
         if info.kind == "categorical":
-            heads.append(f"{info.column} = {focus.get(info.column)}")
+            heads.append(w(f"{t}.col_level", column=info.column, level=focus.get(info.column)))
         elif info.kind == "likert":
-            box = info.favourable_definition.split(" on ")[0] if info.favourable_definition else ""
-            heads.append(f"{info.column} (fav. {box})")
+            heads.append(w(f"{t}.col_favourable", column=info.column, box=info.favourable_box or ""))
         else:
-            heads.append(f"{info.column} (mean)")
-    title = "**Group profile" + (" by " + " × ".join(result.by) if result.by else "") + f"** — {result.population}."
-    lines = [title, "", "| group | people | " + " | ".join(heads) + " |", "|---|---:|" + "---:|" * len(heads)]
+            heads.append(w(f"{t}.col_mean", column=info.column))
+    by = w(f"{t}.by", by=" × ".join(w.option("vocabulary.dimension", b) for b in result.by)) if result.by else ""
+    lines = [w(f"{t}.title", by=by, population=result.population), "",
+             f"| {w(f'{t}.col_group')} | {w(f'{t}.col_people')} | " + " | ".join(heads) + " |",
+             "|---|---:|" + "---:|" * len(heads)]
     for profile in [result.overall, *result.groups[:max_groups]]:
         if profile.suppressed:
-            lines.append(f"| {profile.label} | — |" + " suppressed |" * len(heads))
+            lines.append(f"| {profile.label} | — |" + f" {w('common.suppressed')} |" * len(heads))
             continue
         cells = []
         for info in shown:
             summary = next(s for s in profile.columns if s.column == info.column)
-            cells.append(_cell(summary, focus.get(info.column)))
+            cells.append(_cell(summary, focus.get(info.column), w))
         lines.append(f"| {profile.label} | {profile.count:,} | " + " | ".join(cells) + " |")
     if result.groups_total > min(max_groups, len(result.groups)):
-        lines.append(f"\n…{result.groups_total - min(max_groups, len(result.groups))} more group(s) in the structured "
-                     "content" + (" (truncated)" if result.truncated else "") + ".")
+        lines.append("\n" + w(f"{t}.more_groups", count=result.groups_total - min(max_groups, len(result.groups)),
+                               truncated=w(f"{t}.truncated") if result.truncated else ""))
     if len(result.columns) > max_columns:
-        lines.append(f"\n{len(result.columns) - max_columns} more column(s) in the structured content: "
-                     + ", ".join(c.column for c in result.columns[max_columns:]) + ".")
+        lines.append("\n" + w(f"{t}.more_columns", count=len(result.columns) - max_columns,
+                               columns=w.enumeration.join(c.column for c in result.columns[max_columns:])))
     if result.by:
-        lines.append("\n\\* differs from the rest of the population in scope (95% interval of the difference "
-                     "excludes 0: Welch for means, Newcombe for shares). Medians, SDs, IQRs and intervals are in "
-                     "the structured content.")
+        lines.append("\n" + w(f"{t}.star"))
     if result.pay is not None:
-        lines.append(f"\n**Pay** ({result.pay.column}): per person never shown; group means are. {result.pay.note}.")
+        lines.append("\n" + w(f"{t}.pay", column=result.pay.column, note=result.pay.note))
         if result.pay.annual_factor is not None:
             costs = [(p.label, p.average_annual_cost, p.average_annual_cost_ci_low, p.average_annual_cost_ci_high)
                      for p in [result.overall, *result.groups[:max_groups]]
                      if not p.suppressed and p.average_annual_cost is not None]
             if costs:
-                lines.append("Average annual cost for `calculate_roi` (average_annual_cost): " + "; ".join(
-                    f"{label} {_money(cost)} (95% CI {_money(low)}–{_money(high)})"
-                    for label, cost, low, high in costs[:12]) + ".")
-    lines.append(f"\nSuppressed: groups under {result.min_group_size} people, and cells that would give one away "
-                 "by subtraction.")
+                lines.append(w(f"{t}.costs", costs=w.semicolon.join(
+                    w(f"{t}.cost_item", label=label, cost=_money(cost), low=_money(low), high=_money(high))
+                    for label, cost, low, high in costs[:12])))
+    lines.append("\n" + w(f"{t}.suppressed_line", k=result.min_group_size))
     for note in result.notes:
-        lines.append(f"\nNote: {note}")
+        lines.append(f"\n{w('common.note')}{w.colon}{note}")
     return "\n".join(lines)

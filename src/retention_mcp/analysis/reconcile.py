@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from retention_mcp.analysis.wording import words
 from retention_mcp.data.dataset import NO_DATE, Dataset, date_to_day, day_to_date
 from retention_mcp.data.disclosure import Policy, suppress
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
+from retention_mcp.wording import words
 
 if TYPE_CHECKING:
     import numpy as np

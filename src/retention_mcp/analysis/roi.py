@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
 from retention_mcp.units import parse_rate, percent, plain_number
+from retention_mcp.wording import ResultLanguage, Words, words
 
 #: Payback is looked for up to this many months, past the horizon, assuming the program simply continues.
 PAYBACK_SEARCH_MONTHS = 120
@@ -126,6 +127,7 @@ class RoiResult(Evidenced):
     sensitivity: list[SensitivityRow] = Field(description="sorted by swing, largest first (tornado order)")
     formula: str = Field(description="the calculation with the numbers filled in")
     assumptions: list[str]
+    language: ResultLanguage = "en"
 
 
 # -- inputs
@@ -356,53 +358,57 @@ def _money(value: float, currency: str = "") -> str:
     return f"{text} {currency}".strip() if currency else text
 
 
-def _ratio(value: float | None) -> str:
-    return "n/a (no cost)" if value is None else f"{value:.2f}"
+def _ratio(value: float | None, w: Words) -> str:
+    return w("roi.text.no_cost") if value is None else f"{value:.2f}"
 
 
-def formula_text(inputs: RoiInputs, outcome: _Outcome, currency: str = "") -> str:
-    """The calculation, step by step, with this case's numbers in it."""
+def formula_text(inputs: RoiInputs, outcome: _Outcome, currency: str = "", w: Words | None = None) -> str:
+    """The calculation, step by step, with this case's numbers in it (in ``w``'s language)."""
+    w = w or words("en")
+    f = "roi.formula"
     m = inputs
     avoided = m.headcount * m.reduction
     per_leaver = m.replacement_cost_multiplier * m.average_annual_cost
     steps = [
-        f"Avoided leavers/yr = headcount × (current − target) = {plain_number(m.headcount, 2)} × "
-        f"({percent(m.current_turnover_rate)} − {percent(m.target_turnover_rate)}) = {avoided:.2f}",
-        f"Replacement cost per leaver = multiplier × average annual cost = {m.replacement_cost_multiplier:g} × "
-        f"{_money(m.average_annual_cost)} = {_money(per_leaver)}",
-        f"Retention savings/yr = {avoided:.2f} × {_money(per_leaver)} = {_money(outcome.retention_annual)} "
-        f"(= {avoided * m.replacement_cost_multiplier:.2f} × average annual cost)",
+        w(f"{f}.avoided", headcount=plain_number(m.headcount, 2), current=percent(m.current_turnover_rate),
+          target=percent(m.target_turnover_rate), avoided=f"{avoided:.2f}"),
+        w(f"{f}.per_leaver", multiplier=f"{m.replacement_cost_multiplier:g}", cost=_money(m.average_annual_cost),
+          per_leaver=_money(per_leaver)),
+        w(f"{f}.savings", avoided=f"{avoided:.2f}", per_leaver=_money(per_leaver),
+          savings=_money(outcome.retention_annual), multiple=f"{avoided * m.replacement_cost_multiplier:.2f}"),
     ]
     if m.productivity_gain_fte:
-        steps.append(f"Productivity/yr = FTE freed × average annual cost = {m.productivity_gain_fte:g} × "
-                     f"{_money(m.average_annual_cost)} = {_money(outcome.productivity_annual)}")
+        steps.append(w(f"{f}.productivity", fte=f"{m.productivity_gain_fte:g}", cost=_money(m.average_annual_cost),
+                       value=_money(outcome.productivity_annual)))
     if m.other_annual_benefits:
-        steps.append(f"Other benefits/yr = {_money(outcome.other_annual)}")
+        steps.append(w(f"{f}.other", value=_money(outcome.other_annual)))
     annual = outcome.retention_annual + outcome.productivity_annual + outcome.other_annual
-    ramp = (f", {plain_number(m.benefit_ramp_months)}-month linear ramp" if m.benefit_ramp_months > 0 else "")
+    ramp = w(f"{f}.ramp", months=plain_number(m.benefit_ramp_months)) if m.benefit_ramp_months > 0 else ""
     steps += [
-        f"Benefit over {m.horizon_months} months{ramp} = {_money(annual)} ÷ 12 × {outcome.full_rate_months:.2f} "
-        f"full-rate months = {_money(outcome.total_benefit)}",
-        f"Cost over {m.horizon_months} months = one-off {_money(m.program_cost_one_off)} + "
-        f"{_money(m.program_cost_annual)}/yr × {m.horizon_months} ÷ 12 = {_money(outcome.total_cost)}",
+        w(f"{f}.benefit", months=m.horizon_months, ramp=ramp, annual=_money(annual),
+          full=f"{outcome.full_rate_months:.2f}", total=_money(outcome.total_benefit)),
+        w(f"{f}.cost", months=m.horizon_months, one_off=_money(m.program_cost_one_off),
+          annual=_money(m.program_cost_annual), total=_money(outcome.total_cost)),
     ]
     if outcome.roi is not None and outcome.bcr is not None:
         steps += [
-            f"ROI = (benefit − cost) ÷ cost = ({_money(outcome.total_benefit)} − {_money(outcome.total_cost)}) ÷ "
-            f"{_money(outcome.total_cost)} = {outcome.roi:.2f} ({percent(outcome.roi)})",
-            f"Benefit/cost ratio = benefit ÷ cost = {_money(outcome.total_benefit)} ÷ {_money(outcome.total_cost)} = "
-            f"{outcome.bcr:.2f}×",
+            w(f"{f}.roi", benefit=_money(outcome.total_benefit), cost=_money(outcome.total_cost),
+              roi=f"{outcome.roi:.2f}", roi_pct=percent(outcome.roi)),
+            w(f"{f}.bcr", benefit=_money(outcome.total_benefit), cost=_money(outcome.total_cost),
+              bcr=f"{outcome.bcr:.2f}"),
         ]
     else:
-        steps.append("ROI and benefit/cost ratio are undefined: the program cost is 0")
+        steps.append(w(f"{f}.no_cost"))
     if currency:
-        steps.append(f"(amounts in {currency})")
+        steps.append(w(f"{f}.currency", currency=currency))
     return "\n".join(steps)
 
 
 def calculate_roi(inputs: RoiInputs, *, band: dict[str, float] | None = None, multiplier_source: str = "given",
-                  currency: str = "") -> RoiResult:
-    """The full ROI result for validated inputs (see ``build_inputs``)."""
+                  currency: str = "", w: Words | None = None) -> RoiResult:
+    """The full ROI result for validated inputs (see ``build_inputs``); texts in ``w``'s language."""
+    w = w or words("en")
+    a = "roi.assumptions"
     outcome = evaluate(inputs)
     be = break_even_reduction(inputs)
     metric, tornado = sensitivity(inputs)
@@ -416,24 +422,18 @@ def calculate_roi(inputs: RoiInputs, *, band: dict[str, float] | None = None, mu
                          over_horizon=outcome.other_annual * horizon_share),
     ]
     assumptions = [
-        "Benefits and running costs accrue monthly (one twelfth of the annual figure each month); the one-off cost "
-        "is paid at the start.",
-        (f"Benefits ramp up linearly over {plain_number(inputs.benefit_ramp_months)} months (month k earns k ÷ "
-         f"{plain_number(inputs.benefit_ramp_months)} of the full rate)." if inputs.benefit_ramp_months > 0
-         else "Benefits start at full rate in month 1 (benefit_ramp_months = 0)."),
-        "ROI and benefit/cost ratio use undiscounted totals over the horizon; NPV discounts month k by "
-        f"(1 + {percent(inputs.discount_rate)})^(−k/12).",
-        "Every avoided leaver saves one replacement cost (multiplier × average annual cost); productivity FTEs "
-        "are valued at the average annual cost.",
-        "Payback assumes the program and its benefits simply continue after the horizon.",
+        w(f"{a}.monthly"),
+        w(f"{a}.ramp", months=plain_number(inputs.benefit_ramp_months)) if inputs.benefit_ramp_months > 0
+        else w(f"{a}.no_ramp"),
+        w(f"{a}.npv", rate=percent(inputs.discount_rate)),
+        w(f"{a}.replacement"),
+        w(f"{a}.payback"),
     ]
     if band is None:
-        assumptions.append("No cost_preset: the scenarios vary only the achieved reduction (50% / 100% / 120%); "
-                           "pass cost_preset to vary the multiplier as well.")
+        assumptions.append(w(f"{a}.no_preset"))
     else:
-        assumptions.append(f"Scenarios: low = {band['low']:g}× with 50% of the planned reduction achieved, base = "
-                           f"{inputs.replacement_cost_multiplier:g}× with 100%, high = {band['high']:g}× with 120% "
-                           "(capped at the current rate).")
+        assumptions.append(w(f"{a}.scenarios", low=f"{band['low']:g}", base=f"{inputs.replacement_cost_multiplier:g}",
+                             high=f"{band['high']:g}"))
     return RoiResult(
         headcount=inputs.headcount, current_turnover_rate=inputs.current_turnover_rate,
         target_turnover_rate=inputs.target_turnover_rate, turnover_reduction=inputs.reduction,
@@ -452,56 +452,59 @@ def calculate_roi(inputs: RoiInputs, *, band: dict[str, float] | None = None, mu
         break_even_target_rate=None if be is None else inputs.current_turnover_rate - be,
         break_even_achievable=None if be is None else be <= inputs.current_turnover_rate,
         scenarios=scenarios(inputs, band), sensitivity_metric=metric, sensitivity=tornado,
-        formula=formula_text(inputs, outcome, currency), assumptions=assumptions,
+        formula=formula_text(inputs, outcome, currency, w), assumptions=assumptions, language=w.language,
     )
 
 
-def roi_text(result: RoiResult) -> str:
+def roi_text(result: RoiResult, w: Words | None = None) -> str:
     """Markdown: headline, components, scenarios, tornado table, formula, assumptions."""
+    w = w or words(result.language)
+    t = "roi.text"
     cur = result.currency
 
     def roi_cell(value: float | None) -> str:
-        return "n/a" if value is None else percent(value)
+        return w(f"{t}.na") if value is None else percent(value)
 
-    payback = ("not within 10 years" if result.payback_month is None
-               else f"month {result.payback_month}" + ("" if result.payback_within_horizon else " (after the horizon)"))
+    payback = (w(f"{t}.never") if result.payback_month is None
+               else w(f"{t}.month", month=result.payback_month)
+               + ("" if result.payback_within_horizon else w(f"{t}.after_horizon")))
     lines = [
-        f"**Retention ROI over {result.horizon_months} months** — ROI {roi_cell(result.roi)}, benefit/cost "
-        f"{_ratio(result.benefit_cost_ratio)}×, net {_money(result.net_benefit, cur)}, payback {payback}, "
-        f"NPV {_money(result.npv, cur)} at {percent(result.discount_rate)}",
+        w(f"{t}.title", months=result.horizon_months, roi=roi_cell(result.roi),
+          bcr=_ratio(result.benefit_cost_ratio, w), net=_money(result.net_benefit, cur), payback=payback,
+          npv=_money(result.npv, cur), rate=percent(result.discount_rate)),
         "",
-        f"- Avoided leavers: {result.avoided_leavers_per_year:.2f} a year "
-        f"({percent(result.current_turnover_rate)} → {percent(result.target_turnover_rate)} of "
-        f"{plain_number(result.headcount, 2)})",
-        f"- Replacement cost per leaver: {_money(result.replacement_cost_per_leaver, cur)} "
-        f"({result.replacement_cost_multiplier:g}× annual cost, {result.multiplier_source})",
+        w(f"{t}.avoided", avoided=f"{result.avoided_leavers_per_year:.2f}",
+          current=percent(result.current_turnover_rate), target=percent(result.target_turnover_rate),
+          headcount=plain_number(result.headcount, 2)),
+        w(f"{t}.per_leaver", cost=_money(result.replacement_cost_per_leaver, cur),
+          multiplier=f"{result.replacement_cost_multiplier:g}", source=result.multiplier_source),
     ]
     if result.break_even_reduction_pp == 0:
-        lines.append("- Break-even: the productivity and other benefits alone cover the cost over the horizon "
-                     "(break-even turnover reduction 0 pp)")
+        lines.append(w(f"{t}.break_even_zero"))
     elif result.break_even_reduction_pp is not None:
-        reach = ("" if result.break_even_achievable
-                 else " — more than the current rate, so retention savings alone cannot pay for it")
-        lines.append(f"- Break-even: a turnover reduction of {result.break_even_reduction_pp:.2f} pp (to "
-                     f"{percent(result.break_even_target_rate)}) pays for the program over the horizon{reach}")
-    lines += ["", "| component | per year | over horizon |", "|---|---:|---:|"]
+        reach = "" if result.break_even_achievable else w(f"{t}.unreachable")
+        lines.append(w(f"{t}.break_even", pp=f"{result.break_even_reduction_pp:.2f}",
+                       rate=percent(result.break_even_target_rate), reach=reach))
+    lines += ["", w(f"{t}.component_columns"), "|---|---:|---:|"]
     for b in result.benefits:
-        lines.append(f"| {b.component.replace('_', ' ')} | {_money(b.annual, cur)} | {_money(b.over_horizon, cur)} |")
-    lines.append(f"| **total benefit** | {_money(result.annual_benefit_full_rate, cur)} | "
+        lines.append(f"| {w.option('roi.components', b.component)} | {_money(b.annual, cur)} | "
+                     f"{_money(b.over_horizon, cur)} |")
+    lines.append(f"| **{w(f'{t}.total_benefit')}** | {_money(result.annual_benefit_full_rate, cur)} | "
                  f"**{_money(result.total_benefit, cur)}** |")
-    lines.append(f"| **total cost** | | **{_money(result.total_cost, cur)}** |")
-    lines += ["", "| scenario | multiplier | reduction achieved | ROI | benefit/cost | net | payback |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
+    lines.append(f"| **{w(f'{t}.total_cost')}** | | **{_money(result.total_cost, cur)}** |")
+    lines += ["", w(f"{t}.scenario_columns"), "|---|---:|---:|---:|---:|---:|---:|"]
     for s in result.scenarios:
-        lines.append(f"| {s.name} | {s.replacement_cost_multiplier:g}× | {percent(s.achieved_reduction_share, 0)} "
-                     f"({s.turnover_reduction * 100:.2f} pp) | {roi_cell(s.roi)} | {_ratio(s.benefit_cost_ratio)} | "
-                     f"{_money(s.net_benefit, cur)} | {s.payback_month or '—'} |")
+        lines.append(f"| {w.option('roi.scenario_names', s.name)} | {s.replacement_cost_multiplier:g}× | "
+                     f"{percent(s.achieved_reduction_share, 0)} ({s.turnover_reduction * 100:.2f} pp) | "
+                     f"{roi_cell(s.roi)} | {_ratio(s.benefit_cost_ratio, w)} | {_money(s.net_benefit, cur)} | "
+                     f"{s.payback_month or '—'} |")
     if result.sensitivity:
         fmt = roi_cell if result.sensitivity_metric == "roi" else (lambda v: _money(v or 0.0, cur))
-        lines += ["", f"Sensitivity (each input ±20%, {result.sensitivity_metric.replace('_', ' ')}; tornado order):",
-                  "", "| input | at −20% | at +20% | swing |", "|---|---:|---:|---:|"]
+        lines += ["", w(f"{t}.sensitivity", metric=w.option("roi.metrics", result.sensitivity_metric)),
+                  "", w(f"{t}.sensitivity_columns"), "|---|---:|---:|---:|"]
         for row in result.sensitivity:
             swing = percent(row.swing) if result.sensitivity_metric == "roi" else _money(row.swing, cur)
-            lines.append(f"| {row.input} | {fmt(row.metric_at_low)} | {fmt(row.metric_at_high)} | {swing} |")
-    lines += ["", "Formula:", "```", result.formula, "```", ""] + [f"- {a}" for a in result.assumptions]
+            lines.append(f"| {w.option('roi.inputs', row.input)} | {fmt(row.metric_at_low)} | "
+                         f"{fmt(row.metric_at_high)} | {swing} |")
+    lines += ["", w(f"{t}.formula"), "```", result.formula, "```", ""] + [f"- {a}" for a in result.assumptions]
     return "\n".join(lines)

@@ -28,6 +28,9 @@ from retention_mcp.data.dataset import Dataset
 from retention_mcp.data.disclosure import Policy
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
+from retention_mcp.wording import ResultLanguage, Words, words
+
+N = "scorecard.notes"
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -136,6 +139,7 @@ class ScorecardResult(Evidenced):
     tier_labels: dict[str, str] = Field(default_factory=dict, description="tier -> label, e.g. top -> top 20%")
     linkage: Linkage | None
     notes: list[str]
+    language: ResultLanguage = "en"
 
 
 # --------------------------------------------------------------------------- parsing helpers
@@ -196,7 +200,7 @@ def to_rate(series: pd.Series) -> pd.Series:
 # --------------------------------------------------------------------------- weights
 
 
-def resolve_weights(weights: dict[str, Any] | None, present: list[str],
+def resolve_weights(weights: dict[str, Any] | None, present: list[str], w: Words,
                     catalog: dict[str, Any]) -> tuple[dict[str, float], str]:
     """Weights as fractions over the metrics present, plus a sentence saying where they came from."""
     if weights:
@@ -214,25 +218,25 @@ def resolve_weights(weights: dict[str, Any] | None, present: list[str],
             if value < 0 or math.isnan(value) or math.isinf(value):
                 raise InputError(f"weight for {key} must be a finite number >= 0, not {raw!r}")
             parsed[metric] = value
-        source = "your weights"
+        source = w("scorecard.your_weights")
     else:
-        parsed = {m: float(w) for m, w in catalog["default_weights"].items()}
-        source = catalog["default_weights_source"]
-    dropped = [m for m, w in parsed.items() if w > 0 and m not in present]
-    used = {m: w for m, w in parsed.items() if m in present and w > 0}
+        parsed = {m: float(weight) for m, weight in catalog["default_weights"].items()}
+        source = w("scorecard.default_weights")
+    dropped = [m for m, weight in parsed.items() if weight > 0 and m not in present]
+    used = {m: weight for m, weight in parsed.items() if m in present and weight > 0}
     total = sum(used.values())
     if total <= 0:
         raise InputError(f"none of the weighted metrics is in the data (present: {', '.join(present) or 'none'}); "
                          "give weights for the metrics you have, e.g. {'csat': 50, 'resolution_rate': 50}")
-    fractions = {m: round(w / total, 6) for m, w in used.items()}
-    note = f"Weights: {source}"
+    fractions = {m: round(weight / total, 6) for m, weight in used.items()}
+    note = w("scorecard.weights", source=source)
     if dropped:
-        note += f"; {', '.join(dropped)} not in the data"
-    note += (", re-normalised over the metrics present: "
-             + ", ".join(f"{m} {f:.1%}" for m, f in fractions.items()) + ".")
+        note += w("scorecard.weights_dropped", metrics=w.enumeration.join(dropped))
+    note += w("scorecard.weights_renormalised", fractions=w.enumeration.join(f"{m} {f:.1%}"
+                                                                              for m, f in fractions.items()))
     unweighted = [m for m in present if m not in used]
     if unweighted:
-        note += f" Reported but unweighted: {', '.join(unweighted)}."
+        note += w("scorecard.weights_unweighted", metrics=w.enumeration.join(unweighted))
     return fractions, note
 
 
@@ -240,10 +244,12 @@ def resolve_weights(weights: dict[str, Any] | None, present: list[str],
 
 
 def build_scorecard(ds: Dataset, *, policy: Policy, catalog: dict[str, Any], weights: dict[str, Any] | None = None,
-                    min_contacts: int = 30, input_shape: str = "auto") -> ScorecardResult:
-    """Per-agent metrics, weighted score and tiers from a call log (``ds`` read with kind="calls")."""
+                    min_contacts: int = 30, input_shape: str = "auto", w: Words | None = None) -> ScorecardResult:
+    """Per-agent metrics, weighted score and tiers from a call log (``ds`` read with kind="calls"); texts in ``w``'s
+    language."""
     import pandas as pd
 
+    w = w or words("en")
     if min_contacts < 1:
         raise InputError("min_contacts must be at least 1")
     from retention_mcp.analysis.file_kind import looks_like
@@ -274,11 +280,11 @@ def build_scorecard(ds: Dataset, *, policy: Policy, catalog: dict[str, Any], wei
     if shape == "auto":
         shape = "agents" if agents.is_unique else "contacts"
     notes: list[str] = []
-    words = (ds.table.true_words, ds.table.false_words)
+    flag_words = (ds.table.true_words, ds.table.false_words)
     if shape == "contacts":
-        table, per_contact, present = _aggregate_contacts(frame, agents, found, notes, words)
+        table, per_contact, present = _aggregate_contacts(frame, agents, found, notes, flag_words, w)
     else:
-        table, per_contact, present = _agent_table(frame, agents, found, notes)
+        table, per_contact, present = _agent_table(frame, agents, found, notes, w)
     if not present:
         raise InputError("no metric columns found (CSAT, resolved, talk duration, speed of answer, compliance, "
                          "empathy); name them with column_map, e.g. {'csat': 'Rating', 'resolved': 'Solved'}")
@@ -289,19 +295,18 @@ def build_scorecard(ds: Dataset, *, policy: Policy, catalog: dict[str, Any], wei
     if per_contact is not None:
         per_contact = per_contact.assign(agent=per_contact["agent"].map(dict(zip(names, shown, strict=True))))
     if key_file:
-        notes.append(f"Agents are shown as stable pseudonyms; the key (pseudonym -> name) is in the server's output "
-                     f"folder ({key_file}), for the manager to open locally.")
-    fractions, weights_note = resolve_weights(weights, present, catalog)
+        notes.append(w(f"{N}.pseudonyms", key_file=key_file))
+    fractions, weights_note = resolve_weights(weights, present, w, catalog)
 
     base = table["answered"] if "answered" in table else table.get("contacts")
     if base is None:
         eligible = pd.Series(True, index=table.index)
-        notes.append("No contact counts in the data, so min_contacts could not be applied; add a contacts column.")
+        notes.append(w(f"{N}.no_counts"))
     else:
         eligible = base.fillna(0) >= min_contacts
     not_scored = [NotScored(agent=str(a), contacts=_int(table.at[a, "contacts"]) if "contacts" in table else None,
                             answered=_int(table.at[a, "answered"]) if "answered" in table else None,
-                            reason=f"fewer than {min_contacts} answered contacts")
+                            reason=w(f"{N}.too_few", min=min_contacts))
                   for a in table.index[~eligible]]
     scored = table[eligible].copy()
     if scored.empty:
@@ -314,33 +319,22 @@ def build_scorecard(ds: Dataset, *, policy: Policy, catalog: dict[str, Any], wei
     if per_contact is not None:
         contacts = per_contact[per_contact["agent"].isin(scored.index)]
         scores, total, p_values = _contact_scores(contacts, list(scored.index), present, fractions, signs, intervals)
-        tests = _metric_tests(contacts, present, metric_catalog)
-        score_method = ("Metric score = z against the rest of the team: (agent − rest) ÷ standard error of the "
-                        "difference (Welch for means, pooled two-proportion for the resolution rate), signed so that "
-                        "positive is better (lower is better for AHT and speed of answer); the rest are the team's "
-                        "typical agents — the other scored agents except those themselves shown to differ, found by "
-                        "repeating the comparison until that set is stable, so one weak agent does not make the others "
-                        "look strong. Total = Σ w·z ÷ its standard deviation under no difference (weights and the "
-                        "metrics' within-agent correlations), again a z-score; p two-sided, Holm-adjusted across "
-                        "agents.")
+        tests = _metric_tests(contacts, present, metric_catalog, w)
+        score_method = w("scorecard.method_contacts")
     else:
         scores, total, p_values = _agent_scores(scored, present, fractions, signs)
-        score_method = ("Per-agent input has no per-contact spread, so noise cannot be told from difference: metric "
-                        "score = (agent − mean of the agents) ÷ their standard deviation, signed so that positive is "
-                        "better; total = weighted mean. No agent is separated from the rest, so no tier is assigned; "
-                        "give the contact log (one row per contact) to test the differences.")
-        notes.append("Per-agent averages carry no within-agent spread: whether agents differ beyond chance cannot be "
-                     "tested, so no top or bottom tier is assigned. Give the contact log for tiers.")
+        score_method = w("scorecard.method_agents")
+        notes.append(w(f"{N}.per_agent_untested"))
     if total.isna().any():
         missing = ", ".join(map(str, total.index[total.isna()]))
-        notes.append(f"No weighted metric for {missing}; they are not ranked.")
+        notes.append(w(f"{N}.no_weighted", agents=missing))
         total = total.dropna()
     order = sorted(total.index, key=lambda a: (-round(float(total[a]), 9), str(a)))
     n = len(order)
     share = float(catalog.get("tier_share", 0.2))
     k = math.floor(share * n + 0.5) if n >= 3 else 0
     if n < 3:
-        notes.append("Fewer than 3 scored agents: nobody is placed in a top or bottom tier.")
+        notes.append(w(f"{N}.few_agents"))
     ranks = total.round(9).rank(ascending=False, method="min").astype(int)
     adjusted = dict(zip(order, holm([p_values.get(a) for a in order]), strict=True))
     separated = {a for a in order if adjusted[a] is not None and adjusted[a] < ALPHA}
@@ -367,24 +361,22 @@ def build_scorecard(ds: Dataset, *, policy: Policy, catalog: dict[str, Any], wei
             empathy=_num(rec.get("empathy")), intervals=intervals.get(agent, {}), scores=agent_scores,
             total_score=round(float(total[agent]), 6), p_value=p_values.get(agent), p_holm=adjusted[agent],
             rank=int(ranks[agent]), rank_tier=rank_tier, tier=tier, weakest_metric=weakest))  # type: ignore[arg-type]
-    labels = dict(catalog["tier_labels"])
+    zh = w.zh and "tier_labels_zh" in catalog  # a team catalog without translations keeps its English words
+    labels = dict(catalog["tier_labels_zh" if zh else "tier_labels"])
+    actions = catalog["tier_actions_zh" if zh and "tier_actions_zh" in catalog else "tier_actions"]
     tiers = [TierSummary(tier=t, label=labels[t], agents=[r.agent for r in rows if r.tier == t],  # type: ignore[arg-type]
-                         actions=list(catalog["tier_actions"][t]))
+                         actions=list(actions[t]))
              for t in ("top", "middle", "bottom", "not distinguishable") if any(r.tier == t for r in rows)]
-    linkage = _linkage(per_contact, scored, present, shape, notes)
-    method = ("Per agent: CSAT mean over rated answered contacts, resolution rate = resolved / answered, AHT and "
-              "speed of answer = means over answered contacts (unanswered contacts excluded; CSAT 0 on a 1-5 scale "
-              "= missing); 95% intervals: t for means, Wilson for the resolution rate. "
-              + score_method + f" Tiers: the top and bottom round({share:.0%} × n) = {k} of {n} agents by total are "
-              "placed there only when their total is separated from the rest (Holm p < 0.05, right sign); the others "
-              "ranked there are 'not distinguishable' and get no tier consequence; the middle ranks are 'middle' when "
-              "anyone is separated, else 'not distinguishable'. Min-max scaling is not used: it stretches noise.")
+    linkage = _linkage(per_contact, scored, present, shape, notes, w)
+    method = w("scorecard.method", scores=w.sentence(score_method) + ("" if w.zh else " "), share=f"{share:.0%}",
+               k=k, n=n).replace("  ", " ")
     return ScorecardResult(
         input_shape=shape, agent_column=agent_col, tier_labels=labels,  # type: ignore[arg-type]
         columns_used={role: col for role, col in found.items() if role != "agent"}, method=method,
         metric_tests=tests, distinguishable=[a for a in order if a in separated],
         weights=fractions, weights_note=weights_note, min_contacts=min_contacts, agents=rows[:MAX_AGENT_ROWS],
-        truncated=len(rows) > MAX_AGENT_ROWS, not_scored=not_scored, tiers=tiers, linkage=linkage, notes=notes)
+        truncated=len(rows) > MAX_AGENT_ROWS, not_scored=not_scored, tiers=tiers, linkage=linkage, notes=notes,
+        language=w.language)
 
 
 def _contact_scores(contacts: pd.DataFrame, agents: list[str], present: list[str], fractions: dict[str, float],
@@ -509,7 +501,8 @@ def _agent_scores(scored: pd.DataFrame, present: list[str], fractions: dict[str,
     return scores, total, {a: None for a in scored.index}
 
 
-def _metric_tests(contacts: pd.DataFrame, present: list[str], metric_catalog: dict[str, Any]) -> list[MetricTest]:
+def _metric_tests(contacts: pd.DataFrame, present: list[str], metric_catalog: dict[str, Any],
+                  w: Words) -> list[MetricTest]:
     """Do the agents differ at all on each metric? One-way ANOVA, Pearson χ² or Kruskal–Wallis (tools/call_center.yaml
     names the test per metric)."""
     from retention_mcp.analysis.stats import chi2_homogeneity, kruskal_wallis, one_way_anova
@@ -523,17 +516,17 @@ def _metric_tests(contacts: pd.DataFrame, present: list[str], metric_catalog: di
             grouped = values.groupby("agent")[m]
             result = chi2_homogeneity(grouped.sum().to_numpy(float), grouped.count().to_numpy(float))
             if result:
-                out.append(MetricTest(metric=m, test="Pearson χ² test of equal rates", statistic=result[0],
+                out.append(MetricTest(metric=m, test=w("scorecard.tests.chi2"), statistic=result[0],
                                       df=str(result[1]), p_value=result[2], agents_differ=result[2] < ALPHA))
         elif kind == "kruskal":
             result = kruskal_wallis(groups)
             if result:
-                out.append(MetricTest(metric=m, test="Kruskal–Wallis H test", statistic=result[0], df=str(result[1]),
-                                      p_value=result[2], agents_differ=result[2] < ALPHA))
+                out.append(MetricTest(metric=m, test=w("scorecard.tests.kruskal"), statistic=result[0],
+                                      df=str(result[1]), p_value=result[2], agents_differ=result[2] < ALPHA))
         else:
             anova = one_way_anova(groups)
             if anova:
-                out.append(MetricTest(metric=m, test="one-way ANOVA F test", statistic=anova[0],
+                out.append(MetricTest(metric=m, test=w("scorecard.tests.anova"), statistic=anova[0],
                                       df=f"{anova[1]}, {anova[2]}", p_value=anova[3], agents_differ=anova[3] < ALPHA))
     return out
 
@@ -551,17 +544,18 @@ def _num(value: Any, digits: int = 6) -> float | None:
 
 
 def _aggregate_contacts(frame: pd.DataFrame, agents: pd.Series, found: dict[str, str], notes: list[str],
-                        words: tuple[frozenset[str], frozenset[str]]) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+                        flag_words: tuple[frozenset[str], frozenset[str]],
+                        w: Words) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Per-contact rows -> one row per agent, and the cleaned per-contact frame for the regression."""
     import pandas as pd
 
     contact = pd.DataFrame({"agent": agents})
     if "answered" in found:
-        answered = parse_flag(frame[found["answered"]], found["answered"], words)
+        answered = parse_flag(frame[found["answered"]], found["answered"], flag_words)
         contact["answered"] = answered.fillna(0.0)
     else:
         contact["answered"] = 1.0
-        notes.append("No answered column: every contact is treated as answered.")
+        notes.append(w(f"{N}.no_answered"))
     is_answered = contact["answered"] == 1.0
     present: list[str] = []
     if "csat" in found:
@@ -570,12 +564,13 @@ def _aggregate_contacts(frame: pd.DataFrame, agents: pd.Series, found: dict[str,
         if pd.notna(top) and top <= 5:
             zeros = int(((csat <= 0) & is_answered).sum())
             if zeros:
-                notes.append(f"{zeros} answered contacts had a CSAT of 0 or less on a 1-5 scale: treated as missing.")
+                notes.append(w(f"{N}.csat_zero", count=zeros))
             csat = csat.where(csat >= 1)
         contact["csat"] = csat.where(is_answered)
         present.append("csat")
     if "resolved" in found:
-        contact["resolution_rate"] = parse_flag(frame[found["resolved"]], found["resolved"], words).where(is_answered)
+        resolved = parse_flag(frame[found["resolved"]], found["resolved"], flag_words)
+        contact["resolution_rate"] = resolved.where(is_answered)
         present.append("resolution_rate")
     if "aht" in found:
         contact["aht"] = to_seconds(frame[found["aht"]]).where(is_answered)
@@ -596,19 +591,19 @@ def _aggregate_contacts(frame: pd.DataFrame, agents: pd.Series, found: dict[str,
         table[metric] = grouped[metric].mean()
     unanswered = int((~is_answered).sum())
     if unanswered:
-        notes.append(f"{unanswered} unanswered contacts are excluded from CSAT, resolution, AHT and speed of answer.")
+        notes.append(w(f"{N}.unanswered", count=unanswered))
     return table, contact[is_answered], present
 
 
 def _agent_table(frame: pd.DataFrame, agents: pd.Series, found: dict[str, str],
-                 notes: list[str]) -> tuple[pd.DataFrame, None, list[str]]:
+                 notes: list[str], w: Words) -> tuple[pd.DataFrame, None, list[str]]:
     import pandas as pd
 
     table = pd.DataFrame(index=pd.Index(agents.values, name="agent"))
     if "contacts" in found:
         table["contacts"] = to_number(frame[found["contacts"]]).values
         table["answered"] = table["contacts"]
-        notes.append(f"Per-agent input: min_contacts is checked against {found['contacts']!r}.")
+        notes.append(w(f"{N}.per_agent_contacts", column=found["contacts"]))
     present: list[str] = []
     readers = {"csat": to_number, "resolved": to_rate, "aht": to_seconds, "asa": to_seconds,
                "compliance": to_number, "empathy": to_number}
@@ -622,14 +617,14 @@ def _agent_table(frame: pd.DataFrame, agents: pd.Series, found: dict[str, str],
 
 
 def _linkage(per_contact: pd.DataFrame | None, scored: pd.DataFrame, present: list[str], shape: str,
-             notes: list[str]) -> Linkage | None:
+             notes: list[str], w: Words) -> Linkage | None:
     """OLS of CSAT on the other metrics: per contact when we have contacts, else across agents."""
     import numpy as np
     from scipy.special import stdtr
 
     predictors = [m for m in present if m != "csat"]
     if "csat" not in present or not predictors:
-        notes.append("CSAT linkage needs a CSAT column and at least one other metric.")
+        notes.append(w(f"{N}.linkage_needs"))
         return None
     level = "contact" if per_contact is not None else "agent"
     source = per_contact if per_contact is not None else scored
@@ -638,7 +633,7 @@ def _linkage(per_contact: pd.DataFrame | None, scored: pd.DataFrame, present: li
     used = [c for c in data.columns if c != "csat"]
     n, p = len(data), len(used) + 1
     if not used or n <= p + 1:
-        notes.append(f"CSAT linkage skipped: {n} complete {level}s for {p} parameters.")
+        notes.append(w(f"{N}.linkage_skipped", n=n, level=w.option(f"{N}.levels", level), p=p))
         return None
     y = data["csat"].to_numpy(float)
     x = np.column_stack([np.ones(n), data[used].to_numpy(float)])
@@ -658,60 +653,61 @@ def _linkage(per_contact: pd.DataFrame | None, scored: pd.DataFrame, present: li
         t = b / se if se > 0 else float("inf")
         pval = float(2 * stdtr(dof, -abs(t)))
         std_beta = b * float(data[metric].std(ddof=1)) / sd_y if sd_y > 0 else 0.0
-        unit, step, step_text = _step(metric, data[metric], level)
+        unit, step, step_text = _step(metric, data[metric], level, w)
         sentence = ""
         if pval < 0.05:
-            sentence = (f"{step_text} ↔ {b * step:+.3f} CSAT points (p = {pval:.3g}, other metrics held equal; "
-                        "an association, not proof of cause)")
+            sentence = w("scorecard.steps.sentence", step=step_text, change=f"{b * step:+.3f}", p=f"{pval:.3g}")
         coefficients.append(Coefficient(metric=metric, coefficient=b, unit=unit,
                                         std_coefficient=std_beta, std_error=se, t=t,
                                         p_value=pval, significant=pval < 0.05, sentence=sentence))
     link_notes = []
     if level == "agent" and n < 10 * len(used):
-        link_notes.append(f"Only {n} agents for {len(used)} metrics: treat the agent-level regression as a sketch.")
+        link_notes.append(w(f"{N}.sketch", n=n, metrics=len(used)))
     if level == "contact":
-        link_notes.append("Per contact: resolution enters as resolved 1 / not 0, so its coefficient is the CSAT gap "
-                          "between resolved and unresolved contacts.")
+        link_notes.append(w(f"{N}.per_contact"))
     return Linkage(level=level, n=n, r_squared=r2, adj_r_squared=adj,  # type: ignore[arg-type]
                    intercept=float(beta[0]), coefficients=coefficients, notes=link_notes)
 
 
-def _step(metric: str, values: pd.Series, level: str) -> tuple[str, float, str]:
+def _step(metric: str, values: pd.Series, level: str, w: Words) -> tuple[str, float, str]:
     """The unit of a coefficient and a readable step for the sentence."""
+    t = "scorecard.steps"
     if metric == "resolution_rate":
-        unit = "resolved (1) vs not (0)" if level == "contact" else "resolution rate as a fraction"
-        return unit, 0.1, "+10 pp resolution rate"
+        unit = w(f"{t}.resolved_contact") if level == "contact" else w(f"{t}.resolution_fraction")
+        return unit, 0.1, w(f"{t}.resolution")
     if metric == "aht":
-        return "seconds", 60.0, "+60 s talk time"
+        return w(f"{t}.seconds"), 60.0, w(f"{t}.aht")
     if metric == "asa":
-        return "seconds", 10.0, "+10 s speed of answer"
+        return w(f"{t}.seconds"), 10.0, w(f"{t}.asa")
     if values.max() <= 1:
-        return "fraction", 0.1, f"+10 pp {metric}"
-    return "points", 1.0, f"+1 point {metric}"
+        return w(f"{t}.fraction"), 0.1, w(f"{t}.fraction_step", metric=metric)
+    return w(f"{t}.points"), 1.0, w(f"{t}.points_step", metric=metric)
 
 
 # --------------------------------------------------------------------------- text
 
 
-def scorecard_text(result: ScorecardResult) -> str:
+def scorecard_text(result: ScorecardResult, w: Words | None = None) -> str:
+    w = w or words(result.language)
+    t = "scorecard.text"
+
     def cell(value: float | None, kind: str, interval: list[float] | None = None) -> str:
         if value is None:
             return "—"
         if kind == "rate":
             text = f"{value * 100:.1f}%"
-            return text + (f" ({interval[0] * 100:.1f}–{interval[1] * 100:.1f}%)" if interval else "")
+            return text + (w.paren(f"{interval[0] * 100:.1f}–{interval[1] * 100:.1f}%") if interval else "")
         if kind == "sec":
-            return f"{value:.0f} s" + (f" ({interval[0]:.0f}–{interval[1]:.0f})" if interval else "")
-        return f"{value:.2f}" + (f" ({interval[0]:.2f}–{interval[1]:.2f})" if interval else "")
+            return w(f"{t}.seconds", value=f"{value:.0f}") + (
+                w.paren(f"{interval[0]:.0f}–{interval[1]:.0f}") if interval else "")
+        return f"{value:.2f}" + (w.paren(f"{interval[0]:.2f}–{interval[1]:.2f}") if interval else "")
 
     def p_text(value: float | None) -> str:
         return "—" if value is None else ("< 0.001" if value < 0.001 else f"{value:.3f}")
 
-    lines = [f"Agent scorecard ({result.input_shape} input; {len(result.agents)} agents scored, "
-             f"{len(result.not_scored)} not scored). {result.weights_note}", "",
-             "| rank | agent | answered | CSAT (95% CI) | resolution (95% CI) | AHT (95% CI) | speed of answer | "
-             "score (z) | p (Holm) | tier |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [w(f"{t}.title", shape=w.option(f"{t}.shapes", result.input_shape), scored=len(result.agents),
+               not_scored=len(result.not_scored), weights=result.weights_note), "",
+             w(f"{t}.columns"), "|---|---|---|---|---|---|---|---|---|---|"]
     for r in result.agents:
         iv = r.intervals
         lines.append(f"| {r.rank} | {r.agent} | {r.answered if r.answered is not None else '—'} | "
@@ -720,41 +716,40 @@ def scorecard_text(result: ScorecardResult) -> str:
                      f"{cell(r.aht_seconds, 'sec', iv.get('aht'))} | {cell(r.asa_seconds, 'sec')} | "
                      f"{r.total_score:+.2f} | {p_text(r.p_holm)} | {result.tier_labels.get(r.tier, r.tier)} |")
     if result.truncated:
-        lines.append(f"(first {MAX_AGENT_ROWS} agents shown; truncated)")
+        lines.append(w(f"{t}.truncated", count=MAX_AGENT_ROWS))
     if result.not_scored:
         lines.append("")
-        lines.append("Not scored: " + "; ".join(f"{n.agent} ({n.answered} answered)" for n in result.not_scored)
-                     + f" — under min_contacts = {result.min_contacts}.")
+        lines.append(w(f"{t}.not_scored", agents=w.semicolon.join(
+            w(f"{t}.not_scored_item", agent=n.agent, answered=n.answered) for n in result.not_scored),
+            min=result.min_contacts))
     if result.metric_tests:
-        lines += ["", "**Do the agents differ at all?** (each metric across the scored agents)"]
-        for t in result.metric_tests:
-            verdict = "yes, beyond chance" if t.agents_differ else "no difference beyond chance"
-            lines.append(f"- {t.metric}: {t.test}, statistic {t.statistic:.2f} (df {t.df}), p = {t.p_value:.3g} — "
-                         f"{verdict}")
+        lines += ["", w(f"{t}.differ")]
+        for test in result.metric_tests:
+            verdict = w(f"{t}.differ_yes") if test.agents_differ else w(f"{t}.differ_no")
+            lines.append(w(f"{t}.test_line", metric=test.metric, test=test.test, statistic=f"{test.statistic:.2f}",
+                           df=test.df, p=f"{test.p_value:.3g}", verdict=verdict))
     lines.append("")
     if result.distinguishable:
-        lines.append(f"Separated from the rest of the team (Holm p < 0.05): {', '.join(result.distinguishable)}.")
+        lines.append(w(f"{t}.separated", agents=w.enumeration.join(result.distinguishable)))
     else:
         smallest = min((r.p_holm for r in result.agents if r.p_holm is not None), default=None)
-        lines.append("**No agent is distinguishable from the rest of the team**"
-                     + (f" (smallest Holm-adjusted p = {p_text(smallest)})" if smallest is not None else "")
-                     + ": the differences in the table are the size chance produces, so no top or bottom tier is "
-                       "assigned and no tier consequence (bonus, warning, contract decision) follows from them.")
+        lines.append(w(f"{t}.none_separated",
+                       smallest=w(f"{t}.smallest", p=p_text(smallest)) if smallest is not None else ""))
     unsupported = [r.agent for r in result.agents if r.tier == "not distinguishable" and r.rank_tier != "middle"]
     if unsupported and result.distinguishable:
-        lines.append(f"Ranked in the top or bottom 20% but not distinguishable from the rest: {', '.join(unsupported)}"
-                     " — no tier action for them.")
+        lines.append(w(f"{t}.unsupported", agents=w.enumeration.join(unsupported)))
     for tier in result.tiers:
-        lines.append(f"**{tier.label}** ({', '.join(tier.agents)}): " + "; ".join(tier.actions))
+        lines.append(f"**{tier.label}**{w.paren(w.enumeration.join(tier.agents))}{w.colon}"
+                     + w.semicolon.join(tier.actions))
     if result.linkage:
         link = result.linkage
-        lines += ["", f"CSAT linkage (OLS per {link.level}, N = {link.n}, R² = {link.r_squared:.3f}):", "",
-                  "| metric | coefficient | unit | standardised β | p |", "|---|---|---|---|---|"]
+        lines += ["", w(f"{t}.linkage", level=w.option("scorecard.notes.levels", link.level), n=link.n,
+                        r2=f"{link.r_squared:.3f}"), "", w(f"{t}.linkage_columns"), "|---|---|---|---|---|"]
         for c in link.coefficients:
             lines.append(f"| {c.metric} | {c.coefficient:+.4g} | {c.unit} | {c.std_coefficient:+.3f} "
                          f"| {c.p_value:.3g} |")
         significant = [c.sentence for c in link.coefficients if c.significant]
-        lines += [f"- {s}" for s in significant] or ["- No metric is significantly linked to CSAT at p < 0.05."]
+        lines += [f"- {s}" for s in significant] or [w(f"{t}.no_link")]
         lines += [f"- {n}" for n in link.notes]
     lines += ["", result.method]
     lines += [f"- {n}" for n in result.notes]

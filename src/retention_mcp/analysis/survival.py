@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from retention_mcp.data.dataset import NO_DATE, Dataset, day_to_date
+from retention_mcp.data.dataset import NO_DATE, Dataset, day_to_date, leaver_source_text
 from retention_mcp.data.dimensions import (
     MAX_GROUPS,
     Scope,
@@ -27,10 +27,12 @@ from retention_mcp.data.dimensions import (
     decode,
     hidden_cells,
     is_tenure_band,
+    refuse_outcome_dimension,
 )
 from retention_mcp.data.disclosure import Policy
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
+from retention_mcp.wording import ResultLanguage, Words, words
 
 if TYPE_CHECKING:
     import numpy as np
@@ -234,9 +236,10 @@ class CurveGroup(BaseModel):
                                         "None when not reached, or reached with fewer than min_group_size at risk")
     median_at_risk: int | None = Field(None, description="people still at risk where the median is read: a small "
                                        "number means an imprecise median")
-    early_attrition: float | None = Field(description="share who left within 90 days (3 months) of hire, a "
-                                          "fraction (see definition.early_attrition); None when the data cannot "
-                                          "show it (tenure recorded in whole years)")
+    early_attrition: float | None = Field(description="90-day attrition of hires: the share of a hire cohort who "
+                                          "left within 90 days (3 months) of hire, a fraction (see "
+                                          "definition.early_attrition; not turnover_breakdown's '<=3 months' band "
+                                          "rate); None when the data cannot show it (tenure in whole years)")
     early_leavers: int | None = Field(description="leavers within 90 days (3 months) of hire")
     early_cohort: int | None = Field(description="hires at least 90 days before the as-of date (event data); "
                                      "None when early attrition is estimated from the curve or not available")
@@ -262,6 +265,8 @@ class CurveDefinition(BaseModel):
     median: str = Field("", description="how the median tenure is read")
     min_group_size: int
     columns: dict[str, str]
+    language: ResultLanguage = "en"
+    estimator_name: str = Field("", description="the estimator's short name, for titles")
 
 
 class CurveResult(Evidenced):
@@ -299,46 +304,46 @@ class Durations:
     as_of_day: int | None = None
 
 
-def durations_of(ds: Dataset) -> Durations:
-    """Durations, events, usable rows, and what the data's unit and resolution allow."""
+def durations_of(ds: Dataset, w: Words | None = None) -> Durations:
+    """Durations, events, usable rows, and what the data's unit and resolution allow (texts in ``w``'s language)."""
     import numpy as np
 
+    w = w or words("en")
     if ds.hire is not None and ds.term is not None and ds.as_of is not None and bool((ds.hire != NO_DATE).any()):
         end = np.minimum(ds.term, ds.as_of)
         usable = (ds.hire != NO_DATE) & (ds.hire <= ds.as_of) & (end >= ds.hire)
         events = (ds.term != NO_DATE) & (ds.term <= ds.as_of)
         durations = np.where(usable, end - ds.hire, 0).astype("float64")
-        source = (f"hire dates ({ds.roles.get('hire_date')}) to termination dates "
-                  f"({ds.roles.get('termination_date')})")
+        source = w("retention.source_dates", hire=ds.roles.get("hire_date"), term=ds.roles.get("termination_date"))
         as_of = day_to_date(ds.as_of).isoformat()
         return Durations(durations, events & usable, usable, "days", source, as_of, False, EARLY_DAYS,
-                         f"leavers within {EARLY_DAYS} days of hire ÷ hires at least {EARLY_DAYS} days before the "
-                         f"as-of date ({as_of}); people hired later are left out, whether they stayed or left",
-                         "dates: exact to the day", hire=ds.hire, as_of_day=ds.as_of)
+                         w("retention.early_cohort", as_of=as_of), w("retention.dates_resolution"), hire=ds.hire,
+                         as_of_day=ds.as_of)
     if ds.tenure_months is not None and ds.leaver is not None:
         unit = ds.tenure_unit or "months"
         column = ds.roles.get(f"tenure_{unit}") or ds.roles.get("tenure_months") or "tenure"
+        unit_word = w(f"retention.unit_words.{unit}")
         durations = ds.tenure_months / MONTHS_PER_UNIT[unit]
         usable = np.isfinite(durations) & (durations >= 0)
         resolution = ds.tenure_resolution_months
         whole = resolution is not None and abs(resolution - MONTHS_PER_UNIT[unit]) < 1e-9
         grouped = whole and unit in ("years", "months")
-        recorded = (f"{column!r} is recorded in whole {unit}" if whole else
-                    f"{column!r} is recorded in {unit}" + (f" to {resolution / MONTHS_PER_UNIT[unit]:.3g} {unit}"
-                                                           if resolution else ""))
-        source = (f"tenure column {column!r} ({unit}) with leavers from "
-                  f"{ds.shape_source.split('leavers from ', 1)[-1]}")
+        if whole:
+            recorded = w("retention.recorded_whole", column=column, unit=unit_word)
+        elif resolution:
+            recorded = w("retention.recorded_to", column=column, unit=unit_word,
+                         step=f"{resolution / MONTHS_PER_UNIT[unit]:.3g}")
+        else:
+            recorded = w("retention.recorded", column=column, unit=unit_word)
+        source = w("retention.source_tenure", column=column, unit=unit_word, leavers=leaver_source_text(ds, w))
         if resolution is not None and resolution > EARLY_RESOLUTION_MONTHS + 1e-9:
             early_limit = None
-            reason = (f"not available: {recorded}, which cannot show who left within 90 days of hire; it needs hire "
-                      "and termination dates, or tenure in days or months")
+            reason = w("retention.early_unavailable", recorded=recorded)
         else:
             early_limit = EARLY_DAYS if unit == "days" else EARLY_MONTHS / MONTHS_PER_UNIT[unit]
-            reason = (f"1 − retention at {early_limit:g} {unit} on the "
-                      f"{'life table' if grouped else 'Kaplan–Meier curve'} (the file has no hire dates, so the "
-                      "share is estimated from the curve, with people still employed counted while observed)")
-        resolution_text = recorded + ("; whole units are grouped data, read with the actuarial life table"
-                                      if grouped else "")
+            reason = w("retention.early_curve", limit=f"{early_limit:g}", unit=unit_word,
+                       curve=w("retention.curve_life_table") if grouped else w("retention.curve_km"))
+        resolution_text = recorded + (w("retention.grouped") if grouped else "")
         return Durations(np.where(usable, durations, 0.0), ds.leaver & usable, usable, unit, source, None, grouped,
                          early_limit, reason, resolution_text, "unavailable" if early_limit is None else "curve",
                          column)
@@ -353,10 +358,13 @@ def durations_of(ds: Dataset) -> Durations:
 def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_group_size: int | None = None,
                     scope: Scope | None = None, bins: Mapping[str, Any] | None = None,
                     time_points: Sequence[float] | None = None, max_groups: int = 30,
-                    curve_points: int = 0) -> CurveResult:
+                    curve_points: int = 0, w: Words | None = None) -> CurveResult:
     """Kaplan–Meier (or life-table) retention overall and per group within ``scope``; ``curve_points`` > 0 also
-    returns each shown group's step points (at most that many, capped at MAX_CURVE_POINTS), which charts draw."""
+    returns each shown group's step points (at most that many, capped at MAX_CURVE_POINTS), which charts draw.
+    Texts in ``w``'s language."""
     import numpy as np
+
+    w = w or words("en")
 
     k = policy.min_group(min_group_size)
     scope = scope or Scope()
@@ -367,7 +375,7 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
     if any(is_tenure_band(b) for b in by):
         raise InputError("tenure_band cannot group a retention curve (tenure is the curve's own time axis); "
                          "group by department, job role, shift, hiring channel and so on")
-    data = durations_of(ds)
+    data = durations_of(ds, w)
     durations, events, usable, unit = data.durations, data.events, data.usable, data.unit
     points = [float(p) for p in (time_points or POINTS[unit])]
     if not points or len(points) > 20 or any(not math.isfinite(p) or p <= 0 for p in points):
@@ -376,9 +384,11 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
     notes: list[str] = []
     dropped = int((~usable).sum())
     if dropped:
-        notes.append(f"{dropped} row(s) without a usable hire date / tenure are left out")
+        notes.append(w("retention.dropped", count=dropped))
     bins = dict(bins or {})
-    dims = [build_dimension(ds, name, policy, bins.get(name)) for name in by]
+    dims = [build_dimension(ds, name, policy, bins.get(name), w=w) for name in by]
+    for dim in dims:
+        refuse_outcome_dimension(ds, dim, "retention curve")
     notes += [d.note for d in dims if d.note]
     # Suppression sees the filtered groups as a slice of the unfiltered cross (see disclosure.suppress).
     hidden = hidden_cells(ds, scope, dims, k, usable)
@@ -438,7 +448,7 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
                           early_attrition=early,
                           early_leavers=early_leavers, early_cohort=cohort_n, suppressed=False, curve=curve)
 
-    overall = describe(usable, {}, "Overall", hide=bool(hidden[()]))
+    overall = describe(usable, {}, w("retention.overall_label"), hide=bool(hidden[()]))
     groups: list[CurveGroup] = []
     chi2 = df = p_value = None
     if dims:
@@ -455,28 +465,27 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
             mask = usable & np.isin(code, shown)
             chi2, df, p_value = logrank_test(durations[mask], events[mask], code[mask])
         else:
-            notes.append("the log-rank test needs at least two groups that are not suppressed")
+            single = [dim.name for dim, sel in zip(scope.dims, scope.selected, strict=True)
+                      if dim.name in [d.name for d in dims] and int(sel.sum()) == 1]
+            hint = w("retention.logrank_filtered_hint", column=single[0]) if single else ""
+            notes.append(w("retention.logrank_needs_two", hint=hint))
         twelve = {"days": 365.0, "months": 12.0, "years": 1.0}[unit]
         groups.sort(key=lambda g: (g.suppressed, _retention_at(g, twelve), g.label))
     truncated = len(groups) > max_groups
     columns = {k: v for k, v in ds.roles.as_dict().items() if k not in ds.table.identifying}
-    estimator = ("actuarial life table (Cutler & Ederer 1958): tenure in whole units is grouped, so each "
-                 "interval's leavers fall inside it and people still employed count as at risk for half of it"
-                 if data.grouped else "Kaplan–Meier product-limit estimate (Kaplan & Meier 1958)")
-    reading = "interpolated within the interval" if data.grouped else "a step of the curve"
+    estimator = w("retention.estimators.life_table") if data.grouped else w("retention.estimators.kaplan_meier")
+    reading = w("retention.reading_interpolated") if data.grouped else w("retention.reading_step")
     definition = CurveDefinition(
         source=data.source, unit=unit, resolution=data.resolution, estimator=estimator, as_of=data.as_of,
-        censoring=("people still employed are censored at the as-of date (the latest date in the file)"
-                   if data.as_of else "rows not flagged as leavers are censored at their tenure; the curve treats "
-                   "the file as everyone hired, leavers included — a snapshot that lists only the period's leavers "
-                   "(people who left earlier are missing) overstates retention"),
+        censoring=w("retention.censoring_dates") if data.as_of else w("retention.censoring_snapshot"),
         early_attrition=data.early_reason, early_kind=data.early_kind, tenure_column=data.column,
-        logrank="k-group log-rank test (chi-square, k−1 degrees of freedom) across groups that are not suppressed",
-        median=(f"median tenure is the first time retention falls to 50% or below ({reading}), in {unit}; not "
-                f"reported when fewer than {k} people are still at risk there"),
-        min_group_size=k, columns=columns)
+        logrank=w("retention.logrank_definition"),
+        median=w("retention.median_definition", reading=reading, unit=w(f"retention.unit_words.{unit}"), k=k),
+        min_group_size=k, columns=columns, language=w.language,
+        estimator_name=w("retention.estimator_short.life_table") if data.grouped else
+        w("retention.estimator_short.kaplan_meier"))
     if early_limit is None:
-        notes.append(f"early attrition is {data.early_reason}")
+        notes.append(w("retention.early_missing", reason=data.early_reason))
     kept = int(scope.rows.sum()) if scope.active else ds.rows
     sensitive = [d.column for d in dims if d.column is not None and ds.is_sensitive(d.column)]
     return CurveResult(by=[d.name for d in dims], unit=unit, time_points=points, overall=overall,
@@ -492,67 +501,55 @@ def _retention_at(group: CurveGroup, time: float) -> float:
     return 2.0
 
 
-def curve_markdown(result: CurveResult, max_lines: int = 20, language: str = "en", settings: Any = None) -> str:
-    """Markdown in ``language`` (en / zh): the estimator and source, a table of retention at the time points,
-    median tenure and early attrition per group (with why early attrition is missing), the log-rank test."""
-    from retention_mcp.analysis.wording import sensitive_caution, words
+def curve_markdown(result: CurveResult, max_lines: int = 20, w: Words | None = None) -> str:
+    """Markdown in ``w``'s language (the result's own by default): the estimator and source, a table of retention
+    at the time points, median tenure and 90-day attrition of hires per group (with why it is missing), the
+    log-rank test."""
     from retention_mcp.units import percent
+    from retention_mcp.wording import sensitive_caution
 
-    w = words(language, settings)
-    unit = result.unit
     d = result.definition
-    short = w[f"retention.unit_{unit}"]
-    unit_word = w["retention.unit_words"].get(unit, unit)
+    w = w or words(d.language)
+    unit = result.unit
+    short = w(f"retention.unit_short.{unit}")
+    unit_word = w(f"retention.unit_words.{unit}")
     heads = [f"{p:g} {short}" for p in result.time_points]
-    estimator = w["retention.estimators"]["life_table" if d.estimator.startswith("actuarial") else "kaplan_meier"]
-    followed = w["retention.followed"].format(as_of=d.as_of) if d.as_of else ""
+    followed = w("retention.followed", as_of=d.as_of) if d.as_of else ""
     lines = []
     if result.scope:
         lines.append(f"_{result.scope}_")
-    source = d.source
-    if language != "en":
-        source = (w["retention.source_dates"].format(hire=d.columns.get("hire_date"),
-                                                     term=d.columns.get("termination_date"))
-                  if d.as_of else w["retention.source_tenure"].format(column=d.tenure_column, unit=unit_word))
-    lines += [w["retention.title"].format(estimator=estimator, source=source, followed=followed),
-              "", f"| {w['retention.col_group']} | {w['retention.col_people']} | {w['retention.col_leavers']} | "
-              f"{' | '.join(heads)} | {w['retention.col_median']} ({unit_word}) | {w['retention.col_early']} |",
+    lines += [w("retention.title", estimator=d.estimator_name or d.estimator, source=d.source, followed=followed),
+              "", f"| {w('retention.col_group')} | {w('retention.col_people')} | {w('retention.col_leavers')} | "
+              f"{' | '.join(heads)} | {w('retention.col_median')}{w.paren(unit_word)} | "
+              f"{w('retention.col_early')} |",
               "|---|---:|---:|" + "---:|" * len(heads) + "---:|---:|"]
     for g in [result.overall, *result.groups[:max_lines]]:
         if g.suppressed:
-            lines.append(f"| {g.label} | — | — |" + " |" * len(heads) + f" {w['common.suppressed']} | |")
+            lines.append(f"| {g.label} | — | — |" + " |" * len(heads) + f" {w('common.suppressed')} | |")
             continue
-        cells = " | ".join(percent(r.retention) if r.retention is not None else w["common.not_available"]
+        cells = " | ".join(percent(r.retention) if r.retention is not None else w("common.not_available")
                            for r in g.retention)
         digits = 0 if unit == "days" else 1
-        median = (w["retention.median_cell"].format(value=f"{g.median_tenure:.{digits}f}", at_risk=g.median_at_risk)
-                  if g.median_tenure is not None else w["common.not_reached"])
-        early = percent(g.early_attrition) if g.early_attrition is not None else w["common.not_available"]
+        median = (w("retention.median_cell", value=f"{g.median_tenure:.{digits}f}", at_risk=g.median_at_risk)
+                  if g.median_tenure is not None else w("common.not_reached"))
+        early = percent(g.early_attrition) if g.early_attrition is not None else w("common.not_available")
         lines.append(f"| {g.label} | {g.people} | {g.leavers} | {cells} | {median} | {early} |")
     if result.logrank_p is not None:
-        verdict = w["retention.differ"] if result.logrank_p < 0.05 else w["retention.no_difference"]
-        lines.append("\n" + w["retention.logrank"].format(chi2=f"{result.logrank_chi2:.2f}", df=result.logrank_df,
-                                                          p=f"{result.logrank_p:.3g}", verdict=verdict))
+        verdict = w("retention.differ") if result.logrank_p < 0.05 else w("retention.no_difference")
+        lines.append("\n" + w("retention.logrank", chi2=f"{result.logrank_chi2:.2f}", df=result.logrank_df,
+                                p=f"{result.logrank_p:.3g}", verdict=verdict))
     if result.truncated:
-        lines.append("\n" + w["retention.truncated"])
-    early_text = d.early_attrition
-    if language != "en":
-        early_text = w[f"retention.early_{d.early_kind}"].format(as_of=d.as_of, column=d.tenure_column,
-                                                                unit=unit_word, estimator=estimator)
-    lines.append("\n" + w["retention.early_definition"].format(definition=early_text))
-    if language == "en":
-        lines.append(f"{w['common.note']}: {d.resolution}; {d.median}.")
-        if not d.as_of:
-            lines.append(f"{w['common.note']}: {d.censoring}.")
-    elif d.tenure_column:
-        lines.append(w["retention.resolution_note"].format(column=d.tenure_column, unit=unit_word,
-                                                           estimator=estimator, k=d.min_group_size))
-        lines.append(w["retention.snapshot_caveat"])
-    else:
-        lines.append(w["retention.median_note"].format(k=d.min_group_size))
-    for note in result.notes:
-        if not note.startswith("early attrition is"):
-            lines.append(f"\n{w['common.note']}: {note}")
+        lines.append("\n" + w("retention.truncated"))
+    lines.append("\n" + w("retention.early_definition", definition=d.early_attrition))
+    if d.early_kind == "cohort":
+        lines.append(w("retention.early_vs_band"))
+    note = w("common.note") + w.colon
+    lines.append(note + w.sentence(d.resolution + w.semicolon + d.median))
+    if not d.as_of:
+        lines.append(note + w.sentence(d.censoring))
+    for text in result.notes:
+        if text != w("retention.early_missing", reason=d.early_attrition):
+            lines.append(f"\n{note}{text}")
     if result.sensitive:
         lines.append("\n" + sensitive_caution(result.sensitive, w))
     return "\n".join(lines)

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from retention_mcp.analysis.stats import (
     conditional_rate_test,
@@ -42,20 +42,27 @@ from retention_mcp.data.dataset import (
     Dataset,
     date_to_day,
     day_to_date,
+    leaver_source_text,
+    shape_text,
 )
 from retention_mcp.data.dimensions import (
-    MISSING_LABEL,
+    DAYS_PER_MONTH,
     Scope,
     build_dimension,
     decode,
     dimension_key,
     forced_cells,
+    refuse_outcome_dimension,
     tenure_band_codes,
     tenure_bands,
+    tenure_dimension,
+    tenure_note,
 )
 from retention_mcp.data.disclosure import Policy, suppress
+from retention_mcp.data.vocabulary import parse_period, separation_argument
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
+from retention_mcp.wording import ResultLanguage, Words, words
 
 if TYPE_CHECKING:
     import numpy as np
@@ -63,24 +70,9 @@ if TYPE_CHECKING:
 Denominator = Literal["average", "begin_end", "start"]
 SeparationType = Literal["all", "voluntary", "involuntary", "regretted"]
 
-DAYS_PER_MONTH = 365.25 / 12
-
-DENOMINATOR_DEFINITIONS = {
-    "average": "average headcount: mean of the headcounts at the end of each month of the period (SHRM)",
-    "begin_end": "(headcount on the first day + headcount on the last day) ÷ 2",
-    "start": "headcount on the first day of the period",
-}
-ANNUALISATION = "additive: annualised rate = period rate × 12 ÷ months in the period (SHRM/BLS)"
-INTERVALS = {"event": "exact Poisson (Garwood) 95% interval on the leaver count, divided by the headcount",
-             "snapshot": "Wilson score interval, 95%"}
-SIGNIFICANCE = {
-    "event": "the group against the rest of the population in scope: exact conditional test of two Poisson rates "
-             "(leavers in the group ~ Binomial(all leavers, group headcount ÷ total headcount) if the rates are "
-             "equal), two-sided, Holm-adjusted across the groups of the breakdown; significant when p (Holm) < 0.05",
-    "snapshot": "the group against the rest of the population in scope: pooled two-proportion z-test (Fisher's "
-                "exact test when an expected count is below 5), two-sided, Holm-adjusted across the groups of the "
-                "breakdown; significant when p (Holm) < 0.05",
-}
+DENOMINATORS = ("average", "begin_end", "start")
+#: The tests stats.two_proportion_test names, by their wording key (tools/wording/stats.yaml).
+TEST_CODES = {"Fisher's exact test": "fisher", "two-proportion z-test": "two_proportion_z"}
 ALPHA = 0.05
 
 
@@ -88,7 +80,8 @@ class GroupRow(BaseModel):
     group: dict[str, str] = Field(description="the group's value for each `by` dimension")
     label: str = Field(description="the group as one readable label, e.g. 'Sales / night'")
     headcount: float | None = Field(description="denominator: average headcount over the period (event data, "
-                                    "per `denominator`) or employees in the group (snapshot); None when suppressed")
+                                    "per `denominator`, unrounded: every tool computes it the same way) or employees "
+                                    "in the group (snapshot); None when suppressed")
     leavers: int | None = Field(description="separations counted (per `separation_type`); None when suppressed")
     rate: float | None = Field(description="leavers ÷ headcount, a fraction (0.1384 = 13.8%) for the period")
     annualised_rate: float | None = Field(None, description="rate × 12 ÷ months (event data only), a fraction")
@@ -99,8 +92,11 @@ class GroupRow(BaseModel):
     annualised_ci_high: float | None = Field(None, description="the interval × 12 ÷ months (event data)")
     gap_pp: float | None = Field(description="rate − overall rate, in percentage points (3.2 = 3.2 pp)")
     gap_relative: float | None = Field(description="rate ÷ overall rate − 1, a fraction (0.25 = 25% higher)")
+    annualised_gap_pp: float | None = Field(None, description="annualised rate − annualised overall rate, pp "
+                                            "(event data): the gap in the unit of the annualised table")
     rest_rate: float | None = Field(None, description="the rate of everyone in scope outside this group")
     gap_to_rest_pp: float | None = Field(None, description="rate − rest_rate, in percentage points")
+    annualised_gap_to_rest_pp: float | None = Field(None, description="gap_to_rest_pp × 12 ÷ months (event data)")
     p_value: float | None = Field(None, description="two-sided p of this group against the rest (see "
                                   "definition.significance)")
     p_holm: float | None = Field(None, description="p_value Holm-adjusted across the groups of this breakdown")
@@ -120,6 +116,9 @@ class Definition(BaseModel):
     period_start: str | None = Field(description="first day of the period (ISO date), event data")
     period_end: str | None = Field(description="last day of the period (ISO date), event data")
     period_source: str | None
+    # the period's name when it is a calendar year, half, quarter or month (2024-Q3 / 2024年第3季度), for the text;
+    # derivable from period_start and period_end, so left out of the output schema (tools/list is paid per client)
+    period_name: SkipJsonSchema[str | None] = None
     months: float | None = Field(description="length of the period in months")
     annualisation: str | None
     separation_type: str
@@ -134,6 +133,7 @@ class Definition(BaseModel):
     unclassified_separations: list[str] = Field(default_factory=list, description="termination-type values in "
                                                 "no class (counted as other; add them to the table)")
     tenure_bands: str | None = Field(None, description="how tenure_band is banded, when it is a dimension")
+    language: ResultLanguage = "en"
     tenure_column: str | None = Field(None, description="the whole-years tenure column behind year bands")
     columns: dict[str, str] = Field(description="role -> column used")
 
@@ -157,15 +157,21 @@ class BreakdownResult(Evidenced):
 
 
 def parse_day(value: str | None, name: str) -> int | None:
+    """A day number from a date (2024-01-01, 2024/1/1, 2024年1月1日), or from a period name (2024-Q3, 2024年第3季度
+    ...): its first day for period_start, its last day for period_end."""
     import pandas as pd
 
     from retention_mcp.data.dates import parse_dates
 
     if value is None or str(value).strip() == "":
         return None
+    period = parse_period(str(value))
+    if period is not None:
+        return date_to_day(period.end if name == "period_end" else period.start)
     parsed = parse_dates(pd.Series([str(value)]))
     if parsed.values.isna().iloc[0]:
-        raise InputError(f"{name} {value!r} is not a date; write it like 2024-01-01")
+        raise InputError(f"{name} {value!r} is not a date or a period name; write it like 2024-01-01, 2024-Q3 or "
+                         "2024年第3季度")
     return date_to_day(parsed.values.iloc[0].date())
 
 
@@ -205,7 +211,16 @@ def headcount_days(start: dt.date, end: dt.date) -> list[dt.date]:
     return sorted(days) or [end]
 
 
-def resolve_period(ds: Dataset, period_start: str | None, period_end: str | None) -> tuple[int, int, str]:
+def resolve_period(ds: Dataset, period_start: str | None, period_end: str | None,
+                   w: Words | None = None) -> tuple[int, int, str]:
+    """(first day, last day, how the period was chosen, in ``w``'s language). A period name given alone (in either
+    argument) is that whole period: period_start='2024-Q3' is July to September 2024."""
+    w = w or words("en")
+    named = [parse_period(v) for v in (period_start, period_end) if v not in (None, "")]
+    if len(named) == 1 and named[0] is not None:
+        period = named[0]
+        return date_to_day(period.start), date_to_day(period.end), w("turnover.period_name_given",
+                                                                        name=period.name(w))
     start = parse_day(period_start, "period_start")
     end = parse_day(period_end, "period_end")
     if start is None and end is None:
@@ -213,22 +228,33 @@ def resolve_period(ds: Dataset, period_start: str | None, period_end: str | None
             raise InputError("the file has no usable dates to set a period from; give period_start and period_end")
         end_date = day_to_date(ds.as_of)
         start_date = add_months(end_date, -12) + dt.timedelta(days=1)
-        return (date_to_day(start_date), ds.as_of,
-                f"default: the 12 months ending at the latest date in the file ({end_date.isoformat()})")
+        return date_to_day(start_date), ds.as_of, w("turnover.period_default", end=end_date.isoformat())
     if start is None:
         end_date = day_to_date(end)  # type: ignore[arg-type]
         start_date = add_months(end_date, -12) + dt.timedelta(days=1)
         start = date_to_day(start_date)
-        source = "period_end given; period_start = 12 months earlier"
+        source = w("turnover.period_end_given")
     elif end is None:
         end_date = add_months(day_to_date(start), 12) - dt.timedelta(days=1)
         end = date_to_day(end_date)
-        source = "period_start given; period_end = 12 months later"
+        source = w("turnover.period_start_given")
     else:
-        source = "given"
+        source = w("turnover.period_given")
     if start > end:
         raise InputError(f"period_start ({day_to_date(start)}) is after period_end ({day_to_date(end)}); swap them")
     return start, end, source
+
+
+def period_name(start: dt.date, end: dt.date) -> Any:
+    """The calendar period [start, end] is exactly, if any (a year, half, quarter or month)."""
+    from retention_mcp.data.vocabulary import Period
+
+    for kind, parts in (("year", (0,)), ("half", (1, 2)), ("quarter", (1, 2, 3, 4)), ("month", range(1, 13))):
+        for part in parts:
+            period = Period(kind, start.year, part)
+            if period.start == start and period.end == end:
+                return period
+    return None
 
 
 # -- the breakdown
@@ -238,10 +264,13 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
                        period_end: str | None = None, denominator: str = "average",
                        separation_type: str = "all", policy: Policy, min_group_size: int | None = None,
                        scope: Scope | None = None, bins: Mapping[str, Any] | None = None,
-                       max_rows: int = 50) -> BreakdownResult:
+                       max_rows: int = 50, w: Words | None = None) -> BreakdownResult:
     """Turnover by the ``by`` dimensions (none: the overall rate only) within ``scope`` (a ``where``
-    filter). Small groups, and groups that would give one away by subtraction, are suppressed."""
+    filter). Small groups, and groups that would give one away by subtraction, are suppressed. Texts (definition,
+    notes, group labels of derived dimensions) in ``w``'s language."""
     import numpy as np
+
+    w = w or words("en")
 
     if ds.shape is None:
         from retention_mcp.analysis.file_kind import looks_like
@@ -249,11 +278,10 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
         raise InputError("turnover needs hire and termination dates (event data) or a leaver flag such as "
                          f"Attrition Yes/No (snapshot data); this file has neither.{looks_like(ds, 'hr')} Otherwise "
                          f"{ds.shape_source}")
-    if denominator not in DENOMINATOR_DEFINITIONS:
+    if denominator not in DENOMINATORS:
         raise InputError(f"denominator must be one of average, begin_end, start (got {denominator!r}): average = "
                          "mean month-end headcount (default), begin_end = (start + end) ÷ 2, start = first day")
-    if separation_type not in ("all", "voluntary", "involuntary", "regretted"):
-        raise InputError(f"separation_type must be all, voluntary, involuntary or regretted (got {separation_type!r})")
+    separation_type = separation_argument(separation_type)
     k = policy.min_group(min_group_size)
     scope = scope or Scope()
     if isinstance(by, str):
@@ -267,9 +295,11 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
     if unknown_bins:
         raise InputError(f"bins names {', '.join(unknown_bins)}, which is not in `by`")
     notes: list[str] = []
-    by_dims = [build_dimension(ds, name, policy, bins.get(name)) for name in by]
+    by_dims = [build_dimension(ds, name, policy, bins.get(name), w=w) for name in by]
+    for dim in by_dims:
+        refuse_outcome_dimension(ds, dim, "turnover breakdown")
     notes += [d.note for d in by_dims if d.note and d.codes is not None]  # tenure bands: in the definition
-    leaver_mask = _leaver_filter(ds, separation_type, notes)
+    leaver_mask = _leaver_filter(ds, separation_type)
     # The `where` columns lead the cross, so the filtered table is a slice of the one a call without the
     # filter would give, and suppression treats it as such.
     dims = [*scope.dims, *by_dims]
@@ -291,49 +321,56 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
     columns = {k_: v for k_, v in ds.roles.as_dict().items() if k_ not in ds.table.identifying}
     if ds.shape == "event":
         result = _event_counts(ds, static, total_groups, tenure_position, multiplier, leaver_mask,
-                               period_start, period_end, denominator)
-        heads, leavers, _, _, period = result
+                               period_start, period_end, denominator, w)
+        heads, leavers, divisor, period = result
         start, end, source, days = period
         months = months_between(day_to_date(start), day_to_date(end))
+        named = period_name(day_to_date(start), day_to_date(end))
         definition = Definition(
-            shape="event", shape_source=ds.shape_source,
-            formula=f"separations dated in the period ÷ {DENOMINATOR_DEFINITIONS[denominator].split(':')[0]}",
-            denominator=denominator, denominator_definition=DENOMINATOR_DEFINITIONS[denominator],
+            shape="event", shape_source=shape_text(ds, w),
+            formula=w("turnover.formula_event", denominator=w(f"turnover.denominator_names.{denominator}")),
+            denominator=denominator, denominator_definition=w(f"turnover.denominators.{denominator}"),
             period_start=day_to_date(start).isoformat(), period_end=day_to_date(end).isoformat(),
-            period_source=source, months=months, annualisation=ANNUALISATION if months != 12 else
-            "none needed: the period is 12 months (annualised rate = rate)",
-            separation_type=separation_type, leaver_definition=_leaver_definition(ds, separation_type),
+            period_source=source, period_name=named.name(w) if named else None, months=months,
+            annualisation=w("turnover.annualisation") if months != 12 else w("turnover.annualisation_none"),
+            separation_type=separation_type, leaver_definition=_leaver_definition(ds, separation_type, w),
             headcount_days=[d.isoformat() for d in days] if denominator == "average" else
             [day_to_date(start).isoformat(), day_to_date(end).isoformat()][: 1 if denominator == "start" else 2],
-            min_group_size=k, interval=INTERVALS["event"], significance=SIGNIFICANCE["event"], columns=columns)
+            min_group_size=k, interval=w("turnover.interval_definition.event"),
+            significance=w("turnover.significance_definition.event"), columns=columns, language=w.language)
+        if tenure_position is not None and any(d.kind == "tenure_band" for d in by_dims):
+            notes.append(w("turnover.band_vs_early"))
     else:
         if denominator != "average" or period_start or period_end:
-            notes.append("snapshot data has no dates to set a period or a headcount by: denominator and period "
-                         "are ignored; the rate is leavers ÷ employees in the file")
-        heads, leavers, _, _ = _snapshot_counts(ds, static, total_groups, tenure_position, multiplier,
-                                                leaver_mask, notes)
+            notes.append(w("turnover.snapshot_ignores_period"))
+        heads, leavers = _snapshot_counts(ds, static, total_groups, tenure_position, multiplier, leaver_mask,
+                                          notes, w)
+        divisor = 1
         months = None
         definition = Definition(
-            shape="snapshot", shape_source=ds.shape_source, formula="leavers ÷ employees in the group",
-            denominator=None, denominator_definition="employees (rows) in the group, as in the file",
-            period_start=None, period_end=None, period_source="the period the file covers (not stated in it)",
+            shape="snapshot", shape_source=shape_text(ds, w), formula=w("turnover.formula_snapshot"),
+            denominator=None, denominator_definition=w("turnover.denominator_snapshot"),
+            period_start=None, period_end=None, period_source=w("turnover.snapshot_period"),
             months=None, annualisation=None, separation_type=separation_type,
-            leaver_definition=_leaver_definition(ds, separation_type), min_group_size=k,
-            interval=INTERVALS["snapshot"], significance=SIGNIFICANCE["snapshot"], columns=columns)
+            leaver_definition=_leaver_definition(ds, separation_type, w), min_group_size=k,
+            interval=w("turnover.interval_definition.snapshot"),
+            significance=w("turnover.significance_definition.snapshot"), columns=columns, language=w.language)
     if ds.roles.get("termination_type") is not None:
-        definition.separation_classes = ds.table.separation_definition
+        definition.separation_classes = separation_classes(ds, w)
         definition.unclassified_separations = list(ds.unclassified_separations)
     if any(d.codes is None for d in by_dims):
         bands = tenure_bands(ds)
-        definition.tenure_bands = bands.note
+        definition.tenure_bands = tenure_note(bands, w)
         if bands.completed_years:
-            definition.tenure_column = ds.roles.get(f"tenure_{ds.tenure_unit}")
+            definition.tenure_column = bands.column
 
     shape = tuple(sizes) if sizes else ()
-    heads = np.asarray(heads, dtype="float64").reshape(shape)
+    # Person-days (or people): whole numbers, so every grouping of the same people sums to the same total exactly;
+    # a headcount is that sum ÷ the number of headcount days (one computation, whatever the `by`).
+    heads = np.asarray(heads, dtype="int64").reshape(shape)
     leavers = np.asarray(leavers, dtype="int64").reshape(shape)
     # A group's size for suppression: its headcount, or its leavers when more people left than the average held.
-    hidden = suppress(np.maximum(heads, leavers), k, scope.selected or None,
+    hidden = suppress(np.maximum(heads / divisor, leavers), k, scope.selected or None,
                       keys=[dimension_key(d) for d in dims], forced=forced_cells(ds, dims, k))
     lead = tuple(range(len(scope.dims)))
     for axis, mask in enumerate(scope.selected):
@@ -346,13 +383,14 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
         raise InputError(f"the filter {scope.text} selects a group that is suppressed (fewer than {k} people, or "
                          "hidden so that a small group cannot be worked out by subtraction); widen the filter")
     # fsum: the overall headcount does not depend on the order of the groups (English vs Chinese labels)
-    overall = _row({}, "Overall", math.fsum(heads.ravel()), int(leavers.sum()), None, months, hide=overall_hidden,
-                   shape=ds.shape)
+    total_heads = int(heads.sum()) / divisor
+    overall = _row({}, w("turnover.overall_label"), total_heads, int(leavers.sum()), None, months,
+                   hide=overall_hidden, shape=ds.shape)
     rows = []
     exposure: dict[int, float] = {}  # id(row) -> unrounded headcount, for the tests against the rest
     if by_dims:
         cell_hidden = hidden[tuple(range(len(by_dims)))].reshape(-1)
-        flat_heads, flat_leavers = heads.reshape(-1), leavers.reshape(-1)
+        flat_heads, flat_leavers = heads.reshape(-1) / divisor, leavers.reshape(-1)
         present = np.flatnonzero((flat_heads > 0) | (flat_leavers > 0) | cell_hidden)
         for code in present:
             group = decode(int(code), by_dims)
@@ -360,12 +398,12 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
             rows.append(_row(group, label, float(flat_heads[code]), int(flat_leavers[code]), overall.rate, months,
                              hide=bool(cell_hidden[code]), shape=ds.shape))
             exposure[id(rows[-1])] = float(flat_heads[code])
-    _test_against_rest(rows, overall, math.fsum(heads.ravel()), exposure, ds.shape)
+    _test_against_rest(rows, overall, total_heads, exposure, ds.shape, w)
     rows.sort(key=lambda r: (r.suppressed, -(r.rate if r.rate is not None else -1), r.label))
     truncated = len(rows) > max_rows
     if overall.suppressed:
-        notes.append(f"fewer than {k} people in total: all counts are suppressed")
-    notes += _missing_restates_leaving(ds, by_dims, rows, overall)
+        notes.append(w("turnover.all_suppressed", k=k))
+    notes += _missing_restates_leaving(ds, by_dims, rows, overall, w)
     kept = int(scope.rows.sum()) if scope.active else ds.rows
     sensitive = [d.column for d in by_dims if d.column is not None and ds.is_sensitive(d.column)]
     return BreakdownResult(by=[d.name for d in by_dims], overall=overall, rows=rows[:max_rows], groups=len(rows),
@@ -380,7 +418,7 @@ MISSING_RATE_RATIO = 2.0
 
 
 def _missing_restates_leaving(ds: Dataset, by_dims: Sequence[Any], rows: Sequence[GroupRow],
-                              overall: GroupRow) -> list[str]:
+                              overall: GroupRow, w: Words) -> list[str]:
     """A warning when a linked dataset's joined column is missing mostly for leavers: a file that lists only the
     people of one date or period (a Q4 payroll, a current rating list) leaves out those who left before it, so its
     (missing) group restates leaving rather than saying anything about the column."""
@@ -391,12 +429,11 @@ def _missing_restates_leaving(ds: Dataset, by_dims: Sequence[Any], rows: Sequenc
         origin = ds.linked.origin(dim.column) if dim.column else None
         if origin is None:
             continue
-        missing = [r for r in rows if list(r.group.values())[position] == MISSING_LABEL and r.rate is not None]
+        missing_label = dim.label(len(dim.labels) - 1)  # "(missing)" as shown in the caller's language
+        missing = [r for r in rows if list(r.group.values())[position] == missing_label and r.rate is not None]
         if missing and max(r.rate for r in missing) >= MISSING_RATE_RATIO * overall.rate:
-            notes.append(f"{dim.name}: the (missing) group — people with no row in {origin[0].spec.path} — leaves at "
-                         f"{max(r.rate for r in missing) / overall.rate:.1f}× the overall rate. That file seems to "
-                         "list only people present at its date or period, so being missing from it goes with having "
-                         "left: compare the other groups with each other, not with (missing)")
+            notes.append(w("turnover.missing_restates_leaving", name=dim.title(w), file=origin[0].spec.path,
+                           ratio=f"{max(r.rate for r in missing) / overall.rate:.1f}"))
     return notes
 
 
@@ -415,15 +452,17 @@ def _row(group: dict[str, str], label: str, heads: float, leavers: int, overall_
     gap_pp, gap_relative = gap(rate, overall_rate) if (rate is not None and overall_rate is not None) else (None, None)
     per_year = 12 / months if months else None
     annualised = rate * per_year if (rate is not None and per_year) else None
-    return GroupRow(group=group, label=label, headcount=round(heads, 2), leavers=leavers, rate=rate,
+    return GroupRow(group=group, label=label, headcount=heads, leavers=leavers, rate=rate,
                     annualised_rate=annualised, ci_low=ci_low, ci_high=ci_high,
                     annualised_ci_low=ci_low * per_year if (ci_low is not None and per_year) else None,
                     annualised_ci_high=ci_high * per_year if (ci_high is not None and per_year) else None,
-                    gap_pp=gap_pp, gap_relative=gap_relative, significant=None, suppressed=False)
+                    gap_pp=gap_pp, gap_relative=gap_relative,
+                    annualised_gap_pp=gap_pp * per_year if (gap_pp is not None and per_year) else None,
+                    significant=None, suppressed=False)
 
 
 def _test_against_rest(rows: list[GroupRow], overall: GroupRow, overall_heads: float, exposure: dict[int, float],
-                       shape: str | None) -> None:
+                       shape: str | None, w: Words) -> None:
     """Each shown group against everyone else in scope (overall minus the group), Holm-adjusted across the
     groups. The rest's counts follow from two shown rows (overall and group), so nothing hidden is revealed."""
     if overall.suppressed or overall.headcount is None or overall.leavers is None:
@@ -439,11 +478,16 @@ def _test_against_rest(rows: list[GroupRow], overall: GroupRow, overall_heads: f
             continue
         row.rest_rate = rest_leavers / rest_heads
         row.gap_to_rest_pp = (row.rate - row.rest_rate) * 100
+        if row.annualised_gap_pp is not None and row.gap_pp:
+            row.annualised_gap_to_rest_pp = row.gap_to_rest_pp * row.annualised_gap_pp / row.gap_pp
+        elif row.annualised_rate is not None and row.rate:
+            row.annualised_gap_to_rest_pp = row.gap_to_rest_pp * row.annualised_rate / row.rate
         if shape == "event":
             row.p_value = conditional_rate_test(row.leavers, heads, rest_leavers, rest_heads)
-            row.test = "exact conditional test of two Poisson rates"
+            row.test = w("stats.tests.poisson_conditional")
         else:
-            row.p_value, row.test = two_proportion_test(row.leavers, round(heads), rest_leavers, round(rest_heads))
+            row.p_value, test = two_proportion_test(row.leavers, round(heads), rest_leavers, round(rest_heads))
+            row.test = w.option("stats.tests", TEST_CODES.get(test, test)) if test else test
         if row.p_value is not None:
             tested.append(row)
     for row, adjusted in zip(tested, holm([r.p_value for r in tested]), strict=True):
@@ -451,7 +495,7 @@ def _test_against_rest(rows: list[GroupRow], overall: GroupRow, overall_heads: f
         row.significant = adjusted is not None and adjusted < ALPHA
 
 
-def _leaver_filter(ds: Dataset, separation_type: str, notes: list[str]) -> np.ndarray:
+def _leaver_filter(ds: Dataset, separation_type: str) -> np.ndarray:
     """Which rows count as a separation of the requested type (dates are checked separately)."""
     assert ds.leaver is not None
     if separation_type == "all":
@@ -469,23 +513,36 @@ def _leaver_filter(ds: Dataset, separation_type: str, notes: list[str]) -> np.nd
     return ds.leaver & (ds.separation == wanted)
 
 
-def _leaver_definition(ds: Dataset, separation_type: str) -> str:
-    base = {"event": f"a termination date in {ds.roles.get('termination_date')!r} within the period",
-            "snapshot": ds.shape_source.split("leavers from ", 1)[-1]}[ds.shape or "snapshot"]
+def _leaver_definition(ds: Dataset, separation_type: str, w: Words) -> str:
+    base = (w("turnover.leaver_event", column=ds.roles.get("termination_date")) if ds.shape == "event"
+            else leaver_source_text(ds, w))
     if separation_type in ("voluntary", "involuntary"):
-        return f"{base}, and {ds.roles.get('termination_type')!r} classified as {separation_type}"
+        return w("turnover.leaver_kind", base=base, column=ds.roles.get("termination_type"),
+                 kind=w.option("vocabulary.separation", separation_type))
     if separation_type == "regretted":
-        return f"{base}, and {ds.roles.get('regretted')!r} = yes"
+        return w("turnover.leaver_regretted", base=base, column=ds.roles.get("regretted"))
     return base
+
+
+def separation_classes(ds: Dataset, w: Words) -> str:
+    """How termination types map to voluntary / involuntary / other, in ``w``'s language
+    (tools/separation_types.yaml: definition, definition_zh)."""
+    if not w.zh:
+        return ds.table.separation_definition
+    from retention_mcp.catalog import bundled_dir, read_yaml
+    from retention_mcp.data.roles import SEPARATIONS_FILE
+
+    text = (read_yaml(bundled_dir("tools") / SEPARATIONS_FILE) or {}).get("definition_zh")
+    return " ".join(str(text).split()) if text else ds.table.separation_definition
 
 
 def _event_counts(ds: Dataset, static: np.ndarray, total_groups: int, tenure_position: int | None,
                   multiplier: int, leaver_mask: np.ndarray, period_start: str | None, period_end: str | None,
-                  denominator: str) -> tuple:
+                  denominator: str, w: Words) -> tuple:
     import numpy as np
 
     assert ds.hire is not None and ds.term is not None
-    start, end, source = resolve_period(ds, period_start, period_end)
+    start, end, source = resolve_period(ds, period_start, period_end, w)
     valid = (ds.hire != NO_DATE) & ~((ds.term != NO_DATE) & (ds.term < ds.hire))
     hire, term = ds.hire, ds.term
 
@@ -497,156 +554,134 @@ def _event_counts(ds: Dataset, static: np.ndarray, total_groups: int, tenure_pos
 
     def count_on(day: int) -> np.ndarray:
         on_books = valid & (hire <= day) & (term >= day)
-        return np.bincount(codes_on(day)[on_books], minlength=total_groups).astype("float64")
+        return np.bincount(codes_on(day)[on_books], minlength=total_groups)
 
     period_days = headcount_days(day_to_date(start), day_to_date(end))
     if denominator == "average":
-        heads = np.mean([count_on(date_to_day(d)) for d in period_days], axis=0)
+        counted = [date_to_day(d) for d in period_days]
     elif denominator == "begin_end":
-        heads = (count_on(start) + count_on(end)) / 2
+        counted = [start, end]
     else:
-        heads = count_on(start)
+        counted = [start]
+    heads = np.sum([count_on(day) for day in counted], axis=0)  # person-days; ÷ len(counted) = headcount
     left = valid & leaver_mask & (term >= start) & (term <= end)
     leaver_codes = codes_on(term)[left] if tenure_position is not None else static[left]
     leavers = np.bincount(leaver_codes, minlength=total_groups)
-    # fsum: the overall headcount does not depend on the order of the groups (English vs Chinese labels)
-    return heads, leavers, math.fsum(heads), int(leavers.sum()), (start, end, source, period_days)
+    return heads, leavers, len(counted), (start, end, source, period_days)
 
 
 def _snapshot_counts(ds: Dataset, static: np.ndarray, total_groups: int, tenure_position: int | None,
-                     multiplier: int, leaver_mask: np.ndarray, notes: list[str]) -> tuple:
+                     multiplier: int, leaver_mask: np.ndarray, notes: list[str], w: Words) -> tuple:
     import numpy as np
 
     codes = static
     if tenure_position is not None:
-        tenure = ds.tenure_months
-        if tenure is None:
-            if ds.hire is None or ds.as_of is None:
-                raise InputError("tenure_band needs a tenure column (years, months or days) or hire dates; none "
-                                 "was recognised — name one with column_map, e.g. {\"tenure_years\": \"Service\"}")
-            end = np.where(ds.term != NO_DATE, ds.term, ds.as_of) if ds.term is not None else ds.as_of
-            tenure = np.where(ds.hire != NO_DATE, (end - ds.hire) / DAYS_PER_MONTH, np.nan)
-            notes.append("tenure_band from hire dates up to the termination date or the latest date in the file")
-        codes = static + tenure_band_codes(tenure, tenure_bands(ds)) * multiplier
-    heads = np.bincount(codes, minlength=total_groups).astype("float64")
+        tenure = tenure_dimension(ds, w, static=True)  # the bands every tool gives a person
+        if tenure.note and not tenure_bands(ds).completed_years:
+            notes.append(tenure.note)
+        codes = static + tenure.codes * multiplier
+    heads = np.bincount(codes, minlength=total_groups)
     leavers = np.bincount(codes[leaver_mask], minlength=total_groups)
-    return heads, leavers, float(len(codes)), int(leaver_mask.sum())
+    return heads, leavers
 
 
 # -- text
 
 
-def breakdown_markdown(result: BreakdownResult, max_lines: int = 25, language: str = "en",
-                       settings: Any = None) -> str:
-    """A short markdown summary in ``language`` (en / zh): the definition, the overall rate, a table of groups
-    (with the annualised rate when the period is not 12 months), how intervals and significance are computed."""
-    from retention_mcp.analysis.wording import sensitive_caution, words
+def breakdown_markdown(result: BreakdownResult, max_lines: int = 25, w: Words | None = None) -> str:
+    """A short markdown summary in ``w``'s language (the result's own, by default): the definition, the overall
+    rate, a table of groups (annualised throughout when the period is not 12 months), how intervals and
+    significance are computed."""
     from retention_mcp.units import percent
+    from retention_mcp.wording import sensitive_caution
 
-    w = words(language, settings)
     d = result.definition
+    w = w or words(d.language)
     o = result.overall
     annualise = d.shape == "event" and d.months not in (None, 12) and o.annualised_rate is not None
-    separation = w["turnover.separation_types"].get(d.separation_type, d.separation_type)
+    separation = w.option("vocabulary.separation", d.separation_type)
     lines = []
     if result.scope:
         lines.append(f"_{result.scope}_")
     if d.shape == "event":
-        denominator = w["turnover.denominators"].get(d.denominator or "", d.denominator_definition)
-        lines.append(w["turnover.title_event"].format(start=d.period_start, end=d.period_end,
-                                                      period_source=_period_source(d, w), denominator=denominator,
-                                                      separation_type=separation))
+        span = (w("turnover.period_named", name=d.period_name, start=d.period_start, end=d.period_end)
+                if d.period_name else w("turnover.period_span", start=d.period_start, end=d.period_end))
+        lines.append(w("turnover.title_event", period=span, period_source=d.period_source,
+                       denominator=d.denominator_definition, separation_type=separation))
         if annualise:
-            lines.append(w["turnover.period_annualised"].format(months=f"{d.months:g}",
-                                                                annualisation=w["turnover.annualisation"]))
+            lines.append(w("turnover.period_annualised", months=f"{d.months:g}", annualisation=d.annualisation))
     else:
-        lines.append(w["turnover.title_snapshot"].format(leavers=d.leaver_definition, separation_type=separation))
+        lines.append(w("turnover.title_snapshot", leavers=d.leaver_definition, separation_type=separation))
     if o.suppressed:
-        lines.append(w["turnover.overall_suppressed"].format(k=d.min_group_size))
+        lines.append(w("turnover.overall_suppressed", k=d.min_group_size))
     else:
-        overall_line = w["turnover.overall"].format(rate=percent(o.rate), leavers=o.leavers,
-                                                    headcount=f"{o.headcount:g}", low=percent(o.ci_low),
-                                                    high=percent(o.ci_high))
+        overall_line = w("turnover.overall", rate=percent(o.rate), leavers=o.leavers, headcount=_heads(o.headcount),
+                         low=percent(o.ci_low), high=percent(o.ci_high))
         if annualise:
-            overall_line += w["turnover.overall_annualised"].format(rate=percent(o.annualised_rate),
-                                                                    low=percent(o.annualised_ci_low),
-                                                                    high=percent(o.annualised_ci_high))
-        lines.append(overall_line + ("。" if language == "zh" else "."))
-    bands = w["turnover.tenure_bands"]
+            overall_line += w("turnover.overall_annualised", rate=percent(o.annualised_rate),
+                              low=percent(o.annualised_ci_low), high=percent(o.annualised_ci_high))
+        lines.append(overall_line + w.stop)
     if result.rows:
-        rate_heads = ([w["turnover.col_period_rate"].format(months=f"{d.months:g}"), w["turnover.col_annualised"]]
-                      if annualise else [w["turnover.col_rate"]])
-        heads = [w["turnover.col_group"], w["turnover.col_headcount"], w["turnover.col_leavers"], *rate_heads,
-                 w["turnover.col_ci"], w["turnover.col_gap_overall"], w["turnover.col_gap_rest"], w["turnover.col_p"],
-                 w["turnover.col_significant"]]
+        if annualise:
+            rate_heads = [w("turnover.col_period_rate", months=f"{d.months:g}"), w("turnover.col_annualised")]
+            gap_heads = [w("turnover.col_ci_annualised"), w("turnover.col_gap_overall_annualised"),
+                         w("turnover.col_gap_rest_annualised")]
+        else:
+            rate_heads = [w("turnover.col_rate")]
+            gap_heads = [w("turnover.col_ci"), w("turnover.col_gap_overall"), w("turnover.col_gap_rest")]
+        heads = [w("turnover.col_group"), w("turnover.col_headcount"), w("turnover.col_leavers"), *rate_heads,
+                 *gap_heads, w("turnover.col_p"), w("turnover.col_significant")]
         lines += ["", "| " + " | ".join(heads) + " |",
                   "|---|---:|---:|" + "---:|" * len(rate_heads) + "---|---:|---:|---:|---|"]
         for r in result.rows[:max_lines]:
-            label = " / ".join(bands.get(v, v) for v in r.group.values()) if r.group else r.label
             if r.suppressed:
-                lines.append(f"| {label} | — | — | {w['turnover.suppressed_cell'].format(k=d.min_group_size)} |"
+                lines.append(f"| {r.label} | — | — | {w('turnover.suppressed_cell', k=d.min_group_size)} |"
                              + " |" * (len(heads) - 4))
                 continue
-            sig = "" if r.significant is None else w["common.yes"] if r.significant else w["common.no"]
-            gap_text = f"{r.gap_pp:+.1f}" if r.gap_pp is not None else ""
-            rest_text = f"{r.gap_to_rest_pp:+.1f}" if r.gap_to_rest_pp is not None else ""
-            p_text = _p(r.p_holm)
+            sig = "" if r.significant is None else w("common.yes") if r.significant else w("common.no")
             if annualise:
                 rates = f"{percent(r.rate)} | {percent(r.annualised_rate)}"
                 interval = f"{percent(r.annualised_ci_low)}–{percent(r.annualised_ci_high)}"
+                gap_overall, gap_rest = r.annualised_gap_pp, r.annualised_gap_to_rest_pp
             else:
                 rates = percent(r.rate)
                 interval = f"{percent(r.ci_low)}–{percent(r.ci_high)}"
-            lines.append(f"| {label} | {r.headcount:g} | {r.leavers} | {rates} | {interval} | {gap_text} | "
-                         f"{rest_text} | {p_text} | {sig} |")
+                gap_overall, gap_rest = r.gap_pp, r.gap_to_rest_pp
+            gap_text = f"{gap_overall:+.1f}" if gap_overall is not None else ""
+            rest_text = f"{gap_rest:+.1f}" if gap_rest is not None else ""
+            lines.append(f"| {r.label} | {_heads(r.headcount)} | {r.leavers} | {rates} | {interval} | {gap_text} | "
+                         f"{rest_text} | {_p(r.p_holm)} | {sig} |")
         hidden = len(result.rows) - min(len(result.rows), max_lines)
         more = result.groups - len(result.rows) + hidden
         if more > 0:
-            lines.append("\n" + w["turnover.more_groups"].format(
-                count=more, truncated=w["turnover.truncated"] if result.truncated else ""))
+            lines.append("\n" + w("turnover.more_groups", count=more,
+                                   truncated=w("turnover.truncated") if result.truncated else ""))
         tested = sum(1 for r in result.rows if r.p_holm is not None)
         lines.append("")
-        lines.append(" ".join(str(w[f"turnover.interval_{d.shape}"]).split()))
+        lines.append(w(f"turnover.interval_{d.shape}"))
         if tested:
-            lines.append(" ".join(str(w[f"turnover.significance_{d.shape}"]).format(groups=tested).split()))
+            lines.append(w(f"turnover.significance_{d.shape}", groups=tested))
     else:
-        lines += ["", " ".join(str(w[f"turnover.interval_{d.shape}"]).split())]
+        lines += ["", w(f"turnover.interval_{d.shape}")]
     if d.tenure_bands:
-        lines.append(w["turnover.tenure_year_bands"].format(column=d.tenure_column) if d.tenure_column
-                     else w["turnover.tenure_month_bands"])
+        lines.append(d.tenure_bands)
     if d.separation_classes:
-        lines.append(w["turnover.classification"].format(definition=_separation_definition(d, language, settings)))
+        lines.append(w("turnover.classification", definition=d.separation_classes))
         if d.unclassified_separations:
-            lines.append(w["turnover.unclassified"].format(values=", ".join(repr(v) for v in
-                                                                            d.unclassified_separations)))
+            lines.append(w("turnover.unclassified", values=w.enumeration.join(repr(v) for v in
+                                                                               d.unclassified_separations)))
     for note in result.notes:
-        lines.append(f"\n{w['common.note']}: {note}")
+        lines.append(f"\n{w('common.note')}{w.colon}{note}")
     if result.sensitive:
         lines.append("\n" + sensitive_caution(result.sensitive, w))
     return "\n".join(lines)
 
 
-def _period_source(d: Definition, w: dict[str, Any]) -> str:
-    source = d.period_source or ""
-    if source.startswith("default"):
-        return w["turnover.period_default"].format(end=d.period_end)
-    if source.startswith("period_end given"):
-        return w["turnover.period_end_given"]
-    if source.startswith("period_start given"):
-        return w["turnover.period_start_given"]
-    return w["turnover.period_given"]
-
-
-def _separation_definition(d: Definition, language: str, settings: Any) -> str:
-    """The classification rule in the reader's language (tools/separation_types.yaml definition / definition_zh)."""
-    if language != "zh":
-        return d.separation_classes or ""
-    from retention_mcp.catalog import bundled_dir, catalog_file, read_yaml
-    from retention_mcp.data.roles import SEPARATIONS_FILE
-
-    path = catalog_file(settings, SEPARATIONS_FILE) if settings is not None else bundled_dir("tools") / SEPARATIONS_FILE
-    text = (read_yaml(path) or {}).get("definition_zh")
-    return " ".join(str(text).split()) if text else d.separation_classes or ""
+def _heads(value: float | None) -> str:
+    """A headcount as text: whole numbers as they are, averages to one decimal."""
+    if value is None:
+        return ""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
 def _p(value: float | None) -> str:

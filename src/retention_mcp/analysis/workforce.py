@@ -13,6 +13,7 @@ from pydantic import Field
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
 from retention_mcp.units import percent, plain_number
+from retention_mcp.wording import ResultLanguage, Words, words
 
 
 class HiringForecast(Evidenced):
@@ -29,6 +30,7 @@ class HiringForecast(Evidenced):
     hires_needed_low: int | None = Field(None, description="hires for the low end of the forecast's 95% interval")
     hires_needed_high: int | None = Field(None, description="hires for the high end of the forecast's 95% interval")
     formula: str
+    language: ResultLanguage = "en"
     notes: list[str]
 
 
@@ -43,9 +45,10 @@ MAX_PEOPLE = 10_000_000
 
 def hiring_forecast(current_headcount: int, expected_turnover_rate: float, new_positions: int = 0,
                     probation_pass_rate: float = 1.0, leavers_interval: tuple[float, float] | None = None,
-                    source: str = "expected_turnover_rate given") -> HiringForecast:
+                    source: str = "expected_turnover_rate given", w: Words | None = None) -> HiringForecast:
     """hires = ⌈(new_positions + current_headcount × turnover) ÷ probation_pass_rate⌉ (rates as fractions);
     ``leavers_interval`` (a forecast's 95% interval of leavers) adds the hires at its two ends."""
+    w = w or words("en")
     if current_headcount < 0:
         raise InputError(f"current_headcount must be 0 or more, not {current_headcount}")
     if current_headcount > MAX_PEOPLE or new_positions > MAX_PEOPLE:
@@ -60,38 +63,35 @@ def hiring_forecast(current_headcount: int, expected_turnover_rate: float, new_p
     to_fill = new_positions + replacements
     hires = _ceil_clean(to_fill / probation_pass_rate)
     failures = hires - _ceil_clean(to_fill)
-    formula = (f"hires = ⌈({new_positions} new positions + {current_headcount} × {percent(expected_turnover_rate)} "
-               f"turnover) ÷ {percent(probation_pass_rate)} probation pass rate⌉ = ⌈({new_positions} + "
-               f"{plain_number(replacements, 2)}) ÷ {probation_pass_rate:g}⌉ = {hires}")
-    notes = [
-        "The turnover rate should cover the same period as the plan (an annual rate for a one-year plan).",
-        "Replacement hires assume every leaver is replaced; hires who fail probation are themselves replaced "
-        "once (grossing up by the pass rate).",
-    ]
+    formula = w("workforce.hiring.formula", new=new_positions, headcount=current_headcount,
+                rate=percent(expected_turnover_rate), pass_rate=percent(probation_pass_rate),
+                replacements=plain_number(replacements, 2), fraction=f"{probation_pass_rate:g}", hires=hires)
+    notes = [w("workforce.hiring.notes.period"), w("workforce.hiring.notes.replacement")]
     low = high = None
     if leavers_interval is not None:
         low, high = (_ceil_clean((new_positions + leavers) / probation_pass_rate) for leavers in leavers_interval)
-        notes.append(f"Expected leavers from a forecast with a 95% interval of {leavers_interval[0]:g}–"
-                     f"{leavers_interval[1]:g}: {low}–{high} hires.")
+        notes.append(w("workforce.hiring.notes.interval", low_leavers=f"{leavers_interval[0]:g}",
+                       high_leavers=f"{leavers_interval[1]:g}", low=low, high=high))
     return HiringForecast(
         turnover_source=source, hires_needed_low=low, hires_needed_high=high,
         current_headcount=current_headcount, expected_turnover_rate=expected_turnover_rate,
         new_positions=new_positions, probation_pass_rate=probation_pass_rate, replacement_hires=replacements,
         positions_to_fill=to_fill, hires_needed=hires, expected_probation_failures=failures, formula=formula,
-        notes=notes,
+        notes=notes, language=w.language,
     )
 
 
-def hiring_text(result: HiringForecast) -> str:
+def hiring_text(result: HiringForecast, w: Words | None = None) -> str:
+    w = w or words(result.language)
+    t = "workforce.hiring.text"
     return "\n".join([
-        f"**Hiring forecast: {result.hires_needed} hires**",
+        w(f"{t}.title", hires=result.hires_needed),
         "",
-        f"- Growth: {result.new_positions} new positions",
-        f"- Replacements: {result.current_headcount} × {percent(result.expected_turnover_rate)} = "
-        f"{plain_number(result.replacement_hires, 2)} expected leavers ({result.turnover_source})",
-        f"- Probation: pass rate {percent(result.probation_pass_rate)} → about "
-        f"{result.expected_probation_failures} extra hire(s) to cover failures",
+        w(f"{t}.growth", count=result.new_positions),
+        w(f"{t}.replacements", headcount=result.current_headcount, rate=percent(result.expected_turnover_rate),
+          leavers=plain_number(result.replacement_hires, 2), source=result.turnover_source),
+        w(f"{t}.probation", rate=percent(result.probation_pass_rate), extra=result.expected_probation_failures),
         "",
-        f"Formula: {result.formula}",
+        w(f"{t}.formula", formula=result.formula),
         "",
     ] + [f"- {note}" for note in result.notes])

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from retention_mcp.wording import Words
+
 Shape = Literal["event", "snapshot"]
 #: Day numbers (days since 1970-01-01) for "no date": hire missing sorts after everything, termination too.
 NO_DATE = 2**40
@@ -61,7 +63,12 @@ DATE_ROLES = frozenset({"hire_date", "termination_date", "call_date", "call_time
 class Finding:
     check: str
     count: int
-    detail: str
+    detail: str  # in English (logs); fields fill the wording ``dataset.findings.<check>`` in the caller's language
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def text(self, w: Words) -> str:
+        key = f"dataset.findings.{self.check}"
+        return w(key, count=self.count, **self.fields) if key in w else self.detail
 
 
 @dataclass
@@ -84,6 +91,8 @@ class Dataset:
     tenure_unit: str | None = None  # unit of the tenure column: years, months or days
     tenure_resolution_months: float | None = None  # how finely the tenure column is recorded (12 = whole years)
     as_of: int | None = None  # day number of the latest (non-future) date in the file
+    shape_forced: bool = False  # the caller set the shape (shape='event' / 'snapshot')
+    leaver_source: tuple[str, str] | None = None  # snapshot: (flag | termination_date | termination_type, column)
     findings: list[Finding] = field(default_factory=list)
     linked: Any = None  # a linked dataset's LinkInfo (retention_mcp.data.linked): its files, keys and joins
     _identity: dict[str, Identity] = field(default_factory=dict)
@@ -106,7 +115,7 @@ class Dataset:
         if not duplicated:
             return None
         return Finding("duplicate_ids", duplicated, f"{duplicated} row(s) share an ID with another row in {column!r} "
-                       "(rehires or duplicates); each row counts as one employment")
+                       "(rehires or duplicates); each row counts as one employment", {"column": column})
 
     def subset(self, rows: Any) -> Dataset:
         """The same table restricted to ``rows`` (a boolean mask), e.g. a ``where`` scope. Which columns identify
@@ -169,6 +178,26 @@ class Dataset:
                              "department, job role, shift or tenure_band")
         return column
 
+
+
+def leaver_source_text(ds: Dataset, w: Words) -> str:
+    """Where a snapshot's leavers come from, in ``w``'s language: "leaver flag 'Attrition'" / "离职标记“Attrition”"."""
+    if ds.leaver_source is None:
+        return ""
+    kind, column = ds.leaver_source
+    return w(f"dataset.leavers_from.{kind}", column=column)
+
+
+def shape_text(ds: Dataset, w: Words) -> str:
+    """How the shape was decided, in ``w``'s language."""
+    if ds.shape is None:
+        return w("dataset.shape_none")
+    how = w("dataset.forced", shape=ds.shape) if ds.shape_forced else w("dataset.detected")
+    if ds.shape == "event":
+        if ds.shape_forced:
+            return how
+        return how + w("dataset.event_from", hire=ds.roles.get("hire_date"), term=ds.roles.get("termination_date"))
+    return how + w("dataset.snapshot_from", source=leaver_source_text(ds, w))
 
 
 # -- identity of a column
@@ -377,6 +406,9 @@ def _prepare(frame: pd.DataFrame, table: RoleTable, column_map: Mapping[str, str
         shown = [] if ds.is_identifying(column) else rare_counts(bad, min_group)
         return f" (e.g. {', '.join(repr(v) for v in shown)})" if shown else ""
 
+    def example_values(column: str, bad: Mapping[str, int]) -> str:
+        return "" if ds.is_identifying(column) else ", ".join(repr(v) for v in rare_counts(bad, min_group))
+
     if kind != "hr":
         ds.findings = findings
         return ds
@@ -389,11 +421,13 @@ def _prepare(frame: pd.DataFrame, table: RoleTable, column_map: Mapping[str, str
         if parsed.unparseable:
             findings.append(Finding("unparseable_dates", parsed.unparseable,
                                     f"{parsed.unparseable} value(s) in {column!r} are not dates"
-                                    f"{examples(column, parsed.bad_counts)}; they are treated as missing"))
+                                    f"{examples(column, parsed.bad_counts)}; they are treated as missing",
+                                    {"column": column, "examples": example_values(column, parsed.bad_counts)}))
         days = day_numbers(parsed.values)
         future = int(((days != NO_DATE) & (days > today)).sum())
         if future:
-            findings.append(Finding("future_dates", future, f"{future} date(s) in {column!r} are after today"))
+            findings.append(Finding("future_dates", future, f"{future} date(s) in {column!r} are after today",
+                                    {"column": column}))
         return days
 
     ds.hire = dates_of("hire_date")
@@ -405,7 +439,8 @@ def _prepare(frame: pd.DataFrame, table: RoleTable, column_map: Mapping[str, str
         if parsed_flag.unknown:
             findings.append(Finding("unknown_flag_values", parsed_flag.unknown,
                                     f"{parsed_flag.unknown} value(s) in {column!r} are not yes/no"
-                                    f"{examples(column, parsed_flag.bad_counts)}; they are treated as missing"))
+                                    f"{examples(column, parsed_flag.bad_counts)}; they are treated as missing",
+                                    {"column": column, "examples": example_values(column, parsed_flag.bad_counts)}))
         flag = parsed_flag.values.to_numpy()
 
     separation = None
@@ -438,6 +473,7 @@ def _prepare(frame: pd.DataFrame, table: RoleTable, column_map: Mapping[str, str
     if forced == "event" and not has_dates:
         raise InputError("shape='event' needs a hire-date and a termination-date column; none were recognised "
                          "— name them with column_map, e.g. {\"hire_date\": \"Start\", \"termination_date\": \"End\"}")
+    ds.shape_forced = bool(forced)
     if has_dates and forced != "snapshot":
         ds.shape = "event"
         ds.shape_source = ("forced (shape='event')" if forced else
@@ -446,19 +482,23 @@ def _prepare(frame: pd.DataFrame, table: RoleTable, column_map: Mapping[str, str
         ds.leaver = ds.term != NO_DATE  # type: ignore[operator]
         if not ds.leaver.any():
             findings.append(Finding("no_leavers_yet", 0, f"no row has a termination date in "
-                                    f"{roles.get('termination_date')!r}: nobody has left yet, so turnover is 0"))
+                                    f"{roles.get('termination_date')!r}: nobody has left yet, so turnover is 0",
+                                    {"column": roles.get("termination_date")}))
     else:
         leaver = None
         source = ""
         if flag is not None:
             leaver = np.nan_to_num(flag, nan=0.0) > 0.5
             source = f"leaver flag {roles.get('leaver_flag')!r}"
+            ds.leaver_source = ("leaver_flag", str(roles.get("leaver_flag")))
         elif ds.term is not None:
             leaver = ds.term != NO_DATE
             source = f"a termination date in {roles.get('termination_date')!r}"
+            ds.leaver_source = ("termination_date", str(roles.get("termination_date")))
         elif separation is not None:
             leaver = np.isin(separation, [SEP_VOLUNTARY, SEP_INVOLUNTARY, SEP_OTHER])
             source = f"a termination type in {roles.get('termination_type')!r}"
+            ds.leaver_source = ("termination_type", str(roles.get("termination_type")))
         if leaver is None:
             if forced == "snapshot":
                 raise InputError("shape='snapshot' needs a leaver flag (Yes/No, 1/0) column; none was recognised — "
@@ -507,7 +547,8 @@ def _prepare(frame: pd.DataFrame, table: RoleTable, column_map: Mapping[str, str
                       if ds.unclassified_separations else "")
             findings.append(Finding("other_termination_type", other,
                                     f"{other} leaver(s) have a termination type that is neither voluntary nor "
-                                    f"involuntary (or none); they count in 'all' only{listed}"))
+                                    f"involuntary (or none); they count in 'all' only{listed}",
+                                    {"values": ", ".join(repr(v) for v in ds.unclassified_separations)}))
     ds.findings = findings
     return ds
 
@@ -536,7 +577,8 @@ def _tenure_unit(numbers: np.ndarray, unit: str, column: str, named_by_caller: b
         findings.append(Finding("tenure_unit", int((finite > (MAX_TENURE_YEARS if unit == "years" else
                                                              MAX_TENURE_MONTHS)).sum()),
                                 f"{column!r} reaches {largest:g}, impossible in {unit}: read as {detected} (name the "
-                                f"unit with column_map, e.g. {{\"tenure_{unit}\": \"{column}\"}}, to keep {unit})"))
+                                f"unit with column_map, e.g. {{\"tenure_{unit}\": \"{column}\"}}, to keep {unit})",
+                                {"column": column, "largest": f"{largest:g}", "unit": unit, "detected": detected}))
     return detected
 
 

@@ -12,46 +12,76 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from retention_mcp.data.dataset import Dataset
-from retention_mcp.data.roles import close_matches, normalise_header, normalise_word
+from retention_mcp.data.dataset import NO_DATE, Dataset, day_to_date
+from retention_mcp.data.roles import close_matches, normalise_word
+from retention_mcp.data.vocabulary import (
+    MISSING_LABEL,
+    TENURE_BAND_EDGES_MONTHS,
+    TENURE_BAND_LABELS,
+    TENURE_YEAR_EDGES,
+    TENURE_YEAR_LABELS,
+    derived_kind,
+    likert_box,
+    likert_box_of,
+    match_derived,
+    separation_kind,
+    shown,
+)
 from retention_mcp.errors import InputError
+from retention_mcp.wording import Words, words
 
 if TYPE_CHECKING:
     import numpy as np
 
     from retention_mcp.data.disclosure import Policy
 
+#: Days per month, as turnover and tenure count them.
+DAYS_PER_MONTH = 365.25 / 12
+
+
+def english() -> Words:
+    return words("en")
+
 TENURE_BAND = "tenure_band"
-#: Upper edges in months (inclusive) and labels of the tenure bands, for tenure known to the day or month.
-TENURE_BAND_EDGES_MONTHS = (3.0, 12.0, 36.0, 60.0)
-TENURE_BAND_LABELS = ("<=3 months", "3-12 months", "1-3 years", "3-5 years", ">5 years")
-#: Bands of completed years (upper edges inclusive: 0 | 1-2 | 3-5 | 6+), for tenure recorded in whole years.
-TENURE_YEAR_EDGES = (0.0, 2.0, 5.0)
-TENURE_YEAR_LABELS = ("<1 year", "1–2 years", "3–5 years", ">5 years")
 #: Month bands need tenure recorded at least this finely (months); coarser columns get year bands.
 MONTH_BAND_RESOLUTION = 3.0
-MISSING_LABEL = "(missing)"
 MAX_GROUPS = 500
 #: Numeric columns with more distinct values than this are banded (quantiles unless ``bins`` are given).
 MAX_UNBANDED_VALUES = 12
+DERIVED_KINDS = ("tenure_band", "hire_year", "hire_quarter")
+#: Columns that describe the departure itself: a turnover rate or a retention curve by one restates the outcome.
+OUTCOME_ROLES = ("termination_date", "termination_type", "termination_reason", "leaver_flag", "regretted")
 
 
 @dataclass
 class Dimension:
     name: str  # as shown (column name or 'tenure_band')
     codes: np.ndarray | None  # int per row (static dimension); None for tenure_band (it changes with time)
-    labels: list[str]
+    labels: list[str]  # the groups' codes: data values as they are, derived groups by their English label
     note: str = ""
     column: str | None = None
     key_file: str | None = None  # pseudonym key written for this dimension, if any
     coder: Any = None  # values -> codes as above (to code a linked dataset's joined file the same way)
     bins: Any = None  # the `bins` a numeric column was banded with
-    banded: bool = False  # a numeric column cut into bands (quantiles or `bins` edges)
     raw_labels: list[str] | None = None  # the names behind pseudonym labels (never shown; matched across files)
+    kind: str = "column"  # column | banded | tenure_band | hire_year | hire_quarter
+    shown: list[str] | None = None  # the labels in the caller's language (derived groups), else the labels
+
+    @property
+    def banded(self) -> bool:
+        """A numeric column cut into bands (quantiles or `bins` edges)."""
+        return self.kind == "banded"
+
+    def label(self, index: int) -> str:
+        return (self.shown or self.labels)[index]
+
+    def title(self, w: Words) -> str:
+        """The dimension's name as shown in a text: a column's header, a derived dimension in ``w``'s language."""
+        return w.option("vocabulary.dimension", self.name) if self.kind in DERIVED_KINDS else self.name
 
 
 def is_tenure_band(name: str) -> bool:
-    return normalise_header(name) in ("tenureband", "tenure", "司龄段")
+    return derived_kind(name) == "tenure_band"
 
 
 @dataclass(frozen=True)
@@ -61,39 +91,111 @@ class TenureBands:
     edges: tuple[float, ...]
     labels: tuple[str, ...]
     completed_years: bool
-    note: str
+    column: str | None = None  # the whole-years column behind year bands
 
 
-MONTH_BANDS = TenureBands(TENURE_BAND_EDGES_MONTHS, TENURE_BAND_LABELS, False,
-                          "tenure_band: <=3 months, 3-12 months, 1-3 years, 3-5 years, >5 years (upper edges "
-                          "inclusive), from tenure known to the month or finer")
+MONTH_BANDS = TenureBands(TENURE_BAND_EDGES_MONTHS, TENURE_BAND_LABELS, False)
 
 
 def tenure_bands(ds: Dataset) -> TenureBands:
-    """The bands the data can support. Event data (dates) and tenure columns recorded to the month or finer get
-    month bands; a column recorded in whole years (IBM's YearsAtCompany) gets bands of completed years, because
-    0 years means anything from day 1 to month 11 and cannot be split into "<=3 months" and "3-12 months"."""
+    """The bands the data can support — one definition for every tool. Event data (dates) and tenure columns
+    recorded to the month or finer get month bands; a column recorded in whole years (IBM's YearsAtCompany) gets the
+    same edges at year resolution (0 | 1-2 | 3-4 | 5+ completed years), because 0 years means anything from day 1
+    to month 11 and cannot be split into "<=3 months" and "3-12 months"."""
     if ds.shape == "event" or ds.tenure_months is None:
         return MONTH_BANDS
     resolution = ds.tenure_resolution_months
     if resolution is None or resolution <= MONTH_BAND_RESOLUTION:
         return MONTH_BANDS
     column = ds.roles.get(f"tenure_{ds.tenure_unit}") or "the tenure column"
-    return TenureBands(TENURE_YEAR_EDGES, TENURE_YEAR_LABELS, True,
-                       f"tenure_band: {column!r} is recorded in whole years, so tenure is banded in completed years — "
-                       "<1 year (0), 1–2 years, 3–5 years, >5 years (6 or more); month bands (<=3 months, 3-12 "
-                       "months) and 90-day attrition need hire dates or tenure in months or days")
+    return TenureBands(TENURE_YEAR_EDGES, TENURE_YEAR_LABELS, True, column)
+
+
+def tenure_note(bands: TenureBands, w: Words) -> str:
+    """How tenure_band is banded, in ``w``'s language."""
+    if bands.completed_years:
+        return w("dimensions.tenure_year_bands", column=bands.column)
+    return w("dimensions.tenure_month_bands")
+
+
+def tenure_dimension(ds: Dataset, w: Words | None = None, *, static: bool) -> Dimension:
+    """tenure_band on :func:`tenure_bands`. ``static``: one group per person — tenure at the termination date or
+    the latest date in the file (or as the tenure column records it) — for a profile of people; otherwise the codes
+    are None and a turnover breakdown bands tenure on each headcount day."""
+    w = w or english()
+    bands = tenure_bands(ds)
+    labels = [*bands.labels, MISSING_LABEL]
+    note = tenure_note(bands, w) if bands.completed_years else ""
+    codes = None
+    if static:
+        import numpy as np
+
+        if ds.tenure_months is not None:
+            months = ds.tenure_months
+        else:
+            if ds.hire is None or ds.as_of is None or not bool((ds.hire != NO_DATE).any()):
+                raise InputError("tenure_band needs a tenure column (years, months or days) or hire dates; none was "
+                                 "recognised — name one with column_map, e.g. {\"tenure_years\": \"Service\"}")
+            end = np.minimum(ds.term, ds.as_of) if ds.term is not None else np.full(ds.rows, ds.as_of)
+            usable = (ds.hire != NO_DATE) & (end >= ds.hire)
+            months = np.where(usable, (end - ds.hire) / DAYS_PER_MONTH, np.nan)
+            note = w("dimensions.tenure_from_dates")
+        codes = tenure_band_codes(np.asarray(months, dtype="float64"), bands)
+    return Dimension(TENURE_BAND, codes, labels, note, kind="tenure_band", shown=[shown(c, w) for c in labels])
+
+
+def hire_cohort_dimension(ds: Dataset, kind: str, w: Words | None = None) -> Dimension:
+    """hire_year / hire_quarter: the calendar year or quarter of each person's hire date, as period names."""
+    import numpy as np
+
+    w = w or english()
+    if ds.hire is None or not bool((ds.hire != NO_DATE).any()):
+        raise InputError(f"{kind} needs hire dates; none were recognised — name the column with column_map, e.g. "
+                         "{\"hire_date\": \"Start\"}")
+    dates = np.array([day_to_date(int(d)) if d != NO_DATE else None for d in ds.hire], dtype=object)
+    present = ds.hire != NO_DATE
+    keys = np.full(ds.rows, "", dtype=object)
+    if kind == "hire_year":
+        keys[present] = [f"{d.year}" for d in dates[present]]
+    else:
+        keys[present] = [f"{d.year}-Q{(d.month - 1) // 3 + 1}" for d in dates[present]]
+    merged = sorted(set(keys[present]))
+    index = {label: i for i, label in enumerate(merged)}
+    codes = np.array([index.get(k, len(merged)) for k in keys], dtype="int64")
+    labels = [*merged, MISSING_LABEL]
+    if len(labels) > MAX_GROUPS:
+        raise InputError(f"{kind} gives {len(labels) - 1} groups; use hire_year, or filter with where")
+    return Dimension(kind, codes, labels, w(f"dimensions.{kind}_note"), kind=kind, shown=[shown(c, w) for c in labels])
+
+
+def refuse_outcome_dimension(ds: Dataset, dim: Dimension, tool: str) -> None:
+    """A rate or a curve by a column that describes the departure itself is no finding: every group of
+    'termination type' is made of leavers (辞退 342.9%). Refused, naming what answers the question instead."""
+    if dim.column is None:
+        return
+    role = ds.roles.role_of(dim.column)
+    if role in OUTCOME_ROLES:
+        instead = ("separation_type='voluntary' / 'involuntary' / 'regretted' (the rate of that kind of leaving), or "
+                   "describe_groups by it to profile the leavers")
+        raise InputError(f"{dim.column!r} describes the departure itself ({role}), so a {tool} by it restates the "
+                         f"outcome (its groups are leavers by definition). Use {instead}")
 
 
 def build_dimension(ds: Dataset, name: str, policy: Policy, bins: Any = None, *,
-                    purpose: str = "a breakdown dimension") -> Dimension:
+                    purpose: str = "a breakdown dimension", w: Words | None = None,
+                    static_tenure: bool = False) -> Dimension:
     """Codes and labels for one dimension. Numbers with many values are banded (``bins`` or quintiles);
-    columns naming people (managers) get pseudonyms; identifying columns and dates are refused."""
+    columns naming people (managers) get pseudonyms; identifying columns and dates are refused. Derived dimensions
+    (tenure_band, hire_year, hire_quarter) come from the vocabulary, their labels shown in ``w``'s language;
+    tenure_band has no fixed codes unless ``static_tenure`` (see :func:`tenure_dimension`)."""
     import pandas as pd
 
-    if is_tenure_band(name):
-        bands = tenure_bands(ds)
-        return Dimension(TENURE_BAND, None, [*bands.labels, MISSING_LABEL], bands.note if bands.completed_years else "")
+    w = w or english()
+    derived = derived_kind(name) if name not in ds.columns else None
+    if derived == "tenure_band":
+        return tenure_dimension(ds, w, static=static_tenure)
+    if derived in ("hire_year", "hire_quarter"):
+        return hire_cohort_dimension(ds, derived, w)
     column = ds.column(name, purpose=purpose, allow_people=True)
     role = ds.roles.role_of(column)
     values = ds.frame[column]
@@ -101,20 +203,18 @@ def build_dimension(ds: Dataset, name: str, policy: Policy, bins: Any = None, *,
         raise InputError(f"{column!r} holds dates; use 'tenure_band' instead, or a hire-year column")
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if numeric and (bins is not None or values.nunique() > MAX_UNBANDED_VALUES):
-        dim, coder = _banded(column, values.astype("float64"), bins)
+        dim, coder = _banded(column, values.astype("float64"), bins, w)
     else:
-        dim, coder = _grouped(ds, column, role, values, policy)
+        dim, coder = _grouped(ds, column, role, values, policy, w)
     if len(dim.labels) > MAX_GROUPS:
         raise InputError(f"{column!r} has {len(dim.labels) - 1} distinct values; use a column with fewer groups "
                          "(or give numeric `bins`)")
     dim.coder, dim.bins = coder, bins
     if ds.linked is not None and (origin := ds.linked.origin(column)) is not None:
         link, aggregate = origin
-        joined = (f"{column}: {aggregate.describe()} from {link.spec.path}; (missing) = people of "
-                  f"{ds.linked.definition.population.path} with no row there. A group is shown only where it holds "
-                  "exactly the people that file alone counts there (a group with people outside the population, a "
-                  "rehire or a duplicate row is hidden), so no one is found by comparing the two")
-        dim.note = f"{joined}. {dim.note}" if dim.note else joined
+        joined = w("dimensions.linked_column", column=column, aggregate=aggregate.describe(), file=link.spec.path,
+                   population=ds.linked.definition.population.path)
+        dim.note = f"{joined}{w.stop} {dim.note}" if dim.note else joined
     return dim
 
 
@@ -124,7 +224,8 @@ def forced_cells(ds: Dataset, dims: Sequence[Dimension], k: int) -> dict[tuple[i
     return ds.linked.forced_tables(dims, k) if ds.linked is not None else None
 
 
-def _grouped(ds: Dataset, column: str, role: str | None, values: Any, policy: Policy) -> tuple[Dimension, Any]:
+def _grouped(ds: Dataset, column: str, role: str | None, values: Any, policy: Policy,
+             w: Words) -> tuple[Dimension, Any]:
     """A dimension of a column's distinct values (trimmed; people named by pseudonyms), and its coder."""
     import numpy as np
     import pandas as pd
@@ -147,16 +248,15 @@ def _grouped(ds: Dataset, column: str, role: str | None, values: Any, policy: Po
         raw = [*merged, MISSING_LABEL]
         merged, key_file = policy.pseudonyms(role or "person", merged, source=f"{_source_name(ds)}:{column}")
         if key_file:
-            note = (f"{column}: people's names are shown as stable pseudonyms ({merged[0] if merged else ''}, ...); "
-                    f"the key is in the server's output folder ({key_file}), for the person running the server")
+            note = w("dimensions.pseudonyms", column=column, example=merged[0] if merged else "", key_file=key_file)
 
     def coder(other: Any) -> Any:
         raw, found = pd.factorize(pd.Series(other).reset_index(drop=True), use_na_sentinel=True)
         table = np.array([index.get(_plain(u).strip(), len(merged)) for u in found] + [len(merged)], dtype="int64")
         return table[np.where(raw >= 0, raw, len(found))]
 
-    return (Dimension(column, codes, [*merged, MISSING_LABEL], note, column=column, key_file=key_file, raw_labels=raw),
-            coder)
+    return (Dimension(column, codes, [*merged, MISSING_LABEL], note, column=column, key_file=key_file, raw_labels=raw,
+                      shown=[*merged, shown(MISSING_LABEL, w)]), coder)
 
 
 def _source_name(ds: Dataset) -> str:
@@ -177,7 +277,7 @@ def _edge(value: float) -> str:
     return f"{float(value):.6g}"
 
 
-def _banded(column: str, numbers: Any, bins: Any) -> tuple[Dimension, Any]:
+def _banded(column: str, numbers: Any, bins: Any, w: Words) -> tuple[Dimension, Any]:
     """Numeric bands — ``bins`` edges (−inf, e0], (e0, e1], …, (ek, inf), or quantile groups — and the coder."""
     import numpy as np
 
@@ -189,7 +289,7 @@ def _banded(column: str, numbers: Any, bins: Any) -> tuple[Dimension, Any]:
         if not 1 <= count <= 50:
             raise InputError(f"bins for {column!r}: ask for 1 to 50 equal groups, not {count}")
         edges = np.unique(np.quantile(finite, np.linspace(0, 1, count + 1))) if len(finite) else np.array([0.0])
-        note = f"{column!r} banded into {count} quantile groups"
+        note = w("dimensions.quantile_bands", column=column, count=count)
         labels = ([f"{_edge(edges[i])}–{_edge(edges[i + 1])}" for i in range(len(edges) - 1)]
                   if len(edges) > 1 else [_edge(edges[0])])
     else:
@@ -216,7 +316,8 @@ def _banded(column: str, numbers: Any, bins: Any) -> tuple[Dimension, Any]:
             codes = np.searchsorted(edges, values, side="left")
         return np.where(np.isfinite(values), codes, len(labels)).astype("int64")
 
-    return Dimension(column, coder(numbers), [*labels, MISSING_LABEL], note, column=column, banded=True), coder
+    return (Dimension(column, coder(numbers), [*labels, MISSING_LABEL], note, column=column, kind="banded",
+                      shown=[*labels, shown(MISSING_LABEL, w)]), coder)
 
 
 def tenure_band_codes(tenure_months: Any, bands: TenureBands = MONTH_BANDS) -> Any:
@@ -247,10 +348,11 @@ def combined_codes(dims: Sequence[Dimension], rows: int) -> np.ndarray:
 
 
 def decode(code: int, dims: Sequence[Dimension]) -> dict[str, str]:
+    """The group of a mixed-radix ``code``: each dimension's label as shown (in the caller's language)."""
     labels: dict[str, str] = {}
     for dim in reversed(dims):
         code, index = divmod(code, len(dim.labels))
-        labels[dim.name] = dim.labels[index]
+        labels[dim.name] = dim.label(index)
     return {d.name: labels[d.name] for d in dims}
 
 
@@ -282,6 +384,7 @@ class Scope:
     selected: list[Any] = field(default_factory=list)  # bool mask over each dimension's labels
     rows: Any = None  # bool mask over the dataset's rows (None: all rows)
     text: str = ""  # the filter in words, e.g. "Department = R&D; Shift in (night, evening)"
+    w: Words | None = None  # the language the filter is described in
 
     @property
     def active(self) -> bool:
@@ -290,29 +393,33 @@ class Scope:
     def describe(self, kept: int, total: int) -> str:
         if not self.active:
             return ""
-        return f"filter: {self.text} ({kept:,} of {total:,} rows in scope)"
+        return (self.w or english())("dimensions.scope", filter=self.text, kept=f"{kept:,}", total=f"{total:,}")
 
 
-def parse_where(ds: Dataset, where: Mapping[str, Any] | None, policy: Policy) -> Scope:
+def parse_where(ds: Dataset, where: Mapping[str, Any] | None, policy: Policy, w: Words | None = None) -> Scope:
     """``{"department": "R&D"}`` or ``{"department": ["R&D", "QA"], "shift": "night"}`` -> a Scope.
 
     Columns by name or role; values matched as the data has them (trimmed; case and full-width forms
-    ignored when that is unambiguous); an unknown value is an error listing close ones."""
+    ignored when that is unambiguous); derived groups (hire_year, hire_quarter), separation kinds on the
+    termination-type column and Likert boxes on a Likert item in either language (see
+    :mod:`retention_mcp.data.vocabulary`); an unknown value is an error listing close ones."""
     import numpy as np
 
+    w = w or english()
     if where is None or where == {}:
-        return Scope()
+        return Scope(w=w)
     if not isinstance(where, Mapping):
         raise InputError('where must be an object like {"department": "R&D"} or {"department": ["R&D", "QA"]}')
     if len(where) > 3:
         raise InputError("where takes at most 3 columns; filter on fewer at a time")
-    scope = Scope(rows=np.ones(ds.rows, dtype=bool))
+    scope = Scope(rows=np.ones(ds.rows, dtype=bool), w=w)
     parts = []
     for name, wanted in where.items():
         if is_tenure_band(str(name)):
-            raise InputError("where cannot filter on tenure_band (it changes over the period); filter on a column")
-        dim = build_dimension(ds, str(name), policy, purpose="a where filter")
-        if dim.labels[-1] == MISSING_LABEL and dim.note and "quantile" in dim.note:
+            raise InputError("where cannot filter on tenure_band (it changes over the period); filter on a column, "
+                             "or pass tenure_band as `by` or as estimate_impact's segment")
+        dim = build_dimension(ds, str(name), policy, purpose="a where filter", w=w)
+        if dim.kind == "banded":
             raise InputError(f"where on {dim.name!r}: it is a number with many values; filter on a column with "
                              "groups, or break down by it with bins")
         values = wanted if isinstance(wanted, list | tuple) else [wanted]
@@ -322,33 +429,72 @@ def parse_where(ds: Dataset, where: Mapping[str, Any] | None, policy: Policy) ->
         chosen = []
         forced = (forced_cells(ds, [dim], policy.floor) or {}).get((0,))
         for value in values:
-            position = _match_label(dim, value)
-            if forced is not None and forced[position]:
-                raise InputError(f"where[{dim.name!r}] = {dim.labels[position]!r} selects a group this linked dataset "
-                                 "keeps hidden: comparing it with the joined file alone would show a small group of "
-                                 "people. Filter on a population column, or analyse that file on its own")
-            mask[position] = True
-            chosen.append(dim.labels[position])
+            for position in match_labels(ds, dim, value):
+                if forced is not None and forced[position]:
+                    raise InputError(f"where[{dim.name!r}] = {dim.labels[position]!r} selects a group this linked "
+                                     "dataset keeps hidden: comparing it with the joined file alone would show a small "
+                                     "group of people. Filter on a population column, or analyse that file on its own")
+                if not mask[position]:
+                    chosen.append(dim.label(position))
+                mask[position] = True
         scope.dims.append(dim)
         scope.selected.append(mask)
         assert dim.codes is not None
         scope.rows &= mask[dim.codes]
-        parts.append(f"{dim.name} = {chosen[0]}" if len(chosen) == 1 else f"{dim.name} in ({', '.join(chosen)})")
-    scope.text = "; ".join(parts)
+        parts.append(w("dimensions.where_one", name=dim.title(w), value=chosen[0]) if len(chosen) == 1 else
+                     w("dimensions.where_many", name=dim.title(w), values=w.enumeration.join(chosen)))
+    scope.text = w.semicolon.join(parts)
     return scope
 
 
-def _match_label(dim: Dimension, value: Any) -> int:
+def match_labels(ds: Dataset, dim: Dimension, value: Any) -> list[int]:
+    """The positions of ``dim``'s labels that ``value`` names: one data value, one derived group in either language,
+    a separation kind (voluntary / 主动离职 ...) on the termination-type column, or a Likert box (favourable / 好评
+    ...) on a Likert item."""
     if isinstance(value, bool) or value is None or isinstance(value, dict | list):
         raise InputError(f"where[{dim.name!r}]: give the value as text or a number, not {value!r}")
     text = _plain(value).strip()
     labels = dim.labels[:-1]  # not "(missing)"
     if text in labels:
-        return labels.index(text)
+        return [labels.index(text)]
     folded = [i for i, label in enumerate(labels) if normalise_word(label) == normalise_word(text)]
     if len(folded) == 1:
-        return folded[0]
+        return folded
+    if dim.kind != "column" or text.strip("()（）") in ("missing", "缺失"):
+        position = match_derived(text, dim.labels)
+        if position is not None:
+            return [position]
+    group = _vocabulary_group(ds, dim, text)
+    if group:
+        return group
     close = close_matches(text, labels)
     hint = f" Close values: {', '.join(repr(c) for c in close)}." if close else ""
     listing = "" if len(labels) > 30 else f" Its values are: {', '.join(labels)}."
     raise InputError(f"where[{dim.name!r}]: no group {text!r} in the data.{hint}{listing}")
+
+
+def _vocabulary_group(ds: Dataset, dim: Dimension, text: str) -> list[int]:
+    """Labels of ``dim`` in a separation kind or a Likert box named by ``text`` (empty when it names none)."""
+    import numpy as np
+    import pandas as pd
+
+    if dim.column is None or dim.codes is None:
+        return []
+    role = ds.roles.role_of(dim.column)
+    if role == "termination_type" and ds.separation is not None:
+        kind = separation_kind(text)
+        if kind in ("voluntary", "involuntary", "other"):
+            from retention_mcp.data.dataset import SEP_INVOLUNTARY, SEP_OTHER, SEP_VOLUNTARY
+
+            wanted = {"voluntary": SEP_VOLUNTARY, "involuntary": SEP_INVOLUNTARY, "other": SEP_OTHER}[kind]
+            hits = np.bincount(dim.codes[ds.separation == wanted], minlength=len(dim.labels))
+            return [int(i) for i in np.flatnonzero(hits[:-1])]
+    box = likert_box(text)
+    if box is not None:
+        from retention_mcp.analysis.drivers import likert_scale
+
+        numbers = pd.to_numeric(pd.Series(dim.labels[:-1]), errors="coerce")
+        scale = likert_scale(dim.column, pd.to_numeric(ds.frame[dim.column], errors="coerce"))
+        if scale is not None and numbers.notna().all():
+            return [i for i, answer in enumerate(numbers) if likert_box_of(float(answer), scale) == box]
+    return []

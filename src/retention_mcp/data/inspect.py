@@ -11,9 +11,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from retention_mcp.data.dataset import NO_DATE, Dataset, day_to_date
+from retention_mcp.data.dataset import NO_DATE, Dataset, day_to_date, shape_text
 from retention_mcp.data.disclosure import Policy
 from retention_mcp.runtime.spec import Evidenced
+from retention_mcp.wording import ResultLanguage, Words, sensitive_caution, words
 
 MAX_LISTED_VALUES = 20
 MAX_COLUMNS = 200
@@ -58,10 +59,13 @@ class DatasetSummary(Evidenced):
     truncated: bool = Field(description="True when more than 200 columns exist and only the first are listed")
     read_as: str = Field("", description="how the file was read: format, encoding, delimiter, sheet and the row "
                          "holding the column names (title rows above it are skipped)")
+    language: ResultLanguage = "en"
 
 
-def inspect_dataset(ds: Dataset, policy: Policy) -> DatasetSummary:
+def inspect_dataset(ds: Dataset, policy: Policy, w: Words | None = None) -> DatasetSummary:
     import pandas as pd
+
+    w = w or words("en")
 
     frame = ds.frame
     infos: list[ColumnInfo] = []
@@ -110,28 +114,30 @@ def inspect_dataset(ds: Dataset, policy: Policy) -> DatasetSummary:
     suggestions.sort(key=lambda c: order.get(ds.roles.role_of(c) or "", len(order)))
     leavers = int(ds.leaver.sum()) if ds.leaver is not None else None
     return DatasetSummary(
-        rows=ds.rows, columns=frame.shape[1], shape=ds.shape or "unknown", shape_source=ds.shape_source,
+        rows=ds.rows, columns=frame.shape[1], shape=ds.shape or "unknown", shape_source=shape_text(ds, w),
         as_of=day_to_date(ds.as_of).isoformat() if ds.as_of is not None else None, leavers=leavers,
         roles=ds.roles.as_dict(), column_info=infos,
-        findings=[QualityFinding(check=f.check, count=f.count, detail=f.detail)
+        findings=[QualityFinding(check=f.check, count=f.count, detail=f.text(w))
                   for f in [*filter(None, [ds.duplicate_id_finding()]), *ds.findings]],
-        suggested_dimensions=suggestions[:15], truncated=frame.shape[1] > MAX_COLUMNS, read_as=read_as(ds.source))
+        suggested_dimensions=suggestions[:15], truncated=frame.shape[1] > MAX_COLUMNS,
+        read_as=read_as(ds.source, w), language=w.language)
 
 
-def read_as(source: object) -> str:
+def read_as(source: object, w: Words | None = None) -> str:
     """'CSV, utf-8, delimiter ',', column names on row 3' from the reader's SourceInfo."""
+    w = w or words("en")
     if source is None or not hasattr(source, "format"):
         return ""
     parts = [str(source.format).upper()]
     if source.encoding:
         parts.append(str(source.encoding))
     if source.delimiter:
-        parts.append(f"delimiter {source.delimiter!r}")
+        parts.append(w("dataset.inspect.delimiter", value=source.delimiter))
     if source.sheet:
-        parts.append(f"sheet {source.sheet!r}")
+        parts.append(w("dataset.inspect.sheet", value=source.sheet))
     if source.header_row:
-        parts.append(f"column names on row {source.header_row}")
-    return ", ".join(parts)
+        parts.append(w("dataset.inspect.header_row", value=source.header_row))
+    return w.comma.join(parts)
 
 
 def _show(value: object) -> str:
@@ -147,37 +153,39 @@ def _range(days) -> list[str] | None:  # type: ignore[no-untyped-def]
     return [day_to_date(int(present.min())).isoformat(), day_to_date(int(present.max())).isoformat()]
 
 
-def summary_markdown(summary: DatasetSummary, max_columns: int = 60) -> str:
-    lines = [f"**{summary.rows:,} rows × {summary.columns} columns**, shape: **{summary.shape}** "
-             f"({summary.shape_source})."]
+def summary_markdown(summary: DatasetSummary, max_columns: int = 60, w: Words | None = None) -> str:
+    w = w or words(summary.language)
+    i = "dataset.inspect"
+    lines = [w(f"{i}.title", rows=f"{summary.rows:,}", columns=summary.columns,
+               shape=w(f"{i}.shapes.{summary.shape}"), source=summary.shape_source)]
     if summary.read_as:
-        lines.append(f"Read as {summary.read_as}.")
+        lines.append(w(f"{i}.read_as", how=summary.read_as))
     if summary.as_of:
-        lines.append(f"Latest date in the file: {summary.as_of}.")
+        lines.append(w(f"{i}.latest", date=summary.as_of))
     if summary.leavers is not None:
-        lines.append(f"Leavers: {summary.leavers:,}.")
-    lines += ["", "| column | type | role | missing | distinct | values |", "|---|---|---|---:|---:|---|"]
+        lines.append(w(f"{i}.leavers", count=f"{summary.leavers:,}"))
+    lines += ["", w(f"{i}.columns"), "|---|---|---|---:|---:|---|"]
     for c in summary.column_info[:max_columns]:
         if c.identifying:
-            shown = "(identifying: not shown)"
+            shown = w(f"{i}.identifying")
         elif c.values is not None:
-            shown = ", ".join(c.values) + (f" (+{c.rare_values_hidden} rare)" if c.rare_values_hidden else "")
+            shown = w.enumeration.join(c.values) + (w(f"{i}.rare", count=c.rare_values_hidden)
+                                                    if c.rare_values_hidden else "")
         elif c.date_range:
-            shown = f"{c.date_range[0]} to {c.date_range[1]}"
+            shown = w(f"{i}.range", start=c.date_range[0], end=c.date_range[1])
         else:
             shown = ""
-        lines.append(f"| {c.name} | {c.type} | {c.role or ''} | {c.missing} | {c.distinct} | {shown} |")
+        lines.append(f"| {c.name} | {w(f'{i}.types.{c.type}')} | {c.role or ''} | {c.missing} | {c.distinct} | "
+                     f"{shown} |")
     if len(summary.column_info) > max_columns:
-        lines.append(f"\n…{len(summary.column_info) - max_columns} more column(s) in the structured content.")
+        lines.append("\n" + w(f"{i}.more_columns", count=len(summary.column_info) - max_columns))
     if summary.findings:
-        lines += ["", "**Data quality**"] + [f"- {f.check}: {f.count} — {f.detail}" for f in summary.findings]
+        lines += ["", w(f"{i}.quality")] + [f"- {f.check}: {f.count} — {f.detail}" for f in summary.findings]
     else:
-        lines += ["", "**Data quality**: no problems found."]
+        lines += ["", w(f"{i}.quality_ok")]
     if summary.suggested_dimensions:
-        lines.append(f"\nSuggested `by` dimensions: {', '.join(summary.suggested_dimensions)}.")
+        lines.append("\n" + w(f"{i}.suggested", dimensions=w.enumeration.join(summary.suggested_dimensions)))
     sensitive = [c.name for c in summary.column_info if c.sensitive]
     if sensitive:
-        from retention_mcp.analysis.wording import sensitive_caution, words
-
-        lines.append("\n" + sensitive_caution(sensitive, words("en")))
+        lines.append("\n" + sensitive_caution(sensitive, w))
     return "\n".join(lines)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from retention_mcp.errors import InputError
 from retention_mcp.settings import Settings, data_folder_problem
+from retention_mcp.wording import ResultLanguage, Words, words
 
 Shape = Literal["hr_event", "hr_snapshot", "call_log", "roster", "unknown"]
 HEADER_BYTES = 64 * 1024
@@ -56,6 +57,7 @@ class DatasetList(BaseModel):
                                       "(dataset_link): several files joined on the employee key")
     truncated: bool = Field(description="True when more files exist than listed")
     notes: list[str] = Field(default_factory=list)
+    language: ResultLanguage = "en"
 
 
 def read_header(path: Path) -> list[str]:
@@ -93,38 +95,42 @@ def read_header(path: Path) -> list[str]:
     return [cell.strip() for cell in next(csv.reader(io.StringIO(lines[0]), delimiter=delimiter))]
 
 
-def detect_shape(headers: list[str], settings: Settings, catalog: Mapping[str, Any]) -> tuple[Shape, str]:
-    """The file's shape from its headers, with the roles that decided it."""
+def detect_shape(headers: list[str], settings: Settings, catalog: Mapping[str, Any],
+                 w: Words | None = None) -> tuple[Shape, str]:
+    """The file's shape from its headers, with the roles that decided it (in ``w``'s language)."""
     from retention_mcp.data.roles import detect_roles, load_roles
 
+    w = w or words("en")
     table = load_roles(settings)
     hr = detect_roles(headers, table, kind="hr")
     if hr.get("hire_date") and hr.get("termination_date"):
-        return "hr_event", f"hire dates ({hr.get('hire_date')}) and termination dates ({hr.get('termination_date')})"
+        return "hr_event", w("listing.shape.hr_event", hire=hr.get("hire_date"), term=hr.get("termination_date"))
     if hr.get("leaver_flag"):
-        return "hr_snapshot", f"a leaver flag ({hr.get('leaver_flag')})"
+        return "hr_snapshot", w("listing.shape.hr_snapshot", flag=hr.get("leaver_flag"))
     calls = detect_roles(headers, table, kind="calls")
     found = [role for role in catalog.get("call_log_roles") or () if calls.get(role)]
     if len(found) >= int(catalog.get("call_log_min_roles", 2)):
-        return "call_log", "call-log columns: " + ", ".join(f"{role} ({calls.get(role)})" for role in found)
+        return "call_log", w("listing.shape.call_log", columns=w.enumeration.join(
+            f"{role}{w.paren(str(calls.get(role)))}" for role in found))
     roster = detect_roles(headers, table, kind="roster")
     needed = list(catalog.get("roster_roles") or ("shift_date", "agent"))
     either = [role for role in catalog.get("roster_any_of") or ("shift", "shift_start") if roster.get(role)]
     if all(roster.get(role) for role in needed) and either:
-        return "roster", "roster columns: " + ", ".join(f"{role} ({roster.get(role)})" for role in [*needed, *either])
+        return "roster", w("listing.shape.roster", columns=w.enumeration.join(
+            f"{role}{w.paren(str(roster.get(role)))}" for role in [*needed, *either]))
     if hr.get("hire_date"):
-        return "unknown", f"hire dates ({hr.get('hire_date')}) but no termination dates or leaver flag"
-    return "unknown", "no hire/termination dates, leaver flag, call-log or roster columns recognised"
+        return "unknown", w("listing.shape.hire_only", hire=hr.get("hire_date"))
+    return "unknown", w("listing.shape.none")
 
 
 def list_data_files(settings: Settings, *, folder: str | None = None,
-                    catalog: Mapping[str, Any] | None = None) -> DatasetList:
+                    catalog: Mapping[str, Any] | None = None, w: Words | None = None) -> DatasetList:
     """Every data file in the allowed folders (or one subfolder of them), newest first within a folder."""
+    w = w or words("en")
     catalog = dict(catalog or {})
     suffixes = tuple(str(s).lower() for s in catalog.get("suffixes") or DEFAULT_SUFFIXES)
     max_files = int(catalog.get("max_files", 500))
     max_depth = int(catalog.get("max_depth", 3))
-    next_tool = dict(catalog.get("next_tool") or {})
     notes: list[str] = []
     if not settings.data_dirs:
         raise InputError("no data folder is configured, so there are no files to list; start the server with "
@@ -172,18 +178,18 @@ def list_data_files(settings: Settings, *, folder: str | None = None,
             if len(files) >= max_files:
                 truncated = True
                 break
-            entry = _describe(path, root, index, settings, catalog, next_tool)
+            entry = _describe(path, root, index, settings, catalog, w)
             if entry is not None:
                 files.append(entry)
     if truncated:
-        notes.append(f"more than {max_files} files: the first {max_files} are listed; pass folder to narrow it down")
+        notes.append(w("listing.truncated", count=max_files))
     if not files:
-        notes.append("no data files (" + ", ".join(suffixes) + ") in the data folders")
-    return DatasetList(folders=len(roots), files=files, truncated=truncated, notes=notes)
+        notes.append(w("listing.no_files", suffixes=", ".join(suffixes)))
+    return DatasetList(folders=len(roots), files=files, truncated=truncated, notes=notes, language=w.language)
 
 
 def _describe(path: Path, root: Path, index: int, settings: Settings, catalog: Mapping[str, Any],
-              next_tool: Mapping[str, str]) -> DataFile | None:
+              w: Words) -> DataFile | None:
     try:
         resolved = path.resolve()
         if not resolved.is_relative_to(root) or not resolved.is_file():
@@ -195,35 +201,33 @@ def _describe(path: Path, root: Path, index: int, settings: Settings, catalog: M
     modified = dt.datetime.fromtimestamp(stat.st_mtime).replace(microsecond=0).isoformat()
     note = None
     if stat.st_size > settings.max_file_bytes:
-        note = f"larger than the {settings.max_file_mb:g} MB limit: the tools will not read it"
+        note = w("listing.too_large", limit=f"{settings.max_file_mb:g}")
     try:
         headers = [h for h in read_header(resolved) if h] if stat.st_size else []
         if not headers:
             raise ValueError("no header")
-        shape, source = detect_shape(headers, settings, catalog)
+        shape, source = detect_shape(headers, settings, catalog, w)
         columns: int | None = len(headers)
     except Exception as exc:  # any unreadable file is listed as unknown, never an error for the listing
-        shape, source, columns = "unknown", "the header row could not be read", None
-        note = note or ("empty file" if not stat.st_size else f"header not readable ({type(exc).__name__})")
+        shape, source, columns = "unknown", w("listing.shape.unreadable"), None
+        note = note or (w("listing.empty") if not stat.st_size else w("listing.unreadable", error=type(exc).__name__))
     return DataFile(path=shown, folder=index + 1, size_bytes=stat.st_size, modified=modified, shape=shape,
-                    shape_source=source, columns=columns, next_tool=str(next_tool.get(shape, "inspect_dataset")),
-                    note=note)
+                    shape_source=source, columns=columns, next_tool=w(f"listing.next_tool.{shape}"), note=note)
 
 
-def listing_markdown(result: DatasetList, max_lines: int = 60) -> str:
-    lines = [f"**{len(result.files)} data file(s)** in {result.folders} data folder(s) (headers read only; no "
-             "contents).", "", "| path | size | modified | shape | columns | read with |",
+def listing_markdown(result: DatasetList, max_lines: int = 60, w: Words | None = None) -> str:
+    w = w or words(result.language)
+    lines = [w("listing.text.title", count=len(result.files), folders=result.folders), "", w("listing.text.columns"),
              "|---|---:|---|---|---:|---|"]
     for f in result.files[:max_lines]:
         size = f"{f.size_bytes / 1e6:.1f} MB" if f.size_bytes >= 1e5 else f"{f.size_bytes / 1e3:.1f} KB"
-        lines.append(f"| {f.path} | {size} | {f.modified} | {f.shape} | "
+        lines.append(f"| {f.path} | {size} | {f.modified} | {w(f'listing.shapes.{f.shape}')} | "
                      f"{f.columns if f.columns is not None else '—'} | {f.next_tool} |")
     if len(result.files) > max_lines:
-        lines.append(f"\n…{len(result.files) - max_lines} more in the structured content.")
+        lines.append("\n" + w("listing.text.more", count=len(result.files) - max_lines))
     if result.linked:
-        lines += ["", "**Linked datasets** (pass the name as `path`):", "", "| path | version | files |",
-                  "|---|---:|---|"]
-        lines += [f"| {d.name} | {d.version} | {', '.join(d.files)} |" for d in result.linked]
+        lines += ["", w("linked.listing"), "", w("linked.listing_columns"), "|---|---:|---|"]
+        lines += [f"| {d.name} | {d.version} | {w.enumeration.join(d.files)} |" for d in result.linked]
     for note in result.notes:
-        lines.append(f"\nNote: {note}")
+        lines.append(f"\n{w('common.note')}{w.colon}{note}")
     return "\n".join(lines)

@@ -32,8 +32,11 @@ def _company_rate(job: Job, evidence_id: str, group: str | None, language: str) 
     from retention_mcp.workspace.evidence import cited_figures
 
     figures, record = cited_figures(job.settings, evidence_id, ("turnover_breakdown",))
+    from retention_mcp.wording import words as words_of
+
+    w = words_of(language)
     words = parse_benchmarks(load_catalog(job.settings, "benchmarks.yaml")).warnings
-    lang = "zh" if language == "zh" else "en"
+    lang = w.language
     separation = str((record.arguments or {}).get("separation_type") or "all")
     if separation == "regretted":
         raise InputError("regretted-leaver rates have no published benchmark; compare the all or voluntary rate")
@@ -45,12 +48,12 @@ def _company_rate(job: Job, evidence_id: str, group: str | None, language: str) 
             known = sorted(k[5:-1] for k in figures if k.startswith("rate["))
             raise InputError(f"evidence {record.id} has no rate for {group!r}; groups: {', '.join(known)}")
         rate = float(figures[key])
-        label = f"{record.id}, {group}"
+        label = w("benchmarks.group_of", id=record.id, group=group)
         if months and float(months) != 12:
             rate = rate * 12 / float(months)
     else:
         rate = float(figures.get("overall_annualised_rate") or figures["overall_rate"])
-        label = f"{record.id}, overall"
+        label = w("benchmarks.overall_of", id=record.id)
     if months and float(months) != 12:
         warnings.append(words["sub_year"][lang].format(months=f"{float(months):g}"))
     if figures.get("period_end") is None:
@@ -81,7 +84,8 @@ def compare_benchmarks(
     from retention_mcp.analysis.benchmarks import benchmark_markdown, compare, parse_benchmarks
     from retention_mcp.catalog import load_catalog
 
-    language = language or job.settings.language
+    w = job.words(language)
+    language = w.language
     if (rate is None) == (evidence_id is None):
         raise InputError("give exactly one of rate (e.g. '29.7%') or evidence_id (a turnover_breakdown result)")
     warnings: list[str] = []
@@ -100,7 +104,7 @@ def compare_benchmarks(
     for item in result.comparisons:
         figures[f"benchmark {item.id}"] = item.annual_value
     return job.output(result, benchmark_markdown(result, language), figures=figures,
-                      definition="annual leavers ÷ average headcount; JOLTS monthly-equivalent rates × 12")
+                      definition=w("benchmarks.definition"))
 
 
 @tool(title="Cost of a leaver", result=LeaverCostResult)
@@ -139,6 +143,7 @@ def cost_per_leaver(
     if (industry or occupation or region) and given:
         raise InputError("industry/occupation/region pick a public wage when there is no pay of your own: leave them "
                          "out when you give a file or average_annual_cost")
+    w = job.words(language)
     notes: list[str] = []
     annual: AnnualCost | None = None
     if path is not None or csv_text is not None:
@@ -153,32 +158,35 @@ def cost_per_leaver(
                              "drop the file and give industry/occupation for a public average wage, or "
                              "average_annual_cost")
         profile = describe_groups(ds, by=[], columns=[pay_column], policy=job.policy, scope=scope,
-                                  pay_period=pay_period, catalog=grounding_catalog(job).get("describe_groups") or {})
+                                  pay_period=pay_period, catalog=grounding_catalog(job).get("describe_groups") or {},
+                                  w=w)
         overall = profile.overall
         if overall.suppressed or overall.average_annual_cost is None:
             raise InputError(f"no annual pay from {pay_column!r}: " + (profile.pay.note if profile.pay else
                              "the group is suppressed") + " (say pay_period='monthly' or 'annual')")
         annual = AnnualCost(value=overall.average_annual_cost, currency=currency.strip()[:12], origin="file",
-                            description=f"mean of {pay_column!r} × {profile.pay.annual_factor:g} "
-                                        f"({profile.pay.period}, {profile.pay.period_source})"
-                                        + (f"; {profile.scope}" if profile.scope else ""),
+                            description=w("leaver_cost.file_mean", column=pay_column,
+                                          factor=f"{profile.pay.annual_factor:g}",
+                                          period=w.option("leaver_cost.period", profile.pay.period),
+                                          source=profile.pay.period_source)
+                                        + (f"{w.semicolon}{profile.scope}" if profile.scope else ""),
                             ci_low=overall.average_annual_cost_ci_low, ci_high=overall.average_annual_cost_ci_high,
                             people=overall.count)
     elif average_annual_cost is not None:
         annual = AnnualCost(value=average_annual_cost, currency=currency.strip()[:12], origin="given",
-                            description="average_annual_cost given")
+                            description=w("leaver_cost.given_basis"))
     elif industry or occupation or region:
         annual = external_wage(load_catalog(job.settings, "wages.yaml"), region=region, industry=industry,
-                               occupation=occupation, ownership=ownership)
+                               occupation=occupation, ownership=ownership, w=w)
     else:
         raise InputError("give a cost basis: a file with pay (path), average_annual_cost, or industry/occupation for "
                          "a public average wage")
-    result = leaver_cost(annual, load_catalog(job.settings, "cost_presets.yaml"), cost_preset, leavers)
+    result = leaver_cost(annual, load_catalog(job.settings, "cost_presets.yaml"), cost_preset, leavers, w=w)
     result.notes = notes + result.notes
     figures: dict[str, Any] = {"average annual cost": annual.value}
     for band in result.bands:
         figures[f"cost per leaver ({band.scenario})"] = band.cost_per_leaver
         if band.total is not None:
             figures[f"cost of leavers ({band.scenario})"] = band.total
-    return job.output(result, leaver_cost_markdown(result, language or job.settings.language), figures=figures,
-                      definition="cost per leaver = replacement-cost multiplier × annual cost per employee")
+    return job.output(result, leaver_cost_markdown(result, w.language), figures=figures,
+                      definition=w("leaver_cost.definition"))

@@ -66,8 +66,8 @@ def dataset_link(
     {"path": "培训.csv", "key": ["姓名", "部门"], "columns": {"培训时长": "sum(培训时长)"}}]}.
     """
     from retention_mcp.analysis.reconcile import file_checks
-    from retention_mcp.analysis.wording import words
     from retention_mcp.data.linked import define, load_linked
+    from retention_mcp.wording import words
 
     definition = define(job.settings, name, files, job.progress)
     # Joined once before it is saved: a definition the files cannot honour is refused, and the counts are real.
@@ -119,7 +119,7 @@ def reconcile_datasets(
     hidden. Example: {"path": "2024Q4", "on": "2024-12-31"}.
     """
     from retention_mcp.analysis.reconcile import reconcile, reconcile_markdown
-    from retention_mcp.analysis.wording import words
+    from retention_mcp.wording import words
 
     ds, _ = job.dataset(path=path)
     language = language or job.settings.language

@@ -11,6 +11,7 @@ from retention_mcp.endpoints.turnover import (
     ColumnMapArg,
     CsvTextArg,
     HeaderRowArg,
+    LanguageArg,
     MinGroupArg,
     PathArg,
     SheetArg,
@@ -48,6 +49,7 @@ def driver_analysis(
     sheet: SheetArg = None,
     header_row: HeaderRowArg = None,
     chart: Annotated[bool, Field(description="Also return a PNG chart of the importances")] = False,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Which factors go with leaving (or with an engagement score), and which to fix first.
 
@@ -62,11 +64,12 @@ def driver_analysis(
     """
     from retention_mcp.analysis.drivers import analyse_drivers, drivers_markdown
 
+    w = job.words(language)
     ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                             column_map=column_map, where=where)
     result = analyse_drivers(ds, outcome, policy=job.policy, scope=scope, drivers=drivers, by=by, method=method,
                              min_group_size=min_group_size, importance_method=importance_method,
-                             favourable_cutoff=favourable_cutoff, settings=job.settings)
+                             favourable_cutoff=favourable_cutoff, settings=job.settings, w=w)
     png = None
     if chart:
         from retention_mcp.report.charts import driver_importance_chart
@@ -74,18 +77,17 @@ def driver_analysis(
         top = result.drivers[:20]
         png = driver_importance_chart([d.driver for d in top], [d.importance_share for d in top],
                                       [d.quadrant for d in top],
-                                      title=f"Drivers of {result.outcome} (R² = {result.r_squared:.3f})")
-    text = drivers_markdown(result)
+                                      title=w("charts.drivers_title_outcome", outcome=result.outcome,
+                                              r2=f"{result.r_squared:.3f}"), language=w.language)
+    text = drivers_markdown(result, w=w)
     if result.outcome_definition:
         text = f"_{result.outcome_definition}_\n\n{text}"
-    text, images = with_chart(text, png, chart)
+    text, images = with_chart(text, png, chart, w=w)
     figures = {"r_squared": result.r_squared, "model_rows": result.n, "rows_in_scope": result.rows_in_scope,
                "coverage": result.coverage,
                **{f"importance_share[{d.driver}]": d.importance_share for d in result.drivers[:20]}}
     if result.enps is not None:
         figures["enps"] = result.enps.enps
     return job.output(result, text, figures=figures, images=images,
-                      definition="OLS with intercept (a linear probability model for a leaver flag) on the rows where "
-                                 "the outcome and every driver are present; coverage = those rows ÷ rows in scope, "
-                                 f"warned below {result.coverage_threshold:.0%} or when a group's levels are kept "
-                                 "unevenly (spread > 20 pp); importance = Shapley share of R²; " + result.quadrant_rule)
+                      definition=w("drivers.definition", threshold=f"{result.coverage_threshold:.0%}",
+                                   rule=result.quadrant_rule))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -14,6 +14,7 @@ from retention_mcp.endpoints.turnover import (
     LanguageArg,
     MinGroupArg,
     PathArg,
+    SeparationArg,
     SheetArg,
     WhereArg,
     by_list,
@@ -31,8 +32,7 @@ def forecast_leavers(
     where: WhereArg = None,
     fit_months: Annotated[int, Field(ge=3, le=60, description="Months of history fitted")] = 12,
     forecast_date: Annotated[str | None, Field(description="Default: the file's latest date")] = None,
-    separation_type: Annotated[Literal["all", "voluntary", "involuntary", "regretted"], Field(
-        description="Which leavers count")] = "all",
+    separation_type: SeparationArg = "all",
     backtest: Annotated[bool, Field(description="Also test on the year before")] = True,
     min_group_size: MinGroupArg = None,
     column_map: ColumnMapArg = None,
@@ -46,12 +46,13 @@ def forecast_leavers(
     """
     from retention_mcp.analysis.forecast import HORIZONS, forecast_markdown, leaver_forecast
 
+    w = job.words(language)
     ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                             column_map=column_map, shape="event", where=where)
     job.progress(0.8, "fitting the hazard and simulating")
     result = leaver_forecast(ds, by=by_list(by), policy=job.policy, scope=scope, min_group_size=min_group_size,
                              horizons=HORIZONS, fit_months=fit_months, forecast_date=forecast_date,
-                             separation_type=separation_type, backtest=backtest)
+                             separation_type=separation_type, backtest=backtest, w=w)
     figures: dict[str, Any] = {"headcount now": result.overall.headcount}
     for row in [result.overall, *result.groups[:20]]:
         if row.headcount is not None:
@@ -65,5 +66,5 @@ def forecast_leavers(
         for check in result.backtest.calibration:
             figures[f"backtest {check.months} mo actual ÷ predicted"] = check.ratio
             figures[f"backtest {check.months} mo calibration p"] = check.p_value
-    text = forecast_markdown(result, language=language or job.settings.language, settings=job.settings)
+    text = forecast_markdown(result, language=w.language, settings=job.settings)
     return job.output(result, text, figures=figures, definition=result.method)

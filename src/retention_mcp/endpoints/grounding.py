@@ -17,8 +17,10 @@ from retention_mcp.endpoints.turnover import (
     ColumnMapArg,
     CsvTextArg,
     HeaderRowArg,
+    LanguageArg,
     MinGroupArg,
     PathArg,
+    SeparationArg,
     ShapeArg,
     SheetArg,
     WhereArg,
@@ -56,6 +58,7 @@ def describe_groups(
     column_map: ColumnMapArg = None,
     sheet: SheetArg = None,
     header_row: HeaderRowArg = None,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Profile each group: people, mean / median / SD / IQR of numbers (pay, tenure, overtime, scores) with 95%
     intervals, top-box favourability of Likert items, shares of categories — each against the rest of the
@@ -67,12 +70,13 @@ def describe_groups(
     from retention_mcp.analysis.profile import describe_groups as profile
     from retention_mcp.analysis.profile import profile_markdown
 
+    w = job.words(language)
     ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                             column_map=column_map, where=where)
     job.progress(0.9, "profiling groups")
     result = profile(ds, by=by_list(by), columns=columns, policy=job.policy, min_group_size=min_group_size,
                      scope=scope, bins=bins, pay_period=pay_period,
-                     catalog=grounding_catalog(job).get("describe_groups") or {})
+                     catalog=grounding_catalog(job).get("describe_groups") or {}, w=w)
     figures: dict[str, Any] = {"people in scope": result.overall.count}
     for profile_row in [result.overall, *result.groups[:20]]:
         if profile_row.average_annual_cost is not None:
@@ -82,8 +86,8 @@ def describe_groups(
                 figures[f"mean {summary.column}: {profile_row.label}"] = summary.mean
             if summary.favourable is not None:
                 figures[f"favourable {summary.column}: {profile_row.label}"] = summary.favourable
-    definition = "; ".join(f"{name}: {text}" for name, text in result.definitions.items())
-    return job.output(result, profile_markdown(result), figures=figures, definition=definition)
+    definition = w.semicolon.join(f"{name}{w.colon}{text}" for name, text in result.definitions.items())
+    return job.output(result, profile_markdown(result, w=w), figures=figures, definition=definition)
 
 
 @tool(title="Estimate an initiative's impact", result=ImpactResult)
@@ -108,13 +112,13 @@ def estimate_impact(
     period_end: Annotated[str | None, Field(description="Event data: last day (default: latest date)")] = None,
     denominator: Annotated[Literal["average", "begin_end", "start"], Field(
         description="Event data headcount, as turnover_breakdown")] = "average",
-    separation_type: Annotated[Literal["all", "voluntary", "involuntary", "regretted"], Field(
-        description="Which leavers count")] = "all",
+    separation_type: SeparationArg = "all",
     min_group_size: MinGroupArg = None,
     column_map: ColumnMapArg = None,
     shape: ShapeArg = None,
     sheet: SheetArg = None,
     header_row: HeaderRowArg = None,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Expected effect of an initiative stated as a change in the data: the segment's turnover moves to a
     reference group's rate, or falls by a fraction. Returns leavers avoided per year, the new overall rate and
@@ -148,19 +152,20 @@ def estimate_impact(
         from retention_mcp.endpoints.workforce import parse_rate_argument
 
         reduction = parse_rate_argument("reduction", reduction)
+    w = job.words(language)
     ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                             column_map=column_map, shape=shape,
                             where=where)
     job.progress(0.9, "estimating impact")
     result = impact(ds, segment=segment, reference=reference, reduction=reduction, policy=job.policy, scope=scope,
                     min_group_size=min_group_size, period_start=period_start, period_end=period_end,
-                    denominator=denominator, separation_type=separation_type)
+                    denominator=denominator, separation_type=separation_type, w=w)
     if entry is not None:
         from retention_mcp.analysis.initiatives import initiative_used
 
         result.initiative = initiative_used(entry, raw or {}, avoided_base=result.avoided_leavers,
                                             current_rate=result.current_overall_rate,
-                                            new_rate_base=result.new_overall_rate)
+                                            new_rate_base=result.new_overall_rate, language=w.language)
     figures = {"avoided leavers per year": result.avoided_leavers, "current overall rate": result.current_overall_rate,
                "new overall rate": result.new_overall_rate, "headcount": result.calculate_roi_inputs.headcount,
                "segment rate": result.segment.rate, "impact fraction": result.impact_fraction, "PAF": result.paf}
@@ -170,8 +175,8 @@ def estimate_impact(
         for scenario in result.initiative.scenarios:
             figures[f"avoided leavers per year ({scenario.scenario})"] = scenario.avoided_leavers
             figures[f"new overall rate ({scenario.scenario})"] = scenario.new_overall_rate
-    return job.output(result, impact_markdown(result), figures=figures,
-                      definition=f"{result.definition.formula}; {result.method}")
+    return job.output(result, impact_markdown(result, w=w), figures=figures,
+                      definition=f"{result.definition.formula}{w.semicolon}{result.method}")
 
 
 @tool(title="Call-log profile (staffing and KPI baselines)", result=CallProfile)
@@ -186,6 +191,7 @@ def call_log_profile(
     column_map: ColumnMapArg = None,
     sheet: SheetArg = None,
     header_row: HeaderRowArg = None,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Profile a call log (one row per call): arrivals per interval by weekday and time of day (mean calls over
     the days observed), the peak intervals, answer rate, service level within answer_within_seconds (of answered
@@ -196,12 +202,13 @@ def call_log_profile(
     from retention_mcp.analysis.calls import call_log_profile as profile
     from retention_mcp.analysis.calls import call_profile_markdown
 
+    w = job.words(language)
     ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                             column_map=column_map, kind="calls",
                             where=where)
     job.progress(0.9, "profiling calls")
     result = profile(ds, scope=scope, interval_minutes=interval_minutes, answer_within_seconds=answer_within_seconds,
-                     catalog=grounding_catalog(job).get("call_log") or {})
+                     catalog=grounding_catalog(job).get("call_log") or {}, w=w)
     figures: dict[str, Any] = {"calls": result.calls_offered, "answer rate": result.answer_rate,
                                "service level (answered)": result.service_level_answered,
                                "service level (offered)": result.service_level_offered,
@@ -209,7 +216,8 @@ def call_log_profile(
                                "CSAT mean": result.csat_mean}
     if result.erlang_inputs is not None:
         figures["peak calls per interval"] = result.erlang_inputs.calls
-    return job.output(result, call_profile_markdown(result), figures=figures, definition=" ".join(result.definitions))
+    return job.output(result, call_profile_markdown(result, w=w), figures=figures,
+                      definition=("" if w.zh else " ").join(result.definitions))
 
 
 @tool(title="List data files", result=DatasetList, evidence=False)
@@ -217,6 +225,7 @@ def list_datasets(
     job: Job,
     folder: Annotated[str | None, Field(description="Only this subfolder of the data folders, e.g. 'exports/2025'")]
     = None,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """The files in the server's data folders: name (the `path` other tools take), size, modified time, and
     the shape detected from the header row alone — hr_event (hire/termination dates), hr_snapshot (a leaver flag),
@@ -227,11 +236,13 @@ def list_datasets(
     from retention_mcp.data.listing import LinkedEntry, list_data_files, listing_markdown
     from retention_mcp.workspace.engine import workspace_exists
 
-    result = list_data_files(job.settings, folder=folder, catalog=grounding_catalog(job).get("list_datasets") or {})
+    w = job.words(language)
+    result = list_data_files(job.settings, folder=folder, catalog=grounding_catalog(job).get("list_datasets") or {},
+                             w=w)
     saved = job.workspace().list_datasets() if workspace_exists(job.settings) else []  # creates no database
     result.linked = [LinkedEntry(name=d.name, version=d.version, files=[f["path"] for f in d.definition["files"]],
                                  saved_by=d.author, saved_at=d.created_at.isoformat()) for d in saved]
-    return job.output(result, listing_markdown(result))
+    return job.output(result, listing_markdown(result, w=w))
 
 
 # -- completions from the data

@@ -10,7 +10,15 @@ from retention_mcp.analysis.kpi_build import BuildResult, KpiItem
 from retention_mcp.analysis.kpi_catalog import KpiCatalog, KpiSearchResult
 from retention_mcp.analysis.kpi_score import ScoreResult
 from retention_mcp.analysis.scorecard import ScorecardResult
-from retention_mcp.endpoints.turnover import CsvTextArg, HeaderRowArg, PathArg, SheetArg, WhereArg, with_chart
+from retention_mcp.endpoints.turnover import (
+    CsvTextArg,
+    HeaderRowArg,
+    LanguageArg,
+    PathArg,
+    SheetArg,
+    WhereArg,
+    with_chart,
+)
 from retention_mcp.runtime import ToolOutput, resource, tool
 from retention_mcp.runtime.job import Job
 from retention_mcp.settings import Settings
@@ -36,6 +44,7 @@ def find_kpis(
     perspective: Annotated[str | None, Field(description="BSC perspective: financial, customer, internal_process, "
                                                          "learning_growth")] = None,
     limit: Annotated[int, Field(description="most matches to return", ge=1, le=100)] = 10,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Search the KPI catalog (62 KPIs: retention, call center, R&D/DORA, sales, HR operations).
 
@@ -46,8 +55,9 @@ def find_kpis(
     from retention_mcp.analysis.kpi_catalog import find_kpis as search
     from retention_mcp.analysis.kpi_catalog import find_kpis_text
 
-    result = search(catalog(job), query, domain, perspective, limit)
-    return job.output(result, find_kpis_text(result))
+    w = job.words(language)
+    result = search(catalog(job), query, domain, perspective, limit, w)
+    return job.output(result, find_kpis_text(result, w))
 
 
 @tool(title="Build and check a KPI set", result=BuildResult)
@@ -66,6 +76,7 @@ def build_kpis(
     = None,
     max_relative_change: Annotated[float, Field(description="flag targets whose |target - baseline| / |baseline| "
                                                             "exceeds this (0.5 = 50%)", gt=0, le=100)] = 0.5,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Complete and check a KPI set a manager can adopt.
 
@@ -79,10 +90,10 @@ def build_kpis(
     """
     from retention_mcp.analysis.kpi_build import build_kpi_set, build_text
 
-    result = build_kpi_set(catalog(job), items, framework, profile, deadline, max_relative_change)
+    w = job.words(language)
+    result = build_kpi_set(catalog(job), items, framework, profile, deadline, max_relative_change, w=w)
     figures = {f"target[{k.id or k.name}]": k.target for k in result.kpis[:50]}
-    return job.output(result, build_text(result), figures=figures,
-                      definition="KPI definitions and target bands from the KPI catalog")
+    return job.output(result, build_text(result, w), figures=figures, definition=w("kpi.build_definition"))
 
 
 @tool(title="Score KPIs against actuals", result=ScoreResult)
@@ -96,6 +107,7 @@ def score_kpis(
     thresholds: Annotated[dict[str, float | str] | None, Field(
         description="lower bounds of the colours, default {'green': 1.0, 'yellow': 0.8, 'orange': 0.5}")] = None,
     chart: Annotated[bool, Field(description="Also return a PNG scorecard (capped achievement per KPI)")] = False,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Score a KPI set against actuals: achievement, weighted score and four-colour status.
 
@@ -108,22 +120,21 @@ def score_kpis(
     """
     from retention_mcp.analysis.kpi_score import score_kpi_set, score_text
 
-    result = score_kpi_set(catalog(job), kpis, actuals, cap, thresholds)
+    w = job.words(language)
+    result = score_kpi_set(catalog(job), kpis, actuals, cap, thresholds, w=w)
     png = None
     scored = [k for k in result.kpis if k.achievement_capped is not None]
     if chart and scored:
         from retention_mcp.report.charts import kpi_scorecard_chart
 
-        title = "KPI scorecard" + (f" — weighted score {result.weighted_score * 100:.1f}%"
-                                   if result.weighted_score is not None else "")
+        title = (w("charts.kpi_title_score", score=f"{result.weighted_score * 100:.1f}%")
+                 if result.weighted_score is not None else w("charts.kpi_title"))
         png = kpi_scorecard_chart([k.name for k in scored], [k.achievement_capped for k in scored],
-                                  [k.status for k in scored], title=title)
-    text, images = with_chart(score_text(result), png, chart,
-                              "no KPI could be scored (each needs an actual and a target unlike its baseline).")
+                                  [k.status for k in scored], title=title, language=w.language)
+    text, images = with_chart(score_text(result, w), png, chart, w("charts.no_kpi_scored"), w)
     figures: dict[str, Any] = {"weighted_score": result.weighted_score,
                                **{f"achievement[{k.id or k.name}]": k.achievement_capped for k in result.kpis[:50]}}
-    return job.output(result, text, figures=figures, images=images,
-                      definition="achievement = (actual − baseline) ÷ (target − baseline), capped")
+    return job.output(result, text, figures=figures, images=images, definition=w("kpi.score.definition"))
 
 
 @tool(title="Agent scorecard (CSAT-linked)", result=ScorecardResult)
@@ -146,6 +157,7 @@ def agent_scorecard(
     where: WhereArg = None,
     sheet: SheetArg = None,
     header_row: HeaderRowArg = None,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Call-center agent scorecard linked to customer satisfaction.
 
@@ -161,18 +173,19 @@ def agent_scorecard(
     from retention_mcp.analysis.scorecard import build_scorecard, scorecard_text
     from retention_mcp.catalog import load_catalog
 
+    w = job.words(language)
     mapping = dict(column_map or {})
     if agent_column:
         mapping["agent"] = agent_column
     ds, scope_note = job.dataset_in_scope(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                                           column_map=mapping, kind="calls", where=where)
     result = build_scorecard(ds, policy=job.policy, catalog=load_catalog(job.settings, "call_center.yaml")["scorecard"],
-                             weights=weights, min_contacts=min_contacts, input_shape=input_shape)
+                             weights=weights, min_contacts=min_contacts, input_shape=input_shape, w=w)
     if scope_note:
         result.notes.insert(0, scope_note)
     figures: dict[str, Any] = {f"score[{a.agent}]": a.total_score for a in result.agents[:50]}
     figures.update({f"agents_differ_p[{t.metric}]": t.p_value for t in result.metric_tests})
-    return job.output(result, scorecard_text(result), figures=figures, definition=result.method)
+    return job.output(result, scorecard_text(result, w), figures=figures, definition=result.method)
 
 
 @resource("retention://kpi-catalog", name="kpi_catalog_resource", mime_type="application/json", title="KPI catalog",

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from retention_mcp.endpoints.turnover import LanguageArg
 from retention_mcp.errors import InputError
 from retention_mcp.report.export import ExportResult, Section
 from retention_mcp.runtime import WRITES_OUTPUT, ToolOutput, tool
@@ -29,6 +30,7 @@ def export_report(
     filename: Annotated[str | None, Field(description="Plain file name (no folders); default from the title")]
     = None,
     overwrite: Annotated[bool, Field(description="Replace an existing file of that name")] = False,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Write a retention plan or analysis as a file people circulate: Word, HTML, Excel or Markdown.
 
@@ -42,17 +44,18 @@ def export_report(
     from retention_mcp.report.export import export_report as write_report
 
     settings = job.settings
+    w = job.words(language)
     try:
         result = write_report(settings, title, markdown=markdown, sections=sections, fmt=format, filename=filename,
-                              overwrite=overwrite)
+                              overwrite=overwrite, language=w.language)
     except PermissionError:
         raise InputError(f"cannot write into the output folder {settings.output_dir}: permission denied; start the "
                          "server with --output-dir pointing at a writable folder") from None
-    text = (f"Wrote **{result.filename}** ({result.format}, {result.size_bytes:,} bytes) to {result.path}: "
-            f"{result.headings} headings, {result.tables} tables, {result.images} images"
-            + (" (replaced the previous file)." if result.overwritten else "."))
+    text = w("export.wrote", file=result.filename, format=result.format, size=f"{result.size_bytes:,}",
+             path=result.path, headings=result.headings, tables=result.tables, images=result.images,
+             replaced=w("export.replaced") if result.overwritten else w("export.done"))
     if result.extra_files:
-        text += " Chart files beside it: " + ", ".join(result.extra_files) + "."
+        text += w("export.charts_beside", files=w.enumeration.join(result.extra_files))
     if result.truncated:
         text += f"\n\n**{result.truncation_note}**"
     return job.output(result, text, files=[result.filename, *result.extra_files])

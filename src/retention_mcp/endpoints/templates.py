@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from retention_mcp.endpoints.turnover import LanguageArg
 from retention_mcp.library import load_library
 from retention_mcp.runtime import ToolOutput, resource, tool
 from retention_mcp.runtime.job import Job
 from retention_mcp.settings import Settings
 from retention_mcp.templates import Library, Template, render_template
+
+if TYPE_CHECKING:
+    from retention_mcp.wording import Words
 
 
 class ArgumentInfo(BaseModel):
@@ -53,6 +57,8 @@ class RenderedTemplate(BaseModel):
 
 
 def describe(library: Library, name: str, preferred_language: str) -> TemplateInfo:
+    from retention_mcp.templates import argument_description
+
     template = library.primary(name, preferred_language)
     return TemplateInfo(
         name=name,
@@ -62,18 +68,22 @@ def describe(library: Library, name: str, preferred_language: str) -> TemplateIn
         tags=list(template.tags),
         languages=sorted(library.templates[name]),
         origin=template.origin,
-        arguments=[ArgumentInfo(name=a.name, description=a.description, required=a.required, type=a.type,
-                                default=a.default, choices=list(a.choices)) for a in template.arguments],
+        arguments=[ArgumentInfo(name=a.name, description=argument_description(a, template.language),
+                                required=a.required, type=a.type, default=a.default, choices=list(a.choices))
+                   for a in template.arguments],
     )
 
 
-def list_templates_text(listing: TemplateList) -> str:
-    lines = ["| template | title | languages | arguments (* required) |", "|---|---|---|---|"]
+def list_templates_text(listing: TemplateList, w: Words | None = None) -> str:
+    from retention_mcp.wording import words
+
+    w = w or words("en")
+    lines = [w("templates.list.columns"), "|---|---|---|---|"]
     for info in listing.templates:
         args = ", ".join(a.name + ("*" if a.required else "") for a in info.arguments)
         lines.append(f"| `{info.name}` | {info.title} | {', '.join(info.languages)} | {args} |")
     for broken in listing.broken:
-        lines.append(f"\n**Not loaded** ({broken.origin}) {broken.file}: {broken.error}")
+        lines.append("\n" + w("templates.list.broken", origin=broken.origin, file=broken.file, error=broken.error))
     return "\n".join(lines)
 
 
@@ -84,7 +94,10 @@ def render_prompt(*, settings: Settings, progress: Callable[[float, str], None],
 
 
 @tool(title="List prompt templates", result=TemplateList, evidence=False)
-def list_templates(job: Job) -> ToolOutput:
+def list_templates(
+    job: Job,
+    language: LanguageArg = None,
+) -> ToolOutput:
     """List the prompt templates of the retention library (bundled plus the team's own).
 
     Use this when the client does not show MCP prompts, or to see which arguments a template
@@ -92,12 +105,13 @@ def list_templates(job: Job) -> ToolOutput:
     `broken` with the reason.
     """
     settings = job.settings
+    w = job.words(language)
     current = load_library(settings)
     listing = TemplateList(
-        templates=[describe(current, name, settings.language) for name in current.names()],
+        templates=[describe(current, name, w.language) for name in current.names()],
         broken=[BrokenTemplateInfo(file=b.path.name, origin=b.origin, error=b.error) for b in current.broken],
     )
-    return job.output(listing, list_templates_text(listing))
+    return job.output(listing, list_templates_text(listing, w))
 
 
 @tool(title="Render a prompt template", result=RenderedTemplate, evidence=False, name="render_template")
@@ -107,8 +121,7 @@ def render_template_tool(
     arguments: Annotated[dict[str, str] | None, Field(
         description="template arguments as strings, e.g. {'turnover_rate': '17.8%', 'satisfaction_score': '62'}"
     )] = None,
-    language: Annotated[Literal["en", "zh"] | None, Field(
-        description="'en' or 'zh'; default: the server's default language")] = None,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Render a retention prompt template with arguments and return the finished prompt text.
 
@@ -118,7 +131,7 @@ def render_template_tool(
     Example: name='retention_strategy', language='zh', arguments={'company_info': '...', ...}.
     """
     settings = job.settings
-    template = load_library(settings).get(name, language or settings.language)
+    template = load_library(settings).get(name, job.words(language).language)
     text = render_template(template, arguments or {})
     rendered = RenderedTemplate(name=name, language=template.language, title=template.title, text=text)
     return job.output(rendered, text)

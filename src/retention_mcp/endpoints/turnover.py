@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from retention_mcp.analysis.survival import CurveResult
 from retention_mcp.analysis.turnover import BreakdownResult
@@ -17,6 +17,7 @@ from retention_mcp.runtime import ToolOutput, resource, tool
 from retention_mcp.runtime.job import Job
 from retention_mcp.settings import Settings
 from retention_mcp.views import tool_meta
+from retention_mcp.wording import Words
 
 PathArg = Annotated[str | None, Field(description="CSV/XLSX/Parquet file in the data folder (list_datasets), or "
                                       "csv_text")]
@@ -38,8 +39,23 @@ BinsArg = Annotated[dict[str, list[float] | int] | None, Field(
     description="Bands for numeric `by` columns: {column: [edges]} or {column: n equal groups} (default 5)")]
 MinGroupArg = Annotated[int | None, Field(ge=1, le=1000, description="Suppress groups smaller than this "
                                           "(at least the server's minimum, 5 by default)")]
-LanguageArg = Annotated[Literal["en", "zh"] | None, Field(
-    description="Language of the text table and definitions: 'en' or 'zh' (中文). Default: the server's language")]
+#: The language of every text a tool writes; None = the server's --language (a plan's own, for plan tools). No
+#: description and no null in the schema: the name and its two values say it, and 30 tools carry it in every
+#: client's tools/list (leaving it out is how a caller gets the default).
+LanguageArg = Annotated[Literal["en", "zh"] | None, WithJsonSchema({"type": "string", "enum": ["en", "zh"]})]
+def _separation_code(value: object) -> object:
+    """A separation kind named in either language (主动离职 …) as its code; anything else as given, for the
+    schema's check to refuse with the valid values."""
+    from retention_mcp.data.vocabulary import separation_kind
+
+    kind = separation_kind(value) if isinstance(value, str) else None
+    return kind if kind not in (None, "other") else value
+
+
+#: Which leavers count. The schema lists the codes; the Chinese words a tool prints (全部离职, 主动离职, 被动离职,
+#: 惋惜离职) are accepted too, without growing every client's tools/list.
+SeparationArg = Annotated[Literal["all", "voluntary", "involuntary", "regretted"], BeforeValidator(_separation_code),
+                          Field(description="Which leavers count")]
 
 #: Most groups drawn in a turnover chart (the highest rates: rows come sorted by rate).
 CHART_MAX_GROUPS = 25
@@ -55,8 +71,9 @@ def by_list(by: list[str] | str | None) -> list[str]:
     return [str(b) for b in by]
 
 
-def turnover_chart(result: BreakdownResult) -> bytes | None:
-    """The rates by group with their intervals and the overall line; None when nothing can be drawn.
+def turnover_chart(result: BreakdownResult, w: Words) -> bytes | None:
+    """The rates by group with their intervals and the overall line, labelled from the result's own definition
+    (the period and the interval it states); None when nothing can be drawn.
 
     Suppressed groups are never drawn (their rates are hidden)."""
     from retention_mcp.report.charts import turnover_by_group_chart
@@ -67,16 +84,18 @@ def turnover_chart(result: BreakdownResult) -> bytes | None:
     if not shown:
         return None
     months = result.definition.months
-    xlabel = (f"Turnover rate over {months:g} months (95% interval)" if months else "Turnover rate (95% interval)")
-    title = "Turnover by " + " × ".join(result.by) if result.by else "Turnover"
+    xlabel = (w("charts.turnover_axis_event", months=f"{months:g}") if result.definition.shape == "event"
+              else w("charts.turnover_axis_snapshot"))
+    by = " × ".join(w.option("vocabulary.dimension", b) for b in result.by)
+    title = w("charts.turnover_title_by", by=by) if result.by else w("charts.turnover_title_all")
     if len(shown) < sum(1 for r in result.rows if not r.suppressed):
-        title += f" (top {len(shown)})"
+        title += w("charts.top_groups", count=len(shown))
     return turnover_by_group_chart([r.label for r in shown], [r.rate for r in shown], [r.ci_low for r in shown],
                                    [r.ci_high for r in shown], overall=result.overall.rate, title=title,
-                                   xlabel=xlabel)
+                                   xlabel=xlabel, language=w.language)
 
 
-def retention_chart(result: CurveResult) -> bytes | None:
+def retention_chart(result: CurveResult, w: Words) -> bytes | None:
     """The Kaplan–Meier curves (overall + groups not suppressed); None when nothing can be drawn."""
     from retention_mcp.report.charts import retention_curves_chart
 
@@ -86,12 +105,16 @@ def retention_chart(result: CurveResult) -> bytes | None:
             series[group.label] = group.curve
     if not series:
         return None
-    time_label = {"days": "Days since hire", "months": "Months since hire", "years": "Years since hire"}[result.unit]
-    title = "Retention (Kaplan–Meier)" + (" by " + " × ".join(result.by) if result.by else "")
-    return retention_curves_chart(series, title=title, time_label=time_label)
+    estimator = result.definition.estimator_name or result.definition.estimator
+    by = " × ".join(w.option("vocabulary.dimension", b) for b in result.by)
+    title = (w("charts.retention_title_by", estimator=estimator, by=by) if result.by
+             else w("charts.retention_title_all", estimator=estimator))
+    return retention_curves_chart(series, title=title, time_label=w(f"charts.since_hire.{result.unit}"),
+                                  language=w.language)
 
 
-def with_chart(text: str, png: bytes | None, asked: bool, why_not: str = "") -> tuple[str, list[tuple[bytes, str]]]:
+def with_chart(text: str, png: bytes | None, asked: bool, why_not: str = "",
+               w: Words | None = None) -> tuple[str, list[tuple[bytes, str]]]:
     """The text and image list of a result that may carry a chart (with a note when Chinese labels would
     show as boxes because no CJK font is installed)."""
     if png is not None:
@@ -101,7 +124,7 @@ def with_chart(text: str, png: bytes | None, asked: bool, why_not: str = "") -> 
             text += f"\n\n{note}"
         return text, [(png, "image/png")]
     if asked:
-        text += f"\n\nNo chart: {why_not}"
+        text += "\n\n" + (w("charts.no_chart", why=why_not) if w is not None else f"No chart: {why_not}")
     return text, []
 
 
@@ -114,6 +137,7 @@ def inspect_dataset(
     header_row: HeaderRowArg = None,
     column_map: ColumnMapArg = None,
     shape: ShapeArg = None,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Look at an HR file before analysing it: rows and columns, each column's type, detected role (hire date,
     department, leaver flag...), missing values, event data (hire/termination dates) or snapshot (a leaver
@@ -126,12 +150,13 @@ def inspect_dataset(
     from retention_mcp.data.inspect import inspect_dataset as summarise
     from retention_mcp.data.inspect import summary_markdown
 
+    w = job.words(language)
     ds, _ = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                         column_map=column_map, shape=shape)
-    summary = summarise(ds, job.policy)
-    return job.output(summary, summary_markdown(summary),
+    summary = summarise(ds, job.policy, w)
+    return job.output(summary, summary_markdown(summary, w=w),
                       figures={"rows": summary.rows, "columns": summary.columns, "leavers": summary.leavers},
-                      definition=f"shape: {summary.shape} ({summary.shape_source})")
+                      definition=f"{w('dataset.inspect.shapes.' + summary.shape)}{w.paren(summary.shape_source)}")
 
 
 @tool(title="Turnover breakdown", result=BreakdownResult, meta=tool_meta("turnover_breakdown"))
@@ -148,8 +173,7 @@ def turnover_breakdown(
     denominator: Annotated[Literal["average", "begin_end", "start"], Field(
         description="Event data headcount: 'average' = mean of month-end headcounts (SHRM, default), "
                     "'begin_end' = (first day + last day) ÷ 2, 'start' = first day")] = "average",
-    separation_type: Annotated[Literal["all", "voluntary", "involuntary", "regretted"], Field(
-        description="Which leavers count (voluntary/involuntary need a termination-type column)")] = "all",
+    separation_type: SeparationArg = "all",
     min_group_size: MinGroupArg = None,
     bins: BinsArg = None,
     column_map: ColumnMapArg = None,
@@ -176,17 +200,16 @@ def turnover_breakdown(
     from retention_mcp.analysis.turnover import breakdown_markdown
     from retention_mcp.analysis.turnover import turnover_breakdown as breakdown
 
+    w = job.words(language)
     ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                             column_map=column_map, shape=shape,
                             where=where)
     job.progress(0.9, "computing turnover")
     result = breakdown(ds, by=by_list(by), period_start=period_start, period_end=period_end,
                        denominator=denominator, separation_type=separation_type, policy=job.policy,
-                       min_group_size=min_group_size, scope=scope, bins=bins, max_rows=max_rows)
-    text, images = with_chart(breakdown_markdown(result, language=language or job.settings.language,
-                                                 settings=job.settings),
-                              turnover_chart(result) if chart else None, chart,
-                              "every group is suppressed, so there is no rate to draw.")
+                       min_group_size=min_group_size, scope=scope, bins=bins, max_rows=max_rows, w=w)
+    text, images = with_chart(breakdown_markdown(result, w=w), turnover_chart(result, w) if chart else None, chart,
+                              w("charts.no_chart_suppressed"), w)
     figures: dict[str, Any] = {"overall_rate": result.overall.rate, "overall_leavers": result.overall.leavers,
                                "overall_headcount": result.overall.headcount}
     if result.overall.annualised_rate is not None and result.definition.months != 12:
@@ -198,9 +221,11 @@ def turnover_breakdown(
         if not row.suppressed:
             figures[f"rate[{row.label}]"] = row.rate
     d = result.definition
-    definition = f"{d.formula}; {d.denominator_definition}; interval: {d.interval}; significant: {d.significance}"
+    definition = w.semicolon.join([d.formula, d.denominator_definition,
+                                   w("turnover.definition_interval", interval=d.interval),
+                                   w("turnover.definition_significant", significance=d.significance)])
     if d.separation_classes:
-        definition += f"; leaver types: {d.separation_classes}"
+        definition += w.semicolon + w("turnover.classification", definition=d.separation_classes)
     return job.output(result, text, figures=figures, images=images, definition=definition)
 
 
@@ -237,22 +262,21 @@ def retention_curve(
     from retention_mcp.analysis.survival import MAX_CURVE_POINTS, curve_markdown
     from retention_mcp.analysis.survival import retention_curve as curves
 
+    w = job.words(language)
     ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                             column_map=column_map, where=where)
     job.progress(0.9, "computing retention curves")
     # Step points for the chart and for the view (sent to clients that render views, in _meta); the structured
     # content carries them only when a chart was asked for.
     result = curves(ds, by=by_list(by), policy=job.policy, min_group_size=min_group_size, scope=scope, bins=bins,
-                    time_points=time_points, curve_points=MAX_CURVE_POINTS)
+                    time_points=time_points, curve_points=MAX_CURVE_POINTS, w=w)
     drawn = [result.overall, *[g for g in result.groups if not g.suppressed][:CHART_MAX_CURVES]]
     view = {"curves": {g.label: g.curve for g in drawn if not g.suppressed and g.curve}}
     if not chart:
         for group in [result.overall, *result.groups]:
             group.curve = None
-    text, images = with_chart(curve_markdown(result, language=language or job.settings.language,
-                                             settings=job.settings),
-                              retention_chart(result) if chart else None, chart,
-                              "every group is suppressed, so there is no curve to draw.")
+    text, images = with_chart(curve_markdown(result, w=w), retention_chart(result, w) if chart else None, chart,
+                              w("charts.no_curve_suppressed"), w)
     figures: dict[str, Any] = {"overall_early_attrition": result.overall.early_attrition,
                                "overall_median_tenure": result.overall.median_tenure, "time_unit": result.unit,
                                "logrank_p": result.logrank_p}
@@ -260,7 +284,8 @@ def retention_curve(
         figures[f"retention[{point.time:g} {result.unit}]"] = point.retention
     d = result.definition
     output = job.output(result, text, figures=figures, images=images,
-                        definition=f"{d.estimator}; {d.source}; {d.censoring}; early attrition: {d.early_attrition}")
+                        definition=w.semicolon.join([d.estimator, d.source, d.censoring,
+                                                     w("retention.early_definition", definition=d.early_attrition)]))
     output.view = view
     return output
 

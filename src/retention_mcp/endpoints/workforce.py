@@ -12,7 +12,15 @@ from retention_mcp.analysis.fairness import FairnessResult
 from retention_mcp.analysis.icc import CalibrationResult
 from retention_mcp.analysis.roi import RoiResult
 from retention_mcp.analysis.workforce import HiringForecast
-from retention_mcp.endpoints.turnover import CsvTextArg, HeaderRowArg, PathArg, SheetArg, WhereArg, with_chart
+from retention_mcp.endpoints.turnover import (
+    CsvTextArg,
+    HeaderRowArg,
+    LanguageArg,
+    PathArg,
+    SheetArg,
+    WhereArg,
+    with_chart,
+)
 from retention_mcp.errors import InputError
 from retention_mcp.runtime import ToolOutput, tool
 from retention_mcp.runtime.job import Job
@@ -68,6 +76,7 @@ def calculate_roi(
     discount_rate: Annotated[Rate, Field(description=f"annual discount rate for NPV; {RATE_HINT}")] = 0.08,
     currency: Annotated[str, Field(description="currency label for the text, e.g. 'CNY' or 'USD'")] = "",
     chart: Annotated[bool, Field(description="Also return a PNG of the low/base/high scenarios")] = False,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Put a defensible number on a retention program: ROI, benefit/cost ratio, payback, NPV, scenarios.
 
@@ -84,15 +93,17 @@ def calculate_roi(
     from retention_mcp.analysis import roi
     from retention_mcp.catalog import load_catalog
 
+    w = job.words(language)
     band = None
-    source = "given"
+    source = w("roi.source_given")
     if cost_preset is not None and cost_preset.strip():
         try:
             presets = load_catalog(job.settings, "cost_presets.yaml")
         except FileNotFoundError as exc:
             raise InputError(f"{exc}; pass replacement_cost_multiplier instead (e.g. 0.4)") from None
         key, band = roi.preset_band(presets, cost_preset)
-        source = f"preset {key}" if replacement_cost_multiplier is None else f"given (scenario band: preset {key})"
+        source = (w("roi.source_preset", key=key) if replacement_cost_multiplier is None
+                  else w("roi.source_band", key=key))
     inputs = roi.build_inputs(
         headcount=headcount, current_turnover_rate=current_turnover_rate, target_turnover_rate=target_turnover_rate,
         average_annual_cost=average_annual_cost, replacement_cost_multiplier=replacement_cost_multiplier,
@@ -100,16 +111,17 @@ def calculate_roi(
         productivity_gain_fte=productivity_gain_fte, other_annual_benefits=other_annual_benefits,
         horizon_months=horizon_months, benefit_ramp_months=benefit_ramp_months, discount_rate=discount_rate,
     )
-    result = roi.calculate_roi(inputs, band=band, multiplier_source=source, currency=currency.strip()[:12])
+    result = roi.calculate_roi(inputs, band=band, multiplier_source=source, currency=currency.strip()[:12], w=w)
     png = None
     if chart:
         from retention_mcp.report.charts import roi_scenarios_chart
 
-        png = roi_scenarios_chart([s.name for s in result.scenarios],
+        png = roi_scenarios_chart([w.option("roi.scenario_names", s.name) for s in result.scenarios],
                                   benefit=[s.total_benefit for s in result.scenarios],
                                   cost=[s.total_cost for s in result.scenarios],
-                                  title=f"ROI scenarios over {result.horizon_months} months", currency=result.currency)
-    text, images = with_chart(roi.roi_text(result), png, chart)
+                                  title=w("charts.roi_title_horizon", months=result.horizon_months),
+                                  currency=result.currency, language=w.language)
+    text, images = with_chart(roi.roi_text(result, w), png, chart, w=w)
     figures = {name: getattr(result, name) for name in ("roi", "benefit_cost_ratio", "net_benefit", "npv",
                                                          "payback_month", "avoided_leavers_per_year",
                                                          "total_benefit", "total_cost")}
@@ -131,6 +143,7 @@ def erlang_staffing(
     max_occupancy: Annotated[Rate | None, Field(description="occupancy cap, e.g. '85%'")] = None,
     patience_seconds: Annotated[float | None, Field(description="mean caller patience, s: adds Erlang A")] = None,
     max_abandonment: Annotated[Rate | None, Field(description="Erlang A abandonment cap, e.g. '5%'")] = None,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Agents needed for a call-center interval by Erlang C (and Erlang A with patience_seconds), with service
     level, ASA, occupancy, shrinkage.
@@ -144,11 +157,12 @@ def erlang_staffing(
     """
     from retention_mcp.analysis import erlang
 
+    w = job.words(language)
     result = erlang.erlang_staffing(
         calls=calls, interval_minutes=interval_minutes, aht_seconds=aht_seconds,
         service_level_target=parse_rate_argument("service_level_target", service_level_target),
         answer_within_seconds=answer_within_seconds, shrinkage=parse_rate_argument("shrinkage", shrinkage),
-        max_occupancy=None if max_occupancy is None else parse_rate_argument("max_occupancy", max_occupancy),
+        max_occupancy=None if max_occupancy is None else parse_rate_argument("max_occupancy", max_occupancy), w=w,
     )
     if max_abandonment is not None and patience_seconds is None:
         raise InputError("max_abandonment applies to Erlang A: give patience_seconds too (call_log_profile "
@@ -162,15 +176,15 @@ def erlang_staffing(
             shrinkage=result.shrinkage, max_occupancy=result.max_occupancy,
             max_abandonment=None if max_abandonment is None else parse_rate_argument("max_abandonment",
                                                                                      max_abandonment),
-            erlang_c_agents=result.required_agents)
+            erlang_c_agents=result.required_agents, w=w)
     figures = {name: getattr(result, name) for name in ("traffic_erlangs", "required_agents", "scheduled_headcount",
                                                          "service_level", "asa_seconds", "occupancy")}
     if result.erlang_a is not None:
         figures.update({f"erlang_a_{name}": getattr(result.erlang_a, name)
                         for name in ("required_agents", "scheduled_headcount", "service_level", "probability_abandon",
                                      "asa_seconds", "patience_seconds")})
-    return job.output(result, erlang.staffing_text(result), figures=figures,
-                      definition="Erlang C: A = calls × AHT ÷ interval; SL = 1 − P(wait)·e^(−(N−A)·t/AHT)")
+    return job.output(result, erlang.staffing_text(result, w), figures=figures,
+                      definition=w("workforce.erlang.definition"))
 
 
 @tool(title="Schedule fairness (Gini, consecutive nights)", result=FairnessResult)
@@ -196,6 +210,7 @@ def schedule_fairness(
     where: WhereArg = None,
     sheet: SheetArg = None,
     header_row: HeaderRowArg = None,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """How evenly night, weekend and holiday shifts fall across agents (a schedule fairness index).
 
@@ -209,6 +224,7 @@ def schedule_fairness(
     """
     from retention_mcp.analysis import fairness
 
+    w = job.words(language)
     given = [name for name, value in (("path", path), ("csv_text", csv_text), ("agent_counts", agent_counts))
              if value is not None]
     if len(given) != 1:
@@ -220,7 +236,7 @@ def schedule_fairness(
     catalog = call_center_catalog(job)
     if agent_counts is not None:
         counts = list(agent_counts.values()) if isinstance(agent_counts, dict) else list(agent_counts)
-        result = fairness.fairness_from_counts(counts, catalog=catalog, night_limit=night_limit)
+        result = fairness.fairness_from_counts(counts, catalog=catalog, night_limit=night_limit, w=w)
     else:
         column_map = {role: column for role, column in (("agent", agent_column), ("shift_date", date_column),
                                                          ("shift", shift_column), ("shift_start", start_column))
@@ -229,14 +245,14 @@ def schedule_fairness(
                                               column_map=column_map, kind="roster", where=where)
         result = fairness.fairness_from_roster(
             ds, catalog=catalog, holidays=holidays or (), night_from_hour=night_from_hour,
-            night_until_hour=night_until_hour, night_limit=night_limit, min_group_size=job.policy.floor)
+            night_until_hour=night_until_hour, night_limit=night_limit, min_group_size=job.policy.floor, w=w)
         if scope_note:
             result.notes.insert(0, scope_note)
     figures = {"gini": result.gini, "top20_share": result.top20_share, "violation_rate": result.violation_rate,
                "meets_gini_target": str(result.meets_gini_target).lower(),
                **{f"gini[{c.category}]": c.gini for c in result.categories}}
-    return job.output(result, fairness.fairness_text(result), figures=figures,
-                      definition=" ".join(result.definitions))
+    return job.output(result, fairness.fairness_text(result, w), figures=figures,
+                      definition=("" if w.zh else " ").join(result.definitions))
 
 
 @tool(title="QA calibration (ICC)", result=CalibrationResult)
@@ -245,6 +261,7 @@ def qa_calibration(
     ratings: Annotated[list[list[float | None]], Field(
         description="items × raters: one row per call, one column per QA rater (same order in every row, no "
                     "gaps), e.g. [[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8]]", max_length=10_000)],
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Inter-rater agreement of QA scorers: the six Shrout & Fleiss ICC forms with the Koo & Li reading.
 
@@ -259,14 +276,12 @@ def qa_calibration(
     """
     from retention_mcp.analysis import icc
 
-    result = icc.icc(ratings, target=float(call_center_catalog(job)["targets"]["icc"]))
+    w = job.words(language)
+    result = icc.icc(ratings, target=float(call_center_catalog(job)["targets"]["icc"]), w=w)
     figures: dict[str, Any] = {f.form: f.value for f in result.forms}
     figures.update({"ICC2 95% CI low": result.headline_ci_low, "ICC2 95% CI high": result.headline_ci_high,
                     "verdict": result.verdict})
-    return job.output(result, icc.calibration_text(result), figures=figures,
-                      definition="Shrout & Fleiss (1979) ICC forms with F-based 95% intervals (McGraw & Wong 1996); "
-                                 "headline ICC(2,1); Koo & Li (2016) bands read from the interval; the target is met "
-                                 "only when the lower bound clears it")
+    return job.output(result, icc.calibration_text(result, w), figures=figures, definition=w("icc.definition"))
 
 
 @tool(title="Hiring forecast", result=HiringForecast)
@@ -281,6 +296,7 @@ def hiring_forecast(
     new_positions: Annotated[int, Field(description="positions added by growth")] = 0,
     probation_pass_rate: Annotated[Rate, Field(description=f"share of hires expected to pass probation; "
                                                            f"{RATE_HINT}")] = 1.0,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Hires needed for a period: growth plus expected leavers, grossed up for probation failures.
 
@@ -291,6 +307,7 @@ def hiring_forecast(
     """
     from retention_mcp.analysis import workforce
 
+    w = job.words(language)
     given = [name for name, value in (("expected_turnover_rate", expected_turnover_rate),
                                       ("expected_leavers", expected_leavers),
                                       ("forecast_evidence_id", forecast_evidence_id)) if value is not None]
@@ -298,7 +315,7 @@ def hiring_forecast(
         raise InputError("give exactly one of expected_turnover_rate (e.g. '12%'), expected_leavers (e.g. 14.5) or "
                          f"forecast_evidence_id (a forecast_leavers result); got {', '.join(given) or 'none'}")
     interval = None
-    source = "expected_turnover_rate given"
+    source = w("workforce.hiring.source.rate")
     if forecast_evidence_id is not None:
         from retention_mcp.workspace.evidence import cited_figures
 
@@ -313,9 +330,9 @@ def hiring_forecast(
             interval = (float(figures["expected leavers 12 mo low"]), float(figures["expected leavers 12 mo high"]))
         if current_headcount is None:
             current_headcount = int(heads)
-        source = f"forecast_leavers {record.id}: 12-month expected leavers of {label}"
+        source = w("workforce.hiring.source.forecast", id=record.id, group=label)
     elif expected_leavers is not None:
-        source = "expected_leavers given"
+        source = w("workforce.hiring.source.leavers")
     if current_headcount is None:
         raise InputError("current_headcount is needed (people in the role now, e.g. 100)")
     if expected_turnover_rate is not None:
@@ -327,9 +344,9 @@ def hiring_forecast(
     result = workforce.hiring_forecast(
         current_headcount=current_headcount, expected_turnover_rate=rate, new_positions=new_positions,
         probation_pass_rate=parse_rate_argument("probation_pass_rate", probation_pass_rate),
-        leavers_interval=interval, source=source,
+        leavers_interval=interval, source=source, w=w,
     )
     figures_out = {"hires_needed": result.hires_needed, "hires_needed_low": result.hires_needed_low,
                    "hires_needed_high": result.hires_needed_high}
-    return job.output(result, workforce.hiring_text(result), figures=figures_out,
-                      definition="hires = ⌈(new positions + expected leavers) ÷ probation pass rate⌉")
+    return job.output(result, workforce.hiring_text(result, w), figures=figures_out,
+                      definition=w("workforce.hiring.definition"))

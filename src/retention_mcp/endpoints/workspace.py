@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from mcp_types import CallToolResult, ToolAnnotations  # wire types only: a worker module
 from pydantic import BaseModel, Field
 
+from retention_mcp.endpoints.turnover import LanguageArg
 from retention_mcp.errors import InputError, capped
 from retention_mcp.runtime.job import Job
 from retention_mcp.runtime.spec import READ_ONLY, ToolOutput, resource, tool
 from retention_mcp.settings import Settings
 from retention_mcp.views import tool_meta
+from retention_mcp.wording import Words, words
 from retention_mcp.workspace.refresh import RefreshReport
 
 if TYPE_CHECKING:
@@ -170,19 +172,23 @@ def plan_view(state: PlanState) -> PlanView:
                   for i, s in enumerate(state.sections, 1)])
 
 
-def _write_text(result: WriteResult) -> str:
-    text = (f"Saved **{result.section}** as version {result.version} of plan {result.plan_id} "
-            f"(revising v{result.base_version}).")
+def _write_text(result: WriteResult, w: Words | None = None) -> str:
+    w = w or words("en")
+    text = w("workspace.saved", section=result.section, version=result.version, plan=result.plan_id,
+             base=result.base_version)
     if result.cited:
-        text += f" Cites {', '.join(result.cited)}."
+        text += w("workspace.cites", ids=w.enumeration.join(result.cited))
     if result.merged_changes:
-        text += (f" Others changed {', '.join(result.merged_changes)} since v{result.base_version}; "
-                 "those changes are kept.")
+        text += w("workspace.merged", sections=w.enumeration.join(result.merged_changes), base=result.base_version)
     if result.uncited_numbers:
-        shown = "; ".join(f"{u['number']} (\u201c{u['context']}\u201d)" for u in result.uncited_numbers[:8])
-        text += (f"\n\n**Warning:** {len(result.uncited_numbers)} number(s) cite no evidence: {shown}. Cite the "
-                 "evidence_id of the tool result each comes from, e.g. `17.8% [ev-3f9a2c]`, or mark it as an "
-                 "assumption (假设——待核实).")
+        # Every number counted is listed (the list is capped at MAX_REPORTED, and then the count says "at least").
+        from retention_mcp.workspace.citations import MAX_REPORTED
+
+        shown = w.semicolon.join(f"{u['number']}{w.paren(chr(0x201c) + u['context'] + chr(0x201d))}"
+                                 for u in result.uncited_numbers)
+        count = len(result.uncited_numbers)
+        total = w("workspace.at_least", count=count) if count >= MAX_REPORTED else str(count)
+        text += "\n\n" + w("workspace.uncited", count=total, shown=shown)
     return text
 
 
@@ -229,9 +235,9 @@ def plan_create(
     state = job.workspace().create_plan(title=title, template=chosen.name, language=chosen.language,
                              group=group, sections=sections, author=author)
     view = plan_view(state)
-    text = (f"Created plan **{state.id}** \u201c{state.title}\u201d (version 1, template {chosen.name}, "
-            f"{chosen.language}). Sections: " + "; ".join(f"{s.number}. {s.heading}" for s in view.sections)
-            + f". Write them with plan_write_section(plan_id={state.id}, base_version=1, ...).")
+    w = words(chosen.language)
+    text = w("workspace.created", id=state.id, title=state.title, template=chosen.name, language=chosen.language,
+             sections=w.semicolon.join(f"{s.number}. {s.heading}" for s in view.sections))
     return job.output(view, text)
 
 
@@ -253,13 +259,13 @@ def plan_write_section(
     "section": "现状分析", "base_version": 1, "markdown": "夜班离职率 24.1% [ev-3f9a2c]，高于 ..."}.
     """
     author = job.author
-    outcome = job.workspace().write_section(plan_id, section, markdown, base_version=base_version,
-                               author=author)
+    workspace = job.workspace()
+    outcome = workspace.write_section(plan_id, section, markdown, base_version=base_version, author=author)
     result = WriteResult(plan_id=outcome.plan_id, version=outcome.version, section=outcome.section,
                          base_version=outcome.base_version, cited=list(outcome.cited),
                          uncited_numbers=[{"number": u.number, "context": u.context} for u in outcome.uncited],
                          merged_changes=list(outcome.merged_changes))
-    return job.output(result, _write_text(result))
+    return job.output(result, _write_text(result, words(workspace.get_plan(plan_id).language)))
 
 
 @tool(title="Read a plan", result=PlanView, annotations=READ_ONLY, evidence=False, meta=tool_meta("plan_get"))
@@ -283,17 +289,19 @@ def plan_get(
 def plan_list(
     job: Job,
     limit: Annotated[int, Field(ge=1, le=1000, description="most plans listed, newest change first")] = 50,
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """List the team's plans: id, title, group, current version, last change and by whom.
 
     Use it to find a plan id before plan_get or plan_write_section. Example: {"limit": 20}.
     """
+    w = job.words(language)
     summaries = job.workspace().list_plans(limit)
     # The store's summary as it is, with the time as ISO text.
     items = [PlanListItem(**{**dataclasses.asdict(p), "updated_at": _iso(p.updated_at) or ""}) for p in summaries]
     if not items:
-        return job.output(PlanList(plans=[]), "No plans yet; start one with plan_create.")
-    text = _table(["id", "title", "group", "version", "last change"],
+        return job.output(PlanList(plans=[]), w("workspace.no_plans"))
+    text = _table([w(f"workspace.list_columns.{c}") for c in ("id", "title", "group", "version", "last_change")],
                   [[p.id, p.title, p.group, p.current_version, f"{p.updated_by}, {p.updated_at[:16]}"]
                    for p in items])
     return job.output(PlanList(plans=items), text)
@@ -311,9 +319,10 @@ def plan_history(
     versions = workspace.history(plan_id)
     items = [HistoryItem(version=v.version, section=v.section, base_version=v.base_version, author=v.author,
                          created_at=_iso(v.created_at) or "", chars=v.chars) for v in versions]
-    text = f"Plan {plan_id} \u201c{state.title}\u201d, {len(items)} versions:\n\n" + _table(
-        ["version", "section", "revised", "author", "time (UTC)"],
-        [[i.version, i.section or "(created)", i.base_version or "", i.author,
+    w = words(state.language)
+    text = w("workspace.history", id=plan_id, title=state.title, count=len(items)) + "\n\n" + _table(
+        [w(f"workspace.history_columns.{c}") for c in ("version", "section", "revised", "author", "time")],
+        [[i.version, i.section or w("workspace.created_row"), i.base_version or "", i.author,
           i.created_at[:19].replace("T", " ")] for i in items])
     return job.output(History(plan_id=plan_id, title=state.title, current_version=state.current_version,
                                versions=items), text)
@@ -340,8 +349,10 @@ def plan_diff(
     changed = [s.heading for s, o in zip(new.sections, old.sections, strict=True) if s.markdown != o.markdown]
     result = PlanDiff(plan_id=plan_id, from_version=old.version, to_version=new.version,
                       changed_sections=changed, diff=diff)
-    text = (f"Plan {plan_id}, v{old.version} → v{new.version}: "
-            + (f"changed {', '.join(changed)}.\n\n```diff\n{diff}```" if diff else "no differences."))
+    w = words(new.language)
+    text = (w("workspace.diff", id=plan_id, old=old.version, new=new.version)
+            + (w("workspace.diff_changed", sections=w.enumeration.join(changed)) + f"\n\n```diff\n{diff}```"
+               if diff else w("workspace.diff_none")))
     return job.output(result, text)
 
 
@@ -375,16 +386,16 @@ def plan_export(
     markdown = body + ("\n" + appendix if appendix else "")
     try:
         written = export_report(job.settings, state.title, markdown=markdown, fmt=format,
-                                   filename=filename, overwrite=overwrite)
+                                filename=filename, overwrite=overwrite, language=state.language)
     except PermissionError:
         raise InputError(f"cannot write into the output folder {job.settings.output_dir}: permission denied; "
                          "start the server with --output-dir pointing at a writable folder") from None
     result = PlanExportResult(plan_id=plan_id, version=state.version, filename=written.filename,
                               format=written.format, size_bytes=written.size_bytes, uri=report_uri(written.filename),
                               evidence_cited=len(cited_evidence_ids(state)))
-    text = (f"Exported plan {plan_id} v{state.version} to **{written.filename}** ({written.format}, "
-            f"{written.size_bytes:,} bytes) with {result.evidence_cited} evidence entries in the appendix. "
-            f"Download: {result.uri}")
+    text = words(state.language)("workspace.exported", id=plan_id, version=state.version, file=written.filename,
+                                 format=written.format, size=f"{written.size_bytes:,}",
+                                 cited=result.evidence_cited, uri=result.uri)
     return job.output(result, text, files=[written.filename])  # the runtime adds the resource link
 
 
@@ -415,10 +426,10 @@ def template_save(
     result = SavedTemplateResult(name=saved.name, language=saved.language, version=saved.version,
                                  shadows=shadows, layers=layers, sections=template_sections(template),
                                  arguments=[a.name for a in template.arguments])
-    text = (f"Saved template **{saved.name}** ({saved.language}) as workspace version {saved.version}"
-            + (f", replacing the {shadows} one" if shadows else "")
-            + (f"; it overrides {', '.join(below)}" if below else "") + ". Every client of this server "
-            "uses it from its next request (prompts/get, render_template, plan_create).")
+    w = words(saved.language)
+    text = w("workspace.template_saved", name=saved.name, language=saved.language, version=saved.version,
+             replacing=w("workspace.replacing", shadows=shadows) if shadows else "",
+             overrides=w("workspace.overrides", layers=w.enumeration.join(below)) if below else "")
     return job.output(result, text)
 
 
@@ -426,6 +437,7 @@ def template_save(
 def evidence_get(
     job: Job,
     evidence_id: Annotated[str, Field(description="an evidence id from a tool result, e.g. 'ev-3f9a2c'")],
+    language: LanguageArg = None,
 ) -> ToolOutput:
     """Show what an evidence id stands for: the tool, its arguments, the data file (size, SHA-256),
     the definition and the figures it produced. Example: {"evidence_id": "ev-3f9a2c"}."""
@@ -436,10 +448,13 @@ def evidence_get(
     view = EvidenceView(id=item.id, tool=item.tool, arguments=item.arguments, sources=item.sources,
                         definition=item.definition, figures=item.figures, author=item.author,
                         created_at=_iso(item.created_at) or "")
-    figures = "; ".join(f"{k} = {v}" for k, v in list(item.figures.items())[:20])
-    files = ", ".join(f"{s.get('name')} (sha256 {str(s.get('sha256', ''))[:12]}…)" for s in item.sources)
-    text = (f"**{item.id}**: `{item.tool}` by {item.author}, {view.created_at}. Data: {files or 'none'}. "
-            f"Definition: {item.definition or '—'}. Figures: {figures or 'none'}.")
+    w = job.words(language)
+    figures = w.semicolon.join(f"{k} = {v}" for k, v in list(item.figures.items())[:20])
+    files = w.enumeration.join(f"{s.get('name')}{w.paren('sha256 ' + str(s.get('sha256', ''))[:12] + '…')}"
+                               for s in item.sources)
+    text = w("workspace.evidence", id=item.id, tool=item.tool, author=item.author, when=view.created_at,
+             files=files or w("workspace.none"), definition=item.definition or "—",
+             figures=figures or w("workspace.none"))
     return job.output(view, text)
 
 
@@ -482,23 +497,27 @@ def make_rerun(wiring: Wiring) -> Rerun:
     return rerun
 
 
-def refresh_text(report: RefreshReport, path: str | None) -> str:
-    lines = [f"Plan {report.plan_id} v{report.version}: {len(report.evidence)} cited result(s) checked"
-             + (f" on {path}" if path else "") + f", {report.changed_figures} figure(s) changed."]
+def refresh_text(report: RefreshReport, path: str | None, w: Words | None = None) -> str:
+    """What plan_refresh found, in the plan's language."""
+    w = w or words("en")
+    lines = [w("workspace.refresh", id=report.plan_id, version=report.version, count=len(report.evidence),
+               on=w("workspace.refresh_on", path=path) if path else "", changed=report.changed_figures)]
     for item in report.evidence:
         if item.status == "changed":
-            lines.append(f"\n**[{item.evidence_id}] {item.tool}** (cited in {', '.join(item.sections)}) → new "
-                         f"evidence {item.new_evidence_id}:")
+            lines.append("\n" + w("workspace.refresh_changed", id=item.evidence_id, tool=item.tool,
+                                   sections=w.enumeration.join(item.sections), new=item.new_evidence_id))
             for c in item.changes[:15]:
                 delta = "" if c.change is None else f" ({c.change:+.4g}" + (
                     f", {c.relative_change:+.1%}" if c.relative_change is not None else "") + ")"
                 lines.append(f"- {c.figure}: {c.old} → {c.new}{delta}")
         elif item.status == "unchanged":
-            lines.append(f"- [{item.evidence_id}] {item.tool}: unchanged (new evidence {item.new_evidence_id})")
+            lines.append(w("workspace.refresh_unchanged", id=item.evidence_id, tool=item.tool,
+                           new=item.new_evidence_id))
         else:
-            lines.append(f"- [{item.evidence_id}] {item.tool}: {item.status} — {item.reason}")
+            lines.append(w("workspace.refresh_other", id=item.evidence_id, tool=item.tool,
+                           status=w.option("workspace.refresh_status", item.status), reason=item.reason))
     if report.affected_sections:
-        lines.append(f"\nSections to revise: {', '.join(report.affected_sections)}.")
+        lines.append("\n" + w("workspace.refresh_revise", sections=w.enumeration.join(report.affected_sections)))
     return "\n".join(lines)
 
 
@@ -596,7 +615,8 @@ def register(wiring: Wiring) -> None:
         state, evidence = await wiring.runtime.run("retention_mcp.endpoints.workspace:refresh_inputs",
                                                    {"plan_id": plan_id})
         report: RefreshReport = await refresh_plan(state, evidence, make_rerun(wiring), path=path)
-        return to_result(ToolOutput(result=report, text=refresh_text(report, path)))
+        return to_result(ToolOutput(result=report, text=refresh_text(report, path, words(state.language)),
+                                    language=state.language))
 
     wiring.add_function(plan_refresh, name="plan_refresh", title="Refresh a plan's figures",
                         annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False,

@@ -1,10 +1,12 @@
 """Charts as PNG bytes (matplotlib, Agg, imported lazily) and saving them into the output folder.
 
 Every function takes plain lists / dicts so any tool can call it, and returns PNG bytes at most
-``MAX_WIDTH_PX`` wide. Chinese labels render as text: a CJK font the machine has (macOS, Windows and
-Linux fonts, by family name through matplotlib's font list, else at their usual file paths) is put in
-matplotlib's font fallback list. Without one, labels show as boxes: the per-glyph warnings matplotlib
-would print are silenced, and ``cjk_font_status(labels)`` gives a tool the one-line note to show instead.
+``MAX_WIDTH_PX`` wide, its words (axes, legends, default titles) in the ``language`` asked for. Chinese labels
+render as text on any machine: Noto Sans CJK ships with the package (the ``noto-cjk-sans-otc`` dependency) and is
+put in matplotlib's font fallback list; a CJK font the machine has (macOS, Windows and Linux fonts, by family name
+through matplotlib's font list, else at their usual file paths) is used only when that package is missing. Without
+any, labels show as boxes: the per-glyph warnings matplotlib would print are silenced, and
+``cjk_font_status(labels)`` gives a tool the one-line note to show instead.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from retention_mcp.errors import InputError
 from retention_mcp.settings import Settings
+from retention_mcp.wording import words
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -28,6 +31,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_WIDTH_PX = 960
+#: The family of the packaged collection whose glyphs suit Simplified Chinese (the users' language).
+PACKAGED_FAMILY = "Noto Sans CJK SC"
 DPI = 100
 #: CJK-capable font families, tried in order (the first installed wins): what macOS, Windows and Linux ship.
 CJK_FONT_CANDIDATES = (
@@ -64,8 +69,9 @@ CJK_FILE_HINTS = ("notosanscjk", "notoserifcjk", "sourcehan", "wqy", "droidsansf
 MISSING_GLYPH = r"Glyph \d+ .*missing from"
 #: Han, kana, hangul and CJK punctuation: text that DejaVu Sans (matplotlib's default) cannot draw.
 CJK_TEXT = re.compile("[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\U00020000-\U0003134f]")
-CJK_FONT_ADVICE = ("Chinese labels may show as boxes: install a CJK font such as Noto Sans CJK "
-                   "(Debian/Ubuntu: apt install fonts-noto-cjk) and restart the server")
+CJK_FONT_ADVICE = ("Chinese labels may show as boxes: the packaged font (noto-cjk-sans-otc) is missing and no CJK "
+                   "font is installed; reinstall retention-mcp with its dependencies, or install Noto Sans CJK, and "
+                   "restart the server")
 STATUS_COLOURS = {
     "green": "#2e7d32", "绿": "#2e7d32", "绿色": "#2e7d32", "on track": "#2e7d32",
     "yellow": "#f9a825", "黄": "#f9a825", "黄色": "#f9a825", "watch": "#f9a825",
@@ -85,14 +91,32 @@ def cjk_font_name() -> str | None:
     return _cjk_font[0]
 
 
+def packaged_cjk_font() -> Path | None:
+    """The Noto Sans CJK collection shipped as a dependency (None when it is not installed)."""
+    try:
+        import noto_cjk_sans_otc
+    except ImportError:
+        return None
+    path = Path(str(noto_cjk_sans_otc.FONT_PATH))
+    return path if path.is_file() else None
+
+
 def find_cjk_font(installed: Iterable[str] | None = None, font_files: Iterable[str | os.PathLike[str]] | None = None,
                   scan_system: bool | None = None) -> str | None:
-    """The first CJK font family available: by name among ``installed`` families (default: matplotlib's font
+    """The CJK font family charts use: the packaged Noto Sans CJK (its Simplified Chinese face) when installed and
+    nothing else is asked for; else the first by name among ``installed`` families (default: matplotlib's font
     list), else from ``font_files`` that exist (default: the usual paths), registered with matplotlib, else from
     fonts on the system whose file names look CJK (when ``scan_system``; by default only with the defaults)."""
     from matplotlib import font_manager
 
     defaults = installed is None and font_files is None
+    packaged = packaged_cjk_font() if defaults else None
+    if packaged is not None:
+        try:
+            font_manager.fontManager.addfont(str(packaged))  # every face of the collection: SC, TC, JP, KR, HK
+            return PACKAGED_FAMILY
+        except (OSError, RuntimeError, ValueError):
+            logger.warning("the packaged CJK font %s could not be read; looking for a system font", packaged)
     names = {f.name for f in font_manager.fontManager.ttflist} if installed is None else set(installed)
     found = next((name for name in CJK_FONT_CANDIDATES if name in names), None)
     if found:
@@ -160,11 +184,28 @@ def _figure(height_in: float = 4.8) -> Figure:
     return Figure(figsize=(MAX_WIDTH_PX / DPI, height_in), dpi=DPI, layout="constrained")
 
 
+def chart_words(fig: Figure) -> list[str]:
+    """Every text drawn on ``fig``: titles, axis labels, legends, tick labels and annotations."""
+    texts: list[str] = []
+    for ax in fig.axes:
+        texts += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel()]
+        legend = ax.get_legend()
+        if legend is not None:
+            texts += [t.get_text() for t in legend.get_texts()]
+        texts += [t.get_text() for t in [*ax.get_xticklabels(), *ax.get_yticklabels(), *ax.texts]]
+    return [t for t in texts if t and t.strip()]
+
+
 def _png(fig: Figure) -> bytes:
+    """The PNG, with its words in the file's text chunks (Title, Description): a screen reader's alt text, and what
+    a test reads to check a chart speaks the caller's language."""
     buffer = io.BytesIO()
+    words_drawn = chart_words(fig)
+    title = next((ax.get_title() for ax in fig.axes if ax.get_title()), "")
     with warnings.catch_warnings():  # also when a caller (a notebook, a test runner) reset the filters
         warnings.filterwarnings("ignore", message=MISSING_GLYPH, category=UserWarning)
-        fig.savefig(buffer, format="png", dpi=DPI)
+        fig.savefig(buffer, format="png", dpi=DPI,
+                    metadata={"Title": title, "Description": "\n".join(words_drawn)})
     return buffer.getvalue()
 
 
@@ -182,10 +223,12 @@ def _check_lengths(names: Sequence[Any], **others: Sequence[Any] | None) -> None
 
 def turnover_by_group_chart(labels: Sequence[str], rates: Sequence[float | None],
                             lows: Sequence[float | None] | None = None, highs: Sequence[float | None] | None = None,
-                            overall: float | None = None, title: str = "Turnover by group",
-                            xlabel: str = "Turnover rate") -> bytes:
+                            overall: float | None = None, title: str | None = None,
+                            xlabel: str | None = None, language: str = "en") -> bytes:
     """Horizontal bars of turnover rates (fractions) with interval whiskers and an overall line."""
     from matplotlib.ticker import PercentFormatter
+
+    w = words(language)
 
     _check_lengths(labels, rates=rates, lows=lows, highs=highs)
     rows = [(str(lab), r, lows[i] if lows else None, highs[i] if highs else None)
@@ -204,20 +247,23 @@ def turnover_by_group_chart(labels: Sequence[str], rates: Sequence[float | None]
         ax.errorbar([r for _, r, _, _ in rows], list(ys), xerr=[err_low, err_high], fmt="none", ecolor="#333333",
                     capsize=3, linewidth=1)
     if overall is not None:
-        ax.axvline(overall, color="#c62828", linestyle="--", linewidth=1.2, label=f"overall {overall * 100:.1f}%")
+        ax.axvline(overall, color="#c62828", linestyle="--", linewidth=1.2,
+                   label=w("charts.overall_line", rate=f"{overall * 100:.1f}%"))
         ax.legend(loc="lower right")
     ax.set_yticks(list(ys), [lab for lab, _, _, _ in rows])
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_xlabel(xlabel)
-    ax.set_title(title)
+    ax.set_xlabel(xlabel or w("charts.turnover_axis"))
+    ax.set_title(title or w("charts.turnover_title"))
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
 
 
-def retention_curves_chart(series: Mapping[str, Sequence[Sequence[float]]], title: str = "Retention curves",
-                           time_label: str = "Days since hire", ylabel: str = "Still employed") -> bytes:
+def retention_curves_chart(series: Mapping[str, Sequence[Sequence[float]]], title: str | None = None,
+                           time_label: str | None = None, ylabel: str | None = None, language: str = "en") -> bytes:
     """Step curves of survival (fraction still employed) over time, one per series label."""
     from matplotlib.ticker import PercentFormatter
+
+    w = words(language)
 
     if not series:
         raise InputError("series is empty: give {label: [[time, survival], ...]}")
@@ -236,9 +282,9 @@ def retention_curves_chart(series: Mapping[str, Sequence[Sequence[float]]], titl
                 color=PALETTE[i % len(PALETTE)], linewidth=1.8)
     ax.set_ylim(0, 1.02)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_xlabel(time_label)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_xlabel(time_label or w("charts.since_hire.days"))
+    ax.set_ylabel(ylabel or w("charts.still_employed"))
+    ax.set_title(title or w("charts.retention_title"))
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left")
     return _png(fig)
@@ -246,9 +292,11 @@ def retention_curves_chart(series: Mapping[str, Sequence[Sequence[float]]], titl
 
 def roi_scenarios_chart(names: Sequence[str], roi: Sequence[float] | None = None,
                         benefit: Sequence[float] | None = None, cost: Sequence[float] | None = None,
-                        title: str = "ROI by scenario", currency: str = "") -> bytes:
+                        title: str | None = None, currency: str = "", language: str = "en") -> bytes:
     """ROI (fraction, (benefit - cost) / cost) per scenario; or benefit vs cost bars when those are given."""
     from matplotlib.ticker import PercentFormatter
+
+    w = words(language)
 
     _check_lengths(names, roi=roi, benefit=benefit, cost=cost)
     if roi is None and (benefit is None or cost is None):
@@ -258,13 +306,13 @@ def roi_scenarios_chart(names: Sequence[str], roi: Sequence[float] | None = None
     labels = [str(n) for n in names]
     if benefit is not None and cost is not None:
         xs = list(range(len(labels)))
-        ax.bar([x - 0.2 for x in xs], list(benefit), width=0.4, label="benefit", color=PALETTE[2])
-        ax.bar([x + 0.2 for x in xs], list(cost), width=0.4, label="cost", color=PALETTE[1])
+        ax.bar([x - 0.2 for x in xs], list(benefit), width=0.4, label=w("charts.benefit"), color=PALETTE[2])
+        ax.bar([x + 0.2 for x in xs], list(cost), width=0.4, label=w("charts.cost"), color=PALETTE[1])
         for x, b, c in zip(xs, benefit, cost, strict=True):
             if c:
                 ax.annotate(f"ROI {(b - c) / c * 100:.0f}%", (x, max(b, c)), ha="center", va="bottom", fontsize=9)
         ax.set_xticks(xs, labels)
-        ax.set_ylabel(f"amount {currency}".strip())
+        ax.set_ylabel(f"{w('charts.amount')} {currency}".strip())
         ax.legend(loc="upper left")
         ax.grid(axis="y", alpha=0.3)
     else:
@@ -277,17 +325,19 @@ def roi_scenarios_chart(names: Sequence[str], roi: Sequence[float] | None = None
         ax.axvline(0, color="#333333", linewidth=0.8)
         ax.set_yticks(ys, labels)
         ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-        ax.set_xlabel("ROI = (benefit - cost) / cost")
+        ax.set_xlabel(w("charts.roi_axis"))
         ax.grid(axis="x", alpha=0.3)
-    ax.set_title(title)
+    ax.set_title(title or w("charts.roi_title"))
     return _png(fig)
 
 
 def kpi_scorecard_chart(names: Sequence[str], achievement: Sequence[float], status: Sequence[str] | None = None,
-                        title: str = "KPI scorecard") -> bytes:
+                        title: str | None = None, language: str = "en") -> bytes:
     """Achievement per KPI (fraction of target, 1.0 = met) coloured by status (green/yellow/orange/red)."""
     from matplotlib.patches import Patch
     from matplotlib.ticker import PercentFormatter
+
+    w = words(language)
 
     _check_lengths(names, achievement=achievement, status=status)
     labels = [str(n) for n in names][::-1]
@@ -300,14 +350,14 @@ def kpi_scorecard_chart(names: Sequence[str], achievement: Sequence[float], stat
     ax.barh(ys, values, color=colours)
     for y, v in zip(ys, values, strict=True):
         ax.annotate(f"{v * 100:.0f}%", (v, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=9)
-    ax.axvline(1.0, color="#333333", linestyle="--", linewidth=1, label="target")
+    ax.axvline(1.0, color="#333333", linestyle="--", linewidth=1, label=w("charts.target"))
     ax.set_yticks(ys, labels)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlim(0, max(1.15, max(values) * 1.15))
-    ax.set_xlabel("Achievement (actual vs target)")
-    ax.set_title(title)
+    ax.set_xlabel(w("charts.achievement_axis"))
+    ax.set_title(title or w("charts.kpi_title"))
     used = [s for s in dict.fromkeys(statuses) if s in STATUS_COLOURS]
-    handles = [Patch(color=STATUS_COLOURS[s], label=s) for s in used]
+    handles = [Patch(color=STATUS_COLOURS[s], label=w.option("charts.status", s)) for s in used]
     if handles:
         ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=len(handles), frameon=False)
     ax.grid(axis="x", alpha=0.3)
@@ -316,10 +366,12 @@ def kpi_scorecard_chart(names: Sequence[str], achievement: Sequence[float], stat
 
 def driver_importance_chart(drivers: Sequence[str], importance: Sequence[float],
                             quadrants: Sequence[str | None] | None = None,
-                            title: str = "Driver importance (share of R²)") -> bytes:
+                            title: str | None = None, language: str = "en") -> bytes:
     """Horizontal bars of each driver's share of the model R² (fractions), coloured by priority quadrant."""
     from matplotlib.patches import Patch
     from matplotlib.ticker import PercentFormatter
+
+    w = words(language)
 
     _check_lengths(drivers, importance=importance, quadrants=quadrants)
     colours_by_quadrant = {"fix first": "#c62828", "strength": "#2e7d32", "monitor": "#f9a825",
@@ -336,10 +388,11 @@ def driver_importance_chart(drivers: Sequence[str], importance: Sequence[float],
     ax.set_yticks(ys, labels)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlim(0, max([*values, 0.01]) * 1.18)
-    ax.set_title(title)
+    ax.set_title(title or w("charts.drivers_title"))
     present = [q for q in dict.fromkeys(quads) if q]
     if present:
-        ax.legend(handles=[Patch(color=colours_by_quadrant[q], label=q) for q in present], loc="lower right")
+        ax.legend(handles=[Patch(color=colours_by_quadrant.get(q, NEUTRAL), label=w.option("charts.quadrant", q))
+                           for q in present], loc="lower right")
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
 
@@ -354,8 +407,9 @@ CHARTS = {
 }
 
 
-def chart_from_spec(kind: str, data: Mapping[str, Any]) -> bytes:
-    """Draw a chart named ``kind`` with keyword ``data`` (e.g. from a report section's chart spec)."""
+def chart_from_spec(kind: str, data: Mapping[str, Any], language: str = "en") -> bytes:
+    """Draw a chart named ``kind`` with keyword ``data`` (e.g. from a report section's chart spec); axis words and
+    default titles in ``language`` unless ``data`` names one."""
     import inspect
 
     if kind not in CHARTS:
@@ -369,7 +423,7 @@ def chart_from_spec(kind: str, data: Mapping[str, Any]) -> bytes:
     if missing:
         raise InputError(f"chart {kind!r} needs {', '.join(missing)}")
     try:
-        return function(**data)
+        return function(**{"language": language, **data})
     except (TypeError, ValueError) as exc:
         raise InputError(f"chart {kind!r}: {exc}") from None
 

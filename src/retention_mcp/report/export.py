@@ -26,8 +26,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from retention_mcp.errors import InputError, LimitError
+from retention_mcp.report.fonts import CJK_RANGES
 from retention_mcp.report.markdown import Block, inline_runs, parse_markdown, plain_text
 from retention_mcp.settings import Settings
+from retention_mcp.wording import words
 
 Format = Literal["md", "html", "docx", "xlsx"]
 EXTENSIONS: dict[str, tuple[str, ...]] = {"md": (".md",), "html": (".html", ".htm"), "docx": (".docx",),
@@ -97,6 +99,7 @@ class Document:
     blocks: list[Block] = field(default_factory=list)
     extra_files: list[str] = field(default_factory=list)
     input_bytes: int = 0  # text (UTF-8) plus each distinct image once: what the output bound is a factor of
+    language: str = "en"  # the words the file adds itself (chart axes, sheet names, placeholders)
 
 
 # -- file names and writing --------------------------------------------------------------------------
@@ -217,7 +220,7 @@ def _clean(text: str | None) -> str:
 
 
 def build_document(settings: Settings, title: str, markdown: str | None, sections: list[Section] | None,
-                   fmt: str) -> Document:
+                   fmt: str, language: str = "en") -> Document:
     """Parse the markdown and sections into blocks; draw charts; load referenced images."""
     from retention_mcp.report.charts import chart_from_spec, save_chart
 
@@ -230,7 +233,7 @@ def build_document(settings: Settings, title: str, markdown: str | None, section
     if total > MAX_MARKDOWN_CHARS:
         raise InputError(f"the report is {total:,} characters, above {MAX_MARKDOWN_CHARS:,}; shorten it")
     title = _clean(title).strip()
-    doc = Document(title=title, markdown=f"# {title}\n")
+    doc = Document(title=title, markdown=f"# {title}\n", language=language)
     doc.blocks.append(Block("heading", text=title, level=0))
     md_parts: list[str] = []
     images: dict[str, bytes] = {}  # each file read once, however often the report shows it
@@ -288,7 +291,7 @@ def build_document(settings: Settings, title: str, markdown: str | None, section
             doc.blocks.append(Block("table", rows=rows))
         caption = _clean(section.caption)
         if section.chart:
-            png = chart_from_spec(section.chart.kind, section.chart.data)
+            png = chart_from_spec(section.chart.kind, section.chart.data, language)
             images[f"chart {index}"] = png  # the chart carries its own title
             add_image(png, caption, f"{Path(check_filename(None, title, 'md')[0]).stem}-chart-{index}")
         if section.image:
@@ -418,7 +421,7 @@ def _inline_html(text: str) -> str:
 
 HTML_CSS = """
 :root { color-scheme: light; }
-body { font-family: "Segoe UI", "Helvetica Neue", Arial, "Noto Sans CJK SC", "Source Han Sans SC",
+body { font-family: "Segoe UI", "Helvetica Neue", Arial, "Retention CJK", "Noto Sans CJK SC", "Source Han Sans SC",
   "PingFang SC", "Microsoft YaHei", "WenQuanYi Zen Hei", sans-serif; color: #1d2733; line-height: 1.55;
   max-width: 980px; margin: 2rem auto; padding: 0 1.2rem; }
 h1 { font-size: 1.9rem; border-bottom: 3px solid #1f5f8b; padding-bottom: .3rem; }
@@ -452,10 +455,30 @@ def _image_mime(data: bytes) -> str:
     return "image/jpeg" if data[:3] == b"\xff\xd8\xff" else "image/png"
 
 
+def _report_font(doc: Document) -> bytes | None:
+    """The packaged CJK font cut to the report's characters (None for a report without CJK text)."""
+    from retention_mcp.report.fonts import cjk_characters, cjk_subset
+
+    text = doc.title + "".join(b.text + "".join(b.items) + "".join("".join(r) for r in b.rows) for b in doc.blocks)
+    return cjk_subset(cjk_characters(text))
+
+
+def _embedded_font_css(doc: Document) -> str:
+    """@font-face with the packaged CJK font cut to the report's characters, so Chinese renders on any machine."""
+    from retention_mcp.report.fonts import EMBEDDED_FAMILY
+
+    font = _report_font(doc)
+    if font is None:
+        return ""
+    data = base64.b64encode(font).decode()
+    return (f'@font-face {{ font-family: "{EMBEDDED_FAMILY}"; font-display: swap; '
+            f'src: url(data:font/ttf;base64,{data}) format("truetype"); }}\n')
+
+
 def render_html(doc: Document) -> bytes:
     parts = [f'<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
              f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-             f"<title>{html.escape(doc.title)}</title><style>{HTML_CSS}</style></head><body>"]
+             f"<title>{html.escape(doc.title)}</title><style>{_embedded_font_css(doc)}{HTML_CSS}</style></head><body>"]
     for block in doc.blocks:
         if block.kind == "heading":
             level = max(1, min(6, block.level + (1 if block.level == 0 else 0)))
@@ -496,37 +519,158 @@ def _docx_runs(paragraph: Any, text: str) -> None:
             added.font.name = "Consolas"
 
 
-def _docx_run_xml(run: Any, bold: bool) -> str:
+def _docx_run_xml(run: Any, bold: bool, size: float | None = None) -> str:
+    half_points = f'<w:sz w:val="{round(size * 2)}"/><w:szCs w:val="{round(size * 2)}"/>' if size else ""
     props = ('<w:rFonts w:ascii="Consolas" w:hAnsi="Consolas"/>' if run.code else "") + (
-        "<w:b/>" if bold or run.bold else "") + ("<w:i/>" if run.italic else "")
+        "<w:b/>" if bold or run.bold else "") + ("<w:i/>" if run.italic else "") + half_points
     pieces = [f'<w:t xml:space="preserve">{html.escape(piece, quote=False)}</w:t>' if piece else ""
               for piece in run.text.split("\t")]
     return f"<w:r>{'<w:rPr>' + props + '</w:rPr>' if props else ''}{'<w:tab/>'.join(pieces)}</w:r>"
 
 
+#: Page width a DOCX table spans (Letter and A4 with Word's default margins: 6.3 inches), in twips (1/1440 inch).
+DOCX_TABLE_TWIPS = int(6.3 * 1440)
+#: Twips per character of width at 10.5 pt, and the cell padding. 0.6 em per Latin character: Calibri's digits are
+#: 0.51 em, but a reader without Calibri gets a wider substitute (DejaVu's digits are 0.64 em) and a date that just
+#: fitted would break at its hyphen; a Chinese character (1 em) counts two.
+DOCX_CHAR_TWIPS = 126
+DOCX_CELL_PADDING_TWIPS = 230
+#: A column is never narrower than this many characters, nor wider than this many before wrapping is preferred.
+DOCX_MIN_CHARS, DOCX_MAX_CHARS = 2, 40
+#: Font sizes (pt) a table may be set in, largest first: a table too wide for the page at body size steps down once.
+DOCX_TABLE_SIZES = (10.5, 9.0)
+#: What a line cannot break inside: a run of Latin letters, digits and punctuation, or one CJK character.
+UNBREAKABLE = re.compile(f"[{CJK_RANGES}]|[^\\s{CJK_RANGES}]+")
+
+
+def table_layout(rows: list[list[str]], total: int = DOCX_TABLE_TWIPS) -> tuple[float, list[int]]:
+    """The font size (pt) and column widths (twips) of a table: body size when every column fits on one line,
+    else one step smaller, whose widths :func:`column_widths` shares out."""
+    for size in DOCX_TABLE_SIZES:
+        char = DOCX_CHAR_TWIPS * size / DOCX_TABLE_SIZES[0]
+        widths, fits = column_widths(rows, total, char)
+        if fits:
+            break
+    return size, widths
+
+
+def column_widths(rows: list[list[str]], total: int = DOCX_TABLE_TWIPS,
+                  char: float = DOCX_CHAR_TWIPS) -> tuple[list[int], bool]:
+    """Column widths (twips) sized to their content, adding up to ``total``, and whether every cell fits on one
+    line; ``char`` is the width of a Latin character in twips at the table's font size.
+
+    Each column wants its longest cell on one line (up to :data:`DOCX_MAX_CHARS`). When the wants fit, the spare
+    room is shared in proportion. When they don't, the widest columns give way first: every column is capped at one
+    common width ``L``, chosen so the table fits, but never below its longest unbreakable piece (a Latin word or
+    number; Chinese text breaks between any two characters). So numbers, dates and short labels stay on one line
+    and the long text columns wrap. Only when even the unbreakable pieces overflow do widths shrink in proportion.
+    """
+    import math
+
+    columns = len(rows[0])
+    pieces = [DOCX_MIN_CHARS] * columns
+    lines = [DOCX_MIN_CHARS] * columns
+    for row in rows:
+        for c, cell in enumerate(row[:columns]):
+            text = plain_text(cell)
+            pieces[c] = max(pieces[c], *(_display_width(piece) for piece in UNBREAKABLE.findall(text) or [""]))
+            lines[c] = max(lines[c], min(_display_width(text), DOCX_MAX_CHARS))
+    minimum = [p * char + DOCX_CELL_PADDING_TWIPS for p in pieces]
+    wanted = [max(p, ln) * char + DOCX_CELL_PADDING_TWIPS for p, ln in zip(pieces, lines, strict=True)]
+    fits = sum(wanted) <= total
+    if fits:
+        widths = [w * total / sum(wanted) for w in wanted]
+    elif sum(minimum) <= total:
+        def capped(cap: float) -> list[float]:
+            return [min(w, max(cap, m)) for w, m in zip(wanted, minimum, strict=True)]
+
+        low, high = 0.0, float(max(wanted))
+        for _ in range(60):  # the table's width grows with the cap: bisect for the cap that fills the page
+            middle = (low + high) / 2
+            low, high = (middle, high) if sum(capped(middle)) <= total else (low, middle)
+        widths = capped(low)
+        widths[max(range(columns), key=lambda c: wanted[c] - widths[c])] += total - sum(widths)
+    else:
+        widths = [m * total / sum(minimum) for m in minimum]
+    out = [math.floor(w) for w in widths]
+    out[-1] += total - sum(out)
+    return out, fits
+
+
 def _docx_table(word: Any, rows: list[list[str]]) -> None:
-    """A Word table, built as XML in one parse.
+    """A Word table, built as XML in one parse, its columns sized to their content and numbers right-aligned.
 
     python-docx's ``table.cell(r, c)`` and ``row.cells`` rebuild the list of every cell on each call, which
     made a 1,000-row table take minutes, and its per-element API costs ~0.1 ms a cell even when used linearly.
     """
     from docx.oxml import parse_xml
-    from docx.oxml.ns import nsdecls
+    from docx.oxml.ns import nsdecls, qn
 
     table = word.add_table(rows=0, cols=len(rows[0]))
     table.style = "Table Grid"
-    cell_props = [f'<w:tcPr><w:tcW w:w="{int(column.w.twips)}" w:type="dxa"/></w:tcPr>' if column.w else ""
-                  for column in table._tbl.tblGrid.gridCol_lst]
+    size, widths = table_layout(rows)
+    small = size if size != DOCX_TABLE_SIZES[0] else None  # body size comes from the Normal style
+    properties = table._tbl.tblPr
+    for tag in ("w:tblW", "w:tblLayout"):
+        for old in properties.findall(qn(tag)):
+            properties.remove(old)
+    properties.append(parse_xml(f'<w:tblW {nsdecls("w")} w:w="{sum(widths)}" w:type="dxa"/>'))
+    properties.append(parse_xml(f'<w:tblLayout {nsdecls("w")} w:type="fixed"/>'))
+    for column, width in zip(table._tbl.tblGrid.gridCol_lst, widths, strict=True):
+        column.w = width * 635  # EMU per twip
+    numeric = [all(_looks_numeric(row[c]) or not plain_text(row[c]).strip() for row in rows[1:]) and len(rows) > 1
+               for c in range(len(rows[0]))]
+    cell_props = [f'<w:tcPr><w:tcW w:w="{width}" w:type="dxa"/></w:tcPr>' for width in widths]
+    right = '<w:pPr><w:jc w:val="right"/></w:pPr>'
     parts: list[str] = []
     for r, row in enumerate(rows):
         parts.append("<w:tr><w:trPr><w:tblHeader/></w:trPr>" if r == 0 else "<w:tr>")  # header on every page
         for c, value in enumerate(row):
-            align = '<w:pPr><w:jc w:val="right"/></w:pPr>' if r and _looks_numeric(value) else ""
-            runs = "".join(_docx_run_xml(run, bold=r == 0) for run in inline_runs(value))
+            align = right if (numeric[c] if r == 0 else _looks_numeric(value)) else ""
+            runs = "".join(_docx_run_xml(run, bold=r == 0, size=small) for run in inline_runs(value))
             parts.append(f"<w:tc>{cell_props[c]}<w:p>{align}{runs}</w:p></w:tc>")
         parts.append("</w:tr>")
     parsed = parse_xml(f"<w:tbl {nsdecls('w')}>{''.join(parts)}</w:tbl>")
     table._tbl.extend(list(parsed))
+
+
+def _embed_cjk_font(word: Any, doc: Document) -> None:
+    """Embed the packaged CJK font, cut to the report's characters, and set East Asian text in it in every style, so
+    the document renders Chinese on a machine without a Chinese font (Word and LibreOffice both read embedded fonts;
+    a reader who has the full Noto Sans CJK SC installed gets that)."""
+    import hashlib
+    import uuid
+
+    from docx.opc.constants import RELATIONSHIP_TYPE
+    from docx.opc.packuri import PackURI
+    from docx.opc.part import Part
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls, qn
+    from lxml import etree
+
+    from retention_mcp.report.fonts import FAMILY, obfuscated
+
+    font = _report_font(doc)
+    if font is None:
+        return
+    key = uuid.uuid5(uuid.NAMESPACE_OID, hashlib.sha256(font).hexdigest())  # same report, same bytes
+    part = Part(PackURI("/word/fonts/font1.odttf"), "application/vnd.openxmlformats-officedocument.obfuscatedFont",
+                obfuscated(font, key), word.part.package)
+    table = word.part.part_related_by(RELATIONSHIP_TYPE.FONT_TABLE)
+    rid = table.relate_to(part, RELATIONSHIP_TYPE.FONT)
+    entry = (f'<w:font {nsdecls("w", "r")} w:name="{FAMILY}"><w:charset w:val="86"/><w:family w:val="swiss"/>'
+             f'<w:pitch w:val="variable"/><w:embedRegular r:id="{rid}" w:fontKey="{{{str(key).upper()}}}"/></w:font>')
+    fonts = parse_xml(table.blob)
+    fonts.append(parse_xml(entry))
+    table._blob = etree.tostring(fonts, xml_declaration=True, encoding="UTF-8", standalone=True)
+    settings = word.settings.element
+    zoom = settings.find(qn("w:zoom"))
+    flags = [parse_xml(f'<w:embedTrueTypeFonts {nsdecls("w")}/>'), parse_xml(f'<w:saveSubsetFonts {nsdecls("w")}/>')]
+    for flag in reversed(flags):  # schema order: right after w:zoom
+        (zoom.addnext if zoom is not None else lambda e: settings.insert(0, e))(flag)
+    for rfonts in word.styles.element.iter(qn("w:rFonts")):  # the defaults and every style, Normal included
+        rfonts.attrib.pop(qn("w:eastAsiaTheme"), None)  # a theme font would win over the named one
+        rfonts.set(qn("w:eastAsia"), FAMILY)
 
 
 def render_docx(doc: Document) -> bytes:
@@ -541,6 +685,7 @@ def render_docx(doc: Document) -> bytes:
     # East Asian text needs its own font slot, or Word falls back to a font without Han glyphs.
     fonts = normal.element.get_or_add_rPr().get_or_add_rFonts()
     fonts.set(qn("w:eastAsia"), "Microsoft YaHei")
+    _embed_cjk_font(word, doc)
     word.core_properties.title = doc.title
     for block in doc.blocks:
         if block.kind == "heading":
@@ -560,7 +705,7 @@ def render_docx(doc: Document) -> bytes:
             word.add_paragraph()
         elif block.kind == "image":
             if block.image is None:
-                word.add_paragraph(f"[image: {block.text or block.source}]")
+                word.add_paragraph(words(doc.language)("export.image", name=block.text or block.source))
                 continue
             word.add_picture(io.BytesIO(block.image), width=Inches(6.3))
             if block.text:
@@ -571,8 +716,8 @@ def render_docx(doc: Document) -> bytes:
     return buffer.getvalue()
 
 
-def _sheet_title(text: str, used: set[str]) -> str:
-    base = re.sub(r"[\[\]:*?/\\]", " ", plain_text(text)).strip()[:28] or "Table"
+def _sheet_title(text: str, used: set[str], fallback: str = "Table") -> str:
+    base = re.sub(r"[\[\]:*?/\\]", " ", plain_text(text)).strip()[:28] or fallback
     name, number = base, 1
     while name.lower() in used:
         number += 1
@@ -590,10 +735,11 @@ def render_xlsx(doc: Document) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
 
+    w = words(doc.language)
     book = Workbook()
     summary = book.active
-    summary.title = "Report"
-    used = {"report"}
+    summary.title = w("export.sheet_summary")
+    used = {summary.title.lower()}
     summary.column_dimensions["A"].width = 100
     row = 1
     last_heading = doc.title
@@ -615,7 +761,7 @@ def render_xlsx(doc: Document) -> bytes:
                 row += 1
         elif block.kind == "table":
             table_count += 1
-            sheet = book.create_sheet(_sheet_title(last_heading, used))
+            sheet = book.create_sheet(_sheet_title(last_heading, used, w("export.sheet_table")))
             widths: dict[int, int] = {}
             for r, cells in enumerate(block.rows, start=1):
                 for c, text in enumerate(cells, start=1):
@@ -635,7 +781,7 @@ def render_xlsx(doc: Document) -> bytes:
             for c, width in widths.items():
                 sheet.column_dimensions[sheet.cell(row=1, column=c).column_letter].width = min(60, max(8, width + 2))
             sheet.freeze_panes = "A2"
-            summary.cell(row=row, column=1, value=f"(table: see sheet '{sheet.title}')").font = Font(italic=True)
+            summary.cell(row=row, column=1, value=w("export.see_sheet", sheet=sheet.title)).font = Font(italic=True)
             row += 1
         elif block.kind == "image" and block.image is not None:
             row = _add_xlsx_image(summary, block.image, row)
@@ -658,7 +804,8 @@ RENDERERS = {"md": render_markdown, "html": render_html, "docx": render_docx, "x
 
 
 def export_report(settings: Settings, title: str, markdown: str | None = None, sections: list[Section] | None = None,
-                  fmt: str = "docx", filename: str | None = None, overwrite: bool = False) -> ExportResult:
+                  fmt: str = "docx", filename: str | None = None, overwrite: bool = False,
+                  language: str = "en") -> ExportResult:
     """Write the report into the output folder and say where, how big, and whether it had to be cut."""
     if fmt not in RENDERERS:
         raise InputError(f"format must be one of md, html, docx, xlsx, not {fmt!r}")
@@ -670,7 +817,7 @@ def export_report(settings: Settings, title: str, markdown: str | None = None, s
     elif (folder / name).exists() and not overwrite:
         raise InputError(f"{name!r} already exists in the output folder; pass overwrite=true to replace it or "
                          "choose another filename")
-    doc = build_document(settings, title, markdown, sections, fmt)
+    doc = build_document(settings, title, markdown, sections, fmt, language)
     limit = output_limit(doc.input_bytes)
     blocks, budget, note = doc.blocks, limit, None
     for _ in range(3):  # the size is estimated while cutting, then measured; cut tighter if it was off

@@ -136,7 +136,9 @@ def to_result(output: ToolOutput, evidence_id: str | None = None) -> CallToolRes
     if evidence_id is not None:
         if "evidence_id" in type(result).model_fields:
             result.evidence_id = evidence_id  # type: ignore[attr-defined]
-        text += f"\n\nEvidence id: `{evidence_id}` (cite it beside these figures in a plan)."
+        from retention_mcp.wording import words
+
+        text += "\n\n" + words(output.language)("runtime.evidence_id", evidence_id=evidence_id)
     if "key_figures" in type(result).model_fields and output.figures:
         result.key_figures = output.figures  # type: ignore[attr-defined]
     content: list[Any] = [TextContent(type="text", text=text)]

@@ -16,6 +16,7 @@ from retention_mcp.settings import Settings
 if TYPE_CHECKING:
     from retention_mcp.data.dataset import Dataset
     from retention_mcp.data.dimensions import Scope
+    from retention_mcp.wording import Words
     from retention_mcp.workspace.store import Workspace
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,15 @@ class Job:
         self.policy = Policy.from_settings(settings)
         self._progress = progress
         self.datasets: list[Dataset] = []
+        self.w: Words | None = None  # the caller's language, once the tool asked for it (words())
+
+    def words(self, language: str | None = None) -> Words:
+        """The texts of the caller's ``language`` argument, or of the server's ``--language``; used from then on
+        for everything this call writes (filters, definitions, notes)."""
+        from retention_mcp.wording import words
+
+        self.w = words(language or self.settings.language, self.settings)
+        return self.w
 
     def workspace(self) -> Workspace:
         from retention_mcp.workspace.store import workspace_for
@@ -71,7 +81,7 @@ class Job:
             from retention_mcp.data.recent import remember
 
             remember(self.settings, path)  # for completions from the data (employee_group ...)
-        scope = parse_where(ds, where, self.policy)
+        scope = parse_where(ds, where, self.policy, self.w)
         if scope.active:
             kept = int(scope.rows.sum())
             if kept < self.policy.floor:
@@ -125,7 +135,8 @@ class Job:
     def output(self, result: Any, text: str, *, figures: Mapping[str, Any] | None = None, definition: str = "",
                images: list[tuple[bytes, str]] | None = None, files: list[str] | None = None) -> ToolOutput:
         return ToolOutput(result=result, text=text, figures=dict(figures or {}), definition=definition,
-                          sources=self.sources(), images=list(images or ()), files=list(files or ()))
+                          sources=self.sources(), images=list(images or ()), files=list(files or ()),
+                          language=self.w.language if self.w is not None else self.settings.language)
 
     # -- the checks every output passes
 

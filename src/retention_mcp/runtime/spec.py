@@ -56,6 +56,7 @@ class ToolOutput:
     sources: list[dict[str, Any]] = field(default_factory=list)
     images: list[tuple[bytes, str]] = field(default_factory=list)  # (png bytes, mime type)
     files: list[str] = field(default_factory=list)  # names of files written into the output folder
+    language: str = "en"  # the language of the texts, for what the runtime adds (the evidence id line)
     evidence_id: str | None = None  # recorded in the worker, committed before the result leaves it
     #: what only an MCP Apps view draws (e.g. whole retention curves): sent in the result's ``_meta`` to clients
     #: that render views, never in the text or the structured content

@@ -6,9 +6,11 @@ text must exist; numbers that cite nothing are listed as a warning (never a refu
 - a citation covers every number in the same sentence, list item or table row;
 - a figure is a percentage, a decimal, a number with thousands separators, a currency amount, a
   multiple (``3×``, ``2.5 倍``), percentage points, or a whole number of 10 or more;
-- not figures: years (1900–2100) and dates, durations (``90 天``, ``6 months``), list numbering and
-  headings, numbers inside code, and anything in a sentence marked as an assumption or user input
-  (``假设``, ``待核实``, ``用户提供``, ``assumption``, ``user-provided``), as the prompts ask.
+- not figures: years (1900–2100) and dates, durations (``90 天``, ``6 months``, ``90-day``) and lists of them
+  (``30/60/90 天``, ``30, 60 and 90 days``), confidence levels (``95% 区间``, ``95% CI``, ``90% confidence``),
+  section numbers (``第 3.2 节``, ``Section 4.1``, ``§2``), list numbering and headings, numbers inside code, and
+  anything in a sentence marked as an assumption or user input (``假设``, ``待核实``, ``用户提供``,
+  ``assumption``, ``user-provided``), as the prompts ask.
 """
 
 from __future__ import annotations
@@ -20,12 +22,22 @@ EVIDENCE_ID = re.compile(r"\bev-[0-9a-fA-F]{6,16}\b")
 _CODE = re.compile(r"`[^`]*`")
 _DATES = re.compile(r"\b\d{4}[-/.]\d{1,2}(?:[-/.]\d{1,2})?\b|\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?"
                     r"|\b\d{1,2}/\d{1,2}/\d{4}\b|\bQ[1-4]\b|\bH[12]\b|\bv\d+\b", re.IGNORECASE)
+_DURATION_UNIT = r"(?:天|日|周|个月|月|年|季度|days?\b|weeks?\b|months?\b|years?\b|quarters?\b)"
 _NUMBER = re.compile(
     r"(?<![\w.])(?P<cur>[¥$€£￥]\s?)?"
     r"(?P<num>[+\-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)"
     r"(?P<unit>\s?(?:%|％|‰|pp\b|个百分点|百分点|倍|×|x\b|万|亿|元|k\b|K\b|M\b|bn\b))?"
-    r"(?P<after>\s?(?:天|日|周|个月|月|年|季度|days?\b|weeks?\b|months?\b|years?\b|quarters?\b))?"
+    rf"(?P<after>[\s-]?{_DURATION_UNIT})?"
 )
+#: Not figures, removed before figures are looked for: confidence levels, lists of durations, section numbers.
+_NOT_FIGURES = re.compile(
+    r"\b(?:80|90|95|99|99\.9)\s?[%％]\s?(?:CI\b|C\.I\.|confidence|credible|interval|prediction|置信|可信|区间|预测区间)"
+    r"|(?:CI|置信区间|confidence interval)\s?(?:of\s)?\b(?:80|90|95|99)\s?[%％]"
+    rf"|\b\d+(?:\s*(?:/|、|,|，|-|–|~|～|\band\b|\bor\b|和|及|或|与)\s*\d+)+\s*-?{_DURATION_UNIT}"
+    r"|(?:第\s*)?\d+(?:\.\d+)*\s*(?:节|章|条|款|部分)"
+    r"|(?:§|\b(?:section|sec\.|chapter|part|step|phase|appendix)\s?)\d+(?:\.\d+)*"
+    r"|(?:第\s*)?\d+\s*(?:阶段|步)",
+    re.IGNORECASE)
 _MARKERS = re.compile(r"假设|待核实|用户提供|assum|user[- ]provided|provided by the user", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[。！？；;!?])|(?<=\.)\s+")
 _LIST_OR_TABLE = re.compile(r"^\s*(?:[-*+]\s|\d+[.)]\s|\|)")
@@ -92,7 +104,7 @@ def uncited_numbers(markdown: str) -> list[UncitedNumber]:
         if EVIDENCE_ID.search(unit) or _MARKERS.search(unit):
             continue
         text = _ENUMERATION.sub(" ", unit)
-        text = _DATES.sub(" ", _CODE.sub(" ", text))
+        text = _NOT_FIGURES.sub(" ", _DATES.sub(" ", _CODE.sub(" ", text)))
         for match in _NUMBER.finditer(text):
             if _is_figure(match):
                 context = unit.strip().strip("|").strip()

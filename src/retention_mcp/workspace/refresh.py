@@ -85,47 +85,51 @@ def compare_figures(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[Figu
     return changes, unchanged
 
 
-def rerun_arguments(item: Evidence, path: str | None) -> tuple[dict[str, Any] | None, str | None]:
-    """The arguments to re-run ``item`` with, or (None, why not)."""
+def rerun_arguments(item: Evidence, path: str | None, w: Any = None) -> tuple[dict[str, Any] | None, str | None]:
+    """The arguments to re-run ``item`` with, or (None, why not — in ``w``'s language)."""
+    from retention_mcp.wording import words
+
+    w = w or words("en")
     arguments = dict(item.arguments)
     # The runtime records every argument, the unused ones as None: a file is read when `path` has a value.
     reads_file = arguments.get(PATH_ARGUMENT) is not None
     inline = arguments.get(INLINE_ARGUMENT) is not None
     if path:
         if not (reads_file or inline):
-            return None, "a calculator result (no data file): its inputs did not change"
+            return None, w("workspace.refresh_reasons.calculator")
         from retention_mcp.data.linked import is_dataset_name
 
         if reads_file and is_dataset_name(arguments[PATH_ARGUMENT]) != is_dataset_name(path):
             # A linked dataset's columns are not in one file (nor a file's in another dataset): re-run it as it was.
-            kind = "a linked dataset" if is_dataset_name(arguments[PATH_ARGUMENT]) else "a single file"
-            return None, (f"computed on {kind} ({arguments[PATH_ARGUMENT]}); {path!r} is not one: name "
-                          f"{'another linked dataset' if kind.startswith('a linked') else 'a file'} as path, or "
-                          "refresh without path to re-run it on its current files")
+            key = "linked_not_dataset" if is_dataset_name(arguments[PATH_ARGUMENT]) else "file_not_dataset"
+            return None, w(f"workspace.refresh_reasons.{key}", was=arguments[PATH_ARGUMENT], path=path)
         arguments.pop(INLINE_ARGUMENT, None)
         arguments[PATH_ARGUMENT] = path
         return arguments, None
     if inline:
-        return None, "computed from data pasted into the chat (not stored); name a file with path= to re-run it"
+        return None, w("workspace.refresh_reasons.inline")
     if not reads_file:
-        return None, "a calculator result (no data file): its inputs did not change"
+        return None, w("workspace.refresh_reasons.calculator")
     return arguments, None
 
 
 async def refresh_plan(state: PlanState, evidence: dict[str, Evidence], rerun: Rerun,
                        path: str | None = None) -> RefreshReport:
-    """Re-run every evidence id the plan (at ``state.version``) cites; compare old and new figures."""
+    """Re-run every evidence id the plan (at ``state.version``) cites; compare old and new figures. Reasons in the
+    plan's language."""
     from retention_mcp.errors import InputError
+    from retention_mcp.wording import words
 
+    w = words(state.language if state.language in ("en", "zh") else "en")
     by_section = citations_by_section(state)
     results: list[RefreshedEvidence] = []
     for evidence_id, sections in by_section.items():
         item = evidence.get(evidence_id)
         if item is None:
             results.append(RefreshedEvidence(evidence_id=evidence_id, tool="?", sections=sections, status="failed",
-                                             reason="this evidence id is not in the workspace"))
+                                             reason=w("workspace.refresh_reasons.missing")))
             continue
-        arguments, why_not = rerun_arguments(item, path)
+        arguments, why_not = rerun_arguments(item, path, w)
         base = dict(evidence_id=evidence_id, tool=item.tool, sections=sections, old_sources=item.sources)
         if arguments is None:
             results.append(RefreshedEvidence(**base, status="skipped", reason=why_not))

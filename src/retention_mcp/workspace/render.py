@@ -12,10 +12,6 @@ from retention_mcp.workspace.store import Evidence, PlanState, unified_diff
 
 LABELS = {
     "en": {
-        "not_written": "_(not written yet)_",
-        "meta": "Plan {id} · version {version} of {current} · template `{template}` ({language}){group} · "
-                "last change: {who}, {when}",
-        "group": " · group: {group}",
         "appendix": "Evidence appendix",
         "appendix_intro": "Every figure cited as [ev-…] in this plan, with the tool, its arguments, the data it "
                           "read and the definition it used.",
@@ -25,10 +21,6 @@ LABELS = {
         "no_source": "none (calculator inputs only)",
     },
     "zh": {
-        "not_written": "_(尚未撰写)_",
-        "meta": "方案 {id} · 第 {version} 版(共 {current} 版)· 模板 `{template}`({language}){group} · "
-                "最近修改:{who},{when}",
-        "group": " · 群体:{group}",
         "appendix": "证据附录",
         "appendix_intro": "本方案中以 [ev-…] 引用的每个数字:计算它的工具、参数、所读数据与口径定义。",
         "tool": "工具", "arguments": "参数", "source": "数据来源", "definition": "口径定义",
@@ -48,16 +40,19 @@ def when(value: dt.datetime | None) -> str:
 
 
 def plan_markdown(state: PlanState, *, meta: bool = True) -> str:
-    """The plan: title, a one-line status (unless ``meta=False``, as diffs use), then each section."""
-    text = labels(state.language)
+    """The plan, in its own language: title, a one-line status (unless ``meta=False``, as diffs use), then each
+    section."""
+    from retention_mcp.wording import words
+
+    w = words(state.language if state.language in ("en", "zh") else "en")
     parts = [f"# {state.title}", ""]
     if meta:
-        group = text["group"].format(group=state.group) if state.group else ""
-        parts += [text["meta"].format(id=state.id, version=state.version, current=state.current_version,
-                                      template=state.template, language=state.language, group=group,
-                                      who=state.changed_by, when=when(state.changed_at)), ""]
+        group = w("workspace.group", group=state.group) if state.group else ""
+        parts += [w("workspace.meta", id=state.id, version=state.version, current=state.current_version,
+                    template=state.template, language=state.language, group=group, who=state.changed_by,
+                    when=when(state.changed_at)), ""]
     for section in state.sections:
-        parts += [f"## {section.heading}", "", section.markdown.strip() or text["not_written"], ""]
+        parts += [f"## {section.heading}", "", section.markdown.strip() or w("workspace.not_written"), ""]
     return "\n".join(parts).rstrip() + "\n"
 
 
