@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from retention_mcp.sample_data import write_sample_company
+from retention_mcp.sample_linked import write_linked_company
 from retention_mcp.settings import Settings
 
 #: Words that may stand in Chinese text: names of methods, people, standards, units and abbreviations.
@@ -130,7 +131,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     chinese_roster(folder / "排班表.csv")
     made["calls"].unlink()
     made["en"].unlink()
-    return {"folder": folder, "hr": made["zh"], "calls": folder / "通话记录.csv", "roster": folder / "排班表.csv"}
+    linked = write_linked_company(folder)  # a roster, attendance, payroll, ratings and training to link
+    return {"folder": folder, "hr": made["zh"], "calls": folder / "通话记录.csv", "roster": folder / "排班表.csv",
+            "linked": list(linked.values())}
 
 
 def file_names(files: dict[str, Path]) -> set[str]:
@@ -144,6 +147,18 @@ def file_names(files: dict[str, Path]) -> set[str]:
         for column in frame.columns:
             if frame[column].nunique() <= 40:
                 found |= {str(v) for v in frame[column].dropna().unique()}
+    for path in files["linked"]:  # the linked exports: title rows above the header, GBK or UTF-8, one XLSX
+        encoding = "utf-8-sig" if path.read_bytes()[:3] == b"\xef\xbb\xbf" else "gbk"
+        for skip in range(4):
+            try:
+                frame = (pd.read_excel(path, skiprows=skip) if path.suffix == ".xlsx" else
+                         pd.read_csv(path, encoding=encoding, skiprows=skip, on_bad_lines="skip"))
+            except Exception:  # a title row read as a header: the next skip finds the table
+                continue
+            found |= {str(c) for c in frame.columns}
+            for column in frame.columns:
+                if frame[column].nunique() <= 40:
+                    found |= {str(v) for v in frame[column].dropna().unique()}
     return found | {p.name for p in files["folder"].glob("*")} | publishers()
 
 
@@ -285,6 +300,19 @@ async def test_every_tool_and_prompt_speaks_chinese(files: dict[str, Path], tmp_
         check_result("template_save", await client.call_tool("template_save", {
             "source": source.replace("version: 1.0.0", "version: 1.0.1")}))
         called |= {"plan_create", "plan_write_section", "plan_export", "template_save"}
+
+        # linked exports: link them, reconcile them, analyse the linked dataset
+        linked = [{"path": "hr_roster.csv"},
+                  {"path": "attendance_2024-12.xlsx", "columns": {"出勤天数": "count()"}},
+                  {"path": "performance_ratings.csv", "columns": {"末次绩效": "latest(绩效等级)"},
+                   "order_by": "考核周期"}]
+        check_result("dataset_link", await client.call_tool("dataset_link", {"name": "四季度", "files": linked,
+                                                                             "language": "zh"}))
+        check_result("reconcile_datasets", await client.call_tool("reconcile_datasets", {"path": "四季度",
+                                                                                         "language": "zh"}))
+        check_result("turnover_breakdown linked", await client.call_tool("turnover_breakdown", {
+            "path": "四季度", "by": ["末次绩效"], "language": "zh"}))
+        called |= {"dataset_link", "reconcile_datasets"}
         assert called == listed, f"tools not covered: {sorted(listed - called)}"
 
         # prompts: listed in the server's language, rendered in Chinese

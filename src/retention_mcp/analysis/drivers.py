@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from retention_mcp.data.dataset import Dataset, leaver_source_text
 from retention_mcp.data.dimensions import Scope, build_dimension, hidden_cells
 from retention_mcp.data.disclosure import Policy, hidden_groups
+from retention_mcp.data.vocabulary import likert_scale
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
 from retention_mcp.wording import ResultLanguage, Words, sensitive_caution, words
@@ -45,10 +46,6 @@ COVERAGE_SPREAD = 0.2
 #: Grouping columns checked for uneven coverage besides the categorical drivers and `by`.
 GROUPING_ROLES = ("department", "job_role", "location", "shift")
 
-#: Integer columns named with these words are counts or levels, not attitude items, even on a 1-5 range.
-NOT_LIKERT_WORDS = {"level", "education", "grade", "rank", "count", "number", "num", "no", "years", "year", "age",
-                    "tenure", "stock", "hours", "days", "companies", "children", "dependents", "band"}
-NOT_LIKERT_ZH = re.compile(r"职级|级别|学历|年龄|司龄|人数|次数|年限")
 RECOMMEND_NAME = re.compile(r"recommend|enps|\bnps\b|推荐", re.IGNORECASE)
 DATE_NAME = re.compile(r"date|日期|时间", re.IGNORECASE)
 
@@ -199,34 +196,6 @@ def _numeric(series: pd.Series) -> pd.Series | None:
         return None
     values = np.where(codes >= 0, converted[np.maximum(codes, 0)], np.nan)
     return pd.Series(values, index=series.index, dtype="float64")
-
-
-def _names_a_count(name: str) -> bool:
-    """True for names like JobLevel, NumCompaniesWorked, years_at_company, 职级 (words, not substrings)."""
-    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
-    words = set(re.split(r"[^a-z]+", snake))
-    return bool(words & NOT_LIKERT_WORDS) or bool(NOT_LIKERT_ZH.search(name))
-
-
-def likert_scale(name: str, values: pd.Series) -> tuple[int, int, int] | None:
-    """(low, high, first favourable value) when ``values`` look like a Likert item, else None.
-
-    Integer answers on 1-4, 1-5, 1-6, 1-7, 0-10 or 1-10; top box = the upper two points on 4-7 point
-    scales (3-4 of 4, 4-5 of 5, 6-7 of 7), 8-10 on 10/11-point scales.
-    """
-    present = values.dropna()
-    if present.empty or _names_a_count(name) or not (present == present.round()).all():
-        return None
-    low, high = int(present.min()), int(present.max())
-    if low not in (0, 1) or present.nunique() < 3:
-        return None
-    if low == 0 and (high != 10 or present.nunique() < 5):
-        return None  # a 0-based item must be a 0-10 scale
-    for top in (4, 5, 6, 7, 10):
-        if high <= top and (top - high) <= 1 and not (low == 0 and top != 10):
-            favourable = 8 if top == 10 else top - 1
-            return (0 if low == 0 else 1), top, favourable
-    return None
 
 
 # -- the model ----------------------------------------------------------------------------------------
@@ -534,9 +503,9 @@ def early_leaver_outcome(ds: Dataset, outcome: str, settings: Any = None,
     import numpy as np
     import pandas as pd
 
-    from retention_mcp.analysis.survival import EARLY_DAYS
     from retention_mcp.data.dataset import NO_DATE, day_to_date
     from retention_mcp.data.roles import normalise_header
+    from retention_mcp.data.vocabulary import EARLY_DAYS
 
     if outcome in ds.columns or normalise_header(outcome) not in early_outcome_names(settings):
         return None

@@ -5,7 +5,7 @@ Per group (``by``, within a ``where`` scope) and profiled column:
 - numbers (pay, tenure, overtime hours, scores): n, mean with a Student t 95% interval, SD, median with a
   distribution-free 95% interval (order statistics), quartiles and IQR (linear interpolation, type 7), and
   the difference of means to the rest of the population with a Welch 95% interval;
-- Likert items (1-4 … 0-10, detected as :func:`retention_mcp.analysis.drivers.likert_scale` does): the same,
+- Likert items (1-4 … 0-10, detected as :func:`retention_mcp.data.vocabulary.likert_scale` does): the same,
   plus favourability = top-box share with a Wilson interval and its difference to the rest (Newcombe);
 - categories (text, yes/no): the share of each level with a Wilson interval, and the difference to the rest.
 
@@ -217,7 +217,7 @@ def resolve_columns(ds: Dataset, names: Sequence[str] | None, by_names: Sequence
     """The columns to profile (named, or the default roles), each classified as numeric, Likert or categorical."""
     import numpy as np
 
-    from retention_mcp.analysis.drivers import likert_scale
+    from retention_mcp.data.vocabulary import likert_scale
 
     w = w or words("en")
     max_columns = int(catalog.get("max_columns", 15))

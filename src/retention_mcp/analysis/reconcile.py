@@ -135,7 +135,7 @@ class _Facts:
         self.headcount, self.headcount_rule = self._headcount(link, person, rows, owner, chosen, on, window, persons)
 
     def _headcount(self, link: FileLink, person: Any, rows: Any, owner: Any, chosen: Any, on: int, window: int,
-                   persons: int) -> tuple[Any, str | None]:
+                   persons: int) -> tuple[Any, tuple[str, dict[str, Any]] | None]:
         import numpy as np
 
         ds = link.source
@@ -143,14 +143,14 @@ class _Facts:
         if ds.hire is not None and ds.term is not None and ds.roles.get("hire_date") is not None:
             employed = rows[(ds.hire[rows] <= on) & ((ds.term[rows] == NO_DATE) | (ds.term[rows] >= on))]
             counted[person[employed]] = True
-            return counted, "hired on or before the date and not terminated before it"
+            return counted, ("hired", {})
         if self.term is not None:
             active = self.present & ((self.term == NO_DATE) | (self.term >= on))
             if self.leaver is not None:
                 active &= ~((self.leaver == 1) & (self.term == NO_DATE))
-            return active, "in the file with no termination date before the date"
+            return active, ("no_termination", {})
         if self.leaver is not None:
-            return self.present & (self.leaver == 0), "in the file and not marked as a leaver (as exported)"
+            return self.present & (self.leaver == 0), ("not_leaver", {})
         if link.spec.order_by is not None:
             from retention_mcp.data.dataset import day_numbers
             from retention_mcp.data.dates import parse_dates
@@ -163,7 +163,7 @@ class _Facts:
                 # (attendance): records on at least half the window's days. Training sessions do not.
                 if 2 * len(np.unique(days[in_window])) >= window:
                     counted[person[rows[in_window[rows]]]] = True
-                    return counted, f"a record in the {window} days ending on the date"
+                    return counted, ("records", {"window": window})
         return None, None
 
 
@@ -224,8 +224,8 @@ def _line(fact: Fact, a: _Facts, b: _Facts, compared: int, kinds: Sequence[tuple
                     note=note)
 
 
-def compare(a: _Facts, b: _Facts, k: int, tolerance: int) -> list[PairFact]:
-    """The facts two files both record, compared over the people in both."""
+def compare(a: _Facts, b: _Facts, k: int, tolerance: int, w: Any = None) -> list[PairFact]:
+    """The facts two files both record, compared over the people in both (notes in ``w``'s language)."""
     import numpy as np
 
     out: list[PairFact] = []
@@ -263,8 +263,14 @@ def compare(a: _Facts, b: _Facts, k: int, tolerance: int) -> list[PairFact]:
             Count(kind="headcount_a", count=total_a), Count(kind="headcount_b", count=total_b),
             Count(kind="counted_by_both", count=cells[0]), Count(kind="only_by_a", count=cells[1]),
             Count(kind="only_by_b", count=cells[2])],
-            note=f"{a.name}: {a.headcount_rule}; {b.name}: {b.headcount_rule}"))
+            note=(w or words("en")).semicolon.join(f"{f.name}{(w or words('en')).colon}{_rule(f, w)}" for f in (a, b))))
     return out
+
+
+def _rule(facts: _Facts, w: Any) -> str:
+    """How a file counts its headcount on the date, in ``w``'s language."""
+    key, fields = facts.headcount_rule or ("none", {})
+    return (w or words("en"))(f"reconcile.headcount_rule.{key}", **fields)
 
 
 def _department_pairs(a: _Facts, b: _Facts, known: Any, same: Any, k: int) -> str | None:
@@ -380,12 +386,14 @@ def reconcile(ds: Dataset, policy: Policy, *, on: str | None = None, window_days
         raise InputError("the population file has no dates to take the headcount date from; give on='2024-12-31'")
     facts = [_Facts(link, info.persons, day, int(window_days)) for link in info.files]
     k = policy.floor
-    pairs = [fact for i, a in enumerate(facts) for b in facts[i + 1:] for fact in compare(a, b, k, int(tolerance_days))]
+    w = words(language, settings)
+    pairs = [fact for i, a in enumerate(facts) for b in facts[i + 1:]
+             for fact in compare(a, b, k, int(tolerance_days), w)]
     definition = info.definition
     return ReconcileResult(dataset=definition.name, version=definition.version, population=definition.population.path,
                            on=day_to_date(day).isoformat(), window_days=int(window_days),
                            tolerance_days=int(tolerance_days), min_group_size=k, files=file_checks(ds, policy),
-                           pairs=pairs, rules=rules(ds, k, words(language, settings)))
+                           pairs=pairs, rules=rules(ds, k, w))
 
 
 # -- text

@@ -30,6 +30,7 @@ from retention_mcp.data.dimensions import (
     refuse_outcome_dimension,
 )
 from retention_mcp.data.disclosure import Policy
+from retention_mcp.data.vocabulary import EARLY_DAYS
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
 from retention_mcp.wording import ResultLanguage, Words, words
@@ -41,7 +42,6 @@ DAY_POINTS = (90, 180, 365, 730)
 MONTH_POINTS = (3, 6, 12, 24)
 YEAR_POINTS = (1, 2, 3, 5)
 POINTS = {"days": DAY_POINTS, "months": MONTH_POINTS, "years": YEAR_POINTS}
-EARLY_DAYS = 90
 EARLY_MONTHS = 3
 #: Early attrition needs tenure recorded at least this finely (months): 90 days is about 2.96 months.
 EARLY_RESOLUTION_MONTHS = 1.0

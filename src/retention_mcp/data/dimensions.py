@@ -491,7 +491,7 @@ def _vocabulary_group(ds: Dataset, dim: Dimension, text: str) -> list[int]:
             return [int(i) for i in np.flatnonzero(hits[:-1])]
     box = likert_box(text)
     if box is not None:
-        from retention_mcp.analysis.drivers import likert_scale
+        from retention_mcp.data.vocabulary import likert_scale
 
         numbers = pd.to_numeric(pd.Series(dim.labels[:-1]), errors="coerce")
         scale = likert_scale(dim.column, pd.to_numeric(ds.frame[dim.column], errors="coerce"))

@@ -13,7 +13,7 @@ tool accepts back, in English or Chinese.
 - **Separation kinds**: voluntary, involuntary, regretted, other (主动离职, 被动离职, 惋惜离职, 其他) from
   ``tools/separation_types.yaml``; a ``where`` on the termination-type column takes them.
 - **Likert boxes**: favourable (the top box), neutral, unfavourable (the bottom box) of a Likert item, on the top-box
-  rule of :func:`retention_mcp.analysis.drivers.likert_scale`; a ``where`` on the item takes them.
+  rule of :func:`likert_scale` (below); a ``where`` on the item takes them.
 - the group of rows with no value: ``(missing)`` / ``（缺失）``.
 
 Internally a derived group has one fixed code (the English label); the words of each language come from
@@ -28,7 +28,7 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from retention_mcp.errors import InputError
 
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from retention_mcp.wording import Words
 
 MISSING_LABEL = "(missing)"
+#: Early attrition: leaving within this many days of hire (retention_curve's early attrition, driver_analysis's
+#: early-leaver outcome, the early_attrition_rate KPI).
+EARLY_DAYS = 90
 
 #: Tenure bands: code -> wording key. Upper edges in months (inclusive) for tenure known to the month or finer.
 TENURE_BAND_EDGES_MONTHS = (3.0, 12.0, 36.0, 60.0)
@@ -238,3 +241,39 @@ def separation_argument(value: str | None) -> str:
         raise InputError(f"separation_type must be all, voluntary, involuntary or regretted (全部离职, 主动离职, "
                          f"被动离职, 惋惜离职), not {value!r}")
     return kind
+
+
+# -- Likert items (driver_analysis, describe_groups, where on a Likert item)
+
+#: Integer columns named with these words are counts or levels, not attitude items, even on a 1-5 range.
+NOT_LIKERT_WORDS = {"level", "education", "grade", "rank", "count", "number", "num", "no", "years", "year", "age",
+                    "tenure", "stock", "hours", "days", "companies", "children", "dependents", "band"}
+NOT_LIKERT_ZH = re.compile(r"职级|级别|学历|年龄|司龄|人数|次数|年限")
+
+
+def _names_a_count(name: str) -> bool:
+    """True for names like JobLevel, NumCompaniesWorked, years_at_company, 职级 (words, not substrings)."""
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    words = set(re.split(r"[^a-z]+", snake))
+    return bool(words & NOT_LIKERT_WORDS) or bool(NOT_LIKERT_ZH.search(name))
+
+
+def likert_scale(name: str, values: Any) -> tuple[int, int, int] | None:
+    """(low, high, first favourable value) when ``values`` look like a Likert item, else None.
+
+    Integer answers on 1-4, 1-5, 1-6, 1-7, 0-10 or 1-10; top box = the upper two points on 4-7 point
+    scales (3-4 of 4, 4-5 of 5, 6-7 of 7), 8-10 on 10/11-point scales.
+    """
+    present = values.dropna()
+    if present.empty or _names_a_count(name) or not (present == present.round()).all():
+        return None
+    low, high = int(present.min()), int(present.max())
+    if low not in (0, 1) or present.nunique() < 3:
+        return None
+    if low == 0 and (high != 10 or present.nunique() < 5):
+        return None  # a 0-based item must be a 0-10 scale
+    for top in (4, 5, 6, 7, 10):
+        if high <= top and (top - high) <= 1 and not (low == 0 and top != 10):
+            favourable = 8 if top == 10 else top - 1
+            return (0 if low == 0 else 1), top, favourable
+    return None
