@@ -167,7 +167,6 @@ def compact_curve(times: np.ndarray, survival: np.ndarray,
 def logrank_test(durations: Any, events: Any, groups: Any) -> tuple[float, int, float]:
     """k-group log-rank test: (chi-square, degrees of freedom, p-value)."""
     import numpy as np
-    from scipy.special import chdtrc
 
     durations = np.asarray(durations, dtype="float64")
     events = np.asarray(events, dtype="float64")
@@ -197,6 +196,24 @@ def logrank_test(durations: Any, events: Any, groups: Any) -> tuple[float, int, 
             at_risk[g] = len(mine) - np.searchsorted(mine, event_times, side="left")
             died = durations[(group == g) & (events > 0)]
             deaths[g] = np.bincount(np.searchsorted(event_times, died), minlength=len(event_times))
+    return logrank_from_counts(at_risk, deaths)
+
+
+def logrank_from_counts(at_risk: Any, deaths: Any) -> tuple[float, int, float]:
+    """The k-group log-rank statistic from people at risk and leavers per group (rows) and time (columns):
+    O_g − E_g with E_g = Σ_t n_gt·d_t ÷ n_t and the hypergeometric covariance; chi-square on k − 1 df."""
+    import numpy as np
+    from scipy.special import chdtrc
+
+    at_risk = np.asarray(at_risk, dtype="float64")
+    deaths = np.asarray(deaths, dtype="float64")
+    k = at_risk.shape[0]
+    keep = (at_risk.sum(axis=0) > 0) & (deaths.sum(axis=0) > 0)
+    at_risk, deaths = at_risk[:, keep], deaths[:, keep]
+    if k < 2:
+        return (float("nan"), 0, float("nan"))
+    if not at_risk.shape[1]:
+        return (0.0, k - 1, 1.0)
     n = at_risk.sum(axis=0)
     d = deaths.sum(axis=0)
     expected = (at_risk * d / n).sum(axis=1)
@@ -388,6 +405,8 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
                              "or hidden so that a small group cannot be worked out by subtraction); widen the filter")
         usable = usable & scope.rows
     code = combined_codes(dims, ds.rows)
+    cells = policy.cells(ds)
+    grid = reporting_grid(data, usable, points, policy.floor) if cells.protected else list(points)
     early_limit = data.early_limit
     if data.hire is not None and data.as_of_day is not None:
         in_cohort = data.hire <= data.as_of_day - EARLY_DAYS  # hired at least 90 days before the as-of date
@@ -401,6 +420,8 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
                               retention=[RetentionAt(time=p, retention=None, at_risk=None) for p in points],
                               median_tenure=None, early_attrition=None, early_leavers=None, early_cohort=None,
                               suppressed=True)
+        if cells.protected:
+            return protected_group(cells, data, mask, group, label, points, grid, k, in_cohort, curve_points > 0)
         if data.grouped:
             times, surv, at_risk_by_time = life_table(d, e)
             median, index = life_table_median(times, surv)
@@ -449,7 +470,10 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
         shown = [c for c, is_hidden in zip(present, hide, strict=True) if not is_hidden]
         if len(shown) >= 2:
             mask = usable & np.isin(code, shown)
-            chi2, df, p_value = logrank_test(durations[mask], events[mask], code[mask])
+            if cells.protected:
+                chi2, df, p_value = protected_logrank(cells, data, mask, code, shown, grid)
+            else:
+                chi2, df, p_value = logrank_test(durations[mask], events[mask], code[mask])
         else:
             notes.append("the log-rank test needs at least two groups that are not suppressed")
         twelve = {"days": 365.0, "months": 12.0, "years": 1.0}[unit]
@@ -460,6 +484,12 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
                  "interval's leavers fall inside it and people still employed count as at risk for half of it"
                  if data.grouped else "Kaplan–Meier product-limit estimate (Kaplan & Meier 1958)")
     reading = "interpolated within the interval" if data.grouped else "a step of the curve"
+    if cells.protected:
+        estimator = ("actuarial life table on reporting intervals (the time points and steps of at least "
+                     f"{policy.floor} leavers' times), from perturbed counts of the people entering each interval, "
+                     "leaving in it and censored in it (protected mode: a curve read at each leaver's own time "
+                     "could be differenced)")
+        reading = "interpolated within the reporting interval"
     definition = CurveDefinition(
         source=data.source, unit=unit, resolution=data.resolution, estimator=estimator, as_of=data.as_of,
         censoring=("people still employed are censored at the as-of date (the latest date in the file)"
@@ -473,12 +503,141 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
         min_group_size=k, columns=columns)
     if early_limit is None:
         notes.append(f"early attrition is {data.early_reason}")
-    kept = int(scope.rows.sum()) if scope.active else ds.rows
     sensitive = [d.column for d in dims if d.column is not None and ds.is_sensitive(d.column)]
     return CurveResult(by=[d.name for d in dims], unit=unit, time_points=points, overall=overall,
                        groups=groups[:max_groups], logrank_chi2=chi2, logrank_df=df, logrank_p=p_value,
-                       truncated=truncated, definition=definition, scope=scope.describe(kept, ds.rows) or None,
+                       truncated=truncated, definition=definition, scope=scope.describe(cells) or None,
                        sensitive=sensitive, notes=notes)
+
+
+# -- protected mode: the curve from perturbed counts
+
+
+def _interval_index(data: Durations, points: Sequence[float], side: str = "left") -> Any:
+    """Each row's reporting interval: 0 for [0, t1], j for (t_j, t_j+1], len(points) beyond the last point.
+
+    Whole units (completed years or months) are grouped data: a leaver with j completed units left during
+    (j, j + 1), so the row is placed at j + ½."""
+    import numpy as np
+
+    times = data.durations + (0.5 if data.grouped else 0.0)
+    return np.searchsorted(np.asarray(points, dtype="float64"), times, side=side)
+
+
+def _interval_counts(cells: Any, data: Durations, mask: Any, codes: Any, groups: int,
+                     points: Sequence[float]) -> dict[str, Any]:
+    """Shown counts per (group, interval): people entering each interval, leaving in it, censored in it, and
+    still at risk at each point (time since hire >= the point)."""
+    import numpy as np
+
+    m = len(points) + 1
+    index = _interval_index(data, points)
+    cell = codes * m + index
+    events = np.asarray(data.events, dtype=bool)
+    everyone = cells.tally(cell, groups * m, mask).reshape((groups, m))
+    out = {
+        "entering": cells.shown(everyone.from_here_on(axis=1)),
+        "leaving": cells.shown(cells.tally(cell, groups * m, mask & events).reshape((groups, m))),
+        "censored": cells.shown(cells.tally(cell, groups * m, mask & ~events).reshape((groups, m))),
+    }
+    # at risk at a point: time since hire >= the point (the durations as recorded, as exact mode counts them)
+    at = np.searchsorted(np.asarray(points, dtype="float64"), data.durations, side="right")
+    at_point = cells.tally(codes * m + at, groups * m, mask).reshape((groups, m)).from_here_on(axis=1)
+    out["at_risk"] = cells.shown(at_point)[:, 1:]
+    return out
+
+
+def _actuarial(entering: Any, leaving: Any, censored: Any) -> Any:
+    """S at the end of each interval: Π (1 − d ÷ (n − c/2)), each factor within [0, 1]."""
+    import numpy as np
+
+    exposed = entering - censored / 2.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.where(exposed > 0, np.clip(leaving / np.where(exposed > 0, exposed, 1.0), 0.0, 1.0), 0.0)
+    return np.cumprod(1.0 - q, axis=-1)
+
+
+def reporting_grid(data: Durations, usable: Any, points: Sequence[float], floor: int) -> list[float]:
+    """The times protected curves are read at: the requested points, the early-attrition limit, and a ladder of
+    the leavers' times (each step at least ``floor`` leavers, at most 20 steps, rounded to whole months of days
+    or whole units) so the median can be read beyond the last point. Chosen from the data in scope, never from
+    a call, and the same for every group of a call (the log-rank test compares groups on it)."""
+    import numpy as np
+
+    from retention_mcp.data.dimensions import band_ladder
+
+    times = data.durations + (0.5 if data.grouped else 0.0)
+    leavers = np.asarray(usable, dtype=bool) & np.asarray(data.events, dtype=bool)
+    ladder = list(band_ladder(np.where(leavers, times, np.nan), floor))
+    if leavers.any():
+        ladder.append(float(times[leavers].max()))  # the last step closes after the last leaver
+    step = 30.0 if data.unit == "days" else 1.0
+    rounded = {float(max(step, np.ceil(t / step) * step)) for t in ladder}
+    extra = {data.early_limit} if data.early_kind == "curve" and data.early_limit else set()
+    return sorted({*map(float, points), *rounded, *extra})
+
+
+def protected_group(cells: Any, data: Durations, mask: Any, group: dict[str, str], label: str,
+                    points: Sequence[float], grid: Sequence[float], k: int, in_cohort: Any,
+                    with_curve: bool) -> CurveGroup:
+    """A group's curve in protected mode: every count perturbed, the curve read from those counts on the grid."""
+    import numpy as np
+
+    zero = np.zeros(len(mask), dtype="int64")
+    counts = _interval_counts(cells, data, mask, zero, 1, grid)
+    entering, leaving, censored = counts["entering"][0], counts["leaving"][0], counts["censored"][0]
+    survival = _actuarial(entering[:-1].astype(float), leaving[:-1].astype(float), censored[:-1].astype(float))
+    position = {t: i for i, t in enumerate(grid)}
+    retention = []
+    for p in points:
+        i = position[float(p)]
+        followed = entering[i + 1] > 0 or leaving[: i + 1].sum() >= entering[0]
+        retention.append(RetentionAt(time=p, retention=float(survival[i]) if followed else None,
+                                     at_risk=int(max(0, counts["at_risk"][0][i]))))
+    median = median_at_risk = None
+    below = np.flatnonzero(survival <= 0.5)
+    if len(below):
+        j = int(below[0])
+        start_time, start_s = (0.0, 1.0) if j == 0 else (float(grid[j - 1]), float(survival[j - 1]))
+        fraction = (start_s - 0.5) / (start_s - float(survival[j])) if start_s > survival[j] else 0.0
+        median = start_time + fraction * (float(grid[j]) - start_time)
+        median_at_risk = int(entering[j])
+        if median_at_risk < k:
+            median = median_at_risk = None
+    people = cells.count(mask)
+    leavers = cells.count(mask & np.asarray(data.events, dtype=bool))
+    early = early_leavers = cohort_n = None
+    if data.early_limit is not None:
+        limit = data.early_limit
+        events = np.asarray(data.events, dtype=bool)
+        within = ((data.durations < limit) if data.grouped else (data.durations <= limit))
+        if in_cohort is not None:
+            cohort_n = cells.count(mask & in_cohort)
+            early_leavers = cells.count(mask & in_cohort & events & within)
+            early = min(1.0, early_leavers / cohort_n) if cohort_n > 0 else None
+        else:
+            early_leavers = cells.count(mask & events & within)
+            early = 1 - float(survival[position[float(limit)]])
+    curve = None
+    if with_curve:
+        curve = [(0.0, 1.0), *((float(t), round(float(v), 6)) for t, v in zip(grid, survival, strict=True))]
+    return CurveGroup(group=group, label=label, people=people, leavers=leavers, retention=retention,
+                      median_tenure=median, median_at_risk=median_at_risk, early_attrition=early,
+                      early_leavers=early_leavers, early_cohort=cohort_n, suppressed=False, curve=curve)
+
+
+def protected_logrank(cells: Any, data: Durations, mask: Any, code: Any, shown: Sequence[int],
+                      points: Sequence[float]) -> tuple[float, int, float]:
+    """The log-rank test on the reporting intervals from perturbed counts: at risk = entering − censored ÷ 2."""
+    import numpy as np
+
+    lookup = np.zeros(int(max(int(np.max(code, initial=0)), max(shown))) + 1, dtype="int64")
+    lookup[np.asarray(shown, dtype="int64")] = np.arange(len(shown))
+    codes = lookup[code]
+    counts = _interval_counts(cells, data, mask, codes, len(shown), points)
+    at_risk = np.maximum(counts["entering"] - counts["censored"] / 2.0, 0.0)
+    deaths = np.minimum(np.maximum(counts["leaving"], 0), at_risk)
+    return logrank_from_counts(at_risk, deaths)
 
 
 def _retention_at(group: CurveGroup, time: float) -> float:

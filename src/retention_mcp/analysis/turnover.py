@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -35,6 +34,7 @@ from retention_mcp.analysis.stats import (
     two_proportion_test,
     wilson_intervals,
 )
+from retention_mcp.data.cellkey import Cells, Tally
 from retention_mcp.data.dataset import (
     NO_DATE,
     SEP_INVOLUNTARY,
@@ -48,6 +48,7 @@ from retention_mcp.data.dimensions import (
     build_dimension,
     decode,
     dimension_key,
+    scope_slice,
     tenure_band_codes,
     tenure_bands,
 )
@@ -287,10 +288,11 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
     total_groups = int(np.prod(sizes, dtype="int64")) if sizes else 1
 
     columns = {k_: v for k_, v in ds.roles.as_dict().items() if k_ not in ds.table.identifying}
+    cells = policy.cells(ds)
     if ds.shape == "event":
-        result = _event_counts(ds, static, total_groups, tenure_position, multiplier, leaver_mask,
-                               period_start, period_end, denominator)
-        heads, leavers, _, _, period = result
+        head_tallies, leaver_tally, period = _event_counts(ds, cells, static, total_groups, tenure_position,
+                                                           multiplier, leaver_mask, period_start, period_end,
+                                                           denominator)
         start, end, source, days = period
         months = months_between(day_to_date(start), day_to_date(end))
         definition = Definition(
@@ -308,8 +310,9 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
         if denominator != "average" or period_start or period_end:
             notes.append("snapshot data has no dates to set a period or a headcount by: denominator and period "
                          "are ignored; the rate is leavers ÷ employees in the file")
-        heads, leavers, _, _ = _snapshot_counts(ds, static, total_groups, tenure_position, multiplier,
-                                                leaver_mask, notes)
+        head_tally, leaver_tally = _snapshot_counts(ds, cells, static, total_groups, tenure_position, multiplier,
+                                                    leaver_mask, notes)
+        head_tallies = [head_tally]
         months = None
         definition = Definition(
             shape="snapshot", shape_source=ds.shape_source, formula="leavers ÷ employees in the group",
@@ -328,47 +331,61 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
             definition.tenure_column = ds.roles.get(f"tenure_{ds.tenure_unit}")
 
     shape = tuple(sizes) if sizes else ()
-    heads = np.asarray(heads, dtype="float64").reshape(shape)
-    leavers = np.asarray(leavers, dtype="int64").reshape(shape)
+    head_tallies = [t.reshape(shape) for t in head_tallies]
+    leaver_tally = leaver_tally.reshape(shape)
+    true_heads = np.mean([t.n for t in head_tallies], axis=0)
     # A group's size for suppression: its headcount, or its leavers when more people left than the average held.
-    hidden = suppress(np.maximum(heads, leavers), k, scope.selected or None,
+    hidden = suppress(np.maximum(true_heads, leaver_tally.n), k, scope.selected or None,
                       keys=[dimension_key(d) for d in dims])
-    lead = tuple(range(len(scope.dims)))
-    for axis, mask in enumerate(scope.selected):
-        heads = np.compress(mask, heads, axis=axis)
-        leavers = np.compress(mask, leavers, axis=axis)
-    if lead:
-        heads, leavers = heads.sum(axis=lead), leavers.sum(axis=lead)
+    # The filtered table: the `where` axes cut to their selected values and added up (cell keys add too).
+    head_tallies = [scope_slice(t, scope) for t in head_tallies]
+    leaver_tally = scope_slice(leaver_tally, scope)
     overall_hidden = bool(hidden[()])
     if scope.active and overall_hidden:
         raise InputError(f"the filter {scope.text} selects a group that is suppressed (fewer than {k} people, or "
                          "hidden so that a small group cannot be worked out by subtraction); widen the filter")
-    # fsum: the overall headcount does not depend on the order of the groups (English vs Chinese labels)
-    overall = _row({}, "Overall", math.fsum(heads.ravel()), int(leavers.sum()), None, months, hide=overall_hidden,
-                   shape=ds.shape)
+    # Headcounts as shown: the mean of each headcount day's count (exact, or perturbed set by set).
+    overall_heads = float(np.mean([cells.shown(t.total()) for t in head_tallies]))
+    overall_leavers = _leavers_shown(cells, leaver_tally.total(), overall_heads, ds.shape)
+    overall = _row({}, "Overall", overall_heads, overall_leavers, None, months, hide=overall_hidden, shape=ds.shape)
     rows = []
     exposure: dict[int, float] = {}  # id(row) -> unrounded headcount, for the tests against the rest
     if by_dims:
         cell_hidden = hidden[tuple(range(len(by_dims)))].reshape(-1)
-        flat_heads, flat_leavers = heads.reshape(-1), leavers.reshape(-1)
-        present = np.flatnonzero((flat_heads > 0) | (flat_leavers > 0) | cell_hidden)
+        flat_true = np.mean([t.n for t in head_tallies], axis=0).reshape(-1)
+        flat_heads = np.mean([cells.shown(t) for t in head_tallies], axis=0).reshape(-1)
+        flat_leaver_tally = leaver_tally.reshape(-1)
+        present = np.flatnonzero((flat_true > 0) | (flat_leaver_tally.n > 0) | cell_hidden)
+        flat_leavers = cells.shown(flat_leaver_tally)
         for code in present:
             group = decode(int(code), by_dims)
             label = " / ".join(group.values())
-            rows.append(_row(group, label, float(flat_heads[code]), int(flat_leavers[code]), overall.rate, months,
+            heads_shown = float(flat_heads[code])
+            leavers_shown = _clip_leavers(int(flat_leavers[code]), heads_shown, ds.shape)
+            rows.append(_row(group, label, heads_shown, leavers_shown, overall.rate, months,
                              hide=bool(cell_hidden[code]), shape=ds.shape))
-            exposure[id(rows[-1])] = float(flat_heads[code])
-    _test_against_rest(rows, overall, math.fsum(heads.ravel()), exposure, ds.shape)
+            exposure[id(rows[-1])] = heads_shown
+    _test_against_rest(rows, overall, overall_heads, exposure, ds.shape)
     rows.sort(key=lambda r: (r.suppressed, -(r.rate if r.rate is not None else -1), r.label))
     truncated = len(rows) > max_rows
     if overall.suppressed:
         notes.append(f"fewer than {k} people in total: all counts are suppressed")
-    kept = int(scope.rows.sum()) if scope.active else ds.rows
     sensitive = [d.column for d in by_dims if d.column is not None and ds.is_sensitive(d.column)]
     return BreakdownResult(by=[d.name for d in by_dims], overall=overall, rows=rows[:max_rows], groups=len(rows),
                            suppressed_groups=sum(r.suppressed for r in rows), truncated=truncated,
-                           definition=definition, scope=scope.describe(kept, ds.rows) or None, sensitive=sensitive,
+                           definition=definition, scope=scope.describe(cells) or None, sensitive=sensitive,
                            notes=notes)
+
+
+def _clip_leavers(leavers: int, heads: float, shape: str | None) -> int:
+    """A share of people cannot exceed them: perturbed snapshot leavers are capped at the perturbed headcount."""
+    if shape == "snapshot":
+        return max(0, min(leavers, round(heads)))
+    return max(0, leavers)
+
+
+def _leavers_shown(cells: Any, tally: Any, heads: float, shape: str | None) -> int:
+    return _clip_leavers(int(cells.shown(tally)), heads, shape)
 
 
 def _row(group: dict[str, str], label: str, heads: float, leavers: int, overall_rate: float | None,
@@ -408,6 +425,8 @@ def _test_against_rest(rows: list[GroupRow], overall: GroupRow, overall_heads: f
         rest_leavers = overall.leavers - row.leavers
         if rest_heads <= 1e-9:
             continue
+        # Perturbed figures are not additive: the rest (overall − group) is kept a possible count.
+        rest_leavers = max(0, min(rest_leavers, round(rest_heads) if shape != "event" else rest_leavers))
         row.rest_rate = rest_leavers / rest_heads
         row.gap_to_rest_pp = (row.rate - row.rest_rate) * 100
         if shape == "event":
@@ -450,10 +469,11 @@ def _leaver_definition(ds: Dataset, separation_type: str) -> str:
     return base
 
 
-def _event_counts(ds: Dataset, static: np.ndarray, total_groups: int, tenure_position: int | None,
+def _event_counts(ds: Dataset, cells: Cells, static: np.ndarray, total_groups: int, tenure_position: int | None,
                   multiplier: int, leaver_mask: np.ndarray, period_start: str | None, period_end: str | None,
                   denominator: str) -> tuple:
-    import numpy as np
+    """(a tally of the people on the books per group on each headcount day, the leavers in the period per group,
+    the period)."""
 
     assert ds.hire is not None and ds.term is not None
     start, end, source = resolve_period(ds, period_start, period_end)
@@ -466,26 +486,24 @@ def _event_counts(ds: Dataset, static: np.ndarray, total_groups: int, tenure_pos
         tenure_months = (day - hire) / DAYS_PER_MONTH
         return static + tenure_band_codes(tenure_months) * multiplier
 
-    def count_on(day: int) -> np.ndarray:
+    def count_on(day: int) -> Tally:
         on_books = valid & (hire <= day) & (term >= day)
-        return np.bincount(codes_on(day)[on_books], minlength=total_groups).astype("float64")
+        return cells.tally(codes_on(day), total_groups, on_books)
 
     period_days = headcount_days(day_to_date(start), day_to_date(end))
     if denominator == "average":
-        heads = np.mean([count_on(date_to_day(d)) for d in period_days], axis=0)
+        heads = [count_on(date_to_day(d)) for d in period_days]
     elif denominator == "begin_end":
-        heads = (count_on(start) + count_on(end)) / 2
+        heads = [count_on(start), count_on(end)]
     else:
-        heads = count_on(start)
+        heads = [count_on(start)]
     left = valid & leaver_mask & (term >= start) & (term <= end)
-    leaver_codes = codes_on(term)[left] if tenure_position is not None else static[left]
-    leavers = np.bincount(leaver_codes, minlength=total_groups)
-    # fsum: the overall headcount does not depend on the order of the groups (English vs Chinese labels)
-    return heads, leavers, math.fsum(heads), int(leavers.sum()), (start, end, source, period_days)
+    leavers = cells.tally(codes_on(term) if tenure_position is not None else static, total_groups, left)
+    return heads, leavers, (start, end, source, period_days)
 
 
-def _snapshot_counts(ds: Dataset, static: np.ndarray, total_groups: int, tenure_position: int | None,
-                     multiplier: int, leaver_mask: np.ndarray, notes: list[str]) -> tuple:
+def _snapshot_counts(ds: Dataset, cells: Cells, static: np.ndarray, total_groups: int, tenure_position: int | None,
+                     multiplier: int, leaver_mask: np.ndarray, notes: list[str]) -> tuple[Tally, Tally]:
     import numpy as np
 
     codes = static
@@ -499,9 +517,7 @@ def _snapshot_counts(ds: Dataset, static: np.ndarray, total_groups: int, tenure_
             tenure = np.where(ds.hire != NO_DATE, (end - ds.hire) / DAYS_PER_MONTH, np.nan)
             notes.append("tenure_band from hire dates up to the termination date or the latest date in the file")
         codes = static + tenure_band_codes(tenure, tenure_bands(ds)) * multiplier
-    heads = np.bincount(codes, minlength=total_groups).astype("float64")
-    leavers = np.bincount(codes[leaver_mask], minlength=total_groups)
-    return heads, leavers, float(len(codes)), int(leaver_mask.sum())
+    return cells.tally(codes, total_groups), cells.tally(codes, total_groups, leaver_mask)
 
 
 # -- text

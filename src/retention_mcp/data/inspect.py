@@ -39,7 +39,8 @@ class ColumnInfo(BaseModel):
 class QualityFinding(BaseModel):
     check: str = Field(description="duplicate_ids, termination_before_hire, future_dates, unparseable_dates, "
                        "unknown_flag_values, missing_hire_dates, leaver_without_termination_date, ...")
-    count: int = Field(description="rows (or values) affected")
+    count: int | None = Field(description="rows (or values) affected; None when fewer than the minimum group size "
+                              "(the detail says 'fewer than 5')")
     detail: str
 
 
@@ -61,15 +62,18 @@ class DatasetSummary(Evidenced):
 
 
 def inspect_dataset(ds: Dataset, policy: Policy) -> DatasetSummary:
+    import numpy as np
     import pandas as pd
 
     frame = ds.frame
+    cells = policy.cells(ds)
     infos: list[ColumnInfo] = []
     suggestions: list[str] = []
     for column in list(frame.columns)[:MAX_COLUMNS]:
         values = frame[column]
         role = ds.roles.role_of(column)
-        missing = int(values.isna().sum())
+        absent = values.isna().to_numpy()
+        missing = int(absent.sum())
         if isinstance(values.dtype, pd.CategoricalDtype):
             present = values.cat.remove_unused_categories().cat.categories
             distinct = len(present)
@@ -86,8 +90,8 @@ def inspect_dataset(ds: Dataset, policy: Policy) -> DatasetSummary:
             kind = "number"
         else:
             kind = "text"
-        info = ColumnInfo(name=column, type=kind, role=role, missing=missing, distinct=distinct,
-                          identifying=identifying, sensitive=ds.is_sensitive(column))
+        info = ColumnInfo(name=column, type=kind, role=role, missing=cells.count(absent) if missing else 0,
+                          distinct=distinct, identifying=identifying, sensitive=ds.is_sensitive(column))
         if not identifying and kind in ("text", "flag", "number") and 0 < distinct <= MAX_LISTED_VALUES:
             # Only values shared by at least the minimum group size: a rare value can single a person out.
             counts = values.value_counts(dropna=True)
@@ -108,14 +112,24 @@ def inspect_dataset(ds: Dataset, policy: Policy) -> DatasetSummary:
     # Roles first (department, job role, shift...), then other categories.
     order = {role: i for i, role in enumerate(SUGGESTED_ROLES)}
     suggestions.sort(key=lambda c: order.get(ds.roles.role_of(c) or "", len(order)))
-    leavers = int(ds.leaver.sum()) if ds.leaver is not None else None
+    leavers = cells.count(ds.leaver) if ds.leaver is not None else None
     return DatasetSummary(
-        rows=ds.rows, columns=frame.shape[1], shape=ds.shape or "unknown", shape_source=ds.shape_source,
-        as_of=day_to_date(ds.as_of).isoformat() if ds.as_of is not None else None, leavers=leavers,
-        roles=ds.roles.as_dict(), column_info=infos,
-        findings=[QualityFinding(check=f.check, count=f.count, detail=f.detail)
-                  for f in [*filter(None, [ds.duplicate_id_finding()]), *ds.findings]],
+        rows=cells.count(np.ones(ds.rows, dtype=bool)), columns=frame.shape[1], shape=ds.shape or "unknown",
+        shape_source=ds.shape_source, as_of=day_to_date(ds.as_of).isoformat() if ds.as_of is not None else None,
+        leavers=leavers, roles=ds.roles.as_dict(), column_info=infos,
+        findings=[_finding(f, policy.floor) for f in [*filter(None, [ds.duplicate_id_finding()]), *ds.findings]],
         suggested_dimensions=suggestions[:15], truncated=frame.shape[1] > MAX_COLUMNS, read_as=read_as(ds.source))
+
+
+def _finding(finding: object, floor: int) -> QualityFinding:
+    """A data-quality finding as shown: a count below the minimum group size is never exact ("fewer than 5")."""
+    import re
+
+    count, detail = finding.count, finding.detail  # type: ignore[attr-defined]
+    if 0 < count < floor:
+        detail = re.sub(rf"(?<![\d.,]){count}(?![\d.,%])", f"fewer than {floor}", detail, count=1)
+        count = None
+    return QualityFinding(check=finding.check, count=count, detail=detail)  # type: ignore[attr-defined]
 
 
 def read_as(source: object) -> str:
@@ -170,7 +184,8 @@ def summary_markdown(summary: DatasetSummary, max_columns: int = 60) -> str:
     if len(summary.column_info) > max_columns:
         lines.append(f"\n…{len(summary.column_info) - max_columns} more column(s) in the structured content.")
     if summary.findings:
-        lines += ["", "**Data quality**"] + [f"- {f.check}: {f.count} — {f.detail}" for f in summary.findings]
+        lines += ["", "**Data quality**"] + [f"- {f.check}: {f.count if f.count is not None else 'few'} — {f.detail}"
+                                             for f in summary.findings]
     else:
         lines += ["", "**Data quality**: no problems found."]
     if summary.suggested_dimensions:

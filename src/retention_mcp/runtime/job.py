@@ -31,9 +31,10 @@ class Job:
 
     def __init__(self, settings: Settings, progress: Callable[[float, str], None] | None = None) -> None:
         self.settings = settings
-        self.policy = Policy.from_settings(settings)
+        self.policy = Policy.from_settings(settings)  # the mode of this call: Settings.mode_for_call
         self._progress = progress
         self.datasets: list[Dataset] = []
+        self.notes: list[str] = []  # said under the result (a filter that selects everyone ...)
 
     def progress(self, fraction: float, message: str) -> None:
         if self._progress is not None:
@@ -45,21 +46,27 @@ class Job:
                 where: Mapping[str, Any] | None = None) -> tuple[Dataset, Scope]:
         """The prepared table and the ``where`` scope on it. Raises InputError with what to fix."""
         from retention_mcp.data.dataset import load_dataset
-        from retention_mcp.data.dimensions import parse_where
+        from retention_mcp.data.dimensions import check_complements, parse_where
 
         ds = load_dataset(self.settings, path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                           column_map=column_map, shape=shape, kind=kind, progress=self.progress)
+        if self.settings.access is not None and self.settings.access.restricted:
+            from retention_mcp.data.dataset import within_access
+
+            ds = within_access(ds, self.settings.access, self.policy)
         self.datasets.append(ds)
         if path and kind == "hr":
             from retention_mcp.data.recent import remember
 
             remember(self.settings, path)  # for completions from the data (employee_group ...)
         scope = parse_where(ds, where, self.policy)
+        self.notes += scope.notes
         if scope.active:
             kept = int(scope.rows.sum())
             if kept < self.policy.floor:
-                raise InputError(f"the filter {scope.text} leaves {kept} row(s), fewer than the minimum group size "
-                                 f"of {self.policy.floor}; widen the filter")
+                raise InputError(f"the filter {scope.text} leaves {self.policy.count_text(kept)}, fewer than the "
+                                 f"minimum group size of {self.policy.floor}; widen the filter")
+            check_complements(ds, scope, self.policy.floor)
         return ds, scope
 
     def dataset_in_scope(self, **arguments: Any) -> tuple[Dataset, str | None]:
@@ -68,8 +75,10 @@ class Job:
         ds, scope = self.dataset(**arguments)
         if not scope.active:
             return ds, None
+        cells = self.policy.cells(ds)  # record keys from the whole file: a person's key never depends on a filter
         kept = ds.subset(scope.rows)
-        return kept, scope.describe(kept.rows, len(scope.rows))
+        self.datasets[self.datasets.index(ds)] = kept
+        return kept, scope.describe(cells)
 
     def sources(self) -> list[dict[str, Any]]:
         out = []
@@ -84,7 +93,20 @@ class Job:
         return out
 
     def output(self, result: Any, text: str, *, figures: Mapping[str, Any] | None = None, definition: str = "",
-               images: list[tuple[bytes, str]] | None = None, files: list[str] | None = None) -> ToolOutput:
+               images: list[tuple[bytes, str]] | None = None, files: list[str] | None = None,
+               language: str | None = None) -> ToolOutput:
+        """What the tool returns; a result about people's data states the privacy mode its figures were made in."""
+        if "privacy_mode" in type(result).model_fields:
+            result.privacy_mode = self.policy.mode
+        for note in self.notes:
+            text += f"\n\nNote: {note}."
+        if self.datasets:
+            from retention_mcp.data.cellkey import mode_statement
+
+            text += "\n\n" + mode_statement(self.policy.mode, self.policy.floor, language or self.settings.language,
+                                              self.settings)
+            if self.settings.access is not None and self.settings.access.restricted:
+                text += f"\n{self.settings.access.describe()}"
         return ToolOutput(result=result, text=text, figures=dict(figures or {}), definition=definition,
                           sources=self.sources(), images=list(images or ()), files=list(files or ()))
 
@@ -99,8 +121,10 @@ class Job:
         if not self.datasets:
             return
         from retention_mcp.data.dataset import identifying_values_in
+        from retention_mcp.data.disclosure import fixed_vocabulary
 
         candidates = {normalise_value(piece).strip(" .:*`_()[]") for piece in output_strings(structured, output.text)}
+        candidates -= fixed_vocabulary(self.settings)
         for ds in self.datasets:
             if identifying_values_in(ds, candidates):
                 raise DisclosureError("a value of an identifying column reached the output; the result was withheld")
