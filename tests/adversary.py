@@ -62,9 +62,10 @@ def binary_outcomes(with_person: tuple[int, bool], parts: Sequence[tuple[int, bo
                     values: Iterable[int] = (0, 1)) -> set[int]:
     """Values x of the person's count (0/1 for a yes/no attribute, a number of calls for an agent) that agree with
     the shown counts: one set holding the person and ``parts`` (disjoint sets) that together hold everyone else."""
-    first = possible_counts(*with_person, mode)
-    low = sum(possible_counts(*part, mode).start for part in parts)
-    high = sum(min(possible_counts(*part, mode).stop - 1, BIG) for part in parts)
+    first = possible_counts(with_person[0], mode, capped=with_person[1])
+    spans = [possible_counts(shown, mode, capped=capped) for shown, capped in parts]
+    low = sum(span.start for span in spans)
+    high = sum(min(span.stop - 1, BIG) for span in spans)
     return {x for x in values if _overlaps(first, range(low + x, high + x + 1))}
 
 
