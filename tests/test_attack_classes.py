@@ -375,3 +375,21 @@ def test_the_access_seam_cuts_every_file_at_intake(tmp_path: Path) -> None:
         ds.column("MonthlyIncome", purpose="a column to profile")
     frame = pd.read_csv(io.StringIO("a,b\n1,2\n"))
     assert dataclasses.is_dataclass(access) and len(frame) == 1
+
+
+@pytest.mark.anyio
+async def test_a_callers_access_rides_with_the_call(tmp_path: Path) -> None:
+    """The runtime hook the HTTP layer fills per caller: a manager's calls see only their department, no pay
+    column, and protected figures, whatever the server's mode."""
+    from retention_mcp.access import Access
+
+    server = build_server(server_settings(tmp_path, "exact"))
+    server.runtime.access_of = lambda: Access.for_manager({"Department": ["Sales"]}, hidden_columns=["pay"])
+    async with Client(server, raise_exceptions=True) as client:
+        result = await client.call_tool("turnover_breakdown", {"path": IBM, "by": ["Department"]})
+        assert not result.is_error, text_of(result)
+        assert [row["label"] for row in result.structured_content["rows"]] == ["Sales"]
+        assert result.structured_content["key_figures"]["privacy mode"] == "protected"
+        assert "Department = Sales" in text_of(result) and "not shown: pay" in text_of(result)
+        pay = await client.call_tool("describe_groups", {"path": IBM, "columns": ["MonthlyIncome"]})
+        assert pay.is_error and "MonthlyIncome" in text_of(pay)

@@ -285,7 +285,7 @@ def build_scorecard(ds: Dataset, *, policy: Policy, catalog: dict[str, Any], wei
     notes: list[str] = []
     words = (ds.table.true_words, ds.table.false_words)
     if shape == "contacts":
-        table, per_contact, present = _aggregate_contacts(frame, agents, found, notes, words)
+        table, per_contact, present = _aggregate_contacts(frame, agents, found, notes, words, policy.floor)
     else:
         table, per_contact, present = _agent_table(frame, agents, found, notes)
     view = policy.cells(ds).over(ds.frame.index.get_indexer(frame.index), labels=frame.index)
@@ -625,6 +625,11 @@ def _metric_tests(contacts: pd.DataFrame, present: list[str], metric_catalog: di
     return out
 
 
+def _small(count: int, floor: int) -> str:
+    """A count for a note: never exact below the minimum group size."""
+    return f"fewer than {floor}" if 0 < count < floor else f"{count:,}"
+
+
 def _int(value: Any) -> int | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -638,7 +643,8 @@ def _num(value: Any, digits: int = 6) -> float | None:
 
 
 def _aggregate_contacts(frame: pd.DataFrame, agents: pd.Series, found: dict[str, str], notes: list[str],
-                        words: tuple[frozenset[str], frozenset[str]]) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+                        words: tuple[frozenset[str], frozenset[str]],
+                        floor: int = 5) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Per-contact rows -> one row per agent, and the cleaned per-contact frame for the regression."""
     import pandas as pd
 
@@ -657,7 +663,8 @@ def _aggregate_contacts(frame: pd.DataFrame, agents: pd.Series, found: dict[str,
         if pd.notna(top) and top <= 5:
             zeros = int(((csat <= 0) & is_answered).sum())
             if zeros:
-                notes.append(f"{zeros} answered contacts had a CSAT of 0 or less on a 1-5 scale: treated as missing.")
+                notes.append(f"{_small(zeros, floor)} answered contacts had a CSAT of 0 or less on a 1-5 scale: "
+                             "treated as missing.")
             csat = csat.where(csat >= 1)
         contact["csat"] = csat.where(is_answered)
         present.append("csat")
@@ -683,7 +690,8 @@ def _aggregate_contacts(frame: pd.DataFrame, agents: pd.Series, found: dict[str,
         table[metric] = grouped[metric].mean()
     unanswered = int((~is_answered).sum())
     if unanswered:
-        notes.append(f"{unanswered} unanswered contacts are excluded from CSAT, resolution, AHT and speed of answer.")
+        notes.append(f"{_small(unanswered, floor)} unanswered contacts are excluded from CSAT, resolution, AHT and "
+                     "speed of answer.")
     return table, contact[is_answered], present
 
 

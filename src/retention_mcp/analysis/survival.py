@@ -393,7 +393,7 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
     notes: list[str] = []
     dropped = int((~usable).sum())
     if dropped:
-        notes.append(f"{dropped} row(s) without a usable hire date / tenure are left out")
+        notes.append(f"{policy.count_text(dropped)} without a usable hire date / tenure are left out")
     bins = dict(bins or {})
     dims = [build_dimension(ds, name, policy, bins.get(name)) for name in by]
     notes += [d.note for d in dims if d.note]

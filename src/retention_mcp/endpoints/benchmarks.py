@@ -181,4 +181,5 @@ def cost_per_leaver(
         if band.total is not None:
             figures[f"cost of leavers ({band.scenario})"] = band.total
     return job.output(result, leaver_cost_markdown(result, language or job.settings.language), figures=figures,
+                      language=language,
                       definition="cost per leaver = replacement-cost multiplier × annual cost per employee")

@@ -66,4 +66,4 @@ def forecast_leavers(
             figures[f"backtest {check.months} mo actual ÷ predicted"] = check.ratio
             figures[f"backtest {check.months} mo calibration p"] = check.p_value
     text = forecast_markdown(result, language=language or job.settings.language, settings=job.settings)
-    return job.output(result, text, figures=figures, definition=result.method)
+    return job.output(result, text, figures=figures, definition=result.method, language=language)

@@ -200,7 +200,8 @@ def turnover_breakdown(
     definition = f"{d.formula}; {d.denominator_definition}; interval: {d.interval}; significant: {d.significance}"
     if d.separation_classes:
         definition += f"; leaver types: {d.separation_classes}"
-    return job.output(result, text, figures=figures, images=images, definition=definition)
+    return job.output(result, text, figures=figures, images=images, definition=definition,
+                      language=language)
 
 
 @tool(title="Retention curve (Kaplan–Meier)", result=CurveResult)
@@ -250,7 +251,7 @@ def retention_curve(
                                "logrank_p": result.logrank_p}
     for point in result.overall.retention:
         figures[f"retention[{point.time:g} {result.unit}]"] = point.retention
-    return job.output(result, text, figures=figures, images=images,
+    return job.output(result, text, figures=figures, images=images, language=language,
                       definition=f"{result.definition.estimator}; {result.definition.source}; "
                                  f"{result.definition.censoring}; early attrition: {result.definition.early_attrition}")
 

@@ -95,9 +95,9 @@ class Job:
     def output(self, result: Any, text: str, *, figures: Mapping[str, Any] | None = None, definition: str = "",
                images: list[tuple[bytes, str]] | None = None, files: list[str] | None = None,
                language: str | None = None) -> ToolOutput:
-        """What the tool returns; a result about people's data states the privacy mode its figures were made in."""
-        if "privacy_mode" in type(result).model_fields:
-            result.privacy_mode = self.policy.mode
+        """What the tool returns; a result about people's data states the privacy mode its figures were made in, in
+        its text and among its key figures (so the evidence records it too)."""
+        figures = dict(figures or {})
         for note in self.notes:
             text += f"\n\nNote: {note}."
         if self.datasets:
@@ -105,9 +105,10 @@ class Job:
 
             text += "\n\n" + mode_statement(self.policy.mode, self.policy.floor, language or self.settings.language,
                                               self.settings)
+            figures["privacy mode"] = self.policy.mode
             if self.settings.access is not None and self.settings.access.restricted:
                 text += f"\n{self.settings.access.describe()}"
-        return ToolOutput(result=result, text=text, figures=dict(figures or {}), definition=definition,
+        return ToolOutput(result=result, text=text, figures=figures, definition=definition,
                           sources=self.sources(), images=list(images or ()), files=list(files or ()))
 
     # -- the checks every output passes

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any
 
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
@@ -24,8 +24,6 @@ class Evidenced(BaseModel):
                                     "the figures in a plan (plan_write_section checks it)")
     key_figures: dict[str, float | int | str | None] | None = Field(
         None, description="the headline figures of this result by name, as recorded with the evidence id")
-    privacy_mode: Literal["exact", "protected"] | None = Field(
-        None, description="the server's privacy mode: exact, or protected (cell-key perturbed figures)")
 
 
 @dataclass(frozen=True)
