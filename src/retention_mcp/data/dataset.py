@@ -243,21 +243,13 @@ def _content_identity(column: pd.Series, table: RoleTable, category_role: bool,
                       people_header: bool = False) -> Identity:
     import pandas as pd
 
-    values = column.dropna()
-    numeric = pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
-    if not numeric and not isinstance(column.dtype, pd.CategoricalDtype) and len(values):
-        values = values[values.astype(str).str.strip() != ""]  # blank cells say nothing about anyone
-    if len(values) == 0 or pd.api.types.is_datetime64_any_dtype(column):
+    if pd.api.types.is_datetime64_any_dtype(column):
         return None
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        import numpy as np
-
-        codes = column.cat.codes.to_numpy()  # categories in use, counted in one pass (no sort of a million codes)
-        distinct = int(np.count_nonzero(np.bincount(codes[codes >= 0], minlength=1)))
-    else:
-        distinct = int(values.nunique())
-    ratio = distinct / len(values)
-    sample = values.head(500).astype(str).str.strip()
+    numeric = pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
+    rows, distinct, sample, distinct_sample = _text_profile(column)
+    if rows == 0:
+        return None
+    ratio = distinct / rows
     if not numeric and sample.str.fullmatch(_NUMBER_LIKE).mean() >= 0.9:
         numeric = True  # "90%", "1,200", "3.5": figures stored as text are judged like numbers
     if numeric:
@@ -266,7 +258,7 @@ def _content_identity(column: pd.Series, table: RoleTable, category_role: bool,
         if (category_role or people_header or not pd.api.types.is_numeric_dtype(column)
                 or distinct <= MIN_IDENTIFYING_DISTINCT or ratio < 1.0):
             return None
-        numbers = values.astype("float64")
+        numbers = column.dropna().astype("float64")
         dense = float(numbers.max() - numbers.min()) < 3 * len(numbers)
         return "identifying" if dense and bool((numbers == numbers.round()).all()) else None
     if sample.str.fullmatch(_DATE_TEXT).mean() >= 0.9:
@@ -277,7 +269,6 @@ def _content_identity(column: pd.Series, table: RoleTable, category_role: bool,
         return "identifying"
     if people_header:
         return None
-    distinct_sample = values.drop_duplicates().head(200)
     if ratio > IDENTIFYING_RATIO and table.looks_like_names(distinct_sample):
         return "identifying"  # people's own names: few rows share one
     if category_role:
@@ -287,9 +278,37 @@ def _content_identity(column: pd.Series, table: RoleTable, category_role: bool,
     if distinct >= 5 and ratio >= NEAR_UNIQUE and _looks_like_codes(distinct_sample):
         return "identifying"  # a handful of IDs in a small file; words that each leaver has once are not
     # Names that few rows share identify people even in a small file (a department repeats a lot).
-    if len(values) / distinct <= 3 and table.looks_like_names(distinct_sample):
+    if rows / distinct <= 3 and table.looks_like_names(distinct_sample):
         return "identifying"
     return None
+
+
+def _text_profile(column: pd.Series) -> tuple[int, int, pd.Series, pd.Series]:
+    """(rows with a value, distinct values, a sample of values as trimmed text, up to 200 distinct values).
+
+    Blank cells say nothing about anyone (a termination type filled in for leavers only) and are left out. A
+    categorical column is read from its codes: a million rows cost one bincount."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        counts = np.bincount(codes[codes >= 0], minlength=len(column.cat.categories))
+        used = pd.Series(column.cat.categories[counts > 0])
+        used_counts = counts[counts > 0]
+        keep = (used.astype(str).str.strip() != "").to_numpy()
+        used, used_counts = used[keep], used_counts[keep]
+        head = column.head(2000).dropna()
+        sample = head.astype(str).str.strip()
+        return int(used_counts.sum()), len(used), sample[sample != ""].head(500), used.head(200)
+    values = column.dropna()
+    distinct = int(values.nunique())
+    if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)) and len(values):
+        blank = values == ""
+        if bool(blank.any()):
+            values, distinct = values[~blank], distinct - 1
+    sample = values.head(500).astype(str).str.strip()
+    return len(values), distinct, sample[sample != ""], values.drop_duplicates().head(200)
 
 
 def _looks_like_codes(values: pd.Series) -> bool:
