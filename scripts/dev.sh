@@ -36,6 +36,7 @@ case "${1:-}" in
         .venv/bin/python bench/bench_peers.py      # installs duckdb and polars into .venv to compare against
         .venv/bin/python bench/bench_xlsx.py
         .venv/bin/python bench/bench_turnover.py
+        .venv/bin/python bench/bench_privacy.py     # exact vs protected mode on the same file
         .venv/bin/python bench/bench_isolation.py
         .venv/bin/python bench/bench_export.py
         exec .venv/bin/python bench/load_test.py

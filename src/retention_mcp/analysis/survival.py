@@ -421,7 +421,8 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
                               median_tenure=None, early_attrition=None, early_leavers=None, early_cohort=None,
                               suppressed=True)
         if cells.protected:
-            return protected_group(cells, data, mask, group, label, points, grid, k, in_cohort, curve_points > 0)
+            table, row = (overall_table, 0) if group == {} else (group_table, group_row)
+            return protected_group(table, row, data, group, label, points, grid, k, curve_points > 0)
         if data.grouped:
             times, surv, at_risk_by_time = life_table(d, e)
             median, index = life_table_median(times, surv)
@@ -455,6 +456,12 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
                           early_attrition=early,
                           early_leavers=early_leavers, early_cohort=cohort_n, suppressed=False, curve=curve)
 
+    if cells.protected:
+        # Every count of every group at once (one pass per count over the rows), then read per group.
+        size = int(np.prod([len(d.labels) for d in dims], dtype="int64")) if dims else 1
+        overall_table = protected_counts(cells, data, usable, np.zeros(ds.rows, dtype="int64"), 1, grid, in_cohort)
+        group_table = protected_counts(cells, data, usable, code, size, grid, in_cohort) if dims else overall_table
+    group_row = 0
     overall = describe(usable, {}, "Overall", hide=bool(hidden[()]))
     groups: list[CurveGroup] = []
     chi2 = df = p_value = None
@@ -466,12 +473,13 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
         hide = [bool(cell_hidden[c]) for c in present]
         for c, is_hidden in zip(present, hide, strict=True):
             group = decode(int(c), dims)
+            group_row = int(c)
             groups.append(describe(usable & (code == c), group, " / ".join(group.values()), is_hidden))
         shown = [c for c, is_hidden in zip(present, hide, strict=True) if not is_hidden]
         if len(shown) >= 2:
             mask = usable & np.isin(code, shown)
             if cells.protected:
-                chi2, df, p_value = protected_logrank(cells, data, mask, code, shown, grid)
+                chi2, df, p_value = protected_logrank(group_table, shown)
             else:
                 chi2, df, p_value = logrank_test(durations[mask], events[mask], code[mask])
         else:
@@ -577,15 +585,44 @@ def reporting_grid(data: Durations, usable: Any, points: Sequence[float], floor:
     return sorted({*map(float, points), *rounded, *extra})
 
 
-def protected_group(cells: Any, data: Durations, mask: Any, group: dict[str, str], label: str,
-                    points: Sequence[float], grid: Sequence[float], k: int, in_cohort: Any,
-                    with_curve: bool) -> CurveGroup:
+@dataclass
+class ShownCounts:
+    """Protected mode: the shown (perturbed) counts per group code — per reporting interval (people entering it,
+    leaving in it, censored in it, at risk at its point) and per group (people, leavers, the early-attrition cohort
+    and its early leavers)."""
+
+    entering: Any
+    leaving: Any
+    censored: Any
+    at_risk: Any
+    people: Any
+    leavers: Any
+    cohort: Any
+    early: Any
+
+
+def protected_counts(cells: Any, data: Durations, rows: Any, codes: Any, size: int, grid: Sequence[float],
+                     in_cohort: Any) -> ShownCounts:
+    import numpy as np
+
+    counts = _interval_counts(cells, data, rows, codes, size, grid)
+    events = np.asarray(data.events, dtype=bool)
+    cohort = early = None
+    if data.early_limit is not None:
+        within = (data.durations < data.early_limit) if data.grouped else (data.durations <= data.early_limit)
+        base = rows & in_cohort if in_cohort is not None else rows
+        cohort = cells.counts(codes, size, base) if in_cohort is not None else None
+        early = cells.counts(codes, size, base & events & within)
+    return ShownCounts(counts["entering"], counts["leaving"], counts["censored"], counts["at_risk"],
+                       cells.counts(codes, size, rows), cells.counts(codes, size, rows & events), cohort, early)
+
+
+def protected_group(table: ShownCounts, g: int, data: Durations, group: dict[str, str], label: str,
+                    points: Sequence[float], grid: Sequence[float], k: int, with_curve: bool) -> CurveGroup:
     """A group's curve in protected mode: every count perturbed, the curve read from those counts on the grid."""
     import numpy as np
 
-    zero = np.zeros(len(mask), dtype="int64")
-    counts = _interval_counts(cells, data, mask, zero, 1, grid)
-    entering, leaving, censored = counts["entering"][0], counts["leaving"][0], counts["censored"][0]
+    entering, leaving, censored = table.entering[g], table.leaving[g], table.censored[g]
     survival = _actuarial(entering[:-1].astype(float), leaving[:-1].astype(float), censored[:-1].astype(float))
     position = {t: i for i, t in enumerate(grid)}
     retention = []
@@ -593,7 +630,7 @@ def protected_group(cells: Any, data: Durations, mask: Any, group: dict[str, str
         i = position[float(p)]
         followed = entering[i + 1] > 0 or leaving[: i + 1].sum() >= entering[0]
         retention.append(RetentionAt(time=p, retention=float(survival[i]) if followed else None,
-                                     at_risk=int(max(0, counts["at_risk"][0][i]))))
+                                     at_risk=int(max(0, table.at_risk[g][i]))))
     median = median_at_risk = None
     below = np.flatnonzero(survival <= 0.5)
     if len(below):
@@ -604,39 +641,30 @@ def protected_group(cells: Any, data: Durations, mask: Any, group: dict[str, str
         median_at_risk = int(entering[j])
         if median_at_risk < k:
             median = median_at_risk = None
-    people = cells.count(mask)
-    leavers = cells.count(mask & np.asarray(data.events, dtype=bool))
     early = early_leavers = cohort_n = None
     if data.early_limit is not None:
-        limit = data.early_limit
-        events = np.asarray(data.events, dtype=bool)
-        within = ((data.durations < limit) if data.grouped else (data.durations <= limit))
-        if in_cohort is not None:
-            cohort_n = cells.count(mask & in_cohort)
-            early_leavers = cells.count(mask & in_cohort & events & within)
+        early_leavers = max(0, int(table.early[g]))
+        if table.cohort is not None:
+            cohort_n = max(0, int(table.cohort[g]))
             early = min(1.0, early_leavers / cohort_n) if cohort_n > 0 else None
         else:
-            early_leavers = cells.count(mask & events & within)
-            early = 1 - float(survival[position[float(limit)]])
+            early = 1 - float(survival[position[float(data.early_limit)]])
     curve = None
     if with_curve:
         curve = [(0.0, 1.0), *((float(t), round(float(v), 6)) for t, v in zip(grid, survival, strict=True))]
-    return CurveGroup(group=group, label=label, people=people, leavers=leavers, retention=retention,
-                      median_tenure=median, median_at_risk=median_at_risk, early_attrition=early,
-                      early_leavers=early_leavers, early_cohort=cohort_n, suppressed=False, curve=curve)
+    return CurveGroup(group=group, label=label, people=max(0, int(table.people[g])),
+                      leavers=max(0, int(table.leavers[g])), retention=retention, median_tenure=median,
+                      median_at_risk=median_at_risk, early_attrition=early, early_leavers=early_leavers,
+                      early_cohort=cohort_n, suppressed=False, curve=curve)
 
 
-def protected_logrank(cells: Any, data: Durations, mask: Any, code: Any, shown: Sequence[int],
-                      points: Sequence[float]) -> tuple[float, int, float]:
-    """The log-rank test on the reporting intervals from perturbed counts: at risk = entering − censored ÷ 2."""
+def protected_logrank(table: ShownCounts, shown: Sequence[int]) -> tuple[float, int, float]:
+    """The log-rank test on the reporting intervals from the shown counts: at risk = entering − censored ÷ 2."""
     import numpy as np
 
-    lookup = np.zeros(int(max(int(np.max(code, initial=0)), max(shown))) + 1, dtype="int64")
-    lookup[np.asarray(shown, dtype="int64")] = np.arange(len(shown))
-    codes = lookup[code]
-    counts = _interval_counts(cells, data, mask, codes, len(shown), points)
-    at_risk = np.maximum(counts["entering"] - counts["censored"] / 2.0, 0.0)
-    deaths = np.minimum(np.maximum(counts["leaving"], 0), at_risk)
+    rows = np.asarray(shown, dtype="int64")
+    at_risk = np.maximum(table.entering[rows] - table.censored[rows] / 2.0, 0.0)
+    deaths = np.minimum(np.maximum(table.leaving[rows], 0), at_risk)
     return logrank_from_counts(at_risk, deaths)
 
 

@@ -200,21 +200,32 @@ def record_keys(ds: Dataset, secret: bytes) -> Any:
     key = _hash_key(secret)
     columns = identity_columns(ds)
     frame = ds.frame[columns] if columns else ds.frame
-    text = pd.DataFrame({str(i): frame[c].map(_identity_text, na_action="ignore").astype("string")
-                         for i, c in enumerate(frame.columns)}) if columns else frame
-    hashed = pd.util.hash_pandas_object(text, index=False, hash_key=key, categorize=True).to_numpy(dtype="uint64")
-    occurrence = pd.Series(hashed).groupby(hashed).cumcount().to_numpy(dtype="uint64")
+    text = pd.DataFrame({str(i): _identity_text(frame[c]) for i, c in enumerate(frame.columns)}) if columns else frame
+    hashed = pd.util.hash_pandas_object(text, index=False, hash_key=key, categorize=False).to_numpy(dtype="uint64")
+    repeated = pd.Series(hashed).duplicated(keep=False).to_numpy()
+    occurrence = np.zeros(len(hashed), dtype="uint64")
+    if repeated.any():  # the same identity on several rows (a rehire): number them in file order
+        occurrence[repeated] = pd.Series(hashed[repeated]).groupby(hashed[repeated]).cumcount().to_numpy("uint64")
     with np.errstate(over="ignore"):
         keys = _splitmix(hashed + occurrence * np.uint64(0xD1B54A32D192ED03))
     ds.cache[("record_keys", fingerprint)] = keys
     return keys
 
 
-def _identity_text(value: Any) -> str:
-    """An ID as text the same way in every export: 1001, 1001.0 and ' 1001 ' are one person."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return " ".join(str(value).split())
+def _identity_text(column: Any) -> Any:
+    """An ID column as text the same way in every export: 1001, 1001.0 and ' 1001 ' are one person."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        numbers = column.astype("float64")
+        whole = numbers.where(numbers == numbers.round()).astype("Int64").astype("string")
+        return whole.fillna(numbers.astype("string"))
+    text = pc.utf8_trim_whitespace(pc.cast(pa.array(column.astype("string[pyarrow]"), from_pandas=True), pa.string()))
+    if pc.any(pc.match_substring_regex(text, r"\s\s|[\t\r\n]")).as_py():
+        text = pc.replace_substring_regex(text, r"\s+", " ")
+    return pd.Series(text, index=column.index, dtype="string[pyarrow]")
 
 
 def measure_keys(base: Any, measure: str) -> Any:
@@ -225,13 +236,21 @@ def measure_keys(base: Any, measure: str) -> Any:
     return (_splitmix(base ^ np.uint64(salt)) >> np.uint64(64 - KEY_BITS)).astype("uint64")
 
 
+#: Up to this many rows a sum of 32-bit keys is exact in float64 (2^20 × 2^32 < 2^53): one bincount suffices.
+EXACT_FLOAT_ROWS = 1 << 20
+
+
 def key_sums(codes: Any, keys: Any, size: int, rows: Any = None) -> Any:
-    """Σ keys mod 2³² per code (0..size−1), exact for any number of rows (two 16-bit halves, summed in float64)."""
+    """Σ keys mod 2³² per code (0..size−1), exact for any number of rows (in float64 directly up to 2^20 rows,
+    else as two 16-bit halves)."""
     import numpy as np
 
     codes = np.asarray(codes)
     if rows is not None:
         codes, keys = codes[rows], keys[rows]
+    if len(codes) <= EXACT_FLOAT_ROWS:
+        total = np.bincount(codes, weights=keys.astype("float64"), minlength=size)
+        return np.mod(total, float(_MODULUS)).astype("uint64")
     low = np.bincount(codes, weights=(keys & np.uint64(0xFFFF)).astype("float64"), minlength=size)
     high = np.bincount(codes, weights=(keys >> np.uint64(16)).astype("float64"), minlength=size)
     low = np.mod(low, float(_MODULUS)).astype("uint64")
