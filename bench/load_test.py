@@ -7,6 +7,11 @@ time limit per round. Prints throughput, p50/p95/p99 latency and errors per work
 
     .venv/bin/python bench/load_test.py                       # 50 clients x 20 calls, workers 1 and 2
     .venv/bin/python bench/load_test.py --clients 10 --calls 5 --workers 1 --json results.json
+    .venv/bin/python bench/load_test.py --against /tmp/main-src --repeat 3   # before/after, rounds interleaved
+
+``--against DIR`` runs the same rounds against another checkout's ``src`` (e.g. ``git archive main`` unpacked into
+DIR), alternating with this one (theirs, ours, theirs, ours, ...) so both see the same machine load; the table shows
+each round and the median per version.
 """
 
 from __future__ import annotations
@@ -95,12 +100,16 @@ def prepare_data(folder: Path) -> str:
 class Server:
     """`python -m retention_mcp serve --http` in a child process; always stopped."""
 
-    def __init__(self, workdir: Path, workers: int, token: str) -> None:
+    def __init__(self, workdir: Path, workers: int, token: str, source: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = workdir / f"server-{workers}w.log"
+        self.log_path = workdir / f"server-{workers}w-{self.port}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("RETENTION_MCP_")}
         env["RETENTION_MCP_TOKEN"] = token
+        # Each server has its own workspace database, so rounds do not grow one another's evidence table.
+        env["XDG_DATA_HOME"] = str(workdir / f"user-data-{self.port}")
+        if source is not None:  # another checkout's code (PYTHONPATH comes before the editable install)
+            env["PYTHONPATH"] = str(source / "src")
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "retention_mcp", "serve", "--http", "--host", "127.0.0.1",
@@ -260,20 +269,27 @@ def print_table(results: list[dict[str, Any]], clients: int, calls: int, operati
     print(f"\nload test: {clients} clients x {calls} calls ({'raw JSON-RPC' if raw else 'SDK Client'}), loopback, "
           f"bearer token on, {os.cpu_count()} CPU(s); mix: "
           + ", ".join(op.name for op in operations))
-    header = f"{'workers':>7} {'calls ok':>9} {'errors':>6} {'wall s':>7} {'calls/s':>8} {'p50 ms':>8} " \
-             f"{'p95 ms':>8} {'p99 ms':>8}"
+    header = f"{'version':>12} {'workers':>7} {'calls ok':>9} {'errors':>6} {'wall s':>7} {'calls/s':>8} " \
+             f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
     print(header)
     print("-" * len(header))
     for r in results:
-        print(f"{r['workers']:>7} {r['calls_ok']:>9} {r['errors']:>6} {r['wall_seconds']:>7} "
+        print(f"{r['version']:>12} {r['workers']:>7} {r['calls_ok']:>9} {r['errors']:>6} {r['wall_seconds']:>7} "
               f"{r['throughput_per_s']:>8} {r['p50_ms']:>8} {r['p95_ms']:>8} {r['p99_ms']:>8}"
               + ("  TIMED OUT" if r["timed_out"] else ""))
+    groups: dict[tuple[str, int], list[float]] = defaultdict(list)
+    for r in results:
+        groups[(r["version"], r["workers"])].append(r["throughput_per_s"])
+    if any(len(v) > 1 for v in groups.values()) or len({v for v, _ in groups}) > 1:
+        medians = [f"{version} {workers}w {statistics.median(values):.1f} ({len(values)} rounds)"
+                   for (version, workers), values in groups.items()]
+        print("median calls/s: " + "; ".join(medians))
     for r in results:
         for name, s in r["by_operation"].items():
-            print(f"  {r['workers']}w {name:<34} n={s['calls']:<5} p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, "
-                  f"p99 {s['p99_ms']} ms")
+            print(f"  {r['version']} {r['workers']}w {name:<34} n={s['calls']:<5} p50 {s['p50_ms']} ms, "
+                  f"p95 {s['p95_ms']} ms, p99 {s['p99_ms']} ms")
         for line in r["first_errors"]:
-            print(f"  {r['workers']}w error: {line}")
+            print(f"  {r['version']} {r['workers']}w error: {line}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -287,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="plain JSON-RPC POSTs instead of the SDK client: less client CPU, so on a small machine "
                              "the server rather than the load generator is measured")
     parser.add_argument("--json", type=Path, help="also write the results here as JSON")
+    parser.add_argument("--against", type=Path, help="another checkout to compare with, rounds interleaved")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds per version and worker count (default 1)")
     args = parser.parse_args(argv)
     if not (1 <= args.clients <= 500 and 1 <= args.calls <= 1000):
         parser.error("--clients must be 1..500 and --calls 1..1000 (the test is bounded on purpose)")
@@ -295,23 +313,30 @@ def main(argv: list[str] | None = None) -> int:
     token = secrets.token_urlsafe(24)
     results: list[dict[str, Any]] = []
     operations: list[Operation] = []
+    versions: list[tuple[str, Path | None]] = [("this", None)]
+    if args.against is not None:
+        versions = [(args.against.name or str(args.against), args.against.resolve()), ("this", None)]
     with tempfile.TemporaryDirectory(prefix="retention-load-") as tmp:
         workdir = Path(tmp)
         (workdir / "data").mkdir()
         sample = prepare_data(workdir / "data")
         for workers in worker_counts:
-            server = Server(workdir, workers, token)
-            try:
-                server.wait_ready()
-                operations, missing = anyio.run(choose_operations, server.url, token, sample)
-                if missing:
-                    print(f"note: not in the server yet, left out of the mix: {', '.join(missing)}", file=sys.stderr)
-                print(f"round: {workers} worker(s) at {server.url} ...", file=sys.stderr)
-                outcome = anyio.run(run_round, server.url, token, operations, workers, args.clients, args.calls,
-                                    args.time_limit, args.raw)
-                results.append(summary(outcome))
-            finally:
-                server.stop()
+            for repetition in range(args.repeat):
+                for label, source in versions:
+                    server = Server(workdir, workers, token, source)
+                    try:
+                        server.wait_ready()
+                        operations, missing = anyio.run(choose_operations, server.url, token, sample)
+                        if missing:
+                            print(f"note: not in the server yet, left out of the mix: {', '.join(missing)}",
+                                  file=sys.stderr)
+                        print(f"round {repetition + 1}: {label}, {workers} worker(s) at {server.url} ...",
+                              file=sys.stderr)
+                        outcome = anyio.run(run_round, server.url, token, operations, workers, args.clients,
+                                            args.calls, args.time_limit, args.raw)
+                        results.append({"version": label, **summary(outcome)})
+                    finally:
+                        server.stop()
     print_table(results, args.clients, args.calls, operations, args.raw)
     if args.json:
         args.json.write_text(json.dumps({"clients": args.clients, "calls": args.calls, "raw": args.raw,

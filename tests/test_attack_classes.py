@@ -383,9 +383,11 @@ async def test_a_callers_access_rides_with_the_call(tmp_path: Path) -> None:
     column, and protected figures, whatever the server's mode."""
     from retention_mcp.access import Access
 
-    server = build_server(server_settings(tmp_path, "exact"))
-    server.runtime.access_of = lambda: Access.for_manager({"Department": ["Sales"]}, hidden_columns=["pay"])
-    async with Client(server, raise_exceptions=True) as client:
+    from retention_mcp.server import build_wiring
+
+    wiring = build_wiring(server_settings(tmp_path, "exact"))
+    wiring.runtime.access_of = lambda: Access.for_manager({"Department": ["Sales"]}, hidden_columns=["pay"])
+    async with Client(wiring.server, raise_exceptions=True) as client:
         result = await client.call_tool("turnover_breakdown", {"path": IBM, "by": ["Department"]})
         assert not result.is_error, text_of(result)
         assert [row["label"] for row in result.structured_content["rows"]] == ["Sales"]

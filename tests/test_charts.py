@@ -75,9 +75,9 @@ def test_tool_modules_import_nothing_heavy() -> None:
     import sys
 
     # The MCP server process registers every tool without loading the heavy libraries (workers do).
-    code = ("import sys, anyio; from retention_mcp.server import build_server; "
-            "from retention_mcp.settings import Settings; s = build_server(Settings(data_dirs=())); "
-            "s.ensure_registered(); anyio.run(s.list_tools); "
+    code = ("import sys, anyio; from retention_mcp.server import build_wiring; "
+            "from retention_mcp.settings import Settings; w = build_wiring(Settings(data_dirs=())); "
+            "w.ensure_registered(); anyio.run(w.server.list_tools); "
             "print(sorted(m for m in ('matplotlib', 'pandas', 'numpy', 'docx', 'openpyxl', 'scipy', 'pyarrow') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)

@@ -30,12 +30,12 @@ from retention_mcp.http import (
     allowed_hosts,
     check_serving_settings,
     create_app,
+    http_server,
     is_loopback,
     load_credentials,
     parse_tokens_file,
     serve_http,
 )
-from retention_mcp.server import build_server
 from retention_mcp.settings import Settings
 from server_process import Started, child_env, free_port, started_server
 
@@ -318,7 +318,7 @@ def test_each_token_reaches_tools_as_its_persons_name(http_settings, tmp_path):
     tokens.write_text(TOKENS_FILE, encoding="utf-8")
     port = free_port()
     settings = http_settings.with_(tokens_file=tokens, token=TOKEN, port=port)
-    server = build_server(settings)
+    server = http_server(settings)
 
     def whoami() -> str:
         """The caller's name, as a tool sees it."""
@@ -436,8 +436,10 @@ def test_slow_clients_are_cut_off_within_the_deadlines_and_others_are_served(tmp
         answer = read_until_closed(slow_body)
         body_closed = time.monotonic() - started
         assert answer.startswith(b"HTTP/1.1 408") and b"body not received within 2 s" in answer
-        assert 0.9 <= loris_closed <= 5.0, loris_closed  # generous above: a loaded machine is slow to schedule
-        assert 1.9 <= body_closed <= 6.0, body_closed
+        # Never before the deadline; above it, generous: the clock started before 31 connections and a first
+        # tools/list, and a loaded machine (the suite beside two busy processes) is slow to schedule.
+        assert 0.9 <= loris_closed <= 10.0, loris_closed
+        assert 1.9 <= body_closed <= 12.0, body_closed
         for sock in [*silent, *loris, slow_body]:
             sock.close()
         assert httpx2.post(f"{url}/mcp", json=LIST_TOOLS, headers=JSON_HEADERS, timeout=10).status_code == 200

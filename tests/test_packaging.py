@@ -155,3 +155,29 @@ def test_the_readme_configuration_table_lists_every_setting() -> None:
     missing += [o for o in sorted(options) if o.startswith("--") and o not in ("--help", "--version")
                 and o not in table]
     assert not missing, f"add to the README's configuration table: {missing}"
+
+
+def test_the_installed_mcp_is_the_newest_release_the_package_allows() -> None:
+    """The wiring is checked against the SDK users get: `scripts/dev.sh setup` upgrades eagerly, and this compares
+    the installed `mcp` with the newest release the package index offers inside pyproject's range."""
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    requirement = next(Requirement(r) for r in pyproject["project"]["dependencies"] if r.startswith("mcp"))
+    try:
+        out = subprocess.run([sys.executable, "-m", "pip", "index", "versions", "mcp", "--disable-pip-version-check"],
+                             capture_output=True, text=True, timeout=90)
+    except subprocess.TimeoutExpired:
+        pytest.skip("the package index did not answer within 90 s")
+    listed = next((line for line in out.stdout.splitlines() if line.startswith("Available versions:")), None)
+    if out.returncode != 0 or listed is None:
+        pytest.skip(f"the package index cannot be reached: {(out.stderr or out.stdout).strip()[-300:]}")
+    offered = [Version(v.strip()) for v in listed.split(":", 1)[1].split(",") if v.strip()]
+    allowed = [v for v in offered if not v.is_prerelease and v in requirement.specifier]
+    assert allowed, f"the index offers no mcp release in {requirement.specifier}"
+    assert Version(version("mcp")) == max(allowed), (
+        f"mcp {version('mcp')} is installed but {max(allowed)} is the newest release in {requirement.specifier}: "
+        "run `bash scripts/dev.sh setup` (it upgrades to the newest allowed releases) and run the suite on it")

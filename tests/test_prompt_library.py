@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from retention_mcp.library import load_library
 from retention_mcp.settings import Settings
-from retention_mcp.templates import Library, load_library, render_template
+from retention_mcp.templates import Library, render_template
 
 TEMPLATES = (
     "retention_strategy",

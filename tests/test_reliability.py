@@ -14,6 +14,8 @@ import faulthandler
 import json
 import math
 import os
+import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -292,31 +294,54 @@ def _jsonable(arguments: Any) -> str:
         return repr(arguments)[:600]
 
 
+#: Where hypothesis keeps the examples that failed (replayed first on the next run) and where the example under way
+#: is written before each call, so a run that dies still says which input it was: the checkout's .hypothesis/.
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / ".hypothesis"
+
+
 @pytest.mark.parametrize("tool", sorted(TOOL_SCHEMAS))
 def test_every_tool_survives_hostile_arguments(tool: str, fuzz_server) -> None:
-    @hypothesis_settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    current = EXAMPLES_DIR / f"current-{tool}.json"
+    current.parent.mkdir(exist_ok=True)
+
+    @hypothesis_settings(max_examples=MAX_EXAMPLES, deadline=None, print_blob=True,
+                         database=DirectoryBasedExampleDatabase(str(EXAMPLES_DIR / "examples")),
                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                 HealthCheck.function_scoped_fixture])
     @given(arguments=arguments_for(TOOL_SCHEMAS[tool]))
     def check(arguments: dict[str, Any]) -> None:
+        example = _jsonable(arguments)
+        current.write_text(example, encoding="utf-8")
         # A tool stuck in a worker thread cannot be cancelled, so fail_after alone could still hang the run:
-        # past twice the limit, dump every thread's stack (run with -s to see it) and end the process, not hang CI.
-        faulthandler.dump_traceback_later(2 * CALL_TIMEOUT_S + 10, exit=True)
+        # past twice the limit, say which example it was, dump every thread's stack and end the process.
+        watchdog = threading.Timer(2 * CALL_TIMEOUT_S + 10, _give_up, args=(tool, example))
+        watchdog.daemon = True
+        watchdog.start()
 
         async def run() -> None:
             async with Client(fuzz_server, raise_exceptions=True) as client:
                 try:
                     await call_survives(client, tool, arguments)
                 except TimeoutError:
-                    pytest.fail(f"{tool} hung (> {CALL_TIMEOUT_S}s) on {_jsonable(arguments)}")
+                    pytest.fail(f"{tool} hung (> {CALL_TIMEOUT_S}s) on {example}")
                 await still_answers(client)
 
         try:
             anyio.run(run)
         finally:
-            faulthandler.cancel_dump_traceback_later()
+            watchdog.cancel()
 
     check()
+    current.unlink(missing_ok=True)
+
+
+def _give_up(tool: str, example: str) -> None:
+    sys.stderr.write(f"\n{tool} hung on this example (also in {EXAMPLES_DIR}/current-{tool}.json): {example}\n")
+    faulthandler.dump_traceback(all_threads=True)
+    sys.stderr.flush()
+    os._exit(1)
 
 
 @asynccontextmanager

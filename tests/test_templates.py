@@ -15,6 +15,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import PromptReference, ResourceTemplateReference
 
 from retention_mcp.errors import LimitError
+from retention_mcp.library import load_library
 from retention_mcp.server import build_server
 from retention_mcp.settings import Settings
 from retention_mcp.templates import (
@@ -29,7 +30,6 @@ from retention_mcp.templates import (
     TemplateLimitError,
     coerce_value,
     fence,
-    load_library,
     render_template,
 )
 
@@ -191,7 +191,7 @@ async def test_broken_team_template_is_listed_and_others_keep_working(team_clien
     listing = await team_client.call_tool("list_templates", {})
     assert not listing.is_error
     broken = listing.structured_content["broken"]
-    assert [b["file"] for b in broken] == ["broken.en.md"]
+    assert [b["file"] for b in broken] == ["broken.en.md"], broken
     assert "syntax error" in broken[0]["error"]
     assert "broken.en.md" in listing.content[0].text
 

@@ -80,7 +80,7 @@ async def test_only_report_files_directly_in_the_output_folder_are_served(ws_set
     (out / "sub").mkdir()
     (out / "sub" / "inner.docx").write_bytes(b"x")
     async with Client(build_server(ws_settings), raise_exceptions=True) as client:
-        for name, expected in (("linked.docx", "no report"), ("pseudonym-key.csv", "not a report"),
+        for name, expected in (("linked.docx", "is a link, not a file"), ("pseudonym-key.csv", "not a report"),
                                ("%2Ehidden.docx", "plain file name"), ("missing.docx", "no report"),
                                ("sub%2Finner.docx", ""), ("..%2Fsecret.docx", "")):
             with pytest.raises(MCPError) as refused:

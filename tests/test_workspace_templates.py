@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
+from retention_mcp.library import load_library
 from retention_mcp.server import build_server
 from retention_mcp.settings import Settings
-from retention_mcp.templates import load_library
 from retention_mcp.workspace.store import workspace_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]

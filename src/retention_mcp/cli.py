@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,9 @@ def _add_common(parser: argparse.ArgumentParser, *, subcommand: bool = False) ->
     parser.add_argument("--data-dir", action="append", type=Path, dest="data_dirs", metavar="DIR", **unset,
                         help="folder the tools may read HR files from; repeat for several "
                              "(env RETENTION_MCP_DATA_DIRS; default: the current directory)")
+    # A launcher passing a folder picker's list (the desktop bundle): every value up to the next option.
+    parser.add_argument("--data-dirs", nargs="+", type=Path, dest="data_dir_list", metavar="DIR", **unset,
+                        help="several data folders at once, as the last option (same as repeating --data-dir)")
     parser.add_argument("--output-dir", type=Path, metavar="DIR", **unset,
                         help="folder for exported reports and charts (env RETENTION_MCP_OUTPUT_DIR; "
                              "default ./retention-mcp-output)")
@@ -43,6 +47,10 @@ def _add_common(parser: argparse.ArgumentParser, *, subcommand: bool = False) ->
     parser.add_argument("--min-group-size", type=int, metavar="N", **unset,
                         help="smallest group whose figures are shown; calls may raise it, never lower it "
                              "(env RETENTION_MCP_MIN_GROUP_SIZE; default 5)")
+    parser.add_argument("--no-output-schemas", action="store_false", dest="list_output_schemas",
+                        default=unset.get("default"),
+                        help="leave output schemas out of tools/list, for clients with a small context budget "
+                             "(env RETENTION_MCP_OUTPUT_SCHEMAS=0; results keep their structured content)")
     parser.add_argument("--allow-names", action="store_true", default=unset.get("default"),
                         help="show people's real names (agents, managers) instead of pseudonyms "
                              "(env RETENTION_MCP_ALLOW_NAMES; default off)")
@@ -101,11 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     overrides: dict[str, object] = {}
-    if args.data_dirs:
-        overrides["data_dirs"] = tuple(args.data_dirs)
+    data_dirs = [*(getattr(args, "data_dirs", None) or ()), *(getattr(args, "data_dir_list", None) or ())]
+    if data_dirs:
+        overrides["data_dirs"] = tuple(data_dirs)
     for key in ("output_dir", "prompts_dir", "catalog_dir", "language", "log_level", "host", "port", "workers",
                 "tokens_file", "header_timeout_s", "body_timeout_s", "database_url", "min_group_size", "allow_names",
-                "privacy_mode", "call_timeout_s", "call_memory_mb", "tool_workers"):
+                "privacy_mode", "list_output_schemas",
+                "call_timeout_s", "call_memory_mb", "tool_workers"):
         value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value
@@ -145,10 +155,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
 
     from retention_mcp.server import build_server
+    from retention_mcp.settings import folder_problems
 
+    # A desktop client shows no failed start, so stdio starts anyway; list_datasets and every data tool say
+    # what to fix (and so does this line in the client's server log).
+    for problem in folder_problems(settings):
+        logger.warning("%s", problem)
     settings = settings.with_(privacy_mode=settings.privacy_mode or "exact")
     logger.info("retention-mcp %s serving MCP over stdio; data folder(s): %s; output folder: %s; privacy mode: %s",
                 __version__, ", ".join(str(d) for d in settings.data_dirs), settings.output_dir,
                 settings.privacy_mode)
     build_server(settings).run("stdio")
-    return 0
+    # The client is gone (stdin closed). Leave now: a worker still being started in a background thread (the fork
+    # server imports pandas and friends, seconds on a loaded machine) would otherwise hold the interpreter's exit,
+    # and the client has no way to stop a server that lingers. Workers die with the fork server.
+    logging.shutdown()
+    os._exit(0)

@@ -19,3 +19,16 @@ class InputError(ValueError):
 
 class LimitError(InputError):
     """A call went past a server limit; the message names the limit and the setting that raises it."""
+
+
+#: Longest piece of caller-supplied text a log line carries.
+LOG_TEXT_CHARS = 300
+
+
+def capped(text: str, limit: int = LOG_TEXT_CHARS) -> str:
+    """``text`` for a log line: at most ``limit`` characters, naming how much was cut (a message may quote what
+    the caller sent: plan prose, a template, a file name)."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [{len(text) - limit:,} more characters not logged]"

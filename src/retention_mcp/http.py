@@ -41,7 +41,7 @@ from uvicorn.server import Server
 from uvicorn.supervisors import Multiprocess
 
 from retention_mcp import __version__
-from retention_mcp.settings import Settings
+from retention_mcp.settings import Settings, folder_problems
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
@@ -64,6 +64,10 @@ GRACEFUL_SHUTDOWN_S = 5
 WORKER_EXIT_DEADLINE_S = GRACEFUL_SHUTDOWN_S + 2
 #: The parent waits this long for its workers after SIGTERM, then kills what is left.
 PARENT_JOIN_DEADLINE_S = WORKER_EXIT_DEADLINE_S + 1.5
+#: How long uvicorn's supervisor waits for a worker to answer its ping. Its 5 s default killed workers still
+#: importing their libraries on a loaded machine (load average 15 on 2 cores): killed and restarted every 5 s, they
+#: never served.
+WORKER_HEALTHCHECK_S = 30
 MIN_TOKEN_CHARS = 16
 _WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -250,15 +254,19 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], headers: lis
 
 
 class _McpGate:
-    """In front of the SDK's endpoint: 405 for anything but POST, and 401s that tell a client what is wrong.
+    """In front of the SDK's endpoint: 405 for anything but POST, 401s that tell a client what is wrong, and a
+    request whose client goes away is cancelled.
 
     The SDK answers a bad token exactly like a missing one, which OAuth-capable clients read as "start
-    sign-in" and then report as a failed dynamic client registration.
+    sign-in" and then report as a failed dynamic client registration. And in JSON-response mode the SDK
+    never looks for the client's disconnect (uvicorn reports it only to whoever calls ``receive()``), so an
+    abandoned call would keep its worker — and the calls queued behind it — busy until it finished.
     """
 
-    def __init__(self, app: ASGIApp, verifier: TokenVerifier | None = None) -> None:
+    def __init__(self, app: ASGIApp, verifier: TokenVerifier | None = None, max_body: int = 8_000 * 1024) -> None:
         self.app = app
         self.verifier = verifier
+        self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(_OAUTH_PATHS):
@@ -287,7 +295,43 @@ class _McpGate:
                 await _send_json(send, 401, {"error": "invalid_token", "error_description": _INVALID_TOKEN},
                                  [(b"www-authenticate", challenge.encode("latin-1"))])
                 return
-        await self.app(scope, receive, send)
+        await self._cancelled_on_disconnect(scope, receive, send)
+
+    async def _cancelled_on_disconnect(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Read the body, then run the SDK's app with a watcher: when the client disconnects, the request's
+        work is cancelled (its worker killed) and whatever waited behind it goes ahead."""
+        import anyio
+
+        body = bytearray()
+        more = True
+        while more and len(body) <= self.max_body:  # past the limit the SDK answers 413 from what it got
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # gone before the request was complete: nothing was started
+            body += message.get("body", b"")
+            more = bool(message.get("more_body", False))
+        gone = anyio.Event()
+        delivered = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async with anyio.create_task_group() as group:
+
+            async def watch() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                gone.set()
+                group.cancel_scope.cancel()  # (after a complete response this cancels nothing left to do)
+
+            group.start_soon(watch)
+            await self.app(scope, replay, send)
+            group.cancel_scope.cancel()
 
 
 class _QuietDisconnects(logging.Filter):
@@ -306,47 +350,51 @@ def _quiet_disconnects() -> None:
         sdk_logger.addFilter(_QuietDisconnects())
 
 
+def http_server(settings: Settings, credentials: Mapping[str, str] | None = None) -> MCPServer:
+    """The MCP server for HTTP: built with the token verifier of ``credentials`` ({token: name}; default: those
+    ``settings`` name), so the SDK's auth layer puts the caller's AccessToken where ``get_access_token()`` (the
+    author of what they write) finds it."""
+    from retention_mcp.server import build_server
+
+    if credentials is None:
+        credentials = load_credentials(settings)
+    verifier = TeamTokenVerifier(credentials) if credentials else None
+    # Static tokens have no authorization server; the issuer is ourselves, and no resource URL is
+    # advertised, so clients are not sent on an OAuth discovery they cannot complete.
+    auth = AuthSettings(issuer_url=public_url(settings), resource_server_url=None) if verifier else None
+    return build_server(settings, token_verifier=verifier, auth=auth)
+
+
 def create_app(settings: Settings, credentials: Mapping[str, str] | None = None,
                server: MCPServer | None = None) -> Starlette:
     """The ASGI app: POST /mcp (stateless streamable HTTP, JSON responses) and GET /healthz (no auth).
 
-    ``credentials`` ({token: name}) default to those ``settings`` name; ``server`` to ``build_server(settings)``.
-    """
+    ``credentials`` ({token: name}) default to those ``settings`` name; ``server`` to :func:`http_server`
+    (a server passed in must come from :func:`http_server` with the same credentials)."""
     from starlette.requests import Request
     from starlette.responses import JSONResponse
-
-    from retention_mcp.server import build_server
 
     check_serving_settings(settings)
     _quiet_disconnects()
     if credentials is None:
         credentials = load_credentials(settings)
     if server is None:
-        server = build_server(settings)
+        server = http_server(settings, credentials)
 
     @server.custom_route(HEALTH_PATH, methods=["GET"])
     async def healthz(request: Request) -> JSONResponse:  # no auth: load balancers and probes call it
         return JSONResponse({"status": "ok", "version": __version__})
 
     verifier = TeamTokenVerifier(credentials) if credentials else None
-    # Static tokens have no authorization server; the issuer is ourselves, and no resource URL is
-    # advertised, so clients are not sent on an OAuth discovery they cannot complete.
-    auth = AuthSettings(issuer_url=public_url(settings), resource_server_url=None) if verifier else None
-    # MCPServer takes token_verifier/auth only in its constructor (build_server owns that), so the low-level
-    # app factory, which accepts them per app, builds the HTTP app. The SDK's auth layer still runs behind
-    # the gate: it puts the caller's AccessToken where get_access_token() finds it.
-    app = server._lowlevel_server.streamable_http_app(
+    app = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         json_response=True,
         stateless_http=True,
         max_request_body_size=int(settings.max_request_kb * 1024),
         transport_security=transport_security(settings),
         host=settings.host,
-        auth=auth,
-        token_verifier=verifier,
-        custom_starlette_routes=server._custom_starlette_routes,
     )
-    app.add_middleware(_McpGate, verifier=verifier)
+    app.add_middleware(_McpGate, verifier=verifier, max_body=int(settings.max_request_kb * 1024))
     return app
 
 
@@ -446,7 +494,8 @@ class RetentionConfig(uvicorn.Config):
         super().__init__(
             "retention_mcp.http:create_app", factory=True, host=settings.host, port=settings.port,
             workers=settings.workers, http=TimedH11Protocol, log_config=uvicorn_log_config(settings.log_level),
-            server_header=False, lifespan="on", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+            server_header=False, lifespan="on", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S)
         self.retention_settings = settings
         self.credentials = dict(credentials)
         self.header_timeout_s = settings.header_timeout_s
@@ -549,6 +598,8 @@ def serve_http(settings: Settings) -> int:
     or a tokens file with a bad line.
     """
     check_serving_settings(settings)
+    if problems := folder_problems(settings):  # a team server must not start half-configured
+        raise ValueError("cannot start: " + "; ".join(problems))
     # Callers over HTTP hold a token, not the files: protected figures unless the operator chose otherwise.
     settings = settings.with_(privacy_mode=settings.privacy_mode or "protected")
     credentials = load_credentials(settings)

@@ -90,6 +90,42 @@ def unsafe_folder(folder: Path) -> str | None:
     return None
 
 
+def data_folder_problem(folder: Path) -> str | None:
+    """Why the server cannot read files from ``folder`` (with what to fix), or None when it can."""
+    if not folder.exists():
+        return (f"the data folder {folder} does not exist; create it, or start the server with --data-dir (or "
+                "RETENTION_MCP_DATA_DIRS) pointing at the folder that holds your HR exports, as an absolute path")
+    if not folder.is_dir():
+        return f"the data folder {folder} is a file, not a folder; point --data-dir at the folder that holds it"
+    if not os.access(folder, os.R_OK | os.X_OK):
+        return (f"the data folder {folder} cannot be read by the user the server runs as; make it readable (chmod "
+                "u+rx) or point --data-dir elsewhere")
+    return None
+
+
+def output_folder_problem(folder: Path) -> str | None:
+    """Why the server cannot write reports into ``folder`` (with what to fix), or None when it can (a folder
+    that does not exist yet is fine when its parent can take it: it is created at the first export)."""
+    existing = folder if folder.exists() else folder.parent
+    if folder.exists() and not folder.is_dir():
+        return f"the output folder {folder} is a file, not a folder; point --output-dir at a folder"
+    if not existing.exists():
+        return (f"the output folder {folder} cannot be created: {existing} does not exist; create it, or start the "
+                "server with --output-dir (or RETENTION_MCP_OUTPUT_DIR) pointing at a writable folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return (f"the output folder {folder} cannot be written by the user the server runs as; make it writable or "
+                "point --output-dir elsewhere")
+    return None
+
+
+def folder_problems(settings: Settings) -> list[str]:
+    """Every configured folder the server cannot use, each with what to fix ([] when all is well)."""
+    problems = [problem for folder in settings.data_dirs if (problem := data_folder_problem(folder))]
+    if (problem := output_folder_problem(settings.output_dir)) is not None:
+        problems.append(problem)
+    return problems
+
+
 def user_data_dir() -> Path:
     """The per-user folder for the server's own files (workspace database, default outputs):
     ~/.local/share/retention-mcp, ~/Library/Application Support/retention-mcp, %LOCALAPPDATA%\\retention-mcp."""
@@ -122,6 +158,8 @@ class Settings:
     catalog_dir: Path | None = None
     log_level: str = "INFO"
     language: str = "en"
+    #: tools/list carries each tool's output schema (clients with a small budget may want the list without)
+    list_output_schemas: bool = True
     # disclosure policy and bounded work
     min_group_size: int = 5
     allow_names: bool = False
@@ -234,6 +272,8 @@ class Settings:
             values["allow_names"] = value.strip().lower() in ("1", "true", "yes", "on")
         if value := get("PRIVACY_MODE"):
             values["privacy_mode"] = value
+        if value := get("OUTPUT_SCHEMAS"):
+            values["list_output_schemas"] = value.strip().lower() not in ("0", "false", "no", "off")
         if value := get("CALL_TIMEOUT_S"):
             values["call_timeout_s"] = float(value)
         if value := get("CALL_MEMORY_MB"):

@@ -4,7 +4,7 @@ A template is one file ``<name>.<language>.md``: YAML front matter between ``---
 Jinja2 body. The bundled library lives in ``prompts/``; a team folder adds templates or overrides
 bundled ones file by file. The library is re-read on every request (parsed files are cached by
 size and mtime), so a team edit shows up without a restart, and one broken file is reported
-without taking the others down.
+without taking the others down. :mod:`retention_mcp.library` adds the templates saved in the workspace.
 
 Arguments arrive as strings (MCP prompt arguments are strings on the wire) and are coerced by the
 ``type`` their front matter declares:
@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from retention_mcp.catalog import bundled_dir
-from retention_mcp.errors import InputError, LimitError
+from retention_mcp.catalog import bundled_dir, parse_yaml_text
+from retention_mcp.errors import InputError, LimitError, capped
 from retention_mcp.settings import LANGUAGES, Settings
 from retention_mcp.units import NUMBER, parse_rate, percent, plain_number
 
@@ -444,8 +444,6 @@ def environment():
 
 def parse_template(text: str, path: Path, origin: str) -> Template:
     """Parse one template file; raise TemplateError saying what is wrong with it."""
-    import yaml
-
     match = _FILENAME.match(path.name)
     if not match:
         raise TemplateError(f"{path.name}: file names must look like <name>.<language>.md, "
@@ -456,20 +454,22 @@ def parse_template(text: str, path: Path, origin: str) -> Template:
     if len(parts) < 3:
         raise TemplateError(f"{path.name}: the front matter is not closed by a '---' line")
     try:
-        meta = yaml.safe_load(parts[1]) or {}
-    except yaml.YAMLError as exc:
-        raise TemplateError(f"{path.name}: front matter is not valid YAML: {exc}") from None
+        meta = parse_yaml_text(parts[1], "the front matter") or {}
+    except ValueError as exc:
+        raise TemplateError(f"{path.name}: {exc}") from None
     if not isinstance(meta, dict):
         raise TemplateError(f"{path.name}: front matter must be a mapping of keys to values")
     body = parts[2].lstrip("\n")
 
     name = str(meta.get("name", ""))
     if name != match["name"]:
-        raise TemplateError(f"{path.name}: front matter name {name!r} must equal the file name {match['name']!r}")
+        raise TemplateError(f"{path.name}: front matter name {capped(name, 80)!r} must equal the file name "
+                            f"{match['name']!r}")
     language = str(meta.get("language", ""))
     if language != match["language"] or language not in LANGUAGES:
         raise TemplateError(
-            f"{path.name}: language {language!r} must be one of {', '.join(LANGUAGES)} and match the file name"
+            f"{path.name}: language {capped(language, 80)!r} must be one of {', '.join(LANGUAGES)} and match the "
+            "file name"
         )
     for key in ("title", "description"):
         if not meta.get(key):
@@ -481,11 +481,13 @@ def parse_template(text: str, path: Path, origin: str) -> Template:
             raise TemplateError(f"{path.name}: each argument needs at least a name")
         arg_type = str(raw.get("type", "text"))
         if arg_type not in ARGUMENT_TYPES:
-            raise TemplateError(f"{path.name}: argument {raw['name']!r} has unknown type {arg_type!r}; "
+            raise TemplateError(f"{path.name}: argument {capped(str(raw['name']), 80)!r} has unknown type "
+                                f"{capped(arg_type, 80)!r}; "
                                 f"use one of {', '.join(ARGUMENT_TYPES)}")
         choices = tuple(str(c) for c in raw.get("choices") or ())
         if arg_type == "choice" and not choices:
-            raise TemplateError(f"{path.name}: choice argument {raw['name']!r} needs a list of choices")
+            raise TemplateError(f"{path.name}: choice argument {capped(str(raw['name']), 80)!r} needs a list of "
+                                "choices")
         default = raw.get("default")
         arguments.append(TemplateArgument(
             name=str(raw["name"]),
@@ -560,8 +562,11 @@ def _read_template_file(path: Path, origin: str, folder: Path) -> Template | Bro
     return parsed
 
 
-def load_library(settings: Settings) -> Library:
-    """Read the bundled templates, then the team folder's, which add or override by name and language."""
+def read_library(settings: Settings, saved: tuple[list[Template], list[BrokenTemplate]] = ([], [])) -> Library:
+    """Read the bundled templates, then the team folder's, which add or override by name and language, then
+    ``saved`` (templates saved in the workspace, and those that failed), which win over both.
+
+    :func:`retention_mcp.library.load_library` passes the workspace's; this module knows nothing of it."""
     templates: dict[str, dict[str, Template]] = {}
     broken: list[BrokenTemplate] = []
     folders: list[tuple[Path, str]] = [(bundled_dir("prompts"), "bundled")]
@@ -580,28 +585,11 @@ def load_library(settings: Settings) -> Library:
                 broken.append(item)
             else:
                 templates.setdefault(item.name, {})[item.language] = item
-    saved, failed = _workspace_templates(settings)  # workspace hook: saved templates win (see below)
-    for item in saved:
+    good, failed = saved
+    for item in good:
         templates.setdefault(item.name, {})[item.language] = item
     broken.extend(failed)
     return Library(templates=templates, broken=tuple(broken))
-
-
-# --------------------------------------------------------------------------- workspace hook (workspace branch)
-# Templates saved from chat with `template_save` live in the workspace database, shared by every server
-# process, and override the folder's and the bundled ones (workspace > folder > bundled). Nothing is read
-# (and no database created) until a workspace exists; a database that cannot be read is reported as one
-# broken entry and the file templates keep working.
-
-
-def _workspace_templates(settings: Settings) -> tuple[list[Template], list[BrokenTemplate]]:
-    try:
-        from retention_mcp.workspace.templates import workspace_templates
-
-        return workspace_templates(settings)
-    except Exception as exc:
-        logger.warning("workspace templates not loaded: %s", exc, exc_info=not isinstance(exc, ValueError))
-        return [], [BrokenTemplate(Path("workspace"), "workspace", f"workspace templates unavailable: {exc}")]
 
 
 # --------------------------------------------------------------------------- arguments

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retention_mcp.errors import InputError, LimitError
+from retention_mcp.settings import data_folder_problem
 
 if TYPE_CHECKING:
     from retention_mcp.settings import Settings
@@ -196,6 +197,9 @@ def _candidate(settings: Settings, path: object) -> Path:
         candidate = Path(text)
     if not candidate.is_absolute():
         candidate = settings.data_dirs[0] / candidate
+        if (problem := data_folder_problem(settings.data_dirs[0])) is not None:
+            raise InputError(f"{problem}. (The server started anyway: a desktop client does not show a failed "
+                             "start.)")
     return candidate
 
 
@@ -219,8 +223,10 @@ def _locate(settings: Settings, candidate: Path, shown: str) -> tuple[Path, Path
 def _os_error(shown: str, exc: BaseException, settings: Settings) -> InputError:
     code = getattr(exc, "errno", None)
     if code == errno.ENOENT:
+        problems = [p for folder in settings.data_dirs if (p := data_folder_problem(folder))]
         return InputError(f"file {shown!r} was not found in the allowed data folders ({_allowed(settings)}); "
-                          "check the name (relative paths start from the first folder)")
+                          "check the name (relative paths start from the first folder)"
+                          + "".join(f". Note: {problem}" for problem in problems))
     if code == errno.ENAMETOOLONG:
         return InputError(f"the path {shown[:80]!r}... is too long for the file system; use a shorter file name")
     if code in (errno.EACCES, errno.EPERM):

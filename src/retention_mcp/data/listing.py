@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from retention_mcp.errors import InputError
-from retention_mcp.settings import Settings
+from retention_mcp.settings import Settings, data_folder_problem
 
 Shape = Literal["hr_event", "hr_snapshot", "call_log", "roster", "unknown"]
 HEADER_BYTES = 64 * 1024
@@ -119,6 +119,11 @@ def list_data_files(settings: Settings, *, folder: str | None = None,
     if not settings.data_dirs:
         raise InputError("no data folder is configured, so there are no files to list; start the server with "
                          "--data-dir pointing at the folder with your exports")
+    problems = [problem for root in settings.data_dirs if (problem := data_folder_problem(root))]
+    if len(problems) == len(settings.data_dirs):  # no folder to list: the start check's message, in the result
+        raise InputError("; ".join(problems) + ". (The server started anyway: a desktop client does not show a "
+                         "failed start.)")
+    notes += problems  # os.walk finds nothing in a folder it cannot read: the note says why
     roots = list(settings.data_dirs)
     if folder is not None:
         if not isinstance(folder, str) or not folder.strip() or "\x00" in folder or len(folder) > 1024:

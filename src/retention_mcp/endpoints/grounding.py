@@ -242,8 +242,9 @@ def group_completions(*, settings: Settings, progress: Any, argument: str, prefi
                               grounding_catalog(None, settings).get("list_datasets") or {})
 
 
-def register(server: Any, settings: Settings) -> None:
+def register(wiring: Any) -> None:
     """A completer for prompt arguments that name a group (employee_group ...) or a file (agent_data)."""
+    settings = wiring.settings
     from mcp.types import Completion, PromptReference
 
     def known_arguments() -> set[str]:
@@ -256,11 +257,8 @@ def register(server: Any, settings: Settings) -> None:
     async def complete(ref: Any, argument: Any, context: Any) -> Completion | None:
         if not isinstance(ref, PromptReference) or argument.name not in known_arguments():
             return None
-        runtime = getattr(server, "runtime", None)
-        if runtime is None:
-            return None
         try:
-            values = await runtime.run("retention_mcp.endpoints.grounding:group_completions",
+            values = await wiring.runtime.run("retention_mcp.endpoints.grounding:group_completions",
                                        {"argument": argument.name, "prefix": argument.value or ""})
         except Exception:  # a completion is a convenience: never an error for the client
             import logging
@@ -270,4 +268,4 @@ def register(server: Any, settings: Settings) -> None:
         values = list(values or [])
         return Completion(values=values[:100], total=len(values), has_more=len(values) > 100)
 
-    server.completers.append(complete)
+    wiring.completers.append(complete)

@@ -11,7 +11,7 @@ from retention_mcp.analysis.kpi_catalog import KpiCatalog, KpiSearchResult
 from retention_mcp.analysis.kpi_score import ScoreResult
 from retention_mcp.analysis.scorecard import ScorecardResult
 from retention_mcp.endpoints.turnover import CsvTextArg, HeaderRowArg, PathArg, SheetArg, WhereArg, with_chart
-from retention_mcp.runtime import ToolOutput, tool
+from retention_mcp.runtime import ToolOutput, resource, tool
 from retention_mcp.runtime.job import Job
 from retention_mcp.settings import Settings
 
@@ -175,13 +175,12 @@ def agent_scorecard(
     return job.output(result, scorecard_text(result), figures=figures, definition=result.method)
 
 
-def register(server: Any, settings: Settings) -> None:
-    @server.resource("retention://kpi-catalog", mime_type="application/json", title="KPI catalog",
-                     description="Every KPI with en/zh names, definition, formula, unit, direction, BSC "
-                                 "perspective, domain, data source, cadence and sourced target bands.")
-    def kpi_catalog_resource() -> str:
-        import json
+@resource("retention://kpi-catalog", name="kpi_catalog_resource", mime_type="application/json", title="KPI catalog",
+          description="Every KPI with en/zh names, definition, formula, unit, direction, BSC perspective, domain, "
+                      "data source, cadence and sourced target bands.")
+def kpi_catalog_resource(*, settings: Settings, progress: Any) -> str:
+    import json
 
-        from retention_mcp.catalog import load_catalog
+    from retention_mcp.catalog import load_catalog
 
-        return json.dumps(load_catalog(settings, "kpi_catalog.yaml"), ensure_ascii=False, indent=1)
+    return json.dumps(load_catalog(settings, "kpi_catalog.yaml"), ensure_ascii=False, indent=1)

@@ -1,19 +1,17 @@
-"""The prompt library over MCP: prompts, the list/render tools, the template-source resource."""
+"""The prompt library over MCP: the list/render tools, the template-source resource, the worker side of prompts."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from retention_mcp.runtime import ToolOutput, tool
+from retention_mcp.library import load_library
+from retention_mcp.runtime import ToolOutput, resource, tool
 from retention_mcp.runtime.job import Job
 from retention_mcp.settings import Settings
-from retention_mcp.templates import Library, Template, load_library, render_template
-
-if TYPE_CHECKING:
-    from retention_mcp.server import RetentionServer
+from retention_mcp.templates import Library, Template, render_template
 
 
 class ArgumentInfo(BaseModel):
@@ -126,16 +124,10 @@ def render_template_tool(
     return job.output(rendered, text)
 
 
-def register(server: RetentionServer, settings: Settings) -> None:
-    def library() -> Library:
-        return load_library(settings)
-
-    @server.resource("retention://templates/{name}", mime_type="text/markdown",
-                     title="Prompt template source",
-                     description="A template's unrendered source: YAML front matter and Jinja2 body. "
-                                 "Name is '<template>' (default language) or '<template>.<language>'.")
-    def template_source(name: str) -> str:
-        current = library()
-        base, _, language = name.partition(".")
-        template: Template = current.get(base, language or settings.language)
-        return template.source
+@resource("retention://templates/{name}", name="template_source", title="Prompt template source",
+          description="A template's unrendered source: YAML front matter and Jinja2 body. "
+                      "Name is '<template>' (default language) or '<template>.<language>'.")
+def template_source(*, settings: Settings, progress: Callable[[float, str], None], name: str) -> str:
+    base, _, language = name.partition(".")
+    template: Template = load_library(settings).get(base, language or settings.language)
+    return template.source

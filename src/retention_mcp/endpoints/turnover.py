@@ -13,9 +13,10 @@ from pydantic import Field
 from retention_mcp.analysis.survival import CurveResult
 from retention_mcp.analysis.turnover import BreakdownResult
 from retention_mcp.data.inspect import DatasetSummary
-from retention_mcp.runtime import ToolOutput, tool
+from retention_mcp.runtime import ToolOutput, resource, tool
 from retention_mcp.runtime.job import Job
 from retention_mcp.settings import Settings
+from retention_mcp.views import tool_meta
 
 PathArg = Annotated[str | None, Field(description="CSV/XLSX/Parquet file in the data folder (list_datasets), or "
                                       "csv_text")]
@@ -133,7 +134,7 @@ def inspect_dataset(
                       definition=f"shape: {summary.shape} ({summary.shape_source})")
 
 
-@tool(title="Turnover breakdown", result=BreakdownResult)
+@tool(title="Turnover breakdown", result=BreakdownResult, meta=tool_meta("turnover_breakdown"))
 def turnover_breakdown(
     job: Job,
     path: PathArg = None,
@@ -204,7 +205,7 @@ def turnover_breakdown(
                       language=language)
 
 
-@tool(title="Retention curve (Kaplan–Meier)", result=CurveResult)
+@tool(title="Retention curve (Kaplan–Meier)", result=CurveResult, meta=tool_meta("retention_curve"))
 def retention_curve(
     job: Job,
     path: PathArg = None,
@@ -240,8 +241,15 @@ def retention_curve(
     ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                             column_map=column_map, where=where)
     job.progress(0.9, "computing retention curves")
+    # Step points for the chart and for the view (sent to clients that render views, in _meta); the structured
+    # content carries them only when a chart was asked for.
     result = curves(ds, by=by_list(by), policy=job.policy, min_group_size=min_group_size, scope=scope, bins=bins,
-                    time_points=time_points, curve_points=MAX_CURVE_POINTS if chart else 0)
+                    time_points=time_points, curve_points=MAX_CURVE_POINTS)
+    drawn = [result.overall, *[g for g in result.groups if not g.suppressed][:CHART_MAX_CURVES]]
+    view = {"curves": {g.label: g.curve for g in drawn if not g.suppressed and g.curve}}
+    if not chart:
+        for group in [result.overall, *result.groups]:
+            group.curve = None
     text, images = with_chart(curve_markdown(result, language=language or job.settings.language,
                                              settings=job.settings),
                               retention_chart(result) if chart else None, chart,
@@ -251,18 +259,18 @@ def retention_curve(
                                "logrank_p": result.logrank_p}
     for point in result.overall.retention:
         figures[f"retention[{point.time:g} {result.unit}]"] = point.retention
-    return job.output(result, text, figures=figures, images=images, language=language,
-                      definition=f"{result.definition.estimator}; {result.definition.source}; "
-                                 f"{result.definition.censoring}; early attrition: {result.definition.early_attrition}")
+    d = result.definition
+    output = job.output(result, text, figures=figures, images=images, language=language,
+                        definition=f"{d.estimator}; {d.source}; {d.censoring}; early attrition: {d.early_attrition}")
+    output.view = view
+    return output
 
 
-def register(server: Any, settings: Settings) -> None:
-    @server.resource("retention://metrics", name="metrics", title="Metric dictionary",
-                     description="How every turnover and retention number is defined, with sources",
-                     mime_type="application/json")
-    def metrics() -> str:
-        import json
+@resource("retention://metrics", name="metrics", title="Metric dictionary",
+          description="How every turnover and retention number is defined, with sources", mime_type="application/json")
+def metrics(*, settings: Settings, progress: Any) -> str:
+    import json
 
-        from retention_mcp.catalog import load_catalog
+    from retention_mcp.catalog import load_catalog
 
-        return json.dumps(load_catalog(settings, "metrics.yaml"), ensure_ascii=False, indent=1)
+    return json.dumps(load_catalog(settings, "metrics.yaml"), ensure_ascii=False, indent=1)

@@ -1,36 +1,34 @@
 """The strategy workspace over MCP: plan tools, template_save, evidence_get, plan and report resources.
 
-Registration only; the work is in ``retention_mcp.workspace`` (SQLAlchemy and Alembic load on the first
-workspace call, not at start). Tools are async: the author is read on the event loop (the bearer token
-lives in a context variable) and database work runs in a worker thread.
+Every tool here is a worker tool like the data tools (``@tool`` functions of ``(job, **arguments)``): it runs in
+a worker process under the same time and memory bound, with that process's own database engine, and
+``job.author`` is the caller read in the server process. The work itself is in ``retention_mcp.workspace``.
 
-Seams for the tool runtime (see README "Workspace"):
-
-- evidence: ``workspace_for(settings).record_evidence(tool, arguments, sources, definition, figures, author)``;
-- re-running for ``plan_refresh``: :func:`make_rerun` (``server.call_tool`` + ``key_figures``);
-- files: ``retention_mcp.workspace.files.report_link(settings, filename)``.
+``plan_refresh`` is the one tool made of other calls: it runs in the server process and sends each step (read
+the plan, re-run each cited tool) through the same bounded path; re-running is :func:`make_rerun`
+(``server.call_tool`` + ``key_figures``), the seam ``retention_mcp.workspace.refresh`` takes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from retention_mcp.errors import InputError
-from retention_mcp.runtime.dispatch import to_result
-from retention_mcp.runtime.spec import READ_ONLY, ToolOutput
+from retention_mcp.errors import InputError, capped
+from retention_mcp.runtime.job import Job
+from retention_mcp.runtime.spec import READ_ONLY, ToolOutput, resource, tool
 from retention_mcp.settings import Settings
+from retention_mcp.views import tool_meta
 from retention_mcp.workspace.refresh import RefreshReport
 
 if TYPE_CHECKING:
-    from retention_mcp.server import RetentionServer
+    from retention_mcp.server import Wiring
     from retention_mcp.workspace.refresh import Rerun
-    from retention_mcp.workspace.store import PlanState, Workspace
+    from retention_mcp.workspace.store import Evidence, PlanState
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +41,6 @@ PLAN_VERSION_URI = "retention://plans/{id}/v/{version}"
 #: Largest id or version a client may send (SQL integers; beyond it nothing exists anyway).
 MAX_ID = 2**31 - 1
 PlanId = Annotated[int, Field(ge=1, le=MAX_ID, description="the plan's id (plan_create / plan_list return it), e.g. 3")]
-
-
-def tool_result(structured: BaseModel, text: str) -> CallToolResult:
-    """A workspace result: the text a person reads and the same content structured."""
-    return to_result(ToolOutput(result=structured, text=text))
 
 
 # -- structured results --------------------------------------------------------------------------------
@@ -177,43 +170,6 @@ def plan_view(state: PlanState) -> PlanView:
                   for i, s in enumerate(state.sections, 1)])
 
 
-async def _in_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    import anyio
-
-    return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
-
-
-def make_rerun(server: Any, settings: Settings, store: Workspace, author: str) -> Rerun:
-    """The ``rerun`` seam for plan_refresh, built on the server's own tools.
-
-    Calls the tool again through ``server.call_tool``. When the runtime has put ``evidence_id`` and
-    ``key_figures`` into the structured content, those are used as they are; until then the figures
-    come from :func:`~retention_mcp.workspace.evidence.key_figures` and the evidence is recorded here.
-    """
-    from mcp.server.mcpserver.exceptions import ToolError
-
-    from retention_mcp.workspace.evidence import definition_text, describe_sources, key_figures
-
-    async def rerun(tool_name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        try:
-            result = await server.call_tool(tool_name, arguments)
-        except ToolError as exc:
-            raise InputError(str(exc)) from None
-        if getattr(result, "is_error", False):
-            text = " ".join(getattr(c, "text", "") for c in result.content)
-            raise InputError(text or f"{tool_name} failed")
-        structured = getattr(result, "structured_content", None) or {}
-        figures = key_figures(tool_name, structured)
-        sources = structured.get("sources") or await _in_thread(describe_sources, settings, arguments)
-        evidence_id = structured.get("evidence_id")
-        if not evidence_id:
-            evidence_id = await _in_thread(store.record_evidence, tool_name, arguments, sources,
-                                           definition_text(structured), figures, author)
-        return {"figures": figures, "sources": sources, "evidence_id": evidence_id}
-
-    return rerun
-
-
 def _write_text(result: WriteResult) -> str:
     text = (f"Saved **{result.section}** as version {result.version} of plan {result.plan_id} "
             f"(revising v{result.base_version}).")
@@ -236,181 +192,390 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def _resource_error(exc: Exception) -> Exception:
-    from mcp.shared.exceptions import MCPError
-    from mcp.types import INVALID_PARAMS
+# -- tools, run in a worker ----------------------------------------------------------------------------
 
-    return MCPError(code=INVALID_PARAMS, message=str(exc))
+@tool(title="Create a plan", result=PlanView, annotations=WRITES_WORKSPACE, evidence=False)
+def plan_create(
+    job: Job,
+    title: Annotated[str, Field(description="the plan's title, e.g. '客服中心夜班保留方案 2026'")],
+    group: Annotated[str, Field(description="the employee group it is about, e.g. '夜班客服专员'")] = "",
+    template: Annotated[str, Field(description="template whose output headings become the sections "
+                                               "(list_templates shows them)")] = "retention_strategy",
+    language: Annotated[Literal["en", "zh"] | None, Field(
+        description="'zh' or 'en' (section headings in that language); default: the server's")] = None,
+) -> ToolOutput:
+    """Start a retention plan that the team composes section by section, across turns and clients.
+
+    The sections are the template's output headings (retention_strategy: 现状分析, 根本原因分析,
+    战略建议, 实施路线图, 预期成果 in zh; Current-state analysis ... Expected outcomes in en). Returns
+    the plan id and version 1; write each section with plan_write_section(base_version=1).
+    Example: {"title": "夜班客服保留方案", "group": "夜班客服专员", "language": "zh"}.
+    """
+    from retention_mcp.library import load_library
+    from retention_mcp.templates import TemplateError
+    from retention_mcp.workspace.templates import template_sections
+
+    author = job.author
+    lang = language or job.settings.language
+    library = load_library(job.settings)
+    try:
+        chosen = library.get(template, lang)
+    except TemplateError as exc:
+        raise InputError(str(exc)) from None
+    sections = template_sections(chosen)
+    if not sections:
+        raise InputError(f"template {template!r} declares no sections (front matter 'sections:' or '###' "
+                         "headings); choose another template")
+    state = job.workspace().create_plan(title=title, template=chosen.name, language=chosen.language,
+                             group=group, sections=sections, author=author)
+    view = plan_view(state)
+    text = (f"Created plan **{state.id}** \u201c{state.title}\u201d (version 1, template {chosen.name}, "
+            f"{chosen.language}). Sections: " + "; ".join(f"{s.number}. {s.heading}" for s in view.sections)
+            + f". Write them with plan_write_section(plan_id={state.id}, base_version=1, ...).")
+    return job.output(view, text)
 
 
-# -- registration --------------------------------------------------------------------------------------
+@tool(title="Write a plan section", result=WriteResult, annotations=WRITES_WORKSPACE, evidence=False)
+def plan_write_section(
+    job: Job,
+    plan_id: PlanId,
+    section: Annotated[str, Field(description="the section's heading (e.g. '现状分析') or its number ('1')")],
+    markdown: Annotated[str, Field(description="the section's whole new text in markdown (no heading line); "
+                                               "cite evidence ids next to numbers: '离职率 17.8% [ev-3f9a2c]'")],
+    base_version: Annotated[int, Field(ge=1, le=MAX_ID, description="the plan version your text revises: the "
+                                       "version plan_get / plan_create / your last write returned")],
+) -> ToolOutput:
+    """Write one section of a plan as a new version (who and when are recorded).
 
-def register(server: RetentionServer, settings: Settings) -> None:
-    from retention_mcp.identity import current_author
+    Refused, with the current version and a diff of what changed, when someone else changed the
+    same section after base_version: merge and write again with the new version. Every cited
+    evidence id must exist; numbers citing none are listed as a warning. Example: {"plan_id": 3,
+    "section": "现状分析", "base_version": 1, "markdown": "夜班离职率 24.1% [ev-3f9a2c]，高于 ..."}.
+    """
+    author = job.author
+    outcome = job.workspace().write_section(plan_id, section, markdown, base_version=base_version,
+                               author=author)
+    result = WriteResult(plan_id=outcome.plan_id, version=outcome.version, section=outcome.section,
+                         base_version=outcome.base_version, cited=list(outcome.cited),
+                         uncited_numbers=[{"number": u.number, "context": u.context} for u in outcome.uncited],
+                         merged_changes=list(outcome.merged_changes))
+    return job.output(result, _write_text(result))
 
-    def store() -> Workspace:
-        from retention_mcp.workspace.store import workspace_for
 
-        return workspace_for(settings)
+@tool(title="Read a plan", result=PlanView, annotations=READ_ONLY, evidence=False, meta=tool_meta("plan_get"))
+def plan_get(
+    job: Job,
+    plan_id: PlanId,
+    version: Annotated[int | None, Field(ge=1, le=MAX_ID,
+                                         description="a past version; default: the current one")] = None,
+) -> ToolOutput:
+    """Read a plan — all sections as markdown, with who last changed each — now or at a past version.
 
-    async def record_evidence(spec: Any, arguments: dict[str, Any], output: Any) -> str | None:
-        """Every data and calculator result gets an evidence id: tool, arguments, data source identity,
-        definition and key figures, in the workspace database. A workspace that cannot be reached costs the
-        citation, not the result."""
-        from retention_mcp.workspace.evidence import describe_sources
+    Use it before revising a section (its `version` is your base_version). Example: {"plan_id": 3}.
+    """
+    from retention_mcp.workspace.render import plan_markdown
 
-        author = current_author()  # read on the event loop: the bearer token lives in a context variable
-        try:
-            sources = [s for s in output.sources if s.get("sha256")] or await _in_thread(
-                describe_sources, settings, arguments)
-            return await _in_thread(store().record_evidence, spec.name, arguments, sources, output.definition,
-                                    output.figures, author)
-        except InputError as exc:
-            logger.warning("evidence not recorded for %s: %s", spec.name, exc)
-            return None
+    state = job.workspace().get_plan(plan_id, version)
+    return job.output(plan_view(state), plan_markdown(state))
 
-    if getattr(server, "runtime", None) is not None:
-        server.runtime.record_evidence = record_evidence
 
-    def open_workspace() -> None:
-        """Connect (and migrate) before the first result needs an evidence id — only a workspace that is
-        configured or already exists: a session that never calls a tool creates no database."""
-        from retention_mcp.workspace.engine import database_url, get_engine, workspace_exists
+@tool(title="List plans", result=PlanList, annotations=READ_ONLY, evidence=False)
+def plan_list(
+    job: Job,
+    limit: Annotated[int, Field(ge=1, le=1000, description="most plans listed, newest change first")] = 50,
+) -> ToolOutput:
+    """List the team's plans: id, title, group, current version, last change and by whom.
 
-        if workspace_exists(settings):
-            get_engine(database_url(settings))
+    Use it to find a plan id before plan_get or plan_write_section. Example: {"limit": 20}.
+    """
+    summaries = job.workspace().list_plans(limit)
+    # The store's summary as it is, with the time as ISO text.
+    items = [PlanListItem(**{**dataclasses.asdict(p), "updated_at": _iso(p.updated_at) or ""}) for p in summaries]
+    if not items:
+        return job.output(PlanList(plans=[]), "No plans yet; start one with plan_create.")
+    text = _table(["id", "title", "group", "version", "last change"],
+                  [[p.id, p.title, p.group, p.current_version, f"{p.updated_by}, {p.updated_at[:16]}"]
+                   for p in items])
+    return job.output(PlanList(plans=items), text)
 
-    server.warmers.append(open_workspace)
 
-    async def plan_create(
-        title: Annotated[str, Field(description="the plan's title, e.g. '客服中心夜班保留方案 2026'")],
-        group: Annotated[str, Field(description="the employee group it is about, e.g. '夜班客服专员'")] = "",
-        template: Annotated[str, Field(description="template whose output headings become the sections "
-                                                   "(list_templates shows them)")] = "retention_strategy",
-        language: Annotated[Literal["en", "zh"] | None, Field(
-            description="'zh' or 'en' (section headings in that language); default: the server's")] = None,
-    ) -> Annotated[CallToolResult, PlanView]:
-        """Start a retention plan that the team composes section by section, across turns and clients.
+@tool(title="Plan history", result=History, annotations=READ_ONLY, evidence=False)
+def plan_history(
+    job: Job,plan_id: PlanId) -> ToolOutput:
+    """Every version of a plan: which section it changed, who wrote it, when, and what it revised.
 
-        The sections are the template's output headings (retention_strategy: 现状分析, 根本原因分析,
-        战略建议, 实施路线图, 预期成果 in zh; Current-state analysis ... Expected outcomes in en). Returns
-        the plan id and version 1; write each section with plan_write_section(base_version=1).
-        Example: {"title": "夜班客服保留方案", "group": "夜班客服专员", "language": "zh"}.
-        """
-        from retention_mcp.templates import TemplateError, load_library
-        from retention_mcp.workspace.templates import template_sections
+    Use plan_diff to see what changed between two versions. Example: {"plan_id": 3}.
+    """
+    workspace = job.workspace()
+    state = workspace.get_plan(plan_id)
+    versions = workspace.history(plan_id)
+    items = [HistoryItem(version=v.version, section=v.section, base_version=v.base_version, author=v.author,
+                         created_at=_iso(v.created_at) or "", chars=v.chars) for v in versions]
+    text = f"Plan {plan_id} \u201c{state.title}\u201d, {len(items)} versions:\n\n" + _table(
+        ["version", "section", "revised", "author", "time (UTC)"],
+        [[i.version, i.section or "(created)", i.base_version or "", i.author,
+          i.created_at[:19].replace("T", " ")] for i in items])
+    return job.output(History(plan_id=plan_id, title=state.title, current_version=state.current_version,
+                               versions=items), text)
 
-        author = current_author()
-        lang = language or settings.language
-        library = await _in_thread(load_library, settings)
-        try:
-            chosen = library.get(template, lang)
-        except TemplateError as exc:
-            raise InputError(str(exc)) from None
-        sections = template_sections(chosen)
-        if not sections:
-            raise InputError(f"template {template!r} declares no sections (front matter 'sections:' or '###' "
-                             "headings); choose another template")
-        state = await _in_thread(store().create_plan, title=title, template=chosen.name, language=chosen.language,
-                                 group=group, sections=sections, author=author)
-        view = plan_view(state)
-        text = (f"Created plan **{state.id}** \u201c{state.title}\u201d (version 1, template {chosen.name}, "
-                f"{chosen.language}). Sections: " + "; ".join(f"{s.number}. {s.heading}" for s in view.sections)
-                + f". Write them with plan_write_section(plan_id={state.id}, base_version=1, ...).")
-        return tool_result(view, text)
 
-    async def plan_write_section(
-        plan_id: PlanId,
-        section: Annotated[str, Field(description="the section's heading (e.g. '现状分析') or its number ('1')")],
-        markdown: Annotated[str, Field(description="the section's whole new text in markdown (no heading line); "
-                                                   "cite evidence ids next to numbers: '离职率 17.8% [ev-3f9a2c]'")],
-        base_version: Annotated[int, Field(ge=1, le=MAX_ID, description="the plan version your text revises: the "
-                                           "version plan_get / plan_create / your last write returned")],
-    ) -> Annotated[CallToolResult, WriteResult]:
-        """Write one section of a plan as a new version (who and when are recorded).
+@tool(title="Diff plan versions", result=PlanDiff, annotations=READ_ONLY, evidence=False)
+def plan_diff(
+    job: Job,
+    plan_id: PlanId,
+    from_version: Annotated[int, Field(ge=1, le=MAX_ID, description="the older version")],
+    to_version: Annotated[int | None, Field(ge=1, le=MAX_ID,
+                                            description="the newer version; default: current")] = None,
+) -> ToolOutput:
+    """Unified diff of a plan's markdown between two versions (lines starting - were removed, + added).
 
-        Refused, with the current version and a diff of what changed, when someone else changed the
-        same section after base_version: merge and write again with the new version. Every cited
-        evidence id must exist; numbers citing none are listed as a warning. Example: {"plan_id": 3,
-        "section": "现状分析", "base_version": 1, "markdown": "夜班离职率 24.1% [ev-3f9a2c]，高于 ..."}.
-        """
-        author = current_author()
-        outcome = await _in_thread(store().write_section, plan_id, section, markdown, base_version=base_version,
-                                   author=author)
-        result = WriteResult(plan_id=outcome.plan_id, version=outcome.version, section=outcome.section,
-                             base_version=outcome.base_version, cited=list(outcome.cited),
-                             uncited_numbers=[{"number": u.number, "context": u.context} for u in outcome.uncited],
-                             merged_changes=list(outcome.merged_changes))
-        return tool_result(result, _write_text(result))
+    Example: {"plan_id": 3, "from_version": 2, "to_version": 5}.
+    """
+    from retention_mcp.workspace.render import plan_diff as markdown_diff
 
-    async def plan_get(
-        plan_id: PlanId,
-        version: Annotated[int | None, Field(ge=1, le=MAX_ID,
-                                             description="a past version; default: the current one")] = None,
-    ) -> Annotated[CallToolResult, PlanView]:
-        """Read a plan — all sections as markdown, with who last changed each — now or at a past version.
+    workspace = job.workspace()
+    new = workspace.get_plan(plan_id, to_version)
+    old = workspace.get_plan(plan_id, from_version)
+    diff = markdown_diff(old, new)
+    changed = [s.heading for s, o in zip(new.sections, old.sections, strict=True) if s.markdown != o.markdown]
+    result = PlanDiff(plan_id=plan_id, from_version=old.version, to_version=new.version,
+                      changed_sections=changed, diff=diff)
+    text = (f"Plan {plan_id}, v{old.version} → v{new.version}: "
+            + (f"changed {', '.join(changed)}.\n\n```diff\n{diff}```" if diff else "no differences."))
+    return job.output(result, text)
 
-        Use it before revising a section (its `version` is your base_version). Example: {"plan_id": 3}.
-        """
-        from retention_mcp.workspace.render import plan_markdown
 
-        state = await _in_thread(store().get_plan, plan_id, version)
-        return tool_result(plan_view(state), plan_markdown(state))
+@tool(title="Export a plan", result=PlanExportResult, annotations=WRITES_WORKSPACE, evidence=False)
+def plan_export(
+    job: Job,
+    plan_id: PlanId,
+    format: Annotated[Literal["docx", "html", "md", "xlsx"], Field(
+        description="docx = Word; html = one self-contained file; md = Markdown; xlsx = tables only")] = "docx",
+    version: Annotated[int | None, Field(ge=1, le=MAX_ID, description="a past version; default: current")] = None,
+    filename: Annotated[str | None, Field(description="plain file name; default from the title")] = None,
+    overwrite: Annotated[bool, Field(description="replace an existing file of that name")] = False,
+) -> ToolOutput:
+    """Export a plan as Word, HTML or Markdown, ending with its evidence appendix.
 
-    async def plan_list(
-        limit: Annotated[int, Field(ge=1, le=1000, description="most plans listed, newest change first")] = 50,
-    ) -> Annotated[CallToolResult, PlanList]:
-        """List the team's plans: id, title, group, current version, last change and by whom.
+    The appendix lists, per cited evidence id: the tool, its arguments, the data source with its
+    SHA-256 hash, the definition used, the figures, and who recorded it. The file goes into the
+    output folder; the result links to it as a resource (retention://reports/<file>) so any client
+    can download it. Example: {"plan_id": 3, "format": "docx"}.
+    """
+    from retention_mcp.report.export import export_report
+    from retention_mcp.workspace.files import report_uri
+    from retention_mcp.workspace.refresh import cited_evidence_ids
+    from retention_mcp.workspace.render import evidence_appendix, plan_markdown
 
-        Use it to find a plan id before plan_get or plan_write_section. Example: {"limit": 20}.
-        """
-        summaries = await _in_thread(store().list_plans, limit)
-        # The store's summary as it is, with the time as ISO text.
-        items = [PlanListItem(**{**dataclasses.asdict(p), "updated_at": _iso(p.updated_at) or ""}) for p in summaries]
-        if not items:
-            return tool_result(PlanList(plans=[]), "No plans yet; start one with plan_create.")
-        text = _table(["id", "title", "group", "version", "last change"],
-                      [[p.id, p.title, p.group, p.current_version, f"{p.updated_by}, {p.updated_at[:16]}"]
-                       for p in items])
-        return tool_result(PlanList(plans=items), text)
+    workspace = job.workspace()
+    state = workspace.get_plan(plan_id, version)
+    evidence = workspace.get_evidence_many(cited_evidence_ids(state))
+    body = plan_markdown(state).split("\n", 2)[2]  # export_report writes the title itself
+    appendix = evidence_appendix(state, evidence)
+    markdown = body + ("\n" + appendix if appendix else "")
+    try:
+        written = export_report(job.settings, state.title, markdown=markdown, fmt=format,
+                                   filename=filename, overwrite=overwrite)
+    except PermissionError:
+        raise InputError(f"cannot write into the output folder {job.settings.output_dir}: permission denied; "
+                         "start the server with --output-dir pointing at a writable folder") from None
+    result = PlanExportResult(plan_id=plan_id, version=state.version, filename=written.filename,
+                              format=written.format, size_bytes=written.size_bytes, uri=report_uri(written.filename),
+                              evidence_cited=len(cited_evidence_ids(state)))
+    text = (f"Exported plan {plan_id} v{state.version} to **{written.filename}** ({written.format}, "
+            f"{written.size_bytes:,} bytes) with {result.evidence_cited} evidence entries in the appendix. "
+            f"Download: {result.uri}")
+    return job.output(result, text, files=[written.filename])  # the runtime adds the resource link
 
-    async def plan_history(plan_id: PlanId) -> Annotated[CallToolResult, History]:
-        """Every version of a plan: which section it changed, who wrote it, when, and what it revised.
 
-        Use plan_diff to see what changed between two versions. Example: {"plan_id": 3}.
-        """
-        workspace = store()
-        state = await _in_thread(workspace.get_plan, plan_id)
-        versions = await _in_thread(workspace.history, plan_id)
-        items = [HistoryItem(version=v.version, section=v.section, base_version=v.base_version, author=v.author,
-                             created_at=_iso(v.created_at) or "", chars=v.chars) for v in versions]
-        text = f"Plan {plan_id} \u201c{state.title}\u201d, {len(items)} versions:\n\n" + _table(
-            ["version", "section", "revised", "author", "time (UTC)"],
-            [[i.version, i.section or "(created)", i.base_version or "", i.author,
-              i.created_at[:19].replace("T", " ")] for i in items])
-        return tool_result(History(plan_id=plan_id, title=state.title, current_version=state.current_version,
-                                   versions=items), text)
+@tool(title="Save a team template", result=SavedTemplateResult, annotations=WRITES_WORKSPACE, evidence=False)
+def template_save(
+    job: Job,
+    source: Annotated[str, Field(description="the whole template file: YAML front matter between '---' lines "
+                                             "(name, language, title, description, arguments, optional "
+                                             "sections) then the Jinja2 body, as in retention://templates/...")],
+) -> ToolOutput:
+    """Save a team template in the workspace: every client of this server uses it from the next request.
 
-    async def plan_diff(
-        plan_id: PlanId,
-        from_version: Annotated[int, Field(ge=1, le=MAX_ID, description="the older version")],
-        to_version: Annotated[int | None, Field(ge=1, le=MAX_ID,
-                                                description="the newer version; default: current")] = None,
-    ) -> Annotated[CallToolResult, PlanDiff]:
-        """Unified diff of a plan's markdown between two versions (lines starting - were removed, + added).
+    Validated like a file template (front matter, argument types, Jinja2 rendered once in the
+    sandbox with sample arguments); refused with the error otherwise. Each save is a new version;
+    a saved template overrides the prompts folder's and the bundled one of the same name and
+    language. Tip: read retention://templates/retention_strategy.zh, edit it, save it.
+    """
+    from retention_mcp.workspace.templates import template_layers, template_sections, validate_template
 
-        Example: {"plan_id": 3, "from_version": 2, "to_version": 5}.
-        """
-        workspace = store()
-        diff = await _in_thread(workspace.diff, plan_id, from_version, to_version)
-        new = await _in_thread(workspace.get_plan, plan_id, to_version)
-        old = await _in_thread(workspace.get_plan, plan_id, from_version)
-        changed = [s.heading for s, o in zip(new.sections, old.sections, strict=True) if s.markdown != o.markdown]
-        result = PlanDiff(plan_id=plan_id, from_version=old.version, to_version=new.version,
-                          changed_sections=changed, diff=diff)
-        text = (f"Plan {plan_id}, v{old.version} → v{new.version}: "
-                + (f"changed {', '.join(changed)}.\n\n```diff\n{diff}```" if diff else "no differences."))
-        return tool_result(result, text)
+    author = job.author
+    template = validate_template(source)
+    workspace = job.workspace()
+    saved = workspace.save_template(template.name, template.language,
+                             source.replace("\r\n", "\n"), author)
+    layers = (template_layers(job.settings)).get((saved.name, saved.language), [])
+    below = [origin for origin in layers if not origin.startswith("workspace")]
+    shadows = f"workspace v{saved.version - 1}" if saved.version > 1 else (below[0] if below else None)
+    result = SavedTemplateResult(name=saved.name, language=saved.language, version=saved.version,
+                                 shadows=shadows, layers=layers, sections=template_sections(template),
+                                 arguments=[a.name for a in template.arguments])
+    text = (f"Saved template **{saved.name}** ({saved.language}) as workspace version {saved.version}"
+            + (f", replacing the {shadows} one" if shadows else "")
+            + (f"; it overrides {', '.join(below)}" if below else "") + ". Every client of this server "
+            "uses it from its next request (prompts/get, render_template, plan_create).")
+    return job.output(result, text)
+
+
+@tool(title="Show evidence", result=EvidenceView, annotations=READ_ONLY, evidence=False)
+def evidence_get(
+    job: Job,
+    evidence_id: Annotated[str, Field(description="an evidence id from a tool result, e.g. 'ev-3f9a2c'")],
+) -> ToolOutput:
+    """Show what an evidence id stands for: the tool, its arguments, the data file (size, SHA-256),
+    the definition and the figures it produced. Example: {"evidence_id": "ev-3f9a2c"}."""
+    item = job.workspace().get_evidence(evidence_id)
+    if item is None:
+        raise InputError(f"there is no evidence {capped(evidence_id, 40)!r}; evidence ids come from tool results "
+                         "(evidence_id) and look like ev-3f9a2c")
+    view = EvidenceView(id=item.id, tool=item.tool, arguments=item.arguments, sources=item.sources,
+                        definition=item.definition, figures=item.figures, author=item.author,
+                        created_at=_iso(item.created_at) or "")
+    figures = "; ".join(f"{k} = {v}" for k, v in list(item.figures.items())[:20])
+    files = ", ".join(f"{s.get('name')} (sha256 {str(s.get('sha256', ''))[:12]}…)" for s in item.sources)
+    text = (f"**{item.id}**: `{item.tool}` by {item.author}, {view.created_at}. Data: {files or 'none'}. "
+            f"Definition: {item.definition or '—'}. Figures: {figures or 'none'}.")
+    return job.output(view, text)
+
+
+# -- plan_refresh: a tool made of other bounded calls ---------------------------------------------------
+
+def refresh_inputs(*, settings: Settings, progress: Any, plan_id: int) -> tuple[PlanState, dict[str, Evidence]]:
+    """Worker entry point: the plan and the evidence it cites."""
+    from retention_mcp.workspace.refresh import cited_evidence_ids
+    from retention_mcp.workspace.store import workspace_for
+
+    workspace = workspace_for(settings)
+    state = workspace.get_plan(plan_id)
+    return state, workspace.get_evidence_many(cited_evidence_ids(state))
+
+
+def evidence_sources(*, settings: Settings, progress: Any, evidence_id: str) -> list[dict[str, Any]]:
+    """Worker entry point: the data sources an evidence record names."""
+    from retention_mcp.workspace.store import workspace_for
+
+    item = workspace_for(settings).get_evidence(evidence_id)
+    return list(item.sources) if item is not None else []
+
+
+def make_rerun(wiring: Wiring) -> Rerun:
+    """The ``rerun`` seam for plan_refresh, built on the server's own tools: each re-run is a tool call through
+    ``server.call_tool`` (a worker, the same bounds, its evidence recorded as any call's)."""
+    from retention_mcp.workspace.evidence import key_figures
+
+    async def rerun(tool_name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        result = await wiring.server.call_tool(tool_name, arguments)
+        if getattr(result, "is_error", False):
+            text = " ".join(getattr(c, "text", "") for c in result.content)
+            raise InputError(text or f"{tool_name} failed")
+        structured = getattr(result, "structured_content", None) or {}
+        evidence_id = structured.get("evidence_id")
+        sources = structured.get("sources") or (await wiring.runtime.run(
+            "retention_mcp.endpoints.workspace:evidence_sources", {"evidence_id": evidence_id}) if evidence_id else [])
+        return {"figures": key_figures(tool_name, structured), "sources": sources, "evidence_id": evidence_id}
+
+    return rerun
+
+
+def refresh_text(report: RefreshReport, path: str | None) -> str:
+    lines = [f"Plan {report.plan_id} v{report.version}: {len(report.evidence)} cited result(s) checked"
+             + (f" on {path}" if path else "") + f", {report.changed_figures} figure(s) changed."]
+    for item in report.evidence:
+        if item.status == "changed":
+            lines.append(f"\n**[{item.evidence_id}] {item.tool}** (cited in {', '.join(item.sections)}) → new "
+                         f"evidence {item.new_evidence_id}:")
+            for c in item.changes[:15]:
+                delta = "" if c.change is None else f" ({c.change:+.4g}" + (
+                    f", {c.relative_change:+.1%}" if c.relative_change is not None else "") + ")"
+                lines.append(f"- {c.figure}: {c.old} → {c.new}{delta}")
+        elif item.status == "unchanged":
+            lines.append(f"- [{item.evidence_id}] {item.tool}: unchanged (new evidence {item.new_evidence_id})")
+        else:
+            lines.append(f"- [{item.evidence_id}] {item.tool}: {item.status} — {item.reason}")
+    if report.affected_sections:
+        lines.append(f"\nSections to revise: {', '.join(report.affected_sections)}.")
+    return "\n".join(lines)
+
+
+# -- resources, read in a worker ------------------------------------------------------------------------
+
+def _whole_number(value: str, what: str) -> int:
+    """A plan id or version from a URI: a whole number from 1 to MAX_ID, else an InputError saying so."""
+    text = str(value).strip()
+    if not text.isdigit() or len(text) > 10 or not 1 <= int(text) <= MAX_ID:
+        shown = text if len(text) <= 20 else text[:17] + "..."
+        raise InputError(f"plan ids and versions are whole numbers from 1 to {MAX_ID:,}, e.g. retention://plans/3/v/2 "
+                         f"(got {what} {shown!r})")
+    return int(text)
+
+
+def _plan_text(settings: Settings, id: str, version: str | None = None) -> str:
+    from retention_mcp.workspace.render import plan_markdown
+    from retention_mcp.workspace.store import workspace_for
+
+    plan_id = _whole_number(id, "id")
+    number = None if version is None else _whole_number(version, "version")
+    return plan_markdown(workspace_for(settings).get_plan(plan_id, number))
+
+
+@resource(PLAN_URI, name="plan_resource", title="Retention plan (current version)",
+          description="A workspace plan as markdown, at its current version. {id} from plan_list.")
+def plan_resource(*, settings: Settings, progress: Any, id: str) -> str:
+    return _plan_text(settings, id)
+
+
+@resource(PLAN_VERSION_URI, name="plan_version_resource", title="Retention plan (one version)",
+          description="A workspace plan exactly as it was at version {version}.")
+def plan_version_resource(*, settings: Settings, progress: Any, id: str, version: str) -> str:
+    return _plan_text(settings, id, version)
+
+
+@resource("retention://plans", name="plans_resource", title="Retention plans",
+          description="The workspace's plans: id, title, group, version, last change.")
+def plans_resource(*, settings: Settings, progress: Any) -> str:
+    from retention_mcp.workspace.store import workspace_for
+
+    plans = workspace_for(settings).list_plans(200)
+    if not plans:
+        return "No plans yet.\n"
+    return _table(["id", "title", "group", "version", "last change"],
+                  [[f"[{p.id}](retention://plans/{p.id})", p.title, p.group, p.current_version,
+                    f"{p.updated_by}, {_iso(p.updated_at)}"] for p in plans]) + "\n"
+
+
+@resource("retention://reports/{name}", name="report", title="Exported report or chart",
+          mime_type="application/octet-stream",
+          description="A file in the server's output folder (DOCX, XLSX, HTML, Markdown, PNG...), by file name: "
+                      "binary files as a blob with their mime type. Tool results that write a file link to it.")
+def report(*, settings: Settings, progress: Any, name: str) -> str | bytes:
+    from retention_mcp.workspace.files import read_report
+
+    return read_report(settings, name)
+
+
+def completion_values(*, settings: Settings, progress: Any, kind: str, prefix: str) -> list[str]:
+    """Worker entry point: report names or plan ids starting with ``prefix``."""
+    if kind == "report":
+        from retention_mcp.workspace.files import list_reports
+
+        return [n for n in list_reports(settings) if n.startswith(prefix)]
+    from retention_mcp.workspace.engine import workspace_exists
+    from retention_mcp.workspace.store import workspace_for
+
+    if not workspace_exists(settings):
+        return []
+    return [str(p.id) for p in workspace_for(settings).list_plans(100) if str(p.id).startswith(prefix)]
+
+
+# -- registration: the server-side pieces ---------------------------------------------------------------
+
+def register(wiring: Wiring) -> None:
+    from mcp.types import Completion, ResourceTemplateReference
 
     async def plan_refresh(
         plan_id: PlanId,
@@ -425,226 +590,29 @@ def register(server: RetentionServer, settings: Settings) -> None:
         2.1 pp), and the sections citing them. Nothing in the plan changes: revise those sections
         citing the new evidence ids. Example: {"plan_id": 3, "path": "hr_2026Q4.csv"}.
         """
-        from retention_mcp.workspace.refresh import cited_evidence_ids, refresh_plan
+        from retention_mcp.runtime.dispatch import to_result
+        from retention_mcp.workspace.refresh import refresh_plan
 
-        author = current_author()
-        workspace = store()
-        state = await _in_thread(workspace.get_plan, plan_id)
-        evidence = await _in_thread(workspace.get_evidence_many, cited_evidence_ids(state))
-        report: RefreshReport = await refresh_plan(state, evidence, make_rerun(server, settings, workspace, author),
-                                                   path=path)
-        lines = [f"Plan {plan_id} v{report.version}: {len(report.evidence)} cited result(s) checked"
-                 + (f" on {path}" if path else "") + f", {report.changed_figures} figure(s) changed."]
-        for item in report.evidence:
-            if item.status == "changed":
-                lines.append(f"\n**[{item.evidence_id}] {item.tool}** (cited in {', '.join(item.sections)}) → new "
-                             f"evidence {item.new_evidence_id}:")
-                for c in item.changes[:15]:
-                    delta = "" if c.change is None else f" ({c.change:+.4g}" + (
-                        f", {c.relative_change:+.1%}" if c.relative_change is not None else "") + ")"
-                    lines.append(f"- {c.figure}: {c.old} → {c.new}{delta}")
-            elif item.status == "unchanged":
-                lines.append(f"- [{item.evidence_id}] {item.tool}: unchanged (new evidence {item.new_evidence_id})")
-            else:
-                lines.append(f"- [{item.evidence_id}] {item.tool}: {item.status} — {item.reason}")
-        if report.affected_sections:
-            lines.append(f"\nSections to revise: {', '.join(report.affected_sections)}.")
-        return tool_result(report, "\n".join(lines))
+        state, evidence = await wiring.runtime.run("retention_mcp.endpoints.workspace:refresh_inputs",
+                                                   {"plan_id": plan_id})
+        report: RefreshReport = await refresh_plan(state, evidence, make_rerun(wiring), path=path)
+        return to_result(ToolOutput(result=report, text=refresh_text(report, path)))
 
-    async def plan_export(
-        plan_id: PlanId,
-        format: Annotated[Literal["docx", "html", "md", "xlsx"], Field(
-            description="docx = Word; html = one self-contained file; md = Markdown; xlsx = tables only")] = "docx",
-        version: Annotated[int | None, Field(ge=1, le=MAX_ID, description="a past version; default: current")] = None,
-        filename: Annotated[str | None, Field(description="plain file name; default from the title")] = None,
-        overwrite: Annotated[bool, Field(description="replace an existing file of that name")] = False,
-    ) -> Annotated[CallToolResult, PlanExportResult]:
-        """Export a plan as Word, HTML or Markdown, ending with its evidence appendix.
-
-        The appendix lists, per cited evidence id: the tool, its arguments, the data source with its
-        SHA-256 hash, the definition used, the figures, and who recorded it. The file goes into the
-        output folder; the result links to it as a resource (retention://reports/<file>) so any client
-        can download it. Example: {"plan_id": 3, "format": "docx"}.
-        """
-        from retention_mcp.report.export import export_report
-        from retention_mcp.workspace.files import report_link
-        from retention_mcp.workspace.refresh import cited_evidence_ids
-        from retention_mcp.workspace.render import evidence_appendix, plan_markdown
-
-        workspace = store()
-        state = await _in_thread(workspace.get_plan, plan_id, version)
-        evidence = await _in_thread(workspace.get_evidence_many, cited_evidence_ids(state))
-        body = plan_markdown(state).split("\n", 2)[2]  # export_report writes the title itself
-        appendix = evidence_appendix(state, evidence)
-        markdown = body + ("\n" + appendix if appendix else "")
-        try:
-            written = await _in_thread(export_report, settings, state.title, markdown=markdown, fmt=format,
-                                       filename=filename, overwrite=overwrite)
-        except PermissionError:
-            raise InputError(f"cannot write into the output folder {settings.output_dir}: permission denied; "
-                             "start the server with --output-dir pointing at a writable folder") from None
-        link = report_link(settings, written.filename)
-        result = PlanExportResult(plan_id=plan_id, version=state.version, filename=written.filename,
-                                  format=written.format, size_bytes=written.size_bytes, uri=str(link.uri),
-                                  evidence_cited=len(cited_evidence_ids(state)))
-        text = (f"Exported plan {plan_id} v{state.version} to **{written.filename}** ({written.format}, "
-                f"{written.size_bytes:,} bytes) with {result.evidence_cited} evidence entries in the appendix. "
-                f"Download: {result.uri}")
-        structured = result.model_dump(mode="json")
-        return CallToolResult(content=[TextContent(type="text", text=text), link], structured_content=structured)
-
-    async def template_save(
-        source: Annotated[str, Field(description="the whole template file: YAML front matter between '---' lines "
-                                                 "(name, language, title, description, arguments, optional "
-                                                 "sections) then the Jinja2 body, as in retention://templates/...")],
-    ) -> Annotated[CallToolResult, SavedTemplateResult]:
-        """Save a team template in the workspace: every client of this server uses it from the next request.
-
-        Validated like a file template (front matter, argument types, Jinja2 rendered once in the
-        sandbox with sample arguments); refused with the error otherwise. Each save is a new version;
-        a saved template overrides the prompts folder's and the bundled one of the same name and
-        language. Tip: read retention://templates/retention_strategy.zh, edit it, save it.
-        """
-        from retention_mcp.workspace.templates import template_layers, template_sections, validate_template
-
-        author = current_author()
-        template = await _in_thread(validate_template, source)
-        workspace = store()
-        saved = await _in_thread(workspace.save_template, template.name, template.language,
-                                 source.replace("\r\n", "\n"), author)
-        layers = (await _in_thread(template_layers, settings)).get((saved.name, saved.language), [])
-        below = [origin for origin in layers if not origin.startswith("workspace")]
-        shadows = f"workspace v{saved.version - 1}" if saved.version > 1 else (below[0] if below else None)
-        result = SavedTemplateResult(name=saved.name, language=saved.language, version=saved.version,
-                                     shadows=shadows, layers=layers, sections=template_sections(template),
-                                     arguments=[a.name for a in template.arguments])
-        text = (f"Saved template **{saved.name}** ({saved.language}) as workspace version {saved.version}"
-                + (f", replacing the {shadows} one" if shadows else "")
-                + (f"; it overrides {', '.join(below)}" if below else "") + ". Every client of this server "
-                "uses it from its next request (prompts/get, render_template, plan_create).")
-        return tool_result(result, text)
-
-    async def evidence_get(
-        evidence_id: Annotated[str, Field(description="an evidence id from a tool result, e.g. 'ev-3f9a2c'")],
-    ) -> Annotated[CallToolResult, EvidenceView]:
-        """Show what an evidence id stands for: the tool, its arguments, the data file (size, SHA-256),
-        the definition and the figures it produced. Example: {"evidence_id": "ev-3f9a2c"}."""
-        item = await _in_thread(store().get_evidence, evidence_id)
-        if item is None:
-            raise InputError(f"there is no evidence {evidence_id!r}; evidence ids come from tool results "
-                             "(evidence_id) and look like ev-3f9a2c")
-        view = EvidenceView(id=item.id, tool=item.tool, arguments=item.arguments, sources=item.sources,
-                            definition=item.definition, figures=item.figures, author=item.author,
-                            created_at=_iso(item.created_at) or "")
-        figures = "; ".join(f"{k} = {v}" for k, v in list(item.figures.items())[:20])
-        files = ", ".join(f"{s.get('name')} (sha256 {str(s.get('sha256', ''))[:12]}…)" for s in item.sources)
-        text = (f"**{item.id}**: `{item.tool}` by {item.author}, {view.created_at}. Data: {files or 'none'}. "
-                f"Definition: {item.definition or '—'}. Figures: {figures or 'none'}.")
-        return tool_result(view, text)
-
-    server.add_tool(plan_create, title="Create a plan", annotations=WRITES_WORKSPACE)
-    server.add_tool(plan_write_section, title="Write a plan section", annotations=WRITES_WORKSPACE)
-    server.add_tool(plan_get, title="Read a plan", annotations=READ_ONLY)
-    server.add_tool(plan_list, title="List plans", annotations=READ_ONLY)
-    server.add_tool(plan_history, title="Plan history", annotations=READ_ONLY)
-    server.add_tool(plan_diff, title="Diff plan versions", annotations=READ_ONLY)
-    server.add_tool(plan_refresh, title="Refresh a plan's figures", annotations=ToolAnnotations(
-        read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False))
-    server.add_tool(plan_export, title="Export a plan", annotations=WRITES_WORKSPACE)
-    server.add_tool(template_save, title="Save a team template", annotations=WRITES_WORKSPACE)
-    server.add_tool(evidence_get, title="Show evidence", annotations=READ_ONLY)
-
-    _register_resources(server, settings, store)
-
-
-def _register_resources(server: RetentionServer, settings: Settings, store: Any) -> None:
-    from mcp.types import Completion, ResourceTemplateReference
-
-    def plan_text(id: str, version: str | None = None) -> str:
-        from retention_mcp.workspace.render import plan_markdown
-
-        try:
-            plan_id = int(id)
-            number = None if version is None else int(version)
-            return plan_markdown(store().get_plan(plan_id, number))
-        except (ValueError, InputError) as exc:
-            raise _resource_error(exc if isinstance(exc, InputError) else InputError(
-                f"plan ids and versions are whole numbers, e.g. retention://plans/3/v/2 (got {id!r}, {version!r})"
-            )) from None
-
-    @server.resource(PLAN_URI, mime_type="text/markdown", title="Retention plan (current version)",
-                     description="A workspace plan as markdown, at its current version. {id} from plan_list.")
-    def plan_resource(id: str) -> str:
-        return plan_text(id)
-
-    @server.resource(PLAN_VERSION_URI, mime_type="text/markdown", title="Retention plan (one version)",
-                     description="A workspace plan exactly as it was at version {version}.")
-    def plan_version_resource(id: str, version: str) -> str:
-        return plan_text(id, version)
-
-    @server.resource("retention://plans", mime_type="text/markdown", title="Retention plans",
-                     description="The workspace's plans: id, title, group, version, last change.")
-    def plans_resource() -> str:
-        plans = store().list_plans(200)
-        if not plans:
-            return "No plans yet.\n"
-        return _table(["id", "title", "group", "version", "last change"],
-                      [[f"[{p.id}](retention://plans/{p.id})", p.title, p.group, p.current_version,
-                        f"{p.updated_by}, {_iso(p.updated_at)}"] for p in plans]) + "\n"
-
-    _register_reports(server, settings)
+    wiring.add_function(plan_refresh, name="plan_refresh", title="Refresh a plan's figures",
+                        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False,
+                                                    idempotent_hint=False, open_world_hint=False))
 
     async def complete(ref: Any, argument: Any, context: Any) -> Completion | None:
         if not isinstance(ref, ResourceTemplateReference):
             return None
-        prefix = argument.value or ""
         if ref.uri == "retention://reports/{name}":
-            from retention_mcp.workspace.files import list_reports
-
-            names = [n for n in await _in_thread(list_reports, settings) if n.startswith(prefix)]
+            kind = "report"
         elif ref.uri in (PLAN_URI, PLAN_VERSION_URI) and argument.name == "id":
-            from retention_mcp.workspace.engine import workspace_exists
-
-            if not workspace_exists(settings):
-                return Completion(values=[])
-            names = [str(p.id) for p in await _in_thread(store().list_plans, 100) if str(p.id).startswith(prefix)]
+            kind = "plan"
         else:
             return None
+        names = await wiring.runtime.run("retention_mcp.endpoints.workspace:completion_values",
+                                         {"kind": kind, "prefix": argument.value or ""})
         return Completion(values=names[:100], total=len(names), has_more=len(names) > 100)
 
-    server.completers.append(complete)
-
-
-def _register_reports(server: RetentionServer, settings: Settings) -> None:
-    """``retention://reports/{name}``, whose mime type is the file's own (a template has only one, so a
-    small subclass sets it per read)."""
-    from mcp.server.mcpserver.resources.templates import ResourceTemplate
-
-    from retention_mcp.workspace.files import URI_TEMPLATE, mime_type, read_report
-
-    class ReportTemplate(ResourceTemplate):
-        async def create_resource(self, uri: str, params: dict[str, Any], context: Any) -> Any:
-            resource = await super().create_resource(uri, params, context)
-            if hasattr(resource, "mime_type"):
-                resource.mime_type = mime_type(str(params.get("name", "")))
-            return resource
-
-    def report(name: str) -> str | bytes:
-        try:
-            return read_report(settings, name)
-        except InputError as exc:
-            raise _resource_error(exc) from None
-
-    title = "Exported report or chart"
-    description = ("A file in the server's output folder (DOCX, XLSX, HTML, Markdown, PNG...), by file name: "
-                   "binary files as a blob with their mime type. Tool results that write a file link to it.")
-    templates = getattr(getattr(server, "_resource_manager", None), "_templates", None)
-    if not isinstance(templates, dict):  # the SDK changed its internals: serve every file as octet-stream
-        logger.warning("report resources fall back to one mime type (application/octet-stream)")
-        server.resource(URI_TEMPLATE, name="report", title=title, description=description,
-                        mime_type="application/octet-stream")(report)
-        return
-    template = ReportTemplate.from_function(report, uri_template=URI_TEMPLATE, name="report", title=title,
-                                            description=description, mime_type="application/octet-stream")
-    # MCPServer has no public way to add a template object; the resource manager keeps them by URI template.
-    templates[template.uri_template] = template
+    wiring.completers.append(complete)

@@ -197,13 +197,14 @@ def _read_output_image(settings: Settings, name: str) -> bytes:
         raise InputError(f"image {name!r} must be the plain name of a PNG in the output folder")
     if Path(name).suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise InputError(f"image {name!r} is not a .png or .jpg file")
-    path = settings.output_dir / name
-    if not path.is_file() or path.is_symlink():
-        raise InputError(f"image {name!r} is not in the output folder ({settings.output_dir}); make the chart "
-                         "first or pass a chart spec instead")
-    if path.stat().st_size > MAX_IMAGE_BYTES:
-        raise InputError(f"image {name!r} is larger than {MAX_IMAGE_BYTES // 1024 // 1024} MB")
-    return path.read_bytes()
+    from retention_mcp.workspace.files import read_output_file
+
+    try:
+        return read_output_file(settings, name, MAX_IMAGE_BYTES, missing=(
+            f"image {name!r} is not in the output folder ({settings.output_dir}); make the chart first or pass a "
+            "chart spec instead"))
+    except InputError as exc:  # a link, not a regular file, too large: the message says which
+        raise InputError(f"image {exc}" if not str(exc).startswith("image") else str(exc)) from None
 
 
 def _clean(text: str | None) -> str:

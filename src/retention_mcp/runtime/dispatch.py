@@ -1,4 +1,9 @@
-"""The MCP side of a tool call: an async function with the tool's signature that sends the call to a worker.
+"""The MCP side of the runtime: one bounded path from a request to a worker process and back.
+
+:class:`ToolRuntime` sends work to the shared worker pool with this server's time and memory bounds. Tools,
+resource reads, prompt renderings and completions all go through :meth:`ToolRuntime.run`; what differs is only
+how the answer is shaped for MCP (:func:`tool_function`, :func:`resource_function`). The caller's identity is
+read here, in the server process, where the bearer token's context lives, and handed to the worker.
 
 Nothing heavy is imported here; pandas and friends live in the workers.
 """
@@ -10,25 +15,29 @@ import hashlib
 import inspect
 import logging
 import os
+import secrets
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult, ImageContent, TextContent
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, CallToolResult, ImageContent, TextContent
 
-from retention_mcp.errors import InputError
-from retention_mcp.runtime.pool import Limits, shared_pool
-from retention_mcp.runtime.spec import ToolOutput, ToolSpec
+from retention_mcp.errors import InputError, capped
+from retention_mcp.identity import current_author
+from retention_mcp.runtime.pool import InternalError, Limits, shared_pool
+from retention_mcp.runtime.spec import ResourceSpec, ToolOutput, ToolSpec
 from retention_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-#: Evidence recorder: (spec, arguments, output) -> evidence id, or None when there is no workspace.
-EvidenceRecorder = Callable[[ToolSpec, dict[str, Any], ToolOutput], Awaitable[str | None]]
+#: The worker function that runs one tool call (see :func:`retention_mcp.runtime.job.execute`).
+EXECUTE = "retention_mcp.runtime.job:execute"
 
 
 class ToolRuntime:
-    """Runs tool calls in the shared worker pool with this server's limits."""
+    """Runs work in the shared worker pool with this server's limits."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -36,7 +45,6 @@ class ToolRuntime:
         self.worker_settings = settings.with_(token=None)
         self.limits = Limits(timeout_s=settings.call_timeout_s, memory_mb=settings.call_memory_mb)
         self.pool = shared_pool(settings.tool_workers)
-        self.record_evidence: EvidenceRecorder | None = None
         #: Who is calling, for the HTTP layer to fill from the caller's token (roles, OAuth scopes): the Access it
         #: returns rides in the call's settings, is applied at the intake of every file the call reads, and can only
         #: make the privacy mode stricter (retention_mcp.access). Called on the event loop, inside the request.
@@ -63,9 +71,11 @@ class ToolRuntime:
         return None
 
     def _settings_for_call(self) -> Settings:
-        """The workers read the workspace this process writes (a tool may take an evidence id as input), whatever
-        environment the shared fork server was started with: once the default database exists, its path travels
-        with the call. Before that nothing is passed, so a worker never creates the database itself."""
+        """The workers use the workspace this process would (a tool may take an evidence id as input, and every
+        data result's evidence is written there), whatever environment the shared fork server was started with:
+        once the default database exists, its path travels with the call. Before that nothing is passed, so only a
+        call that records evidence creates it (at the per-user default, the same file for the same user), and
+        listing templates creates nothing. The caller's access (``access_of``) rides along."""
         settings = self.worker_settings
         access = self.access_of() if self.access_of is not None else None
         if access is not None:
@@ -94,14 +104,17 @@ class ToolRuntime:
         await progress(1.0, "done")
         return value
 
-    async def call(self, spec: ToolSpec, arguments: dict[str, Any], ctx: Context | None) -> CallToolResult:
-        output: ToolOutput = await self.run("retention_mcp.runtime.job:execute",
-                                            {"tool": spec.target, "arguments": arguments}, ctx,
-                                            affinity=self.affinity(arguments))
-        evidence_id = None
-        if spec.evidence and self.record_evidence is not None:
-            evidence_id = await self.record_evidence(spec, arguments, output)
-        result = to_result(output, evidence_id)
+    async def call(self, spec: ToolSpec, arguments: dict[str, Any], ctx: Context | None = None,
+                   author: str | None = None) -> CallToolResult:
+        """One tool call in a worker, as an MCP result (its evidence recorded there, files linked)."""
+        output: ToolOutput = await self.run(EXECUTE, {
+            "tool": spec.target, "arguments": arguments, "author": author or current_author(),
+            "evidence": spec.name if spec.evidence else None}, ctx, affinity=self.affinity(arguments))
+        result = to_result(output, output.evidence_id)
+        if output.view and ctx is not None and _renders_views(ctx):
+            from retention_mcp.views import VIEW_META_KEY
+
+            result.meta = {**(result.meta or {}), VIEW_META_KEY: output.view}
         if output.files:
             # Files reach the user wherever the server runs: each written file is a resource to download.
             from retention_mcp.workspace.files import report_link
@@ -110,8 +123,18 @@ class ToolRuntime:
                 try:
                     result.content.append(report_link(self.settings, name))
                 except (InputError, OSError):
-                    logger.warning("no resource link for %s", name)
+                    logger.warning("no resource link for %s", capped(name, 200))
         return result
+
+
+def _renders_views(ctx: Context) -> bool:
+    """Whether the client negotiated MCP Apps (so view-only data is worth sending)."""
+    from mcp.server.apps import client_supports_apps
+
+    try:
+        return client_supports_apps(ctx)
+    except Exception:  # no session (a direct call): no client to render anything
+        return False
 
 
 def to_result(output: ToolOutput, evidence_id: str | None = None) -> CallToolResult:
@@ -131,26 +154,88 @@ def to_result(output: ToolOutput, evidence_id: str | None = None) -> CallToolRes
     return CallToolResult(content=content, structured_content=structured)
 
 
-def mcp_function(runtime: ToolRuntime, spec: ToolSpec) -> Callable[..., Awaitable[CallToolResult]]:
-    """An async function the SDK registers: the spec's parameters (``job`` removed) plus the Context."""
-    signature = inspect.signature(spec.fn, eval_str=True)
-    parameters = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-                  for p in signature.parameters.values() if p.name != "job"]
+# -- the one error rule -------------------------------------------------------------------------------------
+
+def error_result(text: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
+def report_bug(where: str, exc: BaseException) -> str:
+    """Log a bug at ERROR with its traceback (the exception's own text capped: it may quote the caller) and
+    return the reference the client is given to find it."""
+    reference = secrets.token_hex(4)
+    if isinstance(exc, InternalError):
+        logger.error("%s: internal error %s: %s\n%s", where, reference, exc, exc.detail)
+    else:
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        logger.error("%s: internal error %s\n%s%s: %s", where, reference, frames, type(exc).__name__,
+                     capped(str(exc)))
+    return reference
+
+
+async def guarded_call(name: str, call: Callable[[], Awaitable[CallToolResult]]) -> CallToolResult:
+    """``call()``, with the error rule: an :class:`InputError` is a tool error with its message (what to fix);
+    anything else is a bug, logged with a reference, and the client is told it is not its fault.
+
+    Errors are returned as results rather than raised, so the SDK never logs a message that quotes the caller
+    (plan prose, template text); our own log line is capped."""
+    try:
+        return await call()
+    except InputError as exc:
+        logger.info("tool %s: %s", name, capped(str(exc)))
+        return error_result(f"{name}: {exc}")
+    except MCPError:
+        raise
+    except Exception as exc:
+        reference = report_bug(f"tool {name}", exc)
+        return error_result(f"{name}: internal error in retention-mcp (a bug, not a problem with your input; "
+                            f"reference {reference} in the server log). The server is still running.")
+
+
+def tool_function(runtime: ToolRuntime, spec: ToolSpec) -> Callable[..., Awaitable[CallToolResult]]:
+    """The async function the SDK registers for ``spec``: the spec's parameters (``job`` removed) plus the
+    Context; its body sends the call to a worker."""
+    parameters = [p for p in _parameters(spec.fn) if p.name != "job"]
     names = {p.name for p in parameters}
 
     async def call(ctx: Context, **arguments: Any) -> CallToolResult:
-        return await runtime.call(spec, {k: v for k, v in arguments.items() if k in names}, ctx)
+        given = {k: v for k, v in arguments.items() if k in names}
+        return await guarded_call(spec.name, lambda: runtime.call(spec, given, ctx))
 
-    context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
-    returns = Annotated[CallToolResult, spec.result]
-    call.__signature__ = signature.replace(parameters=[context, *parameters], return_annotation=returns)  # type: ignore[attr-defined]
-    call.__annotations__ = {"ctx": Context, **{p.name: p.annotation for p in parameters}, "return": returns}
-    call.__name__ = spec.name
-    call.__qualname__ = spec.name
-    call.__doc__ = inspect.cleandoc(spec.fn.__doc__ or "")
-    return call
+    return _with_signature(call, spec.name, spec.fn.__doc__, parameters, Annotated[CallToolResult, spec.result])
 
 
-def register(server: Any, runtime: ToolRuntime, specs: list[ToolSpec]) -> None:
-    for spec in specs:
-        server.add_tool(mcp_function(runtime, spec), name=spec.name, title=spec.title, annotations=spec.annotations)
+def resource_function(runtime: ToolRuntime, spec: ResourceSpec) -> Callable[..., Awaitable[str | bytes]]:
+    """The async function the SDK registers for a resource: reads it in a worker; bad input is an
+    invalid-params error saying what to fix, anything else a bug with a reference."""
+    parameters = [p for p in _parameters(spec.fn) if p.name not in ("settings", "progress")]
+
+    async def read(**params: Any) -> str | bytes:
+        try:
+            return await runtime.run(spec.target, params)
+        except InputError as exc:
+            raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
+        except MCPError:
+            raise
+        except Exception as exc:
+            reference = report_bug(f"resource {spec.uri}", exc)
+            raise MCPError(code=INVALID_PARAMS, message=f"internal error in retention-mcp reading {spec.uri} "
+                                                        f"(reference {reference} in the server log)") from None
+
+    return _with_signature(read, spec.name, spec.description, parameters, str | bytes)
+
+
+def _parameters(fn: Callable[..., Any]) -> list[inspect.Parameter]:
+    return [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for p in inspect.signature(fn, eval_str=True).parameters.values()]
+
+
+def _with_signature(fn: Any, name: str, doc: str | None, parameters: list[inspect.Parameter], returns: Any) -> Any:
+    context = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)] \
+        if "ctx" in inspect.signature(fn).parameters else []
+    fn.__signature__ = inspect.Signature([*context, *parameters], return_annotation=returns)
+    fn.__annotations__ = {**({"ctx": Context} if context else {}), **{p.name: p.annotation for p in parameters},
+                          "return": returns}
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = inspect.cleandoc(doc or "")
+    return fn

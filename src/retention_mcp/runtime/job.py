@@ -16,6 +16,7 @@ from retention_mcp.settings import Settings
 if TYPE_CHECKING:
     from retention_mcp.data.dataset import Dataset
     from retention_mcp.data.dimensions import Scope
+    from retention_mcp.workspace.store import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -26,15 +27,24 @@ class Job:
     - :meth:`dataset` reads a file through the one intake (guard, reader, roles, identifying columns, parsed
       dates and flags) and applies a ``where`` filter;
     - ``policy`` is the disclosure policy (minimum group size, suppression, pseudonyms);
-    - :meth:`progress` reports progress to the client.
+    - :meth:`progress` reports progress to the client;
+    - ``author`` is who called (read in the server process, where the bearer token's context lives) and
+      :meth:`workspace` the workspace store, opened by this worker process with its own engine.
     """
 
-    def __init__(self, settings: Settings, progress: Callable[[float, str], None] | None = None) -> None:
+    def __init__(self, settings: Settings, progress: Callable[[float, str], None] | None = None,
+                 author: str | None = None) -> None:
         self.settings = settings
+        self.author = author or "unknown"
         self.policy = Policy.from_settings(settings)  # the mode of this call: Settings.mode_for_call
         self._progress = progress
         self.datasets: list[Dataset] = []
         self.notes: list[str] = []  # said under the result (a filter that selects everyone ...)
+
+    def workspace(self) -> Workspace:
+        from retention_mcp.workspace.store import workspace_for
+
+        return workspace_for(self.settings)
 
     def progress(self, fraction: float, message: str) -> None:
         if self._progress is not None:
@@ -146,11 +156,20 @@ def _non_finite(value: Any, path: str = "") -> str | None:
 
 
 def execute(*, settings: Settings, progress: Callable[[float, str], None], tool: str,
-            arguments: dict[str, Any]) -> ToolOutput:
-    """Worker entry point: run one tool function with a fresh Job and check its output."""
+            arguments: dict[str, Any], author: str | None = None, evidence: str | None = None) -> ToolOutput:
+    """Worker entry point: run one tool function with a fresh Job, check its output and, for a data or
+    calculator tool (``evidence`` = its name), record the evidence.
+
+    The evidence row is committed before the result leaves the worker, so the id a client holds can be read
+    by every server process at once (the next ``plan_write_section`` may reach another HTTP worker)."""
     from retention_mcp.runtime.worker import resolve
 
-    job = Job(settings, progress)
+    job = Job(settings, progress, author=author)
     output = resolve(tool)(job, **arguments)
     job.check(output)
-    return bound_result(output, arguments)
+    output = bound_result(output, arguments)
+    if evidence is not None:
+        from retention_mcp.workspace.evidence import record_result
+
+        output.evidence_id = record_result(settings, evidence, arguments, output, job.author)
+    return output

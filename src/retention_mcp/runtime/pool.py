@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from retention_mcp.errors import InputError, LimitError
+from retention_mcp.errors import InputError, LimitError, capped
 
 logger = logging.getLogger(__name__)
 
@@ -279,7 +279,8 @@ class WorkerPool:
                                     await progress(message[2], message[3])
                                 continue
                             if message[0] == "log":
-                                logging.getLogger(message[3]).log(message[2], "%s", message[4])
+                                # a worker's line may quote the caller (a file name, a template): capped here too
+                                logging.getLogger(message[3]).log(message[2], "%s", capped(message[4], 4000))
                                 continue
                             reply = Reply(*message[2:]) if message[1] == call_id else None
                             if reply is None:

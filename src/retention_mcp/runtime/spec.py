@@ -1,4 +1,5 @@
-"""Declaring a tool: the :func:`tool` decorator and what a tool returns (:class:`ToolOutput`)."""
+"""Declaring what runs in a worker: the :func:`tool` and :func:`resource` decorators, and what a tool returns
+(:class:`ToolOutput`)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class ToolSpec:
     result: type[BaseModel]
     annotations: ToolAnnotations
     evidence: bool  # record an evidence id for the result (data and calculator tools)
+    meta: dict[str, Any] | None = None  # the tool's _meta in tools/list (e.g. an MCP Apps view)
 
     @property
     def target(self) -> str:
@@ -52,24 +54,66 @@ class ToolOutput:
     sources: list[dict[str, Any]] = field(default_factory=list)
     images: list[tuple[bytes, str]] = field(default_factory=list)  # (png bytes, mime type)
     files: list[str] = field(default_factory=list)  # names of files written into the output folder
+    evidence_id: str | None = None  # recorded in the worker, committed before the result leaves it
+    #: what only an MCP Apps view draws (e.g. whole retention curves): sent in the result's ``_meta`` to clients
+    #: that render views, never in the text or the structured content
+    view: dict[str, Any] | None = None
 
 
 def tool(*, title: str, result: type[BaseModel], annotations: ToolAnnotations = READ_ONLY,
-         evidence: bool = True, name: str | None = None) -> Callable[[Callable[..., ToolOutput]],
-                                                                    Callable[..., ToolOutput]]:
+         evidence: bool = True, name: str | None = None, meta: dict[str, Any] | None = None
+         ) -> Callable[[Callable[..., ToolOutput]], Callable[..., ToolOutput]]:
     """Mark ``fn(job, **arguments) -> ToolOutput`` as a tool. The function itself is returned unchanged, so it
     stays a plain function a test or a notebook can call with a Job."""
 
     def decorate(fn: Callable[..., ToolOutput]) -> Callable[..., ToolOutput]:
         fn.__tool_spec__ = ToolSpec(name=name or fn.__name__, title=title, fn=fn, result=result,  # type: ignore[attr-defined]
-                                    annotations=annotations, evidence=evidence)
+                                    annotations=annotations, evidence=evidence, meta=meta)
         return fn
 
     return decorate
 
 
+@dataclass(frozen=True)
+class ResourceSpec:
+    """A resource read in a worker: ``fn(*, settings, progress, **uri_parameters) -> str | bytes``."""
+
+    uri: str
+    name: str
+    title: str
+    description: str
+    mime_type: str
+    fn: Callable[..., str | bytes]
+
+    @property
+    def target(self) -> str:
+        return f"{self.fn.__module__}:{self.fn.__name__}"
+
+
+def resource(uri: str, *, title: str, description: str, mime_type: str = "text/markdown",
+             name: str | None = None) -> Callable[[Callable[..., str | bytes]], Callable[..., str | bytes]]:
+    """Mark ``fn(*, settings, progress, **uri_parameters)`` as the reader of ``uri`` (an RFC 6570 template or a
+    fixed URI). The read runs in a worker like a tool call; an InputError becomes an invalid-params error."""
+
+    def decorate(fn: Callable[..., str | bytes]) -> Callable[..., str | bytes]:
+        fn.__resource_spec__ = ResourceSpec(uri=uri, name=name or fn.__name__, title=title,  # type: ignore[attr-defined]
+                                            description=description, mime_type=mime_type, fn=fn)
+        return fn
+
+    return decorate
+
+
+def _declared(module: ModuleType, attribute: str) -> list[Any]:
+    return [getattr(value, attribute) for value in vars(module).values()
+            if callable(value) and getattr(value, "__module__", None) == module.__name__
+            and hasattr(value, attribute)]
+
+
 def tools_in(module: ModuleType) -> list[ToolSpec]:
     """The tools a module declares, in source order."""
-    return [value.__tool_spec__ for value in vars(module).values()
-            if callable(value) and getattr(value, "__module__", None) == module.__name__
-            and hasattr(value, "__tool_spec__")]
+    return _declared(module, "__tool_spec__")
+
+
+def resources_in(module: ModuleType) -> list[ResourceSpec]:
+    """The resources a module declares, in source order."""
+    return _declared(module, "__resource_spec__")

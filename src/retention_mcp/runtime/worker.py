@@ -33,7 +33,10 @@ def _preload() -> None:
     from retention_mcp.catalog import bundled_dir, read_yaml
     from retention_mcp.endpoints import MODULES
 
-    for name in (*(f"retention_mcp.endpoints.{m}" for m in MODULES), "scipy.special"):
+    for name in (*(f"retention_mcp.endpoints.{m}" for m in MODULES), "scipy.special",
+                 # the workspace layer every data call records its evidence through (no engine: each worker
+                 # opens its own after the fork)
+                 "retention_mcp.workspace.store", "retention_mcp.workspace.schema", "sqlalchemy.dialects.sqlite"):
         importlib.import_module(name)
     for path in sorted(bundled_dir("tools").glob("*.yaml")):
         read_yaml(path)  # cached by size and mtime; a team's copy is a different file and is read on use

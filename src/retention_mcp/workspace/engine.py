@@ -168,8 +168,43 @@ def _sqlite_engine(sa: Any, parsed: Any) -> Engine:
     return engine
 
 
+def head_revisions() -> set[str]:
+    """The newest revision(s) of this release's migrations, read from the files (Alembic not imported): the
+    revisions no other revision names as its ``down_revision``."""
+    import re
+
+    folder = Path(__file__).resolve().parent / "migrations" / "versions"
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in folder.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if found := re.search(r"^revision\s*(?::[^=]*)?=\s*[\"']([^\"']+)[\"']", text, re.MULTILINE):
+            revisions.add(found.group(1))
+        down = re.search(r"^down_revision\s*(?::[^=]*)?=\s*(.+)$", text, re.MULTILINE)
+        if down:
+            parents.update(re.findall(r"[\"']([^\"']+)[\"']", down.group(1)))
+    return revisions - parents
+
+
+def is_current(engine: Engine) -> bool:
+    """True when the database's version table names exactly this release's head revision(s): then there is
+    nothing to migrate, and Alembic (a third of a second to import and check) is not needed. Every worker
+    process opens its own engine, so this is what most of them do."""
+    import sqlalchemy as sa
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        with engine.connect() as connection:
+            found = {row[0] for row in connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}"))}
+    except DBAPIError:  # no version table yet (a new database), or not reachable: let migrate() say which
+        return False
+    return bool(found) and found == head_revisions()
+
+
 def migrate(engine: Engine) -> None:
     """Upgrade the database to the newest schema (Alembic ``upgrade head``), one process at a time."""
+    if is_current(engine):
+        return
     if not logger.isEnabledFor(logging.DEBUG):  # Alembic narrates every plugin it loads at INFO
         logging.getLogger("alembic").setLevel(logging.WARNING)
     import sqlalchemy as sa

@@ -11,10 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
+from retention_mcp.errors import InputError
 from retention_mcp.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 #: Most per-group figures taken from one breakdown.
 MAX_GROUP_FIGURES = 25
@@ -104,18 +108,32 @@ def describe_sources(settings: Settings, arguments: dict[str, Any]) -> list[dict
     return sources
 
 
+def record_result(settings: Settings, tool: str, arguments: dict[str, Any], output: Any, author: str) -> str | None:
+    """Record a tool result as evidence (tool, arguments, data source identity, definition, key figures) and
+    return its id. A workspace that cannot be reached costs the citation, not the result (None)."""
+    from retention_mcp.workspace.store import workspace_for
+
+    try:
+        sources = [s for s in output.sources if s.get("sha256")] or describe_sources(settings, arguments)
+        return workspace_for(settings).record_evidence(tool, arguments, sources, output.definition,
+                                                       output.figures, author)
+    except (InputError, OSError) as exc:
+        logger.warning("evidence not recorded for %s: %s", tool, exc)
+        return None
+
+
 def cited_figures(settings: Settings, evidence_id: str, tools: tuple[str, ...]) -> tuple[dict[str, Any], Any]:
     """The key figures and the record of an evidence id that one of ``tools`` produced, for a tool that takes a
     result as its input (hiring_forecast takes forecast_leavers', compare_benchmarks turnover_breakdown's).
     Raises InputError naming what to pass instead."""
-    from retention_mcp.errors import InputError
+    from retention_mcp.errors import capped
     from retention_mcp.workspace.store import workspace_for
 
     wanted = str(evidence_id or "").strip().lower()
     record = workspace_for(settings).get_evidence(wanted) if wanted else None
     if record is None:
-        raise InputError(f"evidence id {evidence_id!r} is not in the workspace; run {' or '.join(tools)} and pass the "
-                         "evidence_id it returns")
+        raise InputError(f"evidence id {capped(str(evidence_id), 40)!r} is not in the workspace; run "
+                         f"{' or '.join(tools)} and pass the evidence_id it returns")
     if record.tool not in tools:
         raise InputError(f"evidence {record.id} is a {record.tool} result; this needs one from {' or '.join(tools)}")
     return dict(record.figures or {}), record

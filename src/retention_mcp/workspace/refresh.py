@@ -87,8 +87,9 @@ def compare_figures(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[Figu
 def rerun_arguments(item: Evidence, path: str | None) -> tuple[dict[str, Any] | None, str | None]:
     """The arguments to re-run ``item`` with, or (None, why not)."""
     arguments = dict(item.arguments)
-    reads_file = PATH_ARGUMENT in arguments
-    inline = INLINE_ARGUMENT in arguments
+    # The runtime records every argument, the unused ones as None: a file is read when `path` has a value.
+    reads_file = arguments.get(PATH_ARGUMENT) is not None
+    inline = arguments.get(INLINE_ARGUMENT) is not None
     if path:
         if not (reads_file or inline):
             return None, "a calculator result (no data file): its inputs did not change"

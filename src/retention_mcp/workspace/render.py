@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from retention_mcp.workspace.citations import cited_ids
-from retention_mcp.workspace.store import Evidence, PlanState
+from retention_mcp.workspace.store import Evidence, PlanState, unified_diff
 
 LABELS = {
     "en": {
@@ -59,6 +59,12 @@ def plan_markdown(state: PlanState, *, meta: bool = True) -> str:
     for section in state.sections:
         parts += [f"## {section.heading}", "", section.markdown.strip() or text["not_written"], ""]
     return "\n".join(parts).rstrip() + "\n"
+
+
+def plan_diff(old: PlanState, new: PlanState) -> str:
+    """Unified diff of a plan's markdown between two of its versions (without the status line)."""
+    return unified_diff(plan_markdown(old, meta=False), plan_markdown(new, meta=False),
+                        f"plan {old.id} v{old.version}", f"plan {new.id} v{new.version}")
 
 
 def citations_by_section(state: PlanState) -> dict[str, list[str]]:

@@ -44,6 +44,7 @@ INLINE_DATA_ARGUMENTS = ("csv_text",)
 #: Times a write retries after losing the compare-and-swap to a writer of another section.
 MAX_WRITE_ATTEMPTS = 20
 EVIDENCE_PREFIX = "ev-"
+_EVIDENCE_ID = re.compile(r"^ev-[0-9a-f]{1,32}$")
 
 FigureValue = float | int | str | None
 
@@ -160,8 +161,36 @@ def as_utc(value: dt.datetime) -> dt.datetime:
 
 
 def _clean_author(author: str) -> str:
-    author = (author or "").strip()
+    author = storable_text((author or "").strip(), "the author name")
     return author[:200] if author else "unknown"
+
+
+def storable_text(text: str, what: str) -> str:
+    """``text`` if both databases can store it; InputError naming the problem otherwise.
+
+    PostgreSQL text cannot hold a NUL character, and no UTF-8 database can hold a lone surrogate (JSON's
+    ``"\\ud800"``); SQLite would keep them and PostgreSQL fail, so both refuse them, the same way."""
+    if "\x00" in text:
+        raise InputError(f"{what} contains a NUL character (\\u0000), which cannot be stored; remove it "
+                         f"(at character {text.index(chr(0)) + 1:,})")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(f"{what} contains an unpaired surrogate (\\u{ord(text[exc.start]):04x}, at character "
+                         f"{exc.start + 1:,}), which is not text any database can store; remove it") from None
+    return text
+
+
+def _storable_value(text: str) -> str:
+    """A string for an evidence record: NUL and unpaired surrogates replaced by U+FFFD (the call already ran; its
+    arguments are recorded as faithfully as the databases allow)."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    return text
 
 
 _NUMBERING = re.compile(r"^\s*#*\s*(?:\d+[.)、]|[一二三四五六七八九十]+、)?\s*")
@@ -191,10 +220,12 @@ def resolve_section(sections: Sequence[str], wanted: str | int) -> str:
 def _json_value(value: Any) -> Any:
     """A JSON-safe copy: NaN and infinities become None, numpy scalars plain numbers, the rest str()."""
     if isinstance(value, dict):
-        return {str(k): _json_value(v) for k, v in value.items()}
+        return {_storable_value(str(k)): _json_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_json_value(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+    if isinstance(value, str):
+        return _storable_value(value)
+    if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int):
         return value
@@ -202,7 +233,7 @@ def _json_value(value: Any) -> Any:
         return value if math.isfinite(value) else None
     if hasattr(value, "item"):  # numpy scalar
         return _json_value(value.item())
-    return str(value)
+    return _storable_value(str(value))
 
 
 def fingerprint(text: str) -> dict[str, Any]:
@@ -268,10 +299,11 @@ class Workspace:
 
         from retention_mcp.workspace.schema import plan_versions, plans
 
-        title = (title or "").strip()
+        title = storable_text((title or "").strip(), "the title")
+        group = storable_text(group or "", "the group")
         if not title:
             raise InputError("a plan needs a title, e.g. '客服中心夜班保留方案 2026'")
-        headings = [str(s).strip() for s in sections if str(s).strip()]
+        headings = [storable_text(str(s).strip(), "a section heading") for s in sections if str(s).strip()]
         if not headings:
             raise InputError("a plan needs at least one section heading")
         if len(set(headings)) != len(headings):
@@ -341,7 +373,9 @@ class Workspace:
 
         from retention_mcp.workspace.schema import plan_versions, plans
 
-        markdown = (markdown or "").replace("\r\n", "\n").strip() + "\n"
+        markdown = storable_text((markdown or "").replace("\r\n", "\n").strip(), "the section text") + "\n"
+        if isinstance(section, str):
+            storable_text(section, "the section name")
         first, _, rest = markdown.partition("\n")
         if first.startswith("#") and isinstance(section, str) and _norm_heading(first) == _norm_heading(section):
             markdown = rest.strip() + "\n"  # the plan prints the heading itself
@@ -440,15 +474,6 @@ class Workspace:
         return [VersionInfo(version=r.version, base_version=r.base_version, section=r.section, author=r.author,
                             created_at=as_utc(r.created_at), chars=int(r.chars or 0)) for r in rows]
 
-    def diff(self, plan_id: int, from_version: int, to_version: int | None = None) -> str:
-        """Unified diff of the plan's markdown between two versions (to_version: the current one)."""
-        from retention_mcp.workspace.render import plan_markdown
-
-        old = self.get_plan(plan_id, from_version)
-        new = self.get_plan(plan_id, to_version)
-        return unified_diff(plan_markdown(old, meta=False), plan_markdown(new, meta=False),
-                            f"plan {plan_id} v{old.version}", f"plan {plan_id} v{new.version}")
-
     # -- evidence
 
     def record_evidence(self, tool: str, arguments: dict[str, Any], sources: list[dict[str, Any]],
@@ -486,7 +511,8 @@ class Workspace:
 
         from retention_mcp.workspace.schema import evidence
 
-        wanted = sorted({i.strip().lower() for i in ids if i and i.strip()})
+        # Only what could be an id is looked up: a NUL, a surrogate or a megabyte of text is simply not found.
+        wanted = sorted({i.strip().lower() for i in ids if i and _EVIDENCE_ID.match(i.strip().lower())})
         if not wanted:
             return {}
         with self._transaction() as connection:
@@ -504,6 +530,8 @@ class Workspace:
     def save_template(self, name: str, language: str, source: str, author: str) -> SavedTemplate:
         """Store a new version of a team template (validate it first: see workspace.templates)."""
         import sqlalchemy as sa
+
+        storable_text(source, "the template")
         from sqlalchemy.exc import IntegrityError
 
         from retention_mcp.workspace.schema import templates

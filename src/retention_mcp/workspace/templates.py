@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from retention_mcp.errors import InputError
+from retention_mcp.errors import InputError, capped
 from retention_mcp.settings import LANGUAGES, Settings
 from retention_mcp.templates import BrokenTemplate, Template, TemplateError, parse_template, render_template
 
@@ -33,15 +33,19 @@ SAMPLES = {"text": "示例 sample", "data": "示例反馈 sample feedback", "sco
            "number": "12.5", "integer": "200"}
 
 
-def _front_matter(source: str) -> dict[str, Any]:
-    import yaml
+def _front_matter(source: str, strict: bool = False) -> dict[str, Any]:
+    """The front matter as a mapping ({} when there is none); a YAML error or limit is an InputError when
+    ``strict``, else {} (parse_template reports it in its own words)."""
+    from retention_mcp.catalog import parse_yaml_text
 
     parts = re.split(r"^---[ \t]*$", source, maxsplit=2, flags=re.MULTILINE)
     if len(parts) < 3:
         return {}
     try:
-        meta = yaml.safe_load(parts[1]) or {}
-    except yaml.YAMLError:
+        meta = parse_yaml_text(parts[1], "the front matter") or {}
+    except ValueError as exc:
+        if strict:
+            raise InputError(f"template not saved: {exc}") from None
         return {}
     return meta if isinstance(meta, dict) else {}
 
@@ -75,13 +79,13 @@ def validate_template(source: str) -> Template:
     if len(source) > MAX_TEMPLATE_CHARS:
         raise InputError(f"the template is {len(source):,} characters; the limit is {MAX_TEMPLATE_CHARS:,}")
     source = source.replace("\r\n", "\n")
-    meta = _front_matter(source)
+    meta = _front_matter(source, strict=True)
     name, language = str(meta.get("name", "")), str(meta.get("language", ""))
     if not _NAME.match(name):
         raise InputError(f"front matter 'name' must be lower case letters, digits and _ (starting with a letter), "
-                         f"e.g. retention_strategy; got {name!r}")
+                         f"e.g. retention_strategy; got {capped(name, 80)!r}")
     if language not in LANGUAGES:
-        raise InputError(f"front matter 'language' must be one of {', '.join(LANGUAGES)}; got {language!r}")
+        raise InputError(f"front matter 'language' must be one of {', '.join(LANGUAGES)}; got {capped(language, 80)!r}")
     sections = meta.get("sections")
     if sections is not None and (not isinstance(sections, list) or not all(isinstance(s, str) for s in sections)):
         raise InputError("front matter 'sections' must be a list of headings, e.g. [现状分析, 根本原因分析]")
@@ -93,7 +97,7 @@ def validate_template(source: str) -> Template:
     return template
 
 
-# -- the library hook (retention_mcp.templates.load_library calls workspace_templates) ------------------
+# -- the workspace layer of the library (retention_mcp.library.load_library reads it) ---------------------
 
 _parsed: dict[tuple[str, str, str, int], Template | BrokenTemplate] = {}
 _parsed_lock = threading.Lock()
