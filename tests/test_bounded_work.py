@@ -4,6 +4,7 @@ deadline), and concurrent first calls on one file parse it once. Each test is bo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -86,8 +87,10 @@ pytestmark = [pytest.mark.timeout(180), pytest.mark.skipif(not sys.platform.star
 
 @pytest.mark.anyio
 async def test_a_call_over_its_time_bound_is_stopped_and_the_server_carries_on(big_file: Path, tmp_path) -> None:
-    # 1 s: a first parse of 600,000 rows takes several times that on any machine, and a fresh worker's first small
-    # call fits it even on a loaded machine. The workspace exists already (creating it is a first call's work).
+    # A call that cannot finish inside the bound whatever the machine: the workers are paused (SIGSTOP) before the
+    # call is sent, so the one that takes it never answers. (A real 600,000-row parse is no test of a 1 s bound:
+    # an idle 2-core machine does it in 0.6 s.) Real runaway work under the same bound is in test_one_runtime
+    # (a template) and below (memory). The workspace exists already (creating it is a first call's work).
     from retention_mcp.workspace.engine import get_engine
 
     database = f"sqlite:///{tmp_path / 'ws.sqlite3'}"
@@ -96,12 +99,21 @@ async def test_a_call_over_its_time_bound_is_stopped_and_the_server_carries_on(b
                         database_url=database)
     async with Client(build_server(settings)) as client:
         await client.call_tool("list_templates", {})  # a worker is up: what follows times the call alone
-        started = time.monotonic()
-        slow = await client.call_tool("turnover_breakdown", {"path": big_file.name, "by": ["department"]})
-        assert time.monotonic() - started < 10  # the kill is at 1 s; the rest is a loaded machine
+        paused = workers()
+        for pid in paused:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            slow = await client.call_tool("turnover_breakdown", {"path": big_file.name, "by": ["department"]})
+            assert time.monotonic() - started < 10  # the kill is at 1 s; the rest is a loaded machine
+        finally:
+            for pid in paused:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
         assert slow.is_error
         message = slow.content[0].text
         assert "longer than 1 seconds" in message and "RETENTION_MCP_CALL_TIMEOUT_S" in message
+        assert len(set(paused) - set(workers())) == 1  # the worker that held the call was killed, the other kept
         quick = await client.call_tool("hiring_forecast", {"current_headcount": 100, "expected_turnover_rate": 0.1})
         assert not quick.is_error and quick.structured_content["hires_needed"] == 10
 

@@ -174,7 +174,11 @@ def _csv_rows(text: str) -> list[list[str]]:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    rows = [row for row in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in row)]
+    try:
+        rows = [row for row in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in row)]
+    except csv.Error as error:  # a cell over the csv module's 131,072-character limit, an unclosed quote
+        raise InputError(f"table_csv is not a readable CSV table ({error}); give short cells, one row per line"
+                         ) from None
     if not rows:
         raise InputError("table_csv is empty; give a header row and data rows")
     if len(rows) > MAX_TABLE_ROWS:
