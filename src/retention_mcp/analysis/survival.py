@@ -654,8 +654,11 @@ def protected_group(table: ShownCounts, g: int, data: Durations, group: dict[str
         else:
             early = 1 - float(survival[position[float(data.early_limit)]])
     curve = None
-    if with_curve:
-        curve = [(0.0, 1.0), *((float(t), round(float(v), 6)) for t, v in zip(grid, survival, strict=True))]
+    if with_curve:  # as in exact mode, the curve stops where fewer than min_group_size enter an interval
+        below = np.flatnonzero(entering[:-1] < k)  # perturbed counts can rise again after a dip: stop at the first
+        shown = int(below[0]) if len(below) else len(grid)
+        curve = [(0.0, 1.0), *((float(t), round(float(v), 6)) for t, v in zip(grid[:shown], survival[:shown],
+                                                                               strict=True))]
     return CurveGroup(group=group, label=label, people=max(0, int(table.people[g])),
                       leavers=max(0, int(table.leavers[g])), retention=retention, median_tenure=median,
                       median_at_risk=median_at_risk, early_attrition=early, early_leavers=early_leavers,
