@@ -18,8 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
-BENCHES = ("cold_start.py", "bench_peers.py", "bench_xlsx.py", "bench_turnover.py", "bench_isolation.py",
-           "bench_export.py", "load_test.py")
+BENCHES = ("cold_start.py", "bench_peers.py", "bench_xlsx.py", "bench_turnover.py", "bench_privacy.py",
+           "bench_isolation.py", "bench_export.py", "load_test.py")
 
 
 def venv_bin(name: str, os_name: str = os.name) -> Path:

@@ -7,11 +7,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from mcp import Client
 from scipy import stats
 
 from conftest import catalog, make_dataset, policy, shared_dataset
 from retention_mcp.analysis.scorecard import build_scorecard as build
 from retention_mcp.analysis.scorecard import scorecard_text, to_seconds
+from retention_mcp.server import build_server
 
 PWC = "pwc_call_center.csv"
 
@@ -21,7 +23,8 @@ def build_scorecard(frame, agent_column=None, **kwargs):
     hand; the tool itself shows pseudonyms (tested through the client below)."""
     column_map = {"agent": agent_column} if agent_column else None
     ds = make_dataset(frame, kind="calls", column_map=column_map)
-    return build(ds, policy=policy(names=True), catalog=catalog("call_center.yaml")["scorecard"], **kwargs)
+    # A minimum group size of 4 (an operator's --min-group-size 4), so the four-contact agents below can be scored.
+    return build(ds, policy=policy(names=True, floor=4), catalog=catalog("call_center.yaml")["scorecard"], **kwargs)
 
 
 def pseudonym_key(settings) -> dict[str, str]:
@@ -213,7 +216,11 @@ async def test_bad_inputs_say_what_to_fix_and_the_server_carries_on(client, sett
     unknown = await client.call_tool("agent_scorecard", {"csv_text": contacts_csv(), "weights": {"speed": 10}})
     assert unknown.is_error and "unknown weight key" in unknown.content[0].text
 
-    good = await client.call_tool("agent_scorecard", {"csv_text": contacts_csv(), "min_contacts": 4})
+    too_few = await client.call_tool("agent_scorecard", {"csv_text": contacts_csv(), "min_contacts": 4})
+    assert too_few.is_error and "below this server's minimum group size of 5" in too_few.content[0].text
+    settings = settings.with_(min_group_size=4)  # the operator's --min-group-size 4
+    async with Client(build_server(settings), raise_exceptions=True) as four:
+        good = await four.call_tool("agent_scorecard", {"csv_text": contacts_csv(), "min_contacts": 4})
     assert not good.is_error
     key = pseudonym_key(settings)
     assert [key[r["agent"]] for r in good.structured_content["agents"]] == ["Ann", "Cid", "Bob"]

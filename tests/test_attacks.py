@@ -131,11 +131,12 @@ async def test_generated_export_every_attack(client, settings, data_dir: Path, c
                     {"department": "姓名"}):
         await calls.call("inspect_dataset", {**path, "column_map": mapping})
         await calls.call("turnover_breakdown", {**path, "column_map": mapping, "by": ["department"]})
-    # People-level results: agents as pseudonyms even when the "agent" is the name column.
-    scorecard = await calls.call("agent_scorecard", {**path, "agent_column": "姓名",
-                                                     "column_map": {"aht": "Salary"}, "min_contacts": 1})
-    assert not scorecard.is_error, scorecard.content[0].text
-    assert all(row["agent"].startswith("Agent ") for row in scorecard.structured_content["agents"])
+    # People-level results: one row per person is never a scorecard (agents need the minimum group size of
+    # contacts), and the refusal names nobody.
+    for contacts in (1, 5):
+        scorecard = await calls.call("agent_scorecard", {**path, "agent_column": "姓名",
+                                                         "column_map": {"aht": "Salary"}, "min_contacts": contacts})
+        assert scorecard.is_error and "internal error" not in scorecard.content[0].text
     assert calls.leaks(secrets, log_text(caplog)) == []
 
 
@@ -157,10 +158,11 @@ async def test_hrdataset_attacks_from_the_issue(shared_client, shared_settings, 
     frame = pd.read_csv(shared_dataset(HR))
     secrets = secrets_of(frame, ["Employee_Name", "DOB", "ManagerName"]) | {str(i) for i in frame["EmpID"]}
     calls = Recorder(shared_client)
-    scorecard = await calls.call("agent_scorecard", {"path": HR, "agent_column": "Employee_Name",
-                                                     "column_map": {"aht": "Salary", "asa": "Absences"},
-                                                     "min_contacts": 1})
-    assert not scorecard.is_error, scorecard.content[0].text
+    for contacts in (1, 5):
+        scorecard = await calls.call("agent_scorecard", {"path": HR, "agent_column": "Employee_Name",
+                                                         "column_map": {"aht": "Salary", "asa": "Absences"},
+                                                         "min_contacts": contacts})
+        assert scorecard.is_error and "internal error" not in scorecard.content[0].text
     for arguments in ({"outcome": "left", "by": "Employee_Name"}, {"outcome": "left", "by": "DOB"},
                       {"outcome": "left", "min_group_size": 1}):
         assert (await calls.call("driver_analysis", {"path": HR, **arguments})).is_error

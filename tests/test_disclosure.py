@@ -90,21 +90,31 @@ def test_policy_floor_can_be_raised_never_lowered(tmp_path: Path) -> None:
 
 
 def test_pseudonyms_are_stable_keyed_and_the_key_stays_local(tmp_path: Path) -> None:
+    import base64
+    import hashlib
+    import hmac
+
     policy = Policy(floor=5, allow_names=False, key_dir=tmp_path)
     names = ["Becker, Renee", "Zhang Wei", "Ali Khan"]
     labels, key_file = policy.pseudonyms("agent", names, source="calls.csv:Agent")
-    assert sorted(labels) == ["Agent 01", "Agent 02", "Agent 03"]
+    # A label is the role's word and six base-32 characters of HMAC-SHA256(server secret, name): computed here
+    # independently from the secret file.
+    secret = bytes.fromhex((tmp_path / ".pseudonym-secret").read_text().strip())
+    for name, label in zip(names, labels, strict=True):
+        digest = hmac.new(secret, b"pseudonym\x00" + name.encode(), hashlib.sha256).digest()
+        assert label == "Agent " + base64.b32encode(digest).decode()[:6]
     again, _ = policy.pseudonyms("agent", list(reversed(names)), source="calls.csv:Agent")
     assert again == list(reversed(labels))
+    # Next quarter's file adds people: nobody's pseudonym changes (it is not a number within the file).
+    more, _ = policy.pseudonyms("agent", [*names, "Dana Scully", "Aaron Abbott"], source="calls_q2.csv:Agent")
+    assert more[:3] == labels
     key = (tmp_path / key_file).read_text(encoding="utf-8")
     assert all(name.split(",")[0] in key for name in names)
     assert (tmp_path / key_file).stat().st_mode & 0o077 == 0  # readable by its owner only
-    # Another server (another secret) numbers them differently: the order is not a public hash of the name.
-    orders = set()
-    for i in range(6):
-        other = Policy(floor=5, allow_names=False, key_dir=tmp_path / f"s{i}")
-        orders.add(tuple(other.pseudonyms("agent", names)[0]))
-    assert len(orders) > 1
+    # Another server (another secret) gives other pseudonyms: they are not a public hash of the name.
+    others = {tuple(Policy(floor=5, allow_names=False, key_dir=tmp_path / f"s{i}").pseudonyms("agent", names)[0])
+              for i in range(3)}
+    assert len(others) == 3 and tuple(labels) not in others
     assert Policy(floor=5, allow_names=True, key_dir=tmp_path).pseudonyms("agent", names) == (names, None)
 
 

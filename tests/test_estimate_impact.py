@@ -152,13 +152,17 @@ def test_bad_scenarios_are_input_errors():
         estimate_impact(small, segment={"overtime": "Sometimes"}, reduction=0.5, policy=policy())
     with pytest.raises(ValueError, match="suppressed"):
         estimate_impact(small, segment={"overtime": "Yes"}, reduction=0.5, policy=policy())
-    # segment and reference on different columns, each a visible group, leaving 3 people in neither
+    # Segment and reference on different columns are refused for what they say, not for what the data holds:
+    # "a" and "d" share nobody, "b" and "d" share 100 people, and the answer is the same (an answer that
+    # depended on the data would tell whether a suppressed cell is empty).
     frame = pd.DataFrame({"x": ["a"] * 100 + ["b"] * 103, "y": ["c"] * 100 + ["d"] * 100 + ["c"] * 3,
                           "left": [i % 4 == 0 for i in range(203)]})
-    with pytest.raises(ValueError, match="rest of the population"):
-        estimate_impact(make_dataset(frame), segment={"x": "a"}, reference={"y": "d"}, policy=policy())
-    with pytest.raises(ValueError, match="share people"):
-        estimate_impact(make_dataset(frame), segment={"x": "b"}, reference={"y": "d"}, policy=policy())
+    answers = set()
+    for segment in ({"x": "a"}, {"x": "b"}):
+        with pytest.raises(ValueError, match="separate groups") as refused:
+            estimate_impact(make_dataset(frame), segment=segment, reference={"y": "d"}, policy=policy())
+        answers.add(str(refused.value))
+    assert len(answers) == 1
 
 
 # -- event data: turnover_breakdown's figures, reused

@@ -49,6 +49,8 @@ def english_sentences(text: str, names: set[str] = frozenset(), words: int = 2) 
     t = re.sub(r"−?ln Beta\([^)]*\)", " ", t)  # the Erlang A wait's formula
     t = re.sub(r"(?:https?|retention|data)://\S+|data:\S+|\S*/\S*", " ", t)  # links and paths
     t = re.sub(r"\bev-[0-9a-fA-F]{6,16}\b", " ", t)  # evidence ids
+    # pseudonyms (Agent K7F3QM): identifiers, the same in every language so a person keeps theirs across calls
+    t = re.sub(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)? [A-Z2-7]{6}(?:[A-Z2-7]{6})?\b", " ", t)
     for name in sorted(names, key=len, reverse=True):
         if name and re.search(r"[A-Za-z]", name):
             t = re.sub(rf"(?<![A-Za-z]){re.escape(name)}(?![A-Za-z])", " ", t)

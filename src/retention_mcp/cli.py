@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from retention_mcp import __version__
-from retention_mcp.settings import LANGUAGES, LOG_LEVELS, Settings
+from retention_mcp.settings import LANGUAGES, LOG_LEVELS, PRIVACY_MODES, Settings
 
 logger = logging.getLogger("retention_mcp")
 
@@ -54,6 +54,11 @@ def _add_common(parser: argparse.ArgumentParser, *, subcommand: bool = False) ->
     parser.add_argument("--allow-names", action="store_true", default=unset.get("default"),
                         help="show people's real names (agents, managers) instead of pseudonyms "
                              "(env RETENTION_MCP_ALLOW_NAMES; default off)")
+    parser.add_argument("--privacy-mode", choices=PRIVACY_MODES, type=str.lower, **unset,
+                        help="exact: figures as computed, small groups suppressed (one analyst on their own files); "
+                             "protected: counts, sums and means perturbed by the cell key method on top, so no two "
+                             "calls can be subtracted (env RETENTION_MCP_PRIVACY_MODE; default exact over stdio, "
+                             "protected for serve --http)")
     parser.add_argument("--call-timeout", type=float, metavar="SECONDS", dest="call_timeout_s", **unset,
                         help="longest a tool call may run (env RETENTION_MCP_CALL_TIMEOUT_S; default 120)")
     parser.add_argument("--call-memory-mb", type=float, metavar="MB", **unset,
@@ -109,7 +114,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         overrides["data_dirs"] = tuple(data_dirs)
     for key in ("output_dir", "prompts_dir", "catalog_dir", "language", "log_level", "host", "port", "workers",
                 "tokens_file", "header_timeout_s", "body_timeout_s", "database_url", "min_group_size", "allow_names",
-                "list_output_schemas",
+                "privacy_mode", "list_output_schemas",
                 "call_timeout_s", "call_memory_mb", "tool_workers"):
         value = getattr(args, key, None)
         if value is not None:
@@ -156,8 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # what to fix (and so does this line in the client's server log).
     for problem in folder_problems(settings):
         logger.warning("%s", problem)
-    logger.info("retention-mcp %s serving MCP over stdio; data folder(s): %s; output folder: %s", __version__,
-                ", ".join(str(d) for d in settings.data_dirs), settings.output_dir)
+    settings = settings.with_(privacy_mode=settings.privacy_mode or "exact")
+    logger.info("retention-mcp %s serving MCP over stdio; data folder(s): %s; output folder: %s; privacy mode: %s",
+                __version__, ", ".join(str(d) for d in settings.data_dirs), settings.output_dir,
+                settings.privacy_mode)
     build_server(settings).run("stdio")
     # The client is gone (stdin closed). Leave now: a worker still being started in a background thread (the fork
     # server imports pandas and friends, seconds on a loaded machine) would otherwise hold the interpreter's exit,

@@ -600,13 +600,16 @@ def serve_http(settings: Settings) -> int:
     check_serving_settings(settings)
     if problems := folder_problems(settings):  # a team server must not start half-configured
         raise ValueError("cannot start: " + "; ".join(problems))
+    # Callers over HTTP hold a token, not the files: protected figures unless the operator chose otherwise.
+    settings = settings.with_(privacy_mode=settings.privacy_mode or "protected")
     credentials = load_credentials(settings)
     url = public_url(settings)
     logger.info("retention-mcp %s serving MCP over HTTP at %s (health: %s), workers=%d, auth=%s, "
-                "request limit %.0f KB, header/body timeouts %g/%g s; data folder(s): %s; output folder: %s",
-                __version__, url, url.removesuffix(MCP_PATH) + HEALTH_PATH, settings.workers,
+                "request limit %.0f KB, header/body timeouts %g/%g s, privacy mode %s; data folder(s): %s; "
+                "output folder: %s", __version__, url, url.removesuffix(MCP_PATH) + HEALTH_PATH, settings.workers,
                 _auth_summary(credentials), settings.max_request_kb, settings.header_timeout_s,
-                settings.body_timeout_s, ", ".join(str(d) for d in settings.data_dirs), settings.output_dir)
+                settings.body_timeout_s, settings.privacy_mode, ", ".join(str(d) for d in settings.data_dirs),
+                settings.output_dir)
     config = RetentionConfig(settings, credentials)
     if settings.workers == 1:
         server = Server(config)

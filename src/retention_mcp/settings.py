@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from retention_mcp.access import Access
+
 ENV_PREFIX = "RETENTION_MCP_"
 
 #: Environment variables the server reads, with what each means (also listed in server.json).
@@ -29,6 +31,9 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "Default: 5",
     "RETENTION_MCP_ALLOW_NAMES": "Set to 1 to show people's real names (agents, managers) instead of stable "
     "pseudonyms. Default: off",
+    "RETENTION_MCP_PRIVACY_MODE": "exact (figures as computed; small groups suppressed) or protected (counts, sums "
+    "and means perturbed by the cell key method on top, so no two calls can be subtracted). Default: exact over "
+    "stdio, protected for serve --http",
     "RETENTION_MCP_CALL_TIMEOUT_S": "Longest a tool call may run, in seconds; then it is stopped. Default: 120",
     "RETENTION_MCP_CALL_MEMORY_MB": "Most memory a tool call may use, in MB; then it is stopped. Default: 2048",
     "RETENTION_MCP_TOOL_WORKERS": "Worker processes that run tool calls (calls beyond this wait). "
@@ -56,6 +61,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LANGUAGES = ("en", "zh")
+PRIVACY_MODES = ("exact", "protected")
 
 
 def unsafe_folder(folder: Path) -> str | None:
@@ -157,6 +163,10 @@ class Settings:
     # disclosure policy and bounded work
     min_group_size: int = 5
     allow_names: bool = False
+    #: exact | protected; None = the transport's default (exact over stdio, protected for serve --http)
+    privacy_mode: str | None = None
+    #: what one caller may see (a manager's department, no pay columns): applied at the one intake
+    access: Access | None = None
     call_timeout_s: float = 120.0
     call_memory_mb: float = 2048.0
     tool_workers: int = field(default_factory=_default_workers)
@@ -195,6 +205,11 @@ class Settings:
             raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
         if self.language not in LANGUAGES:
             raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {self.language!r}")
+        if self.privacy_mode is not None:
+            mode = str(self.privacy_mode).strip().lower()
+            if mode not in PRIVACY_MODES:
+                raise ValueError(f"privacy mode must be one of {', '.join(PRIVACY_MODES)}, not {self.privacy_mode!r}")
+            object.__setattr__(self, "privacy_mode", mode)
         object.__setattr__(self, "log_level", self.log_level.upper())
         object.__setattr__(self, "data_dirs", tuple(Path(d).expanduser().resolve() for d in self.data_dirs))
         object.__setattr__(self, "output_dir", Path(self.output_dir).expanduser().resolve())
@@ -202,6 +217,12 @@ class Settings:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, Path(value).expanduser().resolve())
+
+    def mode_for_call(self) -> str:
+        """The privacy mode of one call: the caller's (a manager is always protected), else the server's."""
+        if self.access is not None and self.access.mode is not None:
+            return self.access.mode
+        return self.privacy_mode or "exact"
 
     @property
     def max_file_bytes(self) -> int:
@@ -249,6 +270,8 @@ class Settings:
             values["min_group_size"] = int(value)
         if value := get("ALLOW_NAMES"):
             values["allow_names"] = value.strip().lower() in ("1", "true", "yes", "on")
+        if value := get("PRIVACY_MODE"):
+            values["privacy_mode"] = value
         if value := get("OUTPUT_SCHEMAS"):
             values["list_output_schemas"] = value.strip().lower() not in ("0", "false", "no", "off")
         if value := get("CALL_TIMEOUT_S"):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -27,6 +28,7 @@ from pydantic import BaseModel, Field
 from retention_mcp.analysis.patience import PatienceEstimate
 from retention_mcp.data.dataset import Dataset, day_numbers, day_to_date
 from retention_mcp.data.dimensions import Scope
+from retention_mcp.data.disclosure import Policy
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
 from retention_mcp.wording import ResultLanguage, Words
@@ -35,6 +37,8 @@ from retention_mcp.wording import words as words_of
 #: Figures that are fractions: build_kpis takes percent KPIs in points (× 100).
 FRACTION_FIGURES = frozenset({"answer_rate", "unanswered_rate", "service_level_offered", "service_level_answered",
                               "resolution_rate", "csat_top_box_share"})
+#: In protected mode the median handle time is shown only over at least this many calls (it is one call's value).
+PROTECTED_MEDIAN_MIN = 20
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?\s*([AaPp][Mm])?")
 
 
@@ -176,8 +180,10 @@ def time_of_day_seconds(series: Any) -> Any:
 
 def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minutes: int = 30,
                      answer_within_seconds: float = 20, catalog: Mapping[str, Any] | None = None,
-                     w: Words | None = None) -> CallProfile:
-    """The profile of a call log within ``scope``: see the module docstring. Texts in ``w``'s language."""
+                     w: Words | None = None, policy: Policy | None = None) -> CallProfile:
+    """The profile of a call log within ``scope``: see the module docstring. Texts in ``w``'s language. Every count
+    and mean is the policy's (perturbed by the cell key method in protected mode); rates and intervals are computed
+    from them."""
     import numpy as np
 
     from retention_mcp.analysis.patience import estimate_patience
@@ -195,6 +201,8 @@ def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minute
                                                        and 0 < answer_within_seconds <= 3600):
         raise InputError("answer_within_seconds must be a number of seconds between 0 and 3600, e.g. 20")
     scope = scope or Scope()
+    policy = policy or Policy(floor=ds.min_group, allow_names=False, key_dir=Path("."))
+    cells = policy.cells(ds)
     rows = scope.rows if scope.active else np.ones(ds.rows, dtype=bool)
     frame = ds.frame
     roles = {role: ds.roles.get(role) for role in ("call_date", "call_time", "answered", "asa", "aht", "csat",
@@ -209,7 +217,7 @@ def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minute
                          "\"call_time\": \"Time\", \"answered\": \"Answered\", \"asa\": \"Wait\", \"aht\": \"Talk\"}")
     notes: list[str] = []
     flag_words = (ds.table.true_words, ds.table.false_words)
-    in_scope = int(rows.sum())
+    in_scope = cells.count(rows)
     d = "calls.definitions"
     definitions = [w(f"{d}.offered"), w(f"{d}.arrivals", minutes=interval_minutes),
                    w(f"{d}.service_level", seconds=f"{answer_within_seconds:g}"), w(f"{d}.aht"), w(f"{d}.csat")]
@@ -219,17 +227,17 @@ def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minute
     if roles["answered"] is not None:
         flags = parse_flags(frame[roles["answered"]], flag_words).values.to_numpy(dtype="float64", na_value=np.nan)
         known = rows & np.isfinite(flags)
-        unknown = in_scope - int(known.sum())
+        unknown = int((rows & ~known).sum())
         if unknown:
-            notes.append(w(f"{n}.unknown_answered", count=unknown))
+            notes.append(w(f"{n}.unknown_answered", count=_calls(cells, policy, rows & ~known, w)))
         answered = known & (flags > 0.5)
         offered_mask = known
     else:
         answered = rows.copy()
         offered_mask = rows
         notes.append(w(f"{n}.no_answered"))
-    offered = int(offered_mask.sum())
-    n_answered = int(answered.sum())
+    offered = max(0, cells.count(offered_mask)) if offered_mask.any() else 0
+    n_answered = min(offered, max(0, cells.count(answered)))
     if offered == 0:
         raise InputError("no call in scope has a yes/no answered value; name the answered column with column_map")
     result = CallProfile(calls_in_scope=in_scope, calls_offered=offered,
@@ -237,34 +245,39 @@ def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minute
                          answer_rate=None, answer_within_seconds=float(answer_within_seconds),
                          service_level_answered=None, service_level_offered=None, aht_seconds=None, asa_seconds=None,
                          interval_minutes=interval_minutes, columns_used=used, definitions=definitions,
-                         scope=scope.describe(in_scope, ds.rows) or None, notes=notes)
+                         scope=scope.describe(cells) or None, notes=notes)
     if roles["answered"] is not None:
         result.answer_rate = n_answered / offered
         result.answer_rate_ci_low, result.answer_rate_ci_high = wilson_interval(n_answered, offered)
         result.unanswered_rate = 1 - result.answer_rate
 
-    def mean_with_interval(values: Any) -> tuple[float | None, float | None, float | None, int]:
+    def mean_with_interval(values: Any, measure: str) -> tuple[float | None, float | None, float | None, int]:
         present = values[np.isfinite(values)]
         if not len(present):
             return None, None, None, 0
-        mean = float(present.mean())
-        low, high = t_interval(mean, float(present.std(ddof=1)), len(present)) if len(present) > 1 else (None, None)
-        return mean, low, high, len(present)
+        n = max(1, cells.count(np.isfinite(values)))
+        mean = cells.mean(values, np.isfinite(values), measure=measure)
+        assert mean is not None
+        low, high = t_interval(mean, float(present.std(ddof=1)), n) if len(present) > 1 and n > 1 else (None, None)
+        return mean, low, high, n
 
     # speed of answer and service level
     if roles["asa"] is not None:
         asa = to_seconds(frame[roles["asa"]]).to_numpy(dtype="float64", na_value=np.nan)
         asa = np.where(asa >= 0, asa, np.nan)
         answered_asa = np.where(answered, asa, np.nan)
-        result.asa_seconds, result.asa_ci_low, result.asa_ci_high, result.asa_calls = mean_with_interval(answered_asa)
+        result.asa_seconds, result.asa_ci_low, result.asa_ci_high, result.asa_calls = mean_with_interval(answered_asa,
+                                                                                                         "asa")
         with_asa = answered & np.isfinite(asa)
         within = with_asa & (asa <= answer_within_seconds)
-        n_with, n_within = int(with_asa.sum()), int(within.sum())
+        n_with = max(0, cells.count(with_asa)) if with_asa.any() else 0
+        n_within = min(n_with, max(0, cells.count(within))) if within.any() else 0
         if n_with:
             result.service_level_answered = n_within / n_with
             result.service_level_answered_ci_low, result.service_level_answered_ci_high = wilson_interval(n_within,
                                                                                                           n_with)
         if roles["answered"] is not None:
+            n_within = min(n_within, offered)
             result.service_level_offered = n_within / offered
             result.service_level_offered_ci_low, result.service_level_offered_ci_high = wilson_interval(n_within,
                                                                                                         offered)
@@ -272,12 +285,18 @@ def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minute
             unanswered = known & ~answered
             lost_waits = asa[unanswered]
             has_lost_waits = bool(unanswered.any()) and bool(np.isfinite(lost_waits).all())
-            result.patience = estimate_patience(asa[with_asa], offered,
+            # A model of callers' patience from the calls themselves; the counts it shows are counted as every
+            # figure is (perturbed in protected mode).
+            result.patience = estimate_patience(asa[with_asa], int(offered_mask.sum()),
                                                 lost_waits if has_lost_waits else None,
                                                 abandoned=int(unanswered.sum()), w=w)
-        missing = n_answered - n_with
-        if missing:
-            notes.append(w(f"{n}.no_asa_value", count=missing))
+            if cells.protected:
+                result.patience.offered = offered
+                result.patience.abandoned = max(0, cells.count(unanswered)) if unanswered.any() else 0
+                result.patience.answered_with_wait = n_with
+        no_asa = answered & ~np.isfinite(asa)
+        if no_asa.any():
+            notes.append(w(f"{n}.no_asa_value", count=_calls(cells, policy, no_asa, w)))
     else:
         notes.append(w(f"{n}.no_asa"))
 
@@ -285,8 +304,8 @@ def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minute
     if roles["aht"] is not None:
         aht = to_seconds(frame[roles["aht"]]).to_numpy(dtype="float64", na_value=np.nan)
         aht = np.where(answered & (aht >= 0), aht, np.nan)
-        result.aht_seconds, result.aht_ci_low, result.aht_ci_high, result.aht_calls = mean_with_interval(aht)
-        if result.aht_calls:
+        result.aht_seconds, result.aht_ci_low, result.aht_ci_high, result.aht_calls = mean_with_interval(aht, "aht")
+        if result.aht_calls and (not cells.protected or int(np.isfinite(aht).sum()) >= PROTECTED_MEDIAN_MIN):
             result.aht_median_seconds = float(np.median(aht[np.isfinite(aht)]))
         notes.append(w(f"{n}.aht_logged", column=roles["aht"]))
     else:
@@ -298,35 +317,42 @@ def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minute
         rated_values = ratings[answered & np.isfinite(ratings)]
         top = float(rated_values.max()) if len(rated_values) else math.nan
         if math.isfinite(top) and top <= 5:
-            zeros = int((answered & np.isfinite(ratings) & (ratings < 1)).sum())
+            zero_rated = answered & np.isfinite(ratings) & (ratings < 1)
             ratings = np.where(ratings >= 1, ratings, np.nan)
-            if zeros:
-                notes.append(w(f"{n}.csat_zero", count=zeros))
+            if zero_rated.any():
+                notes.append(w(f"{n}.csat_zero", count=_calls(cells, policy, zero_rated, w)))
         csat = np.where(answered, ratings, np.nan)
-        result.csat_mean, result.csat_ci_low, result.csat_ci_high, result.csat_rated = mean_with_interval(csat)
-        present = csat[np.isfinite(csat)]
+        result.csat_mean, result.csat_ci_low, result.csat_ci_high, result.csat_rated = mean_with_interval(csat,
+                                                                                                          "csat")
+        rated = np.isfinite(csat)
+        present = csat[rated]
         if len(present):
-            levels, counts = np.unique(present, return_counts=True)
+            rated_n = result.csat_rated
+            levels = np.unique(present)
             if len(levels) <= 11 and bool((levels == np.round(levels)).all()):
-                result.csat_distribution = [CsatLevel(rating=int(v), count=int(c), share=int(c) / len(present))
-                                            for v, c in zip(levels, counts, strict=True)]
+                distribution = []
+                for value in levels:
+                    count = min(rated_n, max(0, cells.count(rated & (csat == value))))
+                    distribution.append(CsatLevel(rating=int(value), count=count, share=count / rated_n))
+                result.csat_distribution = distribution
             box = [float(b) for b in catalog.get("csat_top_box") or (4, 5)]
             if float(present.max()) <= 5:
-                hits = int(np.isin(present, box).sum())
-                result.csat_top_box_share = hits / len(present)
-                result.csat_top_box_ci_low, result.csat_top_box_ci_high = wilson_interval(hits, len(present))
+                hits = min(rated_n, max(0, cells.count(rated & np.isin(csat, box))))
+                result.csat_top_box_share = hits / rated_n
+                result.csat_top_box_ci_low, result.csat_top_box_ci_high = wilson_interval(hits, rated_n)
 
     # resolution
     if roles["resolved"] is not None:
         resolved = parse_flags(frame[roles["resolved"]], flag_words).values.to_numpy(dtype="float64", na_value=np.nan)
         base = answered & np.isfinite(resolved)
         if base.any():
-            hits = int((base & (resolved > 0.5)).sum())
-            result.resolution_rate = hits / int(base.sum())
-            result.resolution_rate_ci_low, result.resolution_rate_ci_high = wilson_interval(hits, int(base.sum()))
+            base_n = max(1, cells.count(base))
+            hits = min(base_n, max(0, cells.count(base & (resolved > 0.5))))
+            result.resolution_rate = hits / base_n
+            result.resolution_rate_ci_low, result.resolution_rate_ci_high = wilson_interval(hits, base_n)
 
     # arrivals
-    _arrivals(ds, frame, roles, rows, interval_minutes, catalog, result, notes, w)
+    _arrivals(ds, frame, roles, rows, interval_minutes, catalog, result, notes, w, cells, policy)
 
     if roles["agent"] is not None:
         agents = frame[roles["agent"]][rows].dropna().astype(str).str.strip()
@@ -361,8 +387,14 @@ def _slot_label(slot: int, interval_minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+def _calls(cells: Any, policy: Policy, rows: Any, w: Words) -> str:
+    """How many calls a note is about: counted as every figure is, and never an exact small number."""
+    return policy.count_words(max(1, cells.count(rows)), w)
+
+
 def _arrivals(ds: Dataset, frame: Any, roles: Mapping[str, str | None], rows: Any, interval_minutes: int,
-              catalog: Mapping[str, Any], result: CallProfile, notes: list[str], w: Words) -> None:
+              catalog: Mapping[str, Any], result: CallProfile, notes: list[str], w: Words, cells: Any,
+              policy: Policy) -> None:
     import numpy as np
 
     from retention_mcp.data.dataset import NO_DATE
@@ -380,9 +412,8 @@ def _arrivals(ds: Dataset, frame: Any, roles: Mapping[str, str | None], rows: An
     else:
         seconds = time_of_day_seconds(frame[roles["call_time"]])
     dated = rows & (days != NO_DATE)
-    undated = int(rows.sum()) - int(dated.sum())
-    if undated:
-        notes.append(w("calls.notes.undated", count=undated, column=date_column))
+    if (rows & ~dated).any():
+        notes.append(w("calls.notes.undated", count=_calls(cells, policy, rows & ~dated, w), column=date_column))
     if not dated.any():
         return
     weekday_names = [w(f"calls.weekdays.{day}") for day in range(7)]
@@ -396,22 +427,28 @@ def _arrivals(ds: Dataset, frame: Any, roles: Mapping[str, str | None], rows: An
         notes.append(w("calls.notes.gap_days", count=result.calendar_days - result.days_observed))
     observed_weekday = (observed + 3) % 7  # 1970-01-01 was a Thursday (weekday 3)
     days_per_weekday = np.bincount(observed_weekday, minlength=7)
-    calls_per_weekday = np.bincount((day_list + 3) % 7, minlength=7)
+    calls_per_weekday = np.maximum(cells.counts((np.where(dated, days, 0) + 3) % 7, 7, dated), 0)
     result.by_weekday = [WeekdayRow(weekday=weekday_names[w], days=int(days_per_weekday[w]),
                                     calls=int(calls_per_weekday[w]),
                                     mean_calls_per_day=float(calls_per_weekday[w] / days_per_weekday[w]))
                          for w in range(7) if days_per_weekday[w]]
     timed = dated & np.isfinite(seconds)
-    untimed = int(dated.sum()) - int(timed.sum())
-    if roles["call_time"] is not None and untimed:
-        notes.append(w("calls.notes.untimed", count=untimed))
+    if roles["call_time"] is not None and (dated & ~timed).any():
+        notes.append(w("calls.notes.untimed", count=_calls(cells, policy, dated & ~timed, w)))
     if not timed.any():
         return
     slots_per_day = 24 * 60 // interval_minutes
-    slot = np.minimum((seconds[timed] // (interval_minutes * 60)).astype("int64"), slots_per_day - 1)
-    day_index = np.searchsorted(observed, days[timed])
-    per_day = np.zeros((len(observed), slots_per_day), dtype="int64")
-    np.add.at(per_day, (day_index, slot), 1)
+    all_seconds = np.where(timed, seconds, 0.0)
+    slot_all = np.minimum((all_seconds // (interval_minutes * 60)).astype("int64"), slots_per_day - 1)
+    day_all = np.searchsorted(observed, np.where(timed, days, observed[0]))
+    # The calls of each day's interval, each weekday's interval and each time of day are sets of calls: counted
+    # as every figure is (perturbed in protected mode), so a mean is calls shown ÷ days observed.
+    per_day = np.maximum(cells.counts(day_all * slots_per_day + slot_all, len(observed) * slots_per_day, timed)
+                         .reshape(len(observed), slots_per_day), 0)
+    weekday_all = (np.where(timed, days, 0) + 3) % 7
+    per_weekday = np.maximum(cells.counts(weekday_all * slots_per_day + slot_all, 7 * slots_per_day, timed)
+                             .reshape(7, slots_per_day), 0)
+    per_slot = np.maximum(cells.counts(slot_all, slots_per_day, timed), 0)
     used = np.flatnonzero(per_day.sum(axis=0))
     span = range(int(used.min()), int(used.max()) + 1)
     intervals = []
@@ -421,13 +458,13 @@ def _arrivals(ds: Dataset, frame: Any, roles: Mapping[str, str | None], rows: An
             continue
         block = per_day[mine]
         for s in span:
-            calls = int(block[:, s].sum())
+            calls = int(per_weekday[w, s])
             intervals.append(IntervalRow(weekday=weekday_names[w], start=_slot_label(s, interval_minutes), calls=calls,
                                          days=int(mine.sum()), mean_calls=calls / int(mine.sum()),
                                          max_calls=int(block[:, s].max())))
     result.intervals = intervals
-    result.by_time_of_day = [TimeOfDayRow(start=_slot_label(s, interval_minutes), calls=int(per_day[:, s].sum()),
-                                          days=len(observed), mean_calls=float(per_day[:, s].sum() / len(observed)))
+    result.by_time_of_day = [TimeOfDayRow(start=_slot_label(s, interval_minutes), calls=int(per_slot[s]),
+                                          days=len(observed), mean_calls=float(per_slot[s] / len(observed)))
                              for s in span]
     order = {name: i for i, name in enumerate(weekday_names)}
     count = max(1, int(catalog.get("peak_intervals", 5)))

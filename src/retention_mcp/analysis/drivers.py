@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from retention_mcp.data.cellkey import CellsView
 from retention_mcp.data.dataset import Dataset, leaver_source_text
 from retention_mcp.data.dimensions import Scope, build_dimension, hidden_cells
-from retention_mcp.data.disclosure import Policy, hidden_groups
+from retention_mcp.data.disclosure import Policy
 from retention_mcp.data.vocabulary import likert_scale
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
@@ -444,8 +445,12 @@ def _direction(effect: float | None, kind: str, name: str, outcome: str,
                          outcome=outcome)
 
 
-def find_enps(df: pd.DataFrame) -> ENPS | None:
-    """eNPS from the first 0-10 column whose name says recommend / eNPS / 推荐."""
+def find_enps(df: pd.DataFrame, count: Any = None, min_group: int = 1) -> ENPS | None:
+    """eNPS from the first 0-10 column whose name says recommend / eNPS / 推荐 (None with fewer than ``min_group``
+    answers). ``count`` counts the rows of a mask (perturbed in protected mode); by default exactly."""
+    import numpy as np
+
+    count = count or (lambda mask: int(np.sum(mask)))
     for name in df.columns:
         if not RECOMMEND_NAME.search(str(name)):
             continue
@@ -455,9 +460,12 @@ def find_enps(df: pd.DataFrame) -> ENPS | None:
         present = values.dropna()
         if present.empty or present.min() < 0 or present.max() > 10 or not (present == present.round()).all():
             continue
-        n = len(present)
-        promoters = float((present >= 9).mean())
-        detractors = float((present <= 6).mean())
+        if len(present) < min_group:
+            return None
+        answered = values.notna().to_numpy()
+        n = max(1, count(answered))
+        promoters = min(1.0, count(answered & (values >= 9).to_numpy()) / n)
+        detractors = min(1.0 - promoters, count(answered & (values <= 6).to_numpy()) / n)
         return ENPS(item=str(name), n=n, promoters=promoters, passives=1 - promoters - detractors,
                     detractors=detractors, enps=(promoters - detractors) * 100)
     return None
@@ -576,12 +584,15 @@ def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope |
     kinds: dict[str, str] = {}
     index = ds.frame.index[rows]
     work = pd.DataFrame({outcome: y_all[rows].to_numpy()}, index=index)
+    shown_counts = policy.cells(ds).over(np.flatnonzero(rows))
     for name in names:
         series = ds.frame[name][rows]
         if ds.identity(name) == "people":
+            from retention_mcp.data.dataset import header_roles
+
             labels = series.astype("string").str.strip()
             present = sorted(labels.dropna().unique())
-            shown, _ = policy.pseudonyms(ds.roles.role_of(name) or "person", present,
+            shown, _ = policy.pseudonyms(header_roles(ds).get(name, "person"), present,
                                          source=f"{ds.source.get('name', '') if isinstance(ds.source, dict) else ''}"
                                                 f":{name}")
             series = labels.map(dict(zip(present, shown, strict=True)))
@@ -618,16 +629,16 @@ def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope |
         assert dim.codes is not None
         work["__by__"] = dim.codes[rows]
 
-    rows_in_scope = int(work[outcome].notna().sum())
+    rows_in_scope = shown_counts.count(work[outcome].notna())
     if not drivers:
-        _drop_sparse_drivers(work, outcome, kinds, rows_in_scope, excluded, warnings, w)
+        _drop_sparse_drivers(work, outcome, kinds, rows_in_scope, excluded, warnings, w, shown_counts, policy)
     model = work.dropna(subset=[outcome, *kinds])
     n_columns = sum(1 if k_ != "categorical" else model[name].nunique() - 1 for name, k_ in kinds.items())
+    if len(model) < k:
+        raise InputError(f"{policy.count_text(len(model), 'complete rows')}, below the minimum group size of {k}")
     if len(model) < n_columns + 2:
         raise InputError(f"only {len(model)} rows have the outcome and every driver present, too few for "
                          f"{n_columns} model terms; use fewer drivers or fill in missing values")
-    if len(model) < k:
-        raise InputError(f"only {len(model)} complete rows, below the minimum group size of {k}")
     fit_frame = _ranked(model, outcome, kinds) if method == "spearman" else model
     importances, r2, used = _decompose(fit_frame, outcome, kinds, importance_method)
 
@@ -635,7 +646,7 @@ def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope |
     for (name, kind), importance in zip(kinds.items(), importances, strict=True):
         effect, p_value, measure = _effect(work[name], work[outcome], kind, method, binary)
         direction, direction_text = _direction(effect, kind, name, outcome, binary, w)
-        row = DriverRow(driver=name, kind=kind, n=int((work[name].notna() & work[outcome].notna()).sum()),
+        row = DriverRow(driver=name, kind=kind, n=shown_counts.count(work[name].notna() & work[outcome].notna()),
                         effect_size=effect, effect_measure=measure, p_value=p_value, importance=importance,
                         importance_share=importance / r2 if r2 > 0 else 0.0, rank=0, direction=direction,
                         direction_text=direction_text)
@@ -643,11 +654,13 @@ def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope |
             scale = likert_scale(name, work[name])
             if scale is not None:
                 low, high, top = scale
-                present = work[name].dropna()
-                row.favourability = float((present >= top).mean())
+                answered = work[name].notna().to_numpy()
+                answers = shown_counts.count(answered)
+                row.favourability = (min(1.0, shown_counts.count(answered & (work[name] >= top).to_numpy()) / answers)
+                                     if answers else None)
                 row.favourable_definition = w("drivers.favourable_definition", top=top, high=high, low=low)
         if kind == "categorical":
-            row.levels, row.spread = _levels(work, name, outcome, k, _risky_levels(ds, name, work[name], k))
+            row.levels, row.spread = _levels(ds, scope, work, name, outcome, k, shown_counts, binary, policy)
         driver_rows.append(row)
     driver_rows.sort(key=lambda r: r.importance, reverse=True)
     for rank, row in enumerate(driver_rows, start=1):
@@ -660,30 +673,30 @@ def analyse_drivers(ds: Dataset, outcome: str, *, policy: Policy, scope: Scope |
             row.quadrant = ("strength" if favourable else "fix first") if high_importance else \
                 ("maintain" if favourable else "monitor")
 
-    enps = find_enps(ds.frame.loc[index])
-    if enps is not None and enps.n < k:
-        enps = None
-    kept = int(rows.sum())
-    coverage = len(model) / rows_in_scope if rows_in_scope else None
-    by_group = _coverage_by_group(ds, work, outcome, kinds, model.index, rows, dim, k)
-    warnings += _coverage_warnings(work, outcome, kinds, len(model), rows_in_scope, by_group, bool(drivers), w)
+    enps = find_enps(ds.frame.loc[index], shown_counts.count, k)
+    in_model = work.index.isin(model.index)
+    n_model = shown_counts.count(in_model)
+    coverage = min(1.0, n_model / rows_in_scope) if rows_in_scope else None
+    by_group = _coverage_by_group(ds, work, outcome, kinds, in_model, rows, dim, k, shown_counts)
+    warnings += _coverage_warnings(work, outcome, kinds, n_model, rows_in_scope, by_group, bool(drivers), w)
     sensitive = [name for name in [*kinds, *([dim.column] if dim is not None and dim.column else [])]
                  if ds.is_sensitive(name)]
     result = DriverResult(
         outcome=outcome, outcome_definition=outcome_definition, outcome_kind=outcome_kind,
-        outcome_mean=float(model[outcome].mean()), n=len(model), rows_in_scope=rows_in_scope, coverage=coverage,
+        outcome_mean=shown_counts.mean(work[outcome], in_model, binary=binary, measure=outcome) or 0.0, n=n_model,
+        rows_in_scope=rows_in_scope, coverage=coverage,
         coverage_by_group=by_group, sensitive=sensitive,
         r_squared=r2, method=method, importance_method=used, drivers=driver_rows, importance_cutoff=cutoff,
         favourable_cutoff=favourable_cutoff,
         quadrant_rule=w("drivers.quadrant_rule", cutoff=f"{cutoff:.4f}", favourable=f"{favourable_cutoff:.0%}"),
         enps=enps, min_group_size=k, excluded=excluded, warnings=warnings, caveat=w("drivers.caveat"),
-        scope=scope.describe(kept, ds.rows) or None, language=w.language)
+        scope=scope.describe(shown_counts.cells) or None, language=w.language)
     if dim is not None:
-        counted = rows & y_all.notna().to_numpy()
+        counted = y_all.notna().to_numpy()
         hidden = hidden_cells(ds, scope, [dim], k, counted)[(0,)]
         result.by = dim.name
         result.groups = _by_groups(work, outcome, kinds, method, binary, k, used, dim.shown or dim.labels, hidden,
-                                   w)
+                                   w, shown_counts)
     return result
 
 
@@ -695,7 +708,8 @@ def _present_share(work: pd.DataFrame, outcome: str, names: list[str]) -> float:
 
 
 def _drop_sparse_drivers(work: pd.DataFrame, outcome: str, kinds: dict[str, str], rows_in_scope: int,
-                         excluded: list[str], warnings: list[str], w: Words) -> None:
+                         excluded: list[str], warnings: list[str], w: Words, shown: CellsView,
+                         policy: Policy) -> None:
     """Automatic selection: leave out the drivers whose gaps would cut the model below COVERAGE_THRESHOLD of the
     rows in scope, one at a time (the one whose removal keeps most rows, ties: the sparsest), and say so — a driver
     filled in for one department would otherwise shrink the model to that department without a word."""
@@ -721,7 +735,8 @@ def _drop_sparse_drivers(work: pd.DataFrame, outcome: str, kinds: dict[str, str]
         share = float(1 - missing[:, best].mean())
         name = names[best]
         dropped.append(w("drivers.sparse_item", name=name, share=f"{share:.0%}"))
-        excluded.insert(0, w("drivers.excluded.sparse", name=name, filled=f"{round(share * rows_in_scope):,}",
+        filled = shown.count(work[outcome].notna().to_numpy() & work[name].notna().to_numpy())
+        excluded.insert(0, w("drivers.excluded.sparse", name=name, filled=policy.count_words(filled, w),
                              rows=f"{rows_in_scope:,}", share=f"{share:.1%}", threshold=f"{COVERAGE_THRESHOLD:.0%}"))
         alive[best] = False
         del kinds[name]
@@ -731,14 +746,14 @@ def _drop_sparse_drivers(work: pd.DataFrame, outcome: str, kinds: dict[str, str]
 
 
 def _coverage_by_group(ds: Dataset, work: pd.DataFrame, outcome: str, kinds: dict[str, str], used: Any,
-                       rows: Any, dim: Any, k: int) -> dict[str, dict[str, float]]:
+                       rows: Any, dim: Any, k: int, shown: CellsView) -> dict[str, dict[str, float]]:
     """For each grouping (categorical and flag drivers, `by`, and department / job role / location / shift), the
     share of each level's rows in scope that the model kept — only where the shares differ by more than
     COVERAGE_SPREAD, and only for levels with at least ``k`` rows (smaller ones are never named)."""
     import pandas as pd
 
     in_scope = work[outcome].notna()
-    kept = pd.Series(work.index.isin(used), index=work.index)
+    kept = pd.Series(used, index=work.index)
     candidates: dict[str, pd.Series] = {}
     for name, kind in kinds.items():
         if kind in ("categorical", "flag"):
@@ -753,12 +768,17 @@ def _coverage_by_group(ds: Dataset, work: pd.DataFrame, outcome: str, kinds: dic
                 candidates[column] = values.astype("string").str.strip()
     out: dict[str, dict[str, float]] = {}
     for name, values in candidates.items():
-        frame = pd.DataFrame({"level": values[in_scope].astype("string"), "kept": kept[in_scope]}).dropna()
-        stats_ = frame.groupby("level")["kept"].agg(["mean", "size"])
-        stats_ = stats_[stats_["size"] >= k]
-        if len(stats_) >= 2 and float(stats_["mean"].max() - stats_["mean"].min()) > COVERAGE_SPREAD:
-            out[str(name)] = {str(level): float(share) for level, share in
-                              stats_["mean"].sort_values(ascending=False).items()}
+        levels = values.astype("string")
+        shares: dict[str, float] = {}
+        for level, size in levels[in_scope].value_counts().items():
+            if size < k:
+                continue
+            at_level = (levels == level).fillna(False).to_numpy(dtype=bool) & in_scope.to_numpy()
+            people = shown.count(at_level)
+            if people:
+                shares[str(level)] = min(1.0, shown.count(at_level & kept.to_numpy()) / people)
+        if len(shares) >= 2 and max(shares.values()) - min(shares.values()) > COVERAGE_SPREAD:
+            out[str(name)] = dict(sorted(shares.items(), key=lambda item: -item[1]))
     return out
 
 
@@ -803,50 +823,60 @@ def _ranked(model: pd.DataFrame, outcome: str, kinds: dict[str, str]) -> pd.Data
     return ranked
 
 
-def _risky_levels(ds: Dataset, name: str, values: pd.Series, k: int) -> set[str] | None:
-    """Levels of a categorical driver copied from a linked dataset's joined file that stay hidden (see
-    ``LinkInfo.forced_tables``), as the level labels ``_levels`` uses."""
+def _levels(ds: Dataset, scope: Scope, work: pd.DataFrame, name: str, outcome: str, min_group_size: int,
+            shown: CellsView, binary: bool, policy: Policy) -> tuple[list[LevelRow], float | None]:
+    """The outcome by level of a categorical driver. Hidden as every breakdown is (the `where` filter as a slice
+    of the unfiltered table, so no two calls can be subtracted; a level copied from a linked dataset's joined file
+    hidden where that file alone would hide it); counts and means as the policy shows them."""
     import numpy as np
     import pandas as pd
 
-    from retention_mcp.data.dimensions import MISSING_LABEL, Dimension, forced_cells
+    from retention_mcp.data.dimensions import MISSING_LABEL, Dimension
 
-    if ds.linked is None or ds.linked.origin(name) is None:
-        return None
-    levels = sorted({str(v) for v in values.dropna()})
-    index = {level: i for i, level in enumerate(levels)}
-
-    def coder(other: Any) -> Any:
-        raw, found = pd.factorize(pd.Series(other).reset_index(drop=True), use_na_sentinel=True)
-        table = np.array([index.get(str(u), len(levels)) for u in found] + [len(levels)], dtype="int64")
-        return table[np.where(raw >= 0, raw, len(found))]
-
-    dim = Dimension(name, coder(ds.frame[name]), [*levels, MISSING_LABEL], column=name, coder=coder)
-    forced = (forced_cells(ds, [dim], k) or {}).get((0,))
-    return {level for level, flag in zip(levels, forced, strict=False) if flag} if forced is not None else None
-
-
-def _levels(work: pd.DataFrame, name: str, outcome: str, min_group_size: int,
-            risky: set[str] | None = None) -> tuple[list[LevelRow], float | None]:
     present = work[[name, outcome]].dropna()
     stats_ = present.groupby(name)[outcome].agg(["mean", "size"])
-    keys = [str(k) for k in stats_.index]
-    forced = [key in risky for key in keys] if risky else None
-    hidden = {key for key, h in zip(keys, hidden_groups(stats_["size"].astype(float).tolist(), min_group_size,
-                                                        forced), strict=True) if h}
+    # The levels as a dimension over the whole file, so suppression sees the filtered table as a slice.
+    everyone = pd.Series(pd.NA, index=ds.frame.index, dtype="string")
+    everyone.loc[work.index] = work[name].astype("string")
+    outside = ~ds.frame.index.isin(work.index)
+    if outside.any():
+        raw = ds.frame.loc[outside, name].astype("string").str.strip()
+        if ds.identity(name) == "people":
+            raw = pd.Series(pd.NA, index=raw.index, dtype="string")  # pseudonyms are for the rows in scope
+        everyone.loc[outside] = raw
+    codes, labels = pd.factorize(everyone, sort=True, use_na_sentinel=True)
+    labels = [str(label) for label in labels]
+    codes = np.where(codes >= 0, codes, len(labels)).astype("int64")
+    index = {label: i for i, label in enumerate(labels)}
+
+    def coder(other: Any) -> Any:  # the same levels in a linked dataset's joined file (LinkInfo.forced_tables)
+        raw, found = pd.factorize(pd.Series(other).reset_index(drop=True), use_na_sentinel=True)
+        table = np.array([index.get(str(u).strip(), len(labels)) for u in found] + [len(labels)], dtype="int64")
+        return table[np.where(raw >= 0, raw, len(found))]
+
+    dim = Dimension(name, codes, [*labels, MISSING_LABEL], column=name, coder=coder)
+    counted = np.zeros(ds.rows, dtype=bool)
+    counted[shown.positions[work[outcome].notna().to_numpy() & work[name].notna().to_numpy()]] = True
+    counted |= outside & ds.frame[name].notna().to_numpy()
+    lattice = hidden_cells(ds, scope, [dim], min_group_size, counted)[(0,)]
+    hidden = {label for label, h in zip(labels, lattice[:-1], strict=True) if bool(h)}
     rows = []
-    for level, row in stats_.sort_values("mean", ascending=False).iterrows():
+    for level, _ in stats_.sort_values("mean", ascending=False).iterrows():
         key = str(level)
-        if key in hidden:
+        if key in hidden or key not in labels:
             rows.append(LevelRow(level=key, n=None, outcome_mean=None, suppressed=True))
-        else:
-            rows.append(LevelRow(level=key, n=int(row["size"]), outcome_mean=float(row["mean"])))
-    shown = [r.outcome_mean for r in rows if r.outcome_mean is not None]
-    return rows[:AUTO_MAX_LEVELS * 2], (max(shown) - min(shown) if len(shown) >= 2 else None)
+            continue
+        at_level = (work[name].astype("string") == key).fillna(False).to_numpy(dtype=bool)
+        at_level &= work[outcome].notna().to_numpy()
+        rows.append(LevelRow(level=key, n=shown.count(at_level),
+                             outcome_mean=shown.mean(work[outcome], at_level, binary=binary, measure=outcome)))
+    shown_means = [r.outcome_mean for r in rows if r.outcome_mean is not None]
+    return rows[:AUTO_MAX_LEVELS * 2], (max(shown_means) - min(shown_means) if len(shown_means) >= 2 else None)
 
 
 def _by_groups(work: pd.DataFrame, outcome: str, kinds: dict[str, str], method: str, binary: bool,
-               min_group_size: int, used: str, labels: list[str], hidden: Any, w: Words) -> list[GroupRow]:
+               min_group_size: int, used: str, labels: list[str], hidden: Any, w: Words,
+               shown: CellsView) -> list[GroupRow]:
     present = work.dropna(subset=[outcome])
     sizes = present.groupby("__by__").size()
     rows = []
@@ -857,7 +887,10 @@ def _by_groups(work: pd.DataFrame, outcome: str, kinds: dict[str, str], method: 
                                  note=w("drivers.group_suppressed", k=min_group_size)))
             continue
         part = present[present["__by__"] == code]
-        row = GroupRow(group=group, n=len(part), outcome_mean=float(part[outcome].mean()), r_squared=None)
+        in_group = ((work["__by__"] == code) & work[outcome].notna()).to_numpy()
+        row = GroupRow(group=group, n=shown.count(in_group),
+                       outcome_mean=shown.mean(work[outcome], in_group, binary=binary, measure=outcome),
+                       r_squared=None)
         usable = {k: v for k, v in kinds.items() if part[k].dropna().nunique() >= 2}
         model = part.dropna(subset=list(usable))
         n_terms = sum(1 if v != "categorical" else model[k].nunique() - 1 for k, v in usable.items())

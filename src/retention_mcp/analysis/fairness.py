@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from retention_mcp.data.cellkey import Cells
 from retention_mcp.data.dataset import Dataset
 from retention_mcp.data.dates import parse_dates
 from retention_mcp.errors import InputError
@@ -234,7 +235,8 @@ def _start_hours(series: pd.Series) -> tuple[pd.Series, pd.Series]:
 def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequence[str] = (),
                          night_from_hour: float = 20, night_until_hour: float = 5,
                          weekend_days: Sequence[int] = (5, 6), night_limit: int | None = None,
-                         min_group_size: int = 5, w: Words | None = None) -> FairnessResult:
+                         min_group_size: int = 5, w: Words | None = None,
+                         cells: Cells | None = None) -> FairnessResult:
     """Classify each roster row (one shift) and measure how evenly unfavourable shifts fall.
 
     A shift is *night* when its label says so (night/夜/通宵, or the code 'N') or it starts at or after
@@ -274,7 +276,7 @@ def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequ
     agents = df[agent_col].astype("string").str.strip()
     keep = agents.notna() & (agents != "")
     if (~keep).any():
-        notes.append(w("fairness.notes.no_agent", count=int((~keep).sum())))
+        notes.append(w("fairness.notes.no_agent", count=_count_text(int((~keep).sum()), min_group_size, w)))
     frame = pd.DataFrame({"agent": agents[keep]})
     index = frame.index
 
@@ -298,7 +300,7 @@ def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequ
         start_night = night_window.fillna(False).astype(bool)
         unparsed = int(hours.isna().sum())
         if unparsed:
-            notes.append(w("fairness.notes.unparsed_start", count=unparsed))
+            notes.append(w("fairness.notes.unparsed_start", count=_count_text(unparsed, min_group_size, w)))
     has_dates = bool(shift_dates.notna().any())
     if (date_col or start_col) and not has_dates:
         raise InputError("no dates could be read from the roster; write them like 2024-03-05, 2024/3/5 or "
@@ -312,7 +314,7 @@ def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequ
                              + looks_like(ds, "roster"))
     missing_dates = int(shift_dates.isna().sum()) if has_dates else 0
     if missing_dates:
-        notes.append(w("fairness.notes.missing_dates", count=missing_dates))
+        notes.append(w("fairness.notes.missing_dates", count=_count_text(missing_dates, min_group_size, w)))
 
     holiday_dates = set()
     for text in holidays:
@@ -330,6 +332,17 @@ def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequ
     per_agent = frame.groupby("agent")[["unfavourable", "night", "weekend", "holiday"]].sum()
     if len(per_agent) < 2:
         raise InputError("the roster has fewer than 2 agents; fairness compares agents with each other")
+    cells = cells or Cells()
+    view = cells.over(df.index.get_indexer(index))
+    if view.protected:
+        # Each agent's shifts of a kind are a set of rows: counted as every figure is (perturbed), and the Gini,
+        # the top-20% share and the totals are computed from those counts.
+        import numpy as np
+
+        codes = frame["agent"].map({a: i for i, a in enumerate(per_agent.index)}).to_numpy(dtype="int64")
+        for name in ("unfavourable", "night", "weekend", "holiday"):
+            per_agent[name] = view.counts(codes, len(per_agent), frame[name].to_numpy(dtype=bool))
+        everyone = np.ones(len(frame), dtype=bool)
     categories = [
         CategoryStats(category=name, shifts=int(per_agent[name].sum()), gini=gini(per_agent[name].tolist()),
                       top20_share=top_share(per_agent[name].tolist()))
@@ -338,11 +351,17 @@ def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequ
 
     runs_per_agent: list[list[int]] | None = None
     night_total: int | None = None
+    beyond_shown: int | None = None
     if has_dates:
         nights = frame[frame["night"] & frame["date"].notna()]
         runs_per_agent = [night_runs([d.date() for d in nights.loc[nights["agent"] == a, "date"]])
                           for a in per_agent.index]
         night_total = int(nights.groupby("agent")["date"].nunique().sum())
+        if view.protected:
+            first_nights = ~nights.duplicated(["agent", "date"])
+            night_rows = frame.index.isin(nights.index[first_nights])
+            night_total = max(1, view.count(night_rows))
+            beyond_shown = view.count(frame.index.isin(_nights_beyond(nights[first_nights], night_limit)))
     else:
         notes.append(w("fairness.notes.no_dates"))
     if not frame["night"].any():
@@ -353,9 +372,29 @@ def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequ
         notes.append(w("fairness.notes.few_agents", k=min_group_size))
     notes.append(w("fairness.notes.columns", agent=agent_col, date=date_col, shift=shift_col, start=start_col,
                    **{"from": plain_number(night_from_hour), "until": plain_number(night_until_hour)}))
-    return _result([float(v) for v in per_agent["unfavourable"].tolist()], shifts=len(frame), categories=categories,
-                   night_limit=night_limit, runs_per_agent=runs_per_agent, night_shift_total=night_total,
-                   show_counts=show, notes=notes, targets=targets, w=w)
+    result = _result([float(v) for v in per_agent["unfavourable"].tolist()],
+                     shifts=view.count(everyone) if view.protected else len(frame), categories=categories,
+                     night_limit=night_limit, runs_per_agent=runs_per_agent, night_shift_total=night_total,
+                     show_counts=show, notes=notes, targets=targets, w=w)
+    if view.protected and beyond_shown is not None and night_total:
+        result.violation_rate = min(1.0, beyond_shown / night_total)
+        result.meets_violation_target = result.violation_rate < result.violation_target
+        result.longest_night_run = None  # one agent's own run: not shown in protected mode
+    return result
+
+
+def _nights_beyond(nights: pd.DataFrame, limit: int) -> Any:
+    """The index of the night shifts worked beyond ``limit`` in a row (the 4th, 5th … consecutive night)."""
+    ordered = nights.sort_values(["agent", "date"])
+    step = ordered["date"].diff().dt.days
+    new_run = (ordered["agent"] != ordered["agent"].shift()) | (step != 1)
+    position = ordered.groupby(new_run.cumsum()).cumcount() + 1
+    return ordered.index[(position > limit).to_numpy()]
+
+
+def _count_text(count: int, floor: int, w: Words) -> str:
+    """A count for a note: exact from the minimum group size up, "fewer than 5" below it."""
+    return w("dataset.fewer_than", k=floor) if 0 < count < floor else f"{count:,}"
 
 
 def fairness_text(result: FairnessResult, w: Words | None = None) -> str:
@@ -400,7 +439,8 @@ def fairness_text(result: FairnessResult, w: Words | None = None) -> str:
                      f"< {percent(result.violation_target, 0)} | {mark(result.meets_violation_target)} |")
         lines.append(f"| {w(f'{t}.runs')} | {result.runs_over_limit} / {result.night_runs} | | |")
         lines.append(f"| {w(f'{t}.agents_violating')} | {percent(result.agents_with_violation_share)} | | |")
-        lines.append(f"| {w(f'{t}.longest')} | {result.longest_night_run} | ≤ {result.night_limit} | |")
+        longest = result.longest_night_run if result.longest_night_run is not None else w("common.not_available")
+        lines.append(f"| {w(f'{t}.longest')} | {longest} | ≤ {result.night_limit} | |")
     if result.categories:
         lines += ["", w(f"{t}.kind_columns"), "|---|---:|---:|---:|---:|---|"]
         for c in result.categories:

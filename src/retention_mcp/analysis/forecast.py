@@ -311,20 +311,23 @@ def leaver_forecast(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, scop
                          "hazard to forecast from; widen the scope or lengthen fit_months")
     hidden = hidden_cells(ds, scope, dims, k, on_books)
     cell_hidden = hidden[tuple(range(len(dims)))].reshape(-1) if dims else np.array([bool(hidden[()])])
+    counter = policy.cells(ds)  # headcounts and actual leavers as every figure is counted (perturbed if protected)
     heads = np.bincount(code[on_books], minlength=groups)
+    heads_shown = counter.counts(code, groups, on_books)
     tenure_now = (day - ds.hire) / DAYS_PER_MONTH
-    new_hires = np.bincount(code[on_books & (tenure_now < 12)], minlength=groups)
+    recent = on_books & (tenure_now < 12)
+    new_hires = counter.counts(code, groups, recent)
     simulated = {h: _simulate(fit, cells, groups, h, rng) for h in horizons}
 
     def group_row(g: int | None) -> ForecastGroup:
         if g is None:
-            label, group, size, hide = "Overall", {}, int(on_books.sum()), bool(hidden[()])
+            label, group, size, hide = "Overall", {}, max(0, counter.count(on_books)), bool(hidden[()])
             ratio = None
-            fresh = int(new_hires.sum())
+            fresh = max(0, counter.count(recent))
         else:
             group = decode(g, dims)
-            label, size, hide = " / ".join(group.values()), int(heads[g]), bool(cell_hidden[g])
-            ratio, fresh = float(fit.ratio[g]), int(new_hires[g])
+            label, size, hide = " / ".join(group.values()), max(0, int(heads_shown[g])), bool(cell_hidden[g])
+            ratio, fresh = float(fit.ratio[g]), max(0, int(new_hires[g]))
         if hide:
             return ForecastGroup(group=group, label=label, headcount=None, suppressed=True)
         figures = []
@@ -332,7 +335,8 @@ def leaver_forecast(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, scop
             expected, per_group, overall, overall_draws = simulated[h]
             figures.append(_figure(h, overall, overall_draws, size) if g is None
                            else _figure(h, expected[g], per_group[:, g], size))
-        return ForecastGroup(group=group, label=label, headcount=size, new_hire_share=fresh / size if size else None,
+        return ForecastGroup(group=group, label=label, headcount=size,
+                             new_hire_share=min(1.0, fresh / size) if size else None,
                              relative_hazard=ratio, horizons=figures, suppressed=False)
 
     overall = group_row(None)
@@ -351,22 +355,22 @@ def leaver_forecast(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, scop
                            cutoff=day_to_date(cutoff)))
         else:
             result_backtest = _backtest(ds, run, cutoff, code, groups, dims, scope, k, leavers, horizons, rng,
-                                        hidden_cells, w)
+                                        hidden_cells, counter, w)
     kind = w.option("vocabulary.separation", separation_type)
     method = w("forecast.method", shrink=f"{SHRINK:g}", months=fit_months, end=day_to_date(day), draws=f"{DRAWS:,}",
                separation=kind)
     if separation_type != "all":
         notes.append(w("forecast.notes.competing", separation=kind))
-    kept = int(scope.rows.sum()) if scope.active else ds.rows
     return ForecastResult(
         by=[d.name for d in dims], forecast_date=day_to_date(day).isoformat(), fit_start=day_to_date(start).isoformat(),
         fit_end=day_to_date(end).isoformat(), separation_type=separation_type, overall=overall, groups=rows_out,
         hazard=hazard_rows, backtest=result_backtest, method=method,
-        scope=scope.describe(kept, ds.rows) or None, notes=notes)
+        scope=scope.describe(counter) or None, notes=notes)
 
 
 def _backtest(ds: Dataset, run: Any, cutoff: int, code: Any, groups: int, dims: Sequence[Any], scope: Scope, k: int,
-              leavers: Any, horizons: Sequence[int], rng: Any, hidden_cells: Any, w: Words) -> Backtest:
+              leavers: Any, horizons: Sequence[int], rng: Any, hidden_cells: Any, counter: Any,
+              w: Words) -> Backtest:
     import numpy as np
     from scipy.special import chdtrc
 
@@ -376,11 +380,13 @@ def _backtest(ds: Dataset, run: Any, cutoff: int, code: Any, groups: int, dims: 
     hidden = hidden_cells(ds, scope, dims, k, cohort)
     cell_hidden = hidden[tuple(range(len(dims)))].reshape(-1) if dims else np.array([bool(hidden[()])])
     sizes = np.bincount(code[cohort], minlength=groups)
-    actual = {}
+    sizes_shown = counter.counts(code, groups, cohort)
+    actual, actual_total = {}, {}
     for h in horizons:
         until = _add_months(cutoff, h)
         left = cohort & leavers & (ds.term > cutoff) & (ds.term <= until)
-        actual[h] = np.bincount(code[left], minlength=groups)
+        actual[h] = np.maximum(counter.counts(code, groups, left), 0)
+        actual_total[h] = max(0, counter.count(left))
     simulated = {h: _simulate(fit, cells, groups, h, rng) for h in horizons}
 
     def figures(g: int | None) -> list[BacktestFigure]:
@@ -389,14 +395,14 @@ def _backtest(ds: Dataset, run: Any, cutoff: int, code: Any, groups: int, dims: 
             expected, per_group, overall, overall_draws = simulated[h]
             draws = overall_draws if g is None else per_group[:, g]
             point = overall if g is None else expected[g]
-            observed = int(actual[h].sum()) if g is None else int(actual[h][g])
+            observed = actual_total[h] if g is None else int(actual[h][g])
             low, high = _bounds(draws)
             out.append(BacktestFigure(months=h, predicted=round(float(point), 2), low=float(low), high=float(high),
                                       actual=observed, inside=bool(low <= observed <= high)))
         return out
 
     overall = (BacktestGroup(group={}, label="Overall", cohort=None, suppressed=True) if bool(hidden[()]) else
-               BacktestGroup(group={}, label="Overall", cohort=int(cohort.sum()), horizons=figures(None),
+               BacktestGroup(group={}, label="Overall", cohort=max(0, counter.count(cohort)), horizons=figures(None),
                              suppressed=False))
     shown = []
     for g in range(groups):
@@ -406,7 +412,7 @@ def _backtest(ds: Dataset, run: Any, cutoff: int, code: Any, groups: int, dims: 
         if bool(cell_hidden[g]):
             shown.append(BacktestGroup(group=group, label=" / ".join(group.values()), cohort=None, suppressed=True))
         else:
-            shown.append(BacktestGroup(group=group, label=" / ".join(group.values()), cohort=int(sizes[g]),
+            shown.append(BacktestGroup(group=group, label=" / ".join(group.values()), cohort=int(sizes_shown[g]),
                                        horizons=figures(g), suppressed=False))
     calibration = []
     for h in horizons:
@@ -415,13 +421,13 @@ def _backtest(ds: Dataset, run: Any, cutoff: int, code: Any, groups: int, dims: 
         units = [(float(expected[g]), float(per_group[:, g].var()), int(actual[h][g])) for g in tested]
         if not dims and not bool(hidden[()]):
             _, _, point, draws = simulated[h]
-            units = [(point, float(np.var(draws)), int(actual[h].sum()))]
+            units = [(point, float(np.var(draws)), actual_total[h])]
         units = [u for u in units if u[1] > 0]
         inside = sum(1 for row in (shown if dims else [overall]) if not row.suppressed
                      for f in row.horizons if f.months == h and f.inside)
         chi2 = sum((o - e) ** 2 / v for e, v, o in units) if units else None
         p = float(chdtrc(len(units), chi2)) if chi2 is not None else None
-        total_actual = int(actual[h].sum())
+        total_actual = actual_total[h]
         ratio = total_actual / overall_point if overall_point > 0 else None
         overall_inside = next((f.inside for f in overall.horizons if f.months == h), None)
         calibrated = p is not None and p >= 0.05 and overall_inside is not False
@@ -436,15 +442,16 @@ def _backtest(ds: Dataset, run: Any, cutoff: int, code: Any, groups: int, dims: 
     band = _band_of(np.where(cohort, tenure, 0.0))
     people = np.bincount(band[cohort], minlength=len(BAND_LABELS))
     band_hidden = suppress(people.astype("float64"), k)[(0,)]
+    people_shown = counter.counts(band, len(BAND_LABELS), cohort)
     per_person_cells = _cells(ds, code * len(BAND_LABELS) + band, cohort, cutoff, [longest])
     expected_cells = 1 - np.exp(-fit.ratio[per_person_cells.group // len(BAND_LABELS)]
                                 * (per_person_cells.future[longest] @ fit.hazard))
     predicted_band = np.bincount(per_person_cells.group % len(BAND_LABELS),
                                  weights=per_person_cells.people * expected_cells, minlength=len(BAND_LABELS))
     left = cohort & leavers & (ds.term > cutoff) & (ds.term <= _add_months(cutoff, longest))
-    actual_band = np.bincount(band[left], minlength=len(BAND_LABELS))
+    actual_band = np.maximum(counter.counts(band, len(BAND_LABELS), left), 0)
     by_tenure = [TenureCheck(band=label, people=None, predicted=None, actual=None) if bool(band_hidden[b]) else
-                 TenureCheck(band=label, people=int(people[b]), predicted=round(float(predicted_band[b]), 2),
+                 TenureCheck(band=label, people=int(people_shown[b]), predicted=round(float(predicted_band[b]), 2),
                              actual=int(actual_band[b]))
                  for b, label in enumerate(BAND_LABELS) if people[b] > 0]
     return Backtest(cutoff=day_to_date(cutoff).isoformat(), fit_start=day_to_date(start).isoformat(),

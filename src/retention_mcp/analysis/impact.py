@@ -155,6 +155,11 @@ def _parse_spec(ds: Dataset, spec: Any, what: str, policy: Policy,
             static = False
         else:
             single = parse_where(ds, {str(key): value}, policy, w)
+            if not single.dims:
+                # Every value of the column: no restriction on it (answered as no filter, as `where` is), so the
+                # same question however it is spelt.
+                parts.append(w("impact.every_value", name=str(key)))
+                continue
             dim = single.dims[0]
             name = dim.name
             labels = [dim.label(i) for i, chosen in enumerate(single.selected[0]) if chosen]
@@ -175,7 +180,8 @@ def _select(ds: Dataset, spec: Any, what: str, policy: Policy, scope: Scope, k: 
                                 **common)
     if result.truncated:
         raise InputError(f"{what}: its columns have too many groups together; name fewer columns")
-    picked = [row for row in result.rows if all(row.group.get(name) in labels for name, labels in names.items())]
+    picked = ([row for row in result.rows if all(row.group.get(name) in labels for name, labels in names.items())]
+              if dims else [result.overall])  # every column named with all its values: everyone in scope
     if any(row.suppressed for row in picked):
         raise InputError(f"{what} ({text}) includes a group that is suppressed (fewer than {k} people, or hidden so "
                          "that a small group cannot be worked out by subtraction); choose a larger group")
@@ -258,16 +264,13 @@ def estimate_impact(ds: Dataset, *, segment: Any, reference: Any = None, reducti
         _check_disjoint(seg, ref)
     n_s, x_s = seg.heads, seg.leavers
     n_r, x_r = (ref.heads, ref.leavers) if ref is not None else (0.0, 0)
-    n_o, x_o = n_total - n_s - n_r, l_total - x_s - x_r
-    if n_o < HEADCOUNT_TOLERANCE and x_o == 0:
+    # Who is left over is decided on the true counts (perturbed figures do not add up); what is shown is perturbed.
+    true_o = _true_rest(ds, segment, reference, policy, scope, k, common, w)
+    if true_o is None:
         n_o, x_o = 0.0, 0
-    if n_o < -HEADCOUNT_TOLERANCE or x_o < 0:
-        raise InputError("segment and reference overlap or reach outside the population in scope; make them "
-                         "separate groups")
-    if 0 < max(n_o, x_o) < k:
-        raise InputError(f"the rest of the population in scope (neither segment nor reference) has fewer than {k} "
-                         "people, so its figures could be worked out from this result; include them in the segment "
-                         "or the reference, or narrow `where`")
+        n_total, l_total = n_s + n_r, x_s + x_r
+    else:
+        n_o, x_o = max(0.0, n_total - n_s - n_r), max(0, l_total - x_s - x_r)
     p_s = x_s / n_s
     p_r = x_r / n_r if n_r > 0 else 0.0
     p_o = x_o / n_o if n_o > 0 else 0.0
@@ -351,17 +354,39 @@ def estimate_impact(ds: Dataset, *, segment: Any, reference: Any = None, reducti
         language=w.language)
 
 
+def _true_rest(ds: Dataset, segment: Any, reference: Any, policy: Policy, scope: Scope, k: int,
+               common: Mapping[str, Any], w: Words) -> tuple[float, int] | None:
+    """The true headcount and leavers of the rest of the population in scope (neither segment nor reference), or
+    None when there is no one; refused when it is so small that its figures would single people out."""
+    import dataclasses
+
+    exact = dataclasses.replace(policy, mode="exact")
+    whole = turnover_breakdown(ds, by=[], policy=exact, min_group_size=k, scope=scope, w=w, **common)
+    seg, _ = _select(ds, segment, "segment", exact, scope, k, common, w)
+    ref = _select(ds, reference, "reference", exact, scope, k, common, w)[0] if reference is not None else None
+    n_o = float(whole.overall.headcount or 0.0) - seg.heads - (ref.heads if ref is not None else 0.0)
+    x_o = int(whole.overall.leavers or 0) - seg.leavers - (ref.leavers if ref is not None else 0)
+    if n_o < HEADCOUNT_TOLERANCE and x_o == 0:
+        return None
+    if n_o < -HEADCOUNT_TOLERANCE or x_o < 0:
+        raise InputError("segment and reference overlap or reach outside the population in scope; make them "
+                         "separate groups")
+    if 0 < max(n_o, x_o) < k:
+        raise InputError(f"the rest of the population in scope (neither segment nor reference) has fewer than {k} "
+                         "people, so its figures could be worked out from this result; include them in the segment "
+                         "or the reference, or narrow `where`")
+    return n_o, x_o
+
+
 def _check_disjoint(seg: _Selection, ref: _Selection) -> None:
+    """Segment and reference must be separate by what they say (the same column, different values), never by
+    what the data holds: "they share people" would tell whether a suppressed cell is empty."""
     shared = set(seg.names) & set(ref.names)
     if any(not (seg.names[name] & ref.names[name]) for name in shared):
         return  # a shared column with different values: separate groups
-    if seg.rows is not None and ref.rows is not None:
-        if not (seg.rows & ref.rows).any():
-            return
-        raise InputError(f"segment ({seg.label}) and reference ({ref.label}) share people; make them separate "
-                         "groups, e.g. both on the same column with different values")
     raise InputError("segment and reference must be separate groups: give them the same column with different "
-                     "values (e.g. tenure_band '<=3 months' vs '1-3 years')")
+                     "values (e.g. {\"OverTime\": \"Yes\"} vs {\"OverTime\": \"No\"}, or tenure_band '<=3 months' vs "
+                     "'1-3 years')")
 
 
 # -- text

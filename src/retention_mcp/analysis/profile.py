@@ -27,12 +27,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from retention_mcp.data.cellkey import Cells
 from retention_mcp.data.dataset import NO_DATE, Dataset
 from retention_mcp.data.dimensions import (
     MISSING_LABEL,
     Dimension,
     Scope,
     build_dimension,
+    check_complements,
     combined_codes,
     decode,
     hidden_cells,
@@ -350,6 +352,13 @@ def describe_groups(ds: Dataset, *, by: Sequence[str] = (), columns: Sequence[st
     dims = [build_dimension(ds, name, policy, bins.get(name), w=w, static_tenure=True) for name in by]
     notes += [d.note for d in dims if d.note]
     profiled = resolve_columns(ds, columns, by, policy, catalog, notes, w)
+    counter = policy.cells(ds)
+    if counter.protected:
+        # Spreads, medians and quartiles are not perturbed: in protected mode only larger groups show them.
+        protected_min = int(catalog.get("protected_quantiles_min_people", 20))
+        for column in profiled:
+            column.quantile_min = max(column.quantile_min, protected_min)
+        notes.append(w("profile.protected_quantiles", count=protected_min))
     in_scope = scope.rows if scope.active else np.ones(ds.rows, dtype=bool)
     everyone = np.ones(ds.rows, dtype=bool)
 
@@ -358,7 +367,7 @@ def describe_groups(ds: Dataset, *, by: Sequence[str] = (), columns: Sequence[st
     if bool(lattice[()]):
         raise InputError(f"the filter {scope.text} selects a group that is suppressed (fewer than {k} people, or "
                          "hidden so that a small group cannot be worked out by subtraction); widen the filter")
-    _check_scope_complements(ds, scope, k)
+    check_complements(ds, scope, k)
     shape = tuple(len(d.labels) for d in dims)
     code = combined_codes(dims, ds.rows) if dims else np.zeros(ds.rows, dtype="int64")
     sizes = np.bincount(code[in_scope], minlength=int(np.prod(shape, dtype="int64")) if shape else 1)
@@ -381,7 +390,7 @@ def describe_groups(ds: Dataset, *, by: Sequence[str] = (), columns: Sequence[st
     extras = {c.name: _column_cells(ds, scope, dims, c, k, code, in_scope) for c in profiled}
 
     overall_profile = _profile(ds, w("profile.text.overall"), {}, in_scope, None, profiled, extras, (), len(dims),
-                               pay, hidden=False)
+                               pay, hidden=False, counter=counter)
     groups: list[GroupProfile] = []
     if dims:
         present = np.flatnonzero((sizes > 0) | flat_hidden)
@@ -393,7 +402,7 @@ def describe_groups(ds: Dataset, *, by: Sequence[str] = (), columns: Sequence[st
             mask = in_scope & (code == cell)
             index = np.unravel_index(int(cell), shape)
             groups.append(_profile(ds, label, group, mask, in_scope & ~mask, profiled, extras, index, len(dims), pay,
-                                   hidden=bool(flat_hidden[cell])))
+                                   hidden=bool(flat_hidden[cell]), counter=counter))
         groups.sort(key=lambda g: (g.suppressed, g.label))
     if overall_profile.count is not None and overall_profile.count < 2 * k and dims:
         notes.append(w("profile.few_people"))
@@ -403,7 +412,7 @@ def describe_groups(ds: Dataset, *, by: Sequence[str] = (), columns: Sequence[st
                                                            high=c.scale[1], top=c.scale[2]) if c.scale else None,
                                    favourable_box=f"{c.scale[2]}-{c.scale[1]}" if c.scale else None,
                                    note=c.note) for c in profiled]
-    kept = int(in_scope.sum())
+    kept = counter.count(in_scope)
     population = w("profile.population", kept=f"{kept:,}",
                    where=w("profile.population_where", filter=scope.text) if scope.active
                    else w("profile.population_all"),
@@ -413,27 +422,7 @@ def describe_groups(ds: Dataset, *, by: Sequence[str] = (), columns: Sequence[st
                          groups=groups[:max_groups], groups_total=len(groups),
                          suppressed_groups=sum(g.suppressed for g in groups), truncated=truncated,
                          columns=columns_info, pay=pay, definitions=definitions(w), min_group_size=k,
-                         scope=scope.describe(kept, ds.rows) or None, notes=notes, language=w.language)
-
-
-def _check_scope_complements(ds: Dataset, scope: Scope, k: int) -> None:
-    """With group means shown for a `where` scope, the rest of each line through it (the other values of one
-    `where` column, the other columns' values kept) must hold no one or at least k people: its mean would
-    otherwise follow from the scope's and the line's (see disclosure.protect_means)."""
-    import numpy as np
-
-    if not scope.active:
-        return
-    for i, dim in enumerate(scope.dims):
-        others = np.ones(ds.rows, dtype=bool)
-        for j, (other, selected) in enumerate(zip(scope.dims, scope.selected, strict=True)):
-            if j != i:
-                others &= selected[other.codes]
-        rest = int((others & ~scope.selected[i][dim.codes]).sum())
-        if 0 < rest < k:
-            raise InputError(f"the filter {scope.text} leaves {rest} people outside it in {dim.name!r} (fewer than "
-                             f"{k}); their averages could be worked out from this profile. Widen the filter, or "
-                             f"profile by {dim.name!r} instead")
+                         scope=scope.describe(counter) or None, notes=notes, language=w.language)
 
 
 def _column_cells(ds: Dataset, scope: Scope, dims: list[Dimension], column: _Column, k: int, code: Any,
@@ -466,7 +455,9 @@ def _column_cells(ds: Dataset, scope: Scope, dims: list[Dimension], column: _Col
         top = column.scale[2]
         favourable = np.array([_is_number(label) and float(label) >= top for label in dim.labels])
         answered = np.array([label != MISSING_LABEL for label in dim.labels])
-        for name, mask in (("favourable", favourable), ("answered", answered)):
+        # The top-box share gives away both the favourable and the not-favourable answers: each must be shown.
+        for name, mask in (("favourable", favourable), ("unfavourable", answered & ~favourable),
+                           ("answered", answered)):
             selection = Scope(dims=[*scope.dims, dim], selected=[*scope.selected, mask])
             out[name] = hidden_cells(ds, selection, dims, k, np.ones(ds.rows, dtype=bool))
     if column.kind == "categorical":
@@ -485,7 +476,7 @@ def _is_number(text: str) -> bool:
 
 def _profile(ds: Dataset, label: str, group: dict[str, str], mask: Any, rest: Any, profiled: list[_Column],
              extras: Mapping[str, Mapping[str, Any]], index: tuple, n_by: int, pay: PayInfo | None, *,
-             hidden: bool) -> GroupProfile:
+             hidden: bool, counter: Cells) -> GroupProfile:
     """One row of the profile: ``index`` is the group's cell over the ``n_by`` dimensions (() for the overall
     row); a column's own axis in the lattices of :func:`_column_cells` comes after them (position ``n_by``)."""
     if hidden:
@@ -504,10 +495,10 @@ def _profile(ds: Dataset, label: str, group: dict[str, str], mask: Any, rest: An
                 summaries.append(ColumnSummary(column=column.name, kind=column.kind, suppressed=True))
                 continue
         if column.kind == "categorical":
-            summaries.append(_levels(column, mask, rest, cells_of["levels"], cells, index, n_by))
+            summaries.append(_levels(column, mask, rest, cells_of["levels"], cells, index, n_by, counter))
         else:
-            summaries.append(_numeric(column, mask, rest, cells_of, cells, index))
-    profile = GroupProfile(group=group, label=label, count=int(mask.sum()), suppressed=False, columns=summaries)
+            summaries.append(_numeric(column, mask, rest, cells_of, cells, index, counter))
+    profile = GroupProfile(group=group, label=label, count=counter.count(mask), suppressed=False, columns=summaries)
     if pay is not None and pay.annual_factor is not None:
         pay_summary = next((s for s in summaries if s.column == pay.column and not s.suppressed), None)
         if pay_summary is not None and pay_summary.mean is not None:
@@ -520,7 +511,9 @@ def _profile(ds: Dataset, label: str, group: dict[str, str], mask: Any, rest: An
 
 
 def _numeric(column: _Column, mask: Any, rest: Any, cells_of: Mapping[str, Any], cells: tuple,
-             index: tuple) -> ColumnSummary:
+             index: tuple, counter: Cells) -> ColumnSummary:
+    """A number or Likert item in one group. Counts and means are the counter's (perturbed in protected mode);
+    spreads and order statistics are the group's own, shown from ``column.quantile_min`` values up."""
     import numpy as np
 
     from retention_mcp.analysis.stats import (
@@ -532,16 +525,21 @@ def _numeric(column: _Column, mask: Any, rest: Any, cells_of: Mapping[str, Any],
     )
 
     values = column.values
-    mine = values[mask & np.isfinite(values)]
-    out = ColumnSummary(column=column.name, kind=column.kind, n=len(mine))
+    present = mask & np.isfinite(values)
+    mine = values[present]
     if not len(mine):
-        return out
+        return ColumnSummary(column=column.name, kind=column.kind, n=0)
+    n = max(1, counter.count(present))
+    out = ColumnSummary(column=column.name, kind=column.kind, n=n)
     ordered = np.sort(mine)
-    mean = float(ordered.mean())
+    mean = counter.mean(values, mask, measure=column.name)
+    assert mean is not None
     sd = float(ordered.std(ddof=1)) if len(ordered) > 1 else None
-    out.mean, out.sd = mean, sd
-    if sd is not None:
-        out.mean_ci_low, out.mean_ci_high = t_interval(mean, sd, len(ordered))
+    out.mean = mean
+    if sd is not None and n > 1:
+        out.mean_ci_low, out.mean_ci_high = t_interval(mean, sd, n)
+    if not counter.protected or len(ordered) >= column.quantile_min:
+        out.sd = sd
     q1, median, q3 = (float(q) for q in np.quantile(ordered, [0.25, 0.5, 0.75]))
     if len(ordered) >= column.quantile_min:
         out.median, out.q1, out.q3, out.iqr = median, q1, q3, q3 - q1
@@ -549,24 +547,28 @@ def _numeric(column: _Column, mask: Any, rest: Any, cells_of: Mapping[str, Any],
     others = values[rest & np.isfinite(values)] if rest is not None else None
     if others is not None and len(others) >= 2 and sd is not None:
         other_sd = float(others.std(ddof=1))
-        low, high, _ = welch_interval(mean, sd, len(ordered), float(others.mean()), other_sd, len(others))
-        out.diff_mean = mean - float(others.mean())
+        other_mean = counter.mean(values, rest, measure=column.name)
+        other_n = max(2, counter.count(rest & np.isfinite(values)))
+        assert other_mean is not None
+        low, high, _ = welch_interval(mean, sd, n, other_mean, other_sd, other_n)
+        out.diff_mean = mean - other_mean
         out.diff_ci_low, out.diff_ci_high = low, high
         if low is not None and high is not None:
             out.significant = not (low <= 0 <= high)
     if column.kind == "likert":
         assert column.scale is not None
         top = column.scale[2]
-        fav_hidden = bool(cells_of["favourable"][cells][index]) if cells else bool(cells_of["favourable"][()])
-        answered_hidden = bool(cells_of["answered"][cells][index]) if cells else bool(cells_of["answered"][()])
-        out.favourable_suppressed = fav_hidden or answered_hidden
+        out.favourable_suppressed = any(
+            bool(cells_of[name][cells][index]) if cells else bool(cells_of[name][()])
+            for name in ("favourable", "unfavourable", "answered"))
         if not out.favourable_suppressed:
-            k1, n1 = int((ordered >= top).sum()), len(ordered)
-            out.favourable = k1 / n1
-            out.favourable_ci_low, out.favourable_ci_high = wilson_interval(k1, n1)
+            k1 = min(n, counter.count(present & (values >= top)))
+            out.favourable = k1 / n
+            out.favourable_ci_low, out.favourable_ci_high = wilson_interval(k1, n)
             if others is not None and len(others):
-                k2, n2 = int((others >= top).sum()), len(others)
-                diff, low, high = newcombe_difference(k1, n1, k2, n2)
+                n2 = max(1, counter.count(rest & np.isfinite(values)))
+                k2 = min(n2, counter.count(rest & np.isfinite(values) & (values >= top)))
+                diff, low, high = newcombe_difference(k1, n, k2, n2)
                 out.favourable_diff, out.favourable_diff_ci_low, out.favourable_diff_ci_high = diff, low, high
                 if low is not None and high is not None:
                     out.favourable_significant = not (low <= 0 <= high)
@@ -574,7 +576,7 @@ def _numeric(column: _Column, mask: Any, rest: Any, cells_of: Mapping[str, Any],
 
 
 def _levels(column: _Column, mask: Any, rest: Any, lattice: Mapping[tuple, Any], cells: tuple,
-            index: tuple, n_by: int) -> ColumnSummary:
+            index: tuple, n_by: int, counter: Cells) -> ColumnSummary:
     import numpy as np
 
     from retention_mcp.analysis.stats import newcombe_difference, wilson_interval
@@ -582,14 +584,17 @@ def _levels(column: _Column, mask: Any, rest: Any, lattice: Mapping[tuple, Any],
     dim = column.dim
     assert dim is not None and dim.codes is not None
     hidden = lattice[(*cells, n_by)][index]
-    n = int(mask.sum())
-    counts = np.bincount(dim.codes[mask], minlength=len(dim.labels))
-    rest_counts = np.bincount(dim.codes[rest], minlength=len(dim.labels)) if rest is not None else None
-    rest_n = int(rest.sum()) if rest is not None else 0
+    n = counter.count(mask)
+    true_counts = np.bincount(dim.codes[mask], minlength=len(dim.labels))
+    counts = np.minimum(counter.counts(dim.codes, len(dim.labels), mask), n)
+    true_rest = np.bincount(dim.codes[rest], minlength=len(dim.labels)) if rest is not None else None
+    rest_n = counter.count(rest) if rest is not None else 0
+    rest_counts = np.minimum(counter.counts(dim.codes, len(dim.labels), rest), rest_n) if rest is not None else None
     levels = []
     for position, label in enumerate(dim.labels):
         count = int(counts[position])
-        if count == 0 and not bool(hidden[position]) and (rest_counts is None or rest_counts[position] == 0):
+        if true_counts[position] == 0 and not bool(hidden[position]) and (true_rest is None
+                                                                           or true_rest[position] == 0):
             continue
         if bool(hidden[position]):
             levels.append(LevelShare(level=label, count=None, share=None, suppressed=True))

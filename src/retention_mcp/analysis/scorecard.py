@@ -252,6 +252,10 @@ def build_scorecard(ds: Dataset, *, policy: Policy, catalog: dict[str, Any], wei
     w = w or words("en")
     if min_contacts < 1:
         raise InputError("min_contacts must be at least 1")
+    if min_contacts < policy.floor:
+        raise InputError(f"min_contacts={min_contacts} is below this server's minimum group size of {policy.floor}: "
+                         "an agent's figures over fewer contacts are nearly single contacts' values. Use "
+                         f"min_contacts of {policy.floor} or more")
     from retention_mcp.analysis.file_kind import looks_like
 
     agent_col = ds.roles.get("agent")
@@ -279,12 +283,18 @@ def build_scorecard(ds: Dataset, *, policy: Policy, catalog: dict[str, Any], wei
         raise InputError("input_shape must be 'auto', 'contacts' (one row per contact) or 'agents' (one per agent)")
     if shape == "auto":
         shape = "agents" if agents.is_unique else "contacts"
+    if shape == "agents" and "contacts" not in found:
+        raise InputError("one row per agent needs a contacts column (calls handled), so that only agents with at "
+                         "least min_contacts contacts are scored: an agent's figures over fewer are nearly single "
+                         "contacts' values. Name it with column_map, e.g. {\"contacts\": \"Calls\"}, or give the "
+                         "contact log (one row per contact)")
     notes: list[str] = []
     flag_words = (ds.table.true_words, ds.table.false_words)
     if shape == "contacts":
-        table, per_contact, present = _aggregate_contacts(frame, agents, found, notes, flag_words, w)
+        table, per_contact, present = _aggregate_contacts(frame, agents, found, notes, flag_words, w, policy.floor)
     else:
         table, per_contact, present = _agent_table(frame, agents, found, notes, w)
+    view = policy.cells(ds).over(ds.frame.index.get_indexer(frame.index), labels=frame.index)
     if not present:
         raise InputError("no metric columns found (CSAT, resolved, talk duration, speed of answer, compliance, "
                          "empathy); name them with column_map, e.g. {'csat': 'Rating', 'resolved': 'Solved'}")
@@ -307,10 +317,15 @@ def build_scorecard(ds: Dataset, *, policy: Policy, catalog: dict[str, Any], wei
     not_scored = [NotScored(agent=str(a), contacts=_int(table.at[a, "contacts"]) if "contacts" in table else None,
                             answered=_int(table.at[a, "answered"]) if "answered" in table else None,
                             reason=w(f"{N}.too_few", min=min_contacts))
-                  for a in table.index[~eligible]]
+                  for a in sorted(table.index[~eligible])]  # pseudonym order: never the order of the names
     scored = table[eligible].copy()
     if scored.empty:
         raise InputError(f"no agent has {min_contacts} or more answered contacts; lower min_contacts to score them")
+    if view.protected:
+        scored = _protected_table(scored, agents.map(dict(zip(names, shown, strict=True))), per_contact, present,
+                                  view)
+        for row in not_scored:
+            row.contacts = row.answered = None  # eligibility is decided on true counts, which are not shown
 
     metric_catalog = catalog["metrics"]
     signs = {m: 1.0 if metric_catalog[m]["higher_is_better"] else -1.0 for m in present}
@@ -318,7 +333,8 @@ def build_scorecard(ds: Dataset, *, policy: Policy, catalog: dict[str, Any], wei
     intervals: dict[str, dict[str, list[float] | None]] = {a: {} for a in scored.index}
     if per_contact is not None:
         contacts = per_contact[per_contact["agent"].isin(scored.index)]
-        scores, total, p_values = _contact_scores(contacts, list(scored.index), present, fractions, signs, intervals)
+        scores, total, p_values = _contact_scores(contacts, list(scored.index), present, fractions, signs, intervals,
+                                                  view if view.protected else None)
         tests = _metric_tests(contacts, present, metric_catalog, w)
         score_method = w("scorecard.method_contacts")
     else:
@@ -380,8 +396,8 @@ def build_scorecard(ds: Dataset, *, policy: Policy, catalog: dict[str, Any], wei
 
 
 def _contact_scores(contacts: pd.DataFrame, agents: list[str], present: list[str], fractions: dict[str, float],
-                    signs: dict[str, float], intervals: dict[str, dict[str, list[float] | None]]
-                    ) -> tuple[pd.DataFrame, pd.Series, dict[str, float | None]]:
+                    signs: dict[str, float], intervals: dict[str, dict[str, list[float] | None]],
+                    view: Any = None) -> tuple[pd.DataFrame, pd.Series, dict[str, float | None]]:
     """z-scores of each agent against the rest per metric, the standardised weighted total and its p-value; fills
     the per-agent 95% intervals.
 
@@ -404,6 +420,13 @@ def _contact_scores(contacts: pd.DataFrame, agents: list[str], present: list[str
         arrays["n"] = np.nan_to_num(arrays["n"])
         arrays["sum"] = np.nan_to_num(arrays["sum"])
         arrays["squares"] = np.nan_to_num(arrays["squares"])
+        if view is not None:
+            # Protected mode: counts and sums (and so means and the comparisons) from the perturbed figures.
+            rows, codes, values_on_view = _over_view(view, contacts, agents, m)
+            arrays["n"], arrays["sum"] = _shown_sums(view, rows, codes, values_on_view, len(agents), m)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                arrays["mean"] = np.where(arrays["n"] > 0, arrays["sum"] / np.where(arrays["n"] > 0, arrays["n"], 1),
+                                          np.nan)
         stats_[m] = arrays
         for i, agent in enumerate(agents):
             n_a = arrays["n"][i]
@@ -484,6 +507,70 @@ def _contact_scores(contacts: pd.DataFrame, agents: list[str], present: list[str
     return scores, total, p_values
 
 
+def _shown_sums(view: Any, rows: Any, codes: Any, values: Any, size: int, metric: str) -> tuple[Any, Any]:
+    """Per agent code: the shown count of ``rows`` with a value of ``metric`` and the shown sum (a rate's numerator
+    is a count of yeses). ``rows``, ``codes`` and ``values`` are over the view's rows."""
+    import numpy as np
+
+    present = np.asarray(rows, dtype=bool) & np.isfinite(values)
+    n = view.counts(codes, size, present).astype("float64")
+    if metric == "resolution_rate":
+        total = np.minimum(view.counts(codes, size, present & (np.nan_to_num(values) > 0.5)), n).astype("float64")
+    else:
+        _, total = view.sums(values, codes, size, present, measure=metric)
+    return n, np.asarray(total, dtype="float64")
+
+
+def _over_view(view: Any, contacts: pd.DataFrame, agents: list[str], metric: str) -> tuple[Any, Any, Any]:
+    """(rows, agent codes, values) of ``contacts`` placed on the view's rows."""
+    import numpy as np
+
+    where = view.labels.get_indexer(contacts.index)
+    size = len(view.positions)
+    rows = np.zeros(size, dtype=bool)
+    rows[where] = True
+    codes = np.zeros(size, dtype="int64")
+    codes[where] = contacts["agent"].map({a: i for i, a in enumerate(agents)}).to_numpy(dtype="int64")
+    values = np.full(size, np.nan)
+    values[where] = contacts[metric].to_numpy(dtype="float64")
+    return rows, codes, values
+
+
+def _protected_table(scored: pd.DataFrame, row_agents: pd.Series, per_contact: pd.DataFrame | None,
+                     present: list[str], view: Any) -> pd.DataFrame:
+    """The scored agents' figures as protected mode shows them: contacts, answered and rated are perturbed
+    counts of their contacts, metric means perturbed sums ÷ contacts with a value (the magnitude method); with
+    one row per agent, each figure is that row's value perturbed as a cell of one."""
+    import numpy as np
+
+    agents = list(scored.index)
+    out = scored.copy()
+    codes = row_agents.map({a: i for i, a in enumerate(agents)}).fillna(-1).to_numpy(dtype="int64")
+    scored_rows = codes >= 0
+    codes = np.where(scored_rows, codes, 0)
+    if per_contact is not None:
+        out["contacts"] = view.counts(codes, len(agents), scored_rows)
+        answered = scored_rows & view.labels.isin(per_contact.index)
+        out["answered"] = view.counts(codes, len(agents), answered)
+        mine = per_contact[per_contact["agent"].isin(agents)]
+        for metric in present:
+            rows, metric_codes, values = _over_view(view, mine, agents, metric)
+            n, total = _shown_sums(view, rows, metric_codes, values, len(agents), metric)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[metric] = np.where(n > 0, total / np.where(n > 0, n, 1.0), np.nan)
+            if metric == "csat":
+                out["rated"] = n
+        return out
+    for metric in [*present, *(["contacts"] if "contacts" in out else [])]:
+        by_agent = out[metric].to_dict()
+        values = row_agents.map(by_agent).to_numpy(dtype="float64", na_value=np.nan)
+        _, total = view.sums(values, codes, len(agents), scored_rows & np.isfinite(values), measure=metric)
+        out[metric] = np.where(out[metric].notna().to_numpy(), total, np.nan)
+    if "contacts" in out:
+        out["answered"] = out["contacts"]
+    return out
+
+
 def _agent_scores(scored: pd.DataFrame, present: list[str], fractions: dict[str, float],
                   signs: dict[str, float]) -> tuple[pd.DataFrame, pd.Series, dict[str, float | None]]:
     """Per-agent input: standardised across agents (no test is possible)."""
@@ -531,6 +618,11 @@ def _metric_tests(contacts: pd.DataFrame, present: list[str], metric_catalog: di
     return out
 
 
+def _small(count: int, floor: int, w: Words) -> str:
+    """A count for a note: never exact below the minimum group size."""
+    return w("dataset.fewer_than", k=floor) if 0 < count < floor else f"{count:,}"
+
+
 def _int(value: Any) -> int | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -545,7 +637,7 @@ def _num(value: Any, digits: int = 6) -> float | None:
 
 def _aggregate_contacts(frame: pd.DataFrame, agents: pd.Series, found: dict[str, str], notes: list[str],
                         flag_words: tuple[frozenset[str], frozenset[str]],
-                        w: Words) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+                        w: Words, floor: int = 5) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Per-contact rows -> one row per agent, and the cleaned per-contact frame for the regression."""
     import pandas as pd
 
@@ -564,7 +656,7 @@ def _aggregate_contacts(frame: pd.DataFrame, agents: pd.Series, found: dict[str,
         if pd.notna(top) and top <= 5:
             zeros = int(((csat <= 0) & is_answered).sum())
             if zeros:
-                notes.append(w(f"{N}.csat_zero", count=zeros))
+                notes.append(w(f"{N}.csat_zero", count=_small(zeros, floor, w)))
             csat = csat.where(csat >= 1)
         contact["csat"] = csat.where(is_answered)
         present.append("csat")
@@ -591,7 +683,7 @@ def _aggregate_contacts(frame: pd.DataFrame, agents: pd.Series, found: dict[str,
         table[metric] = grouped[metric].mean()
     unanswered = int((~is_answered).sum())
     if unanswered:
-        notes.append(w(f"{N}.unanswered", count=unanswered))
+        notes.append(w(f"{N}.unanswered", count=_small(unanswered, floor, w)))
     return table, contact[is_answered], present
 
 

@@ -169,7 +169,6 @@ def compact_curve(times: np.ndarray, survival: np.ndarray,
 def logrank_test(durations: Any, events: Any, groups: Any) -> tuple[float, int, float]:
     """k-group log-rank test: (chi-square, degrees of freedom, p-value)."""
     import numpy as np
-    from scipy.special import chdtrc
 
     durations = np.asarray(durations, dtype="float64")
     events = np.asarray(events, dtype="float64")
@@ -199,6 +198,24 @@ def logrank_test(durations: Any, events: Any, groups: Any) -> tuple[float, int, 
             at_risk[g] = len(mine) - np.searchsorted(mine, event_times, side="left")
             died = durations[(group == g) & (events > 0)]
             deaths[g] = np.bincount(np.searchsorted(event_times, died), minlength=len(event_times))
+    return logrank_from_counts(at_risk, deaths)
+
+
+def logrank_from_counts(at_risk: Any, deaths: Any) -> tuple[float, int, float]:
+    """The k-group log-rank statistic from people at risk and leavers per group (rows) and time (columns):
+    O_g − E_g with E_g = Σ_t n_gt·d_t ÷ n_t and the hypergeometric covariance; chi-square on k − 1 df."""
+    import numpy as np
+    from scipy.special import chdtrc
+
+    at_risk = np.asarray(at_risk, dtype="float64")
+    deaths = np.asarray(deaths, dtype="float64")
+    k = at_risk.shape[0]
+    keep = (at_risk.sum(axis=0) > 0) & (deaths.sum(axis=0) > 0)
+    at_risk, deaths = at_risk[:, keep], deaths[:, keep]
+    if k < 2:
+        return (float("nan"), 0, float("nan"))
+    if not at_risk.shape[1]:
+        return (0.0, k - 1, 1.0)
     n = at_risk.sum(axis=0)
     d = deaths.sum(axis=0)
     expected = (at_risk * d / n).sum(axis=1)
@@ -384,7 +401,7 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
     notes: list[str] = []
     dropped = int((~usable).sum())
     if dropped:
-        notes.append(w("retention.dropped", count=dropped))
+        notes.append(w("retention.dropped", count=policy.count_words(dropped, w)))
     bins = dict(bins or {})
     dims = [build_dimension(ds, name, policy, bins.get(name), w=w) for name in by]
     for dim in dims:
@@ -398,6 +415,8 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
                              "or hidden so that a small group cannot be worked out by subtraction); widen the filter")
         usable = usable & scope.rows
     code = combined_codes(dims, ds.rows)
+    cells = policy.cells(ds)
+    grid = reporting_grid(data, usable, points, policy.floor) if cells.protected else list(points)
     early_limit = data.early_limit
     if data.hire is not None and data.as_of_day is not None:
         in_cohort = data.hire <= data.as_of_day - EARLY_DAYS  # hired at least 90 days before the as-of date
@@ -411,6 +430,9 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
                               retention=[RetentionAt(time=p, retention=None, at_risk=None) for p in points],
                               median_tenure=None, early_attrition=None, early_leavers=None, early_cohort=None,
                               suppressed=True)
+        if cells.protected:
+            table, row = (overall_table, 0) if group == {} else (group_table, group_row)
+            return protected_group(table, row, data, group, label, points, grid, k, curve_points > 0)
         if data.grouped:
             times, surv, at_risk_by_time = life_table(d, e)
             median, index = life_table_median(times, surv)
@@ -448,6 +470,12 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
                           early_attrition=early,
                           early_leavers=early_leavers, early_cohort=cohort_n, suppressed=False, curve=curve)
 
+    if cells.protected:
+        # Every count of every group at once (one pass per count over the rows), then read per group.
+        size = int(np.prod([len(d.labels) for d in dims], dtype="int64")) if dims else 1
+        overall_table = protected_counts(cells, data, usable, np.zeros(ds.rows, dtype="int64"), 1, grid, in_cohort)
+        group_table = protected_counts(cells, data, usable, code, size, grid, in_cohort) if dims else overall_table
+    group_row = 0
     overall = describe(usable, {}, w("retention.overall_label"), hide=bool(hidden[()]))
     groups: list[CurveGroup] = []
     chi2 = df = p_value = None
@@ -459,11 +487,15 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
         hide = [bool(cell_hidden[c]) for c in present]
         for c, is_hidden in zip(present, hide, strict=True):
             group = decode(int(c), dims)
+            group_row = int(c)
             groups.append(describe(usable & (code == c), group, " / ".join(group.values()), is_hidden))
         shown = [c for c, is_hidden in zip(present, hide, strict=True) if not is_hidden]
         if len(shown) >= 2:
             mask = usable & np.isin(code, shown)
-            chi2, df, p_value = logrank_test(durations[mask], events[mask], code[mask])
+            if cells.protected:
+                chi2, df, p_value = protected_logrank(group_table, shown)
+            else:
+                chi2, df, p_value = logrank_test(durations[mask], events[mask], code[mask])
         else:
             single = [dim.name for dim, sel in zip(scope.dims, scope.selected, strict=True)
                       if dim.name in [d.name for d in dims] and int(sel.sum()) == 1]
@@ -473,8 +505,12 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
         groups.sort(key=lambda g: (g.suppressed, _retention_at(g, twelve), g.label))
     truncated = len(groups) > max_groups
     columns = {k: v for k, v in ds.roles.as_dict().items() if k not in ds.table.identifying}
+    grouped = data.grouped or cells.protected
     estimator = w("retention.estimators.life_table") if data.grouped else w("retention.estimators.kaplan_meier")
     reading = w("retention.reading_interpolated") if data.grouped else w("retention.reading_step")
+    if cells.protected:
+        estimator = w("retention.estimators.protected_life_table", k=policy.floor)
+        reading = w("retention.reading_protected")
     definition = CurveDefinition(
         source=data.source, unit=unit, resolution=data.resolution, estimator=estimator, as_of=data.as_of,
         censoring=w("retention.censoring_dates") if data.as_of else w("retention.censoring_snapshot"),
@@ -482,16 +518,168 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
         logrank=w("retention.logrank_definition"),
         median=w("retention.median_definition", reading=reading, unit=w(f"retention.unit_words.{unit}"), k=k),
         min_group_size=k, columns=columns, language=w.language,
-        estimator_name=w("retention.estimator_short.life_table") if data.grouped else
+        estimator_name=w("retention.estimator_short.life_table") if grouped else
         w("retention.estimator_short.kaplan_meier"))
     if early_limit is None:
         notes.append(w("retention.early_missing", reason=data.early_reason))
-    kept = int(scope.rows.sum()) if scope.active else ds.rows
     sensitive = [d.column for d in dims if d.column is not None and ds.is_sensitive(d.column)]
     return CurveResult(by=[d.name for d in dims], unit=unit, time_points=points, overall=overall,
                        groups=groups[:max_groups], logrank_chi2=chi2, logrank_df=df, logrank_p=p_value,
-                       truncated=truncated, definition=definition, scope=scope.describe(kept, ds.rows) or None,
+                       truncated=truncated, definition=definition, scope=scope.describe(cells) or None,
                        sensitive=sensitive, notes=notes)
+
+
+# -- protected mode: the curve from perturbed counts
+
+
+def _interval_index(data: Durations, points: Sequence[float], side: str = "left") -> Any:
+    """Each row's reporting interval: 0 for [0, t1], j for (t_j, t_j+1], len(points) beyond the last point.
+
+    Whole units (completed years or months) are grouped data: a leaver with j completed units left during
+    (j, j + 1), so the row is placed at j + ½."""
+    import numpy as np
+
+    times = data.durations + (0.5 if data.grouped else 0.0)
+    return np.searchsorted(np.asarray(points, dtype="float64"), times, side=side)
+
+
+def _interval_counts(cells: Any, data: Durations, mask: Any, codes: Any, groups: int,
+                     points: Sequence[float]) -> dict[str, Any]:
+    """Shown counts per (group, interval): people entering each interval, leaving in it, censored in it, and
+    still at risk at each point (time since hire >= the point)."""
+    import numpy as np
+
+    m = len(points) + 1
+    index = _interval_index(data, points)
+    cell = codes * m + index
+    events = np.asarray(data.events, dtype=bool)
+    everyone = cells.tally(cell, groups * m, mask).reshape((groups, m))
+    out = {
+        "entering": cells.shown(everyone.from_here_on(axis=1)),
+        "leaving": cells.shown(cells.tally(cell, groups * m, mask & events).reshape((groups, m))),
+        "censored": cells.shown(cells.tally(cell, groups * m, mask & ~events).reshape((groups, m))),
+    }
+    # at risk at a point: time since hire >= the point (the durations as recorded, as exact mode counts them)
+    at = np.searchsorted(np.asarray(points, dtype="float64"), data.durations, side="right")
+    at_point = cells.tally(codes * m + at, groups * m, mask).reshape((groups, m)).from_here_on(axis=1)
+    out["at_risk"] = cells.shown(at_point)[:, 1:]
+    return out
+
+
+def _actuarial(entering: Any, leaving: Any, censored: Any) -> Any:
+    """S at the end of each interval: Π (1 − d ÷ (n − c/2)), each factor within [0, 1]."""
+    import numpy as np
+
+    exposed = entering - censored / 2.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.where(exposed > 0, np.clip(leaving / np.where(exposed > 0, exposed, 1.0), 0.0, 1.0), 0.0)
+    return np.cumprod(1.0 - q, axis=-1)
+
+
+def reporting_grid(data: Durations, usable: Any, points: Sequence[float], floor: int) -> list[float]:
+    """The times protected curves are read at: the requested points, the early-attrition limit, and a ladder of
+    the leavers' times (each step at least ``floor`` leavers, at most 20 steps, rounded to whole months of days
+    or whole units) so the median can be read beyond the last point. Chosen from the data in scope, never from
+    a call, and the same for every group of a call (the log-rank test compares groups on it)."""
+    import numpy as np
+
+    from retention_mcp.data.dimensions import band_ladder
+
+    times = data.durations + (0.5 if data.grouped else 0.0)
+    leavers = np.asarray(usable, dtype=bool) & np.asarray(data.events, dtype=bool)
+    ladder = list(band_ladder(np.where(leavers, times, np.nan), floor))
+    if leavers.any():
+        ladder.append(float(times[leavers].max()))  # the last step closes after the last leaver
+    step = 30.0 if data.unit == "days" else 1.0
+    rounded = {float(max(step, np.ceil(t / step) * step)) for t in ladder}
+    extra = {data.early_limit} if data.early_kind == "curve" and data.early_limit else set()
+    return sorted({*map(float, points), *rounded, *extra})
+
+
+@dataclass
+class ShownCounts:
+    """Protected mode: the shown (perturbed) counts per group code — per reporting interval (people entering it,
+    leaving in it, censored in it, at risk at its point) and per group (people, leavers, the early-attrition cohort
+    and its early leavers)."""
+
+    entering: Any
+    leaving: Any
+    censored: Any
+    at_risk: Any
+    people: Any
+    leavers: Any
+    cohort: Any
+    early: Any
+
+
+def protected_counts(cells: Any, data: Durations, rows: Any, codes: Any, size: int, grid: Sequence[float],
+                     in_cohort: Any) -> ShownCounts:
+    import numpy as np
+
+    counts = _interval_counts(cells, data, rows, codes, size, grid)
+    events = np.asarray(data.events, dtype=bool)
+    cohort = early = None
+    if data.early_limit is not None:
+        within = (data.durations < data.early_limit) if data.grouped else (data.durations <= data.early_limit)
+        base = rows & in_cohort if in_cohort is not None else rows
+        cohort = cells.counts(codes, size, base) if in_cohort is not None else None
+        early = cells.counts(codes, size, base & events & within)
+    return ShownCounts(counts["entering"], counts["leaving"], counts["censored"], counts["at_risk"],
+                       cells.counts(codes, size, rows), cells.counts(codes, size, rows & events), cohort, early)
+
+
+def protected_group(table: ShownCounts, g: int, data: Durations, group: dict[str, str], label: str,
+                    points: Sequence[float], grid: Sequence[float], k: int, with_curve: bool) -> CurveGroup:
+    """A group's curve in protected mode: every count perturbed, the curve read from those counts on the grid."""
+    import numpy as np
+
+    entering, leaving, censored = table.entering[g], table.leaving[g], table.censored[g]
+    survival = _actuarial(entering[:-1].astype(float), leaving[:-1].astype(float), censored[:-1].astype(float))
+    position = {t: i for i, t in enumerate(grid)}
+    retention = []
+    for p in points:
+        i = position[float(p)]
+        followed = entering[i + 1] > 0 or leaving[: i + 1].sum() >= entering[0]
+        retention.append(RetentionAt(time=p, retention=float(survival[i]) if followed else None,
+                                     at_risk=int(max(0, table.at_risk[g][i]))))
+    median = median_at_risk = None
+    below = np.flatnonzero(survival <= 0.5)
+    if len(below):
+        j = int(below[0])
+        start_time, start_s = (0.0, 1.0) if j == 0 else (float(grid[j - 1]), float(survival[j - 1]))
+        fraction = (start_s - 0.5) / (start_s - float(survival[j])) if start_s > survival[j] else 0.0
+        median = start_time + fraction * (float(grid[j]) - start_time)
+        median_at_risk = int(entering[j])
+        if median_at_risk < k:
+            median = median_at_risk = None
+    early = early_leavers = cohort_n = None
+    if data.early_limit is not None:
+        early_leavers = max(0, int(table.early[g]))
+        if table.cohort is not None:
+            cohort_n = max(0, int(table.cohort[g]))
+            early = min(1.0, early_leavers / cohort_n) if cohort_n > 0 else None
+        else:
+            early = 1 - float(survival[position[float(data.early_limit)]])
+    curve = None
+    if with_curve:  # as in exact mode, the curve stops where fewer than min_group_size enter an interval
+        below = np.flatnonzero(entering[:-1] < k)  # perturbed counts can rise again after a dip: stop at the first
+        shown = int(below[0]) if len(below) else len(grid)
+        curve = [(0.0, 1.0), *((float(t), round(float(v), 6)) for t, v in zip(grid[:shown], survival[:shown],
+                                                                               strict=True))]
+    return CurveGroup(group=group, label=label, people=max(0, int(table.people[g])),
+                      leavers=max(0, int(table.leavers[g])), retention=retention, median_tenure=median,
+                      median_at_risk=median_at_risk, early_attrition=early, early_leavers=early_leavers,
+                      early_cohort=cohort_n, suppressed=False, curve=curve)
+
+
+def protected_logrank(table: ShownCounts, shown: Sequence[int]) -> tuple[float, int, float]:
+    """The log-rank test on the reporting intervals from the shown counts: at risk = entering − censored ÷ 2."""
+    import numpy as np
+
+    rows = np.asarray(shown, dtype="int64")
+    at_risk = np.maximum(table.entering[rows] - table.censored[rows] / 2.0, 0.0)
+    deaths = np.minimum(np.maximum(table.leaving[rows], 0), at_risk)
+    return logrank_from_counts(at_risk, deaths)
 
 
 def _retention_at(group: CurveGroup, time: float) -> float:

@@ -35,6 +35,7 @@ from retention_mcp.analysis.stats import (
     two_proportion_test,
     wilson_intervals,
 )
+from retention_mcp.data.cellkey import Cells, Tally
 from retention_mcp.data.dataset import (
     NO_DATE,
     SEP_INVOLUNTARY,
@@ -53,6 +54,7 @@ from retention_mcp.data.dimensions import (
     dimension_key,
     forced_cells,
     refuse_outcome_dimension,
+    scope_slice,
     tenure_band_codes,
     tenure_bands,
     tenure_dimension,
@@ -165,6 +167,10 @@ def parse_day(value: str | None, name: str) -> int | None:
 
     if value is None or str(value).strip() == "":
         return None
+    try:  # ISO dates, the usual argument, without the full parser (tens of milliseconds a call)
+        return date_to_day(dt.date.fromisoformat(str(value).strip()))
+    except ValueError:
+        pass
     period = parse_period(str(value))
     if period is not None:
         return date_to_day(period.end if name == "period_end" else period.start)
@@ -319,10 +325,11 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
     total_groups = int(np.prod(sizes, dtype="int64")) if sizes else 1
 
     columns = {k_: v for k_, v in ds.roles.as_dict().items() if k_ not in ds.table.identifying}
+    cells = policy.cells(ds)
     if ds.shape == "event":
-        result = _event_counts(ds, static, total_groups, tenure_position, multiplier, leaver_mask,
-                               period_start, period_end, denominator, w)
-        heads, leavers, divisor, period = result
+        head_tallies, leaver_tally, period = _event_counts(ds, cells, static, total_groups, tenure_position,
+                                                           multiplier, leaver_mask, period_start, period_end,
+                                                           denominator, w)
         start, end, source, days = period
         months = months_between(day_to_date(start), day_to_date(end))
         named = period_name(day_to_date(start), day_to_date(end))
@@ -343,9 +350,9 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
     else:
         if denominator != "average" or period_start or period_end:
             notes.append(w("turnover.snapshot_ignores_period"))
-        heads, leavers = _snapshot_counts(ds, static, total_groups, tenure_position, multiplier, leaver_mask,
-                                          notes, w)
-        divisor = 1
+        head_tally, leaver_tally = _snapshot_counts(ds, cells, static, total_groups, tenure_position, multiplier,
+                                                    leaver_mask, notes, w)
+        head_tallies = [head_tally]
         months = None
         definition = Definition(
             shape="snapshot", shape_source=shape_text(ds, w), formula=w("turnover.formula_snapshot"),
@@ -365,50 +372,53 @@ def turnover_breakdown(ds: Dataset, *, by: Sequence[str] = (), period_start: str
             definition.tenure_column = bands.column
 
     shape = tuple(sizes) if sizes else ()
-    # Person-days (or people): whole numbers, so every grouping of the same people sums to the same total exactly;
-    # a headcount is that sum ÷ the number of headcount days (one computation, whatever the `by`).
-    heads = np.asarray(heads, dtype="int64").reshape(shape)
-    leavers = np.asarray(leavers, dtype="int64").reshape(shape)
+    head_tallies = [t.reshape(shape) for t in head_tallies]
+    leaver_tally = leaver_tally.reshape(shape)
+    # Headcounts: the mean over the headcount days of whole counts per day, so every grouping of the same people
+    # gives the same total (one computation, whatever the `by`).
+    true_heads = np.mean([t.n for t in head_tallies], axis=0)
     # A group's size for suppression: its headcount, or its leavers when more people left than the average held.
-    hidden = suppress(np.maximum(heads / divisor, leavers), k, scope.selected or None,
+    hidden = suppress(np.maximum(true_heads, leaver_tally.n), k, scope.selected or None,
                       keys=[dimension_key(d) for d in dims], forced=forced_cells(ds, dims, k))
-    lead = tuple(range(len(scope.dims)))
-    for axis, mask in enumerate(scope.selected):
-        heads = np.compress(mask, heads, axis=axis)
-        leavers = np.compress(mask, leavers, axis=axis)
-    if lead:
-        heads, leavers = heads.sum(axis=lead), leavers.sum(axis=lead)
+    # The filtered table: the `where` axes cut to their selected values and added up (cell keys add too).
+    head_tallies = [scope_slice(t, scope) for t in head_tallies]
+    leaver_tally = scope_slice(leaver_tally, scope)
     overall_hidden = bool(hidden[()])
     if scope.active and overall_hidden:
         raise InputError(f"the filter {scope.text} selects a group that is suppressed (fewer than {k} people, or "
                          "hidden so that a small group cannot be worked out by subtraction); widen the filter")
-    # fsum: the overall headcount does not depend on the order of the groups (English vs Chinese labels)
-    total_heads = int(heads.sum()) / divisor
-    overall = _row({}, w("turnover.overall_label"), total_heads, int(leavers.sum()), None, months,
+    # Headcounts as shown: the mean of each headcount day's count (exact, or perturbed set by set).
+    overall_heads = float(np.mean([cells.shown(t.total()) for t in head_tallies]))
+    overall_leavers = _leavers_shown(cells, leaver_tally.total(), overall_heads, ds.shape)
+    overall = _row({}, w("turnover.overall_label"), overall_heads, overall_leavers, None, months,
                    hide=overall_hidden, shape=ds.shape)
     rows = []
     exposure: dict[int, float] = {}  # id(row) -> unrounded headcount, for the tests against the rest
     if by_dims:
         cell_hidden = hidden[tuple(range(len(by_dims)))].reshape(-1)
-        flat_heads, flat_leavers = heads.reshape(-1) / divisor, leavers.reshape(-1)
-        present = np.flatnonzero((flat_heads > 0) | (flat_leavers > 0) | cell_hidden)
+        flat_true = np.mean([t.n for t in head_tallies], axis=0).reshape(-1)
+        flat_heads = np.mean([cells.shown(t) for t in head_tallies], axis=0).reshape(-1)
+        flat_leaver_tally = leaver_tally.reshape(-1)
+        present = np.flatnonzero((flat_true > 0) | (flat_leaver_tally.n > 0) | cell_hidden)
+        flat_leavers = cells.shown(flat_leaver_tally)
         for code in present:
             group = decode(int(code), by_dims)
             label = " / ".join(group.values())
-            rows.append(_row(group, label, float(flat_heads[code]), int(flat_leavers[code]), overall.rate, months,
+            heads_shown = float(flat_heads[code])
+            leavers_shown = _clip_leavers(int(flat_leavers[code]), heads_shown, ds.shape)
+            rows.append(_row(group, label, heads_shown, leavers_shown, overall.rate, months,
                              hide=bool(cell_hidden[code]), shape=ds.shape))
-            exposure[id(rows[-1])] = float(flat_heads[code])
-    _test_against_rest(rows, overall, total_heads, exposure, ds.shape, w)
+            exposure[id(rows[-1])] = heads_shown
+    _test_against_rest(rows, overall, overall_heads, exposure, ds.shape, w)
     rows.sort(key=lambda r: (r.suppressed, -(r.rate if r.rate is not None else -1), r.label))
     truncated = len(rows) > max_rows
     if overall.suppressed:
         notes.append(w("turnover.all_suppressed", k=k))
     notes += _missing_restates_leaving(ds, by_dims, rows, overall, w)
-    kept = int(scope.rows.sum()) if scope.active else ds.rows
     sensitive = [d.column for d in by_dims if d.column is not None and ds.is_sensitive(d.column)]
     return BreakdownResult(by=[d.name for d in by_dims], overall=overall, rows=rows[:max_rows], groups=len(rows),
                            suppressed_groups=sum(r.suppressed for r in rows), truncated=truncated,
-                           definition=definition, scope=scope.describe(kept, ds.rows) or None, sensitive=sensitive,
+                           definition=definition, scope=scope.describe(cells) or None, sensitive=sensitive,
                            notes=notes)
 
 
@@ -435,6 +445,17 @@ def _missing_restates_leaving(ds: Dataset, by_dims: Sequence[Any], rows: Sequenc
             notes.append(w("turnover.missing_restates_leaving", name=dim.title(w), file=origin[0].spec.path,
                            ratio=f"{max(r.rate for r in missing) / overall.rate:.1f}"))
     return notes
+
+
+def _clip_leavers(leavers: int, heads: float, shape: str | None) -> int:
+    """A share of people cannot exceed them: perturbed snapshot leavers are capped at the perturbed headcount."""
+    if shape == "snapshot":
+        return max(0, min(leavers, round(heads)))
+    return max(0, leavers)
+
+
+def _leavers_shown(cells: Any, tally: Any, heads: float, shape: str | None) -> int:
+    return _clip_leavers(int(cells.shown(tally)), heads, shape)
 
 
 def _row(group: dict[str, str], label: str, heads: float, leavers: int, overall_rate: float | None,
@@ -476,6 +497,8 @@ def _test_against_rest(rows: list[GroupRow], overall: GroupRow, overall_heads: f
         rest_leavers = overall.leavers - row.leavers
         if rest_heads <= 1e-9:
             continue
+        # Perturbed figures are not additive: the rest (overall − group) is kept a possible count.
+        rest_leavers = max(0, min(rest_leavers, round(rest_heads) if shape != "event" else rest_leavers))
         row.rest_rate = rest_leavers / rest_heads
         row.gap_to_rest_pp = (row.rate - row.rest_rate) * 100
         if row.annualised_gap_pp is not None and row.gap_pp:
@@ -536,10 +559,11 @@ def separation_classes(ds: Dataset, w: Words) -> str:
     return " ".join(str(text).split()) if text else ds.table.separation_definition
 
 
-def _event_counts(ds: Dataset, static: np.ndarray, total_groups: int, tenure_position: int | None,
+def _event_counts(ds: Dataset, cells: Cells, static: np.ndarray, total_groups: int, tenure_position: int | None,
                   multiplier: int, leaver_mask: np.ndarray, period_start: str | None, period_end: str | None,
                   denominator: str, w: Words) -> tuple:
-    import numpy as np
+    """(a tally of the people on the books per group on each headcount day, the leavers in the period per group,
+    the period)."""
 
     assert ds.hire is not None and ds.term is not None
     start, end, source = resolve_period(ds, period_start, period_end, w)
@@ -552,27 +576,24 @@ def _event_counts(ds: Dataset, static: np.ndarray, total_groups: int, tenure_pos
         tenure_months = (day - hire) / DAYS_PER_MONTH
         return static + tenure_band_codes(tenure_months) * multiplier
 
-    def count_on(day: int) -> np.ndarray:
+    def count_on(day: int) -> Tally:
         on_books = valid & (hire <= day) & (term >= day)
-        return np.bincount(codes_on(day)[on_books], minlength=total_groups)
+        return cells.tally(codes_on(day), total_groups, on_books)
 
     period_days = headcount_days(day_to_date(start), day_to_date(end))
     if denominator == "average":
-        counted = [date_to_day(d) for d in period_days]
+        heads = [count_on(date_to_day(d)) for d in period_days]
     elif denominator == "begin_end":
-        counted = [start, end]
+        heads = [count_on(start), count_on(end)]
     else:
-        counted = [start]
-    heads = np.sum([count_on(day) for day in counted], axis=0)  # person-days; ÷ len(counted) = headcount
+        heads = [count_on(start)]
     left = valid & leaver_mask & (term >= start) & (term <= end)
-    leaver_codes = codes_on(term)[left] if tenure_position is not None else static[left]
-    leavers = np.bincount(leaver_codes, minlength=total_groups)
-    return heads, leavers, len(counted), (start, end, source, period_days)
+    leavers = cells.tally(codes_on(term) if tenure_position is not None else static, total_groups, left)
+    return heads, leavers, (start, end, source, period_days)
 
 
-def _snapshot_counts(ds: Dataset, static: np.ndarray, total_groups: int, tenure_position: int | None,
-                     multiplier: int, leaver_mask: np.ndarray, notes: list[str], w: Words) -> tuple:
-    import numpy as np
+def _snapshot_counts(ds: Dataset, cells: Cells, static: np.ndarray, total_groups: int, tenure_position: int | None,
+                     multiplier: int, leaver_mask: np.ndarray, notes: list[str], w: Words) -> tuple[Tally, Tally]:
 
     codes = static
     if tenure_position is not None:
@@ -580,9 +601,7 @@ def _snapshot_counts(ds: Dataset, static: np.ndarray, total_groups: int, tenure_
         if tenure.note and not tenure_bands(ds).completed_years:
             notes.append(tenure.note)
         codes = static + tenure.codes * multiplier
-    heads = np.bincount(codes, minlength=total_groups)
-    leavers = np.bincount(codes[leaver_mask], minlength=total_groups)
-    return heads, leavers
+    return cells.tally(codes, total_groups), cells.tally(codes, total_groups, leaver_mask)
 
 
 # -- text

@@ -26,6 +26,7 @@ from retention_mcp.data.roles import (
     detect_roles,
     load_roles,
     normalise_header,
+    normalise_word,
 )
 from retention_mcp.errors import InputError
 from retention_mcp.settings import Settings
@@ -55,8 +56,6 @@ _NUMBER_LIKE = r"[-+]?[\d,]*\.?\d+\s*[%％]?|\d{1,2}:\d{2}(:\d{2})?"
 
 Identity = Literal["identifying", "people"] | None
 logger = logging.getLogger(__name__)
-#: Roles that hold the dates of events (hiring, leaving, a call, a shift), never identifying by content.
-DATE_ROLES = frozenset({"hire_date", "termination_date", "call_date", "call_time", "shift_date", "shift_start"})
 
 
 @dataclass
@@ -97,6 +96,8 @@ class Dataset:
     linked: Any = None  # a linked dataset's LinkInfo (retention_mcp.data.linked): its files, keys and joins
     _identity: dict[str, Identity] = field(default_factory=dict)
     _watched: Any = None  # identifying columns normalised for the last check (built on first use)
+    #: What is computed once per prepared file: header roles, record keys (see retention_mcp.data.cellkey)
+    cache: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -127,15 +128,23 @@ class Dataset:
         subset = dataclasses.replace(self, frame=self.frame.loc[rows], **arrays)
         subset._identity = self._identity
         subset._watched = self._watched  # judged on the whole file: a superset, never fewer checks
+        # Row-aligned cached arrays (record keys) follow the rows; the rest is about columns and stays.
+        subset.cache = {key: (value[rows] if key[0] == "record_keys" else value) if isinstance(key, tuple) else value
+                        for key, value in self.cache.items()}
         return subset
 
     # -- who a column is about
 
     def identity(self, column: str) -> Identity:
         """'identifying' (IDs, names, birth dates, e-mail, phone, free text, near-unique text), 'people'
-        (names of people shown only as pseudonyms: managers, agents) or None."""
+        (names of people shown only as pseudonyms: managers, agents) or None.
+
+        Decided from the column's header and content only: no ``column_map``, ``by``, ``where`` or role a caller
+        gives changes it (see :func:`_identity`)."""
         if column not in self._identity:
-            self._identity[column] = _identity(self.frame[column], column, self.roles.role_of(column), self.table)
+            header_role = header_roles(self).get(column)
+            category = header_role is None and _names_category(column, self.table)
+            self._identity[column] = _identity(self.frame[column], column, header_role, category, self.table)
         return self._identity[column]
 
     def is_identifying(self, column: str) -> bool:
@@ -203,56 +212,171 @@ def shape_text(ds: Dataset, w: Words) -> str:
 # -- identity of a column
 
 
-def _identity(column: pd.Series, header: str, role: str | None, table: RoleTable) -> Identity:
-    import pandas as pd
+#: Identifier-shaped text: a short code with digits (EMP00012, A17-3, 1001).
+_CODE = re.compile(r"^[A-Za-z]{0,6}[-_ ]?\d{2,}[A-Za-z]{0,2}$")
+#: Text dates (2024-03-05, 3/5/2024, 2024年3月5日): event dates, which look like phone numbers to _PHONE.
+_DATE_TEXT = re.compile(r"^\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?(?:[ T].*)?$"
+                        r"|^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}(?:[ T].*)?$")
 
-    if role in table.identifying:
-        return "identifying"
-    if role in table.people:
-        return "people"
-    values = column.dropna()
-    numeric = pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
-    dates = pd.api.types.is_datetime64_any_dtype(column)
-    if role is None and table.header_identifies(header):
+
+def header_roles(ds: Dataset) -> dict[str, str]:
+    """Columns whose header names an identifying or people role of any kind of file (an ID, a name, a birth
+    date, a manager, an agent): decided from the header alone, whatever ``column_map`` says."""
+    if "header_roles" not in ds.cache:
+        ds.cache["header_roles"] = identity_roles(ds.columns, ds.table)
+    return ds.cache["header_roles"]
+
+
+def identity_roles(columns: list[str], table: RoleTable) -> dict[str, str]:
+    found: dict[str, str] = {}
+    wanted = [role for role in table.aliases if role in table.identifying or role in table.people]
+    for column in columns:
+        header = normalise_header(column)
+        for role in wanted:
+            if header in table.aliases[role]:
+                found[column] = role
+                break
+    return found
+
+
+def _identity(column: pd.Series, header: str, header_role: str | None, category_role: bool,
+              table: RoleTable) -> Identity:
+    """Who a column is about, from its header and its content — never from the role a caller gives it.
+
+    ``header_role`` is the identifying or people role its header names (any kind of file); ``category_role`` is
+    True when the header names an ordinary role (department, termination type …): then only unmistakable content
+    (e-mail addresses, phone numbers, people's names, long free text) makes it identifying, not how few rows share
+    a value — six leavers with six termination types is a category, not six identities."""
+
+    header_level: Identity = None
+    if header_role in table.identifying:
+        header_level = "identifying"
+    elif header_role in table.people:
+        header_level = "people"
+    elif header_role is None and not category_role and table.header_identifies(header):
         # A header naming an ID is a group code when few values repeat a lot (DeptID); names never are.
+        values = column.dropna()
         is_id_only = re.search(r"(^|[^a-z])id([^a-z]|$)|^id|id$", header.lower()) and not re.search(
             r"name|mail|phone|birth|dob|address|zip|姓名|名字|出生|邮箱|电话|手机", header.lower())
         distinct = int(values.nunique()) if len(values) else 0
         if not (is_id_only and distinct <= MIN_IDENTIFYING_DISTINCT and distinct < IDENTIFYING_RATIO * len(values)):
-            return "identifying"
-    if len(values) == 0 or role in DATE_ROLES:
-        return None  # dates of events (a call's date as text, '2024-12-02', looks like a phone number)
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        import numpy as np
+            header_level = "identifying"
+    if header_level == "identifying":
+        return header_level
+    # A people column (managers, agents) holds names by nature, repeated or not (an agent table has one row per
+    # agent): only contact details or free text in it make it identifying.
+    content = _content_identity(column, table, category_role, header_level == "people")
+    return content or header_level
 
-        codes = column.cat.codes.to_numpy()  # categories in use, counted in one pass (no sort of a million codes)
-        distinct = int(np.count_nonzero(np.bincount(codes[codes >= 0], minlength=1)))
-    else:
-        distinct = int(values.nunique())
-    ratio = distinct / len(values)
-    sample = values.head(500).astype(str).str.strip()
-    if not (numeric or dates) and sample.str.fullmatch(_NUMBER_LIKE).mean() >= 0.9:
-        numeric = True  # "90%", "1,200", "3.5": figures stored as text are judged like numbers
-    if dates:
+
+def _content_identity(column: pd.Series, table: RoleTable, category_role: bool,
+                      people_header: bool = False) -> Identity:
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(column):
         return None
+    numeric = pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
+    rows, distinct, sample, distinct_sample = _text_profile(column)
+    if rows == 0:
+        return None
+    ratio = distinct / rows
+    if not numeric and sample.str.fullmatch(_NUMBER_LIKE).mean() >= 0.9:
+        numeric = True  # "90%", "1,200", "3.5": figures stored as text are judged like numbers
     if numeric:
         # Numbers are never listed value by value. An ID stored as a number is a run of distinct whole
         # numbers (a row number, a staff number); pay or talk time is not, even when nearly every value differs.
-        if not pd.api.types.is_numeric_dtype(column) or distinct <= MIN_IDENTIFYING_DISTINCT or ratio < 1.0:
+        if (category_role or people_header or not pd.api.types.is_numeric_dtype(column)
+                or distinct <= MIN_IDENTIFYING_DISTINCT or ratio < 1.0):
             return None
-        numbers = values.astype("float64")
+        numbers = column.dropna().astype("float64")
         dense = float(numbers.max() - numbers.min()) < 3 * len(numbers)
         return "identifying" if dense and bool((numbers == numbers.round()).all()) else None
-    if (distinct > MIN_IDENTIFYING_DISTINCT and ratio > IDENTIFYING_RATIO) or (distinct >= 5 and ratio >= NEAR_UNIQUE):
-        return "identifying"
+    if sample.str.fullmatch(_DATE_TEXT).mean() >= 0.9:
+        return None  # dates of events written as text; a birth date is known by its header
     if sample.str.len().mean() > FREE_TEXT_LENGTH:
         return "identifying"
     if sample.str.match(_EMAIL).mean() > 0.5 or sample.str.match(_PHONE).mean() > 0.5:
         return "identifying"
+    if people_header:
+        return None
+    if ratio > IDENTIFYING_RATIO and table.looks_like_names(distinct_sample):
+        return "identifying"  # people's own names: few rows share one
+    if category_role:
+        return None
+    if distinct > MIN_IDENTIFYING_DISTINCT and ratio > IDENTIFYING_RATIO:
+        return "identifying"
+    if distinct >= 5 and ratio >= NEAR_UNIQUE and _looks_like_codes(distinct_sample):
+        return "identifying"  # a handful of IDs in a small file; words that each leaver has once are not
     # Names that few rows share identify people even in a small file (a department repeats a lot).
-    if len(values) / distinct <= 3 and table.looks_like_names(values.drop_duplicates().head(200)):
+    if rows / distinct <= 3 and table.looks_like_names(distinct_sample):
         return "identifying"
     return None
+
+
+def _text_profile(column: pd.Series) -> tuple[int, int, pd.Series, pd.Series]:
+    """(rows with a value, distinct values, a sample of values as trimmed text, up to 200 distinct values).
+
+    Blank cells say nothing about anyone (a termination type filled in for leavers only) and are left out. A
+    categorical column is read from its codes: a million rows cost one bincount."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        counts = np.bincount(codes[codes >= 0], minlength=len(column.cat.categories))
+        used = pd.Series(column.cat.categories[counts > 0])
+        used_counts = counts[counts > 0]
+        keep = (used.astype(str).str.strip() != "").to_numpy()
+        used, used_counts = used[keep], used_counts[keep]
+        head = column.head(2000).dropna()
+        sample = head.astype(str).str.strip()
+        return int(used_counts.sum()), len(used), sample[sample != ""].head(500), used.head(200)
+    values = column.dropna()
+    distinct = int(values.nunique())
+    if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)) and len(values):
+        blank = values == ""
+        if bool(blank.any()):
+            values, distinct = values[~blank], distinct - 1
+    sample = values.head(500).astype(str).str.strip()
+    return len(values), distinct, sample[sample != ""], values.drop_duplicates().head(200)
+
+
+def _looks_like_codes(values: pd.Series) -> bool:
+    text = values.astype(str).str.strip()
+    return bool(len(text)) and float(text.str.fullmatch(_CODE).mean()) >= 0.8
+
+
+def _keep_identity(ds: Dataset, findings: list[Finding]) -> None:
+    """No role makes an identifying column something else: a ``column_map`` that tries is refused (what to do
+    instead is said), and a role detected from a header whose column turns out to identify people is not used."""
+    table = ds.table
+    for role in list(ds.roles.single) + list(ds.roles.multi):
+        if role in table.identifying:
+            continue
+        columns = ds.roles.multi.get(role, []) if role in ds.roles.multi else [ds.roles.single[role]]
+        for column in columns:
+            identity = ds.identity(column)
+            if identity is None or (identity == "people" and role in table.people):
+                continue  # a manager or agent column as the manager or agent: shown as pseudonyms
+            what = ("names people (shown only as pseudonyms, and only as a `by` group)" if identity == "people" else
+                    "identifies people (IDs, their own names, contact details, birth dates or free text)")
+            if role in ds.roles.overridden:
+                raise InputError(f"column_map: {column!r} {what}; it cannot be the {role} column. Map {role} to "
+                                 "another column" + (f", or use {column!r} as `by` (turnover by manager is shown "
+                                                     "with pseudonyms)" if identity == "people" else ""))
+            if role in ds.roles.multi:
+                ds.roles.multi[role] = [c for c in ds.roles.multi[role] if c != column]
+            else:
+                del ds.roles.single[role]
+            findings.append(Finding("identifying_column_not_used", 1, f"{column!r} {what}, so it is not used as "
+                                    f"the {role} column"))
+
+
+def _names_category(column: str, table: RoleTable) -> bool:
+    """True when the header names an ordinary role (department, termination type, pay …) of any kind of file."""
+    header = normalise_header(column)
+    return any(header in aliases for role, aliases in table.aliases.items()
+               if role not in table.identifying and role not in table.people)
 
 
 def _watched_columns(ds: Dataset) -> list[Any]:
@@ -300,6 +424,55 @@ def identifying_values_in(ds: Dataset, candidates: set[str]) -> list[str]:
             found += [v.as_py() for v, n in zip(counts.field("values"), counts.field("counts"), strict=True)
                       if n.as_py() < ds.min_group]
     return found
+
+
+# -- what one caller may see
+
+
+def within_access(ds: Dataset, access: Any, policy: Any) -> Dataset:
+    """``ds`` as a caller with ``access`` (:class:`retention_mcp.access.Access`) may see it: the hidden columns
+    dropped and the rows cut to the row scope, before any tool, filter or listing looks at it."""
+    import dataclasses
+
+    import numpy as np
+
+    if access.hidden_columns:
+        hidden = set()
+        for name in access.hidden_columns:
+            hidden |= {c for c in ds.columns if c == name or normalise_header(c) == normalise_header(name)}
+            if (by_role := ds.roles.get(name)) is not None:
+                hidden.add(by_role)
+            hidden |= set(ds.roles.multi.get(name, ()))
+        if hidden:
+            roles = ColumnRoles(single={r: c for r, c in ds.roles.single.items() if c not in hidden},
+                                multi={r: [c for c in cs if c not in hidden] for r, cs in ds.roles.multi.items()},
+                                overridden=set(ds.roles.overridden))
+            tenure = ds.tenure_months
+            if any(ds.roles.get(f"tenure_{unit}") in hidden for unit in ("years", "months", "days")):
+                tenure = None
+            narrowed = dataclasses.replace(ds, frame=ds.frame.drop(columns=sorted(hidden)), roles=roles,
+                                           tenure_months=tenure)
+            narrowed._identity = {c: v for c, v in ds._identity.items() if c not in hidden}
+            narrowed.cache = {k: v for k, v in ds.cache.items() if k != "header_roles"}
+            ds = narrowed
+    if access.rows:
+        keep = np.ones(ds.rows, dtype=bool)
+        for name, values in access.rows:
+            column = name if name in ds.columns else ds.roles.get(name)
+            if column is None:
+                matches = [c for c in ds.columns if normalise_header(c) == normalise_header(name)]
+                column = matches[0] if len(matches) == 1 else None
+            if column is None:
+                raise InputError(f"your access is limited to {access.describe()}, and this file has no {name!r} "
+                                 "column to apply it on; ask the operator for a file that has it")
+            wanted = {normalise_word(v) for v in values}
+            present = ds.frame[column].astype("string").str.strip().str.lower()
+            keep &= present.isin(wanted).fillna(False).to_numpy(dtype=bool)
+        policy.cells(ds)  # record keys from the whole file, so the scope never changes anyone's key
+        ds = ds.subset(keep)
+        if ds.rows == 0:
+            raise InputError(f"this file has no rows within your access ({access.describe()})")
+    return ds
 
 
 # -- dates
@@ -400,6 +573,7 @@ def _prepare(frame: pd.DataFrame, table: RoleTable, column_map: Mapping[str, str
     findings: list[Finding] = []
     today = date_to_day(dt.date.today())
     ds = Dataset(frame=frame, roles=roles, table=table, kind=kind, shape=None, shape_source="", min_group=min_group)
+    _keep_identity(ds, findings)
     words = (table.true_words, table.false_words)
 
     def examples(column: str, bad: Mapping[str, int]) -> str:

@@ -33,6 +33,7 @@ from retention_mcp.wording import Words, words
 if TYPE_CHECKING:
     import numpy as np
 
+    from retention_mcp.data.cellkey import Cells, Tally
     from retention_mcp.data.disclosure import Policy
 
 #: Days per month, as turnover and tenure count them.
@@ -203,7 +204,7 @@ def build_dimension(ds: Dataset, name: str, policy: Policy, bins: Any = None, *,
         raise InputError(f"{column!r} holds dates; use 'tenure_band' instead, or a hire-year column")
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if numeric and (bins is not None or values.nunique() > MAX_UNBANDED_VALUES):
-        dim, coder = _banded(column, values.astype("float64"), bins, w)
+        dim, coder = _banded(column, values.to_numpy(dtype="float64", na_value=float("nan")), bins, policy.floor, w)
     else:
         dim, coder = _grouped(ds, column, role, values, policy, w)
     if len(dim.labels) > MAX_GROUPS:
@@ -245,8 +246,18 @@ def _grouped(ds: Dataset, column: str, role: str | None, values: Any, policy: Po
     note, key_file = "", None
     raw = None
     if ds.identity(column) == "people":
-        raw = [*merged, MISSING_LABEL]
-        merged, key_file = policy.pseudonyms(role or "person", merged, source=f"{_source_name(ds)}:{column}")
+        from retention_mcp.data.dataset import header_roles
+
+        word = role if role in ds.table.people else header_roles(ds).get(column, "person")
+        pseudonyms, key_file = policy.pseudonyms(word, merged, source=f"{_source_name(ds)}:{column}")
+        # Listed in pseudonym order: the order of the real names would let anyone sort the names to match them.
+        order = sorted(range(len(pseudonyms)), key=lambda i: pseudonyms[i])
+        position = {old: new for new, old in enumerate(order)}
+        lookup = np.array([position[i] for i in range(len(merged))] + [len(merged)], dtype="int64")
+        codes = lookup[codes]
+        index = {label: position[i] for label, i in index.items()}
+        raw = [*(merged[i] for i in order), MISSING_LABEL]
+        merged = [pseudonyms[i] for i in order]
         if key_file:
             note = w("dimensions.pseudonyms", column=column, example=merged[0] if merged else "", key_file=key_file)
 
@@ -277,47 +288,78 @@ def _edge(value: float) -> str:
     return f"{float(value):.6g}"
 
 
-def _banded(column: str, numbers: Any, bins: Any, w: Words) -> tuple[Dimension, Any]:
-    """Numeric bands — ``bins`` edges (−inf, e0], (e0, e1], …, (ek, inf), or quantile groups — and the coder."""
+#: Bands a caller may ask for; the edges come from the server (see :func:`band_ladder`).
+MIN_BANDS, MAX_BANDS = 2, 10
+#: The ladder of candidate edges has at most this many steps.
+LADDER_STEPS = 20
+
+
+def band_ladder(numbers: Any, min_band: int) -> Any:
+    """Candidate band edges of a numeric column, from the data: values where the rows below reach a multiple
+    of the step, each step holding at least ``min_band`` rows (and at most LADDER_STEPS steps).
+
+    Every banding a caller can get is a union of these steps, so two bandings never differ by fewer than
+    ``min_band`` people: bands one unit apart (age ≤ 36 against age ≤ 37) cannot isolate anyone."""
     import numpy as np
 
+    finite = np.sort(numbers[np.isfinite(numbers)])
+    if not len(finite):
+        return np.zeros(0)
+    step = max(min_band, int(np.ceil(len(finite) / LADDER_STEPS)))
+    values, counts = np.unique(finite, return_counts=True)
+    edges, since = [], 0
+    for value, count in zip(values[:-1], counts[:-1], strict=True):
+        since += int(count)
+        if since >= step:
+            edges.append(value)
+            since = 0
+    if edges and int((finite > edges[-1]).sum()) < step:
+        edges.pop()  # the top step is too small: merge it into the one below
+    return np.asarray(edges, dtype="float64")
+
+
+def _banded(column: str, numbers: Any, bins: Any, min_band: int, w: Words) -> tuple[Dimension, Any]:
+    """Numeric bands with edges from the data (:func:`band_ladder`; ``bins`` is the number of bands asked for),
+    upper edges inclusive, and the coder."""
+    import numpy as np
+
+    if isinstance(bins, list | tuple):
+        raise InputError(f"bins for {column!r}: give the number of bands, e.g. {{{column!r}: 4}}; band edges come "
+                         "from the data (quantiles, each band at least the minimum group size), not from the call, "
+                         "so that no two calls can isolate one person between edges")
+    count = 5 if bins is None else bins
+    if isinstance(count, bool) or not isinstance(count, int) or not MIN_BANDS <= count <= MAX_BANDS:
+        raise InputError(f"bins for {column!r}: ask for {MIN_BANDS} to {MAX_BANDS} bands, not {bins!r}")
+    ladder = band_ladder(numbers, min_band)
     finite = numbers[np.isfinite(numbers)]
-    note = ""
-    quantiles = bins is None or isinstance(bins, int)
-    if quantiles:
-        count = bins or 5
-        if not 1 <= count <= 50:
-            raise InputError(f"bins for {column!r}: ask for 1 to 50 equal groups, not {count}")
-        edges = np.unique(np.quantile(finite, np.linspace(0, 1, count + 1))) if len(finite) else np.array([0.0])
-        note = w("dimensions.quantile_bands", column=column, count=count)
-        labels = ([f"{_edge(edges[i])}–{_edge(edges[i + 1])}" for i in range(len(edges) - 1)]
-                  if len(edges) > 1 else [_edge(edges[0])])
+    if len(ladder):
+        # The ladder edges nearest to the count-quantiles of the column.
+        targets = np.quantile(finite, np.arange(1, count) / count)
+        chosen = sorted({float(ladder[np.argmin(np.abs(ladder - t))]) for t in targets})
     else:
-        try:
-            edges = np.unique(np.asarray([float(b) for b in bins], dtype="float64"))
-        except (TypeError, ValueError):
-            raise InputError(f"bins for {column!r} must be a list of numbers (band edges, e.g. [0, 2, 5, 10]) "
-                             "or a number of equal-sized groups") from None
-        if len(edges) < 1 or len(edges) > 50 or not np.isfinite(edges).all():
-            raise InputError(f"bins for {column!r} needs 1 to 50 finite band edges")
+        chosen = []
+    edges = np.asarray(chosen, dtype="float64")
+    if len(edges):
         labels = [f"<= {_edge(edges[0])}"]
         labels += [f"{_edge(edges[i])}–{_edge(edges[i + 1])}" for i in range(len(edges) - 1)]
         labels += [f"> {_edge(edges[-1])}"]
+        shown_labels = list(labels)
+    else:
+        labels, shown_labels = ["all"], [w("dimensions.all_band")]
+    note = w("dimensions.bands_from_data", column=column, bands=len(labels), min_band=min_band)
+    if len(labels) < count:
+        note += w.semicolon + w("dimensions.bands_fewer", count=count)
 
     def coder(values: Any) -> Any:
         import pandas as pd
 
         if not (isinstance(values, np.ndarray) and values.dtype.kind == "f"):
             values = pd.to_numeric(pd.Series(list(values), dtype="object"), errors="coerce").to_numpy(dtype="float64")
-        if quantiles:
-            inner = edges[1:-1] if len(edges) > 2 else edges
-            codes = np.clip(np.searchsorted(inner, values, side="left"), 0, max(len(edges) - 2, 0))
-        else:
-            codes = np.searchsorted(edges, values, side="left")
+        codes = np.searchsorted(edges, values, side="left")
         return np.where(np.isfinite(values), codes, len(labels)).astype("int64")
 
     return (Dimension(column, coder(numbers), [*labels, MISSING_LABEL], note, column=column, kind="banded",
-                      shown=[*labels, shown(MISSING_LABEL, w)]), coder)
+                      shown=[*shown_labels, shown(MISSING_LABEL, w)]), coder)
 
 
 def tenure_band_codes(tenure_months: Any, bands: TenureBands = MONTH_BANDS) -> Any:
@@ -373,6 +415,15 @@ def hidden_cells(ds: Dataset, scope: Scope, dims: Sequence[Dimension], k: int, c
                     keys=[dimension_key(d) for d in all_dims], forced=forced_cells(ds, all_dims, k))
 
 
+def scope_slice(tally: Tally, scope: Scope) -> Tally:
+    """A tally over the cross of ``scope``'s columns and some more dimensions, cut to the selected values of the
+    scope's columns (the leading axes) and added up over them: the filtered table."""
+    for axis, mask in enumerate(scope.selected):
+        tally = tally.compress(mask, axis)
+    lead = tuple(range(len(scope.selected)))
+    return tally.total(axis=lead) if lead else tally
+
+
 # -- where
 
 
@@ -385,14 +436,20 @@ class Scope:
     rows: Any = None  # bool mask over the dataset's rows (None: all rows)
     text: str = ""  # the filter in words, e.g. "Department = R&D; Shift in (night, evening)"
     w: Words | None = None  # the language the filter is described in
+    notes: list[str] = field(default_factory=list)  # filters that select everyone, said so
 
     @property
     def active(self) -> bool:
         return bool(self.dims)
 
-    def describe(self, kept: int, total: int) -> str:
+    def describe(self, cells: Cells) -> str:
+        """The filter in words with the rows it keeps (counted as every figure is: perturbed in protected mode)."""
         if not self.active:
             return ""
+        import numpy as np
+
+        kept = cells.count(self.rows)
+        total = cells.count(np.ones(len(self.rows), dtype=bool))
         return (self.w or english())("dimensions.scope", filter=self.text, kept=f"{kept:,}", total=f"{total:,}")
 
 
@@ -437,14 +494,41 @@ def parse_where(ds: Dataset, where: Mapping[str, Any] | None, policy: Policy, w:
                 if not mask[position]:
                     chosen.append(dim.label(position))
                 mask[position] = True
+        assert dim.codes is not None
+        if bool(mask[dim.codes].all()):
+            # Every row's value is listed: the same query as no filter, answered as one (a filter that selects
+            # everyone would otherwise change which cells are suppressed, and two such calls could be subtracted).
+            scope.notes.append(w("dimensions.where_everyone", name=dim.title(w)))
+            continue
         scope.dims.append(dim)
         scope.selected.append(mask)
-        assert dim.codes is not None
         scope.rows &= mask[dim.codes]
         parts.append(w("dimensions.where_one", name=dim.title(w), value=chosen[0]) if len(chosen) == 1 else
                      w("dimensions.where_many", name=dim.title(w), values=w.enumeration.join(chosen)))
     scope.text = w.semicolon.join(parts)
+    if not scope.dims:
+        scope.rows = None
     return scope
+
+
+def check_complements(ds: Dataset, scope: Scope, k: int) -> None:
+    """Refuse a filter that leaves a few people just outside it: along each `where` column (the other columns'
+    values kept), the rows not selected must be none or at least ``k``. Otherwise the unfiltered result minus
+    this one would be their figures (all agents but one, every department but a three-person one)."""
+    import numpy as np
+
+    if not scope.active:
+        return
+    for i, dim in enumerate(scope.dims):
+        others = np.ones(ds.rows, dtype=bool)
+        for j, (other, selected) in enumerate(zip(scope.dims, scope.selected, strict=True)):
+            if j != i:
+                others &= selected[other.codes]
+        rest = int((others & ~scope.selected[i][dim.codes]).sum())
+        if 0 < rest < k:
+            raise InputError(f"the filter {scope.text} leaves fewer than {k} people outside it in {dim.name!r}; their "
+                             f"figures could be worked out by comparing with the unfiltered result. Widen the filter "
+                             f"(or leave {dim.name!r} out of it), or break down by {dim.name!r} instead")
 
 
 def match_labels(ds: Dataset, dim: Dimension, value: Any) -> list[int]:

@@ -12,8 +12,14 @@
 - **Identifying columns** (IDs, names, dates of birth, e-mail, phone, free text) are never a dimension,
   driver, outcome or shown value; the intake decides which they are (``Dataset.is_identifying``).
 - **People** in people-level results (agents) and columns naming people who are not the rows (managers)
-  get stable pseudonyms (``Agent 03``) from a keyed hash, unless the operator started the server with
-  ``--allow-names``. The key (pseudonym → name) is written to the output folder, never returned.
+  get stable pseudonyms (``Agent K7F3QM``): a keyed hash of the name alone, so a person keeps their pseudonym
+  when next quarter's file adds people, and lists of them are in pseudonym order (which says nothing about the
+  names) — unless the operator started the server with ``--allow-names``. The key (pseudonym → name) is written
+  to the output folder, never returned.
+- **Figures** are exact (``exact`` mode) or perturbed by the cell key method (``protected`` mode:
+  :mod:`retention_mcp.data.cellkey`), a server setting: :meth:`Policy.cells` is what every tool counts with.
+- **Counts in messages** below the minimum group size are never exact: :meth:`Policy.count_text` says
+  "fewer than 5".
 - **Examples of cell values** in messages are shown only for values that at least ``min_group`` rows share
   (:meth:`Policy.safe_examples`); logs carry no cell values at all.
 - A last check (``Job.check``, with :func:`output_strings` and ``Dataset``'s identifying values) looks through
@@ -40,7 +46,10 @@ from retention_mcp.errors import InputError
 if TYPE_CHECKING:
     import numpy as np
 
+    from retention_mcp.data.cellkey import Cells
+    from retention_mcp.data.dataset import Dataset
     from retention_mcp.settings import Settings
+    from retention_mcp.wording import Words
 
 
 class DisclosureError(Exception):
@@ -52,11 +61,34 @@ class Policy:
     floor: int
     allow_names: bool
     key_dir: Path
+    mode: str = "exact"  # exact | protected (see retention_mcp.data.cellkey)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Policy:
         return cls(floor=settings.min_group_size, allow_names=settings.allow_names,
-                   key_dir=settings.output_dir)
+                   key_dir=settings.output_dir, mode=settings.mode_for_call())
+
+    @property
+    def protected(self) -> bool:
+        return self.mode == "protected"
+
+    def cells(self, ds: Dataset) -> Cells:
+        """How the tool counts and sums ``ds``'s rows: exactly, or by the cell key method in protected mode."""
+        from retention_mcp.data.cellkey import Cells, record_keys
+
+        if not self.protected:
+            return Cells()
+        return Cells(record_keys(ds, _secret(self.key_dir)))
+
+    def count_text(self, count: int, noun: str = "row(s)") -> str:
+        """A count for a message: exact from the minimum group size up, "fewer than 5" below it."""
+        if 0 < count < self.floor:
+            return f"fewer than {self.floor} {noun}"
+        return f"{count:,} {noun}"
+
+    def count_words(self, count: int, w: Words) -> str:
+        """A count for a text in ``w``'s language: exact from the minimum group size up, "fewer than 5" below it."""
+        return w("dataset.fewer_than", k=self.floor) if 0 < count < self.floor else f"{count:,}"
 
     def min_group(self, requested: int | None) -> int:
         """The group size to suppress below: the server floor, or more if the call asks for more."""
@@ -79,22 +111,36 @@ class Policy:
     # -- pseudonyms
 
     def pseudonyms(self, role: str, names: Sequence[str], *, source: str = "") -> tuple[list[str], str | None]:
-        """Labels for people: stable pseudonyms (``Agent 03``) unless names are allowed.
+        """Labels for people: stable pseudonyms (``Agent K7F3QM``) unless names are allowed.
 
-        Returns (labels in the order of ``names``, the key file written, or None). The numbering follows a
-        keyed hash of each name, so the same person keeps the same label from call to call, and nobody
-        without the key can tell who is who by hashing candidate names.
+        Returns (labels in the order of ``names``, the key file written, or None). A label is a keyed hash of the
+        name and the server's secret alone — not a number within this file — so the same person keeps the same
+        label from call to call and from file to file (next quarter's export adding people changes nobody's),
+        and nobody without the secret can tell who is who by hashing candidate names. Two names of one file
+        whose short codes collide both get a longer code.
         """
         names = [str(n) for n in names]
         if self.allow_names or not names:
             return list(names), None
         secret = _secret(self.key_dir)
-        order = sorted(set(names), key=lambda n: hmac.new(secret, n.encode("utf-8"), hashlib.sha256).hexdigest())
-        width = max(2, len(str(len(order))))
         word = role.replace("_", " ").title()
-        number = {name: f"{word} {i + 1:0{width}d}" for i, name in enumerate(order)}
-        key_file = _write_key(self.key_dir, role, source, {number[n]: n for n in order})
-        return [number[n] for n in names], key_file
+        distinct = sorted(set(names))
+        short = {name: _pseudonym_code(secret, name, 6) for name in distinct}
+        clashes: dict[str, int] = {}
+        for code in short.values():
+            clashes[code] = clashes.get(code, 0) + 1
+        label = {name: f"{word} {code if clashes[code] == 1 else _pseudonym_code(secret, name, 12)}"
+                 for name, code in short.items()}
+        key_file = _write_key(self.key_dir, role, source, {label[n]: n for n in distinct})
+        return [label[n] for n in names], key_file
+
+
+def _pseudonym_code(secret: bytes, name: str, length: int) -> str:
+    """``length`` base-32 characters (A-Z, 2-7) of HMAC-SHA256(secret, name)."""
+    import base64
+
+    digest = hmac.new(secret, b"pseudonym\x00" + " ".join(name.split()).encode("utf-8"), hashlib.sha256).digest()
+    return base64.b32encode(digest).decode("ascii")[:length]
 
 
 def _secret(folder: Path) -> bytes:
@@ -415,6 +461,31 @@ def hidden_groups(sizes: Sequence[float], k: int, forced: Sequence[bool] | None 
 
 _SPLIT = re.compile(r"\s*(?:\||\n|/|;|,\s)\s*")
 _QUOTED = re.compile(r"""['"“‘「]([^'"”’」\n]{2,80})['"”’」]""")
+
+
+#: Catalog files whose words the tools print as their own fixed texts (definitions, classifications), besides the
+#: wording (``tools/wording/*.yaml``, :func:`retention_mcp.wording.wording_files`).
+FIXED_TEXT_FILES = ("separation_types.yaml", "metrics.yaml", "column_aliases.yaml")
+_fixed: dict[tuple, frozenset[str]] = {}
+
+
+def fixed_vocabulary(settings: Settings) -> frozenset[str]:
+    """The pieces of the server's own texts (``tools/*.yaml``: wording, the leaver classification, definitions),
+    normalised as the last check normalises output: a data value equal to one of them ("Retired") appearing in a
+    tool's fixed sentence ("resigned, quit, retired …") is the sentence, not a disclosure."""
+    from retention_mcp.catalog import catalog_file, read_yaml
+    from retention_mcp.wording import wording_files
+
+    paths = [catalog_file(settings, name) for name in FIXED_TEXT_FILES] + wording_files(settings)
+    version = tuple((str(p), p.stat().st_mtime_ns) for p in paths if p.is_file())
+    if version not in _fixed:
+        pieces: set[str] = set()
+        for path in paths:
+            if path.is_file():
+                for piece in output_strings(read_yaml(path), ""):
+                    pieces.add(normalise_value(piece).strip(" .:*`_()[]"))
+        _fixed[version] = frozenset(pieces)
+    return _fixed[version]
 
 
 def normalise_value(value: Any) -> str:

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from retention_mcp.data.dataset import NO_DATE, Dataset, day_to_date, shape_text
+from retention_mcp.data.dataset import NO_DATE, Dataset, Finding, day_to_date, shape_text
 from retention_mcp.data.disclosure import Policy
 from retention_mcp.runtime.spec import Evidenced
 from retention_mcp.wording import ResultLanguage, Words, sensitive_caution, words
@@ -40,7 +40,8 @@ class ColumnInfo(BaseModel):
 class QualityFinding(BaseModel):
     check: str = Field(description="duplicate_ids, termination_before_hire, future_dates, unparseable_dates, "
                        "unknown_flag_values, missing_hire_dates, leaver_without_termination_date, ...")
-    count: int = Field(description="rows (or values) affected")
+    count: int | None = Field(description="rows (or values) affected; None when fewer than the minimum group size "
+                              "(the detail says 'fewer than 5')")
     detail: str
 
 
@@ -63,17 +64,20 @@ class DatasetSummary(Evidenced):
 
 
 def inspect_dataset(ds: Dataset, policy: Policy, w: Words | None = None) -> DatasetSummary:
+    import numpy as np
     import pandas as pd
 
     w = w or words("en")
 
     frame = ds.frame
+    cells = policy.cells(ds)
     infos: list[ColumnInfo] = []
     suggestions: list[str] = []
     for column in list(frame.columns)[:MAX_COLUMNS]:
         values = frame[column]
         role = ds.roles.role_of(column)
-        missing = int(values.isna().sum())
+        absent = values.isna().to_numpy()
+        missing = int(absent.sum())
         if isinstance(values.dtype, pd.CategoricalDtype):
             present = values.cat.remove_unused_categories().cat.categories
             distinct = len(present)
@@ -90,8 +94,8 @@ def inspect_dataset(ds: Dataset, policy: Policy, w: Words | None = None) -> Data
             kind = "number"
         else:
             kind = "text"
-        info = ColumnInfo(name=column, type=kind, role=role, missing=missing, distinct=distinct,
-                          identifying=identifying, sensitive=ds.is_sensitive(column))
+        info = ColumnInfo(name=column, type=kind, role=role, missing=cells.count(absent) if missing else 0,
+                          distinct=distinct, identifying=identifying, sensitive=ds.is_sensitive(column))
         if not identifying and kind in ("text", "flag", "number") and 0 < distinct <= MAX_LISTED_VALUES:
             # Only values shared by at least the minimum group size: a rare value can single a person out.
             counts = values.value_counts(dropna=True)
@@ -112,15 +116,26 @@ def inspect_dataset(ds: Dataset, policy: Policy, w: Words | None = None) -> Data
     # Roles first (department, job role, shift...), then other categories.
     order = {role: i for i, role in enumerate(SUGGESTED_ROLES)}
     suggestions.sort(key=lambda c: order.get(ds.roles.role_of(c) or "", len(order)))
-    leavers = int(ds.leaver.sum()) if ds.leaver is not None else None
+    leavers = cells.count(ds.leaver) if ds.leaver is not None else None
     return DatasetSummary(
-        rows=ds.rows, columns=frame.shape[1], shape=ds.shape or "unknown", shape_source=shape_text(ds, w),
-        as_of=day_to_date(ds.as_of).isoformat() if ds.as_of is not None else None, leavers=leavers,
-        roles=ds.roles.as_dict(), column_info=infos,
-        findings=[QualityFinding(check=f.check, count=f.count, detail=f.text(w))
-                  for f in [*filter(None, [ds.duplicate_id_finding()]), *ds.findings]],
+        rows=cells.count(np.ones(ds.rows, dtype=bool)), columns=frame.shape[1], shape=ds.shape or "unknown",
+        shape_source=shape_text(ds, w), as_of=day_to_date(ds.as_of).isoformat() if ds.as_of is not None else None,
+        leavers=leavers, roles=ds.roles.as_dict(), column_info=infos,
+        findings=[_finding(f, policy.floor, w) for f in [*filter(None, [ds.duplicate_id_finding()]), *ds.findings]],
         suggested_dimensions=suggestions[:15], truncated=frame.shape[1] > MAX_COLUMNS,
         read_as=read_as(ds.source, w), language=w.language)
+
+
+def _finding(finding: Finding, floor: int, w: Words) -> QualityFinding:
+    """A data-quality finding as shown, in ``w``'s language: a count below the minimum group size is never exact
+    ("fewer than 5")."""
+    import re
+
+    count, detail = finding.count, finding.text(w)
+    if 0 < count < floor:
+        detail = re.sub(rf"(?<![\d.,]){count}(?![\d.,%])", w("dataset.fewer_than", k=floor), detail, count=1)
+        count = None
+    return QualityFinding(check=finding.check, count=count, detail=detail)
 
 
 def read_as(source: object, w: Words | None = None) -> str:
@@ -180,7 +195,8 @@ def summary_markdown(summary: DatasetSummary, max_columns: int = 60, w: Words | 
     if len(summary.column_info) > max_columns:
         lines.append("\n" + w(f"{i}.more_columns", count=len(summary.column_info) - max_columns))
     if summary.findings:
-        lines += ["", w(f"{i}.quality")] + [f"- {f.check}: {f.count} — {f.detail}" for f in summary.findings]
+        lines += ["", w(f"{i}.quality")] + [f"- {f.check}: {f.count if f.count is not None else w(f'{i}.few')} — "
+                                            f"{f.detail}" for f in summary.findings]
     else:
         lines += ["", w(f"{i}.quality_ok")]
     if summary.suggested_dimensions:

@@ -777,7 +777,7 @@ def _build(settings: Settings, definition: LinkedDefinition, sources: list[Datas
     import pyarrow.compute as pc
 
     from retention_mcp.data import engine
-    from retention_mcp.data.dataset import _identity, _prepare
+    from retention_mcp.data.dataset import _identity, _names_category, _prepare, identity_roles
     from retention_mcp.data.roles import load_roles
 
     population = sources[0]
@@ -825,8 +825,12 @@ def _build(settings: Settings, definition: LinkedDefinition, sources: list[Datas
     if kind == "hr" and shape in (None, "", "auto") and all(roles.get(r) == population.roles.get(r) for r in facts):
         # The population file's own dates, flags and findings, parsed at its intake: the same columns, the same
         # roles, so the same arrays (re-parsing a million dates would give them again).
+        # Its record keys too (the same people, so the same keys: a person's figures do not change with the view);
+        # nothing else of its cache, which is about the population file's columns (header roles ...).
         dataset = dataclasses.replace(population, frame=frame, roles=roles, findings=list(population.findings),
-                                      _identity=dict(population._identity), _watched=None)
+                                      _identity=dict(population._identity), _watched=None,
+                                      cache={key: value for key, value in population.cache.items()
+                                             if isinstance(key, tuple) and key[0] == "record_keys"})
     else:
         dataset = _prepare(frame, table, None, None if shape in (None, "", "auto") else shape, kind,
                            settings.min_group_size, roles=roles)
@@ -834,7 +838,10 @@ def _build(settings: Settings, definition: LinkedDefinition, sources: list[Datas
         for output, aggregate in link.added.items():
             inherited = link.source.identity(aggregate.column) if aggregate.column and (
                 aggregate.rule in VALUE_RULES) else None
-            own = _identity(frame[output], output, roles.role_of(output), table)
+            # As at any intake (issue 19): from the header and the content, never from a role given by the caller.
+            header_role = identity_roles([output], table).get(output)
+            category = header_role is None and _names_category(output, table)
+            own = _identity(frame[output], output, header_role, category, table)
             dataset._identity[output] = _strictest(inherited, own)
     dataset.linked = LinkInfo(definition=definition, files=links, population_person=person, persons=persons)
     dataset.source = {"name": definition.name, "format": "linked dataset", "version": definition.version,

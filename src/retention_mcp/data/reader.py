@@ -720,14 +720,14 @@ def _parse_xlsx(settings: Settings, data: bytes, shown: str, sheet: str | None, 
                          max_ratio=float(settings.max_compression_ratio))
     book = xlsx.Workbook(data, shown, limits)
     names = [s.name for s in book.sheets]
+    listed = _sheet_listing(settings, names)
     if sheet is not None:
         matches = [s for s in book.sheets if s.name == sheet] or [
             s for s in book.sheets if s.name.strip().casefold() == sheet.casefold()]
         if len(matches) != 1:
-            raise InputError(f"{shown!r} has no sheet {sheet!r}; its sheets are: {', '.join(names)}")
+            raise InputError(f"{shown!r} has no sheet {sheet!r}; {listed}")
         if matches[0].kind != "worksheet" or matches[0].member is None:
-            raise InputError(f"sheet {sheet!r} of {shown!r} is a {matches[0].kind}, not a table; its sheets are: "
-                             f"{', '.join(names)}")
+            raise InputError(f"sheet {sheet!r} of {shown!r} is a {matches[0].kind}, not a table; {listed}")
         candidates = matches
     else:
         candidates = [s for s in book.sheets if s.kind == "worksheet" and s.member is not None]
@@ -747,9 +747,12 @@ def _parse_xlsx(settings: Settings, data: bytes, shown: str, sheet: str | None, 
     wanted = [r for r in scan.rows[:HEADER_SEARCH_ROWS + 10] if header_row is None or r.number <= header_row]
     wanted += [r for r in scan.rows if r.number == header_row and r not in wanted]
     shared = book.shared_strings({c.shared for r in wanted for c in r.cells if c.shared is not None})
+    masked = sheet is None and _names_person(settings, target.name)
+    shown_sheet = f"{book.sheets.index(target) + 1} (named after a person)" if masked else target.name
+    sheet_words = f"sheet {book.sheets.index(target) + 1}" if masked else f"sheet {target.name!r}"
     if header_row is not None:
         if not any(row.number == header_row for row in scan.rows):
-            raise InputError(f"row {header_row} of sheet {target.name!r} is empty; give the row that holds the "
+            raise InputError(f"row {header_row} of {sheet_words} is empty; give the row that holds the "
                              "column names as header_row")
         header = header_row
     else:
@@ -762,13 +765,27 @@ def _parse_xlsx(settings: Settings, data: bytes, shown: str, sheet: str | None, 
             summary.append((row.number, len(row.cells), labels))
         header = choose_header_row(summary)
     if progress:
-        progress(0.2, f"reading sheet {target.name!r} (header on row {header})")
+        progress(0.2, f"reading {sheet_words} (header on row {header})")
     table = xlsx.read_sheet(data, target.name, book.sheets.index(target), header, names)
     labels = next((r for r in scan.rows if r.number == header), None)
     if labels is not None:
         table = table.rename_columns(_header_names(table.column_names, labels, shared))
     frame = _arrow_frame(table, excel=True)
-    return _Parsed(frame=frame, sheet=target.name, header_row=header)
+    return _Parsed(frame=frame, sheet=shown_sheet, header_row=header)
+
+
+def _names_person(settings: Settings, name: str) -> bool:
+    """True when a sheet's name looks like a person's name (a sheet per employee): it is then never quoted in a
+    message, a progress note or the source of a result."""
+    from retention_mcp.data.roles import load_roles
+
+    return load_roles(settings).looks_like_names([name])
+
+
+def _sheet_listing(settings: Settings, names: list[str]) -> str:
+    shown = [f"sheet {i + 1} (named after a person: not shown)" if _names_person(settings, name) else name
+             for i, name in enumerate(names)]
+    return f"its sheets are: {', '.join(shown)}"
 
 
 def _header_names(names: list[str], header: Any, shared: dict[int, str]) -> list[str]:

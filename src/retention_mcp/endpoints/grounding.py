@@ -208,7 +208,7 @@ def call_log_profile(
                             where=where)
     job.progress(0.9, "profiling calls")
     result = profile(ds, scope=scope, interval_minutes=interval_minutes, answer_within_seconds=answer_within_seconds,
-                     catalog=grounding_catalog(job).get("call_log") or {}, w=w)
+                     catalog=grounding_catalog(job).get("call_log") or {}, w=w, policy=job.policy)
     figures: dict[str, Any] = {"calls": result.calls_offered, "answer rate": result.answer_rate,
                                "service level (answered)": result.service_level_answered,
                                "service level (offered)": result.service_level_offered,

@@ -36,7 +36,7 @@ ByArg = Annotated[list[str] | str | None, Field(
     description="Dimensions: column names or roles, plus the derived 'tenure_band'; several = a cross "
                 "breakdown, e.g. [\"department\", \"shift\"]. Empty: overall only")]
 BinsArg = Annotated[dict[str, list[float] | int] | None, Field(
-    description="Bands for numeric `by` columns: {column: [edges]} or {column: n equal groups} (default 5)")]
+    description="Bands of numeric `by` columns: {column: n} (2-10, default 5); edges come from the data, not lists")]
 MinGroupArg = Annotated[int | None, Field(ge=1, le=1000, description="Suppress groups smaller than this "
                                           "(at least the server's minimum, 5 by default)")]
 #: The language of every text a tool writes; None = the server's --language (a plan's own, for plan tools). No

@@ -245,7 +245,8 @@ def schedule_fairness(
                                               column_map=column_map, kind="roster", where=where)
         result = fairness.fairness_from_roster(
             ds, catalog=catalog, holidays=holidays or (), night_from_hour=night_from_hour,
-            night_until_hour=night_until_hour, night_limit=night_limit, min_group_size=job.policy.floor, w=w)
+            night_until_hour=night_until_hour, night_limit=night_limit, min_group_size=job.policy.floor, w=w,
+            cells=job.policy.cells(ds))
         if scope_note:
             result.notes.insert(0, scope_note)
     figures = {"gini": result.gini, "top20_share": result.top20_share, "violation_rate": result.violation_rate,

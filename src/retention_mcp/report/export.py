@@ -296,6 +296,12 @@ def build_document(settings: Settings, title: str, markdown: str | None, section
             add_image(png, caption, f"{Path(check_filename(None, title, 'md')[0]).stem}-chart-{index}")
         if section.image:
             add_image(output_image(section.image), caption, section.image, existing=section.image)
+    # Every export says how the figures about people in it were protected (the server's privacy mode).
+    from retention_mcp.data.cellkey import mode_statement
+
+    statement = mode_statement(settings.mode_for_call(), settings.min_group_size, language, settings)
+    md_parts.append(f"_{statement}_")
+    doc.blocks.append(Block("paragraph", text=statement))
     doc.markdown += "\n" + "\n\n".join(md_parts) + "\n"
     doc.input_bytes = text_bytes + sum(len(data) for data in images.values())
     return doc

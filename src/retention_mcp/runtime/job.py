@@ -38,10 +38,11 @@ class Job:
                  author: str | None = None) -> None:
         self.settings = settings
         self.author = author or "unknown"
-        self.policy = Policy.from_settings(settings)
+        self.policy = Policy.from_settings(settings)  # the mode of this call: Settings.mode_for_call
         self._progress = progress
         self.datasets: list[Dataset] = []
         self.w: Words | None = None  # the caller's language, once the tool asked for it (words())
+        self.notes: list[str] = []  # said under the result (a filter that selects everyone ...)
 
     def words(self, language: str | None = None) -> Words:
         """The texts of the caller's ``language`` argument, or of the server's ``--language``; used from then on
@@ -66,7 +67,7 @@ class Job:
                 where: Mapping[str, Any] | None = None) -> tuple[Dataset, Scope]:
         """The prepared table and the ``where`` scope on it. Raises InputError with what to fix."""
         from retention_mcp.data.dataset import load_dataset
-        from retention_mcp.data.dimensions import parse_where
+        from retention_mcp.data.dimensions import check_complements, parse_where
         from retention_mcp.data.linked import is_dataset_name
 
         if is_dataset_name(path):
@@ -76,17 +77,23 @@ class Job:
         else:
             ds = load_dataset(self.settings, path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                               column_map=column_map, shape=shape, kind=kind, progress=self.progress)
+        if self.settings.access is not None and self.settings.access.restricted:
+            from retention_mcp.data.dataset import within_access
+
+            ds = within_access(ds, self.settings.access, self.policy)
         self.datasets.append(ds)
         if path and kind == "hr":
             from retention_mcp.data.recent import remember
 
             remember(self.settings, path)  # for completions from the data (employee_group ...)
         scope = parse_where(ds, where, self.policy, self.w)
+        self.notes += scope.notes
         if scope.active:
             kept = int(scope.rows.sum())
             if kept < self.policy.floor:
-                raise InputError(f"the filter {scope.text} leaves {kept} row(s), fewer than the minimum group size "
-                                 f"of {self.policy.floor}; widen the filter")
+                raise InputError(f"the filter {scope.text} leaves {self.policy.count_text(kept)}, fewer than the "
+                                 f"minimum group size of {self.policy.floor}; widen the filter")
+            check_complements(ds, scope, self.policy.floor)
         return ds, scope
 
     def linked_dataset(self, name: str, *, csv_text: str | None = None, sheet: str | None = None,
@@ -115,8 +122,10 @@ class Job:
         ds, scope = self.dataset(**arguments)
         if not scope.active:
             return ds, None
+        cells = self.policy.cells(ds)  # record keys from the whole file: a person's key never depends on a filter
         kept = ds.subset(scope.rows)
-        return kept, scope.describe(kept.rows, len(scope.rows))
+        self.datasets[self.datasets.index(ds)] = kept
+        return kept, scope.describe(cells)
 
     def sources(self) -> list[dict[str, Any]]:
         """What the call read, to record as evidence: each file's identity and SHA-256 (for a linked dataset, the
@@ -133,10 +142,30 @@ class Job:
         return out
 
     def output(self, result: Any, text: str, *, figures: Mapping[str, Any] | None = None, definition: str = "",
-               images: list[tuple[bytes, str]] | None = None, files: list[str] | None = None) -> ToolOutput:
-        return ToolOutput(result=result, text=text, figures=dict(figures or {}), definition=definition,
+               images: list[tuple[bytes, str]] | None = None, files: list[str] | None = None,
+               language: str | None = None) -> ToolOutput:
+        """What the tool returns; a result about people's data states the privacy mode its figures were made in, in
+        its text and among its key figures (so the evidence records it too), in the language of its texts."""
+        language = language or (self.w.language if self.w is not None else self.settings.language)
+        figures = dict(figures or {})
+        if self.notes:
+            from retention_mcp.wording import words
+
+            w = self.w if self.w is not None and self.w.language == language else words(language, self.settings)
+            for note in self.notes:
+                text += f"\n\n{w('common.note')}{w.colon}{w.sentence(note)}"
+        if self.datasets:
+            from retention_mcp.data.cellkey import mode_statement
+
+            text += "\n\n" + mode_statement(self.policy.mode, self.policy.floor, language, self.settings)
+            figures["privacy_mode"] = self.policy.mode
+            if self.settings.access is not None and self.settings.access.restricted:
+                from retention_mcp.wording import words
+
+                text += f"\n{self.settings.access.describe(words(language, self.settings))}"
+        return ToolOutput(result=result, text=text, figures=figures, definition=definition,
                           sources=self.sources(), images=list(images or ()), files=list(files or ()),
-                          language=self.w.language if self.w is not None else self.settings.language)
+                          language=language)
 
     # -- the checks every output passes
 
@@ -149,8 +178,10 @@ class Job:
         if not self.datasets:
             return
         from retention_mcp.data.dataset import identifying_values_in
+        from retention_mcp.data.disclosure import fixed_vocabulary
 
         candidates = {normalise_value(piece).strip(" .:*`_()[]") for piece in output_strings(structured, output.text)}
+        candidates -= fixed_vocabulary(self.settings)
         for ds in self.datasets:
             if identifying_values_in(ds, candidates):
                 raise DisclosureError("a value of an identifying column reached the output; the result was withheld")
