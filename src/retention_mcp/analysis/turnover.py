@@ -43,6 +43,7 @@ from retention_mcp.data.dataset import (
     date_to_day,
     day_to_date,
 )
+from retention_mcp.data.dates import add_months
 from retention_mcp.data.dimensions import (
     Scope,
     build_dimension,
@@ -165,13 +166,6 @@ def parse_day(value: str | None, name: str) -> int | None:
     if parsed.values.isna().iloc[0]:
         raise InputError(f"{name} {value!r} is not a date; write it like 2024-01-01")
     return date_to_day(parsed.values.iloc[0].date())
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    month_index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(month_index, 12)
-    last = calendar.monthrange(year, month + 1)[1]
-    return dt.date(year, month + 1, min(day.day, last))
 
 
 def months_between(start: dt.date, end: dt.date) -> float:

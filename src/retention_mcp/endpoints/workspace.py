@@ -22,7 +22,7 @@ from retention_mcp.errors import InputError, capped
 from retention_mcp.runtime.job import Job
 from retention_mcp.runtime.spec import READ_ONLY, ToolOutput, resource, tool
 from retention_mcp.settings import Settings
-from retention_mcp.workspace.refresh import RefreshReport
+from retention_mcp.workspace.refresh import RefreshedEvidence, RefreshReport
 
 if TYPE_CHECKING:
     from retention_mcp.server import Wiring
@@ -76,6 +76,12 @@ class WriteResult(BaseModel):
     uncited_numbers: list[dict[str, str]] = Field(
         description="warning: figures citing no evidence id, with their sentence ({number, context})")
     merged_changes: list[str] = Field(description="other sections changed by others since base_version (kept)")
+    verified_numbers: int = Field(0, description="numbers beside a citation that match a figure of that evidence")
+    mismatched_numbers: list[dict[str, str]] = Field(
+        default_factory=list, description="warning: numbers beside a citation matching none of its figures, with the "
+                                          "closest figure ({number, sentence, evidence_id, closest, shown})")
+    unknown_figure_names: list[str] = Field(default_factory=list, description="citations naming a figure the "
+                                            "evidence does not have, e.g. 'ev-3f9a2c 研发部'")
 
 
 class PlanListItem(BaseModel):
@@ -118,13 +124,25 @@ class PlanDiff(BaseModel):
     diff: str = Field(description="unified diff of the plan's markdown; empty when identical")
 
 
+class EvidenceLink(BaseModel):
+    evidence_id: str
+    tool: str | None = Field(None, description="the tool that made it (null when it is not in the workspace)")
+    argument: str = Field(description="the argument that carried the parent's id, e.g. impact_evidence_id")
+
+
 class EvidenceView(BaseModel):
     id: str
     tool: str
-    arguments: dict[str, Any]
+    arguments: dict[str, Any] = Field(description="the arguments given (unset ones left out)")
     sources: list[dict[str, Any]]
     definition: str
     figures: dict[str, Any]
+    units: dict[str, str] = Field(default_factory=dict, description="the unit of each figure")
+    period: dict[str, Any] = Field(default_factory=dict, description="the period it was computed for, resolved: "
+                                   "kind (period | as_of | snapshot | inputs | several), start, end, months")
+    parents: list[EvidenceLink] = Field(default_factory=list, description="results it was computed from")
+    children: list[EvidenceLink] = Field(default_factory=list, description="results computed from it")
+    charts: list[str] = Field(default_factory=list, description="chart files written for it (output folder)")
     author: str
     created_at: str
 
@@ -177,6 +195,17 @@ def _write_text(result: WriteResult) -> str:
     if result.merged_changes:
         text += (f" Others changed {', '.join(result.merged_changes)} since v{result.base_version}; "
                  "those changes are kept.")
+    if result.verified_numbers or result.mismatched_numbers:
+        text += f" {result.verified_numbers} cited number(s) match their evidence."
+    if result.mismatched_numbers:
+        shown = "; ".join(f"{m['number']} (closest: {m['closest']} = {m['shown']} in {m['evidence_id']})"
+                          for m in result.mismatched_numbers[:8])
+        text += (f"\n\n**Check:** {len(result.mismatched_numbers)} number(s) beside a citation match none of its "
+                 f"figures: {shown}. Use the figure as the tool shows it, cite the evidence it comes from, or name "
+                 "the figure in the citation, e.g. `[ev-3f9a2c 研发部]`.")
+    if result.unknown_figure_names:
+        text += (f"\n\n**Check:** these citations name a figure their evidence does not have: "
+                 f"{', '.join(result.unknown_figure_names)} (evidence_get lists its figures).")
     if result.uncited_numbers:
         shown = "; ".join(f"{u['number']} (\u201c{u['context']}\u201d)" for u in result.uncited_numbers[:8])
         text += (f"\n\n**Warning:** {len(result.uncited_numbers)} number(s) cite no evidence: {shown}. Cite the "
@@ -251,14 +280,39 @@ def plan_write_section(
     evidence id must exist; numbers citing none are listed as a warning. Example: {"plan_id": 3,
     "section": "现状分析", "base_version": 1, "markdown": "夜班离职率 24.1% [ev-3f9a2c]，高于 ..."}.
     """
+    from retention_mcp.workspace.verify import check_text, unknown_names
+
     author = job.author
-    outcome = job.workspace().write_section(plan_id, section, markdown, base_version=base_version,
-                               author=author)
+    workspace = job.workspace()
+    outcome = workspace.write_section(plan_id, section, markdown, base_version=base_version, author=author)
+    figures = figures_of(workspace.get_evidence_many(list(outcome.cited)))
+    written = workspace.get_plan(plan_id, outcome.version).section(outcome.section).markdown
+    checks = check_text(written, figures)
     result = WriteResult(plan_id=outcome.plan_id, version=outcome.version, section=outcome.section,
                          base_version=outcome.base_version, cited=list(outcome.cited),
                          uncited_numbers=[{"number": u.number, "context": u.context} for u in outcome.uncited],
-                         merged_changes=list(outcome.merged_changes))
+                         merged_changes=list(outcome.merged_changes),
+                         verified_numbers=sum(1 for c in checks for n in c.numbers if n.verified),
+                         mismatched_numbers=[mismatch(c, n) for c in checks for n in c.flagged][:MAX_MISMATCHES],
+                         unknown_figure_names=[f"{i} {name}" for i, name in unknown_names(checks, figures)])
     return job.output(result, _write_text(result))
+
+
+#: Most mismatched numbers listed for one write or export.
+MAX_MISMATCHES = 20
+
+
+def figures_of(evidence: dict[str, Evidence]) -> dict[str, list[Any]]:
+    """Evidence id -> its numeric figures (with units), what a citing sentence is checked against."""
+    from retention_mcp.workspace.figures import numeric_figures
+
+    return {i: numeric_figures(i, e.figures, e.units) for i, e in evidence.items()}
+
+
+def mismatch(check: Any, number: Any) -> dict[str, str]:
+    figure = number.figure
+    return {"number": number.text, "sentence": check.text, "evidence_id": figure.evidence_id if figure else "",
+            "closest": figure.name if figure else "", "shown": number.shown or ""}
 
 
 @tool(title="Read a plan", result=PlanView, annotations=READ_ONLY, evidence=False)
@@ -432,14 +486,52 @@ def evidence_get(
     if item is None:
         raise InputError(f"there is no evidence {capped(evidence_id, 40)!r}; evidence ids come from tool results "
                          "(evidence_id) and look like ev-3f9a2c")
-    view = EvidenceView(id=item.id, tool=item.tool, arguments=item.arguments, sources=item.sources,
-                        definition=item.definition, figures=item.figures, author=item.author,
+    from retention_mcp.workspace.figures import display, numeric_figures
+
+    workspace = job.workspace()
+    related = workspace.get_evidence_many([link.parent for link in item.parents]
+                                          + [link.child for link in item.children])
+
+    def link(evidence_id: str, argument: str) -> EvidenceLink:
+        other = related.get(evidence_id)
+        return EvidenceLink(evidence_id=evidence_id, tool=other.tool if other else None, argument=argument)
+
+    view = EvidenceView(id=item.id, tool=item.tool, arguments=given_arguments(item.arguments), sources=item.sources,
+                        definition=item.definition, figures=item.figures, units=item.units, period=item.period,
+                        parents=[link(e.parent, e.argument) for e in item.parents],
+                        children=[link(e.child, e.argument) for e in item.children],
+                        charts=[c["file"] for c in item.charts if c.get("file")], author=item.author,
                         created_at=_iso(item.created_at) or "")
-    figures = "; ".join(f"{k} = {v}" for k, v in list(item.figures.items())[:20])
+    shown = {f.name: display(f) for f in numeric_figures(item.id, item.figures, item.units)}
+    figures = "; ".join(f"{k} = {shown.get(k, v)}" for k, v in list(item.figures.items())[:20])
     files = ", ".join(f"{s.get('name')} (sha256 {str(s.get('sha256', ''))[:12]}…)" for s in item.sources)
     text = (f"**{item.id}**: `{item.tool}` by {item.author}, {view.created_at}. Data: {files or 'none'}. "
-            f"Definition: {item.definition or '—'}. Figures: {figures or 'none'}.")
+            f"Period: {period_words(item.period)}. Definition: {item.definition or '—'}. Figures: {figures or 'none'}.")
+    if view.parents:
+        text += " Computed from: " + ", ".join(f"{p.evidence_id} ({p.tool}, {p.argument})" for p in view.parents) + "."
+    if view.children:
+        text += " Used by: " + ", ".join(f"{c.evidence_id} ({c.tool})" for c in view.children) + "."
     return job.output(view, text)
+
+
+def given_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The arguments a call was given: the runtime records every one, unset ones as None."""
+    return {k: v for k, v in arguments.items() if v is not None}
+
+
+def period_words(period: dict[str, Any]) -> str:
+    kind = (period or {}).get("kind")
+    if kind == "period":
+        return f"{period.get('start')} to {period.get('end')}"
+    if kind == "as_of":
+        return f"as of {period.get('end')}"
+    if kind == "snapshot":
+        return f"the file as exported ({period.get('file')}, modified {period.get('modified')})"
+    if kind == "several":
+        return "; ".join(period_words(p) for p in period.get("parts") or [])
+    if kind == "inputs":
+        return "typed inputs (no data period)"
+    return "not recorded"
 
 
 # -- plan_refresh: a tool made of other bounded calls ---------------------------------------------------
@@ -451,20 +543,19 @@ def refresh_inputs(*, settings: Settings, progress: Any, plan_id: int) -> tuple[
 
     workspace = workspace_for(settings)
     state = workspace.get_plan(plan_id)
-    return state, workspace.get_evidence_many(cited_evidence_ids(state))
+    return state, workspace.ancestry(cited_evidence_ids(state))
 
 
-def evidence_sources(*, settings: Settings, progress: Any, evidence_id: str) -> list[dict[str, Any]]:
-    """Worker entry point: the data sources an evidence record names."""
+def evidence_record(*, settings: Settings, progress: Any, evidence_id: str) -> Evidence | None:
+    """Worker entry point: one evidence record (a re-run's: figures, units, sources, period)."""
     from retention_mcp.workspace.store import workspace_for
 
-    item = workspace_for(settings).get_evidence(evidence_id)
-    return list(item.sources) if item is not None else []
+    return workspace_for(settings).get_evidence(evidence_id)
 
 
 def make_rerun(wiring: Wiring) -> Rerun:
     """The ``rerun`` seam for plan_refresh, built on the server's own tools: each re-run is a tool call through
-    ``server.call_tool`` (a worker, the same bounds, its evidence recorded as any call's)."""
+    ``server.call_tool`` (a worker, the same bounds, its evidence and lineage recorded as any call's)."""
     from retention_mcp.workspace.evidence import key_figures
 
     async def rerun(tool_name: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -474,31 +565,65 @@ def make_rerun(wiring: Wiring) -> Rerun:
             raise InputError(text or f"{tool_name} failed")
         structured = getattr(result, "structured_content", None) or {}
         evidence_id = structured.get("evidence_id")
-        sources = structured.get("sources") or (await wiring.runtime.run(
-            "retention_mcp.endpoints.workspace:evidence_sources", {"evidence_id": evidence_id}) if evidence_id else [])
-        return {"figures": key_figures(tool_name, structured), "sources": sources, "evidence_id": evidence_id}
+        record = await wiring.runtime.run("retention_mcp.endpoints.workspace:evidence_record",
+                                          {"evidence_id": evidence_id}) if evidence_id else None
+        if record is None:
+            return {"figures": key_figures(tool_name, structured), "sources": [], "evidence_id": evidence_id}
+        return {"figures": record.figures, "units": record.units, "sources": record.sources, "period": record.period,
+                "evidence_id": evidence_id}
 
     return rerun
 
 
 def refresh_text(report: RefreshReport, path: str | None) -> str:
-    lines = [f"Plan {report.plan_id} v{report.version}: {len(report.evidence)} cited result(s) checked"
-             + (f" on {path}" if path else "") + f", {report.changed_figures} figure(s) changed."]
-    for item in report.evidence:
-        if item.status == "changed":
-            lines.append(f"\n**[{item.evidence_id}] {item.tool}** (cited in {', '.join(item.sections)}) → new "
-                         f"evidence {item.new_evidence_id}:")
-            for c in item.changes[:15]:
-                delta = "" if c.change is None else f" ({c.change:+.4g}" + (
-                    f", {c.relative_change:+.1%}" if c.relative_change is not None else "") + ")"
-                lines.append(f"- {c.figure}: {c.old} → {c.new}{delta}")
-        elif item.status == "unchanged":
-            lines.append(f"- [{item.evidence_id}] {item.tool}: unchanged (new evidence {item.new_evidence_id})")
-        else:
-            lines.append(f"- [{item.evidence_id}] {item.tool}: {item.status} — {item.reason}")
+    cited = sum(1 for e in report.evidence if e.sections)
+    lines = [f"Plan {report.plan_id} v{report.version}: {cited} cited result(s) and "
+             f"{len(report.evidence) - cited} input(s) re-run" + (f" on {path}" if path else "")
+             + (", periods rolled forward to the latest data" if report.roll_forward else ", each period held")
+             + f"; {report.changed_figures} figure(s) changed, {len(report.stale_sentences)} sentence(s) no longer "
+             "match."]
+    by_id = {e.evidence_id: e for e in report.evidence}
+    for section in report.sections:
+        lines.append(f"\n**{section.section}** — {section.changed_figures} figure(s) changed:")
+        for evidence_id in section.evidence:
+            item = by_id.get(evidence_id)
+            if item is not None:
+                lines.append(_evidence_line(item))
+    if report.stale_sentences:
+        lines.append("\n**Sentences whose numbers no longer match** (revise them, citing the new ids):")
+        for sentence in report.stale_sentences[:30]:
+            numbers = "; ".join(f"{n.number}: {n.figure} was {n.was}, now {n.now}" for n in sentence.numbers)
+            lines.append(f"- {sentence.section}: \u201c{sentence.sentence}\u201d — {numbers} "
+                         f"(cite {', '.join(sentence.new_ids)})")
+    for item in report.pasted:
+        lines.append(f"\nNot refreshed (pasted data): [{item.evidence_id}] {item.tool}, cited in "
+                     f"{', '.join(item.sections)}; the plan's figures from it: {', '.join(item.figures) or 'none'}.")
     if report.affected_sections:
         lines.append(f"\nSections to revise: {', '.join(report.affected_sections)}.")
     return "\n".join(lines)
+
+
+def _evidence_line(item: RefreshedEvidence) -> str:
+    role = "" if item.sections else " (input)"
+    head = f"- [{item.evidence_id}] {item.tool}{role}"
+    if item.status in ("skipped", "failed"):
+        return f"{head}: {item.status} — {item.reason}"
+    data = " data changed;" if item.data_changed else ""
+    period = _period_note(item)
+    if item.status == "unchanged":
+        return f"{head}:{data} unchanged{period} → {item.new_evidence_id}"
+    changes = "; ".join(f"{c.figure} {c.old_shown} → {c.new_shown}" for c in item.changes[:12])
+    more = f" (+{len(item.changes) - 12} more)" if len(item.changes) > 12 else ""
+    return f"{head}:{data}{period} {changes}{more} → {item.new_evidence_id}"
+
+
+def _period_note(item: RefreshedEvidence) -> str:
+    before, after = period_words(item.period_before), period_words(item.period_after)
+    if item.period_status == "held":
+        return f" (period held: {before})"
+    if item.period_status == "no period":
+        return ""
+    return f" (period {item.period_status}: {before} → {after})"
 
 
 # -- resources, read in a worker ------------------------------------------------------------------------
@@ -581,20 +706,26 @@ def register(wiring: Wiring) -> None:
         path: Annotated[str | None, Field(
             description="re-run every cited data result on this file instead (e.g. next quarter's export with "
                         "the same columns); default: the files each result read, as they are now")] = None,
+        roll_forward: Annotated[bool, Field(
+            description="move each result's period to the latest data, keeping its length (default: hold the "
+                        "period each figure was computed for)")] = False,
     ) -> Annotated[CallToolResult, RefreshReport]:
-        """Re-run the evidence a plan cites on current data and report which figures changed.
+        """Re-run what a plan cites on the data as it is now, through its lineage, and report what changed.
 
-        For each cited evidence id: the tool is called again with the same arguments (on `path` if
-        given); figures that differ are listed with old, new and change (rates as fractions: 0.021 =
-        2.1 pp), and the sections citing them. Nothing in the plan changes: revise those sections
-        citing the new evidence ids. Example: {"plan_id": 3, "path": "hr_2026Q4.csv"}.
+        Every cited result is called again with its recorded arguments on its files as they are now (or on
+        `path`), for the same period unless roll_forward; results it was computed from are re-run first, so
+        a changed export reaches the impact estimate and the ROI. Reports per section the changed figures
+        (old → new as displayed), each period held or moved, and the sentences whose numbers no longer
+        match. Only pasted data is skipped. Nothing in the plan changes: revise the listed sentences citing
+        the new evidence ids. Example: {"plan_id": 3}.
         """
         from retention_mcp.runtime.dispatch import to_result
         from retention_mcp.workspace.refresh import refresh_plan
 
         state, evidence = await wiring.runtime.run("retention_mcp.endpoints.workspace:refresh_inputs",
                                                    {"plan_id": plan_id})
-        report: RefreshReport = await refresh_plan(state, evidence, make_rerun(wiring), path=path)
+        report: RefreshReport = await refresh_plan(state, evidence, make_rerun(wiring), path=path,
+                                                   roll_forward=roll_forward)
         return to_result(ToolOutput(result=report, text=refresh_text(report, path)))
 
     wiring.add_function(plan_refresh, name="plan_refresh", title="Refresh a plan's figures",

@@ -55,6 +55,14 @@ class ToolOutput:
     images: list[tuple[bytes, str]] = field(default_factory=list)  # (png bytes, mime type)
     files: list[str] = field(default_factory=list)  # names of files written into the output folder
     evidence_id: str | None = None  # recorded in the worker, committed before the result leaves it
+    #: the period the result was computed for, resolved (see retention_mcp.workspace.periods); None: the runtime
+    #: works it out from the files read (their latest date) or from the results it was computed from
+    period: dict[str, Any] | None = None
+    units: dict[str, str] = field(default_factory=dict)  # figure -> unit (fraction, count, money, ratio ...)
+    #: chart specs {"kind", "data", "context"}: what plan_export draws where the result is cited; images[i], when
+    #: drawn (chart=true), is charts[i] and is written to the output folder beside the evidence
+    charts: list[dict[str, Any]] = field(default_factory=list)
+    parents: list[tuple[str, str]] = field(default_factory=list)  # (evidence id, argument) it was computed from
 
 
 def tool(*, title: str, result: type[BaseModel], annotations: ToolAnnotations = READ_ONLY,
