@@ -62,7 +62,7 @@ class Scenario(BaseModel):
     name: str = Field(description="low, base or high")
     replacement_cost_multiplier: float
     achieved_reduction_share: float = Field(description="share of the planned turnover reduction achieved "
-                                                        "(0.5 / 1.0 / 1.2)")
+                                                        "(0.5 / 1.0 / 1.2, or the impact interval's ends)")
     turnover_reduction: float = Field(description="achieved reduction in the turnover rate, fraction (0.026 = 2.6 pp)")
     avoided_leavers_per_year: float
     total_benefit: float
@@ -126,6 +126,12 @@ class RoiResult(Evidenced):
     sensitivity: list[SensitivityRow] = Field(description="sorted by swing, largest first (tornado order)")
     formula: str = Field(description="the calculation with the numbers filled in")
     assumptions: list[str]
+    impact_evidence_id: str | None = Field(None, description="the estimate_impact result the headcount, rates and "
+                                           "scenario interval came from")
+    scenario_basis: str = Field("", description="where low and high come from: the impact's 95% interval, or "
+                                "50% / 120% of the planned reduction")
+    interval_includes_zero: bool | None = Field(None, description="the impact's 95% interval of leavers avoided "
+                                                "includes 0 (the programme may avoid no one)")
 
 
 # -- inputs
@@ -292,12 +298,21 @@ def _with_reduction(inputs: RoiInputs, reduction: float) -> RoiInputs:
     return replace(inputs, target_turnover_rate=inputs.current_turnover_rate - reduction)
 
 
-def scenarios(inputs: RoiInputs, band: dict[str, float] | None) -> list[Scenario]:
-    """low / base / high: the preset's multiplier band × 50% / 100% / 120% of the planned reduction."""
+def scenarios(inputs: RoiInputs, band: dict[str, float] | None,
+              interval: tuple[float, float] | None = None) -> list[Scenario]:
+    """low / base / high: the preset's multiplier band (when given) with 50% / 100% / 120% of the planned reduction,
+    or — when the reduction comes from an impact estimate — with the ends of its 95% interval (``interval``: the
+    low and high reductions, fractions; the low one may be negative: the programme may add leavers)."""
     rows = []
     for name, share in SCENARIO_REDUCTION_SHARES.items():
         multiplier = inputs.replacement_cost_multiplier if band is None or name == "base" else band[name]
-        varied = replace(_with_reduction(inputs, inputs.reduction * share), replacement_cost_multiplier=multiplier)
+        if interval is not None and name != "base":
+            reduction = min(interval[0] if name == "low" else interval[1], inputs.current_turnover_rate)
+            varied = replace(inputs, target_turnover_rate=inputs.current_turnover_rate - reduction)
+            share = reduction / inputs.reduction if inputs.reduction else 0.0
+        else:
+            varied = _with_reduction(inputs, inputs.reduction * share)
+        varied = replace(varied, replacement_cost_multiplier=multiplier)
         outcome = evaluate(varied)
         rows.append(Scenario(
             name=name, replacement_cost_multiplier=multiplier, achieved_reduction_share=share,
@@ -401,8 +416,10 @@ def formula_text(inputs: RoiInputs, outcome: _Outcome, currency: str = "") -> st
 
 
 def calculate_roi(inputs: RoiInputs, *, band: dict[str, float] | None = None, multiplier_source: str = "given",
-                  currency: str = "") -> RoiResult:
-    """The full ROI result for validated inputs (see ``build_inputs``)."""
+                  currency: str = "", interval: tuple[float, float] | None = None,
+                  impact_evidence_id: str | None = None) -> RoiResult:
+    """The full ROI result for validated inputs (see ``build_inputs``); ``interval``: the low and high turnover
+    reductions of an impact estimate's 95% interval, for the low and high scenarios."""
     outcome = evaluate(inputs)
     be = break_even_reduction(inputs)
     metric, tornado = sensitivity(inputs)
@@ -427,10 +444,24 @@ def calculate_roi(inputs: RoiInputs, *, band: dict[str, float] | None = None, mu
         "are valued at the average annual cost.",
         "Payback assumes the program and its benefits simply continue after the horizon.",
     ]
-    if band is None:
+    includes_zero = None
+    if interval is not None:
+        low, high = (r * inputs.headcount for r in interval)
+        includes_zero = low <= 0 <= high
+        basis = (f"low and high use the ends of the impact estimate's 95% interval: {low:.1f} to {high:.1f} "
+                 f"leavers avoided a year (base {inputs.headcount * inputs.reduction:.1f})"
+                 + (f", with the preset's {band['low']:g}× and {band['high']:g}× multipliers" if band else ""))
+        assumptions.append("Scenarios: " + basis + ".")
+        if includes_zero:
+            assumptions.append("The impact's interval includes zero: the programme may avoid no leavers at all (the "
+                               "low scenario" + (" adds leavers" if low < 0 else " avoids none") + "); treat the base "
+                               "ROI as uncertain.")
+    elif band is None:
+        basis = "low and high assume 50% and 120% of the planned reduction"
         assumptions.append("No cost_preset: the scenarios vary only the achieved reduction (50% / 100% / 120%); "
                            "pass cost_preset to vary the multiplier as well.")
     else:
+        basis = (f"low = {band['low']:g}× with 50% of the planned reduction, high = {band['high']:g}× with 120%")
         assumptions.append(f"Scenarios: low = {band['low']:g}× with 50% of the planned reduction achieved, base = "
                            f"{inputs.replacement_cost_multiplier:g}× with 100%, high = {band['high']:g}× with 120% "
                            "(capped at the current rate).")
@@ -451,8 +482,9 @@ def calculate_roi(inputs: RoiInputs, *, band: dict[str, float] | None = None, mu
         npv=outcome.npv, break_even_reduction=be, break_even_reduction_pp=None if be is None else be * 100,
         break_even_target_rate=None if be is None else inputs.current_turnover_rate - be,
         break_even_achievable=None if be is None else be <= inputs.current_turnover_rate,
-        scenarios=scenarios(inputs, band), sensitivity_metric=metric, sensitivity=tornado,
+        scenarios=scenarios(inputs, band, interval), sensitivity_metric=metric, sensitivity=tornado,
         formula=formula_text(inputs, outcome, currency), assumptions=assumptions,
+        impact_evidence_id=impact_evidence_id, scenario_basis=basis, interval_includes_zero=includes_zero,
     )
 
 
@@ -466,6 +498,8 @@ def roi_text(result: RoiResult) -> str:
     payback = ("not within 10 years" if result.payback_month is None
                else f"month {result.payback_month}" + ("" if result.payback_within_horizon else " (after the horizon)"))
     lines = [
+        *([f"**The impact's 95% interval includes zero**: {result.scenario_basis}. The programme may avoid no "
+           "leavers; the low scenario below shows that case.", ""] if result.interval_includes_zero else []),
         f"**Retention ROI over {result.horizon_months} months** — ROI {roi_cell(result.roi)}, benefit/cost "
         f"{_ratio(result.benefit_cost_ratio)}×, net {_money(result.net_benefit, cur)}, payback {payback}, "
         f"NPV {_money(result.npv, cur)} at {percent(result.discount_rate)}",
@@ -490,6 +524,7 @@ def roi_text(result: RoiResult) -> str:
     lines.append(f"| **total benefit** | {_money(result.annual_benefit_full_rate, cur)} | "
                  f"**{_money(result.total_benefit, cur)}** |")
     lines.append(f"| **total cost** | | **{_money(result.total_cost, cur)}** |")
+    lines += ["", f"Scenarios: {result.scenario_basis}."]
     lines += ["", "| scenario | multiplier | reduction achieved | ROI | benefit/cost | net | payback |",
               "|---|---:|---:|---:|---:|---:|---:|"]
     for s in result.scenarios:

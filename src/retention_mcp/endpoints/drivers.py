@@ -66,14 +66,16 @@ def driver_analysis(
     result = analyse_drivers(ds, outcome, policy=job.policy, scope=scope, drivers=drivers, by=by, method=method,
                              min_group_size=min_group_size, importance_method=importance_method,
                              favourable_cutoff=favourable_cutoff)
+    top = result.drivers[:20]
+    charts = [{"kind": "driver_importance",
+               "data": {"drivers": [d.driver for d in top], "importance": [d.importance_share for d in top],
+                        "quadrants": [d.quadrant for d in top],
+                        "title": f"Drivers of {result.outcome} (R² = {result.r_squared:.3f})"}}] if top else []
     png = None
-    if chart:
-        from retention_mcp.report.charts import driver_importance_chart
+    if chart and charts:
+        from retention_mcp.report.charts import draw_spec
 
-        top = result.drivers[:20]
-        png = driver_importance_chart([d.driver for d in top], [d.importance_share for d in top],
-                                      [d.quadrant for d in top],
-                                      title=f"Drivers of {result.outcome} (R² = {result.r_squared:.3f})")
+        png = draw_spec(charts[0], job.settings.language)
     text = drivers_markdown(result)
     if result.outcome_definition:
         text = f"_{result.outcome_definition}_\n\n{text}"
@@ -83,7 +85,7 @@ def driver_analysis(
                **{f"importance_share[{d.driver}]": d.importance_share for d in result.drivers[:20]}}
     if result.enps is not None:
         figures["enps"] = result.enps.enps
-    return job.output(result, text, figures=figures, images=images,
+    return job.output(result, text, figures=figures, images=images, charts=charts,
                       definition="OLS with intercept (a linear probability model for a leaver flag) on the rows where "
                                  "the outcome and every driver are present; coverage = those rows ÷ rows in scope, "
                                  f"warned below {result.coverage_threshold:.0%} or when a group's levels are kept "

@@ -23,6 +23,7 @@ from retention_mcp.endpoints.turnover import (
     SheetArg,
     WhereArg,
     by_list,
+    definition_period,
 )
 from retention_mcp.runtime import ToolOutput, tool
 from retention_mcp.runtime.job import Job
@@ -134,13 +135,38 @@ def estimate_impact(
     result = impact(ds, segment=segment, reference=reference, reduction=reduction, policy=job.policy, scope=scope,
                     min_group_size=min_group_size, period_start=period_start, period_end=period_end,
                     denominator=denominator, separation_type=separation_type)
-    figures = {"avoided leavers per year": result.avoided_leavers, "current overall rate": result.current_overall_rate,
-               "new overall rate": result.new_overall_rate, "headcount": result.calculate_roi_inputs.headcount,
-               "segment rate": result.segment.rate, "impact fraction": result.impact_fraction, "PAF": result.paf}
-    if result.reference is not None:
-        figures["reference rate"] = result.reference.rate
-    return job.output(result, impact_markdown(result), figures=figures,
-                      definition=f"{result.definition.formula}; {result.method}")
+    figures, units = impact_figures(result)
+    return job.output(result, impact_markdown(result), figures=figures, units=units,
+                      definition=f"{result.definition.formula}; {result.method}",
+                      period=definition_period(result.definition, job))
+
+
+#: An impact estimate's figures: name -> (attribute path on the result, unit). calculate_roi reads the interval.
+IMPACT_FIGURES = {
+    "avoided_leavers": ("avoided_leavers", "count"), "avoided_leavers_low": ("avoided_ci_low", "count"),
+    "avoided_leavers_high": ("avoided_ci_high", "count"), "current_overall_rate": ("current_overall_rate", "fraction"),
+    "new_overall_rate": ("new_overall_rate", "fraction"), "new_overall_rate_low": ("new_overall_ci_low", "fraction"),
+    "new_overall_rate_high": ("new_overall_ci_high", "fraction"), "reduction_pp": ("reduction_pp", "pp"),
+    "headcount": ("calculate_roi_inputs.headcount", "count"), "segment_rate": ("segment.rate", "fraction"),
+    "segment_headcount": ("segment.headcount", "count"), "segment_leavers": ("segment.leavers", "count"),
+    "segment_new_rate": ("segment_new_rate", "fraction"), "reference_rate": ("reference.rate", "fraction"),
+    "impact_fraction": ("impact_fraction", "fraction"), "impact_fraction_low": ("impact_fraction_ci_low", "fraction"),
+    "impact_fraction_high": ("impact_fraction_ci_high", "fraction"), "paf": ("paf", "fraction"),
+    "relative_risk": ("relative_risk", "ratio"),
+}
+
+
+def impact_figures(result: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """The figures of an impact estimate (one initiative or several combined) with their units."""
+    figures, units = {}, {}
+    for name, (path, unit) in IMPACT_FIGURES.items():
+        value: Any = result
+        for part in path.split("."):
+            value = getattr(value, part, None)
+        if value is not None:
+            figures[name], units[name] = value, unit
+    figures["significant"], units["significant"] = str(result.significant).lower(), "text"
+    return figures, units
 
 
 @tool(title="Call-log profile (staffing and KPI baselines)", result=CallProfile)

@@ -111,18 +111,20 @@ def score_kpis(
     result = score_kpi_set(catalog(job), kpis, actuals, cap, thresholds)
     png = None
     scored = [k for k in result.kpis if k.achievement_capped is not None]
-    if chart and scored:
-        from retention_mcp.report.charts import kpi_scorecard_chart
+    title = "KPI scorecard" + (f" — weighted score {result.weighted_score * 100:.1f}%"
+                               if result.weighted_score is not None else "")
+    charts = [{"kind": "kpi_scorecard",
+               "data": {"names": [k.name for k in scored], "achievement": [k.achievement_capped for k in scored],
+                        "status": [k.status for k in scored], "title": title}}] if scored else []
+    if chart and charts:
+        from retention_mcp.report.charts import draw_spec
 
-        title = "KPI scorecard" + (f" — weighted score {result.weighted_score * 100:.1f}%"
-                                   if result.weighted_score is not None else "")
-        png = kpi_scorecard_chart([k.name for k in scored], [k.achievement_capped for k in scored],
-                                  [k.status for k in scored], title=title)
+        png = draw_spec(charts[0], job.settings.language)
     text, images = with_chart(score_text(result), png, chart,
                               "no KPI could be scored (each needs an actual and a target unlike its baseline).")
     figures: dict[str, Any] = {"weighted_score": result.weighted_score,
                                **{f"achievement[{k.id or k.name}]": k.achievement_capped for k in result.kpis[:50]}}
-    return job.output(result, text, figures=figures, images=images,
+    return job.output(result, text, figures=figures, images=images, charts=charts,
                       definition="achievement = (actual − baseline) ÷ (target − baseline), capped")
 
 

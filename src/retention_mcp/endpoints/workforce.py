@@ -12,7 +12,7 @@ from retention_mcp.analysis.fairness import FairnessResult
 from retention_mcp.analysis.icc import CalibrationResult
 from retention_mcp.analysis.roi import RoiResult
 from retention_mcp.analysis.workforce import HiringForecast
-from retention_mcp.endpoints.turnover import CsvTextArg, HeaderRowArg, PathArg, SheetArg, WhereArg, with_chart
+from retention_mcp.endpoints.turnover import CsvTextArg, HeaderRowArg, PathArg, SheetArg, WhereArg
 from retention_mcp.errors import InputError
 from retention_mcp.runtime import ToolOutput, tool
 from retention_mcp.runtime.job import Job
@@ -41,15 +41,19 @@ def call_center_catalog(job: Job) -> dict[str, Any]:
 @tool(title="Retention program ROI", result=RoiResult)
 def calculate_roi(
     job: Job,
-    headcount: Annotated[float, Field(description="employees in the group the program covers, e.g. 200 "
-                                                  "(estimate_impact's headcount)")],
-    current_turnover_rate: Annotated[Rate, Field(description=f"annual turnover now (estimate_impact's "
-                                                             f"current_overall_rate); {RATE_HINT}")],
-    target_turnover_rate: Annotated[Rate, Field(description=f"annual turnover the program aims for, e.g. "
-                                                            f"estimate_impact's new_overall_rate; {RATE_HINT}")],
     average_annual_cost: Annotated[float, Field(
         description="average annual cost per employee (salary, or fully loaded), one currency, e.g. 60000 "
                     "(describe_groups' average_annual_cost: a group's mean pay, monthly pay × 12)")],
+    impact_evidence_id: Annotated[str | None, Field(
+        description="an estimate_impact (or estimate_combined_impact) evidence_id: sets headcount and both rates, "
+                    "and takes low/high from its 95% interval; a refresh then re-runs the ROI when the data "
+                    "changes")] = None,
+    headcount: Annotated[float | None, Field(description="employees in the group the program covers, e.g. 200 "
+                                                         "(without impact_evidence_id)")] = None,
+    current_turnover_rate: Annotated[Rate | None, Field(description=f"annual turnover now (without "
+                                                                    f"impact_evidence_id); {RATE_HINT}")] = None,
+    target_turnover_rate: Annotated[Rate | None, Field(description=f"annual turnover the program aims for (without "
+                                                                   f"impact_evidence_id); {RATE_HINT}")] = None,
     replacement_cost_multiplier: Annotated[float | None, Field(
         description="cost of replacing one leaver ÷ average annual cost, e.g. 0.4. Omit to use cost_preset's "
                     "base value")] = None,
@@ -66,7 +70,8 @@ def calculate_roi(
         description="months until benefits reach full rate (linear ramp); 0 = from month 1")] = 0.0,
     discount_rate: Annotated[Rate, Field(description=f"annual discount rate for NPV; {RATE_HINT}")] = 0.08,
     currency: Annotated[str, Field(description="currency label for the text, e.g. 'CNY' or 'USD'")] = "",
-    chart: Annotated[bool, Field(description="Also return a PNG of the low/base/high scenarios")] = False,
+    chart: Annotated[bool, Field(description="Also return PNGs of the low/base/high scenarios and the ±20% "
+                                             "sensitivity")] = False,
 ) -> ToolOutput:
     """Put a defensible number on a retention program: ROI, benefit/cost ratio, payback, NPV, scenarios.
 
@@ -75,13 +80,26 @@ def calculate_roi(
     FTEs × average annual cost and other annual benefits. Reports `roi` = (benefit − cost) ÷ cost AND
     `benefit_cost_ratio` = benefit ÷ cost (a "3× return" usually means the latter), payback month, NPV,
     break-even reduction, low/base/high scenarios and a ±20% sensitivity table. Quote the returned `formula`.
-    From estimate_impact: headcount, current_turnover_rate = its current_overall_rate, target_turnover_rate = its
-    new_overall_rate (its calculate_roi_inputs); average_annual_cost from describe_groups (annualised mean pay).
-    Example: headcount=200, current_turnover_rate='12.6%', target_turnover_rate='10%', average_annual_cost=60000,
-    cost_preset='frontline', program_cost_one_off=80000, program_cost_annual=40000, benefit_ramp_months=3.
+    Best fed by an impact estimate: impact_evidence_id sets headcount and the rates and makes low/high the ends of
+    its 95% interval (the text says when it includes zero); average_annual_cost from describe_groups.
+    Example: impact_evidence_id='ev-3f9a2c', average_annual_cost=60000, replacement_cost_multiplier=0.4,
+    program_cost_one_off=80000, program_cost_annual=40000, benefit_ramp_months=3.
     """
     from retention_mcp.analysis import roi
     from retention_mcp.catalog import load_catalog
+
+    interval = None
+    if impact_evidence_id is not None:
+        typed = [n for n, v in (("headcount", headcount), ("current_turnover_rate", current_turnover_rate),
+                                ("target_turnover_rate", target_turnover_rate)) if v is not None]
+        if typed:
+            raise InputError(f"impact_evidence_id sets headcount and both turnover rates; leave out {', '.join(typed)}")
+        impact = job.evidence_input(impact_evidence_id, argument="impact_evidence_id", tools=IMPACT_TOOLS)
+        headcount, current_turnover_rate, target_turnover_rate, interval = impact_inputs(impact)
+    missing = [n for n, v in (("headcount", headcount), ("current_turnover_rate", current_turnover_rate),
+                              ("target_turnover_rate", target_turnover_rate)) if v is None]
+    if missing:
+        raise InputError(f"give impact_evidence_id (an estimate_impact result) or {', '.join(missing)}")
 
     band = None
     source = "given"
@@ -99,20 +117,83 @@ def calculate_roi(
         productivity_gain_fte=productivity_gain_fte, other_annual_benefits=other_annual_benefits,
         horizon_months=horizon_months, benefit_ramp_months=benefit_ramp_months, discount_rate=discount_rate,
     )
-    result = roi.calculate_roi(inputs, band=band, multiplier_source=source, currency=currency.strip()[:12])
-    png = None
+    if interval is not None:  # leavers avoided a year -> turnover reductions of the population
+        interval = (interval[0] / inputs.headcount, interval[1] / inputs.headcount)
+    result = roi.calculate_roi(inputs, band=band, multiplier_source=source, currency=currency.strip()[:12],
+                               interval=interval, impact_evidence_id=impact_evidence_id and impact_evidence_id.lower())
+    charts = roi_chart_specs(result)
+    images = []
     if chart:
-        from retention_mcp.report.charts import roi_scenarios_chart
+        from retention_mcp.report.charts import draw_spec
 
-        png = roi_scenarios_chart([s.name for s in result.scenarios],
-                                  benefit=[s.total_benefit for s in result.scenarios],
-                                  cost=[s.total_cost for s in result.scenarios],
-                                  title=f"ROI scenarios over {result.horizon_months} months", currency=result.currency)
-    text, images = with_chart(roi.roi_text(result), png, chart)
-    figures = {name: getattr(result, name) for name in ("roi", "benefit_cost_ratio", "net_benefit", "npv",
-                                                         "payback_month", "avoided_leavers_per_year",
-                                                         "total_benefit", "total_cost")}
-    return job.output(result, text, figures=figures, images=images, definition=result.formula)
+        images = [(draw_spec(spec, job.settings.language), "image/png") for spec in charts]
+    text = roi.roi_text(result)
+    figures, units = roi_figures(result)
+    return job.output(result, text, figures=figures, units=units, images=images, definition=result.formula,
+                      charts=charts)
+
+
+#: Tools whose results calculate_roi takes as impact_evidence_id.
+IMPACT_TOOLS = ("estimate_impact", "estimate_combined_impact")
+
+
+def impact_inputs(impact: Any) -> tuple[float, float, float, tuple[float, float] | None]:
+    """(headcount, current rate, target rate, (low, high) leavers avoided) from an impact estimate's figures."""
+    figures = impact.figures
+    try:
+        headcount, current, target = (float(figures[k]) for k in ("headcount", "current_overall_rate",
+                                                                  "new_overall_rate"))
+    except (KeyError, TypeError, ValueError):
+        raise InputError(f"evidence {impact.id} has no headcount and rates to compute an ROI from; re-run "
+                         "estimate_impact and pass its new evidence_id") from None
+    low, high = figures.get("avoided_leavers_low"), figures.get("avoided_leavers_high")
+    interval = (float(low), float(high)) if isinstance(low, int | float) and isinstance(high, int | float) else None
+    return headcount, current, target, interval
+
+
+ROI_UNITS = {"roi": "fraction", "benefit_cost_ratio": "ratio", "net_benefit": "money", "npv": "money",
+             "payback_month": "months", "avoided_leavers_per_year": "count", "total_benefit": "money",
+             "total_cost": "money", "cost_one_off": "money", "cost_running": "money",
+             "annual_benefit_full_rate": "money", "replacement_cost_per_leaver": "money",
+             "break_even_reduction_pp": "pp", "current_turnover_rate": "fraction", "target_turnover_rate": "fraction",
+             "turnover_reduction": "fraction", "headcount": "count", "average_annual_cost": "money",
+             "horizon_months": "months"}
+
+
+def roi_figures(result: RoiResult) -> tuple[dict[str, Any], dict[str, str]]:
+    """The ROI's headline figures and each scenario's ROI, net benefit and avoided leavers."""
+    figures = {name: getattr(result, name) for name in ROI_UNITS if getattr(result, name) is not None}
+    units = {name: ROI_UNITS[name] for name in figures}
+    for scenario in result.scenarios:
+        if scenario.name == "base":
+            continue
+        for key, unit in (("roi", "fraction"), ("net_benefit", "money"), ("avoided_leavers_per_year", "count"),
+                          ("benefit_cost_ratio", "ratio")):
+            value = getattr(scenario, key)
+            if value is not None:
+                figures[f"{key}_{scenario.name}"], units[f"{key}_{scenario.name}"] = value, unit
+    return figures, units
+
+
+def roi_chart_specs(result: RoiResult) -> list[dict[str, Any]]:
+    """The low/base/high scenarios (benefit against cost) and the ±20% sensitivity (tornado)."""
+    from retention_mcp.units import percent
+
+    specs: list[dict[str, Any]] = [{
+        "kind": "roi_scenarios",
+        "data": {"names": [s.name for s in result.scenarios], "benefit": [s.total_benefit for s in result.scenarios],
+                 "cost": [s.total_cost for s in result.scenarios], "currency": result.currency},
+        "context": {"months": result.horizon_months}}]
+    rows = [r for r in result.sensitivity if r.metric_at_low is not None and r.metric_at_high is not None]
+    base = result.roi if result.sensitivity_metric == "roi" else result.net_benefit
+    if rows and base is not None:
+        shown = percent(base) if result.sensitivity_metric == "roi" else f"{base:,.0f}"
+        specs.append({"kind": "roi_sensitivity",
+                      "data": {"inputs": [r.input for r in rows], "at_low": [r.metric_at_low for r in rows],
+                               "at_high": [r.metric_at_high for r in rows], "base": base,
+                               "metric": result.sensitivity_metric, "currency": result.currency},
+                      "context": {"base_shown": shown}})
+    return specs
 
 
 @tool(title="Erlang C staffing", result=StaffingResult)

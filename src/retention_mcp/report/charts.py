@@ -344,13 +344,77 @@ def driver_importance_chart(drivers: Sequence[str], importance: Sequence[float],
     return _png(fig)
 
 
-#: Chart kinds a report section can ask for, by name.
+def sensitivity_chart(inputs: Sequence[str], at_low: Sequence[float | None], at_high: Sequence[float | None],
+                      base: float, metric: str = "roi", title: str = "Sensitivity", low_label: str = "input −20%",
+                      high_label: str = "input +20%", base_label: str = "base", currency: str = "") -> bytes:
+    """A tornado chart: for each input (largest swing on top) the metric with the input at −20% and at +20%, as
+    bars from the base value; ``metric`` 'roi' (fractions) or 'net_benefit' (money)."""
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+    _check_lengths(inputs, at_low=at_low, at_high=at_high)
+    rows = [(str(name), lo, hi) for name, lo, hi in zip(inputs, at_low, at_high, strict=True)
+            if lo is not None and hi is not None][::-1]
+    if not rows:
+        raise InputError("no input has a value at both ends; nothing to draw")
+    fig = _figure(_height_for(len(rows)))
+    ax = fig.add_subplot()
+    ys = list(range(len(rows)))
+    ax.barh(ys, [lo - base for _, lo, _ in rows], left=base, color=PALETTE[1], alpha=0.85, label=low_label)
+    ax.barh(ys, [hi - base for _, _, hi in rows], left=base, color=PALETTE[0], alpha=0.85, label=high_label)
+    ax.axvline(base, color="#333333", linewidth=1)
+    ax.set_yticks(ys, [name for name, _, _ in rows])
+    if metric == "roi":
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    else:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
+    ax.set_xlabel(f"{base_label} {currency}".strip())
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def gantt_chart(names: Sequence[str], starts: Sequence[float], ends: Sequence[float],
+                owners: Sequence[str] | None = None, budgets: Sequence[str] | None = None,
+                milestones: Sequence[str] | None = None, title: str = "Roadmap", xlabel: str = "Month") -> bytes:
+    """Phases as bars from the start of month ``starts[i]`` to the end of month ``ends[i]`` (1-based), first phase
+    on top, labelled with the owner inside and the budget at the right; ``milestones[i]`` (e.g. the KPI targets
+    due) is written under the bar's end, a diamond marking it."""
+    _check_lengths(names, starts=starts, ends=ends, owners=owners, budgets=budgets, milestones=milestones)
+    count = len(names)
+    fig = _figure(min(10.0, max(2.6, 1.1 + 0.75 * count)))
+    ax = fig.add_subplot()
+    last = max(float(e) for e in ends)
+    for row in range(count):
+        y = count - 1 - row
+        start, end = float(starts[row]) - 1, float(ends[row])
+        ax.barh(y, end - start, left=start, height=0.5, color=PALETTE[row % len(PALETTE)], alpha=0.9)
+        if owners and owners[row]:
+            ax.text(start + 0.15, y, str(owners[row]), va="center", ha="left", fontsize=9, color="white")
+        if budgets and budgets[row]:
+            ax.text(end + 0.15, y, str(budgets[row]), va="center", ha="left", fontsize=9)
+        if milestones and milestones[row]:
+            ax.plot([end], [y - 0.32], marker="D", color="#333333", markersize=5)
+            ax.text(end, y - 0.42, str(milestones[row]), va="top", ha="right", fontsize=8, color="#333333")
+    ax.set_yticks(list(range(count)), [str(n) for n in names][::-1])
+    ax.set_xlim(0, last * 1.22 + 0.5)
+    ax.set_ylim(-0.9, count - 0.4)
+    ax.set_xticks(range(0, int(last) + 1, max(1, int(last) // 12)))
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+#: Chart kinds a report section can ask for, by name (the function is looked up when drawn).
 CHARTS = {
-    "turnover_by_group": turnover_by_group_chart,
-    "retention_curves": retention_curves_chart,
-    "roi_scenarios": roi_scenarios_chart,
-    "kpi_scorecard": kpi_scorecard_chart,
-    "driver_importance": driver_importance_chart,
+    "turnover_by_group": "turnover_by_group_chart",
+    "retention_curves": "retention_curves_chart",
+    "roi_scenarios": "roi_scenarios_chart",
+    "roi_sensitivity": "sensitivity_chart",
+    "kpi_scorecard": "kpi_scorecard_chart",
+    "driver_importance": "driver_importance_chart",
+    "roadmap_gantt": "gantt_chart",
 }
 
 
@@ -360,7 +424,7 @@ def chart_from_spec(kind: str, data: Mapping[str, Any]) -> bytes:
 
     if kind not in CHARTS:
         raise InputError(f"unknown chart kind {kind!r}; use one of {', '.join(CHARTS)}")
-    function = CHARTS[kind]
+    function = globals()[CHARTS[kind]]
     params = inspect.signature(function).parameters
     unknown = set(data) - set(params)
     if unknown:
@@ -396,3 +460,41 @@ def save_chart(settings: Settings, png_bytes: bytes, stem: str) -> Path:
             handle.write(png_bytes)
         return target
     raise InputError(f"too many charts named {base!r} in the output folder; clean it up")
+
+
+def draw_spec(spec: Mapping[str, Any], language: str = "en") -> bytes:
+    """Draw a result's chart spec (``{"kind", "data", "context"}``, stored with its evidence) with its titles and
+    axes in ``language``: what chart=true returns and what plan_export places where the result is cited."""
+    from retention_mcp.plan_words import plan_words
+
+    w = plan_words(language)
+    kind, data, context = spec["kind"], dict(spec.get("data") or {}), dict(spec.get("context") or {})
+    if kind == "turnover_by_group":
+        by = " × ".join(context.get("by") or [])
+        title = w("plan.charts.turnover_title_by", by=by) if by else w("plan.charts.turnover_title")
+        if context.get("top"):
+            title += w("plan.charts.top_groups", count=context["top"])
+        months = context.get("months")
+        xlabel = (w("plan.charts.turnover_axis_event", months=f"{months:g}") if months
+                  else w("plan.charts.turnover_axis_snapshot"))
+        data.update(title=title, xlabel=xlabel)
+    elif kind == "retention_curves":
+        by = " × ".join(context.get("by") or [])
+        overall = w("plan.charts.overall_label")
+        data["series"] = {overall if label == "Overall" else label: points
+                          for label, points in (data.get("series") or {}).items()}
+        data.update(title=w("plan.charts.retention_title_by", by=by) if by else w("plan.charts.retention_title"),
+                    time_label=w(f"plan.charts.since_hire.{context.get('unit', 'days')}"),
+                    ylabel=w("plan.charts.still_employed"))
+    elif kind == "roi_scenarios":
+        data["names"] = [w.get(f"plan.charts.scenario.{n}", n) for n in data.get("names") or []]
+        data["title"] = w("plan.charts.roi_title", months=context.get("months", 12))
+    elif kind == "roi_sensitivity":
+        data["inputs"] = [w.get(f"plan.charts.inputs.{n}", n) for n in data.get("inputs") or []]
+        net = data.get("metric") == "net_benefit"
+        data.update(title=w("plan.charts.sensitivity_title_net" if net else "plan.charts.sensitivity_title"),
+                    low_label=w("plan.charts.at_low"), high_label=w("plan.charts.at_high"),
+                    base_label=w("plan.charts.base_line", value=context.get("base_shown", "")))
+    elif kind == "roadmap_gantt":
+        data.update(title=context.get("title") or w("plan.charts.gantt_title"), xlabel=w("plan.charts.month_axis"))
+    return chart_from_spec(kind, data)

@@ -176,4 +176,8 @@ def execute(*, settings: Settings, progress: Callable[[float, str], None], tool:
         from retention_mcp.workspace.evidence import record_result
 
         output.evidence_id = record_result(settings, evidence, arguments, output, job.author)
+    if output.images:
+        from retention_mcp.workspace.evidence import save_charts
+
+        output.files += save_charts(settings, evidence or tool.rsplit(":", 1)[-1], output)
     return output
