@@ -210,7 +210,7 @@ async def test_plan_lifecycle_across_restart(workdir: Path, database_url: str) -
         assert by_id[ev_q3]["sections"] == ["现状分析", "根本原因分析"]
         assert by_id[ev_q3]["new_evidence_id"].startswith("ev-")
         assert by_id[ev_company]["status"] == "unchanged"
-        assert by_id[ev_roi]["status"] == "unchanged"  # a calculator re-runs too: its typed inputs give the same figures
+        assert by_id[ev_roi]["status"] == "unchanged"  # a calculator re-runs too: its typed inputs, the same figures
         assert report["affected_sections"] == ["现状分析", "根本原因分析"]
 
         # -- export to Word with the evidence appendix
@@ -275,5 +275,6 @@ async def test_refresh_on_a_named_new_file_with_an_injected_rerun(workdir: Path,
     assert item.status == "changed" and item.sections == ["Expected outcomes"]
     assert item.changes[0].old == pytest.approx(0.15) and item.changes[0].new == pytest.approx(0.25)
     assert item.changes[0].relative_change == pytest.approx(0.25 / 0.15 - 1)
-    assert item.new_sources[0]["sha256"] == sha256(data / "attrition_q4.csv")
+    assert item.data_changed is True
+    assert store.get_evidence(item.new_evidence_id).sources[0]["sha256"] == sha256(data / "attrition_q4.csv")
     assert store.get_evidence(item.new_evidence_id).figures == {"overall_rate": pytest.approx(0.25)}

@@ -104,7 +104,7 @@ class ImpactResult(Evidenced):
 
 
 @dataclass
-class _Selection:
+class Selection:
     label: str
     names: dict[str, set[str]]  # dimension name -> labels selected
     heads: float
@@ -161,8 +161,8 @@ def _parse_spec(ds: Dataset, spec: Any, what: str, policy: Policy) -> tuple[list
     return dims, names, rows if static else None, "; ".join(parts)
 
 
-def _select(ds: Dataset, spec: Any, what: str, policy: Policy, scope: Scope, k: int,
-            common: Mapping[str, Any]) -> tuple[_Selection, Any]:
+def select_group(ds: Dataset, spec: Any, what: str, policy: Policy, scope: Scope, k: int,
+            common: Mapping[str, Any]) -> tuple[Selection, Any]:
     dims, names, rows, text = _parse_spec(ds, spec, what, policy)
     result = turnover_breakdown(ds, by=dims, policy=policy, min_group_size=k, scope=scope, max_rows=500, **common)
     if result.truncated:
@@ -176,10 +176,10 @@ def _select(ds: Dataset, spec: Any, what: str, policy: Policy, scope: Scope, k: 
     if heads <= 0:
         raise InputError(f"{what} ({text}) has no one in scope" + (f" ({scope.text})" if scope.active else "")
                          + " over the period; check the values and the period")
-    return _Selection(text, names, heads, leavers, rows), result.definition
+    return Selection(text, names, heads, leavers, rows), result.definition
 
 
-def _rate_line(label: str, heads: float, leavers: int, shape: str, months: float | None) -> RateLine:
+def rate_line(label: str, heads: float, leavers: int, shape: str, months: float | None) -> RateLine:
     rate = leavers / heads if heads > 0 else None
     if shape == "snapshot":
         low, high = wilson_interval(leavers, heads) if heads > 0 else (None, None)
@@ -190,7 +190,7 @@ def _rate_line(label: str, heads: float, leavers: int, shape: str, months: float
                     ci_low=low, ci_high=high)
 
 
-def _variance(rate: float, heads: float, leavers: int, shape: str) -> float:
+def rate_variance(rate: float, heads: float, leavers: int, shape: str) -> float:
     """Sampling variance of a period rate: binomial for a share of people, Poisson for leavers ÷ headcount."""
     if heads <= 0:
         return 0.0
@@ -241,11 +241,11 @@ def estimate_impact(ds: Dataset, *, segment: Any, reference: Any = None, reducti
         raise InputError("nobody in scope left" + (" in the period" if shape == "event" else "")
                          + ", so there is no turnover to reduce")
 
-    seg, _ = _select(ds, segment, "segment", policy, scope, k, common)
+    seg, _ = select_group(ds, segment, "segment", policy, scope, k, common)
     ref = None
     if reference is not None:
-        ref, _ = _select(ds, reference, "reference", policy, scope, k, common)
-        _check_disjoint(seg, ref)
+        ref, _ = select_group(ds, reference, "reference", policy, scope, k, common)
+        check_disjoint(seg, ref)
     n_s, x_s = seg.heads, seg.leavers
     n_r, x_r = (ref.heads, ref.leavers) if ref is not None else (0.0, 0)
     n_o, x_o = n_total - n_s - n_r, l_total - x_s - x_r
@@ -261,8 +261,8 @@ def estimate_impact(ds: Dataset, *, segment: Any, reference: Any = None, reducti
     p_s = x_s / n_s
     p_r = x_r / n_r if n_r > 0 else 0.0
     p_o = x_o / n_o if n_o > 0 else 0.0
-    variances = {"s": _variance(p_s, n_s, x_s, shape), "r": _variance(p_r, n_r, x_r, shape),
-                 "o": _variance(p_o, n_o, x_o, shape)}
+    variances = {"s": rate_variance(p_s, n_s, x_s, shape), "r": rate_variance(p_r, n_r, x_r, shape),
+                 "o": rate_variance(p_o, n_o, x_o, shape)}
     sizes = {"s": n_s, "r": n_r, "o": n_o}
     notes: list[str] = []
 
@@ -328,10 +328,10 @@ def estimate_impact(ds: Dataset, *, segment: Any, reference: Any = None, reducti
               "delta method on ln(1 − fraction). Normal (Wald) intervals; the new rate's is clipped at 0.")
     return ImpactResult(
         scenario="reference" if ref is not None else "reduction", scenario_text=scenario_text,
-        population=_rate_line("Population in scope", n_total, l_total, shape, months),
-        segment=_rate_line(seg.label, n_s, x_s, shape, months),
-        reference=_rate_line(ref.label, n_r, x_r, shape, months) if ref is not None else None,
-        rest=_rate_line("Neither", n_o, x_o, shape, months) if n_o > 0 else None,
+        population=rate_line("Population in scope", n_total, l_total, shape, months),
+        segment=rate_line(seg.label, n_s, x_s, shape, months),
+        reference=rate_line(ref.label, n_r, x_r, shape, months) if ref is not None else None,
+        rest=rate_line("Neither", n_o, x_o, shape, months) if n_o > 0 else None,
         segment_new_rate=new_segment, relative_risk=relative_risk,
         avoided_leavers=avoided * factor, avoided_ci_low=avoided_low * factor, avoided_ci_high=avoided_high * factor,
         significant=not (avoided_low <= 0 <= avoided_high) if se_avoided > 0 else None,
@@ -346,7 +346,7 @@ def estimate_impact(ds: Dataset, *, segment: Any, reference: Any = None, reducti
         method=method, caveat=CAVEAT, definition=definition, scope=whole.scope, notes=notes)
 
 
-def _check_disjoint(seg: _Selection, ref: _Selection) -> None:
+def check_disjoint(seg: Selection, ref: Selection) -> None:
     shared = set(seg.names) & set(ref.names)
     if any(not (seg.names[name] & ref.names[name]) for name in shared):
         return  # a shared column with different values: separate groups

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from retention_mcp.analysis.calls import CallProfile
+from retention_mcp.analysis.combined_impact import CombinedImpactResult
 from retention_mcp.analysis.impact import ImpactResult
 from retention_mcp.analysis.profile import ProfileResult
 from retention_mcp.data.listing import DatasetList
@@ -17,6 +18,7 @@ from retention_mcp.endpoints.turnover import (
     ColumnMapArg,
     CsvTextArg,
     HeaderRowArg,
+    LanguageArg,
     MinGroupArg,
     PathArg,
     ShapeArg,
@@ -139,6 +141,54 @@ def estimate_impact(
     return job.output(result, impact_markdown(result), figures=figures, units=units,
                       definition=f"{result.definition.formula}; {result.method}",
                       period=definition_period(result.definition, job))
+
+
+@tool(title="Estimate several initiatives together", result=CombinedImpactResult)
+def estimate_combined_impact(
+    job: Job,
+    initiatives: Annotated[list[dict[str, Any]], Field(min_length=2, max_length=6, description=(
+        "{name, segment, reduction or reference} each, as estimate_impact takes them"))],
+    path: PathArg = None,
+    csv_text: CsvTextArg = None,
+    overlap: Annotated[Literal["multiply", "largest"], Field(
+        description="someone in several segments: 'multiply' (30% and 20% make 44%) or 'largest'")] = "multiply",
+    where: WhereArg = None,
+    period_start: Annotated[str | None, Field(description="as estimate_impact")] = None,
+    period_end: Annotated[str | None, Field(description="as estimate_impact")] = None,
+    denominator: Literal["average", "begin_end", "start"] = "average",
+    separation_type: Literal["all", "voluntary", "involuntary", "regretted"] = "all",
+    min_group_size: MinGroupArg = None,
+    column_map: ColumnMapArg = None,
+    shape: ShapeArg = None,
+    sheet: SheetArg = None,
+    header_row: HeaderRowArg = None,
+    language: LanguageArg = None,
+) -> ToolOutput:
+    """Several initiatives on one population, each person counted once: leavers avoided a year together with one
+    95% interval, what adding them up would double count, the new overall rate. Feeds
+    calculate_roi(impact_evidence_id=…). Example: {"path": "hr.csv", "initiatives": [{"name": "夜班", "segment":
+    {"shift": "night"}, "reduction": 0.3}, {"segment": {"OverTime": "Yes"}, "reference": {"OverTime": "No"}}]}.
+    """
+    from retention_mcp.analysis.combined_impact import combined_markdown, estimate_combined
+
+    lang = language or job.settings.language
+    ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
+                            column_map=column_map, shape=shape, where=where)
+    job.progress(0.9, "combining initiatives")
+    result, definition = estimate_combined(ds, initiatives=initiatives, policy=job.policy, overlap=overlap,
+                                           scope=scope, min_group_size=min_group_size, period_start=period_start,
+                                           period_end=period_end, denominator=denominator,
+                                           separation_type=separation_type, language=lang)
+    figures, units = impact_figures(result)
+    for item in result.initiatives:
+        figures[f"avoided_alone[{item.name}]"], units[f"avoided_alone[{item.name}]"] = item.avoided_alone, "count"
+        figures[f"segment_rate[{item.name}]"], units[f"segment_rate[{item.name}]"] = item.segment_rate, "fraction"
+        figures[f"reduction[{item.name}]"], units[f"reduction[{item.name}]"] = item.reduction, "fraction"
+    for name, unit in (("sum_of_single", "count"), ("double_counted", "count"), ("headcount_in_several", "count")):
+        figures[name], units[name] = getattr(result, name), unit
+    return job.output(result, combined_markdown(result, lang), figures=figures, units=units,
+                      definition=f"{definition.formula}; {result.overlap_rule_text}; {result.method}",
+                      period=definition_period(definition, job))
 
 
 #: An impact estimate's figures: name -> (attribute path on the result, unit). calculate_roi reads the interval.

@@ -45,15 +45,12 @@ def calculate_roi(
         description="average annual cost per employee (salary, or fully loaded), one currency, e.g. 60000 "
                     "(describe_groups' average_annual_cost: a group's mean pay, monthly pay × 12)")],
     impact_evidence_id: Annotated[str | None, Field(
-        description="an estimate_impact (or estimate_combined_impact) evidence_id: sets headcount and both rates, "
-                    "and takes low/high from its 95% interval; a refresh then re-runs the ROI when the data "
-                    "changes")] = None,
-    headcount: Annotated[float | None, Field(description="employees in the group the program covers, e.g. 200 "
-                                                         "(without impact_evidence_id)")] = None,
-    current_turnover_rate: Annotated[Rate | None, Field(description=f"annual turnover now (without "
-                                                                    f"impact_evidence_id); {RATE_HINT}")] = None,
-    target_turnover_rate: Annotated[Rate | None, Field(description=f"annual turnover the program aims for (without "
-                                                                   f"impact_evidence_id); {RATE_HINT}")] = None,
+        description="an estimate_impact / estimate_combined_impact evidence_id: sets headcount and both rates; "
+                    "low/high from its 95% interval")] = None,
+    headcount: Annotated[float | None, Field(description="employees covered, e.g. 200 (or impact_evidence_id)")]
+    = None,
+    current_turnover_rate: Annotated[Rate | None, Field(description=f"annual turnover now; {RATE_HINT}")] = None,
+    target_turnover_rate: Annotated[Rate | None, Field(description="annual turnover aimed for")] = None,
     replacement_cost_multiplier: Annotated[float | None, Field(
         description="cost of replacing one leaver ÷ average annual cost, e.g. 0.4. Omit to use cost_preset's "
                     "base value")] = None,
@@ -75,13 +72,11 @@ def calculate_roi(
 ) -> ToolOutput:
     """Put a defensible number on a retention program: ROI, benefit/cost ratio, payback, NPV, scenarios.
 
-    Use it for the ROI part of a retention plan. Avoided leavers = headcount × (current − target turnover);
-    retention savings = avoided leavers × replacement_cost_multiplier × average_annual_cost; plus productivity
-    FTEs × average annual cost and other annual benefits. Reports `roi` = (benefit − cost) ÷ cost AND
-    `benefit_cost_ratio` = benefit ÷ cost (a "3× return" usually means the latter), payback month, NPV,
-    break-even reduction, low/base/high scenarios and a ±20% sensitivity table. Quote the returned `formula`.
-    Best fed by an impact estimate: impact_evidence_id sets headcount and the rates and makes low/high the ends of
-    its 95% interval (the text says when it includes zero); average_annual_cost from describe_groups.
+    Avoided leavers = headcount × (current − target turnover); retention savings = avoided leavers ×
+    replacement_cost_multiplier × average_annual_cost; plus productivity FTEs × average annual cost and other
+    annual benefits. Reports `roi` = (benefit − cost) ÷ cost AND `benefit_cost_ratio` = benefit ÷ cost, payback
+    month, NPV, break-even reduction, low/base/high scenarios, ±20% sensitivity. Quote the returned `formula`.
+    Best fed by impact_evidence_id: low/high are then the ends of the impact's 95% interval.
     Example: impact_evidence_id='ev-3f9a2c', average_annual_cost=60000, replacement_cost_multiplier=0.4,
     program_cost_one_off=80000, program_cost_annual=40000, benefit_ramp_months=3.
     """

@@ -707,17 +707,12 @@ def register(wiring: Wiring) -> None:
             description="re-run every cited data result on this file instead (e.g. next quarter's export with "
                         "the same columns); default: the files each result read, as they are now")] = None,
         roll_forward: Annotated[bool, Field(
-            description="move each result's period to the latest data, keeping its length (default: hold the "
-                        "period each figure was computed for)")] = False,
+            description="move each period to the latest data, keeping its length")] = False,
     ) -> Annotated[CallToolResult, RefreshReport]:
-        """Re-run what a plan cites on the data as it is now, through its lineage, and report what changed.
-
-        Every cited result is called again with its recorded arguments on its files as they are now (or on
-        `path`), for the same period unless roll_forward; results it was computed from are re-run first, so
-        a changed export reaches the impact estimate and the ROI. Reports per section the changed figures
-        (old → new as displayed), each period held or moved, and the sentences whose numbers no longer
-        match. Only pasted data is skipped. Nothing in the plan changes: revise the listed sentences citing
-        the new evidence ids. Example: {"plan_id": 3}.
+        """Re-run what a plan cites on its files as they are now (or `path`), results it was computed from
+        first (data → impact → ROI), each for the same period unless roll_forward. Reports per section the
+        figures that changed, each period held or moved, and the sentences whose numbers no longer match; only
+        pasted data is skipped. The plan is not changed. Example: {"plan_id": 3}.
         """
         from retention_mcp.runtime.dispatch import to_result
         from retention_mcp.workspace.refresh import refresh_plan

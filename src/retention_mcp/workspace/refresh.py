@@ -74,8 +74,6 @@ class RefreshedEvidence(BaseModel):
     reason: str | None = Field(None, description="why skipped or failed")
     new_evidence_id: str | None = Field(None, description="the re-run's evidence id: cite it in revised text")
     data_changed: bool | None = Field(None, description="a file it read differs from the one recorded (SHA-256)")
-    old_sources: list[dict[str, Any]] = []
-    new_sources: list[dict[str, Any]] = []
     period_before: dict[str, Any] = Field(default_factory=dict, description="the period it was computed for")
     period_after: dict[str, Any] = Field(default_factory=dict, description="the period of the re-run")
     period_status: PeriodStatus = Field("no period", description="held (the same dates), rolled forward (asked), "
@@ -266,7 +264,7 @@ async def refresh_plan(state: PlanState, evidence: dict[str, Evidence], rerun: R
             continue
         parents = list(dict.fromkeys(link.parent for link in item.parents))
         base = dict(evidence_id=evidence_id, tool=item.tool, sections=sections, computed_from=parents,
-                    old_sources=item.sources, period_before=item.period)
+                    period_before=item.period)
         blocked = [p for p in parents if results.get(p) is not None and results[p].status in ("skipped", "failed")]
         if blocked:
             why = "; ".join(f"{p}: {results[p].reason}" for p in blocked)
@@ -294,7 +292,7 @@ async def refresh_plan(state: PlanState, evidence: dict[str, Evidence], rerun: R
             period_status = "rolled forward"
         results[evidence_id] = RefreshedEvidence(
             **base, status="changed" if changes else "unchanged", new_evidence_id=new_id,
-            data_changed=_sources_differ(item.sources, new_sources), new_sources=new_sources,
+            data_changed=_sources_differ(item.sources, new_sources),
             period_after=period_after, period_status=period_status, changes=changes, unchanged=unchanged)
         if new_id:
             new_ids[evidence_id] = new_id
