@@ -49,6 +49,10 @@ class PlanWords:
         return "；" if self.zh else "; "
 
     @property
+    def colon(self) -> str:
+        return "：" if self.zh else ": "
+
+    @property
     def stop(self) -> str:
         return "。" if self.zh else "."
 

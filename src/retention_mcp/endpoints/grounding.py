@@ -247,14 +247,25 @@ def call_log_profile(
     job.progress(0.9, "profiling calls")
     result = profile(ds, scope=scope, interval_minutes=interval_minutes, answer_within_seconds=answer_within_seconds,
                      catalog=grounding_catalog(job).get("call_log") or {})
-    figures: dict[str, Any] = {"calls": result.calls_offered, "answer rate": result.answer_rate,
-                               "service level (answered)": result.service_level_answered,
-                               "service level (offered)": result.service_level_offered,
-                               "AHT seconds": result.aht_seconds, "ASA seconds": result.asa_seconds,
-                               "CSAT mean": result.csat_mean}
-    if result.erlang_inputs is not None:
-        figures["peak calls per interval"] = result.erlang_inputs.calls
-    return job.output(result, call_profile_markdown(result), figures=figures, definition=" ".join(result.definitions))
+    named = {"calls": (result.calls_offered, "count"), "answer_rate": (result.answer_rate, "fraction"),
+             "service_level_answered": (result.service_level_answered, "fraction"),
+             "service_level_offered": (result.service_level_offered, "fraction"),
+             "aht_seconds": (result.aht_seconds, "seconds"), "asa_seconds": (result.asa_seconds, "seconds"),
+             "csat_mean": (result.csat_mean, "number"), "resolution_rate": (result.resolution_rate, "fraction"),
+             "peak_calls_per_interval": (result.erlang_inputs.calls if result.erlang_inputs else None, "number")}
+    figures = {name: value for name, (value, _) in named.items() if value is not None}
+    units = {name: unit for name, (value, unit) in named.items() if value is not None}
+    for baseline in result.kpi_baselines:  # build_kpis(baselines_from=[this evidence id]) reads these
+        key = f"kpi_baseline[{baseline.id}]"
+        figures[key], units[key] = baseline.baseline, KPI_BASELINE_UNITS.get(baseline.source, "number")
+    return job.output(result, call_profile_markdown(result), figures=figures, units=units,
+                      definition=" ".join(result.definitions))
+
+
+#: The unit of a KPI baseline by the call-log figure it comes from (fractions become points of a percent KPI).
+KPI_BASELINE_UNITS = {"answer_rate": "percent", "unanswered_rate": "percent", "service_level_offered": "percent",
+                      "service_level_answered": "percent", "resolution_rate": "percent", "asa_seconds": "seconds",
+                      "aht_seconds": "seconds", "csat_mean": "number"}
 
 
 @tool(title="List data files", result=DatasetList, evidence=False)

@@ -66,6 +66,10 @@ def build_kpis(
     = None,
     max_relative_change: Annotated[float, Field(description="flag targets whose |target - baseline| / |baseline| "
                                                             "exceeds this (0.5 = 50%)", gt=0, le=100)] = 0.5,
+    baselines_from: Annotated[list[str] | None, Field(
+        max_length=10, description="evidence ids whose figures fill baselines left empty: call_log_profile (answer "
+                                   "rate, AHT, ...), turnover_breakdown (turnover rates), retention_curve (early "
+                                   "attrition)")] = None,
 ) -> ToolOutput:
     """Complete and check a KPI set a manager can adopt.
 
@@ -77,12 +81,67 @@ def build_kpis(
     Example: items=[{'id': 'fcr', 'baseline': 65, 'target': 75, 'weight': 25}, {'id': 'csat', 'baseline': 3.8,
     'target': 4.2, 'weight': 45}, ...], framework='bsc', deadline='2026-12-31'. Pass the kpis to score_kpis.
     """
-    from retention_mcp.analysis.kpi_build import build_kpi_set, build_text
+    from retention_mcp.analysis.kpi_build import Finding, build_kpi_set, build_text
 
+    found: list[Finding] = []
+    if baselines_from:
+        items, found = baselines_from_evidence(job, items, baselines_from)
     result = build_kpi_set(catalog(job), items, framework, profile, deadline, max_relative_change)
-    figures = {f"target[{k.id or k.name}]": k.target for k in result.kpis[:50]}
-    return job.output(result, build_text(result), figures=figures,
+    result.findings = found + result.findings
+    result.counts["info"] = result.counts.get("info", 0) + len(found)
+    figures: dict[str, Any] = {}
+    units: dict[str, str] = {}
+    for k in result.kpis[:50]:
+        unit = {"percent": "percent", "seconds": "seconds", "days": "days"}.get(k.unit or "", "number")
+        for key, value, kind in (("baseline", k.baseline, unit), ("target", k.target, unit),
+                                 ("weight", k.weight, "number")):
+            if value is not None:
+                figures[f"{key}[{k.id or k.name}]"], units[f"{key}[{k.id or k.name}]"] = value, kind
+    return job.output(result, build_text(result), figures=figures, units=units,
                       definition="KPI definitions and target bands from the KPI catalog")
+
+
+#: KPI baselines a turnover_breakdown gives, by its separation_type: the annual rate in points.
+TURNOVER_KPIS = {"all": "turnover_rate", "voluntary": "voluntary_turnover_rate", "regretted": "regretted_turnover_rate"}
+
+
+def evidence_baselines(record: Any) -> dict[str, float]:
+    """KPI id -> baseline in the KPI's unit (percent KPIs in points) from one evidence record."""
+    figures = record.figures
+    if record.tool == "call_log_profile":
+        return {key[len("kpi_baseline["):-1]: float(value) for key, value in figures.items()
+                if key.startswith("kpi_baseline[") and isinstance(value, int | float)}
+    if record.tool == "turnover_breakdown":
+        kpi = TURNOVER_KPIS.get(str(record.arguments.get("separation_type") or "all"))
+        rate = figures.get("overall_annualised_rate", figures.get("overall_rate"))
+        return {kpi: float(rate) * 100} if kpi and isinstance(rate, int | float) else {}
+    rate = figures.get("overall_early_attrition")  # retention_curve
+    return {"early_attrition_rate": float(rate) * 100} if isinstance(rate, int | float) else {}
+
+
+def baselines_from_evidence(job: Job, items: list[KpiItem], evidence_ids: list[str]) -> tuple[list[KpiItem], list[Any]]:
+    """``items`` with empty baselines filled from the evidence (recorded as its parents), and a finding per fill."""
+    from retention_mcp.analysis.kpi_build import Finding
+
+    offered: dict[str, tuple[float, str]] = {}
+    for evidence_id in evidence_ids:
+        record = job.evidence_input(evidence_id, argument="baselines_from",
+                                    tools=("call_log_profile", "turnover_breakdown", "retention_curve"))
+        for kpi, value in evidence_baselines(record).items():
+            offered.setdefault(kpi, (value, record.id))
+    filled, findings = [], []
+    for item in items:
+        if item.id in offered and item.baseline is None:
+            value, source = offered[item.id]
+            item = item.model_copy(update={"baseline": value})
+            findings.append(Finding(severity="info", code="baseline_from_evidence", kpi=item.id,
+                                    message=f"baseline {value:g} from {source}"))
+        filled.append(item)
+    unused = sorted(set(offered) - {i.id for i in items})
+    if unused:
+        findings.append(Finding(severity="info", code="baselines_offered", kpi=None,
+                                message=f"the evidence also gives baselines for {', '.join(unused)} (add them by id)"))
+    return filled, findings
 
 
 @tool(title="Score KPIs against actuals", result=ScoreResult)

@@ -326,9 +326,14 @@ def qa_calibration(
 @tool(title="Hiring forecast", result=HiringForecast)
 def hiring_forecast(
     job: Job,
-    current_headcount: Annotated[int, Field(description="people in the role now, e.g. 100")],
-    expected_turnover_rate: Annotated[Rate, Field(description=f"expected turnover over the plan period; "
-                                                              f"{RATE_HINT}")],
+    current_headcount: Annotated[int | None, Field(description="people in the role now, e.g. 100 (default: the "
+                                                               "turnover evidence's headcount)")] = None,
+    expected_turnover_rate: Annotated[Rate | None, Field(description=f"expected turnover over the plan period; "
+                                                                     f"{RATE_HINT}")] = None,
+    turnover_evidence_id: Annotated[str | None, Field(
+        description="instead of the rate: a turnover_breakdown evidence_id (its annual rate)")] = None,
+    group: Annotated[str | None, Field(description="a group of that breakdown, e.g. '研发部' (default: overall)")]
+    = None,
     new_positions: Annotated[int, Field(description="positions added by growth")] = 0,
     probation_pass_rate: Annotated[Rate, Field(description=f"share of hires expected to pass probation; "
                                                            f"{RATE_HINT}")] = 1.0,
@@ -337,16 +342,52 @@ def hiring_forecast(
 
     hires = ⌈(new_positions + current_headcount × expected_turnover_rate) ÷ probation_pass_rate⌉, with the
     formula shown. Use the turnover rate for the same period as the plan (annual for a one-year plan).
-    Example: current_headcount=100, expected_turnover_rate='12%', new_positions=50 (10 new stores × 5 staff),
-    probation_pass_rate=1 → 62 hires.
+    With turnover_evidence_id the rate (and headcount) come from a turnover_breakdown result, so a refresh
+    re-runs the forecast when the data changes. Example: current_headcount=100, expected_turnover_rate='12%',
+    new_positions=50 (10 new stores × 5 staff), probation_pass_rate=1 → 62 hires.
     """
     from retention_mcp.analysis import workforce
 
+    if (expected_turnover_rate is None) == (turnover_evidence_id is None):
+        raise InputError("give expected_turnover_rate (e.g. '12%') or turnover_evidence_id (a turnover_breakdown "
+                         "result), one of them")
+    if turnover_evidence_id is not None:
+        record = job.evidence_input(turnover_evidence_id, argument="turnover_evidence_id",
+                                    tools=("turnover_breakdown",))
+        rate, heads = breakdown_rate(record, group)
+        if current_headcount is None:
+            current_headcount = round(heads)
+    else:
+        rate = parse_rate_argument("expected_turnover_rate", expected_turnover_rate)  # type: ignore[arg-type]
+    if current_headcount is None:
+        raise InputError("current_headcount is needed (people in the role now, e.g. 100)")
     result = workforce.hiring_forecast(
-        current_headcount=current_headcount,
-        expected_turnover_rate=parse_rate_argument("expected_turnover_rate", expected_turnover_rate),
-        new_positions=new_positions,
+        current_headcount=current_headcount, expected_turnover_rate=rate, new_positions=new_positions,
         probation_pass_rate=parse_rate_argument("probation_pass_rate", probation_pass_rate),
     )
-    return job.output(result, workforce.hiring_text(result), figures={"hires_needed": result.hires_needed},
+    figures = {"hires_needed": result.hires_needed, "replacement_hires": result.replacement_hires,
+               "expected_turnover_rate": result.expected_turnover_rate, "current_headcount": current_headcount}
+    units = {"hires_needed": "count", "replacement_hires": "count", "expected_turnover_rate": "fraction",
+             "current_headcount": "count"}
+    return job.output(result, workforce.hiring_text(result), figures=figures, units=units,
                       definition="hires = ⌈(new positions + headcount × turnover) ÷ probation pass rate⌉")
+
+
+def breakdown_rate(record: Any, group: str | None) -> tuple[float, float]:
+    """(annual rate, headcount) of the overall population or of ``group`` in a turnover_breakdown's figures: the
+    annualised rate when the period was not 12 months."""
+    figures = record.figures
+    if group is None or not group.strip():
+        rate = figures.get("overall_annualised_rate", figures.get("overall_rate"))
+        heads = figures.get("overall_headcount")
+    else:
+        label = group.strip()
+        rate = figures.get(f"annualised_rate[{label}]", figures.get(f"rate[{label}]"))
+        heads = figures.get(f"headcount[{label}]")
+        if rate is None:
+            known = [k[5:-1] for k in figures if k.startswith("rate[")]
+            raise InputError(f"evidence {record.id} has no group {label!r}; its groups: {', '.join(known) or 'none'}")
+    if not isinstance(rate, int | float) or not isinstance(heads, int | float):
+        raise InputError(f"evidence {record.id} has no rate and headcount to forecast from; re-run turnover_breakdown "
+                         "and pass its new evidence_id")
+    return float(rate), float(heads)
