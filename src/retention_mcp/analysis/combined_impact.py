@@ -85,10 +85,8 @@ class InitiativeLine(BaseModel):
 class CombinedImpactResult(Evidenced):
     initiatives: list[InitiativeLine]
     overlap_rule: Overlap
-    overlap_rule_text: str
     population_headcount: float = Field(description="everyone in scope: employees or average headcount")
     population_leavers: int
-    headcount_in_any_segment: float
     headcount_in_several: float = Field(description="people in two or more segments (counted once)")
     avoided_leavers: float = Field(description="leavers avoided a year by all initiatives together, each person "
                                    "counted once under the overlap rule")
@@ -277,7 +275,6 @@ def estimate_combined(ds: Dataset, *, initiatives: Sequence[Mapping[str, Any]], 
                                     reference_rate=ref_rate, avoided_alone=r[i] * x_s * factor,
                                     shared_headcount=round(shared, 2)))
     several = float(n_c[segments.sum(axis=1) > 1].sum())
-    any_segment = float(n_c[segments.any(axis=1)].sum())
     sum_single = sum(line.avoided_alone for line in lines)
     from retention_mcp.plan_words import plan_words
 
@@ -292,9 +289,8 @@ def estimate_combined(ds: Dataset, *, initiatives: Sequence[Mapping[str, Any]], 
     method = w("plan.combined.method_text", variance=w(f"plan.combined.variance.{shape}"), formula=definition.formula)
     current_annual, new_annual = l_total / n_total * factor, new_rate * factor
     return CombinedImpactResult(
-        initiatives=lines, overlap_rule=overlap, overlap_rule_text=OVERLAP_RULES[overlap],
-        population_headcount=round(n_total, 2), population_leavers=l_total,
-        headcount_in_any_segment=round(any_segment, 2), headcount_in_several=round(several, 2),
+        initiatives=lines, overlap_rule=overlap, population_headcount=round(n_total, 2), population_leavers=l_total,
+        headcount_in_several=round(several, 2),
         avoided_leavers=avoided, avoided_ci_low=low, avoided_ci_high=high,
         significant=not (low <= 0 <= high) if se_avoided > 0 else None,
         sum_of_single=sum_single, double_counted=sum_single - avoided,

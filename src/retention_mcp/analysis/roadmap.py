@@ -31,15 +31,13 @@ CheckStatus = Literal["pass", "fail", "not checked"]
 
 
 class Phase(BaseModel):
-    name: str = Field(max_length=100, description="e.g. '诊断与试点'")
-    start_month: int = Field(ge=1, le=MAX_MONTHS, description="first month, 1-based (month 1 = the plan's start)")
-    end_month: int = Field(ge=1, le=MAX_MONTHS, description="last month, inclusive")
-    owner: str = Field("", max_length=100, description="owner role, e.g. 'HRBP'")
+    name: str = Field(max_length=100)
+    start_month: int = Field(ge=1, le=MAX_MONTHS, description="1-based")
+    end_month: int = Field(ge=1, le=MAX_MONTHS, description="inclusive")
+    owner: str = Field("", max_length=100, description="owner role")
     activities: list[str] = Field(default_factory=list, max_length=12)
-    budget: float = Field(0.0, ge=0, le=1e13, description="spend in this phase, the ROI's currency")
-    kpi_targets: dict[str, float | str] = Field(
-        default_factory=dict, description="KPI values due when the phase ends, by KPI id or name: {'turnover_rate': "
-                                          "15, 'fcr': '72%'}")
+    budget: float = Field(0.0, ge=0, le=1e13)
+    kpi_targets: dict[str, float | str] = Field(default_factory=dict, description="KPI id -> value due at the end")
 
 
 class Check(BaseModel):

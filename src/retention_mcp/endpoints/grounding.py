@@ -92,15 +92,19 @@ def describe_groups(
 @tool(title="Estimate an initiative's impact", result=ImpactResult)
 def estimate_impact(
     job: Job,
-    segment: Annotated[GroupSpec, Field(
+    segment: Annotated[GroupSpec | None, Field(
         description="The group the initiative targets: {column or role: value or [values]}, e.g. "
-                    "{\"OverTime\": \"Yes\"}, {\"shift\": \"night\"}, {\"tenure_band\": \"<=3 months\"}")],
+                    "{\"OverTime\": \"Yes\"}, {\"shift\": \"night\"}, {\"tenure_band\": \"<=3 months\"} (default: "
+                    "the initiative's usual group)")] = None,
     path: PathArg = None,
     csv_text: CsvTextArg = None,
     reference: Annotated[GroupSpec | None, Field(
         description="Scenario 1: the segment leaves at this group's rate, e.g. {\"OverTime\": \"No\"}")] = None,
     reduction: Annotated[float | str | None, Field(
         description="Scenario 2: the segment's rate falls by this fraction: 0.3 or '30%'")] = None,
+    initiative: Annotated[str | None, Field(
+        description="Scenario 3: a catalog initiative, e.g. flexible_work, structured_onboarding, stay_interviews "
+                    "(its sourced or assumed reduction)")] = None,
     where: WhereArg = None,
     period_start: Annotated[str | None, Field(description="Event data: first day of the period (default: 12 "
                                               "months before period_end)")] = None,
@@ -118,7 +122,8 @@ def estimate_impact(
     """Expected effect of an initiative stated as a change in the data: the segment's turnover moves to a
     reference group's rate, or falls by a fraction. Returns leavers avoided per year, the new overall rate and
     Levin's attributable fraction, each with a 95% interval (both rates' uncertainty propagated), using
-    turnover_breakdown's definitions; rates are annual fractions. Feeds calculate_roi: headcount,
+    turnover_breakdown's definitions; rates are annual fractions. initiative= takes the reduction, its sources and
+    low/base/high from the initiative catalog. Feeds calculate_roi: headcount,
     current_overall_rate → current_turnover_rate, new_overall_rate → target_turnover_rate. An association, not a
     proven cause.
     Example: {"path": "hr.csv", "segment": {"OverTime": "Yes"}, "reference": {"OverTime": "No"}}.
@@ -126,7 +131,23 @@ def estimate_impact(
     from retention_mcp.analysis.impact import estimate_impact as impact
     from retention_mcp.analysis.impact import impact_markdown
 
-    if reduction is not None:
+    entry = raw = None
+    if initiative is not None:
+        from retention_mcp.analysis.initiatives import find_initiative, load_initiatives
+        from retention_mcp.catalog import load_catalog
+        from retention_mcp.errors import InputError
+
+        if reduction is not None or reference is not None:
+            raise InputError("initiative sets the reduction from the catalog: leave out reduction and reference")
+        raw = load_catalog(job.settings, "initiatives.yaml")
+        entry = find_initiative(load_initiatives(raw), initiative)
+        reduction = entry.effect.base
+        segment = segment or entry.default_segment
+    if segment is None:
+        from retention_mcp.errors import InputError
+
+        raise InputError("segment is needed: the group the initiative targets, e.g. {\"shift\": \"night\"}")
+    if reduction is not None and entry is None:
         from retention_mcp.endpoints.workforce import parse_rate_argument
 
         reduction = parse_rate_argument("reduction", reduction)
@@ -137,7 +158,18 @@ def estimate_impact(
     result = impact(ds, segment=segment, reference=reference, reduction=reduction, policy=job.policy, scope=scope,
                     min_group_size=min_group_size, period_start=period_start, period_end=period_end,
                     denominator=denominator, separation_type=separation_type)
+    if entry is not None:
+        from retention_mcp.analysis.initiatives import initiative_used
+
+        result.initiative = initiative_used(entry, raw or {}, avoided_base=result.avoided_leavers,
+                                            current_rate=result.current_overall_rate,
+                                            new_rate_base=result.new_overall_rate)
     figures, units = impact_figures(result)
+    if result.initiative is not None:
+        for scenario in result.initiative.scenarios:
+            for key, value, unit in (("initiative_avoided_leavers", scenario.avoided_leavers, "count"),
+                                     ("initiative_new_overall_rate", scenario.new_overall_rate, "fraction")):
+                figures[f"{key}[{scenario.scenario}]"], units[f"{key}[{scenario.scenario}]"] = value, unit
     return job.output(result, impact_markdown(result), figures=figures, units=units,
                       definition=f"{result.definition.formula}; {result.method}",
                       period=definition_period(result.definition, job))
@@ -147,7 +179,7 @@ def estimate_impact(
 def estimate_combined_impact(
     job: Job,
     initiatives: Annotated[list[dict[str, Any]], Field(min_length=2, max_length=6, description=(
-        "{name, segment, reduction or reference} each, as estimate_impact takes them"))],
+        "{name, segment, and reduction, reference or a catalog initiative} each, as estimate_impact takes them"))],
     path: PathArg = None,
     csv_text: CsvTextArg = None,
     overlap: Annotated[Literal["multiply", "largest"], Field(
@@ -164,14 +196,15 @@ def estimate_combined_impact(
     header_row: HeaderRowArg = None,
     language: LanguageArg = None,
 ) -> ToolOutput:
-    """Several initiatives on one population, each person counted once: leavers avoided a year together with one
-    95% interval, what adding them up would double count, the new overall rate. Feeds
-    calculate_roi(impact_evidence_id=…). Example: {"path": "hr.csv", "initiatives": [{"name": "夜班", "segment":
-    {"shift": "night"}, "reduction": 0.3}, {"segment": {"OverTime": "Yes"}, "reference": {"OverTime": "No"}}]}.
+    """Several initiatives on one population, each person counted once: leavers avoided a year with one 95%
+    interval, what adding them up would double count, the new overall rate; feeds calculate_roi. Example:
+    {"path": "hr.csv", "initiatives": [{"segment": {"shift": "night"}, "reduction": 0.3}, {"initiative":
+    "mentoring"}]}.
     """
-    from retention_mcp.analysis.combined_impact import combined_markdown, estimate_combined
+    from retention_mcp.analysis.combined_impact import OVERLAP_RULES, combined_markdown, estimate_combined
 
     lang = language or job.settings.language
+    initiatives, from_catalog = catalog_initiatives(job, initiatives, lang)
     ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                             column_map=column_map, shape=shape, where=where)
     job.progress(0.9, "combining initiatives")
@@ -179,6 +212,7 @@ def estimate_combined_impact(
                                            scope=scope, min_group_size=min_group_size, period_start=period_start,
                                            period_end=period_end, denominator=denominator,
                                            separation_type=separation_type, language=lang)
+    result.notes += from_catalog
     figures, units = impact_figures(result)
     for item in result.initiatives:
         figures[f"avoided_alone[{item.name}]"], units[f"avoided_alone[{item.name}]"] = item.avoided_alone, "count"
@@ -187,8 +221,37 @@ def estimate_combined_impact(
     for name, unit in (("sum_of_single", "count"), ("double_counted", "count"), ("headcount_in_several", "count")):
         figures[name], units[name] = getattr(result, name), unit
     return job.output(result, combined_markdown(result, lang), figures=figures, units=units,
-                      definition=f"{definition.formula}; {result.overlap_rule_text}; {result.method}",
+                      definition=f"{definition.formula}; {OVERLAP_RULES[overlap]}; {result.method}",
                       period=definition_period(definition, job))
+
+
+def catalog_initiatives(job: Job, items: list[dict[str, Any]], language: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Items naming a catalog initiative (``{"initiative": "structured_onboarding"}``) with its base reduction and,
+    unless given, its usual segment and name; and a note per initiative saying where its effect comes from."""
+    from retention_mcp.errors import InputError
+
+    if not any(isinstance(item, dict) and item.get("initiative") for item in items):
+        return items, []
+    from retention_mcp.analysis.initiatives import find_initiative, load_initiatives
+    from retention_mcp.catalog import load_catalog
+
+    catalog = load_initiatives(load_catalog(job.settings, "initiatives.yaml"))
+    out, notes = [], []
+    for item in items:
+        if not isinstance(item, dict) or not item.get("initiative"):
+            out.append(item)
+            continue
+        if item.get("reduction") is not None or item.get("reference") is not None:
+            raise InputError("an initiative from the catalog sets its own reduction: leave out reduction and reference")
+        entry = find_initiative(catalog, str(item["initiative"]))
+        segment = item.get("segment") or entry.default_segment
+        if not segment:
+            raise InputError(f"initiative {entry.id} has no usual segment: give segment, e.g. {{\"shift\": \"night\"}}")
+        name = item.get("name") or (entry.name_zh if language == "zh" else entry.name_en)
+        out.append({"name": name, "segment": segment, "reduction": entry.effect.base})
+        notes.append(f"{name}: {entry.id}, {entry.effect.kind} {entry.effect.base:.0%} "
+                     f"({entry.effect.low:.0%}–{entry.effect.high:.0%}), {entry.strength}")
+    return out, notes
 
 
 #: An impact estimate's figures: name -> (attribute path on the result, unit). calculate_roi reads the interval.

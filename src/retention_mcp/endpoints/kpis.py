@@ -37,7 +37,7 @@ def find_kpis(
                                                          "learning_growth")] = None,
     limit: Annotated[int, Field(description="most matches to return", ge=1, le=100)] = 10,
 ) -> ToolOutput:
-    """Search the KPI catalog (57 KPIs: retention, call center, R&D/DORA, sales, HR operations).
+    """Search the KPI catalog (62 KPIs: retention, call center, R&D/DORA, sales, HR operations).
 
     Each match carries id, English and Chinese names, definition, formula, unit, which direction is better,
     BSC perspective, data source, cadence and target bands with the source of each band. Use the ids in
@@ -67,9 +67,8 @@ def build_kpis(
     max_relative_change: Annotated[float, Field(description="flag targets whose |target - baseline| / |baseline| "
                                                             "exceeds this (0.5 = 50%)", gt=0, le=100)] = 0.5,
     baselines_from: Annotated[list[str] | None, Field(
-        max_length=10, description="evidence ids whose figures fill baselines left empty: call_log_profile (answer "
-                                   "rate, AHT, ...), turnover_breakdown (turnover rates), retention_curve (early "
-                                   "attrition)")] = None,
+        max_length=10, description="evidence ids (call_log_profile, turnover_breakdown, retention_curve) that fill "
+                                   "empty baselines")] = None,
 ) -> ToolOutput:
     """Complete and check a KPI set a manager can adopt.
 

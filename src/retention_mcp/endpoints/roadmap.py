@@ -24,12 +24,11 @@ def build_roadmap(
     chart: Annotated[bool, Field(description="Also return the Gantt chart as a PNG")] = False,
     language: LanguageArg = None,
 ) -> ToolOutput:
-    """The implementation roadmap as phases (months, owner role, activities, budget, KPI values due at each
-    phase's end), checked against the plan's evidence: budgets add up to the ROI's programme cost, milestones lie
-    between each KPI's baseline and target, payback falls inside the horizon. plan_export draws it as a Gantt
-    chart and a table where the section cites it. Example: {"phases": [{"name": "诊断", "start_month": 1,
-    "end_month": 3, "owner": "HRBP", "budget": 30000, "kpi_targets": {"turnover_rate": 16}}],
-    "roi_evidence_id": "ev-…", "kpi_evidence_id": "ev-…"}.
+    """The implementation roadmap as phases, checked against the plan's evidence: budgets add up to the ROI's
+    programme cost, KPI values due lie between baseline and target, payback falls inside the horizon. plan_export
+    draws it as a Gantt chart and a table where cited. Example: {"phases": [{"name": "诊断", "start_month": 1,
+    "end_month": 3, "owner": "HRBP", "budget": 30000, "kpi_targets": {"turnover_rate": 16}}], "roi_evidence_id":
+    "ev-…", "kpi_evidence_id": "ev-…"}.
     """
     from retention_mcp.analysis.roadmap import build_roadmap as check_roadmap
     from retention_mcp.analysis.roadmap import gantt_spec, roadmap_markdown

@@ -204,12 +204,16 @@ def erlang_staffing(
                                                               "'80/20')")] = 20,
     shrinkage: Annotated[Rate, Field(description=f"share of paid time not on the phones; {RATE_HINT}")] = 0.0,
     max_occupancy: Annotated[Rate | None, Field(description="occupancy cap, e.g. '85%'")] = None,
+    patience_seconds: Annotated[float | None, Field(description="mean caller patience, s: adds Erlang A")] = None,
+    max_abandonment: Annotated[Rate | None, Field(description="Erlang A abandonment cap, e.g. '5%'")] = None,
 ) -> ToolOutput:
-    """Agents needed for a call-center interval by Erlang C, with service level, ASA, occupancy, shrinkage.
+    """Agents needed for a call-center interval by Erlang C (and Erlang A with patience_seconds), with service
+    level, ASA, occupancy, shrinkage.
 
     Traffic A = calls × AHT ÷ interval; required agents = smallest N > A with SL = 1 − P(wait)·e^(−(N−A)·t/AHT)
     ≥ target (and A ÷ N ≤ max_occupancy if given); ASA = P(wait)·AHT ÷ (N − A); scheduled = ⌈N ÷ (1 −
-    shrinkage)⌉. Returns N−2 … N+2 so the trade-off is visible. call_log_profile supplies calls and AHT.
+    shrinkage)⌉. Returns N−2 … N+2 so the trade-off is visible. call_log_profile supplies calls, AHT and patience;
+    with patience_seconds the Erlang A answer (abandonment, callers who hang up count as missed) comes beside it.
     Example: calls=100, interval_minutes=30, aht_seconds=180, service_level_target='80%',
     answer_within_seconds=20, shrinkage='30%' → 14 agents (SL 88.8%, ASA 7.8 s, occupancy 71.4%), 20 scheduled.
     """
@@ -221,8 +225,25 @@ def erlang_staffing(
         answer_within_seconds=answer_within_seconds, shrinkage=parse_rate_argument("shrinkage", shrinkage),
         max_occupancy=None if max_occupancy is None else parse_rate_argument("max_occupancy", max_occupancy),
     )
+    if max_abandonment is not None and patience_seconds is None:
+        raise InputError("max_abandonment applies to Erlang A: give patience_seconds too (call_log_profile "
+                         "estimates it)")
+    if patience_seconds is not None:
+        from retention_mcp.analysis.erlang_a import erlang_a_staffing
+
+        result.erlang_a = erlang_a_staffing(
+            calls=calls, interval_minutes=interval_minutes, aht_seconds=aht_seconds, patience_seconds=patience_seconds,
+            service_level_target=result.service_level_target, answer_within_seconds=answer_within_seconds,
+            shrinkage=result.shrinkage, max_occupancy=result.max_occupancy,
+            max_abandonment=None if max_abandonment is None else parse_rate_argument("max_abandonment",
+                                                                                     max_abandonment),
+            erlang_c_agents=result.required_agents)
     figures = {name: getattr(result, name) for name in ("traffic_erlangs", "required_agents", "scheduled_headcount",
                                                          "service_level", "asa_seconds", "occupancy")}
+    if result.erlang_a is not None:
+        figures.update({f"erlang_a_{name}": getattr(result.erlang_a, name)
+                        for name in ("required_agents", "scheduled_headcount", "service_level", "probability_abandon",
+                                     "asa_seconds", "patience_seconds")})
     return job.output(result, erlang.staffing_text(result), figures=figures,
                       definition="Erlang C: A = calls × AHT ÷ interval; SL = 1 − P(wait)·e^(−(N−A)·t/AHT)")
 
@@ -327,50 +348,82 @@ def qa_calibration(
 def hiring_forecast(
     job: Job,
     current_headcount: Annotated[int | None, Field(description="people in the role now, e.g. 100 (default: the "
-                                                               "turnover evidence's headcount)")] = None,
+                                                               "evidence's headcount)")] = None,
     expected_turnover_rate: Annotated[Rate | None, Field(description=f"expected turnover over the plan period; "
                                                                      f"{RATE_HINT}")] = None,
-    turnover_evidence_id: Annotated[str | None, Field(
-        description="instead of the rate: a turnover_breakdown evidence_id (its annual rate)")] = None,
-    group: Annotated[str | None, Field(description="a group of that breakdown, e.g. '研发部' (default: overall)")]
-    = None,
+    expected_leavers: Annotated[float | None, Field(ge=0, description="expected leavers in the period")] = None,
+    turnover_evidence_id: Annotated[str | None, Field(description="a turnover_breakdown evidence_id (its annual "
+                                                                  "rate)")] = None,
+    forecast_evidence_id: Annotated[str | None, Field(description="a forecast_leavers evidence_id")] = None,
+    group: Annotated[str | None, Field(description="a group label of that breakdown or forecast")] = None,
     new_positions: Annotated[int, Field(description="positions added by growth")] = 0,
     probation_pass_rate: Annotated[Rate, Field(description=f"share of hires expected to pass probation; "
                                                            f"{RATE_HINT}")] = 1.0,
 ) -> ToolOutput:
     """Hires needed for a period: growth plus expected leavers, grossed up for probation failures.
 
-    hires = ⌈(new_positions + current_headcount × expected_turnover_rate) ÷ probation_pass_rate⌉, with the
-    formula shown. Use the turnover rate for the same period as the plan (annual for a one-year plan).
-    With turnover_evidence_id the rate (and headcount) come from a turnover_breakdown result, so a refresh
-    re-runs the forecast when the data changes. Example: current_headcount=100, expected_turnover_rate='12%',
-    new_positions=50 (10 new stores × 5 staff), probation_pass_rate=1 → 62 hires.
+    hires = ⌈(new_positions + expected leavers) ÷ probation_pass_rate⌉; expected leavers from exactly one of
+    expected_turnover_rate × current_headcount, expected_leavers, turnover_evidence_id (a breakdown's annual rate)
+    or forecast_evidence_id. Example: current_headcount=100, expected_turnover_rate='12%', new_positions=50 → 62.
     """
     from retention_mcp.analysis import workforce
 
-    if (expected_turnover_rate is None) == (turnover_evidence_id is None):
-        raise InputError("give expected_turnover_rate (e.g. '12%') or turnover_evidence_id (a turnover_breakdown "
-                         "result), one of them")
+    given = [name for name, value in (("expected_turnover_rate", expected_turnover_rate),
+                                      ("expected_leavers", expected_leavers),
+                                      ("turnover_evidence_id", turnover_evidence_id),
+                                      ("forecast_evidence_id", forecast_evidence_id)) if value is not None]
+    if len(given) != 1:
+        raise InputError("give exactly one of expected_turnover_rate (e.g. '12%'), expected_leavers (e.g. 14.5), "
+                         "turnover_evidence_id (a turnover_breakdown result) or forecast_evidence_id (a "
+                         f"forecast_leavers result); got {', '.join(given) or 'none'}")
+    interval = None
+    source = "expected_turnover_rate given"
+    rate: float | None = None
     if turnover_evidence_id is not None:
         record = job.evidence_input(turnover_evidence_id, argument="turnover_evidence_id",
                                     tools=("turnover_breakdown",))
         rate, heads = breakdown_rate(record, group)
         if current_headcount is None:
             current_headcount = round(heads)
-    else:
-        rate = parse_rate_argument("expected_turnover_rate", expected_turnover_rate)  # type: ignore[arg-type]
+        source = f"turnover_breakdown {record.id}: annual rate of {(group or '').strip() or 'everyone'}"
+    elif forecast_evidence_id is not None:
+        record = job.evidence_input(forecast_evidence_id, argument="forecast_evidence_id", tools=("forecast_leavers",))
+        figures = record.figures
+        label = (group or "Overall").strip()
+        expected_leavers = figures.get(f"expected leavers 12 mo: {label}")
+        heads = figures.get(f"headcount: {label}", figures.get("headcount now") if label == "Overall" else None)
+        if expected_leavers is None or heads is None:
+            known = sorted(key.split(": ", 1)[1] for key in figures if key.startswith("expected leavers 12 mo: "))
+            raise InputError(f"forecast {record.id} has no 12-month figure for {label!r}; groups: {', '.join(known)}")
+        if label == "Overall" and figures.get("expected leavers 12 mo low") is not None:
+            interval = (float(figures["expected leavers 12 mo low"]), float(figures["expected leavers 12 mo high"]))
+        if current_headcount is None:
+            current_headcount = int(heads)
+        source = f"forecast_leavers {record.id}: 12-month expected leavers of {label}"
+    elif expected_leavers is not None:
+        source = "expected_leavers given"
     if current_headcount is None:
         raise InputError("current_headcount is needed (people in the role now, e.g. 100)")
+    if expected_turnover_rate is not None:
+        rate = parse_rate_argument("expected_turnover_rate", expected_turnover_rate)
+    elif rate is None:
+        if current_headcount <= 0:
+            raise InputError("current_headcount must be above 0 to turn expected leavers into a rate")
+        rate = float(expected_leavers) / current_headcount  # type: ignore[arg-type]
     result = workforce.hiring_forecast(
         current_headcount=current_headcount, expected_turnover_rate=rate, new_positions=new_positions,
         probation_pass_rate=parse_rate_argument("probation_pass_rate", probation_pass_rate),
+        leavers_interval=interval, source=source,
     )
-    figures = {"hires_needed": result.hires_needed, "replacement_hires": result.replacement_hires,
-               "expected_turnover_rate": result.expected_turnover_rate, "current_headcount": current_headcount}
-    units = {"hires_needed": "count", "replacement_hires": "count", "expected_turnover_rate": "fraction",
-             "current_headcount": "count"}
+    named = {"hires_needed": (result.hires_needed, "count"), "hires_needed_low": (result.hires_needed_low, "count"),
+             "hires_needed_high": (result.hires_needed_high, "count"),
+             "replacement_hires": (result.replacement_hires, "count"),
+             "expected_turnover_rate": (result.expected_turnover_rate, "fraction"),
+             "current_headcount": (current_headcount, "count")}
+    figures = {name: value for name, (value, _) in named.items() if value is not None}
+    units = {name: unit for name, (value, unit) in named.items() if value is not None}
     return job.output(result, workforce.hiring_text(result), figures=figures, units=units,
-                      definition="hires = ⌈(new positions + headcount × turnover) ÷ probation pass rate⌉")
+                      definition="hires = ⌈(new positions + expected leavers) ÷ probation pass rate⌉")
 
 
 def breakdown_rate(record: Any, group: str | None) -> tuple[float, float]:

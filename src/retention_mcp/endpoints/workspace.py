@@ -12,6 +12,7 @@ the plan, re-run each cited tool) through the same bounded path; re-running is :
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -704,8 +705,7 @@ def register(wiring: Wiring) -> None:
     async def plan_refresh(
         plan_id: PlanId,
         path: Annotated[str | None, Field(
-            description="re-run every cited data result on this file instead (e.g. next quarter's export with "
-                        "the same columns); default: the files each result read, as they are now")] = None,
+            description="re-run the data results on this file instead (e.g. next quarter's export)")] = None,
         roll_forward: Annotated[bool, Field(
             description="move each period to the latest data, keeping its length")] = False,
     ) -> Annotated[CallToolResult, RefreshReport]:
@@ -723,6 +723,7 @@ def register(wiring: Wiring) -> None:
                                                    roll_forward=roll_forward)
         return to_result(ToolOutput(result=report, text=refresh_text(report, path)))
 
+    plan_refresh.__doc__ = inspect.cleandoc(plan_refresh.__doc__ or "")
     wiring.add_function(plan_refresh, name="plan_refresh", title="Refresh a plan's figures",
                         annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False,
                                                     idempotent_hint=False, open_world_hint=False))

@@ -66,6 +66,16 @@ class ToolRuntime:
             return "csv_text:" + hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
         return None
 
+    def _settings_for_call(self) -> Settings:
+        """The workers use the workspace this process means (they record evidence, and a tool may take an evidence
+        id as input), whatever environment the shared fork server was started with: the database URL is resolved
+        here, the default per-user path included, and travels with the call."""
+        if self.settings.database_url:
+            return self.worker_settings
+        from retention_mcp.workspace.engine import database_url
+
+        return self.worker_settings.with_(database_url=database_url(self.settings))
+
     async def run(self, target: str, arguments: dict[str, Any], ctx: Context | None = None,
                   affinity: str | None = None) -> Any:
         """Run ``target`` ("module:function", called with settings, progress and ``arguments``) in a worker."""
@@ -78,7 +88,7 @@ class ToolRuntime:
             except Exception:  # best effort: no progress token, or the stream is gone
                 logger.debug("progress notification not sent", exc_info=True)
 
-        value = await self.pool.run(target, arguments, self.worker_settings, self.limits, affinity=affinity,
+        value = await self.pool.run(target, arguments, self._settings_for_call(), self.limits, affinity=affinity,
                                     progress=progress)
         await progress(1.0, "done")
         return value
