@@ -168,6 +168,10 @@ class PlanExportResult(BaseModel):
     size_bytes: int
     uri: str = Field(description="retention://reports/<file>: read it to download the file from any client")
     evidence_cited: int = Field(description="evidence entries in the appendix")
+    verified_numbers: int = Field(0, description="cited numbers matching their evidence (marked ✓)")
+    flagged_numbers: list[str] = Field(default_factory=list, description="cited numbers matching none of their "
+                                       "evidence's figures (marked ⚠), with the closest")
+    charts: list[str] = Field(default_factory=list, description="chart files placed where their results are cited")
 
 
 # -- helpers -------------------------------------------------------------------------------------------
@@ -409,36 +413,39 @@ def plan_export(
     filename: Annotated[str | None, Field(description="plain file name; default from the title")] = None,
     overwrite: Annotated[bool, Field(description="replace an existing file of that name")] = False,
 ) -> ToolOutput:
-    """Export a plan as Word, HTML or Markdown, ending with its evidence appendix.
+    """Export a plan as Word, HTML or Markdown in its own language, ending with its evidence appendix.
 
-    The appendix lists, per cited evidence id: the tool, its arguments, the data source with its
-    SHA-256 hash, the definition used, the figures, and who recorded it. The file goes into the
-    output folder; the result links to it as a resource (retention://reports/<file>) so any client
-    can download it. Example: {"plan_id": 3, "format": "docx"}.
+    Every number beside a citation is checked against that evidence and marked (✓ matches as displayed, ⚠ matches
+    none, listed with the closest figure); the charts of cited results (turnover by group, retention curves, ROI
+    scenarios and sensitivity, a roadmap's Gantt chart and table) are placed where they are cited. The appendix
+    says per citation what was computed (tool, file, period, group, filter), the figures cited, the definition and
+    the file's SHA-256, with the full arguments folded away. Example: {"plan_id": 3, "format": "docx"}.
     """
     from retention_mcp.report.export import export_report
     from retention_mcp.workspace.files import report_uri
+    from retention_mcp.workspace.plan_file import plan_file
     from retention_mcp.workspace.refresh import cited_evidence_ids
-    from retention_mcp.workspace.render import evidence_appendix, plan_markdown
 
     workspace = job.workspace()
     state = workspace.get_plan(plan_id, version)
-    evidence = workspace.get_evidence_many(cited_evidence_ids(state))
-    body = plan_markdown(state).split("\n", 2)[2]  # export_report writes the title itself
-    appendix = evidence_appendix(state, evidence)
-    markdown = body + ("\n" + appendix if appendix else "")
+    cited = cited_evidence_ids(state)
+    document = plan_file(job.settings, state, workspace.ancestry(cited))
     try:
-        written = export_report(job.settings, state.title, markdown=markdown, fmt=format,
-                                   filename=filename, overwrite=overwrite)
+        written = export_report(job.settings, state.title, markdown=document.markdown, fmt=format,
+                                filename=filename, overwrite=overwrite)
     except PermissionError:
         raise InputError(f"cannot write into the output folder {job.settings.output_dir}: permission denied; "
                          "start the server with --output-dir pointing at a writable folder") from None
     result = PlanExportResult(plan_id=plan_id, version=state.version, filename=written.filename,
                               format=written.format, size_bytes=written.size_bytes, uri=report_uri(written.filename),
-                              evidence_cited=len(cited_evidence_ids(state)))
+                              evidence_cited=len(cited), verified_numbers=document.verified,
+                              flagged_numbers=document.flagged, charts=document.charts)
     text = (f"Exported plan {plan_id} v{state.version} to **{written.filename}** ({written.format}, "
-            f"{written.size_bytes:,} bytes) with {result.evidence_cited} evidence entries in the appendix. "
+            f"{written.size_bytes:,} bytes) with {result.evidence_cited} evidence entries in the appendix, "
+            f"{result.verified_numbers} cited numbers verified and {len(result.charts)} chart(s) placed. "
             f"Download: {result.uri}")
+    if result.flagged_numbers:
+        text += "\n\n**Check:** " + "; ".join(result.flagged_numbers[:MAX_MISMATCHES])
     return job.output(result, text, files=[written.filename])  # the runtime adds the resource link
 
 

@@ -40,13 +40,26 @@ class Figure:
         return None
 
 
+#: Words in a figure's name that mark a share or rate, for evidence recorded before units were kept.
+_FRACTION_WORDS = ("rate", "retention", "attrition", "share", "fraction", "favourable", "coverage", "level", "roi")
+
+
+def legacy_unit(name: str) -> str | None:
+    """The unit of a figure recorded without one, when its name says it (``overall_rate``: a fraction)."""
+    base = name.split("[", 1)[0].lower()
+    if "ratio" in base:
+        return "ratio"
+    return "fraction" if any(word in base for word in _FRACTION_WORDS) else None
+
+
 def numeric_figures(evidence_id: str, figures: Mapping[str, Any], units: Mapping[str, str] | None) -> list[Figure]:
     """The figures of one record that are numbers (text figures such as a unit name are left out)."""
     out = []
     for name, value in (figures or {}).items():
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             continue
-        out.append(Figure(evidence_id, str(name), float(value), (units or {}).get(name)))
+        unit = (units or {}).get(name) if units else legacy_unit(str(name))
+        out.append(Figure(evidence_id, str(name), float(value), unit))
     return out
 
 
