@@ -192,7 +192,10 @@ def plan_view(state: PlanState) -> PlanView:
                   for i, s in enumerate(state.sections, 1)])
 
 
-def _write_text(result: WriteResult) -> str:
+def _write_text(result: WriteResult, language: str = "en") -> str:
+    from retention_mcp.plan_words import plan_words
+
+    w = plan_words(language)
     text = (f"Saved **{result.section}** as version {result.version} of plan {result.plan_id} "
             f"(revising v{result.base_version}).")
     if result.cited:
@@ -201,16 +204,13 @@ def _write_text(result: WriteResult) -> str:
         text += (f" Others changed {', '.join(result.merged_changes)} since v{result.base_version}; "
                  "those changes are kept.")
     if result.verified_numbers or result.mismatched_numbers:
-        text += f" {result.verified_numbers} cited number(s) match their evidence."
+        text += w("plan.write.verified", count=result.verified_numbers)
     if result.mismatched_numbers:
-        shown = "; ".join(f"{m['number']} (closest: {m['closest']} = {m['shown']} in {m['evidence_id']})"
-                          for m in result.mismatched_numbers[:8])
-        text += (f"\n\n**Check:** {len(result.mismatched_numbers)} number(s) beside a citation match none of its "
-                 f"figures: {shown}. Use the figure as the tool shows it, cite the evidence it comes from, or name "
-                 "the figure in the citation, e.g. `[ev-3f9a2c 研发部]`.")
+        shown = w.semicolon.join(w("plan.write.mismatch", number=m["number"], closest=m["closest"], shown=m["shown"],
+                                   id=m["evidence_id"]) for m in result.mismatched_numbers[:8])
+        text += "\n\n" + w("plan.write.mismatches", count=len(result.mismatched_numbers), items=shown)
     if result.unknown_figure_names:
-        text += (f"\n\n**Check:** these citations name a figure their evidence does not have: "
-                 f"{', '.join(result.unknown_figure_names)} (evidence_get lists its figures).")
+        text += "\n\n" + w("plan.write.unknown_names", items=w.enumeration.join(result.unknown_figure_names))
     if result.uncited_numbers:
         shown = "; ".join(f"{u['number']} (\u201c{u['context']}\u201d)" for u in result.uncited_numbers[:8])
         text += (f"\n\n**Warning:** {len(result.uncited_numbers)} number(s) cite no evidence: {shown}. Cite the "
@@ -285,22 +285,26 @@ def plan_write_section(
     evidence id must exist; numbers citing none are listed as a warning. Example: {"plan_id": 3,
     "section": "现状分析", "base_version": 1, "markdown": "夜班离职率 24.1% [ev-3f9a2c]，高于 ..."}.
     """
+    from retention_mcp.plan_words import plan_words
+    from retention_mcp.workspace.appendix import figure_labels
     from retention_mcp.workspace.verify import check_text, unknown_names
 
     author = job.author
     workspace = job.workspace()
     outcome = workspace.write_section(plan_id, section, markdown, base_version=base_version, author=author)
-    figures = figures_of(workspace.get_evidence_many(list(outcome.cited)))
-    written = workspace.get_plan(plan_id, outcome.version).section(outcome.section).markdown
-    checks = check_text(written, figures)
+    cited = workspace.get_evidence_many(list(outcome.cited))
+    figures = figures_of(cited)
+    state = workspace.get_plan(plan_id, outcome.version)
+    labels = figure_labels(cited, plan_words(state.language))  # a citation may name a figure in the plan's language
+    checks = check_text(state.section(outcome.section).markdown, figures, labels)
     result = WriteResult(plan_id=outcome.plan_id, version=outcome.version, section=outcome.section,
                          base_version=outcome.base_version, cited=list(outcome.cited),
                          uncited_numbers=[{"number": u.number, "context": u.context} for u in outcome.uncited],
                          merged_changes=list(outcome.merged_changes),
                          verified_numbers=sum(1 for c in checks for n in c.numbers if n.verified),
                          mismatched_numbers=[mismatch(c, n) for c in checks for n in c.flagged][:MAX_MISMATCHES],
-                         unknown_figure_names=[f"{i} {name}" for i, name in unknown_names(checks, figures)])
-    return job.output(result, _write_text(result))
+                         unknown_figure_names=[f"{i} {name}" for i, name in unknown_names(checks, figures, labels)])
+    return job.output(result, _write_text(result, state.language))
 
 
 #: Most mismatched numbers listed for one write or export.
@@ -440,10 +444,12 @@ def plan_export(
                               format=written.format, size_bytes=written.size_bytes, uri=report_uri(written.filename),
                               evidence_cited=len(cited), verified_numbers=document.verified,
                               flagged_numbers=document.flagged, charts=document.charts)
+    from retention_mcp.plan_words import plan_words
+
     text = (f"Exported plan {plan_id} v{state.version} to **{written.filename}** ({written.format}, "
-            f"{written.size_bytes:,} bytes) with {result.evidence_cited} evidence entries in the appendix, "
-            f"{result.verified_numbers} cited numbers verified and {len(result.charts)} chart(s) placed. "
-            f"Download: {result.uri}")
+            f"{written.size_bytes:,} bytes). " + plan_words(state.language)(
+                "plan.write.exported", cited=result.evidence_cited, verified=result.verified_numbers,
+                charts=len(result.charts)) + f" Download: {result.uri}")
     if result.flagged_numbers:
         text += "\n\n**Check:** " + "; ".join(result.flagged_numbers[:MAX_MISMATCHES])
     return job.output(result, text, files=[written.filename])  # the runtime adds the resource link
@@ -494,6 +500,8 @@ def evidence_get(
     if item is None:
         raise InputError(f"there is no evidence {capped(evidence_id, 40)!r}; evidence ids come from tool results "
                          "(evidence_id) and look like ev-3f9a2c")
+    from retention_mcp.plan_words import plan_words
+    from retention_mcp.workspace.appendix import period_text
     from retention_mcp.workspace.figures import display, numeric_figures
 
     workspace = job.workspace()
@@ -514,7 +522,8 @@ def evidence_get(
     figures = "; ".join(f"{k} = {shown.get(k, v)}" for k, v in list(item.figures.items())[:20])
     files = ", ".join(f"{s.get('name')} (sha256 {str(s.get('sha256', ''))[:12]}…)" for s in item.sources)
     text = (f"**{item.id}**: `{item.tool}` by {item.author}, {view.created_at}. Data: {files or 'none'}. "
-            f"Period: {period_words(item.period)}. Definition: {item.definition or '—'}. Figures: {figures or 'none'}.")
+            f"Period: {period_text(item.period, plan_words(job.settings.language))}. Definition: "
+            f"{item.definition or '—'}. Figures: {figures or 'none'}.")
     if view.parents:
         text += " Computed from: " + ", ".join(f"{p.evidence_id} ({p.tool}, {p.argument})" for p in view.parents) + "."
     if view.children:
@@ -525,21 +534,6 @@ def evidence_get(
 def given_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
     """The arguments a call was given: the runtime records every one, unset ones as None."""
     return {k: v for k, v in arguments.items() if v is not None}
-
-
-def period_words(period: dict[str, Any]) -> str:
-    kind = (period or {}).get("kind")
-    if kind == "period":
-        return f"{period.get('start')} to {period.get('end')}"
-    if kind == "as_of":
-        return f"as of {period.get('end')}"
-    if kind == "snapshot":
-        return f"the file as exported ({period.get('file')}, modified {period.get('modified')})"
-    if kind == "several":
-        return "; ".join(period_words(p) for p in period.get("parts") or [])
-    if kind == "inputs":
-        return "typed inputs (no data period)"
-    return "not recorded"
 
 
 # -- plan_refresh: a tool made of other bounded calls ---------------------------------------------------
@@ -583,55 +577,60 @@ def make_rerun(wiring: Wiring) -> Rerun:
     return rerun
 
 
-def refresh_text(report: RefreshReport, path: str | None) -> str:
+def refresh_text(report: RefreshReport, path: str | None, language: str = "en") -> str:
+    """The refresh report as the model and the reader see it: per section, the results behind it (inputs first)
+    with what changed and whether each period was held; the sentences to revise; what could not be refreshed."""
+    from retention_mcp.plan_words import plan_words
+
+    w = plan_words(language)
     cited = sum(1 for e in report.evidence if e.sections)
-    lines = [f"Plan {report.plan_id} v{report.version}: {cited} cited result(s) and "
-             f"{len(report.evidence) - cited} input(s) re-run" + (f" on {path}" if path else "")
-             + (", periods rolled forward to the latest data" if report.roll_forward else ", each period held")
-             + f"; {report.changed_figures} figure(s) changed, {len(report.stale_sentences)} sentence(s) no longer "
-             "match."]
+    lines = [w("plan.refresh.head", plan=report.plan_id, version=report.version, cited=cited,
+               inputs=len(report.evidence) - cited, on=w("plan.refresh.on", path=path) if path else "",
+               periods=w("plan.refresh.rolled" if report.roll_forward else "plan.refresh.held"),
+               changed=report.changed_figures, stale=len(report.stale_sentences))]
     by_id = {e.evidence_id: e for e in report.evidence}
     for section in report.sections:
-        lines.append(f"\n**{section.section}** — {section.changed_figures} figure(s) changed:")
-        for evidence_id in section.evidence:
-            item = by_id.get(evidence_id)
-            if item is not None:
-                lines.append(_evidence_line(item))
+        lines.append("\n" + w("plan.refresh.section", section=section.section, changed=section.changed_figures))
+        lines += [_evidence_line(by_id[i], w) for i in section.evidence if i in by_id]
     if report.stale_sentences:
-        lines.append("\n**Sentences whose numbers no longer match** (revise them, citing the new ids):")
+        lines.append("\n" + w("plan.refresh.stale_head"))
         for sentence in report.stale_sentences[:30]:
-            numbers = "; ".join(f"{n.number}: {n.figure} was {n.was}, now {n.now}" for n in sentence.numbers)
-            lines.append(f"- {sentence.section}: \u201c{sentence.sentence}\u201d — {numbers} "
-                         f"(cite {', '.join(sentence.new_ids)})")
+            numbers = w.semicolon.join(w("plan.refresh.stale_number", number=n.number, figure=n.figure, was=n.was,
+                                         now=n.now) for n in sentence.numbers)
+            lines.append(w("plan.refresh.stale_line", section=sentence.section, sentence=sentence.sentence,
+                           numbers=numbers, ids=w.enumeration.join(sentence.new_ids)))
     for item in report.pasted:
-        lines.append(f"\nNot refreshed (pasted data): [{item.evidence_id}] {item.tool}, cited in "
-                     f"{', '.join(item.sections)}; the plan's figures from it: {', '.join(item.figures) or 'none'}.")
+        lines.append("\n" + w("plan.refresh.pasted", id=item.evidence_id, tool=item.tool,
+                                sections=w.enumeration.join(item.sections),
+                                figures=w.enumeration.join(item.figures) or "—"))
     if report.affected_sections:
-        lines.append(f"\nSections to revise: {', '.join(report.affected_sections)}.")
+        lines.append("\n" + w("plan.refresh.revise", sections=w.enumeration.join(report.affected_sections)))
     return "\n".join(lines)
 
 
-def _evidence_line(item: RefreshedEvidence) -> str:
-    role = "" if item.sections else " (input)"
+def _evidence_line(item: RefreshedEvidence, w: Any) -> str:
+    role = "" if item.sections else w("plan.refresh.input")
     head = f"- [{item.evidence_id}] {item.tool}{role}"
     if item.status in ("skipped", "failed"):
-        return f"{head}: {item.status} — {item.reason}"
-    data = " data changed;" if item.data_changed else ""
-    period = _period_note(item)
+        return f"{head}{w.colon}{w('plan.refresh.' + item.status)} — {item.reason}"
+    data = w("plan.refresh.data_changed") if item.data_changed else ""
+    period = _period_note(item, w)
     if item.status == "unchanged":
-        return f"{head}:{data} unchanged{period} → {item.new_evidence_id}"
-    changes = "; ".join(f"{c.figure} {c.old_shown} → {c.new_shown}" for c in item.changes[:12])
-    more = f" (+{len(item.changes) - 12} more)" if len(item.changes) > 12 else ""
-    return f"{head}:{data}{period} {changes}{more} → {item.new_evidence_id}"
+        return f"{head}{w.colon}{data} {w('plan.refresh.unchanged')}{period} → {item.new_evidence_id}"
+    changes = w.semicolon.join(f"{c.figure} {c.old_shown} → {c.new_shown}" for c in item.changes[:12])
+    more = w("plan.refresh.more", count=len(item.changes) - 12) if len(item.changes) > 12 else ""
+    return f"{head}{w.colon}{data}{period} {changes}{more} → {item.new_evidence_id}"
 
 
-def _period_note(item: RefreshedEvidence) -> str:
-    before, after = period_words(item.period_before), period_words(item.period_after)
+def _period_note(item: RefreshedEvidence, w: Any) -> str:
+    from retention_mcp.workspace.appendix import period_text
+
     if item.period_status == "held":
-        return f" (period held: {before})"
+        return w("plan.refresh.period_held", period=period_text(item.period_before, w))
     if item.period_status == "no period":
         return ""
-    return f" (period {item.period_status}: {before} → {after})"
+    return w("plan.refresh.period_moved", status=w("plan.refresh.status." + item.period_status),
+             before=period_text(item.period_before, w), after=period_text(item.period_after, w))
 
 
 # -- resources, read in a worker ------------------------------------------------------------------------
@@ -726,9 +725,13 @@ def register(wiring: Wiring) -> None:
 
         state, evidence = await wiring.runtime.run("retention_mcp.endpoints.workspace:refresh_inputs",
                                                    {"plan_id": plan_id})
+        from retention_mcp.plan_words import plan_words
+        from retention_mcp.workspace.appendix import figure_labels
+
         report: RefreshReport = await refresh_plan(state, evidence, make_rerun(wiring), path=path,
-                                                   roll_forward=roll_forward)
-        return to_result(ToolOutput(result=report, text=refresh_text(report, path)))
+                                                   roll_forward=roll_forward,
+                                                   labels=figure_labels(evidence, plan_words(state.language)))
+        return to_result(ToolOutput(result=report, text=refresh_text(report, path, state.language)))
 
     plan_refresh.__doc__ = inspect.cleandoc(plan_refresh.__doc__ or "")
     wiring.add_function(plan_refresh, name="plan_refresh", title="Refresh a plan's figures",
