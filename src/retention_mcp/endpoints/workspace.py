@@ -585,7 +585,7 @@ def refresh_text(report: RefreshReport, path: str | None, language: str = "en") 
     w = plan_words(language)
     cited = sum(1 for e in report.evidence if e.sections)
     lines = [w("plan.refresh.head", plan=report.plan_id, version=report.version, cited=cited,
-               inputs=len(report.evidence) - cited, on=w("plan.refresh.on", path=path) if path else "",
+               inputs=len(report.evidence) - cited, on=w("plan.refresh.on_path", path=path) if path else "",
                periods=w("plan.refresh.rolled" if report.roll_forward else "plan.refresh.held"),
                changed=report.changed_figures, stale=len(report.stale_sentences))]
     by_id = {e.evidence_id: e for e in report.evidence}

@@ -26,9 +26,10 @@ from retention_mcp.workspace.verify import SentenceCheck
 
 #: Arguments the sentence says in its own words (or that say nothing a reader needs).
 _SAID_ELSEWHERE = {"path", "csv_text", "sheet", "header_row", "column_map", "shape", "by", "where", "period_start",
+                   "denominator",
                    "period_end", "separation_type", "chart", "language", "max_rows", "min_group_size", "bins",
                    "impact_evidence_id", "turnover_evidence_id", "forecast_evidence_id", "baselines_from",
-                   "roi_evidence_id", "kpi_evidence_id", "evidence_id", "as_of"}
+                   "roi_evidence_id", "kpi_evidence_id", "evidence_id", "as_of", "max_relative_change"}
 #: Figures shown when the plan's sentences matched none (a citation beside words, not numbers).
 HEADLINE_FIGURES = 3
 _UNIT_WORDS = {"zh": {"days": "天", "months": "个月", "years": "年"}}
@@ -72,7 +73,7 @@ def period_text(period: Mapping[str, Any] | None, w: PlanWords) -> str:
     if kind == "inputs":
         return w("plan.periods.inputs")
     if kind == "several":
-        return w.semicolon.join(period_text(p, w) for p in period.get("parts") or [])
+        return w.semicolon.join(dict.fromkeys(period_text(p, w) for p in period.get("parts") or []))
     return w("plan.periods.unknown")
 
 

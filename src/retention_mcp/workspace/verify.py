@@ -158,16 +158,19 @@ def check_sentence(unit: TextUnit, figures_by_id: Mapping[str, Sequence[Figure]]
         return None
     cited: dict[str, None] = {}
     names: dict[str, list[str]] = {}
+    unnamed: set[str] = set()  # cited somewhere in the sentence without a name: every figure may be meant
     for citation in citations:
         ids, name = _names_in(citation.group(0))
         for evidence_id in ids:
             cited.setdefault(evidence_id, None)
             if name:
                 names.setdefault(evidence_id, []).append(name)
+            else:
+                unnamed.add(evidence_id)
     candidates: list[Figure] = []
     for evidence_id in cited:
         own = list(figures_by_id.get(evidence_id, ()))
-        if evidence_id in names:
+        if evidence_id in names and evidence_id not in unnamed:
             picked = [f for name in names[evidence_id] for f in _named(own, name, labels or {})]
             own = list(dict.fromkeys(picked)) or own  # a name that matches nothing: check against all (and say so)
         candidates += own
