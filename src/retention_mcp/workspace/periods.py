@@ -124,9 +124,13 @@ def _shift_start(period: Mapping[str, Any], end: dt.date) -> dt.date:
     from retention_mcp.data.dates import add_months
 
     old_start, old_end = dt.date.fromisoformat(period["start"]), dt.date.fromisoformat(period["end"])
-    whole = add_months(old_end, -_months_between(old_start, old_end)) + dt.timedelta(days=1) == old_start
+    months = _months_between(old_start, old_end)
+    whole = (add_months(old_start, months) - dt.timedelta(days=1) == old_end
+             or add_months(old_end, -months) + dt.timedelta(days=1) == old_start)
     if whole:
-        return add_months(end, -_months_between(old_start, old_end)) + dt.timedelta(days=1)
+        if (end + dt.timedelta(days=1)).day == 1:  # ends on a month end: whole calendar months (Sep–Feb)
+            return add_months(end.replace(day=1), -(months - 1))
+        return add_months(end, -months) + dt.timedelta(days=1)
     return end - (old_end - old_start)
 
 
