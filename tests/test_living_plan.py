@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from mcp import Client, StdioServerParameters
@@ -31,6 +30,7 @@ from living_company import (
     this_quarter,
     turnover,
 )
+from plan_fixture import call, pct
 from reference import reference_km
 from retention_mcp.server import build_server
 from retention_mcp.settings import Settings
@@ -42,16 +42,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(300)]
 
 YEAR = (dt.date(2024, 1, 1), dt.date(2024, 12, 31))
 PASTED = "工号,部门,是否离职\n" + "\n".join(f"P{i},质检,{'是' if i < 6 else '否'}" for i in range(40))
-
-
-async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, result.content[0].text
-    return result.structured_content
-
-
-def pct(value: float) -> str:
-    return f"{value * 100:.1f}%"
 
 
 def stdio(settings: Settings, url: str) -> StdioServerParameters:

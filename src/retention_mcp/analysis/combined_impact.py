@@ -42,6 +42,7 @@ from retention_mcp.analysis.impact import (
     RoiInputs,
     Selection,
     check_disjoint,
+    population_in_scope,
     rate_variance,
     select_group,
 )
@@ -165,23 +166,11 @@ def estimate_combined(ds: Dataset, *, initiatives: Sequence[Mapping[str, Any]], 
         raise InputError(f"overlap must be one of {', '.join(OVERLAP_RULES)}, not {overlap!r}")
     if not 2 <= len(initiatives) <= MAX_INITIATIVES:
         raise InputError(f"give 2 to {MAX_INITIATIVES} initiatives (one initiative: use estimate_impact)")
-    if ds.shape is None:
-        raise InputError(f"cannot tell who left: {ds.shape_source}")
-    k = policy.min_group(min_group_size)
-    scope = scope or Scope()
-    common = {"period_start": period_start, "period_end": period_end, "denominator": denominator,
-              "separation_type": separation_type}
-    whole = turnover_breakdown(ds, by=[], policy=policy, min_group_size=k, scope=scope, **common)
-    if whole.overall.suppressed or whole.overall.headcount is None:
-        raise InputError(f"the population in scope is suppressed (fewer than {k} people); widen the filter")
-    definition = whole.definition
-    shape = definition.shape
-    months = definition.months if shape == "event" else None
-    factor = 12 / months if months else 1.0
-    n_total, l_total = float(whole.overall.headcount), int(whole.overall.leavers or 0)
-    if l_total == 0:
-        raise InputError("nobody in scope left" + (" in the period" if shape == "event" else "")
-                         + ", so there is no turnover to reduce")
+    base = population_in_scope(ds, policy=policy, scope=scope, min_group_size=min_group_size,
+                               period_start=period_start, period_end=period_end, denominator=denominator,
+                               separation_type=separation_type)
+    k, scope, common, whole, definition = base.k, base.scope, base.common, base.whole, base.definition
+    shape, months, factor, n_total, l_total = base.shape, base.months, base.factor, base.headcount, base.leavers
 
     plans = [_initiative(ds, item, number, policy, scope, k, common) for number, item in enumerate(initiatives, 1)]
     names = [p.name for p in plans]

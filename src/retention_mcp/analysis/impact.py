@@ -213,6 +213,46 @@ def _log_fraction_interval(numerator: float, denominator: float, gradient: Mappi
     return (1 - math.exp(g + Z_95 * se), 1 - math.exp(g - Z_95 * se))
 
 
+@dataclass
+class Population:
+    """Everyone in scope, with the turnover definitions every impact estimate uses."""
+
+    k: int  # the minimum group size
+    scope: Scope
+    common: dict[str, Any]  # the period, denominator and separation arguments of turnover_breakdown
+    whole: Any  # turnover_breakdown of everyone in scope
+    definition: Definition
+    shape: str
+    months: float | None  # event data: the period's length
+    factor: float  # 12 ÷ months (annualising), 1 for a snapshot
+    headcount: float
+    leavers: int
+
+
+def population_in_scope(ds: Dataset, *, policy: Policy, scope: Scope | None, min_group_size: int | None,
+                        period_start: str | None, period_end: str | None, denominator: str,
+                        separation_type: str) -> Population:
+    """The population an initiative changes: refused when it is suppressed or nobody in it left."""
+    if ds.shape is None:
+        raise InputError(f"cannot tell who left: {ds.shape_source}")
+    k = policy.min_group(min_group_size)
+    scope = scope or Scope()
+    common = {"period_start": period_start, "period_end": period_end, "denominator": denominator,
+              "separation_type": separation_type}
+    whole = turnover_breakdown(ds, by=[], policy=policy, min_group_size=k, scope=scope, **common)
+    if whole.overall.suppressed or whole.overall.headcount is None:
+        raise InputError(f"the population in scope is suppressed (fewer than {k} people); widen the filter")
+    definition = whole.definition
+    months = definition.months if definition.shape == "event" else None
+    leavers = int(whole.overall.leavers or 0)
+    if leavers == 0:
+        raise InputError("nobody in scope left" + (" in the period" if definition.shape == "event" else "")
+                         + ", so there is no turnover to reduce")
+    return Population(k=k, scope=scope, common=common, whole=whole, definition=definition, shape=definition.shape,
+                      months=months, factor=12 / months if months else 1.0,
+                      headcount=float(whole.overall.headcount), leavers=leavers)
+
+
 def estimate_impact(ds: Dataset, *, segment: Any, reference: Any = None, reduction: float | None = None,
                     policy: Policy, scope: Scope | None = None, min_group_size: int | None = None,
                     period_start: str | None = None, period_end: str | None = None, denominator: str = "average",
@@ -226,23 +266,11 @@ def estimate_impact(ds: Dataset, *, segment: Any, reference: Any = None, reducti
                                   or not math.isfinite(reduction) or not 0 < reduction <= 1):
         raise InputError(f"reduction must be a fraction above 0 and at most 1 (0.3 = the rate falls by 30%), not "
                          f"{reduction!r}")
-    if ds.shape is None:
-        raise InputError(f"cannot tell who left: {ds.shape_source}")
-    k = policy.min_group(min_group_size)
-    scope = scope or Scope()
-    common = {"period_start": period_start, "period_end": period_end, "denominator": denominator,
-              "separation_type": separation_type}
-    whole = turnover_breakdown(ds, by=[], policy=policy, min_group_size=k, scope=scope, **common)
-    if whole.overall.suppressed or whole.overall.headcount is None:
-        raise InputError(f"the population in scope is suppressed (fewer than {k} people); widen the filter")
-    definition = whole.definition
-    shape = definition.shape
-    months = definition.months if shape == "event" else None
-    factor = 12 / months if months else 1.0
-    n_total, l_total = float(whole.overall.headcount), int(whole.overall.leavers or 0)
-    if l_total == 0:
-        raise InputError("nobody in scope left" + (" in the period" if shape == "event" else "")
-                         + ", so there is no turnover to reduce")
+    base = population_in_scope(ds, policy=policy, scope=scope, min_group_size=min_group_size,
+                               period_start=period_start, period_end=period_end, denominator=denominator,
+                               separation_type=separation_type)
+    k, scope, common, whole, definition = base.k, base.scope, base.common, base.whole, base.definition
+    shape, months, factor, n_total, l_total = base.shape, base.months, base.factor, base.headcount, base.leavers
 
     seg, _ = select_group(ds, segment, "segment", policy, scope, k, common)
     ref = None
