@@ -76,17 +76,20 @@ def describe_groups(
     result = profile(ds, by=by_list(by), columns=columns, policy=job.policy, min_group_size=min_group_size,
                      scope=scope, bins=bins, pay_period=pay_period,
                      catalog=grounding_catalog(job).get("describe_groups") or {})
-    figures: dict[str, Any] = {"people in scope": result.overall.count}
+    figures: dict[str, Any] = {"people": result.overall.count}
+    units = {"people": "count"}
     for profile_row in [result.overall, *result.groups[:20]]:
-        if profile_row.average_annual_cost is not None:
-            figures[f"average annual cost: {profile_row.label}"] = profile_row.average_annual_cost
+        label = profile_row.label
+        named = [(f"average_annual_cost[{label}]", profile_row.average_annual_cost, "money")]
         for summary in profile_row.columns[:6]:
-            if summary.mean is not None and summary.kind == "numeric":
-                figures[f"mean {summary.column}: {profile_row.label}"] = summary.mean
-            if summary.favourable is not None:
-                figures[f"favourable {summary.column}: {profile_row.label}"] = summary.favourable
+            if summary.kind == "numeric":
+                named.append((f"mean[{summary.column}, {label}]", summary.mean, "number"))
+            named.append((f"favourable[{summary.column}, {label}]", summary.favourable, "fraction"))
+        for name, value, unit in named:
+            if value is not None:
+                figures[name], units[name] = value, unit
     definition = "; ".join(f"{name}: {text}" for name, text in result.definitions.items())
-    return job.output(result, profile_markdown(result), figures=figures, definition=definition)
+    return job.output(result, profile_markdown(result), figures=figures, units=units, definition=definition)
 
 
 @tool(title="Estimate an initiative's impact", result=ImpactResult)
