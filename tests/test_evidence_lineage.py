@@ -108,6 +108,9 @@ def test_periods_are_held_and_rolled_keeping_their_length() -> None:
     follow = {"kind": "as_of", "end": "2024-12-27"}
     assert held_arguments({"as_of": None}, follow) == {"as_of": "2024-12-27"}
     assert default_arguments({"as_of": "2024-12-27", "path": "x"}) == {"as_of": None, "path": "x"}
+    # forecast_leavers forecasts from its forecast_date: held and rolled the same way
+    assert held_arguments({"forecast_date": None}, follow) == {"forecast_date": "2024-12-27"}
+    assert rolled_arguments({"forecast_date": None}, follow, "2025-03-31") == {"forecast_date": "2025-03-31"}
 
 
 def test_lineage_is_stored_with_the_evidence_on_both_databases(database_url: str) -> None:  # noqa: F811

@@ -29,7 +29,8 @@ _SAID_ELSEWHERE = {"path", "csv_text", "sheet", "header_row", "column_map", "sha
                    "denominator",
                    "period_end", "separation_type", "chart", "language", "max_rows", "min_group_size", "bins",
                    "impact_evidence_id", "turnover_evidence_id", "forecast_evidence_id", "baselines_from",
-                   "roi_evidence_id", "kpi_evidence_id", "evidence_id", "as_of", "max_relative_change"}
+                   "roi_evidence_id", "kpi_evidence_id", "evidence_id", "as_of", "forecast_date",
+                   "max_relative_change"}
 #: Figures shown when the plan's sentences matched none (a citation beside words, not numbers).
 HEADLINE_FIGURES = 3
 _UNIT_WORDS = {"zh": {"days": "天", "months": "个月", "years": "年"}}

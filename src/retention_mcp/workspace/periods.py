@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from retention_mcp.data.dataset import Dataset
 
 PERIOD_ARGUMENTS = ("period_start", "period_end")
-AS_OF_ARGUMENT = "as_of"
+#: The argument naming the date a tool follows people up to (retention_curve) or forecasts from (forecast_leavers).
+AS_OF_ARGUMENTS = ("as_of", "forecast_date")
 
 
 def event_period(start: str | None, end: str | None, months: float | None, source: str | None) -> dict[str, Any]:
@@ -83,8 +84,12 @@ def holdable(arguments: Mapping[str, Any], period: Mapping[str, Any]) -> bool:
     if kind == "period":
         return all(name in arguments for name in PERIOD_ARGUMENTS) and bool(period.get("end"))
     if kind == "as_of":
-        return AS_OF_ARGUMENT in arguments and bool(period.get("end"))
+        return _as_of_argument(arguments) is not None and bool(period.get("end"))
     return False
+
+
+def _as_of_argument(arguments: Mapping[str, Any]) -> str | None:
+    return next((name for name in AS_OF_ARGUMENTS if name in arguments), None)
 
 
 def held_arguments(arguments: Mapping[str, Any], period: Mapping[str, Any]) -> dict[str, Any]:
@@ -92,8 +97,8 @@ def held_arguments(arguments: Mapping[str, Any], period: Mapping[str, Any]) -> d
     out = dict(arguments)
     if period.get("kind") == "period":
         out["period_start"], out["period_end"] = period.get("start"), period.get("end")
-    elif period.get("kind") == "as_of":
-        out[AS_OF_ARGUMENT] = period.get("end")
+    elif period.get("kind") == "as_of" and (name := _as_of_argument(arguments)):
+        out[name] = period.get("end")
     return out
 
 
@@ -104,15 +109,15 @@ def rolled_arguments(arguments: Mapping[str, Any], period: Mapping[str, Any], la
         end = dt.date.fromisoformat(latest)
         start = _shift_start(period, end)
         out["period_start"], out["period_end"] = start.isoformat(), end.isoformat()
-    elif period.get("kind") == "as_of":
-        out[AS_OF_ARGUMENT] = latest
+    elif period.get("kind") == "as_of" and (name := _as_of_argument(arguments)):
+        out[name] = latest
     return out
 
 
 def default_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
     """``arguments`` without any period: the tool's default, which ends at the latest date in the file."""
     out = dict(arguments)
-    for name in (*PERIOD_ARGUMENTS, AS_OF_ARGUMENT):
+    for name in (*PERIOD_ARGUMENTS, *AS_OF_ARGUMENTS):
         if name in out:
             out[name] = None
     return out

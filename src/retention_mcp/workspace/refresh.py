@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 from retention_mcp.workspace.citations import cited_ids
 from retention_mcp.workspace.figures import Figure, display, numeric_figures
 from retention_mcp.workspace.periods import (
+    AS_OF_ARGUMENTS,
     default_arguments,
     held_arguments,
     holdable,
@@ -240,7 +241,7 @@ async def _run(rerun: Rerun, item: Evidence, arguments: dict[str, Any],
 def _period_of(arguments: Mapping[str, Any], period: Mapping[str, Any]) -> dict[str, Any]:
     if period.get("kind") == "period":
         return {"kind": "period", "start": arguments.get("period_start"), "end": arguments.get("period_end")}
-    return {"kind": "as_of", "end": arguments.get("as_of")}
+    return {"kind": "as_of", "end": next((arguments[n] for n in AS_OF_ARGUMENTS if n in arguments), None)}
 
 
 async def refresh_plan(state: PlanState, evidence: dict[str, Evidence], rerun: Rerun, path: str | None = None,
