@@ -27,8 +27,15 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(300)]
 EXPORT = "人员花名册.csv"
 
 
-@pytest.fixture
-async def exported(tmp_path: Path):
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+async def exported(tmp_path_factory: pytest.TempPathFactory):
+    """The plan composed and exported once for the module's tests (they only read the files)."""
+    tmp_path = tmp_path_factory.mktemp("plan-export")
     data = tmp_path / "data"
     data.mkdir()
     this_quarter(data / EXPORT)
