@@ -31,11 +31,30 @@ def anyio_backend():
     return "asyncio"
 
 
-@pytest.fixture(autouse=True, scope="session")
-def private_user_data_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Tests never write the real per-user workspace database (workspace branch): a server built without
-    --database-url keeps its default SQLite file under this temporary XDG_DATA_HOME, children included."""
-    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("user-data"))
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests never touch the real per-user workspace database: a server built without --database-url keeps its
+    default SQLite file under a temporary XDG_DATA_HOME of this session, children included.
+
+    Set here, before any test module is collected: a module that lists tools at import (test_reliability) starts
+    the worker pool, whose processes keep the environment they start with — and workers write evidence into the
+    default database. Set later, they wrote into the machine's real one, shared with every other checkout's tests
+    (whose migrations this release does not know)."""
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="retention-mcp-user-data-")
+    config.stash[_USER_DATA] = folder
+    os.environ["XDG_DATA_HOME"] = folder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import shutil
+
+    folder = config.stash.get(_USER_DATA, None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+_USER_DATA = pytest.StashKey[str]()
 
 
 @pytest.fixture

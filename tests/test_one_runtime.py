@@ -74,7 +74,7 @@ async def test_a_runaway_template_save_is_stopped_by_the_call_time_bound(tmp_pat
         assert result.is_error
         assert "longer than 3 seconds" in result.content[0].text and "--call-timeout" in result.content[0].text
         assert elapsed < 15, f"stopped after {elapsed:.1f} s, the bound is 3 s"
-        assert stops_using_cpu(workers(), within=5.0)
+        assert stops_using_cpu(workers())
         listed = await client.call_tool("plan_list", {})
         assert not listed.is_error
         saved = await client.call_tool("template_save", {"source": template_source("ready for {{ team }}")})

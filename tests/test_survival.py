@@ -113,3 +113,17 @@ async def test_retention_curve_needs_dates_or_tenure(client):
     ok = await client.call_tool("retention_curve", {"csv_text": "dept,tenure_months,left\nA,3,Yes\nB,5,No\n"
                                                     + "A,8,No\nB,2,Yes\nA,12,No\n"})
     assert not ok.is_error and ok.structured_content["unit"] == "months"
+
+
+def test_curves_stop_where_fewer_than_the_minimum_remain_at_risk(shared_settings: Settings):
+    """Past that point each step is one or two people leaving: the curve (chart and view) ends before it."""
+    raw = pd.read_csv(shared_dataset("ibm_hr_attrition.csv"))
+    ds = load_dataset(shared_settings, path="ibm_hr_attrition.csv")
+    result = retention_curve(ds, by=["Department"], policy=policy(floor=5), min_group_size=5, curve_points=200)
+    for group in [result.overall, *result.groups]:
+        part = raw if not group.group else raw[raw["Department"] == group.group["Department"]]
+        last_time = group.curve[-1][0]
+        # whole years, a life table: the last step ends interval [t − 1, t), which at least 5 people entered
+        assert (part["YearsAtCompany"] >= last_time - 1).sum() >= 5, group.label
+        assert (part["YearsAtCompany"] >= last_time).sum() < 5 or last_time == part["YearsAtCompany"].max() + 1
+        assert group.curve[-1][1] > 0  # the tail to zero (the last few people leaving) is not drawn

@@ -26,6 +26,9 @@ def _add_common(parser: argparse.ArgumentParser, *, subcommand: bool = False) ->
     parser.add_argument("--data-dir", action="append", type=Path, dest="data_dirs", metavar="DIR", **unset,
                         help="folder the tools may read HR files from; repeat for several "
                              "(env RETENTION_MCP_DATA_DIRS; default: the current directory)")
+    # A launcher passing a folder picker's list (the desktop bundle): every value up to the next option.
+    parser.add_argument("--data-dirs", nargs="+", type=Path, dest="data_dir_list", metavar="DIR", **unset,
+                        help="several data folders at once, as the last option (same as repeating --data-dir)")
     parser.add_argument("--output-dir", type=Path, metavar="DIR", **unset,
                         help="folder for exported reports and charts (env RETENTION_MCP_OUTPUT_DIR; "
                              "default ./retention-mcp-output)")
@@ -44,6 +47,10 @@ def _add_common(parser: argparse.ArgumentParser, *, subcommand: bool = False) ->
     parser.add_argument("--min-group-size", type=int, metavar="N", **unset,
                         help="smallest group whose figures are shown; calls may raise it, never lower it "
                              "(env RETENTION_MCP_MIN_GROUP_SIZE; default 5)")
+    parser.add_argument("--no-output-schemas", action="store_false", dest="list_output_schemas",
+                        default=unset.get("default"),
+                        help="leave output schemas out of tools/list, for clients with a small context budget "
+                             "(env RETENTION_MCP_OUTPUT_SCHEMAS=0; results keep their structured content)")
     parser.add_argument("--allow-names", action="store_true", default=unset.get("default"),
                         help="show people's real names (agents, managers) instead of pseudonyms "
                              "(env RETENTION_MCP_ALLOW_NAMES; default off)")
@@ -97,10 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     overrides: dict[str, object] = {}
-    if args.data_dirs:
-        overrides["data_dirs"] = tuple(args.data_dirs)
+    data_dirs = [*(getattr(args, "data_dirs", None) or ()), *(getattr(args, "data_dir_list", None) or ())]
+    if data_dirs:
+        overrides["data_dirs"] = tuple(data_dirs)
     for key in ("output_dir", "prompts_dir", "catalog_dir", "language", "log_level", "host", "port", "workers",
                 "tokens_file", "header_timeout_s", "body_timeout_s", "database_url", "min_group_size", "allow_names",
+                "list_output_schemas",
                 "call_timeout_s", "call_memory_mb", "tool_workers"):
         value = getattr(args, key, None)
         if value is not None:

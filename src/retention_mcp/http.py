@@ -64,6 +64,10 @@ GRACEFUL_SHUTDOWN_S = 5
 WORKER_EXIT_DEADLINE_S = GRACEFUL_SHUTDOWN_S + 2
 #: The parent waits this long for its workers after SIGTERM, then kills what is left.
 PARENT_JOIN_DEADLINE_S = WORKER_EXIT_DEADLINE_S + 1.5
+#: How long uvicorn's supervisor waits for a worker to answer its ping. Its 5 s default killed workers still
+#: importing their libraries on a loaded machine (load average 15 on 2 cores): killed and restarted every 5 s, they
+#: never served.
+WORKER_HEALTHCHECK_S = 30
 MIN_TOKEN_CHARS = 16
 _WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -490,7 +494,8 @@ class RetentionConfig(uvicorn.Config):
         super().__init__(
             "retention_mcp.http:create_app", factory=True, host=settings.host, port=settings.port,
             workers=settings.workers, http=TimedH11Protocol, log_config=uvicorn_log_config(settings.log_level),
-            server_header=False, lifespan="on", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+            server_header=False, lifespan="on", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S)
         self.retention_settings = settings
         self.credentials = dict(credentials)
         self.header_timeout_s = settings.header_timeout_s

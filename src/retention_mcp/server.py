@@ -8,9 +8,9 @@ pool, with the same time and memory bound for every kind of request (a tool call
 template save, a prompt rendering, a resource read, a completion from the data) and kills the worker when
 the request is cancelled or its client goes away. Two hooks sit around the SDK's handlers: a server
 middleware (registers the tools on first need, keeps the prompts in step with the template library, makes
-``tools/list`` compact, gives report files their mime type, starts the workers after the handshake) and a
-``tools/call`` interceptor (refuses unknown arguments with the closest valid name, before the SDK validates
-the rest).
+``tools/list`` portable and answers it from its cache while registration runs, gives report files their mime
+type, starts the workers after the handshake) and a ``tools/call`` interceptor (refuses unknown arguments with
+the closest valid name, before the SDK validates the rest).
 
 Two rules every call follows, whatever the tool or prompt:
 
@@ -53,6 +53,7 @@ from retention_mcp.errors import InputError, capped
 from retention_mcp.runtime.dispatch import ToolRuntime, error_result, guarded_call, resource_function, tool_function
 from retention_mcp.runtime.spec import ResourceSpec, ToolSpec
 from retention_mcp.settings import LANGUAGES, Settings
+from retention_mcp.views import apps_extension
 
 logger = logging.getLogger(__name__)
 
@@ -121,12 +122,13 @@ class Wiring:
         self._registration_lock = threading.Lock()
         self._warmed = False
         self._prompts: dict[str, Any] = {}  # name -> the Template registered as that prompt
-        self._listed: dict[str, dict[str, Any]] = {}  # tool name -> its compact tools/list entry
+        self._listed: dict[str, dict[str, Any]] = {}  # tool name -> its tools/list entry as listed
         self.server = MCPServer(
             "retention-mcp", title="Retention MCP",
             description="Employee-retention strategy: prompt templates and HR analytics tools",
             version=__version__, instructions=INSTRUCTIONS, log_level=settings.log_level,  # type: ignore[arg-type]
-            extensions=[StrictArguments(self)], middleware=[RequestHooks(self)], **server_options)
+            extensions=[StrictArguments(self), apps_extension(settings)], middleware=[RequestHooks(self)],
+            **server_options)
 
         @self.server.completion()
         async def complete(ref: Any, argument: Any, context: Any) -> Completion | None:
@@ -202,28 +204,37 @@ class Wiring:
 
         threading.Thread(target=work, name="retention-mcp-warm-up", daemon=True).start()
 
-    # -- tools/list: compact schemas
+    # -- tools/list: portable schemas, cached with the package
 
-    def compact_tools(self, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The tools as listed, with compact schemas: every client pays for ``tools/list`` in its context window.
+    def listed_tools(self, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The tools as listed: schemas every client accepts (:mod:`retention_mcp.schemas`), kept for the next
+        cold start (:mod:`retention_mcp.tool_cache`). Validation still uses the full models."""
+        from retention_mcp import tool_cache
+        from retention_mcp.schemas import listed_tool
 
-        Titles that repeat the property name go, ``X | None`` is written ``"type": [X, "null"]``, output schemas
-        keep their structure and types but not their prose or required lists (the description and the text block
-        of each result explain the fields), and ``additionalProperties: false`` tells clients up front that only
-        the listed arguments exist. Validation still uses the full models."""
-        out = []
+        fresh = [name for name in (t.get("name", "") for t in tools) if name not in self._listed]
         for tool in tools:
             name = tool.get("name", "")
             if name not in self._listed:
-                entry = dict(tool)
-                entry["inputSchema"] = {**compact_schema(tool.get("inputSchema") or {}, drop=("title",)),
-                                        "additionalProperties": False}
-                if tool.get("outputSchema"):
-                    entry["outputSchema"] = compact_schema(tool["outputSchema"],
-                                                           drop=("title", "description", "default", "required"))
-                self._listed[name] = entry
-            out.append(self._listed[name])
-        return out
+                self._listed[name] = listed_tool(tool)
+        out = [self._listed[t.get("name", "")] for t in tools]
+        if fresh:
+            tool_cache.save(out)
+        return self.budgeted(out)
+
+    def cached_tools(self) -> list[dict[str, Any]] | None:
+        """The listed tools from the cache when it holds exactly this code's, so a ``tools/list`` that arrives
+        before registration is over need not wait for it."""
+        from retention_mcp import tool_cache
+
+        cached = tool_cache.load()
+        return self.budgeted(cached) if cached is not None else None
+
+    def budgeted(self, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Without output schemas when the operator asked for a small list (``--no-output-schemas``)."""
+        if self.settings.list_output_schemas:
+            return tools
+        return [{k: v for k, v in tool.items() if k != "outputSchema"} for tool in tools]
 
     # -- prompts from the library
 
@@ -361,6 +372,15 @@ class RequestHooks:
         wiring = self.wiring
         method = getattr(ctx, "method", None)
         try:
+            if method == "tools/list" and not wiring.registered and not (ctx.params or {}).get("cursor"):
+                cached = wiring.cached_tools()
+                if cached is not None:
+                    # The SDK's answer gives the envelope (cache hints, result type) for this client's protocol
+                    # era; its tools are whatever is registered so far, replaced by the cached list.
+                    result = await call_next(ctx)
+                    if isinstance(result, dict) and isinstance(result.get("tools"), list):
+                        return {**result, "tools": cached}
+                    return result
             if method in NEEDS_REGISTRATION and not wiring.registered:
                 await anyio.to_thread.run_sync(wiring.ensure_registered)
             if method in ("prompts/list", "prompts/get"):
@@ -371,7 +391,7 @@ class RequestHooks:
                     wiring.check_prompt_request(library, str(params.get("name", "")), params.get("arguments"))
             result = await call_next(ctx)
             if method == "tools/list" and isinstance(result, dict) and isinstance(result.get("tools"), list):
-                result = {**result, "tools": wiring.compact_tools(result["tools"])}
+                result = {**result, "tools": wiring.listed_tools(result["tools"])}
             elif method == "resources/read" and isinstance(result, dict):
                 result = _report_mime_types(result)
             return result
@@ -411,30 +431,6 @@ def _guarded(fn: Callable[..., Awaitable[CallToolResult]], name: str) -> Callabl
     call.__name__ = call.__qualname__ = name
     call.__doc__ = fn.__doc__
     return call
-
-
-def compact_schema(schema: Any, drop: tuple[str, ...]) -> Any:
-    """A JSON schema without the keys in ``drop`` (as annotations, never as property names), with two-way
-    ``anyOf`` of a simple type and null written as a type list."""
-    if isinstance(schema, list):
-        return [compact_schema(item, drop) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key in ("properties", "$defs"):
-            out[key] = {name: compact_schema(item, drop) for name, item in value.items()}
-        elif key not in drop or (isinstance(value, dict) and key not in ("default",)):
-            out[key] = compact_schema(value, drop)
-    options = out.get("anyOf")
-    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
-        other = next(option for option in options if option != {"type": "null"})
-        if isinstance(other.get("type"), str) and "anyOf" not in other and "$ref" not in other:
-            del out["anyOf"]
-            out.update({**other, "type": [other["type"], "null"]})
-            if "enum" in other:
-                out["enum"] = [*other["enum"], None]
-    return out
 
 
 def _argument_description(arg: Any) -> str:

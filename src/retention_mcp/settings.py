@@ -152,6 +152,8 @@ class Settings:
     catalog_dir: Path | None = None
     log_level: str = "INFO"
     language: str = "en"
+    #: tools/list carries each tool's output schema (clients with a small budget may want the list without)
+    list_output_schemas: bool = True
     # disclosure policy and bounded work
     min_group_size: int = 5
     allow_names: bool = False
@@ -247,6 +249,8 @@ class Settings:
             values["min_group_size"] = int(value)
         if value := get("ALLOW_NAMES"):
             values["allow_names"] = value.strip().lower() in ("1", "true", "yes", "on")
+        if value := get("OUTPUT_SCHEMAS"):
+            values["list_output_schemas"] = value.strip().lower() not in ("0", "false", "no", "off")
         if value := get("CALL_TIMEOUT_S"):
             values["call_timeout_s"] = float(value)
         if value := get("CALL_MEMORY_MB"):

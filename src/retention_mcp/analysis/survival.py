@@ -421,7 +421,11 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
         if median_at_risk is not None and median_at_risk < k:
             median = median_at_risk = None  # carried by fewer than min_group_size people: too few to estimate or show
         values = survival_at(times, surv, points)
-        curve = compact_curve(times, surv, min(curve_points, MAX_CURVE_POINTS)) if curve_points > 0 else None
+        # The curve stops where fewer than min_group_size people remain at risk: past that each step is one or two
+        # people's leaving (too few to estimate, and it would show them), as the median is withheld there.
+        shown = np.asarray(at_risk_by_time) >= k
+        curve = (compact_curve(times[shown], surv[shown], min(curve_points, MAX_CURVE_POINTS))
+                 if curve_points > 0 else None)
         retention = []
         for p, v in zip(points, values, strict=True):
             at_risk = int((d >= p).sum())

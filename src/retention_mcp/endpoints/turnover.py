@@ -16,6 +16,7 @@ from retention_mcp.data.inspect import DatasetSummary
 from retention_mcp.runtime import ToolOutput, resource, tool
 from retention_mcp.runtime.job import Job
 from retention_mcp.settings import Settings
+from retention_mcp.views import tool_meta
 
 PathArg = Annotated[str | None, Field(description="CSV/XLSX/Parquet file in the data folder (list_datasets), or "
                                       "csv_text")]
@@ -136,7 +137,7 @@ def inspect_dataset(
                       definition=f"shape: {summary.shape} ({summary.shape_source})")
 
 
-@tool(title="Turnover breakdown", result=BreakdownResult)
+@tool(title="Turnover breakdown", result=BreakdownResult, meta=tool_meta("turnover_breakdown"))
 def turnover_breakdown(
     job: Job,
     path: PathArg = None,
@@ -233,7 +234,7 @@ def definition_period(d: Definition, job: Job) -> dict[str, Any]:
     return snapshot_period(job.sources())
 
 
-@tool(title="Retention curve (Kaplan–Meier)", result=CurveResult)
+@tool(title="Retention curve (Kaplan–Meier)", result=CurveResult, meta=tool_meta("retention_curve"))
 def retention_curve(
     job: Job,
     path: PathArg = None,
@@ -271,12 +272,15 @@ def retention_curve(
     ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                             column_map=column_map, where=where)
     job.progress(0.9, "computing retention curves")
-    # The curve's points are kept for the evidence's chart spec (plan_export draws it where the result is cited),
-    # and in the result only when a chart is asked for.
+    # The curve's points are kept for the evidence's chart spec (plan_export draws it where the result is cited)
+    # and the view (sent to clients that render views, in _meta); the structured content carries them only when a
+    # chart was asked for.
     result = curves(ds, by=by_list(by), policy=job.policy, min_group_size=min_group_size, scope=scope, bins=bins,
                     time_points=time_points, curve_points=MAX_CURVE_POINTS, as_of=as_of)
     lang = language or job.settings.language
     charts, png = drawn([retention_chart_spec(result)], chart, lang)
+    shown = [result.overall, *[g for g in result.groups if not g.suppressed][:CHART_MAX_CURVES]]
+    view = {"curves": {g.label: g.curve for g in shown if not g.suppressed and g.curve}}
     if not chart:
         for group in [result.overall, *result.groups]:
             group.curve = None
@@ -287,9 +291,11 @@ def retention_curve(
 
     period = (as_of_period(result.definition.as_of, "given" if as_of else "the latest date in the file")
               if result.definition.as_of else snapshot_period(job.sources()))
-    return job.output(result, text, figures=figures, units=units, images=images, period=period, charts=charts,
-                      definition=f"{result.definition.estimator}; {result.definition.source}; "
-                                 f"{result.definition.censoring}; early attrition: {result.definition.early_attrition}")
+    d = result.definition
+    output = job.output(result, text, figures=figures, units=units, images=images, period=period, charts=charts,
+                        definition=f"{d.estimator}; {d.source}; {d.censoring}; early attrition: {d.early_attrition}")
+    output.view = view
+    return output
 
 
 def curve_figures(result: CurveResult) -> tuple[dict[str, Any], dict[str, str]]:

@@ -16,6 +16,7 @@ from retention_mcp.endpoints.turnover import CsvTextArg, HeaderRowArg, PathArg, 
 from retention_mcp.errors import InputError
 from retention_mcp.runtime import ToolOutput, tool
 from retention_mcp.runtime.job import Job
+from retention_mcp.views import tool_meta
 
 Rate = float | str
 RATE_HINT = "a fraction (0.126) or a percentage string ('12.6%'); a bare 12.6 is refused as ambiguous"
@@ -38,7 +39,7 @@ def call_center_catalog(job: Job) -> dict[str, Any]:
     return load_catalog(job.settings, "call_center.yaml")
 
 
-@tool(title="Retention program ROI", result=RoiResult)
+@tool(title="Retention program ROI", result=RoiResult, meta=tool_meta("calculate_roi"))
 def calculate_roi(
     job: Job,
     average_annual_cost: Annotated[float, Field(

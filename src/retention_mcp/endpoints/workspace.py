@@ -23,6 +23,7 @@ from retention_mcp.errors import InputError, capped
 from retention_mcp.runtime.job import Job
 from retention_mcp.runtime.spec import READ_ONLY, ToolOutput, resource, tool
 from retention_mcp.settings import Settings
+from retention_mcp.views import tool_meta
 from retention_mcp.workspace.refresh import RefreshedEvidence, RefreshReport
 
 if TYPE_CHECKING:
@@ -324,7 +325,7 @@ def mismatch(check: Any, number: Any) -> dict[str, str]:
             "closest": figure.name if figure else "", "shown": number.shown or ""}
 
 
-@tool(title="Read a plan", result=PlanView, annotations=READ_ONLY, evidence=False)
+@tool(title="Read a plan", result=PlanView, annotations=READ_ONLY, evidence=False, meta=tool_meta("plan_get"))
 def plan_get(
     job: Job,
     plan_id: PlanId,

@@ -67,14 +67,17 @@ class ToolRuntime:
         return None
 
     def _settings_for_call(self) -> Settings:
-        """The workers use the workspace this process means (they record evidence, and a tool may take an evidence
-        id as input), whatever environment the shared fork server was started with: the database URL is resolved
-        here, the default per-user path included, and travels with the call."""
+        """The workers use the workspace this process would (a tool may take an evidence id as input, and every
+        data result's evidence is written there), whatever environment the shared fork server was started with:
+        once the default database exists, its path travels with the call. Before that nothing is passed, so only a
+        call that records evidence creates it (at the per-user default, the same file for the same user), and
+        listing templates creates nothing."""
         if self.settings.database_url:
             return self.worker_settings
-        from retention_mcp.workspace.engine import database_url
+        from retention_mcp.workspace.engine import default_database_path
 
-        return self.worker_settings.with_(database_url=database_url(self.settings))
+        path = default_database_path()
+        return self.worker_settings.with_(database_url=f"sqlite:///{path}") if path.is_file() else self.worker_settings
 
     async def run(self, target: str, arguments: dict[str, Any], ctx: Context | None = None,
                   affinity: str | None = None) -> Any:
@@ -100,6 +103,10 @@ class ToolRuntime:
             "tool": spec.target, "arguments": arguments, "author": author or current_author(),
             "evidence": spec.name if spec.evidence else None}, ctx, affinity=self.affinity(arguments))
         result = to_result(output, output.evidence_id)
+        if output.view and ctx is not None and _renders_views(ctx):
+            from retention_mcp.views import VIEW_META_KEY
+
+            result.meta = {**(result.meta or {}), VIEW_META_KEY: output.view}
         if output.files:
             # Files reach the user wherever the server runs: each written file is a resource to download.
             from retention_mcp.workspace.files import report_link
@@ -110,6 +117,16 @@ class ToolRuntime:
                 except (InputError, OSError):
                     logger.warning("no resource link for %s", capped(name, 200))
         return result
+
+
+def _renders_views(ctx: Context) -> bool:
+    """Whether the client negotiated MCP Apps (so view-only data is worth sending)."""
+    from mcp.server.apps import client_supports_apps
+
+    try:
+        return client_supports_apps(ctx)
+    except Exception:  # no session (a direct call): no client to render anything
+        return False
 
 
 def to_result(output: ToolOutput, evidence_id: str | None = None) -> CallToolResult:

@@ -63,6 +63,9 @@ class ToolOutput:
     #: drawn (chart=true), is charts[i] and is written to the output folder beside the evidence
     charts: list[dict[str, Any]] = field(default_factory=list)
     parents: list[tuple[str, str]] = field(default_factory=list)  # (evidence id, argument) it was computed from
+    #: what only an MCP Apps view draws (e.g. whole retention curves): sent in the result's ``_meta`` to clients
+    #: that render views, never in the text or the structured content
+    view: dict[str, Any] | None = None
 
 
 def tool(*, title: str, result: type[BaseModel], annotations: ToolAnnotations = READ_ONLY,
