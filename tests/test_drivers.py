@@ -231,8 +231,10 @@ async def test_tool_through_client_with_chart(client, settings) -> None:
     from PIL import Image
 
     assert Image.open(io.BytesIO(base64.b64decode(images[0].data))).width <= 1000
-    # Analysis tools write nothing: the chart travels in the result only.
-    assert not settings.output_dir.exists() or not list(settings.output_dir.glob("*.png"))
+    # The chart is also written to the output folder, named after the result's evidence id, as the README says.
+    written = list(settings.output_dir.glob("*.png"))
+    assert [p.name for p in written] == [f"driver_analysis-{data['evidence_id']}.png"]
+    assert written[0].read_bytes() == base64.b64decode(images[0].data)
 
     bad = await client.call_tool("driver_analysis", {"csv_text": CSV, "outcome": "Attritionx"})
     assert bad.is_error and "columns are" in bad.content[0].text

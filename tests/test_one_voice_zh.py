@@ -191,6 +191,14 @@ def calls(hr: str, call_log: str, roster: str) -> list[tuple[str, dict[str, Any]
         ("estimate_impact", {"path": hr, "segment": {"班次": ["中班", "夜班"]}, "reference": {"班次": "白班"},
                              "where": {"部门": "客服"}}),
         ("estimate_impact", {"path": hr, "initiative": "structured_onboarding"}),
+        ("estimate_combined_impact", {"path": hr, "initiatives": [
+            {"name": "新人辅导", "segment": {"司龄段": "≤3个月"}, "reduction": "30%"},
+            {"name": "夜班调整", "segment": {"班次": ["中班", "夜班"]}, "reduction": "20%"}]}),
+        ("build_roadmap", {"phases": [
+            {"name": "诊断", "start_month": 1, "end_month": 3, "owner": "HRBP", "budget": 30000,
+             "kpi_targets": {"turnover_rate": 16}},
+            {"name": "试点", "start_month": 4, "end_month": 9, "owner": "客服经理", "budget": 90000}],
+            "chart": True}),
         ("forecast_leavers", {"path": hr, "by": ["部门"], "separation_type": "主动离职"}),
         ("compare_benchmarks", {"rate": "17.8%", "region": "中国", "industry": "客服"}),
         ("cost_per_leaver", {"path": hr, "cost_preset": "客服", "leavers": 20}),

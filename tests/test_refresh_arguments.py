@@ -19,7 +19,8 @@ def test_a_file_result_recorded_with_every_argument_is_rerun():
     assert why_not is None and arguments == {"path": "hr.csv", "csv_text": None, "by": ["dept"]}
 
 
-def test_pasted_data_and_calculators_are_still_skipped():
+def test_pasted_data_is_still_skipped_and_calculators_rerun():
     assert rerun_arguments(evidence({"path": None, "csv_text": "a,b\n1,2"}), None)[0] is None
-    assert rerun_arguments(evidence({"headcount": 10}), None)[0] is None
+    # issue 21: plan_refresh re-runs the whole graph; a calculator on typed inputs re-runs too (the same figures)
+    assert rerun_arguments(evidence({"headcount": 10}), None)[0] == {"headcount": 10}
     assert rerun_arguments(evidence({"path": None, "csv_text": "a,b\n1,2"}), "next.csv")[0] == {"path": "next.csv"}

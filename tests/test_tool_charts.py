@@ -1,9 +1,11 @@
 """chart=true on turnover_breakdown, retention_curve, calculate_roi and score_kpis: a small PNG returned as an
-image (nothing written: analysis tools are read-only), and the data drawn checked against independent figures."""
+image and written to the output folder (named after the result's evidence id, linked as a resource, recorded with
+the evidence), and the data drawn checked against independent figures."""
 
 from __future__ import annotations
 
 import base64
+import functools
 import itertools
 import math
 from pathlib import Path
@@ -47,7 +49,8 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
 
     monkeypatch.setattr(dispatch.ToolRuntime, "run", run_here)
     calls: dict[str, dict[str, Any]] = {}
-    for name in ("turnover_by_group_chart", "retention_curves_chart", "roi_scenarios_chart", "kpi_scorecard_chart"):
+    for name in ("turnover_by_group_chart", "retention_curves_chart", "roi_scenarios_chart", "kpi_scorecard_chart",
+                 "sensitivity_chart"):
         real = getattr(charts, name)
         params = list(__import__("inspect").signature(real).parameters)
 
@@ -56,7 +59,7 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
             calls[_name] = {**dict(zip(_params, args, strict=False)), **kwargs}
             return _real(*args, **kwargs)
 
-        monkeypatch.setattr(charts, name, wrapper)
+        monkeypatch.setattr(charts, name, functools.wraps(real)(wrapper))  # keeps the signature charts check
     return calls
 
 
@@ -65,19 +68,34 @@ def png_width(png: bytes) -> int:
     return int.from_bytes(png[16:20], "big")  # IHDR: width at bytes 16-19, height at 20-23
 
 
+def pngs_written(settings: Settings) -> list[Path]:
+    return sorted(p for p in settings.output_dir.iterdir() if p.suffix == ".png") if settings.output_dir.exists() \
+        else []
+
+
 def nothing_written(settings: Settings) -> bool:
-    return not settings.output_dir.exists() or not [p for p in settings.output_dir.iterdir() if p.suffix == ".png"]
+    return not pngs_written(settings)
 
 
-def check_chart(result: Any, settings: Settings) -> bytes:
-    """One image block, ≤ 1000 px wide; no file written."""
+def check_chart(result: Any, settings: Settings, charts: int = 1) -> bytes:
+    """Image blocks ≤ 1000 px wide, each also written to the output folder as <tool>-<evidence id>.png, linked as a
+    resource and recorded with the evidence. Returns the first image."""
+    from retention_mcp.workspace.store import workspace_for
+
     assert not result.is_error, result.content[0].text
     images = [c for c in result.content if c.type == "image"]
-    assert len(images) == 1 and images[0].mime_type == "image/png"
-    png = base64.b64decode(images[0].data)
-    assert 0 < png_width(png) <= 1000
-    assert nothing_written(settings)
-    return png
+    assert len(images) == charts and all(i.mime_type == "image/png" for i in images)
+    pngs = [base64.b64decode(i.data) for i in images]
+    assert all(0 < png_width(png) <= 1000 for png in pngs)
+    evidence_id = result.structured_content["evidence_id"]
+    record = workspace_for(settings).get_evidence(evidence_id)
+    recorded = [c["file"] for c in record.charts if c.get("file")]
+    assert sorted(recorded) == [p.name for p in pngs_written(settings) if evidence_id in p.name]
+    assert all(name.startswith(f"{record.tool}-{evidence_id}") for name in recorded)
+    assert [(settings.output_dir / name).read_bytes() for name in recorded] == pngs  # the same charts, in order
+    links = [c for c in result.content if c.type == "resource_link"]
+    assert [str(link.uri).rsplit("/", 1)[-1] for link in links] == recorded
+    return pngs[0]
 
 
 def check_no_chart(result: Any, settings: Settings) -> None:
@@ -164,6 +182,9 @@ async def test_bad_input_with_chart_is_a_tool_error_then_the_next_call_works(cli
     assert nothing_written(settings)
     again = await client.call_tool("turnover_breakdown", {"path": sample["en"].name, "chart": True})
     check_chart(again, settings)
+    twice = await client.call_tool("turnover_breakdown", {"path": sample["en"].name, "chart": True})
+    check_chart(twice, settings)  # a second chart never replaces the first: each is named after its evidence
+    assert len(pngs_written(settings)) == 2
 
 
 @pytest.mark.anyio
@@ -171,7 +192,8 @@ async def test_charts_come_back_from_a_real_worker(client, settings, sample):
     for tool, arguments in (("turnover_breakdown", {"path": sample["en"].name, "by": ["department"]}),
                             ("retention_curve", {"path": sample["en"].name, "by": ["department"]}),
                             ("calculate_roi", ROI_ARGS), ("score_kpis", {"kpis": KPIS, "actuals": KPI_ACTUALS})):
-        check_chart(await client.call_tool(tool, {**arguments, "chart": True}), settings)
+        check_chart(await client.call_tool(tool, {**arguments, "chart": True}), settings,
+                    charts=2 if tool == "calculate_roi" else 1)  # the ROI's scenarios and its sensitivity
 
 
 # -- retention_curve
@@ -257,7 +279,7 @@ async def test_roi_chart_draws_low_base_high(client, settings, spy):
     check_no_chart(plain, settings)
 
     result = await client.call_tool("calculate_roi", {**ROI_ARGS, "chart": True})
-    check_chart(result, settings)
+    check_chart(result, settings, charts=2)
     drawn = spy["roi_scenarios_chart"]
     assert list(drawn["names"]) == ["low", "base", "high"]
     # Base scenario by hand (seed 000): 200 × 2.6 pp = 5.2 avoided leavers × 0.4 × 60000 a year, 4 FTE × 60000,
@@ -267,6 +289,13 @@ async def test_roi_chart_draws_low_base_high(client, settings, spy):
     assert drawn["benefit"][1] == pytest.approx(base_benefit)
     assert drawn["cost"][1] == pytest.approx(base_cost)
     assert result.structured_content["roi"] == pytest.approx((base_benefit - base_cost) / base_cost)
+    # The tornado: each input at −20% and +20%, the others at base; the annual programme cost at +20% costs
+    # 80,000 + 48,000, at −20% 80,000 + 32,000, against the same benefit.
+    tornado = spy["sensitivity_chart"]
+    assert tornado["base"] == pytest.approx((base_benefit - base_cost) / base_cost)
+    row = list(tornado["inputs"]).index("annual programme cost")  # program_cost_annual, as the chart names it
+    assert tornado["at_high"][row] == pytest.approx((base_benefit - 128_000) / 128_000)
+    assert tornado["at_low"][row] == pytest.approx((base_benefit - 112_000) / 112_000)
 
 
 # -- score_kpis
@@ -288,6 +317,7 @@ async def test_kpi_chart_draws_capped_achievement_with_status(client, settings, 
 
 @pytest.mark.anyio
 async def test_chart_tools_are_read_only(client):
+    """They change no data: a chart file is their own output, written beside the reports, never over a file."""
     tools = {t.name: t for t in (await client.list_tools()).tools}
     for name in ("turnover_breakdown", "retention_curve", "calculate_roi", "score_kpis", "driver_analysis"):
         assert tools[name].annotations.read_only_hint is True

@@ -210,7 +210,7 @@ async def test_plan_lifecycle_across_restart(workdir: Path, database_url: str) -
         assert by_id[ev_q3]["sections"] == ["现状分析", "根本原因分析"]
         assert by_id[ev_q3]["new_evidence_id"].startswith("ev-")
         assert by_id[ev_company]["status"] == "unchanged"
-        assert by_id[ev_roi]["status"] == "skipped"
+        assert by_id[ev_roi]["status"] == "unchanged"  # a calculator re-runs too: its typed inputs, the same figures
         assert report["affected_sections"] == ["现状分析", "根本原因分析"]
 
         # -- export to Word with the evidence appendix
@@ -229,15 +229,16 @@ async def test_plan_lifecycle_across_restart(workdir: Path, database_url: str) -
     whole = "\n".join(paragraphs)
     assert "证据附录" in paragraphs
     appendix = whole[whole.index("证据附录"):]
-    for evidence_id, tool in ((ev_q3, "turnover_breakdown"), (ev_company, "turnover_breakdown"),
-                              (ev_roi, "calculate_roi")):
-        assert f"[{evidence_id}] {tool}" in paragraphs
+    for evidence_id, tool in ((ev_q3, "离职率分析"), (ev_company, "离职率分析"), (ev_roi, "项目投资回报")):
+        assert f"[{evidence_id}] {tool}" in paragraphs  # in the plan's language
+    assert "离职率分析（turnover_breakdown）：文件 attrition.csv" in appendix  # what was computed, in words
     assert attrition_sha_before in appendix  # the data the cited figure came from, by hash
     assert sha256(data / "sample_company.csv") in appendix
-    assert '"path": "attrition.csv"' in appendix and '"headcount": 200' in appendix
-    for line in [q3_sc["definition"]["formula"], *roi["formula"].splitlines()]:  # the definitions used
-        assert line.strip() in appendix
-    assert revised_text in whole  # the current version's text
+    assert '"path": "attrition.csv"' in appendix and '"headcount": 200' in appendix  # the full arguments, in small type
+    assert "离职率 = 离职人数 ÷ 组内人数" in appendix and "ROI =（收益 − 成本）÷ 成本" in appendix  # definitions, zh
+    assert "整体离职率 15.0%" in appendix  # the cited figure, as the tool shows it
+    assert revised_text in whole.replace("✓", "").replace("⚠", "")  # the current version's text, numbers marked
+    assert "20.0%⚠" in whole  # this hand-recorded evidence has no group rates: the group figure is flagged
 
 
 async def test_refresh_on_a_named_new_file_with_an_injected_rerun(workdir: Path,
@@ -275,5 +276,6 @@ async def test_refresh_on_a_named_new_file_with_an_injected_rerun(workdir: Path,
     assert item.status == "changed" and item.sections == ["Expected outcomes"]
     assert item.changes[0].old == pytest.approx(0.15) and item.changes[0].new == pytest.approx(0.25)
     assert item.changes[0].relative_change == pytest.approx(0.25 / 0.15 - 1)
-    assert item.new_sources[0]["sha256"] == sha256(data / "attrition_q4.csv")
+    assert item.data_changed is True
+    assert store.get_evidence(item.new_evidence_id).sources[0]["sha256"] == sha256(data / "attrition_q4.csv")
     assert store.get_evidence(item.new_evidence_id).figures == {"overall_rate": pytest.approx(0.25)}

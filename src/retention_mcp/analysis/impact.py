@@ -105,7 +105,7 @@ class ImpactResult(Evidenced):
 
 
 @dataclass
-class _Selection:
+class Selection:
     label: str
     names: dict[str, set[str]]  # dimension name -> labels selected
     heads: float
@@ -173,8 +173,9 @@ def _parse_spec(ds: Dataset, spec: Any, what: str, policy: Policy,
     return dims, names, rows if static else None, w.semicolon.join(parts)
 
 
-def _select(ds: Dataset, spec: Any, what: str, policy: Policy, scope: Scope, k: int,
-            common: Mapping[str, Any], w: Words) -> tuple[_Selection, Any]:
+def select_group(ds: Dataset, spec: Any, what: str, policy: Policy, scope: Scope, k: int,
+                 common: Mapping[str, Any], w: Words) -> tuple[Selection, Any]:
+    """The group ``spec`` names (texts in ``w``'s language), with its headcount and leavers in scope."""
     dims, names, rows, text = _parse_spec(ds, spec, what, policy, w)
     result = turnover_breakdown(ds, by=dims, policy=policy, min_group_size=k, scope=scope, max_rows=500, w=w,
                                 **common)
@@ -190,10 +191,10 @@ def _select(ds: Dataset, spec: Any, what: str, policy: Policy, scope: Scope, k: 
     if heads <= 0:
         raise InputError(f"{what} ({text}) has no one in scope" + (f" ({scope.text})" if scope.active else "")
                          + " over the period; check the values and the period")
-    return _Selection(text, names, heads, leavers, rows), result.definition
+    return Selection(text, names, heads, leavers, rows), result.definition
 
 
-def _rate_line(label: str, heads: float, leavers: int, shape: str, months: float | None) -> RateLine:
+def rate_line(label: str, heads: float, leavers: int, shape: str, months: float | None) -> RateLine:
     """A group's rate with its interval, from the unrounded headcount turnover_breakdown computed."""
     rate = leavers / heads if heads > 0 else None
     if shape == "snapshot":
@@ -205,7 +206,7 @@ def _rate_line(label: str, heads: float, leavers: int, shape: str, months: float
                     ci_low=low, ci_high=high)
 
 
-def _variance(rate: float, heads: float, leavers: int, shape: str) -> float:
+def rate_variance(rate: float, heads: float, leavers: int, shape: str) -> float:
     """Sampling variance of a period rate: binomial for a share of people, Poisson for leavers ÷ headcount."""
     if heads <= 0:
         return 0.0
@@ -225,6 +226,47 @@ def _log_fraction_interval(numerator: float, denominator: float, gradient: Mappi
     return (1 - math.exp(g + Z_95 * se), 1 - math.exp(g - Z_95 * se))
 
 
+@dataclass
+class Population:
+    """Everyone in scope, with the turnover definitions every impact estimate uses."""
+
+    k: int  # the minimum group size
+    scope: Scope
+    common: dict[str, Any]  # the period, denominator and separation arguments of turnover_breakdown
+    whole: Any  # turnover_breakdown of everyone in scope
+    definition: Definition
+    shape: str
+    months: float | None  # event data: the period's length
+    factor: float  # 12 ÷ months (annualising), 1 for a snapshot
+    headcount: float
+    leavers: int
+
+
+def population_in_scope(ds: Dataset, *, policy: Policy, scope: Scope | None, min_group_size: int | None,
+                        period_start: str | None, period_end: str | None, denominator: str,
+                        separation_type: str, w: Words | None = None) -> Population:
+    """The population an initiative changes: refused when it is suppressed or nobody in it left (texts of the
+    breakdown in ``w``'s language)."""
+    if ds.shape is None:
+        raise InputError(f"cannot tell who left: {ds.shape_source}")
+    k = policy.min_group(min_group_size)
+    scope = scope or Scope()
+    common = {"period_start": period_start, "period_end": period_end, "denominator": denominator,
+              "separation_type": separation_type}
+    whole = turnover_breakdown(ds, by=[], policy=policy, min_group_size=k, scope=scope, w=w, **common)
+    if whole.overall.suppressed or whole.overall.headcount is None:
+        raise InputError(f"the population in scope is suppressed (fewer than {k} people); widen the filter")
+    definition = whole.definition
+    months = definition.months if definition.shape == "event" else None
+    leavers = int(whole.overall.leavers or 0)
+    if leavers == 0:
+        raise InputError("nobody in scope left" + (" in the period" if definition.shape == "event" else "")
+                         + ", so there is no turnover to reduce")
+    return Population(k=k, scope=scope, common=common, whole=whole, definition=definition, shape=definition.shape,
+                      months=months, factor=12 / months if months else 1.0,
+                      headcount=float(whole.overall.headcount), leavers=leavers)
+
+
 def estimate_impact(ds: Dataset, *, segment: Any, reference: Any = None, reduction: float | None = None,
                     policy: Policy, scope: Scope | None = None, min_group_size: int | None = None,
                     period_start: str | None = None, period_end: str | None = None, denominator: str = "average",
@@ -239,29 +281,17 @@ def estimate_impact(ds: Dataset, *, segment: Any, reference: Any = None, reducti
                                   or not math.isfinite(reduction) or not 0 < reduction <= 1):
         raise InputError(f"reduction must be a fraction above 0 and at most 1 (0.3 = the rate falls by 30%), not "
                          f"{reduction!r}")
-    if ds.shape is None:
-        raise InputError(f"cannot tell who left: {ds.shape_source}")
-    k = policy.min_group(min_group_size)
-    scope = scope or Scope()
-    common = {"period_start": period_start, "period_end": period_end, "denominator": denominator,
-              "separation_type": separation_type}
-    whole = turnover_breakdown(ds, by=[], policy=policy, min_group_size=k, scope=scope, w=w, **common)
-    if whole.overall.suppressed or whole.overall.headcount is None:
-        raise InputError(f"the population in scope is suppressed (fewer than {k} people); widen the filter")
-    definition = whole.definition
-    shape = definition.shape
-    months = definition.months if shape == "event" else None
-    factor = 12 / months if months else 1.0
-    n_total, l_total = float(whole.overall.headcount), int(whole.overall.leavers or 0)
-    if l_total == 0:
-        raise InputError("nobody in scope left" + (" in the period" if shape == "event" else "")
-                         + ", so there is no turnover to reduce")
+    base = population_in_scope(ds, policy=policy, scope=scope, min_group_size=min_group_size,
+                               period_start=period_start, period_end=period_end, denominator=denominator,
+                               separation_type=separation_type, w=w)
+    k, scope, common, whole, definition = base.k, base.scope, base.common, base.whole, base.definition
+    shape, months, factor, n_total, l_total = base.shape, base.months, base.factor, base.headcount, base.leavers
 
-    seg, _ = _select(ds, segment, "segment", policy, scope, k, common, w)
+    seg, _ = select_group(ds, segment, "segment", policy, scope, k, common, w)
     ref = None
     if reference is not None:
-        ref, _ = _select(ds, reference, "reference", policy, scope, k, common, w)
-        _check_disjoint(seg, ref)
+        ref, _ = select_group(ds, reference, "reference", policy, scope, k, common, w)
+        check_disjoint(seg, ref)
     n_s, x_s = seg.heads, seg.leavers
     n_r, x_r = (ref.heads, ref.leavers) if ref is not None else (0.0, 0)
     # Who is left over is decided on the true counts (perturbed figures do not add up); what is shown is perturbed.
@@ -274,8 +304,8 @@ def estimate_impact(ds: Dataset, *, segment: Any, reference: Any = None, reducti
     p_s = x_s / n_s
     p_r = x_r / n_r if n_r > 0 else 0.0
     p_o = x_o / n_o if n_o > 0 else 0.0
-    variances = {"s": _variance(p_s, n_s, x_s, shape), "r": _variance(p_r, n_r, x_r, shape),
-                 "o": _variance(p_o, n_o, x_o, shape)}
+    variances = {"s": rate_variance(p_s, n_s, x_s, shape), "r": rate_variance(p_r, n_r, x_r, shape),
+                 "o": rate_variance(p_o, n_o, x_o, shape)}
     sizes = {"s": n_s, "r": n_r, "o": n_o}
     notes: list[str] = []
 
@@ -335,10 +365,10 @@ def estimate_impact(ds: Dataset, *, segment: Any, reference: Any = None, reducti
     method = w("impact.method", formula=definition.formula, variance=w(f"impact.variance_{shape}"))
     return ImpactResult(
         scenario="reference" if ref is not None else "reduction", scenario_text=scenario_text,
-        population=_rate_line(w("impact.population"), n_total, l_total, shape, months),
-        segment=_rate_line(seg.label, n_s, x_s, shape, months),
-        reference=_rate_line(ref.label, n_r, x_r, shape, months) if ref is not None else None,
-        rest=_rate_line(w("impact.neither"), n_o, x_o, shape, months) if n_o > 0 else None,
+        population=rate_line(w("impact.population"), n_total, l_total, shape, months),
+        segment=rate_line(seg.label, n_s, x_s, shape, months),
+        reference=rate_line(ref.label, n_r, x_r, shape, months) if ref is not None else None,
+        rest=rate_line(w("impact.neither"), n_o, x_o, shape, months) if n_o > 0 else None,
         segment_new_rate=new_segment, relative_risk=relative_risk,
         avoided_leavers=avoided * factor, avoided_ci_low=avoided_low * factor, avoided_ci_high=avoided_high * factor,
         significant=not (avoided_low <= 0 <= avoided_high) if se_avoided > 0 else None,
@@ -362,8 +392,8 @@ def _true_rest(ds: Dataset, segment: Any, reference: Any, policy: Policy, scope:
 
     exact = dataclasses.replace(policy, mode="exact")
     whole = turnover_breakdown(ds, by=[], policy=exact, min_group_size=k, scope=scope, w=w, **common)
-    seg, _ = _select(ds, segment, "segment", exact, scope, k, common, w)
-    ref = _select(ds, reference, "reference", exact, scope, k, common, w)[0] if reference is not None else None
+    seg, _ = select_group(ds, segment, "segment", exact, scope, k, common, w)
+    ref = select_group(ds, reference, "reference", exact, scope, k, common, w)[0] if reference is not None else None
     n_o = float(whole.overall.headcount or 0.0) - seg.heads - (ref.heads if ref is not None else 0.0)
     x_o = int(whole.overall.leavers or 0) - seg.leavers - (ref.leavers if ref is not None else 0)
     if n_o < HEADCOUNT_TOLERANCE and x_o == 0:
@@ -378,7 +408,7 @@ def _true_rest(ds: Dataset, segment: Any, reference: Any, policy: Policy, scope:
     return n_o, x_o
 
 
-def _check_disjoint(seg: _Selection, ref: _Selection) -> None:
+def check_disjoint(seg: Selection, ref: Selection) -> None:
     """Segment and reference must be separate by what they say (the same column, different values), never by
     what the data holds: "they share people" would tell whether a suppressed cell is empty."""
     shared = set(seg.names) & set(ref.names)

@@ -63,7 +63,7 @@ class Scenario(BaseModel):
     name: str = Field(description="low, base or high")
     replacement_cost_multiplier: float
     achieved_reduction_share: float = Field(description="share of the planned turnover reduction achieved "
-                                                        "(0.5 / 1.0 / 1.2)")
+                                                        "(0.5 / 1.0 / 1.2, or the impact interval's ends)")
     turnover_reduction: float = Field(description="achieved reduction in the turnover rate, fraction (0.026 = 2.6 pp)")
     avoided_leavers_per_year: float
     total_benefit: float
@@ -127,6 +127,12 @@ class RoiResult(Evidenced):
     sensitivity: list[SensitivityRow] = Field(description="sorted by swing, largest first (tornado order)")
     formula: str = Field(description="the calculation with the numbers filled in")
     assumptions: list[str]
+    impact_evidence_id: str | None = Field(None, description="the estimate_impact result the headcount, rates and "
+                                           "scenario interval came from")
+    scenario_basis: str = Field("", description="where low and high come from: the impact's 95% interval, or "
+                                "50% / 120% of the planned reduction")
+    interval_includes_zero: bool | None = Field(None, description="the impact's 95% interval of leavers avoided "
+                                                "includes 0 (the programme may avoid no one)")
     language: ResultLanguage = "en"
 
 
@@ -294,12 +300,21 @@ def _with_reduction(inputs: RoiInputs, reduction: float) -> RoiInputs:
     return replace(inputs, target_turnover_rate=inputs.current_turnover_rate - reduction)
 
 
-def scenarios(inputs: RoiInputs, band: dict[str, float] | None) -> list[Scenario]:
-    """low / base / high: the preset's multiplier band × 50% / 100% / 120% of the planned reduction."""
+def scenarios(inputs: RoiInputs, band: dict[str, float] | None,
+              interval: tuple[float, float] | None = None) -> list[Scenario]:
+    """low / base / high: the preset's multiplier band (when given) with 50% / 100% / 120% of the planned reduction,
+    or — when the reduction comes from an impact estimate — with the ends of its 95% interval (``interval``: the
+    low and high reductions, fractions; the low one may be negative: the programme may add leavers)."""
     rows = []
     for name, share in SCENARIO_REDUCTION_SHARES.items():
         multiplier = inputs.replacement_cost_multiplier if band is None or name == "base" else band[name]
-        varied = replace(_with_reduction(inputs, inputs.reduction * share), replacement_cost_multiplier=multiplier)
+        if interval is not None and name != "base":
+            reduction = min(interval[0] if name == "low" else interval[1], inputs.current_turnover_rate)
+            varied = replace(inputs, target_turnover_rate=inputs.current_turnover_rate - reduction)
+            share = reduction / inputs.reduction if inputs.reduction else 0.0
+        else:
+            varied = _with_reduction(inputs, inputs.reduction * share)
+        varied = replace(varied, replacement_cost_multiplier=multiplier)
         outcome = evaluate(varied)
         rows.append(Scenario(
             name=name, replacement_cost_multiplier=multiplier, achieved_reduction_share=share,
@@ -405,8 +420,10 @@ def formula_text(inputs: RoiInputs, outcome: _Outcome, currency: str = "", w: Wo
 
 
 def calculate_roi(inputs: RoiInputs, *, band: dict[str, float] | None = None, multiplier_source: str = "given",
-                  currency: str = "", w: Words | None = None) -> RoiResult:
-    """The full ROI result for validated inputs (see ``build_inputs``); texts in ``w``'s language."""
+                  currency: str = "", w: Words | None = None, interval: tuple[float, float] | None = None,
+                  impact_evidence_id: str | None = None) -> RoiResult:
+    """The full ROI result for validated inputs (see ``build_inputs``); texts in ``w``'s language. ``interval``:
+    the low and high turnover reductions of an impact estimate's 95% interval, for the low and high scenarios."""
     w = w or words("en")
     a = "roi.assumptions"
     outcome = evaluate(inputs)
@@ -429,9 +446,22 @@ def calculate_roi(inputs: RoiInputs, *, band: dict[str, float] | None = None, mu
         w(f"{a}.replacement"),
         w(f"{a}.payback"),
     ]
-    if band is None:
+    includes_zero = None
+    if interval is not None:
+        low, high = (r * inputs.headcount for r in interval)
+        includes_zero = low <= 0 <= high
+        basis = w(f"{a}.basis_interval", low=f"{low:.1f}", high=f"{high:.1f}",
+                  base=f"{inputs.headcount * inputs.reduction:.1f}")
+        if band:
+            basis += w(f"{a}.basis_interval_preset", low=f"{band['low']:g}", high=f"{band['high']:g}")
+        assumptions.append(w(f"{a}.scenarios_basis", basis=basis))
+        if includes_zero:
+            assumptions.append(w(f"{a}.interval_zero", low_case=w(f"{a}.low_adds" if low < 0 else f"{a}.low_none")))
+    elif band is None:
+        basis = w(f"{a}.basis_no_preset")
         assumptions.append(w(f"{a}.no_preset"))
     else:
+        basis = w(f"{a}.basis_preset", low=f"{band['low']:g}", high=f"{band['high']:g}")
         assumptions.append(w(f"{a}.scenarios", low=f"{band['low']:g}", base=f"{inputs.replacement_cost_multiplier:g}",
                              high=f"{band['high']:g}"))
     return RoiResult(
@@ -451,8 +481,9 @@ def calculate_roi(inputs: RoiInputs, *, band: dict[str, float] | None = None, mu
         npv=outcome.npv, break_even_reduction=be, break_even_reduction_pp=None if be is None else be * 100,
         break_even_target_rate=None if be is None else inputs.current_turnover_rate - be,
         break_even_achievable=None if be is None else be <= inputs.current_turnover_rate,
-        scenarios=scenarios(inputs, band), sensitivity_metric=metric, sensitivity=tornado,
+        scenarios=scenarios(inputs, band, interval), sensitivity_metric=metric, sensitivity=tornado,
         formula=formula_text(inputs, outcome, currency, w), assumptions=assumptions, language=w.language,
+        impact_evidence_id=impact_evidence_id, scenario_basis=basis, interval_includes_zero=includes_zero,
     )
 
 
@@ -469,6 +500,7 @@ def roi_text(result: RoiResult, w: Words | None = None) -> str:
                else w(f"{t}.month", month=result.payback_month)
                + ("" if result.payback_within_horizon else w(f"{t}.after_horizon")))
     lines = [
+        *([w(f"{t}.interval_zero", basis=result.scenario_basis), ""] if result.interval_includes_zero else []),
         w(f"{t}.title", months=result.horizon_months, roi=roi_cell(result.roi),
           bcr=_ratio(result.benefit_cost_ratio, w), net=_money(result.net_benefit, cur), payback=payback,
           npv=_money(result.npv, cur), rate=percent(result.discount_rate)),
@@ -492,6 +524,8 @@ def roi_text(result: RoiResult, w: Words | None = None) -> str:
     lines.append(f"| **{w(f'{t}.total_benefit')}** | {_money(result.annual_benefit_full_rate, cur)} | "
                  f"**{_money(result.total_benefit, cur)}** |")
     lines.append(f"| **{w(f'{t}.total_cost')}** | | **{_money(result.total_cost, cur)}** |")
+    if result.scenario_basis:
+        lines += ["", w(f"{t}.scenarios", basis=result.scenario_basis)]
     lines += ["", w(f"{t}.scenario_columns"), "|---|---:|---:|---:|---:|---:|---:|"]
     for s in result.scenarios:
         lines.append(f"| {w.option('roi.scenario_names', s.name)} | {s.replacement_cost_multiplier:g}× | "

@@ -321,21 +321,27 @@ class Durations:
     as_of_day: int | None = None
 
 
-def durations_of(ds: Dataset, w: Words | None = None) -> Durations:
-    """Durations, events, usable rows, and what the data's unit and resolution allow (texts in ``w``'s language)."""
+def durations_of(ds: Dataset, w: Words | None = None, as_of_day: int | None = None) -> Durations:
+    """Durations, events, usable rows, and what the data's unit and resolution allow (texts in ``w``'s language).
+    Event data is followed up to ``as_of_day`` (a day number) when given — people hired after it are left out,
+    leaving after it is staying — else to the latest date in the file."""
     import numpy as np
 
     w = w or words("en")
-    if ds.hire is not None and ds.term is not None and ds.as_of is not None and bool((ds.hire != NO_DATE).any()):
-        end = np.minimum(ds.term, ds.as_of)
-        usable = (ds.hire != NO_DATE) & (ds.hire <= ds.as_of) & (end >= ds.hire)
-        events = (ds.term != NO_DATE) & (ds.term <= ds.as_of)
+    follow = as_of_day if as_of_day is not None else ds.as_of
+    if ds.hire is not None and ds.term is not None and follow is not None and bool((ds.hire != NO_DATE).any()):
+        end = np.minimum(ds.term, follow)
+        usable = (ds.hire != NO_DATE) & (ds.hire <= follow) & (end >= ds.hire)
+        events = (ds.term != NO_DATE) & (ds.term <= follow)
         durations = np.where(usable, end - ds.hire, 0).astype("float64")
         source = w("retention.source_dates", hire=ds.roles.get("hire_date"), term=ds.roles.get("termination_date"))
-        as_of = day_to_date(ds.as_of).isoformat()
+        as_of = day_to_date(follow).isoformat()
         return Durations(durations, events & usable, usable, "days", source, as_of, False, EARLY_DAYS,
                          w("retention.early_cohort", as_of=as_of), w("retention.dates_resolution"), hire=ds.hire,
-                         as_of_day=ds.as_of)
+                         as_of_day=follow)
+    if as_of_day is not None:
+        raise InputError("as_of applies to hire and termination dates; this file has tenure instead (it is followed "
+                         "up to the tenure recorded): leave as_of out")
     if ds.tenure_months is not None and ds.leaver is not None:
         unit = ds.tenure_unit or "months"
         column = ds.roles.get(f"tenure_{unit}") or ds.roles.get("tenure_months") or "tenure"
@@ -375,11 +381,14 @@ def durations_of(ds: Dataset, w: Words | None = None) -> Durations:
 def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_group_size: int | None = None,
                     scope: Scope | None = None, bins: Mapping[str, Any] | None = None,
                     time_points: Sequence[float] | None = None, max_groups: int = 30,
-                    curve_points: int = 0, w: Words | None = None) -> CurveResult:
+                    curve_points: int = 0, w: Words | None = None, as_of: str | None = None) -> CurveResult:
     """Kaplan–Meier (or life-table) retention overall and per group within ``scope``; ``curve_points`` > 0 also
     returns each shown group's step points (at most that many, capped at MAX_CURVE_POINTS), which charts draw.
-    Texts in ``w``'s language."""
+    ``as_of`` (event data): follow people up to this date instead of the latest date in the file. Texts in
+    ``w``'s language."""
     import numpy as np
+
+    from retention_mcp.analysis.turnover import parse_day
 
     w = w or words("en")
 
@@ -392,7 +401,7 @@ def retention_curve(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, min_
     if any(is_tenure_band(b) for b in by):
         raise InputError("tenure_band cannot group a retention curve (tenure is the curve's own time axis); "
                          "group by department, job role, shift, hiring channel and so on")
-    data = durations_of(ds, w)
+    data = durations_of(ds, w, parse_day(as_of, "as_of"))
     durations, events, usable, unit = data.durations, data.events, data.usable, data.unit
     points = [float(p) for p in (time_points or POINTS[unit])]
     if not points or len(points) > 20 or any(not math.isfinite(p) or p <= 0 for p in points):

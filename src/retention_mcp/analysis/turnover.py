@@ -46,6 +46,7 @@ from retention_mcp.data.dataset import (
     leaver_source_text,
     shape_text,
 )
+from retention_mcp.data.dates import add_months
 from retention_mcp.data.dimensions import (
     DAYS_PER_MONTH,
     Scope,
@@ -179,13 +180,6 @@ def parse_day(value: str | None, name: str) -> int | None:
         raise InputError(f"{name} {value!r} is not a date or a period name; write it like 2024-01-01, 2024-Q3 or "
                          "2024年第3季度")
     return date_to_day(parsed.values.iloc[0].date())
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    month_index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(month_index, 12)
-    last = calendar.monthrange(year, month + 1)[1]
-    return dt.date(year, month + 1, min(day.day, last))
 
 
 def months_between(start: dt.date, end: dt.date) -> float:

@@ -8,6 +8,8 @@ million rows has a few thousand distinct dates), so it stays fast on big files.
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,6 +26,14 @@ _MDY = r"^\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{4})(?:[ T].*)?$"
 _COMPACT = r"^\s*((?:19|20)\d{2})(\d{2})(\d{2})\s*$"
 _SERIAL = r"^\s*(\d{5})(?:\.\d+)?\s*$"
 
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """``day`` moved by whole calendar months, clipped to the month's last day (2025-03-31 − 1 month = 02-28)."""
+    month_index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(month_index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return dt.date(year, month + 1, min(day.day, last))
 
 
 def default_flag_words() -> tuple[frozenset[str], frozenset[str]]:

@@ -6,4 +6,4 @@ Each module exposes ``register(server, settings)``; the analysis itself lives in
 
 #: Every endpoint module, in the order their tools are listed.
 MODULES = ("templates", "turnover", "kpis", "workforce", "drivers", "reports", "grounding", "forecast", "benchmarks",
-           "workspace", "datasets")
+           "roadmap", "workspace", "datasets")

@@ -29,18 +29,18 @@ def _company_rate(job: Job, evidence_id: str, group: str | None, language: str) 
     """(annual rate, measure, year, warnings, source) from a turnover_breakdown result."""
     from retention_mcp.analysis.benchmarks import parse_benchmarks
     from retention_mcp.catalog import load_catalog
-    from retention_mcp.workspace.evidence import cited_figures
-
-    figures, record = cited_figures(job.settings, evidence_id, ("turnover_breakdown",))
     from retention_mcp.wording import words as words_of
 
-    w = words_of(language)
+    record = job.evidence_input(evidence_id, argument="evidence_id", tools=("turnover_breakdown",))
+    figures = dict(record.figures or {})
+    w = words_of(language, job.settings)
     words = parse_benchmarks(load_catalog(job.settings, "benchmarks.yaml")).warnings
     lang = w.language
     separation = str((record.arguments or {}).get("separation_type") or "all")
     if separation == "regretted":
         raise InputError("regretted-leaver rates have no published benchmark; compare the all or voluntary rate")
-    months = figures.get("period_months")
+    period = record.period or {}  # the period it was computed for, stored resolved with the evidence
+    months = period.get("months") if period.get("kind") == "period" else None
     warnings: list[str] = []
     if group:
         key = f"rate[{group}]"
@@ -56,9 +56,10 @@ def _company_rate(job: Job, evidence_id: str, group: str | None, language: str) 
         label = w("benchmarks.overall_of", id=record.id)
     if months and float(months) != 12:
         warnings.append(words["sub_year"][lang].format(months=f"{float(months):g}"))
-    if figures.get("period_end") is None:
+    end = period.get("end") if period.get("kind") == "period" else None
+    if end is None:
         warnings.append(words["snapshot"][lang])
-    year = int(str(figures["period_end"])[:4]) if figures.get("period_end") else None
+    year = int(str(end)[:4]) if end else None
     return rate, separation, year, warnings, label
 
 

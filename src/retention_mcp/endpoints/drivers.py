@@ -70,15 +70,18 @@ def driver_analysis(
     result = analyse_drivers(ds, outcome, policy=job.policy, scope=scope, drivers=drivers, by=by, method=method,
                              min_group_size=min_group_size, importance_method=importance_method,
                              favourable_cutoff=favourable_cutoff, settings=job.settings, w=w)
+    top = result.drivers[:20]
+    r2 = f"{result.r_squared:.3f}"
+    charts = [{"kind": "driver_importance",
+               "data": {"drivers": [d.driver for d in top], "importance": [d.importance_share for d in top],
+                        "quadrants": [d.quadrant for d in top],
+                        "title": w("charts.drivers_title_outcome", outcome=result.outcome, r2=r2)},
+               "context": {"outcome": result.outcome, "r2": r2}}] if top else []
     png = None
-    if chart:
-        from retention_mcp.report.charts import driver_importance_chart
+    if chart and charts:
+        from retention_mcp.report.charts import draw_spec
 
-        top = result.drivers[:20]
-        png = driver_importance_chart([d.driver for d in top], [d.importance_share for d in top],
-                                      [d.quadrant for d in top],
-                                      title=w("charts.drivers_title_outcome", outcome=result.outcome,
-                                              r2=f"{result.r_squared:.3f}"), language=w.language)
+        png = draw_spec(charts[0], w.language)
     text = drivers_markdown(result, w=w)
     if result.outcome_definition:
         text = f"_{result.outcome_definition}_\n\n{text}"
@@ -88,6 +91,6 @@ def driver_analysis(
                **{f"importance_share[{d.driver}]": d.importance_share for d in result.drivers[:20]}}
     if result.enps is not None:
         figures["enps"] = result.enps.enps
-    return job.output(result, text, figures=figures, images=images,
+    return job.output(result, text, figures=figures, images=images, charts=charts,
                       definition=w("drivers.definition", threshold=f"{result.coverage_threshold:.0%}",
                                    rule=result.quadrant_rule))

@@ -67,4 +67,7 @@ def forecast_leavers(
             figures[f"backtest {check.months} mo actual ÷ predicted"] = check.ratio
             figures[f"backtest {check.months} mo calibration p"] = check.p_value
     text = forecast_markdown(result, language=w.language, settings=job.settings)
-    return job.output(result, text, figures=figures, definition=result.method)
+    from retention_mcp.workspace.periods import as_of_period
+
+    return job.output(result, text, figures=figures, definition=result.method,
+                      period=as_of_period(result.forecast_date, "given" if forecast_date else "the file's latest date"))

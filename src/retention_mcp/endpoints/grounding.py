@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from retention_mcp.analysis.calls import CallProfile
+from retention_mcp.analysis.combined_impact import CombinedImpactResult
 from retention_mcp.analysis.impact import ImpactResult
 from retention_mcp.analysis.profile import ProfileResult
 from retention_mcp.data.listing import DatasetList
@@ -25,6 +26,7 @@ from retention_mcp.endpoints.turnover import (
     SheetArg,
     WhereArg,
     by_list,
+    definition_period,
 )
 from retention_mcp.runtime import ToolOutput, tool
 from retention_mcp.runtime.job import Job
@@ -77,17 +79,20 @@ def describe_groups(
     result = profile(ds, by=by_list(by), columns=columns, policy=job.policy, min_group_size=min_group_size,
                      scope=scope, bins=bins, pay_period=pay_period,
                      catalog=grounding_catalog(job).get("describe_groups") or {}, w=w)
-    figures: dict[str, Any] = {"people in scope": result.overall.count}
+    figures: dict[str, Any] = {"people": result.overall.count}
+    units = {"people": "count"}
     for profile_row in [result.overall, *result.groups[:20]]:
-        if profile_row.average_annual_cost is not None:
-            figures[f"average annual cost: {profile_row.label}"] = profile_row.average_annual_cost
+        label = profile_row.label
+        named = [(f"average_annual_cost[{label}]", profile_row.average_annual_cost, "money")]
         for summary in profile_row.columns[:6]:
-            if summary.mean is not None and summary.kind == "numeric":
-                figures[f"mean {summary.column}: {profile_row.label}"] = summary.mean
-            if summary.favourable is not None:
-                figures[f"favourable {summary.column}: {profile_row.label}"] = summary.favourable
+            if summary.kind == "numeric":
+                named.append((f"mean[{summary.column}, {label}]", summary.mean, "number"))
+            named.append((f"favourable[{summary.column}, {label}]", summary.favourable, "fraction"))
+        for name, value, unit in named:
+            if value is not None:
+                figures[name], units[name] = value, unit
     definition = w.semicolon.join(f"{name}{w.colon}{text}" for name, text in result.definitions.items())
-    return job.output(result, profile_markdown(result, w=w), figures=figures, definition=definition)
+    return job.output(result, profile_markdown(result, w=w), figures=figures, units=units, definition=definition)
 
 
 @tool(title="Estimate an initiative's impact", result=ImpactResult)
@@ -166,17 +171,131 @@ def estimate_impact(
         result.initiative = initiative_used(entry, raw or {}, avoided_base=result.avoided_leavers,
                                             current_rate=result.current_overall_rate,
                                             new_rate_base=result.new_overall_rate, language=w.language)
-    figures = {"avoided leavers per year": result.avoided_leavers, "current overall rate": result.current_overall_rate,
-               "new overall rate": result.new_overall_rate, "headcount": result.calculate_roi_inputs.headcount,
-               "segment rate": result.segment.rate, "impact fraction": result.impact_fraction, "PAF": result.paf}
-    if result.reference is not None:
-        figures["reference rate"] = result.reference.rate
+    figures, units = impact_figures(result)
     if result.initiative is not None:
         for scenario in result.initiative.scenarios:
-            figures[f"avoided leavers per year ({scenario.scenario})"] = scenario.avoided_leavers
-            figures[f"new overall rate ({scenario.scenario})"] = scenario.new_overall_rate
-    return job.output(result, impact_markdown(result, w=w), figures=figures,
-                      definition=f"{result.definition.formula}{w.semicolon}{result.method}")
+            for key, value, unit in (("initiative_avoided_leavers", scenario.avoided_leavers, "count"),
+                                     ("initiative_new_overall_rate", scenario.new_overall_rate, "fraction")):
+                figures[f"{key}[{scenario.scenario}]"], units[f"{key}[{scenario.scenario}]"] = value, unit
+    return job.output(result, impact_markdown(result, w=w), figures=figures, units=units,
+                      definition=f"{result.definition.formula}{w.semicolon}{result.method}",
+                      period=definition_period(result.definition, job))
+
+
+@tool(title="Estimate several initiatives together", result=CombinedImpactResult)
+def estimate_combined_impact(
+    job: Job,
+    initiatives: Annotated[list[dict[str, Any]], Field(min_length=2, max_length=6, description=(
+        "{name, segment, and reduction, reference or a catalog initiative} each, as estimate_impact takes them"))],
+    path: PathArg = None,
+    csv_text: CsvTextArg = None,
+    overlap: Annotated[Literal["multiply", "largest"], Field(
+        description="someone in several segments: 'multiply' (30% and 20% make 44%) or 'largest'")] = "multiply",
+    where: WhereArg = None,
+    period_start: Annotated[str | None, Field(description="as estimate_impact")] = None,
+    period_end: Annotated[str | None, Field(description="as estimate_impact")] = None,
+    denominator: Literal["average", "begin_end", "start"] = "average",
+    separation_type: Literal["all", "voluntary", "involuntary", "regretted"] = "all",
+    min_group_size: MinGroupArg = None,
+    column_map: ColumnMapArg = None,
+    shape: ShapeArg = None,
+    sheet: SheetArg = None,
+    header_row: HeaderRowArg = None,
+    language: LanguageArg = None,
+) -> ToolOutput:
+    """Several initiatives on one population, each person counted once: leavers avoided a year with one 95%
+    interval, what adding them up would double count, the new overall rate; feeds calculate_roi. Example:
+    {"path": "hr.csv", "initiatives": [{"segment": {"shift": "night"}, "reduction": 0.3}, {"initiative":
+    "mentoring"}]}.
+    """
+    from retention_mcp.analysis.combined_impact import combined_markdown, estimate_combined
+
+    w = job.words(language)
+    lang = w.language
+    initiatives, from_catalog = catalog_initiatives(job, initiatives, lang)
+    ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
+                            column_map=column_map, shape=shape, where=where)
+    job.progress(0.9, "combining initiatives")
+    result, definition = estimate_combined(ds, initiatives=initiatives, policy=job.policy, overlap=overlap,
+                                           scope=scope, min_group_size=min_group_size, period_start=period_start,
+                                           period_end=period_end, denominator=denominator,
+                                           separation_type=separation_type, language=lang)
+    result.notes += from_catalog
+    figures, units = impact_figures(result)
+    for item in result.initiatives:
+        figures[f"avoided_alone[{item.name}]"], units[f"avoided_alone[{item.name}]"] = item.avoided_alone, "count"
+        figures[f"segment_rate[{item.name}]"], units[f"segment_rate[{item.name}]"] = item.segment_rate, "fraction"
+        figures[f"reduction[{item.name}]"], units[f"reduction[{item.name}]"] = item.reduction, "fraction"
+    for name, unit in (("sum_of_single", "count"), ("double_counted", "count"), ("headcount_in_several", "count")):
+        figures[name], units[name] = getattr(result, name), unit
+    return job.output(result, combined_markdown(result, lang), figures=figures, units=units,
+                      definition=w.semicolon.join((definition.formula, w(f"plan.combined.rule.{overlap}"),
+                                                 result.method)),
+                      period=definition_period(definition, job))
+
+
+def catalog_initiatives(job: Job, items: list[dict[str, Any]], language: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Items naming a catalog initiative (``{"initiative": "structured_onboarding"}``) with its base reduction and,
+    unless given, its usual segment and name; and a note per initiative saying where its effect comes from."""
+    from retention_mcp.errors import InputError
+
+    if not any(isinstance(item, dict) and item.get("initiative") for item in items):
+        return items, []
+    from retention_mcp.analysis.initiatives import find_initiative, load_initiatives
+    from retention_mcp.catalog import load_catalog
+    from retention_mcp.wording import words
+
+    w = words(language, job.settings)
+    catalog_raw = load_catalog(job.settings, "initiatives.yaml")
+    catalog = load_initiatives(catalog_raw)
+    out, notes = [], []
+    for item in items:
+        if not isinstance(item, dict) or not item.get("initiative"):
+            out.append(item)
+            continue
+        if item.get("reduction") is not None or item.get("reference") is not None:
+            raise InputError("an initiative from the catalog sets its own reduction: leave out reduction and reference")
+        entry = find_initiative(catalog, str(item["initiative"]))
+        segment = item.get("segment") or entry.default_segment
+        if not segment:
+            raise InputError(f"initiative {entry.id} has no usual segment: give segment, e.g. {{\"shift\": \"night\"}}")
+        name = item.get("name") or (entry.name_zh if language == "zh" else entry.name_en)
+        out.append({"name": name, "segment": segment, "reduction": entry.effect.base})
+        strength = ((catalog_raw.get("strength_levels") or {}).get(entry.strength) or {}).get(language)
+        notes.append(w(f"plan.combined.catalog_note.{entry.effect.kind}" if
+                       f"plan.combined.catalog_note.{entry.effect.kind}" in w else "plan.combined.catalog_note.other",
+                       name=name, id=entry.id, kind=entry.effect.kind, base=f"{entry.effect.base:.0%}",
+                       low=f"{entry.effect.low:.0%}", high=f"{entry.effect.high:.0%}",
+                       strength=strength or entry.strength))
+    return out, notes
+
+
+#: An impact estimate's figures: name -> (attribute path on the result, unit). calculate_roi reads the interval.
+IMPACT_FIGURES = {
+    "avoided_leavers": ("avoided_leavers", "count"), "avoided_leavers_low": ("avoided_ci_low", "count"),
+    "avoided_leavers_high": ("avoided_ci_high", "count"), "current_overall_rate": ("current_overall_rate", "fraction"),
+    "new_overall_rate": ("new_overall_rate", "fraction"), "new_overall_rate_low": ("new_overall_ci_low", "fraction"),
+    "new_overall_rate_high": ("new_overall_ci_high", "fraction"), "reduction_pp": ("reduction_pp", "pp"),
+    "headcount": ("calculate_roi_inputs.headcount", "count"), "segment_rate": ("segment.rate", "fraction"),
+    "segment_headcount": ("segment.headcount", "count"), "segment_leavers": ("segment.leavers", "count"),
+    "segment_new_rate": ("segment_new_rate", "fraction"), "reference_rate": ("reference.rate", "fraction"),
+    "impact_fraction": ("impact_fraction", "fraction"), "impact_fraction_low": ("impact_fraction_ci_low", "fraction"),
+    "impact_fraction_high": ("impact_fraction_ci_high", "fraction"), "paf": ("paf", "fraction"),
+    "relative_risk": ("relative_risk", "ratio"),
+}
+
+
+def impact_figures(result: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """The figures of an impact estimate (one initiative or several combined) with their units."""
+    figures, units = {}, {}
+    for name, (path, unit) in IMPACT_FIGURES.items():
+        value: Any = result
+        for part in path.split("."):
+            value = getattr(value, part, None)
+        if value is not None:
+            figures[name], units[name] = value, unit
+    figures["significant"], units["significant"] = str(result.significant).lower(), "text"
+    return figures, units
 
 
 @tool(title="Call-log profile (staffing and KPI baselines)", result=CallProfile)
@@ -209,15 +328,25 @@ def call_log_profile(
     job.progress(0.9, "profiling calls")
     result = profile(ds, scope=scope, interval_minutes=interval_minutes, answer_within_seconds=answer_within_seconds,
                      catalog=grounding_catalog(job).get("call_log") or {}, w=w, policy=job.policy)
-    figures: dict[str, Any] = {"calls": result.calls_offered, "answer rate": result.answer_rate,
-                               "service level (answered)": result.service_level_answered,
-                               "service level (offered)": result.service_level_offered,
-                               "AHT seconds": result.aht_seconds, "ASA seconds": result.asa_seconds,
-                               "CSAT mean": result.csat_mean}
-    if result.erlang_inputs is not None:
-        figures["peak calls per interval"] = result.erlang_inputs.calls
-    return job.output(result, call_profile_markdown(result, w=w), figures=figures,
+    named = {"calls": (result.calls_offered, "count"), "answer_rate": (result.answer_rate, "fraction"),
+             "service_level_answered": (result.service_level_answered, "fraction"),
+             "service_level_offered": (result.service_level_offered, "fraction"),
+             "aht_seconds": (result.aht_seconds, "seconds"), "asa_seconds": (result.asa_seconds, "seconds"),
+             "csat_mean": (result.csat_mean, "number"), "resolution_rate": (result.resolution_rate, "fraction"),
+             "peak_calls_per_interval": (result.erlang_inputs.calls if result.erlang_inputs else None, "number")}
+    figures = {name: value for name, (value, _) in named.items() if value is not None}
+    units = {name: unit for name, (value, unit) in named.items() if value is not None}
+    for baseline in result.kpi_baselines:  # build_kpis(baselines_from=[this evidence id]) reads these
+        key = f"kpi_baseline[{baseline.id}]"
+        figures[key], units[key] = baseline.baseline, KPI_BASELINE_UNITS.get(baseline.source, "number")
+    return job.output(result, call_profile_markdown(result, w=w), figures=figures, units=units,
                       definition=("" if w.zh else " ").join(result.definitions))
+
+
+#: The unit of a KPI baseline by the call-log figure it comes from (fractions become points of a percent KPI).
+KPI_BASELINE_UNITS = {"answer_rate": "percent", "unanswered_rate": "percent", "service_level_offered": "percent",
+                      "service_level_answered": "percent", "resolution_rate": "percent", "asa_seconds": "seconds",
+                      "aht_seconds": "seconds", "csat_mean": "number"}
 
 
 @tool(title="List data files", result=DatasetList, evidence=False)

@@ -22,6 +22,7 @@ from retention_mcp.endpoints.turnover import (
 from retention_mcp.runtime import ToolOutput, resource, tool
 from retention_mcp.runtime.job import Job
 from retention_mcp.settings import Settings
+from retention_mcp.wording import Words
 
 #: Most KPIs in one set: a scorecard people can act on has 5-15; more is a request error, not a KPI set.
 MAX_KPIS = 100
@@ -76,6 +77,9 @@ def build_kpis(
     = None,
     max_relative_change: Annotated[float, Field(description="flag targets whose |target - baseline| / |baseline| "
                                                             "exceeds this (0.5 = 50%)", gt=0, le=100)] = 0.5,
+    baselines_from: Annotated[list[str] | None, Field(
+        max_length=10, description="evidence ids (call_log_profile, turnover_breakdown, retention_curve) that fill "
+                                   "empty baselines")] = None,
     language: LanguageArg = None,
 ) -> ToolOutput:
     """Complete and check a KPI set a manager can adopt.
@@ -88,12 +92,71 @@ def build_kpis(
     Example: items=[{'id': 'fcr', 'baseline': 65, 'target': 75, 'weight': 25}, {'id': 'csat', 'baseline': 3.8,
     'target': 4.2, 'weight': 45}, ...], framework='bsc', deadline='2026-12-31'. Pass the kpis to score_kpis.
     """
-    from retention_mcp.analysis.kpi_build import build_kpi_set, build_text
+    from retention_mcp.analysis.kpi_build import Finding, build_kpi_set, build_text
 
     w = job.words(language)
+    found: list[Finding] = []
+    if baselines_from:
+        items, found = baselines_from_evidence(job, items, baselines_from, w)
     result = build_kpi_set(catalog(job), items, framework, profile, deadline, max_relative_change, w=w)
-    figures = {f"target[{k.id or k.name}]": k.target for k in result.kpis[:50]}
-    return job.output(result, build_text(result, w), figures=figures, definition=w("kpi.build_definition"))
+    result.findings = found + result.findings
+    result.counts["info"] = result.counts.get("info", 0) + len(found)
+    figures: dict[str, Any] = {}
+    units: dict[str, str] = {}
+    for k in result.kpis[:50]:
+        unit = {"percent": "percent", "seconds": "seconds", "days": "days"}.get(k.unit or "", "number")
+        for key, value, kind in (("baseline", k.baseline, unit), ("target", k.target, unit),
+                                 ("weight", k.weight, "number")):
+            if value is not None:
+                figures[f"{key}[{k.id or k.name}]"], units[f"{key}[{k.id or k.name}]"] = value, kind
+    return job.output(result, build_text(result, w), figures=figures, units=units,
+                      definition=w("kpi.build_definition"))
+
+
+#: KPI baselines a turnover_breakdown gives, by its separation_type: the annual rate in points.
+TURNOVER_KPIS = {"all": "turnover_rate", "voluntary": "voluntary_turnover_rate", "regretted": "regretted_turnover_rate"}
+
+
+def evidence_baselines(record: Any) -> dict[str, float]:
+    """KPI id -> baseline in the KPI's unit (percent KPIs in points) from one evidence record."""
+    figures = record.figures
+    if record.tool == "call_log_profile":
+        return {key[len("kpi_baseline["):-1]: float(value) for key, value in figures.items()
+                if key.startswith("kpi_baseline[") and isinstance(value, int | float)}
+    if record.tool == "turnover_breakdown":
+        kpi = TURNOVER_KPIS.get(str(record.arguments.get("separation_type") or "all"))
+        rate = figures.get("overall_annualised_rate", figures.get("overall_rate"))
+        return {kpi: float(rate) * 100} if kpi and isinstance(rate, int | float) else {}
+    rate = figures.get("overall_early_attrition")  # retention_curve
+    return {"early_attrition_rate": float(rate) * 100} if isinstance(rate, int | float) else {}
+
+
+def baselines_from_evidence(job: Job, items: list[KpiItem], evidence_ids: list[str],
+                            w: Words) -> tuple[list[KpiItem], list[Any]]:
+    """``items`` with empty baselines filled from the evidence (recorded as its parents), and a finding per fill
+    (in ``w``'s language)."""
+    from retention_mcp.analysis.kpi_build import Finding
+
+    offered: dict[str, tuple[float, str]] = {}
+    for evidence_id in evidence_ids:
+        record = job.evidence_input(evidence_id, argument="baselines_from",
+                                    tools=("call_log_profile", "turnover_breakdown", "retention_curve"))
+        for kpi, value in evidence_baselines(record).items():
+            offered.setdefault(kpi, (value, record.id))
+    filled, findings = [], []
+    for item in items:
+        if item.id in offered and item.baseline is None:
+            value, source = offered[item.id]
+            item = item.model_copy(update={"baseline": value})
+            findings.append(Finding(severity="info", code="baseline_from_evidence", kpi=item.id,
+                                    message=w("kpi.findings.baseline_from_evidence", value=f"{value:g}",
+                                              source=source)))
+        filled.append(item)
+    unused = sorted(set(offered) - {i.id for i in items})
+    if unused:
+        findings.append(Finding(severity="info", code="baselines_offered", kpi=None,
+                                message=w("kpi.findings.baselines_offered", kpis=w.enumeration.join(unused))))
+    return filled, findings
 
 
 @tool(title="Score KPIs against actuals", result=ScoreResult)
@@ -124,17 +187,21 @@ def score_kpis(
     result = score_kpi_set(catalog(job), kpis, actuals, cap, thresholds, w=w)
     png = None
     scored = [k for k in result.kpis if k.achievement_capped is not None]
-    if chart and scored:
-        from retention_mcp.report.charts import kpi_scorecard_chart
+    score = f"{result.weighted_score * 100:.1f}%" if result.weighted_score is not None else None
+    title = w("charts.kpi_title_score", score=score) if score is not None else w("charts.kpi_title")
+    charts = [{"kind": "kpi_scorecard",
+               "data": {"names": [k.name for k in scored], "achievement": [k.achievement_capped for k in scored],
+                        "status": [k.status for k in scored], "title": title},
+               "context": {"score": score}}] if scored else []
+    if chart and charts:
+        from retention_mcp.report.charts import draw_spec
 
-        title = (w("charts.kpi_title_score", score=f"{result.weighted_score * 100:.1f}%")
-                 if result.weighted_score is not None else w("charts.kpi_title"))
-        png = kpi_scorecard_chart([k.name for k in scored], [k.achievement_capped for k in scored],
-                                  [k.status for k in scored], title=title, language=w.language)
+        png = draw_spec(charts[0], w.language)
     text, images = with_chart(score_text(result, w), png, chart, w("charts.no_kpi_scored"), w)
     figures: dict[str, Any] = {"weighted_score": result.weighted_score,
                                **{f"achievement[{k.id or k.name}]": k.achievement_capped for k in result.kpis[:50]}}
-    return job.output(result, text, figures=figures, images=images, definition=w("kpi.score.definition"))
+    return job.output(result, text, figures=figures, images=images, charts=charts,
+                      definition=w("kpi.score.definition"))
 
 
 @tool(title="Agent scorecard (CSAT-linked)", result=ScorecardResult)

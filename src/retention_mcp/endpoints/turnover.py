@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from retention_mcp.analysis.survival import CurveResult
-from retention_mcp.analysis.turnover import BreakdownResult
+from retention_mcp.analysis.turnover import BreakdownResult, Definition
 from retention_mcp.data.inspect import DatasetSummary
 from retention_mcp.runtime import ToolOutput, resource, tool
 from retention_mcp.runtime.job import Job
@@ -61,6 +61,8 @@ SeparationArg = Annotated[Literal["all", "voluntary", "involuntary", "regretted"
 CHART_MAX_GROUPS = 25
 #: Most group curves drawn in a retention chart besides the overall curve (the lowest 12-month retention first).
 CHART_MAX_CURVES = 12
+#: Most groups whose figures an evidence record keeps (a plan cites the groups it discusses).
+MAX_GROUP_FIGURES = 25
 
 
 def by_list(by: list[str] | str | None) -> list[str]:
@@ -71,34 +73,25 @@ def by_list(by: list[str] | str | None) -> list[str]:
     return [str(b) for b in by]
 
 
-def turnover_chart(result: BreakdownResult, w: Words) -> bytes | None:
-    """The rates by group with their intervals and the overall line, labelled from the result's own definition
-    (the period and the interval it states); None when nothing can be drawn.
-
-    Suppressed groups are never drawn (their rates are hidden)."""
-    from retention_mcp.report.charts import turnover_by_group_chart
-
+def turnover_chart_spec(result: BreakdownResult) -> dict[str, Any] | None:
+    """The rates by group with their intervals and the overall line, as a chart spec; None when nothing can be
+    drawn. Suppressed groups are never drawn (their rates are hidden)."""
     shown = [r for r in result.rows if not r.suppressed and r.rate is not None][:CHART_MAX_GROUPS]
     if not shown and not result.overall.suppressed and result.overall.rate is not None:
         shown = [result.overall]  # no `by`: one bar for everyone
     if not shown:
         return None
-    months = result.definition.months
-    xlabel = (w("charts.turnover_axis_event", months=f"{months:g}") if result.definition.shape == "event"
-              else w("charts.turnover_axis_snapshot"))
-    by = " × ".join(w.option("vocabulary.dimension", b) for b in result.by)
-    title = w("charts.turnover_title_by", by=by) if result.by else w("charts.turnover_title_all")
-    if len(shown) < sum(1 for r in result.rows if not r.suppressed):
-        title += w("charts.top_groups", count=len(shown))
-    return turnover_by_group_chart([r.label for r in shown], [r.rate for r in shown], [r.ci_low for r in shown],
-                                   [r.ci_high for r in shown], overall=result.overall.rate, title=title,
-                                   xlabel=xlabel, language=w.language)
+    visible = sum(1 for r in result.rows if not r.suppressed)
+    return {"kind": "turnover_by_group",
+            "data": {"labels": [r.label for r in shown], "rates": [r.rate for r in shown],
+                     "lows": [r.ci_low for r in shown], "highs": [r.ci_high for r in shown],
+                     "overall": result.overall.rate},
+            "context": {"by": list(result.by), "months": result.definition.months, "shape": result.definition.shape,
+                        "top": len(shown) if len(shown) < visible else None}}
 
 
-def retention_chart(result: CurveResult, w: Words) -> bytes | None:
-    """The Kaplan–Meier curves (overall + groups not suppressed); None when nothing can be drawn."""
-    from retention_mcp.report.charts import retention_curves_chart
-
+def retention_chart_spec(result: CurveResult) -> dict[str, Any] | None:
+    """The Kaplan–Meier curves (overall + groups not suppressed) as a chart spec; None when nothing can be drawn."""
     series: dict[str, list[tuple[float, float]]] = {}
     for group in [result.overall, *[g for g in result.groups if not g.suppressed][:CHART_MAX_CURVES]]:
         if not group.suppressed and group.curve:
@@ -106,11 +99,16 @@ def retention_chart(result: CurveResult, w: Words) -> bytes | None:
     if not series:
         return None
     estimator = result.definition.estimator_name or result.definition.estimator
-    by = " × ".join(w.option("vocabulary.dimension", b) for b in result.by)
-    title = (w("charts.retention_title_by", estimator=estimator, by=by) if result.by
-             else w("charts.retention_title_all", estimator=estimator))
-    return retention_curves_chart(series, title=title, time_label=w(f"charts.since_hire.{result.unit}"),
-                                  language=w.language)
+    return {"kind": "retention_curves", "data": {"series": series},
+            "context": {"by": list(result.by), "unit": result.unit, "estimator": estimator}}
+
+
+def drawn(specs: list[dict[str, Any] | None], asked: bool, language: str) -> tuple[list[dict[str, Any]], bytes | None]:
+    """The specs that exist, and the first drawn in ``language`` when a chart was asked for."""
+    from retention_mcp.report.charts import draw_spec
+
+    kept = [spec for spec in specs if spec is not None]
+    return kept, draw_spec(kept[0], language) if asked and kept else None
 
 
 def with_chart(text: str, png: bytes | None, asked: bool, why_not: str = "",
@@ -208,25 +206,52 @@ def turnover_breakdown(
     result = breakdown(ds, by=by_list(by), period_start=period_start, period_end=period_end,
                        denominator=denominator, separation_type=separation_type, policy=job.policy,
                        min_group_size=min_group_size, scope=scope, bins=bins, max_rows=max_rows, w=w)
-    text, images = with_chart(breakdown_markdown(result, w=w), turnover_chart(result, w) if chart else None, chart,
-                              w("charts.no_chart_suppressed"), w)
-    figures: dict[str, Any] = {"overall_rate": result.overall.rate, "overall_leavers": result.overall.leavers,
-                               "overall_headcount": result.overall.headcount}
-    if result.overall.annualised_rate is not None and result.definition.months != 12:
-        figures["overall_annualised_rate"] = result.overall.annualised_rate
-    if result.definition.period_end is not None:  # compare_benchmarks reads the period from the evidence
-        figures["period_end"] = result.definition.period_end
-        figures["period_months"] = result.definition.months
-    for row in result.rows[:50]:
-        if not row.suppressed:
-            figures[f"rate[{row.label}]"] = row.rate
+    charts, png = drawn([turnover_chart_spec(result)], chart, w.language)
+    text, images = with_chart(breakdown_markdown(result, w=w), png, chart, w("charts.no_chart_suppressed"), w)
+    figures, units = breakdown_figures(result)
     d = result.definition
     definition = w.semicolon.join([d.formula, d.denominator_definition,
                                    w("turnover.definition_interval", interval=d.interval),
                                    w("turnover.definition_significant", significance=d.significance)])
     if d.separation_classes:
         definition += w.semicolon + w("turnover.classification", definition=d.separation_classes)
-    return job.output(result, text, figures=figures, images=images, definition=definition)
+    return job.output(result, text, figures=figures, units=units, images=images, definition=definition,
+                      period=definition_period(result.definition, job), charts=charts)
+
+
+def breakdown_figures(result: BreakdownResult) -> tuple[dict[str, Any], dict[str, str]]:
+    """The figures a plan may cite from a breakdown: overall and per shown group, the rate, its 95% interval, the
+    annualised rate when the period is not 12 months (what the text table shows), leavers and headcount."""
+    figures: dict[str, Any] = {}
+    units: dict[str, str] = {}
+    annualise = result.definition.months is not None and result.definition.months != 12
+
+    def add(label: str | None, row: Any) -> None:
+        name = (lambda key: f"overall_{key}") if label is None else (lambda key: f"{key}[{label}]")
+        values = {"rate": (row.rate, "fraction"), "ci_low": (row.ci_low, "fraction"),
+                  "ci_high": (row.ci_high, "fraction"), "leavers": (row.leavers, "count"),
+                  "headcount": (row.headcount, "count")}
+        if annualise:
+            values.update(annualised_rate=(row.annualised_rate, "fraction"),
+                          annualised_ci_low=(row.annualised_ci_low, "fraction"),
+                          annualised_ci_high=(row.annualised_ci_high, "fraction"))
+        for key, (value, unit) in values.items():
+            if value is not None:
+                figures[name(key)], units[name(key)] = value, unit
+
+    add(None, result.overall)
+    for row in [r for r in result.rows if not r.suppressed][:MAX_GROUP_FIGURES]:
+        add(row.label, row)
+    return figures, units
+
+
+def definition_period(d: Definition, job: Job) -> dict[str, Any]:
+    """The period a breakdown (or an impact estimate on its definitions) was computed for, resolved."""
+    from retention_mcp.workspace.periods import event_period, snapshot_period
+
+    if d.shape == "event":
+        return event_period(d.period_start, d.period_end, d.months, d.period_source)
+    return snapshot_period(job.sources())
 
 
 @tool(title="Retention curve (Kaplan–Meier)", result=CurveResult, meta=tool_meta("retention_curve"))
@@ -248,6 +273,8 @@ def retention_curve(
     header_row: HeaderRowArg = None,
     chart: Annotated[bool, Field(description="Also return a PNG of the curves (overall and up to 12 groups); "
                                              "each group then carries its `curve` step points")] = False,
+    as_of: Annotated[str | None, Field(description="Date data: follow people up to this date (default: the latest "
+                                       "date in the file), e.g. '2025-12-31'")] = None,
     language: LanguageArg = None,
 ) -> ToolOutput:
     """How long people stay: Kaplan–Meier retention (share still employed) at 90/180/365/730 days after hire
@@ -266,28 +293,52 @@ def retention_curve(
     ds, scope = job.dataset(path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                             column_map=column_map, where=where)
     job.progress(0.9, "computing retention curves")
-    # Step points for the chart and for the view (sent to clients that render views, in _meta); the structured
-    # content carries them only when a chart was asked for.
+    # The curve's points are kept for the evidence's chart spec (plan_export draws it where the result is cited)
+    # and the view (sent to clients that render views, in _meta); the structured content carries them only when a
+    # chart was asked for.
     result = curves(ds, by=by_list(by), policy=job.policy, min_group_size=min_group_size, scope=scope, bins=bins,
-                    time_points=time_points, curve_points=MAX_CURVE_POINTS, w=w)
-    drawn = [result.overall, *[g for g in result.groups if not g.suppressed][:CHART_MAX_CURVES]]
-    view = {"curves": {g.label: g.curve for g in drawn if not g.suppressed and g.curve}}
+                    time_points=time_points, curve_points=MAX_CURVE_POINTS, w=w, as_of=as_of)
+    charts, png = drawn([retention_chart_spec(result)], chart, w.language)
+    shown = [result.overall, *[g for g in result.groups if not g.suppressed][:CHART_MAX_CURVES]]
+    view = {"curves": {g.label: g.curve for g in shown if not g.suppressed and g.curve}}
     if not chart:
         for group in [result.overall, *result.groups]:
             group.curve = None
-    text, images = with_chart(curve_markdown(result, w=w), retention_chart(result, w) if chart else None, chart,
-                              w("charts.no_curve_suppressed"), w)
-    figures: dict[str, Any] = {"overall_early_attrition": result.overall.early_attrition,
-                               "overall_median_tenure": result.overall.median_tenure, "time_unit": result.unit,
-                               "logrank_p": result.logrank_p}
-    for point in result.overall.retention:
-        figures[f"retention[{point.time:g} {result.unit}]"] = point.retention
+    text, images = with_chart(curve_markdown(result, w=w), png, chart, w("charts.no_curve_suppressed"), w)
+    figures, units = curve_figures(result)
+    from retention_mcp.workspace.periods import as_of_period, snapshot_period
+
+    period = (as_of_period(result.definition.as_of, "given" if as_of else "the latest date in the file")
+              if result.definition.as_of else snapshot_period(job.sources()))
     d = result.definition
-    output = job.output(result, text, figures=figures, images=images,
+    output = job.output(result, text, figures=figures, units=units, images=images, period=period, charts=charts,
                         definition=w.semicolon.join([d.estimator, d.source, d.censoring,
                                                      w("retention.early_definition", definition=d.early_attrition)]))
     output.view = view
     return output
+
+
+def curve_figures(result: CurveResult) -> tuple[dict[str, Any], dict[str, str]]:
+    """Overall and per shown group: retention at each time point, median tenure, early attrition; the log-rank p."""
+    figures: dict[str, Any] = {"time_unit": result.unit}
+    units: dict[str, str] = {"time_unit": "text", "logrank_p": "number"}
+    if result.logrank_p is not None:
+        figures["logrank_p"] = result.logrank_p
+    tenure_unit = result.unit if result.unit in ("days", "months") else "number"
+    for group in [result.overall, *[g for g in result.groups if not g.suppressed][:MAX_GROUP_FIGURES]]:
+        overall = group is result.overall
+        where = "" if overall else f"{group.label}, "
+        for point in group.retention:
+            if point.retention is not None:
+                key = f"retention[{where}{point.time:g} {result.unit}]"
+                figures[key], units[key] = point.retention, "fraction"
+        for key, value, unit in (("median_tenure", group.median_tenure, tenure_unit),
+                                 ("early_attrition", group.early_attrition, "fraction"),
+                                 ("people", group.people, "count")):
+            if value is not None:
+                name = f"overall_{key}" if overall else f"{key}[{group.label}]"
+                figures[name], units[name] = value, unit
+    return figures, units
 
 
 @resource("retention://metrics", name="metrics", title="Metric dictionary",

@@ -50,15 +50,16 @@ def call_center_catalog(job: Job) -> dict[str, Any]:
 @tool(title="Retention program ROI", result=RoiResult, meta=tool_meta("calculate_roi"))
 def calculate_roi(
     job: Job,
-    headcount: Annotated[float, Field(description="employees in the group the program covers, e.g. 200 "
-                                                  "(estimate_impact's headcount)")],
-    current_turnover_rate: Annotated[Rate, Field(description=f"annual turnover now (estimate_impact's "
-                                                             f"current_overall_rate); {RATE_HINT}")],
-    target_turnover_rate: Annotated[Rate, Field(description=f"annual turnover the program aims for, e.g. "
-                                                            f"estimate_impact's new_overall_rate; {RATE_HINT}")],
     average_annual_cost: Annotated[float, Field(
         description="average annual cost per employee (salary, or fully loaded), one currency, e.g. 60000 "
                     "(describe_groups' average_annual_cost: a group's mean pay, monthly pay × 12)")],
+    impact_evidence_id: Annotated[str | None, Field(
+        description="an estimate_impact / estimate_combined_impact evidence_id: sets headcount and both rates; "
+                    "low/high from its 95% interval")] = None,
+    headcount: Annotated[float | None, Field(description="employees covered, e.g. 200 (or impact_evidence_id)")]
+    = None,
+    current_turnover_rate: Annotated[Rate | None, Field(description=f"annual turnover now; {RATE_HINT}")] = None,
+    target_turnover_rate: Annotated[Rate | None, Field(description="annual turnover aimed for")] = None,
     replacement_cost_multiplier: Annotated[float | None, Field(
         description="cost of replacing one leaver ÷ average annual cost, e.g. 0.4. Omit to use cost_preset's "
                     "base value")] = None,
@@ -75,25 +76,36 @@ def calculate_roi(
         description="months until benefits reach full rate (linear ramp); 0 = from month 1")] = 0.0,
     discount_rate: Annotated[Rate, Field(description=f"annual discount rate for NPV; {RATE_HINT}")] = 0.08,
     currency: Annotated[str, Field(description="currency label for the text, e.g. 'CNY' or 'USD'")] = "",
-    chart: Annotated[bool, Field(description="Also return a PNG of the low/base/high scenarios")] = False,
+    chart: Annotated[bool, Field(description="Also return PNGs of the low/base/high scenarios and the ±20% "
+                                             "sensitivity")] = False,
     language: LanguageArg = None,
 ) -> ToolOutput:
     """Put a defensible number on a retention program: ROI, benefit/cost ratio, payback, NPV, scenarios.
 
-    Use it for the ROI part of a retention plan. Avoided leavers = headcount × (current − target turnover);
-    retention savings = avoided leavers × replacement_cost_multiplier × average_annual_cost; plus productivity
-    FTEs × average annual cost and other annual benefits. Reports `roi` = (benefit − cost) ÷ cost AND
-    `benefit_cost_ratio` = benefit ÷ cost (a "3× return" usually means the latter), payback month, NPV,
-    break-even reduction, low/base/high scenarios and a ±20% sensitivity table. Quote the returned `formula`.
-    From estimate_impact: headcount, current_turnover_rate = its current_overall_rate, target_turnover_rate = its
-    new_overall_rate (its calculate_roi_inputs); average_annual_cost from describe_groups (annualised mean pay).
-    Example: headcount=200, current_turnover_rate='12.6%', target_turnover_rate='10%', average_annual_cost=60000,
-    cost_preset='frontline', program_cost_one_off=80000, program_cost_annual=40000, benefit_ramp_months=3.
+    Avoided leavers = headcount × (current − target turnover); retention savings = avoided leavers ×
+    replacement_cost_multiplier × average_annual_cost; plus productivity FTEs × average annual cost and other
+    annual benefits. Reports `roi` = (benefit − cost) ÷ cost AND `benefit_cost_ratio` = benefit ÷ cost, payback
+    month, NPV, break-even reduction, low/base/high scenarios, ±20% sensitivity. Quote the returned `formula`.
+    Best fed by impact_evidence_id: low/high are then the ends of the impact's 95% interval.
+    Example: impact_evidence_id='ev-3f9a2c', average_annual_cost=60000, replacement_cost_multiplier=0.4,
+    program_cost_one_off=80000, program_cost_annual=40000, benefit_ramp_months=3.
     """
     from retention_mcp.analysis import roi
     from retention_mcp.catalog import load_catalog
 
     w = job.words(language)
+    interval = None
+    if impact_evidence_id is not None:
+        typed = [n for n, v in (("headcount", headcount), ("current_turnover_rate", current_turnover_rate),
+                                ("target_turnover_rate", target_turnover_rate)) if v is not None]
+        if typed:
+            raise InputError(f"impact_evidence_id sets headcount and both turnover rates; leave out {', '.join(typed)}")
+        impact = job.evidence_input(impact_evidence_id, argument="impact_evidence_id", tools=IMPACT_TOOLS)
+        headcount, current_turnover_rate, target_turnover_rate, interval = impact_inputs(impact)
+    missing = [n for n, v in (("headcount", headcount), ("current_turnover_rate", current_turnover_rate),
+                              ("target_turnover_rate", target_turnover_rate)) if v is None]
+    if missing:
+        raise InputError(f"give impact_evidence_id (an estimate_impact result) or {', '.join(missing)}")
     band = None
     source = w("roi.source_given")
     if cost_preset is not None and cost_preset.strip():
@@ -111,21 +123,84 @@ def calculate_roi(
         productivity_gain_fte=productivity_gain_fte, other_annual_benefits=other_annual_benefits,
         horizon_months=horizon_months, benefit_ramp_months=benefit_ramp_months, discount_rate=discount_rate,
     )
-    result = roi.calculate_roi(inputs, band=band, multiplier_source=source, currency=currency.strip()[:12], w=w)
-    png = None
+    if interval is not None:  # leavers avoided a year -> turnover reductions of the population
+        interval = (interval[0] / inputs.headcount, interval[1] / inputs.headcount)
+    result = roi.calculate_roi(inputs, band=band, multiplier_source=source, currency=currency.strip()[:12], w=w,
+                               interval=interval, impact_evidence_id=impact_evidence_id and impact_evidence_id.lower())
+    charts = roi_chart_specs(result)
+    pngs: list[bytes] = []
     if chart:
-        from retention_mcp.report.charts import roi_scenarios_chart
+        from retention_mcp.report.charts import draw_spec
 
-        png = roi_scenarios_chart([w.option("roi.scenario_names", s.name) for s in result.scenarios],
-                                  benefit=[s.total_benefit for s in result.scenarios],
-                                  cost=[s.total_cost for s in result.scenarios],
-                                  title=w("charts.roi_title_horizon", months=result.horizon_months),
-                                  currency=result.currency, language=w.language)
-    text, images = with_chart(roi.roi_text(result, w), png, chart, w=w)
-    figures = {name: getattr(result, name) for name in ("roi", "benefit_cost_ratio", "net_benefit", "npv",
-                                                         "payback_month", "avoided_leavers_per_year",
-                                                         "total_benefit", "total_cost")}
-    return job.output(result, text, figures=figures, images=images, definition=result.formula)
+        pngs = [draw_spec(spec, w.language) for spec in charts]
+    text, images = with_chart(roi.roi_text(result, w), pngs[0] if pngs else None, chart, w=w)
+    images += [(png, "image/png") for png in pngs[1:]]
+    figures, units = roi_figures(result)
+    return job.output(result, text, figures=figures, units=units, images=images, definition=result.formula,
+                      charts=charts)
+
+
+#: Tools whose results calculate_roi takes as impact_evidence_id.
+IMPACT_TOOLS = ("estimate_impact", "estimate_combined_impact")
+
+
+def impact_inputs(impact: Any) -> tuple[float, float, float, tuple[float, float] | None]:
+    """(headcount, current rate, target rate, (low, high) leavers avoided) from an impact estimate's figures."""
+    figures = impact.figures
+    try:
+        headcount, current, target = (float(figures[k]) for k in ("headcount", "current_overall_rate",
+                                                                  "new_overall_rate"))
+    except (KeyError, TypeError, ValueError):
+        raise InputError(f"evidence {impact.id} has no headcount and rates to compute an ROI from; re-run "
+                         "estimate_impact and pass its new evidence_id") from None
+    low, high = figures.get("avoided_leavers_low"), figures.get("avoided_leavers_high")
+    interval = (float(low), float(high)) if isinstance(low, int | float) and isinstance(high, int | float) else None
+    return headcount, current, target, interval
+
+
+ROI_UNITS = {"roi": "fraction", "benefit_cost_ratio": "ratio", "net_benefit": "money", "npv": "money",
+             "payback_month": "months", "avoided_leavers_per_year": "count", "total_benefit": "money",
+             "total_cost": "money", "cost_one_off": "money", "cost_running": "money",
+             "annual_benefit_full_rate": "money", "replacement_cost_per_leaver": "money",
+             "break_even_reduction_pp": "pp", "current_turnover_rate": "fraction", "target_turnover_rate": "fraction",
+             "turnover_reduction": "fraction", "headcount": "count", "average_annual_cost": "money",
+             "horizon_months": "months"}
+
+
+def roi_figures(result: RoiResult) -> tuple[dict[str, Any], dict[str, str]]:
+    """The ROI's headline figures and each scenario's ROI, net benefit and avoided leavers."""
+    figures = {name: getattr(result, name) for name in ROI_UNITS if getattr(result, name) is not None}
+    units = {name: ROI_UNITS[name] for name in figures}
+    for scenario in result.scenarios:
+        if scenario.name == "base":
+            continue
+        for key, unit in (("roi", "fraction"), ("net_benefit", "money"), ("avoided_leavers_per_year", "count"),
+                          ("benefit_cost_ratio", "ratio")):
+            value = getattr(scenario, key)
+            if value is not None:
+                figures[f"{key}_{scenario.name}"], units[f"{key}_{scenario.name}"] = value, unit
+    return figures, units
+
+
+def roi_chart_specs(result: RoiResult) -> list[dict[str, Any]]:
+    """The low/base/high scenarios (benefit against cost) and the ±20% sensitivity (tornado)."""
+    from retention_mcp.units import percent
+
+    specs: list[dict[str, Any]] = [{
+        "kind": "roi_scenarios",
+        "data": {"names": [s.name for s in result.scenarios], "benefit": [s.total_benefit for s in result.scenarios],
+                 "cost": [s.total_cost for s in result.scenarios], "currency": result.currency},
+        "context": {"months": result.horizon_months}}]
+    rows = [r for r in result.sensitivity if r.metric_at_low is not None and r.metric_at_high is not None]
+    base = result.roi if result.sensitivity_metric == "roi" else result.net_benefit
+    if rows and base is not None:
+        shown = percent(base) if result.sensitivity_metric == "roi" else f"{base:,.0f}"
+        specs.append({"kind": "roi_sensitivity",
+                      "data": {"inputs": [r.input for r in rows], "at_low": [r.metric_at_low for r in rows],
+                               "at_high": [r.metric_at_high for r in rows], "base": base,
+                               "metric": result.sensitivity_metric, "currency": result.currency},
+                      "context": {"base_shown": shown}})
+    return specs
 
 
 @tool(title="Erlang C staffing", result=StaffingResult)
@@ -288,12 +363,15 @@ def qa_calibration(
 @tool(title="Hiring forecast", result=HiringForecast)
 def hiring_forecast(
     job: Job,
-    current_headcount: Annotated[int | None, Field(description="people in the role now, e.g. 100")] = None,
+    current_headcount: Annotated[int | None, Field(description="people in the role now, e.g. 100 (default: the "
+                                                               "evidence's headcount)")] = None,
     expected_turnover_rate: Annotated[Rate | None, Field(description=f"expected turnover over the plan period; "
                                                                      f"{RATE_HINT}")] = None,
     expected_leavers: Annotated[float | None, Field(ge=0, description="expected leavers in the period")] = None,
+    turnover_evidence_id: Annotated[str | None, Field(description="a turnover_breakdown evidence_id (its annual "
+                                                                  "rate)")] = None,
     forecast_evidence_id: Annotated[str | None, Field(description="a forecast_leavers evidence_id")] = None,
-    group: Annotated[str | None, Field(description="a group label of that forecast")] = None,
+    group: Annotated[str | None, Field(description="a group label of that breakdown or forecast")] = None,
     new_positions: Annotated[int, Field(description="positions added by growth")] = 0,
     probation_pass_rate: Annotated[Rate, Field(description=f"share of hires expected to pass probation; "
                                                            f"{RATE_HINT}")] = 1.0,
@@ -301,26 +379,35 @@ def hiring_forecast(
 ) -> ToolOutput:
     """Hires needed for a period: growth plus expected leavers, grossed up for probation failures.
 
-    hires = ⌈(new_positions + expected leavers) ÷ probation_pass_rate⌉; expected leavers = current_headcount ×
-    expected_turnover_rate, or expected_leavers, or forecast_evidence_id (forecast_leavers' 12 months, with its
-    interval). Exactly one of the three. Example: current_headcount=100, expected_turnover_rate='12%',
-    new_positions=50 → 62 hires.
+    hires = ⌈(new_positions + expected leavers) ÷ probation_pass_rate⌉; expected leavers from exactly one of
+    expected_turnover_rate × current_headcount, expected_leavers, turnover_evidence_id (a breakdown's annual rate)
+    or forecast_evidence_id. Example: current_headcount=100, expected_turnover_rate='12%', new_positions=50 → 62.
     """
     from retention_mcp.analysis import workforce
 
     w = job.words(language)
     given = [name for name, value in (("expected_turnover_rate", expected_turnover_rate),
                                       ("expected_leavers", expected_leavers),
+                                      ("turnover_evidence_id", turnover_evidence_id),
                                       ("forecast_evidence_id", forecast_evidence_id)) if value is not None]
     if len(given) != 1:
-        raise InputError("give exactly one of expected_turnover_rate (e.g. '12%'), expected_leavers (e.g. 14.5) or "
-                         f"forecast_evidence_id (a forecast_leavers result); got {', '.join(given) or 'none'}")
+        raise InputError("give exactly one of expected_turnover_rate (e.g. '12%'), expected_leavers (e.g. 14.5), "
+                         "turnover_evidence_id (a turnover_breakdown result) or forecast_evidence_id (a "
+                         f"forecast_leavers result); got {', '.join(given) or 'none'}")
     interval = None
     source = w("workforce.hiring.source.rate")
-    if forecast_evidence_id is not None:
-        from retention_mcp.workspace.evidence import cited_figures
-
-        figures, record = cited_figures(job.settings, forecast_evidence_id, ("forecast_leavers",))
+    rate: float | None = None
+    if turnover_evidence_id is not None:
+        record = job.evidence_input(turnover_evidence_id, argument="turnover_evidence_id",
+                                    tools=("turnover_breakdown",))
+        rate, heads = breakdown_rate(record, group)
+        if current_headcount is None:
+            current_headcount = round(heads)
+        source = w("workforce.hiring.source.breakdown", id=record.id,
+                   group=(group or "").strip() or w("workforce.hiring.source.everyone"))
+    elif forecast_evidence_id is not None:
+        record = job.evidence_input(forecast_evidence_id, argument="forecast_evidence_id", tools=("forecast_leavers",))
+        figures = record.figures
         label = (group or "Overall").strip()
         expected_leavers = figures.get(f"expected leavers 12 mo: {label}")
         heads = figures.get(f"headcount: {label}", figures.get("headcount now") if label == "Overall" else None)
@@ -338,7 +425,7 @@ def hiring_forecast(
         raise InputError("current_headcount is needed (people in the role now, e.g. 100)")
     if expected_turnover_rate is not None:
         rate = parse_rate_argument("expected_turnover_rate", expected_turnover_rate)
-    else:
+    elif rate is None:
         if current_headcount <= 0:
             raise InputError("current_headcount must be above 0 to turn expected leavers into a rate")
         rate = float(expected_leavers) / current_headcount  # type: ignore[arg-type]
@@ -347,7 +434,32 @@ def hiring_forecast(
         probation_pass_rate=parse_rate_argument("probation_pass_rate", probation_pass_rate),
         leavers_interval=interval, source=source, w=w,
     )
-    figures_out = {"hires_needed": result.hires_needed, "hires_needed_low": result.hires_needed_low,
-                   "hires_needed_high": result.hires_needed_high}
-    return job.output(result, workforce.hiring_text(result, w), figures=figures_out,
+    named = {"hires_needed": (result.hires_needed, "count"), "hires_needed_low": (result.hires_needed_low, "count"),
+             "hires_needed_high": (result.hires_needed_high, "count"),
+             "replacement_hires": (result.replacement_hires, "count"),
+             "expected_turnover_rate": (result.expected_turnover_rate, "fraction"),
+             "current_headcount": (current_headcount, "count")}
+    figures = {name: value for name, (value, _) in named.items() if value is not None}
+    units = {name: unit for name, (value, unit) in named.items() if value is not None}
+    return job.output(result, workforce.hiring_text(result, w), figures=figures, units=units,
                       definition=w("workforce.hiring.definition"))
+
+
+def breakdown_rate(record: Any, group: str | None) -> tuple[float, float]:
+    """(annual rate, headcount) of the overall population or of ``group`` in a turnover_breakdown's figures: the
+    annualised rate when the period was not 12 months."""
+    figures = record.figures
+    if group is None or not group.strip():
+        rate = figures.get("overall_annualised_rate", figures.get("overall_rate"))
+        heads = figures.get("overall_headcount")
+    else:
+        label = group.strip()
+        rate = figures.get(f"annualised_rate[{label}]", figures.get(f"rate[{label}]"))
+        heads = figures.get(f"headcount[{label}]")
+        if rate is None:
+            known = [k[5:-1] for k in figures if k.startswith("rate[")]
+            raise InputError(f"evidence {record.id} has no group {label!r}; its groups: {', '.join(known) or 'none'}")
+    if not isinstance(rate, int | float) or not isinstance(heads, int | float):
+        raise InputError(f"evidence {record.id} has no rate and headcount to forecast from; re-run turnover_breakdown "
+                         "and pass its new evidence_id")
+    return float(rate), float(heads)

@@ -12,6 +12,7 @@ the plan, re-run each cited tool) through the same bounded path; re-running is :
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -25,7 +26,7 @@ from retention_mcp.runtime.spec import READ_ONLY, ToolOutput, resource, tool
 from retention_mcp.settings import Settings
 from retention_mcp.views import tool_meta
 from retention_mcp.wording import Words, words
-from retention_mcp.workspace.refresh import RefreshReport
+from retention_mcp.workspace.refresh import RefreshedEvidence, RefreshReport
 
 if TYPE_CHECKING:
     from retention_mcp.server import Wiring
@@ -79,6 +80,12 @@ class WriteResult(BaseModel):
     uncited_numbers: list[dict[str, str]] = Field(
         description="warning: figures citing no evidence id, with their sentence ({number, context})")
     merged_changes: list[str] = Field(description="other sections changed by others since base_version (kept)")
+    verified_numbers: int = Field(0, description="numbers beside a citation that match a figure of that evidence")
+    mismatched_numbers: list[dict[str, str]] = Field(
+        default_factory=list, description="warning: numbers beside a citation matching none of its figures, with the "
+                                          "closest figure ({number, sentence, evidence_id, closest, shown})")
+    unknown_figure_names: list[str] = Field(default_factory=list, description="citations naming a figure the "
+                                            "evidence does not have, e.g. 'ev-3f9a2c 研发部'")
 
 
 class PlanListItem(BaseModel):
@@ -121,13 +128,25 @@ class PlanDiff(BaseModel):
     diff: str = Field(description="unified diff of the plan's markdown; empty when identical")
 
 
+class EvidenceLink(BaseModel):
+    evidence_id: str
+    tool: str | None = Field(None, description="the tool that made it (null when it is not in the workspace)")
+    argument: str = Field(description="the argument that carried the parent's id, e.g. impact_evidence_id")
+
+
 class EvidenceView(BaseModel):
     id: str
     tool: str
-    arguments: dict[str, Any]
+    arguments: dict[str, Any] = Field(description="the arguments given (unset ones left out)")
     sources: list[dict[str, Any]]
     definition: str
     figures: dict[str, Any]
+    units: dict[str, str] = Field(default_factory=dict, description="the unit of each figure")
+    period: dict[str, Any] = Field(default_factory=dict, description="the period it was computed for, resolved: "
+                                   "kind (period | as_of | snapshot | inputs | several), start, end, months")
+    parents: list[EvidenceLink] = Field(default_factory=list, description="results it was computed from")
+    children: list[EvidenceLink] = Field(default_factory=list, description="results computed from it")
+    charts: list[str] = Field(default_factory=list, description="chart files written for it (output folder)")
     author: str
     created_at: str
 
@@ -152,6 +171,10 @@ class PlanExportResult(BaseModel):
     size_bytes: int
     uri: str = Field(description="retention://reports/<file>: read it to download the file from any client")
     evidence_cited: int = Field(description="evidence entries in the appendix")
+    verified_numbers: int = Field(0, description="cited numbers matching their evidence (marked ✓)")
+    flagged_numbers: list[str] = Field(default_factory=list, description="cited numbers matching none of their "
+                                       "evidence's figures (marked ⚠), with the closest")
+    charts: list[str] = Field(default_factory=list, description="chart files placed where their results are cited")
 
 
 # -- helpers -------------------------------------------------------------------------------------------
@@ -180,6 +203,14 @@ def _write_text(result: WriteResult, w: Words | None = None) -> str:
         text += w("workspace.cites", ids=w.enumeration.join(result.cited))
     if result.merged_changes:
         text += w("workspace.merged", sections=w.enumeration.join(result.merged_changes), base=result.base_version)
+    if result.verified_numbers or result.mismatched_numbers:
+        text += w("plan.write.verified", count=result.verified_numbers)
+    if result.mismatched_numbers:
+        shown = w.semicolon.join(w("plan.write.mismatch", number=m["number"], closest=m["closest"], shown=m["shown"],
+                                   id=m["evidence_id"]) for m in result.mismatched_numbers[:8])
+        text += "\n\n" + w("plan.write.mismatches", count=len(result.mismatched_numbers), items=shown)
+    if result.unknown_figure_names:
+        text += "\n\n" + w("plan.write.unknown_names", items=w.enumeration.join(result.unknown_figure_names))
     if result.uncited_numbers:
         # Every number counted is listed (the list is capped at MAX_REPORTED, and then the count says "at least").
         from retention_mcp.workspace.citations import MAX_REPORTED
@@ -258,14 +289,43 @@ def plan_write_section(
     evidence id must exist; numbers citing none are listed as a warning. Example: {"plan_id": 3,
     "section": "现状分析", "base_version": 1, "markdown": "夜班离职率 24.1% [ev-3f9a2c]，高于 ..."}.
     """
+    from retention_mcp.plan_words import plan_words
+    from retention_mcp.workspace.appendix import figure_labels
+    from retention_mcp.workspace.verify import check_text, unknown_names
+
     author = job.author
     workspace = job.workspace()
     outcome = workspace.write_section(plan_id, section, markdown, base_version=base_version, author=author)
+    cited = workspace.get_evidence_many(list(outcome.cited))
+    figures = figures_of(cited)
+    state = workspace.get_plan(plan_id, outcome.version)
+    labels = figure_labels(cited, plan_words(state.language))  # a citation may name a figure in the plan's language
+    checks = check_text(state.section(outcome.section).markdown, figures, labels)
     result = WriteResult(plan_id=outcome.plan_id, version=outcome.version, section=outcome.section,
                          base_version=outcome.base_version, cited=list(outcome.cited),
                          uncited_numbers=[{"number": u.number, "context": u.context} for u in outcome.uncited],
-                         merged_changes=list(outcome.merged_changes))
-    return job.output(result, _write_text(result, words(workspace.get_plan(plan_id).language)))
+                         merged_changes=list(outcome.merged_changes),
+                         verified_numbers=sum(1 for c in checks for n in c.numbers if n.verified),
+                         mismatched_numbers=[mismatch(c, n) for c in checks for n in c.flagged][:MAX_MISMATCHES],
+                         unknown_figure_names=[f"{i} {name}" for i, name in unknown_names(checks, figures, labels)])
+    return job.output(result, _write_text(result, plan_words(state.language)))
+
+
+#: Most mismatched numbers listed for one write or export.
+MAX_MISMATCHES = 20
+
+
+def figures_of(evidence: dict[str, Evidence]) -> dict[str, list[Any]]:
+    """Evidence id -> its numeric figures (with units), what a citing sentence is checked against."""
+    from retention_mcp.workspace.figures import numeric_figures
+
+    return {i: numeric_figures(i, e.figures, e.units) for i, e in evidence.items()}
+
+
+def mismatch(check: Any, number: Any) -> dict[str, str]:
+    figure = number.figure
+    return {"number": number.text, "sentence": check.text, "evidence_id": figure.evidence_id if figure else "",
+            "closest": figure.name if figure else "", "shown": number.shown or ""}
 
 
 @tool(title="Read a plan", result=PlanView, annotations=READ_ONLY, evidence=False, meta=tool_meta("plan_get"))
@@ -366,36 +426,42 @@ def plan_export(
     filename: Annotated[str | None, Field(description="plain file name; default from the title")] = None,
     overwrite: Annotated[bool, Field(description="replace an existing file of that name")] = False,
 ) -> ToolOutput:
-    """Export a plan as Word, HTML or Markdown, ending with its evidence appendix.
+    """Export a plan as Word, HTML or Markdown in its own language, ending with its evidence appendix.
 
-    The appendix lists, per cited evidence id: the tool, its arguments, the data source with its
-    SHA-256 hash, the definition used, the figures, and who recorded it. The file goes into the
-    output folder; the result links to it as a resource (retention://reports/<file>) so any client
-    can download it. Example: {"plan_id": 3, "format": "docx"}.
+    Every number beside a citation is checked against that evidence and marked (✓ matches as displayed, ⚠ matches
+    none, listed with the closest figure); the charts of cited results (turnover by group, retention curves, ROI
+    scenarios and sensitivity, a roadmap's Gantt chart and table) are placed where they are cited. The appendix
+    says per citation what was computed (tool, file, period, group, filter), the figures cited, the definition and
+    the file's SHA-256, with the full arguments folded away. Example: {"plan_id": 3, "format": "docx"}.
     """
     from retention_mcp.report.export import export_report
     from retention_mcp.workspace.files import report_uri
+    from retention_mcp.workspace.plan_file import plan_file
     from retention_mcp.workspace.refresh import cited_evidence_ids
-    from retention_mcp.workspace.render import evidence_appendix, plan_markdown
 
     workspace = job.workspace()
     state = workspace.get_plan(plan_id, version)
-    evidence = workspace.get_evidence_many(cited_evidence_ids(state))
-    body = plan_markdown(state).split("\n", 2)[2]  # export_report writes the title itself
-    appendix = evidence_appendix(state, evidence)
-    markdown = body + ("\n" + appendix if appendix else "")
+    cited = cited_evidence_ids(state)
+    document = plan_file(job.settings, state, workspace.ancestry(cited))
     try:
-        written = export_report(job.settings, state.title, markdown=markdown, fmt=format,
+        written = export_report(job.settings, state.title, markdown=document.markdown, fmt=format,
                                 filename=filename, overwrite=overwrite, language=state.language)
     except PermissionError:
         raise InputError(f"cannot write into the output folder {job.settings.output_dir}: permission denied; "
                          "start the server with --output-dir pointing at a writable folder") from None
     result = PlanExportResult(plan_id=plan_id, version=state.version, filename=written.filename,
                               format=written.format, size_bytes=written.size_bytes, uri=report_uri(written.filename),
-                              evidence_cited=len(cited_evidence_ids(state)))
-    text = words(state.language)("workspace.exported", id=plan_id, version=state.version, file=written.filename,
-                                 format=written.format, size=f"{written.size_bytes:,}",
-                                 cited=result.evidence_cited, uri=result.uri)
+                              evidence_cited=len(cited), verified_numbers=document.verified,
+                              flagged_numbers=document.flagged, charts=document.charts)
+    from retention_mcp.plan_words import plan_words
+
+    w = plan_words(state.language)
+    summary = w("plan.write.exported", cited=result.evidence_cited, verified=result.verified_numbers,
+                charts=len(result.charts))
+    text = w("workspace.exported", id=plan_id, version=state.version, file=written.filename, format=written.format,
+             size=f"{written.size_bytes:,}", summary=summary, uri=result.uri)
+    if result.flagged_numbers:
+        text += "\n\n" + w("plan.write.check", items=w.semicolon.join(result.flagged_numbers[:MAX_MISMATCHES]))
     return job.output(result, text, files=[written.filename])  # the runtime adds the resource link
 
 
@@ -445,17 +511,44 @@ def evidence_get(
     if item is None:
         raise InputError(f"there is no evidence {capped(evidence_id, 40)!r}; evidence ids come from tool results "
                          "(evidence_id) and look like ev-3f9a2c")
-    view = EvidenceView(id=item.id, tool=item.tool, arguments=item.arguments, sources=item.sources,
-                        definition=item.definition, figures=item.figures, author=item.author,
+    from retention_mcp.plan_words import plan_words
+    from retention_mcp.workspace.appendix import period_text
+    from retention_mcp.workspace.figures import display, numeric_figures
+
+    workspace = job.workspace()
+    related = workspace.get_evidence_many([link.parent for link in item.parents]
+                                          + [link.child for link in item.children])
+
+    def link(evidence_id: str, argument: str) -> EvidenceLink:
+        other = related.get(evidence_id)
+        return EvidenceLink(evidence_id=evidence_id, tool=other.tool if other else None, argument=argument)
+
+    view = EvidenceView(id=item.id, tool=item.tool, arguments=given_arguments(item.arguments), sources=item.sources,
+                        definition=item.definition, figures=item.figures, units=item.units, period=item.period,
+                        parents=[link(e.parent, e.argument) for e in item.parents],
+                        children=[link(e.child, e.argument) for e in item.children],
+                        charts=[c["file"] for c in item.charts if c.get("file")], author=item.author,
                         created_at=_iso(item.created_at) or "")
     w = job.words(language)
-    figures = w.semicolon.join(f"{k} = {v}" for k, v in list(item.figures.items())[:20])
+    shown = {f.name: display(f) for f in numeric_figures(item.id, item.figures, item.units)}
+    figures = w.semicolon.join(f"{k} = {shown.get(k, v)}" for k, v in list(item.figures.items())[:20])
     files = w.enumeration.join(f"{s.get('name')}{w.paren('sha256 ' + str(s.get('sha256', ''))[:12] + '…')}"
                                for s in item.sources)
     text = w("workspace.evidence", id=item.id, tool=item.tool, author=item.author, when=view.created_at,
-             files=files or w("workspace.none"), definition=item.definition or "—",
-             figures=figures or w("workspace.none"))
+             files=files or w("workspace.none"), period=period_text(item.period, plan_words(w.language)),
+             definition=item.definition or "—", figures=figures or w("workspace.none"))
+    if view.parents:
+        text += w("workspace.evidence_parents", items=w.enumeration.join(
+            f"{p.evidence_id}{w.paren(f'{p.tool}{w.comma}{p.argument}')}" for p in view.parents))
+    if view.children:
+        text += w("workspace.evidence_children", items=w.enumeration.join(
+            f"{c.evidence_id}{w.paren(str(c.tool))}" for c in view.children))
     return job.output(view, text)
+
+
+def given_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The arguments a call was given: the runtime records every one, unset ones as None."""
+    return {k: v for k, v in arguments.items() if v is not None}
 
 
 # -- plan_refresh: a tool made of other bounded calls ---------------------------------------------------
@@ -467,20 +560,19 @@ def refresh_inputs(*, settings: Settings, progress: Any, plan_id: int) -> tuple[
 
     workspace = workspace_for(settings)
     state = workspace.get_plan(plan_id)
-    return state, workspace.get_evidence_many(cited_evidence_ids(state))
+    return state, workspace.ancestry(cited_evidence_ids(state))
 
 
-def evidence_sources(*, settings: Settings, progress: Any, evidence_id: str) -> list[dict[str, Any]]:
-    """Worker entry point: the data sources an evidence record names."""
+def evidence_record(*, settings: Settings, progress: Any, evidence_id: str) -> Evidence | None:
+    """Worker entry point: one evidence record (a re-run's: figures, units, sources, period)."""
     from retention_mcp.workspace.store import workspace_for
 
-    item = workspace_for(settings).get_evidence(evidence_id)
-    return list(item.sources) if item is not None else []
+    return workspace_for(settings).get_evidence(evidence_id)
 
 
 def make_rerun(wiring: Wiring) -> Rerun:
     """The ``rerun`` seam for plan_refresh, built on the server's own tools: each re-run is a tool call through
-    ``server.call_tool`` (a worker, the same bounds, its evidence recorded as any call's)."""
+    ``server.call_tool`` (a worker, the same bounds, its evidence and lineage recorded as any call's)."""
     from retention_mcp.workspace.evidence import key_figures
 
     async def rerun(tool_name: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -490,35 +582,70 @@ def make_rerun(wiring: Wiring) -> Rerun:
             raise InputError(text or f"{tool_name} failed")
         structured = getattr(result, "structured_content", None) or {}
         evidence_id = structured.get("evidence_id")
-        sources = structured.get("sources") or (await wiring.runtime.run(
-            "retention_mcp.endpoints.workspace:evidence_sources", {"evidence_id": evidence_id}) if evidence_id else [])
-        return {"figures": key_figures(tool_name, structured), "sources": sources, "evidence_id": evidence_id}
+        record = await wiring.runtime.run("retention_mcp.endpoints.workspace:evidence_record",
+                                          {"evidence_id": evidence_id}) if evidence_id else None
+        if record is None:
+            return {"figures": key_figures(tool_name, structured), "sources": [], "evidence_id": evidence_id}
+        return {"figures": record.figures, "units": record.units, "sources": record.sources, "period": record.period,
+                "evidence_id": evidence_id}
 
     return rerun
 
 
-def refresh_text(report: RefreshReport, path: str | None, w: Words | None = None) -> str:
-    """What plan_refresh found, in the plan's language."""
-    w = w or words("en")
-    lines = [w("workspace.refresh", id=report.plan_id, version=report.version, count=len(report.evidence),
-               on=w("workspace.refresh_on", path=path) if path else "", changed=report.changed_figures)]
-    for item in report.evidence:
-        if item.status == "changed":
-            lines.append("\n" + w("workspace.refresh_changed", id=item.evidence_id, tool=item.tool,
-                                   sections=w.enumeration.join(item.sections), new=item.new_evidence_id))
-            for c in item.changes[:15]:
-                delta = "" if c.change is None else f" ({c.change:+.4g}" + (
-                    f", {c.relative_change:+.1%}" if c.relative_change is not None else "") + ")"
-                lines.append(f"- {c.figure}: {c.old} → {c.new}{delta}")
-        elif item.status == "unchanged":
-            lines.append(w("workspace.refresh_unchanged", id=item.evidence_id, tool=item.tool,
-                           new=item.new_evidence_id))
-        else:
-            lines.append(w("workspace.refresh_other", id=item.evidence_id, tool=item.tool,
-                           status=w.option("workspace.refresh_status", item.status), reason=item.reason))
+def refresh_text(report: RefreshReport, path: str | None, language: str | Words = "en") -> str:
+    """The refresh report as the model and the reader see it: per section, the results behind it (inputs first)
+    with what changed and whether each period was held; the sentences to revise; what could not be refreshed."""
+    from retention_mcp.plan_words import plan_words
+
+    w = language if isinstance(language, Words) else plan_words(language)
+    cited = sum(1 for e in report.evidence if e.sections)
+    lines = [w("plan.refresh.head", plan=report.plan_id, version=report.version, cited=cited,
+               inputs=len(report.evidence) - cited, on=w("plan.refresh.on_path", path=path) if path else "",
+               periods=w("plan.refresh.rolled" if report.roll_forward else "plan.refresh.held"),
+               changed=report.changed_figures, stale=len(report.stale_sentences))]
+    by_id = {e.evidence_id: e for e in report.evidence}
+    for section in report.sections:
+        lines.append("\n" + w("plan.refresh.section", section=section.section, changed=section.changed_figures))
+        lines += [_evidence_line(by_id[i], w) for i in section.evidence if i in by_id]
+    if report.stale_sentences:
+        lines.append("\n" + w("plan.refresh.stale_head"))
+        for sentence in report.stale_sentences[:30]:
+            numbers = w.semicolon.join(w("plan.refresh.stale_number", number=n.number, figure=n.figure, was=n.was,
+                                         now=n.now) for n in sentence.numbers)
+            lines.append(w("plan.refresh.stale_line", section=sentence.section, sentence=sentence.sentence,
+                           numbers=numbers, ids=w.enumeration.join(sentence.new_ids)))
+    for item in report.pasted:
+        lines.append("\n" + w("plan.refresh.pasted", id=item.evidence_id, tool=item.tool,
+                                sections=w.enumeration.join(item.sections),
+                                figures=w.enumeration.join(item.figures) or "—"))
     if report.affected_sections:
-        lines.append("\n" + w("workspace.refresh_revise", sections=w.enumeration.join(report.affected_sections)))
+        lines.append("\n" + w("plan.refresh.revise", sections=w.enumeration.join(report.affected_sections)))
     return "\n".join(lines)
+
+
+def _evidence_line(item: RefreshedEvidence, w: Any) -> str:
+    role = "" if item.sections else w("plan.refresh.input")
+    head = f"- [{item.evidence_id}] {item.tool}{role}"
+    if item.status in ("skipped", "failed"):
+        return f"{head}{w.colon}{w('plan.refresh.' + item.status)} — {item.reason}"
+    data = w("plan.refresh.data_changed") if item.data_changed else ""
+    period = _period_note(item, w)
+    if item.status == "unchanged":
+        return f"{head}{w.colon}{data} {w('plan.refresh.unchanged')}{period} → {item.new_evidence_id}"
+    changes = w.semicolon.join(f"{c.figure} {c.old_shown} → {c.new_shown}" for c in item.changes[:12])
+    more = w("plan.refresh.more", count=len(item.changes) - 12) if len(item.changes) > 12 else ""
+    return f"{head}{w.colon}{data}{period} {changes}{more} → {item.new_evidence_id}"
+
+
+def _period_note(item: RefreshedEvidence, w: Any) -> str:
+    from retention_mcp.workspace.appendix import period_text
+
+    if item.period_status == "held":
+        return w("plan.refresh.period_held", period=period_text(item.period_before, w))
+    if item.period_status == "no period":
+        return ""
+    return w("plan.refresh.period_moved", status=w("plan.refresh.status." + item.period_status),
+             before=period_text(item.period_before, w), after=period_text(item.period_after, w))
 
 
 # -- resources, read in a worker ------------------------------------------------------------------------
@@ -599,25 +726,30 @@ def register(wiring: Wiring) -> None:
     async def plan_refresh(
         plan_id: PlanId,
         path: Annotated[str | None, Field(
-            description="re-run every cited data result on this file instead (e.g. next quarter's export with "
-                        "the same columns); default: the files each result read, as they are now")] = None,
+            description="re-run the data results on this file instead (e.g. next quarter's export)")] = None,
+        roll_forward: Annotated[bool, Field(
+            description="move each period to the latest data, keeping its length")] = False,
     ) -> Annotated[CallToolResult, RefreshReport]:
-        """Re-run the evidence a plan cites on current data and report which figures changed.
-
-        For each cited evidence id: the tool is called again with the same arguments (on `path` if
-        given); figures that differ are listed with old, new and change (rates as fractions: 0.021 =
-        2.1 pp), and the sections citing them. Nothing in the plan changes: revise those sections
-        citing the new evidence ids. Example: {"plan_id": 3, "path": "hr_2026Q4.csv"}.
+        """Re-run what a plan cites on its files as they are now (or `path`), results it was computed from
+        first (data → impact → ROI), each for the same period unless roll_forward. Reports per section the
+        figures that changed, each period held or moved, and the sentences whose numbers no longer match; only
+        pasted data is skipped. The plan is not changed. Example: {"plan_id": 3}.
         """
         from retention_mcp.runtime.dispatch import to_result
         from retention_mcp.workspace.refresh import refresh_plan
 
         state, evidence = await wiring.runtime.run("retention_mcp.endpoints.workspace:refresh_inputs",
                                                    {"plan_id": plan_id})
-        report: RefreshReport = await refresh_plan(state, evidence, make_rerun(wiring), path=path)
-        return to_result(ToolOutput(result=report, text=refresh_text(report, path, words(state.language)),
-                                    language=state.language))
+        from retention_mcp.plan_words import plan_words
+        from retention_mcp.workspace.appendix import figure_labels
 
+        report: RefreshReport = await refresh_plan(state, evidence, make_rerun(wiring), path=path,
+                                                   roll_forward=roll_forward,
+                                                   labels=figure_labels(evidence, plan_words(state.language)))
+        return to_result(ToolOutput(result=report, text=refresh_text(report, path, state.language),
+                                    language=plan_words(state.language).language))
+
+    plan_refresh.__doc__ = inspect.cleandoc(plan_refresh.__doc__ or "")
     wiring.add_function(plan_refresh, name="plan_refresh", title="Refresh a plan's figures",
                         annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False,
                                                     idempotent_hint=False, open_world_hint=False))

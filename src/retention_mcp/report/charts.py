@@ -397,13 +397,87 @@ def driver_importance_chart(drivers: Sequence[str], importance: Sequence[float],
     return _png(fig)
 
 
-#: Chart kinds a report section can ask for, by name.
+def sensitivity_chart(inputs: Sequence[str], at_low: Sequence[float | None], at_high: Sequence[float | None],
+                      base: float, metric: str = "roi", title: str | None = None, low_label: str | None = None,
+                      high_label: str | None = None, base_label: str | None = None, currency: str = "",
+                      language: str = "en") -> bytes:
+    """A tornado chart: for each input (largest swing on top) the metric with the input at −20% and at +20%, as
+    bars from the base value; ``metric`` 'roi' (fractions) or 'net_benefit' (money). Words not given are in
+    ``language``."""
+    w = words(language)
+    net = metric == "net_benefit"
+    title = title or w("plan.charts.sensitivity_title_net" if net else "plan.charts.sensitivity_title")
+    low_label, high_label = low_label or w("plan.charts.at_low"), high_label or w("plan.charts.at_high")
+    base_label = base_label or w("roi.scenario_names.base")
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+    _check_lengths(inputs, at_low=at_low, at_high=at_high)
+    rows = [(str(name), lo, hi) for name, lo, hi in zip(inputs, at_low, at_high, strict=True)
+            if lo is not None and hi is not None][::-1]
+    if not rows:
+        raise InputError("no input has a value at both ends; nothing to draw")
+    fig = _figure(_height_for(len(rows)))
+    ax = fig.add_subplot()
+    ys = list(range(len(rows)))
+    ax.barh(ys, [lo - base for _, lo, _ in rows], left=base, color=PALETTE[1], alpha=0.85, label=low_label)
+    ax.barh(ys, [hi - base for _, _, hi in rows], left=base, color=PALETTE[0], alpha=0.85, label=high_label)
+    ax.axvline(base, color="#333333", linewidth=1)
+    ax.set_yticks(ys, [name for name, _, _ in rows])
+    if metric == "roi":
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    else:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
+    ax.set_xlabel(f"{base_label} {currency}".strip())
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def gantt_chart(names: Sequence[str], starts: Sequence[float], ends: Sequence[float],
+                owners: Sequence[str] | None = None, budgets: Sequence[str] | None = None,
+                milestones: Sequence[str] | None = None, title: str | None = None, xlabel: str | None = None,
+                language: str = "en") -> bytes:
+    """Phases as bars from the start of month ``starts[i]`` to the end of month ``ends[i]`` (1-based), first phase
+    on top, labelled with the owner inside and the budget at the right; ``milestones[i]`` (e.g. the KPI targets
+    due) is written under the bar's end, a diamond marking it. Words not given are in ``language``."""
+    w = words(language)
+    title, xlabel = title or w("plan.charts.gantt_title"), xlabel or w("plan.charts.month_axis")
+    _check_lengths(names, starts=starts, ends=ends, owners=owners, budgets=budgets, milestones=milestones)
+    count = len(names)
+    fig = _figure(min(10.0, max(2.6, 1.1 + 0.75 * count)))
+    ax = fig.add_subplot()
+    last = max(float(e) for e in ends)
+    for row in range(count):
+        y = count - 1 - row
+        start, end = float(starts[row]) - 1, float(ends[row])
+        ax.barh(y, end - start, left=start, height=0.5, color=PALETTE[row % len(PALETTE)], alpha=0.9)
+        if owners and owners[row]:
+            ax.text(start + 0.15, y, str(owners[row]), va="center", ha="left", fontsize=9, color="white")
+        if budgets and budgets[row]:
+            ax.text(end + 0.15, y, str(budgets[row]), va="center", ha="left", fontsize=9)
+        if milestones and milestones[row]:
+            ax.plot([end], [y - 0.32], marker="D", color="#333333", markersize=5)
+            ax.text(end, y - 0.42, str(milestones[row]), va="top", ha="right", fontsize=8, color="#333333")
+    ax.set_yticks(list(range(count)), [str(n) for n in names][::-1])
+    ax.set_xlim(0, last * 1.22 + 0.5)
+    ax.set_ylim(-0.9, count - 0.4)
+    ax.set_xticks(range(0, int(last) + 1, max(1, int(last) // 12)))
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+#: Chart kinds a report section can ask for, by name (the function is looked up when drawn).
 CHARTS = {
-    "turnover_by_group": turnover_by_group_chart,
-    "retention_curves": retention_curves_chart,
-    "roi_scenarios": roi_scenarios_chart,
-    "kpi_scorecard": kpi_scorecard_chart,
-    "driver_importance": driver_importance_chart,
+    "turnover_by_group": "turnover_by_group_chart",
+    "retention_curves": "retention_curves_chart",
+    "roi_scenarios": "roi_scenarios_chart",
+    "roi_sensitivity": "sensitivity_chart",
+    "kpi_scorecard": "kpi_scorecard_chart",
+    "driver_importance": "driver_importance_chart",
+    "roadmap_gantt": "gantt_chart",
 }
 
 
@@ -414,7 +488,7 @@ def chart_from_spec(kind: str, data: Mapping[str, Any], language: str = "en") ->
 
     if kind not in CHARTS:
         raise InputError(f"unknown chart kind {kind!r}; use one of {', '.join(CHARTS)}")
-    function = CHARTS[kind]
+    function = globals()[CHARTS[kind]]
     params = inspect.signature(function).parameters
     unknown = set(data) - set(params)
     if unknown:
@@ -450,3 +524,51 @@ def save_chart(settings: Settings, png_bytes: bytes, stem: str) -> Path:
             handle.write(png_bytes)
         return target
     raise InputError(f"too many charts named {base!r} in the output folder; clean it up")
+
+
+def draw_spec(spec: Mapping[str, Any], language: str = "en") -> bytes:
+    """Draw a result's chart spec (``{"kind", "data", "context"}``, stored with its evidence) with its titles and
+    axes in ``language``: what chart=true returns and what plan_export places where the result is cited."""
+    from retention_mcp.plan_words import plan_words
+
+    w = plan_words(language)
+    kind, data, context = spec["kind"], dict(spec.get("data") or {}), dict(spec.get("context") or {})
+    by = " × ".join(w.option("vocabulary.dimension", b) for b in context.get("by") or [])
+    if kind == "turnover_by_group":
+        title = w("charts.turnover_title_by", by=by) if by else w("charts.turnover_title_all")
+        if context.get("top"):
+            title += w("charts.top_groups", count=context["top"])
+        months = context.get("months")
+        event = context.get("shape", "event" if months else "snapshot") == "event"
+        xlabel = (w("charts.turnover_axis_event", months=f"{months:g}") if event and months
+                  else w("charts.turnover_axis_snapshot"))
+        data.update(title=title, xlabel=xlabel)
+    elif kind == "retention_curves":
+        overall = w("plan.charts.overall_label")
+        data["series"] = {overall if label == "Overall" else label: points
+                          for label, points in (data.get("series") or {}).items()}
+        estimator = context.get("estimator")
+        if estimator:
+            title = (w("charts.retention_title_by", estimator=estimator, by=by) if by
+                     else w("charts.retention_title_all", estimator=estimator))
+        else:
+            title = w("plan.charts.retention_title_by", by=by) if by else w("plan.charts.retention_title")
+        data.update(title=title, time_label=w(f"charts.since_hire.{context.get('unit', 'days')}"),
+                    ylabel=w("charts.still_employed"))
+    elif kind == "roi_scenarios":
+        data["names"] = [w.option("roi.scenario_names", n) for n in data.get("names") or []]
+        data["title"] = w("plan.charts.roi_title", months=context.get("months", 12))
+    elif kind == "roi_sensitivity":
+        data["inputs"] = [w.get(f"plan.charts.inputs.{n}", n) for n in data.get("inputs") or []]
+        net = data.get("metric") == "net_benefit"
+        data.update(title=w("plan.charts.sensitivity_title_net" if net else "plan.charts.sensitivity_title"),
+                    low_label=w("plan.charts.at_low"), high_label=w("plan.charts.at_high"),
+                    base_label=w("plan.charts.base_line", value=context.get("base_shown", "")))
+    elif kind == "roadmap_gantt":
+        data.update(title=context.get("title") or w("plan.charts.gantt_title"), xlabel=w("plan.charts.month_axis"))
+    elif kind == "driver_importance" and context.get("outcome"):
+        data["title"] = w("charts.drivers_title_outcome", outcome=context["outcome"], r2=context.get("r2", ""))
+    elif kind == "kpi_scorecard":
+        data["title"] = (w("charts.kpi_title_score", score=context["score"]) if context.get("score")
+                         else w("charts.kpi_title"))
+    return chart_from_spec(kind, data, w.language)

@@ -407,8 +407,15 @@ def neutralise_formula(text: str) -> str:
 
 # -- writers ---------------------------------------------------------------------------------------------
 
+_DETAILS_FENCE = re.compile(r"^(```|~~~)details[ \t]*(.*?)\n(.*?)\n\1[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
 def render_markdown(doc: Document) -> bytes:
-    return doc.markdown.encode("utf-8")
+    """The markdown, with ```` ```details Summary ```` blocks as HTML ``<details>`` (GitHub and most viewers fold
+    them)."""
+    text = _DETAILS_FENCE.sub(lambda m: f"<details><summary>{html.escape(m.group(2))}</summary>\n\n```\n"
+                                        f"{m.group(3)}\n```\n\n</details>", doc.markdown)
+    return text.encode("utf-8")
 
 
 def _inline_html(text: str) -> str:
@@ -439,6 +446,9 @@ th { background: #eaf1f7; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; }
 figcaption { font-size: .85rem; color: #5a6775; }
+details.small { font-size: .78rem; color: #5a6775; margin: .2rem 0 1rem; }
+details.small pre { white-space: pre-wrap; word-break: break-all; }
+@media print { details.small pre { display: none; } }
 code, pre { font-family: "SFMono-Regular", Consolas, monospace; background: #f4f6f8; }
 pre { padding: .6rem; overflow-x: auto; }
 @media print {
@@ -496,6 +506,9 @@ def render_html(doc: Document) -> bytes:
             parts.append(f"<{tag}>" + "".join(f"<li>{_inline_html(i)}</li>" for i in block.items) + f"</{tag}>")
         elif block.kind == "code":
             parts.append(f"<pre><code>{html.escape(block.text)}</code></pre>")
+        elif block.kind == "details":
+            parts.append(f'<details class="small"><summary>{html.escape(block.summary)}</summary>'
+                         f"<pre><code>{html.escape(block.text)}</code></pre></details>")
         elif block.kind == "rule":
             parts.append("<hr>")
         elif block.kind == "table":
@@ -682,7 +695,7 @@ def _embed_cjk_font(word: Any, doc: Document) -> None:
 def render_docx(doc: Document) -> bytes:
     from docx import Document as WordDocument
     from docx.oxml.ns import qn
-    from docx.shared import Inches, Pt
+    from docx.shared import Inches, Pt, RGBColor
 
     word = WordDocument()
     normal = word.styles["Normal"]
@@ -706,6 +719,14 @@ def render_docx(doc: Document) -> bytes:
             run = word.add_paragraph().add_run(block.text)
             run.font.name = "Consolas"
             run.font.size = Pt(9)
+        elif block.kind == "details":  # small type: there for whoever needs it, out of a reader's way
+            paragraph = word.add_paragraph()
+            summary = paragraph.add_run(block.summary + ": ")
+            summary.italic = True
+            summary.font.size = Pt(7)
+            body = paragraph.add_run(block.text)
+            body.font.size = Pt(7)
+            body.font.color.rgb = RGBColor(0x5A, 0x67, 0x75)
         elif block.kind == "table":
             _docx_table(word, block.rows)
             word.add_paragraph()
@@ -757,7 +778,7 @@ def render_xlsx(doc: Document) -> bytes:
             cell.font = Font(bold=True, size=16 if block.level <= 1 else 13)
             last_heading = plain_text(block.text)
             row += 1
-        elif block.kind in ("paragraph", "code"):
+        elif block.kind in ("paragraph", "code", "details"):
             cell = summary.cell(row=row, column=1, value=neutralise_formula(plain_text(block.text)))
             cell.alignment = Alignment(wrap_text=True, vertical="top")
             row += 1

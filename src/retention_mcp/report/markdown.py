@@ -1,4 +1,4 @@
-"""A small markdown block parser: headings, pipe tables, lists, images, code and paragraphs.
+"""A small markdown block parser: headings, pipe tables, lists, images, code, folded details and paragraphs.
 
 Enough for reports the tools and the model write; the exporters turn these blocks into real DOCX
 headings and tables, HTML and XLSX sheets. Inline marks (**bold**, *italic*, `code`) are split into runs.
@@ -17,11 +17,13 @@ NUMBERED = re.compile(r"^\s*\d+[.)]\s+(.*)$")
 IMAGE = re.compile(r"^\s*!\[([^\]]*)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)\s*$")
 FENCE = re.compile(r"^\s*(```|~~~)")
 INLINE = re.compile(r"(\*\*[^*]+\*\*|__[^_]+__|`[^`]+`|\*[^*\s][^*]*\*)")
+#: The info word of a fenced block that exports fold away: `` ```details Full arguments ``.
+DETAILS = "details"
 
 
 @dataclass
 class Block:
-    kind: Literal["heading", "paragraph", "table", "list", "image", "code", "rule"]
+    kind: Literal["heading", "paragraph", "table", "list", "image", "code", "rule", "details"]
     text: str = ""
     level: int = 0
     rows: list[list[str]] = field(default_factory=list)  # table: header row first
@@ -29,6 +31,7 @@ class Block:
     ordered: bool = False
     source: str = ""  # image: file name
     image: bytes | None = None  # image: PNG bytes (charts drawn from a spec)
+    summary: str = ""  # details: the line shown while the block is folded
 
 
 @dataclass
@@ -76,12 +79,16 @@ def parse_markdown(text: str) -> list[Block]:
         if FENCE.match(line):
             flush()
             fence = FENCE.match(line).group(1)  # type: ignore[union-attr]
+            info = line.strip()[len(fence):].strip()
             body = []
             i += 1
             while i < len(lines) and not lines[i].strip().startswith(fence):
                 body.append(lines[i])
                 i += 1
-            blocks.append(Block("code", text="\n".join(body)))
+            if info.split(" ", 1)[0] == DETAILS:  # ```details Summary: folded in HTML, small type in Word
+                blocks.append(Block("details", text="\n".join(body), summary=info[len(DETAILS):].strip()))
+            else:
+                blocks.append(Block("code", text="\n".join(body)))
             i += 1
             continue
         if match := HEADING.match(line):

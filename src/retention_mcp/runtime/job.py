@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from retention_mcp.data.disclosure import DisclosureError, Policy, normalise_value, output_strings
-from retention_mcp.errors import InputError
+from retention_mcp.errors import InputError, capped
 from retention_mcp.runtime.result_size import bound_result
 from retention_mcp.runtime.spec import ToolOutput
 from retention_mcp.settings import Settings
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from retention_mcp.data.dataset import Dataset
     from retention_mcp.data.dimensions import Scope
     from retention_mcp.wording import Words
-    from retention_mcp.workspace.store import Workspace
+    from retention_mcp.workspace.store import Evidence, Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,9 @@ class Job:
     - ``policy`` is the disclosure policy (minimum group size, suppression, pseudonyms);
     - :meth:`progress` reports progress to the client;
     - ``author`` is who called (read in the server process, where the bearer token's context lives) and
-      :meth:`workspace` the workspace store, opened by this worker process with its own engine.
+      :meth:`workspace` the workspace store, opened by this worker process with its own engine;
+    - :meth:`evidence_input` reads a result the call is computed from (``calculate_roi`` from an
+      ``estimate_impact``) and records it as a parent of this call's evidence (lineage).
     """
 
     def __init__(self, settings: Settings, progress: Callable[[float, str], None] | None = None,
@@ -43,6 +45,8 @@ class Job:
         self.datasets: list[Dataset] = []
         self.w: Words | None = None  # the caller's language, once the tool asked for it (words())
         self.notes: list[str] = []  # said under the result (a filter that selects everyone ...)
+        self.parents: list[tuple[str, str]] = []  # (evidence id, argument that named it)
+        self.parent_periods: list[dict[str, Any]] = []
 
     def words(self, language: str | None = None) -> Words:
         """The texts of the caller's ``language`` argument, or of the server's ``--language``; used from then on
@@ -127,6 +131,22 @@ class Job:
         self.datasets[self.datasets.index(ds)] = kept
         return kept, scope.describe(cells)
 
+    def evidence_input(self, evidence_id: str, *, argument: str, tools: tuple[str, ...]) -> Evidence:
+        """The evidence record ``evidence_id`` (a result of one of ``tools``), recorded as a parent of this call's
+        result. InputError naming what to pass when it is not in the workspace or comes from another tool."""
+        wanted = str(evidence_id or "").strip().lower()
+        record = self.workspace().get_evidence(wanted) if wanted else None
+        needs = " or ".join(tools)
+        if record is None:
+            raise InputError(f"{argument}: there is no evidence {capped(str(evidence_id), 40)!r} in the workspace; run "
+                             f"{needs} and pass the evidence_id it returns")
+        if record.tool not in tools:
+            raise InputError(f"{argument}: evidence {record.id} is a {record.tool} result; this takes one from {needs}")
+        self.parents.append((record.id, argument))
+        if record.period:
+            self.parent_periods.append(dict(record.period))
+        return record
+
     def sources(self) -> list[dict[str, Any]]:
         """What the call read, to record as evidence: each file's identity and SHA-256 (for a linked dataset, the
         definition's and then every file's)."""
@@ -143,11 +163,17 @@ class Job:
 
     def output(self, result: Any, text: str, *, figures: Mapping[str, Any] | None = None, definition: str = "",
                images: list[tuple[bytes, str]] | None = None, files: list[str] | None = None,
-               language: str | None = None) -> ToolOutput:
+               language: str | None = None, units: Mapping[str, str] | None = None,
+               period: Mapping[str, Any] | None = None, charts: list[dict[str, Any]] | None = None) -> ToolOutput:
         """What the tool returns; a result about people's data states the privacy mode its figures were made in, in
-        its text and among its key figures (so the evidence records it too), in the language of its texts."""
+        its text and among its key figures (so the evidence records it too), in the language of its texts.
+        ``period`` is the period the result was computed for, resolved; without it the period is read from what the
+        call used: the results it was computed from, else the files' latest date."""
+        from retention_mcp.workspace.periods import inferred_period
+
         language = language or (self.w.language if self.w is not None else self.settings.language)
         figures = dict(figures or {})
+        units = dict(units or {})
         if self.notes:
             from retention_mcp.wording import words
 
@@ -159,13 +185,16 @@ class Job:
 
             text += "\n\n" + mode_statement(self.policy.mode, self.policy.floor, language, self.settings)
             figures["privacy_mode"] = self.policy.mode
+            units.setdefault("privacy_mode", "text")
             if self.settings.access is not None and self.settings.access.restricted:
                 from retention_mcp.wording import words
 
                 text += f"\n{self.settings.access.describe(words(language, self.settings))}"
+        resolved = dict(period) if period else inferred_period(self.datasets, self.parent_periods)
         return ToolOutput(result=result, text=text, figures=figures, definition=definition,
                           sources=self.sources(), images=list(images or ()), files=list(files or ()),
-                          language=language)
+                          language=language, units=units, period=resolved, charts=list(charts or ()),
+                          parents=list(dict.fromkeys(self.parents)))
 
     # -- the checks every output passes
 
@@ -218,4 +247,8 @@ def execute(*, settings: Settings, progress: Callable[[float, str], None], tool:
         from retention_mcp.workspace.evidence import record_result
 
         output.evidence_id = record_result(settings, evidence, arguments, output, job.author)
+    if output.images:
+        from retention_mcp.workspace.evidence import save_charts
+
+        output.files += save_charts(settings, evidence or tool.rsplit(":", 1)[-1], output)
     return output

@@ -58,6 +58,14 @@ class ToolOutput:
     files: list[str] = field(default_factory=list)  # names of files written into the output folder
     language: str = "en"  # the language of the texts, for what the runtime adds (the evidence id line)
     evidence_id: str | None = None  # recorded in the worker, committed before the result leaves it
+    #: the period the result was computed for, resolved (see retention_mcp.workspace.periods); None: the runtime
+    #: works it out from the files read (their latest date) or from the results it was computed from
+    period: dict[str, Any] | None = None
+    units: dict[str, str] = field(default_factory=dict)  # figure -> unit (fraction, count, money, ratio ...)
+    #: chart specs {"kind", "data", "context"}: what plan_export draws where the result is cited; images[i], when
+    #: drawn (chart=true), is charts[i] and is written to the output folder beside the evidence
+    charts: list[dict[str, Any]] = field(default_factory=list)
+    parents: list[tuple[str, str]] = field(default_factory=list)  # (evidence id, argument) it was computed from
     #: what only an MCP Apps view draws (e.g. whole retention curves): sent in the result's ``_meta`` to clients
     #: that render views, never in the text or the structured content
     view: dict[str, Any] | None = None

@@ -60,29 +60,78 @@ def cited_ids(markdown: str) -> list[str]:
     return list(seen)
 
 
-def _units(markdown: str) -> list[str]:
-    """Logical lines (a paragraph's wrapped lines joined; table rows and list items alone), then sentences."""
-    logical: list[str] = []
+@dataclass(frozen=True)
+class TextUnit:
+    """A sentence, list item or table row: ``text`` with a paragraph's wrapped lines joined by one space, and
+    ``offsets[i]`` the position of ``text[i]`` in the markdown (-1 for a joining space)."""
+
+    text: str
+    offsets: tuple[int, ...]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The markdown positions of ``text[start:end]`` (a number never spans a joining space)."""
+        return self.offsets[start], self.offsets[end - 1] + 1
+
+
+def text_units(markdown: str) -> list[TextUnit]:
+    """Logical lines (a paragraph's wrapped lines joined; table rows and list items alone), then sentences, with
+    where each character sits in ``markdown``. Headings, fenced code and blank lines are not units."""
+    logical: list[list[tuple[int, str]]] = []  # each logical line: its (offset, text) segments
     in_fence = False
-    for raw in markdown.replace("\r\n", "\n").split("\n"):
+    position = 0
+    for raw in markdown.split("\n"):
+        start, position = position, position + len(raw) + 1
         line = raw.rstrip()
         if line.lstrip().startswith(("```", "~~~")):
             in_fence = not in_fence
             continue
         if in_fence or not line.strip() or line.lstrip().startswith("#"):
-            logical.append("")
+            logical.append([])
             continue
-        if logical and logical[-1] and not _LIST_OR_TABLE.match(line) and not logical[-1].lstrip().startswith("|"):
-            logical[-1] += " " + line.strip()
+        previous = logical[-1] if logical else []
+        if previous and not _LIST_OR_TABLE.match(line) and not previous[0][1].lstrip().startswith("|"):
+            indent = len(line) - len(line.lstrip())
+            previous.append((start + indent, line.strip()))
         else:
-            logical.append(line)
-    units: list[str] = []
-    for line in filter(None, logical):
-        if line.lstrip().startswith("|"):
-            units.append(line)
-        else:
-            units.extend(part for part in _SENTENCE_END.split(line) if part and part.strip())
+            logical.append([(start, line)])
+    units: list[TextUnit] = []
+    for segments in filter(None, logical):
+        text = " ".join(part for _, part in segments)
+        offsets: list[int] = []
+        for number, (start, part) in enumerate(segments):
+            if number:
+                offsets.append(-1)
+            offsets.extend(range(start, start + len(part)))
+        if text.lstrip().startswith("|"):
+            units.append(TextUnit(text, tuple(offsets)))
+            continue
+        last = 0
+        for boundary in [*_SENTENCE_END.finditer(text), None]:
+            end, resume = (boundary.start(), boundary.end()) if boundary is not None else (len(text), len(text))
+            if boundary is not None and end == resume == last:
+                continue
+            piece = text[last:end]
+            if piece.strip():
+                units.append(TextUnit(piece, tuple(offsets[last:end])))
+            last = resume
     return units
+
+
+def _units(markdown: str) -> list[str]:
+    return [unit.text for unit in text_units(markdown.replace("\r\n", "\n"))]
+
+
+def _blank(pattern: re.Pattern[str], text: str) -> str:
+    """``text`` with every match of ``pattern`` replaced by as many spaces (positions stay the same)."""
+    return pattern.sub(lambda match: " " * len(match.group(0)), text)
+
+
+def figure_matches(text: str, *, also_blank: tuple[re.Pattern[str], ...] = ()) -> list[re.Match[str]]:
+    """The figures in one unit's text (see the module docstring), as matches of ``_NUMBER`` at their positions
+    in ``text``; ``also_blank`` removes more (citations, when a unit's cited numbers are checked)."""
+    for pattern in (*also_blank, _CODE, _ENUMERATION, _DATES, _NOT_FIGURES):
+        text = _blank(pattern, text)
+    return [match for match in _NUMBER.finditer(text) if _is_figure(match)]
 
 
 def _is_figure(match: re.Match[str]) -> bool:
@@ -103,13 +152,14 @@ def uncited_numbers(markdown: str) -> list[UncitedNumber]:
     for unit in _units(markdown):
         if EVIDENCE_ID.search(unit) or _MARKERS.search(unit):
             continue
-        text = _ENUMERATION.sub(" ", unit)
-        text = _NOT_FIGURES.sub(" ", _DATES.sub(" ", _CODE.sub(" ", text)))
-        for match in _NUMBER.finditer(text):
-            if _is_figure(match):
-                context = unit.strip().strip("|").strip()
-                found.append(UncitedNumber(number=match.group(0).strip(),
-                                           context=context if len(context) <= 120 else context[:117] + "..."))
-                if len(found) >= MAX_REPORTED:
-                    return found
+        for match in figure_matches(unit):
+            found.append(UncitedNumber(number=match.group(0).strip(), context=short_context(unit)))
+            if len(found) >= MAX_REPORTED:
+                return found
     return found
+
+
+def short_context(unit: str, limit: int = 120) -> str:
+    """A unit as quoted in a warning: without table pipes, at most ``limit`` characters."""
+    context = unit.strip().strip("|").strip()
+    return context if len(context) <= limit else context[:limit - 3] + "..."

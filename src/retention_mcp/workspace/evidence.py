@@ -115,25 +115,34 @@ def record_result(settings: Settings, tool: str, arguments: dict[str, Any], outp
 
     try:
         sources = [s for s in output.sources if s.get("sha256")] or describe_sources(settings, arguments)
-        return workspace_for(settings).record_evidence(tool, arguments, sources, output.definition,
-                                                       output.figures, author)
+        return workspace_for(settings).record_evidence(
+            tool, arguments, sources, output.definition, output.figures, author, period=output.period,
+            units=output.units, charts=output.charts, parents=output.parents)
     except (InputError, OSError) as exc:
         logger.warning("evidence not recorded for %s: %s", tool, exc)
         return None
 
 
-def cited_figures(settings: Settings, evidence_id: str, tools: tuple[str, ...]) -> tuple[dict[str, Any], Any]:
-    """The key figures and the record of an evidence id that one of ``tools`` produced, for a tool that takes a
-    result as its input (hiring_forecast takes forecast_leavers', compare_benchmarks turnover_breakdown's).
-    Raises InputError naming what to pass instead."""
-    from retention_mcp.errors import capped
-    from retention_mcp.workspace.store import workspace_for
+def save_charts(settings: Settings, tool: str, output: Any) -> list[str]:
+    """Write each chart a result drew into the output folder, named after its evidence id
+    (``turnover_breakdown-ev-3f9a2c.png``; never over an existing file), and record the file with the evidence.
+    Returns the file names; a folder that cannot be written costs the file, not the result."""
+    from retention_mcp.report.charts import save_chart
 
-    wanted = str(evidence_id or "").strip().lower()
-    record = workspace_for(settings).get_evidence(wanted) if wanted else None
-    if record is None:
-        raise InputError(f"evidence id {capped(str(evidence_id), 40)!r} is not in the workspace; run "
-                         f"{' or '.join(tools)} and pass the evidence_id it returns")
-    if record.tool not in tools:
-        raise InputError(f"evidence {record.id} is a {record.tool} result; this needs one from {' or '.join(tools)}")
-    return dict(record.figures or {}), record
+    stem = f"{tool}-{output.evidence_id}" if output.evidence_id else f"{tool}-chart"
+    names: list[str] = []
+    for index, (data, _mime) in enumerate(output.images):
+        try:
+            path = save_chart(settings, data, stem if index == 0 else f"{stem}-{index + 1}")
+        except (InputError, OSError) as exc:
+            logger.warning("chart of %s not written: %s", tool, exc)
+            continue
+        names.append(path.name)
+        if output.evidence_id and index < len(output.charts):
+            from retention_mcp.workspace.store import workspace_for
+
+            try:
+                workspace_for(settings).attach_chart_file(output.evidence_id, index, path.name)
+            except (InputError, OSError) as exc:
+                logger.warning("chart file of %s not recorded: %s", output.evidence_id, exc)
+    return names

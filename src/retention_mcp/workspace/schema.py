@@ -7,7 +7,10 @@ database to the same shape (a test compares the migrated database with these tab
   a write against a stale version fail instead of overwriting.
 - ``retention_plan_versions``: every version of every plan; version 1 is the creation, each later one
   changes exactly one section (its full new markdown) and records who, when and which version it revised.
-- ``retention_evidence``: what a tool computed, from which files, under which definition; cited as ``[ev-…]``.
+- ``retention_evidence``: what a tool computed, from which files, under which definition, for which period (stored
+  resolved), with its figures, their units and the charts that draw them; cited as ``[ev-…]``.
+- ``retention_evidence_links``: lineage — a result computed from another result (``calculate_roi`` from an
+  ``estimate_impact``), naming the argument that carried the parent's id, so a refresh re-runs the graph in order.
 - ``retention_templates``: team templates saved from chat, every version kept.
 - ``retention_datasets``: linked datasets (several exports joined on an employee key), every version kept: the
   files, the key and how each file joins, as JSON (``retention_mcp.data.linked.LinkedDefinition``).
@@ -79,7 +82,20 @@ evidence = Table(
     Column("figures", JSON, nullable=False),
     Column("author", String(NAME_LENGTH), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Added in 0003 (null in older rows): {"kind": "period" | "as_of" | "calls" | "snapshot" | "inputs", "start",
+    # "end", "months", "source"}; the unit of each figure; chart specs (and the PNG written, when asked).
+    Column("period", JSON, nullable=True),
+    Column("figure_units", JSON, nullable=True),
+    Column("charts", JSON, nullable=True),
 )
+
+evidence_links = Table(
+    "retention_evidence_links", metadata,
+    Column("child_id", String(32), ForeignKey("retention_evidence.id", ondelete="CASCADE"), primary_key=True),
+    Column("parent_id", String(32), ForeignKey("retention_evidence.id", ondelete="CASCADE"), primary_key=True),
+    Column("argument", String(KEY_LENGTH), primary_key=True),  # the argument that named the parent
+)
+Index("ix_retention_evidence_links_parent", evidence_links.c.parent_id)
 
 templates = Table(
     "retention_templates", metadata,

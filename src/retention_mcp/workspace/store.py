@@ -24,7 +24,7 @@ import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from retention_mcp.errors import InputError
@@ -124,6 +124,15 @@ class WriteOutcome:
 
 
 @dataclass(frozen=True)
+class Link:
+    """One edge of the lineage graph: ``child`` was computed from ``parent``, whose id it took in ``argument``."""
+
+    child: str
+    parent: str
+    argument: str
+
+
+@dataclass(frozen=True)
 class Evidence:
     id: str
     tool: str
@@ -133,6 +142,15 @@ class Evidence:
     figures: dict[str, FigureValue]
     author: str
     created_at: dt.datetime
+    #: the period the result was computed for, resolved (``{}`` for evidence recorded before periods were kept)
+    period: dict[str, Any] = field(default_factory=dict)
+    #: the unit of each figure (fraction, percent_points, count, money, ratio, number, seconds, days, text)
+    units: dict[str, str] = field(default_factory=dict)
+    #: chart specs ``{"kind", "data", "title", "file"}``; ``file`` is the PNG written when chart=true was asked
+    charts: list[dict[str, Any]] = field(default_factory=list)
+    #: results this one was computed from, and results computed from it
+    parents: tuple[Link, ...] = ()
+    children: tuple[Link, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -254,14 +272,26 @@ def fingerprint(text: str) -> dict[str, Any]:
 
 
 def clean_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
-    """Arguments as stored in evidence: inline data and very long strings replaced by a fingerprint."""
+    """Arguments as stored in evidence: inline data and very long strings replaced by a fingerprint; structured
+    arguments (a KPI item, a phase) as the JSON the caller sent, not a Python object's repr."""
     cleaned: dict[str, Any] = {}
     for key, value in (arguments or {}).items():
         if isinstance(value, str) and (key in INLINE_DATA_ARGUMENTS or len(value) > MAX_ARGUMENT_CHARS):
             cleaned[str(key)] = fingerprint(value)
         else:
-            cleaned[str(key)] = _json_value(value)
+            cleaned[str(key)] = _json_value(_plain(value))
     return cleaned
+
+
+def _plain(value: Any) -> Any:
+    """Pydantic models (in lists and dicts too) as their JSON data without unset fields."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json", exclude_none=True)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def clean_figures(figures: dict[str, Any]) -> dict[str, FigureValue]:
@@ -488,30 +518,60 @@ class Workspace:
     # -- evidence
 
     def record_evidence(self, tool: str, arguments: dict[str, Any], sources: list[dict[str, Any]],
-                        definition: str, figures: dict[str, FigureValue], author: str) -> str:
+                        definition: str, figures: dict[str, FigureValue], author: str, *,
+                        period: dict[str, Any] | None = None, units: dict[str, str] | None = None,
+                        charts: list[dict[str, Any]] | None = None,
+                        parents: Sequence[tuple[str, str]] = ()) -> str:
         """Store what a tool computed and from what; return its new id, e.g. ``ev-3f9a2c``.
 
         ``sources``: ``[{"name": "hr.csv", "size": 1234, "modified": "2026-11-20T10:00:00",
         "sha256": "...", "format": "csv"}]``. Inline data arguments (``csv_text``) are kept only as a
-        fingerprint (size and SHA-256): HR rows never enter the workspace.
+        fingerprint (size and SHA-256): HR rows never enter the workspace. ``period`` is the period the result
+        was computed for, resolved; ``parents`` the ``(evidence id, argument)`` of each result it was computed
+        from, stored in the same transaction (an id that is not in the workspace is an InputError).
         """
         import sqlalchemy as sa
         from sqlalchemy.exc import IntegrityError
 
-        from retention_mcp.workspace.schema import evidence
+        from retention_mcp.workspace.schema import evidence, evidence_links
 
         values = dict(tool=str(tool)[:100], arguments=clean_arguments(arguments),
                       sources=_json_value(list(sources or [])), definition=str(definition or ""),
-                      figures=clean_figures(figures), author=_clean_author(author), created_at=now())
+                      figures=clean_figures(figures), author=_clean_author(author), created_at=now(),
+                      period=_json_value(dict(period or {})), figure_units=_json_value(dict(units or {})),
+                      charts=_json_value(list(charts or [])))
+        edges = sorted({(str(p).strip().lower(), str(a)[:100]) for p, a in parents})
+        missing = self.missing_evidence(sorted({p for p, _ in edges}))
+        if missing:
+            raise InputError(f"unknown evidence id(s) {', '.join(missing)}: a result can only be computed from "
+                             "evidence in the workspace")
         for attempt in range(10):
             evidence_id = EVIDENCE_PREFIX + secrets.token_hex(3 if attempt < 5 else 5)
             try:
                 with self._transaction() as connection:
                     connection.execute(sa.insert(evidence).values(id=evidence_id, **values))
+                    if edges:
+                        connection.execute(sa.insert(evidence_links), [
+                            {"child_id": evidence_id, "parent_id": p, "argument": a} for p, a in edges])
                 return evidence_id
             except IntegrityError:  # that id is taken: draw another
                 continue
         raise RuntimeError("could not draw an unused evidence id in 10 attempts")
+
+    def attach_chart_file(self, evidence_id: str, index: int, filename: str) -> None:
+        """Record the PNG file written for chart ``index`` of an evidence record (charts are drawn after the id is
+        known, so the file can be named after it)."""
+        import sqlalchemy as sa
+
+        from retention_mcp.workspace.schema import evidence
+
+        with self._transaction() as connection:
+            charts = connection.execute(sa.select(evidence.c.charts).where(evidence.c.id == evidence_id)).scalar()
+            charts = list(charts or [])
+            if not 0 <= index < len(charts):
+                return
+            charts[index] = {**charts[index], "file": filename}
+            connection.execute(sa.update(evidence).where(evidence.c.id == evidence_id).values(charts=charts))
 
     def get_evidence(self, evidence_id: str) -> Evidence | None:
         found = self.get_evidence_many([evidence_id])
@@ -526,11 +586,30 @@ class Workspace:
         wanted = sorted({i.strip().lower() for i in ids if i and _EVIDENCE_ID.match(i.strip().lower())})
         if not wanted:
             return {}
+        from retention_mcp.workspace.schema import evidence_links
+
         with self._transaction() as connection:
             rows = connection.execute(sa.select(evidence).where(evidence.c.id.in_(wanted))).all()
+            links = connection.execute(sa.select(evidence_links).where(sa.or_(
+                evidence_links.c.child_id.in_(wanted), evidence_links.c.parent_id.in_(wanted)))
+                .order_by(evidence_links.c.child_id, evidence_links.c.parent_id, evidence_links.c.argument)).all()
+        edges = [Link(child=link.child_id, parent=link.parent_id, argument=link.argument) for link in links]
         return {r.id: Evidence(id=r.id, tool=r.tool, arguments=r.arguments, sources=r.sources,
                                definition=r.definition, figures=r.figures, author=r.author,
-                               created_at=as_utc(r.created_at)) for r in rows}
+                               created_at=as_utc(r.created_at), period=dict(r.period or {}),
+                               units=dict(r.figure_units or {}), charts=list(r.charts or []),
+                               parents=tuple(e for e in edges if e.child == r.id),
+                               children=tuple(e for e in edges if e.parent == r.id)) for r in rows}
+
+    def ancestry(self, ids: Sequence[str]) -> dict[str, Evidence]:
+        """``ids`` and every result they were computed from, transitively (the graph a refresh re-runs)."""
+        found: dict[str, Evidence] = {}
+        wanted = [i for i in ids if i]
+        while wanted:
+            batch = self.get_evidence_many(wanted)
+            found.update(batch)
+            wanted = sorted({link.parent for item in batch.values() for link in item.parents} - set(found))
+        return found
 
     def missing_evidence(self, ids: Sequence[str]) -> list[str]:
         found = self.get_evidence_many(ids)
