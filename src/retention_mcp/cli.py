@@ -79,8 +79,33 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--token-file", type=Path, help="file holding the bearer token (env RETENTION_MCP_TOKEN "
                                                        "or RETENTION_MCP_TOKEN_FILE)")
     serve.add_argument("--tokens-file", type=Path, metavar="FILE",
-                       help="per-person bearer tokens, one 'name: token' line each; '#' starts a comment "
+                       help="per-person bearer tokens, one 'name: token [role] [scope]' line each, e.g. "
+                            "'Zhang Min: <token> manager department=研发部'; '#' starts a comment "
                             "(env RETENTION_MCP_TOKENS_FILE)")
+    oauth = serve.add_argument_group("OAuth 2.1 sign-in (the server as a resource server)")
+    oauth.add_argument("--oauth-issuer", metavar="URL",
+                       help="issuer URL of the identity provider whose JWT access tokens are accepted "
+                            "(env RETENTION_MCP_OAUTH_ISSUER)")
+    oauth.add_argument("--oauth-audience", metavar="AUD",
+                       help="the aud a token must carry (env RETENTION_MCP_OAUTH_AUDIENCE; default: --public-url)")
+    oauth.add_argument("--oauth-roles", metavar="MAP",
+                       help="scope=role pairs, comma separated (env RETENTION_MCP_OAUTH_ROLES; default "
+                            "retention:analyst=analyst,retention:manager=manager,retention:viewer=viewer)")
+    oauth.add_argument("--oauth-jwks-url", metavar="URL",
+                       help="the provider's signing keys (env RETENTION_MCP_OAUTH_JWKS_URL; default: from the "
+                            "issuer's discovery document)")
+    oauth.add_argument("--oauth-name-claim", metavar="CLAIM",
+                       help="claim naming the person (env RETENTION_MCP_OAUTH_NAME_CLAIM; default "
+                            "preferred_username, then email, then sub)")
+    oauth.add_argument("--oauth-rows-claim", metavar="CLAIM",
+                       help="claim with a manager's row scope (env RETENTION_MCP_OAUTH_ROWS_CLAIM; default "
+                            "retention_rows)")
+    oauth.add_argument("--oauth-hide-claim", metavar="CLAIM",
+                       help="claim with the columns hidden from a manager (env RETENTION_MCP_OAUTH_HIDE_CLAIM; "
+                            "default retention_hide)")
+    serve.add_argument("--public-url", metavar="URL",
+                       help="the MCP endpoint's URL as clients reach it, e.g. https://hr.example.com/mcp "
+                            "(env RETENTION_MCP_PUBLIC_URL; default http://HOST:PORT/mcp)")
     serve.add_argument("--header-timeout", type=float, dest="header_timeout_s", metavar="SECONDS",
                        help="close HTTP connections whose request headers are not complete by then "
                             "(env RETENTION_MCP_HEADER_TIMEOUT; default 10)")
@@ -101,7 +126,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         overrides["data_dirs"] = tuple(args.data_dirs)
     for key in ("output_dir", "prompts_dir", "catalog_dir", "language", "log_level", "host", "port", "workers",
                 "tokens_file", "header_timeout_s", "body_timeout_s", "database_url", "min_group_size", "allow_names",
-                "call_timeout_s", "call_memory_mb", "tool_workers"):
+                "call_timeout_s", "call_memory_mb", "tool_workers", "oauth_issuer", "oauth_audience", "oauth_roles",
+                "oauth_jwks_url", "oauth_name_claim", "oauth_rows_claim", "oauth_hide_claim", "public_url"):
         value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value

@@ -42,6 +42,10 @@ def export_report(
     from retention_mcp.report.export import export_report as write_report
 
     settings = job.settings
+    if overwrite:
+        from retention_mcp.endpoints.workspace import check_overwrite
+
+        check_overwrite(job, filename, title, format)
     try:
         result = write_report(settings, title, markdown=markdown, sections=sections, fmt=format, filename=filename,
                               overwrite=overwrite)

@@ -108,15 +108,17 @@ def describe_sources(settings: Settings, arguments: dict[str, Any]) -> list[dict
     return sources
 
 
-def record_result(settings: Settings, tool: str, arguments: dict[str, Any], output: Any, author: str) -> str | None:
-    """Record a tool result as evidence (tool, arguments, data source identity, definition, key figures) and
-    return its id. A workspace that cannot be reached costs the citation, not the result (None)."""
+def record_result(settings: Settings, tool: str, arguments: dict[str, Any], output: Any, author: str,
+                  scope: dict[str, Any] | None = None) -> str | None:
+    """Record a tool result as evidence (tool, arguments, data source identity, definition, key figures, and the
+    scope it was computed under) and return its id. A workspace that cannot be reached costs the citation, not
+    the result (None)."""
     from retention_mcp.workspace.store import workspace_for
 
     try:
         sources = [s for s in output.sources if s.get("sha256")] or describe_sources(settings, arguments)
         return workspace_for(settings).record_evidence(tool, arguments, sources, output.definition,
-                                                       output.figures, author)
+                                                       output.figures, author, scope=scope)
     except (InputError, OSError) as exc:
         logger.warning("evidence not recorded for %s: %s", tool, exc)
         return None
