@@ -37,7 +37,8 @@ logger = logging.getLogger(__name__)
 
 #: Signature algorithms accepted (asymmetric only).
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
-#: Clock skew tolerated on exp / nbf / iat, seconds.
+#: Clock skew tolerated on nbf / iat, seconds (never on exp: the SDK's auth middleware, which checks every request
+#: after us, allows none, and an expired token must get the same answer from both).
 LEEWAY_S = 5
 #: How long the provider's key set is kept before it is fetched again, seconds.
 JWKS_LIFESPAN_S = 300
@@ -58,6 +59,9 @@ class Problem:
     error: str  # invalid_token | insufficient_scope
     description: str
     status: int = 401
+
+
+EXPIRED = Problem("invalid_token", "the access token has expired; sign in again")
 
 
 @dataclass(frozen=True)
@@ -175,7 +179,7 @@ class JwtVerifier:
                                 issuer=self.config.issuer, leeway=LEEWAY_S,
                                 options={"require": ["exp", "iss", "aud"]})
         except jwt.ExpiredSignatureError:
-            return Problem("invalid_token", "the access token has expired; sign in again")
+            return EXPIRED
         except jwt.InvalidAudienceError:
             return Problem("invalid_token", f"the access token was issued for another resource; this server "
                                             f"accepts tokens for {self.config.audience}")
@@ -184,10 +188,18 @@ class JwtVerifier:
                                             f"{self.config.issuer}")
         except jwt.PyJWTError as exc:
             return Problem("invalid_token", f"the access token is not valid: {exc}")
+        if claims["exp"] <= time.time():
+            return EXPIRED
         return self._caller_token(token, claims)
 
     def _caller_token(self, token: str, claims: dict[str, Any]) -> CallerToken | Problem:
-        from retention_mcp.permissions import access_for, hidden_from_claim, role_from_scopes, rows_from_claim
+        from retention_mcp.permissions import (
+            access_for,
+            access_label,
+            hidden_from_claim,
+            role_from_scopes,
+            rows_from_claim,
+        )
 
         scopes = _scopes(claims)
         role = role_from_scopes(scopes, self.config.scope_roles, self.settings)
@@ -198,8 +210,7 @@ class JwtVerifier:
         try:
             rows = rows_from_claim(claims.get(self.config.rows_claim))
             access = access_for(self.settings, role, rows, hidden_from_claim(claims.get(self.config.hide_claim)),
-                                label=f"{role} ({'; '.join(f'{c} = {chr(44).join(v)}' for c, v in rows.items())})"
-                                if rows else role)
+                                label=access_label(role, rows))
         except ValueError as exc:
             return Problem("insufficient_scope", f"the access token's {role} role cannot be used: {exc} (claim "
                                                  f"{self.config.rows_claim!r})", status=403)
@@ -278,7 +289,10 @@ class CallerVerifier(TokenVerifier):
         now = time.monotonic()
         cached = self._cache.get(key)
         if cached is not None and cached[0] > now:
-            return cached[1]
+            verdict = cached[1]
+            if isinstance(verdict, CallerToken) and (verdict.expires_at or 0) <= time.time():
+                return EXPIRED
+            return verdict
         verdict = await anyio.to_thread.run_sync(self.jwt.check, token)
         if isinstance(verdict, CallerToken):
             remaining = (verdict.expires_at or 0) - time.time()

@@ -88,7 +88,7 @@ def parse_role(words: Sequence[str], settings: Settings) -> tuple[str, Access]:
             raise ValueError("write the role as a word after the token (e.g. 'manager'), not role=...")
         else:
             rows.setdefault(key, []).extend(values)
-    return role, access_for(settings, role, rows, hidden, label=_label(role, rows))
+    return role, access_for(settings, role, rows, hidden, label=access_label(role, rows))
 
 
 def split_words(text: str) -> list[str]:
@@ -97,9 +97,10 @@ def split_words(text: str) -> list[str]:
     return shlex.split(text, comments=True)
 
 
-def _label(role: str, rows: Mapping[str, Sequence[str]]) -> str:
+def access_label(role: str, rows: Mapping[str, Sequence[str]]) -> str:
+    """'manager: Department = 研发部' — who a scoped result was computed for, as messages state it."""
     scope = "; ".join(f"{c} = {', '.join(vs)}" for c, vs in rows.items())
-    return f"{role} ({scope})" if scope else role
+    return f"{role}: {scope}" if scope else role
 
 
 # -- OAuth: scopes and claims -----------------------------------------------------------------------------------
@@ -173,9 +174,10 @@ def refusal(caller: Caller, tool: str, settings: Settings) -> str | None:
             return None
     elif tool in (allowed or ()):
         return None
-    what = "reads data files" if policy.get("data") is False else "is not open to this role"
-    return (f"your role ({caller.role}) cannot call {tool}: it {what}. Ask the server's operator for another role, "
-            f"or ask an analyst to share a plan with you (plan_share)")
+    if allowed == "*":
+        return f"{tool} is not open to your role ({caller.role}); ask an analyst, or the server's operator"
+    return (f"your role ({caller.role}) cannot call {tool}; it may call {', '.join(allowed or ())}. Ask the server's "
+            "operator for another role, or the plan's creator to share it with you (plan_share)")
 
 
 def may_call(caller: Caller, tool: str, settings: Settings) -> bool:
@@ -208,7 +210,7 @@ def rows_text(access: Access) -> str:
 def scope_statement(access: Access, language: str, settings: Settings) -> str:
     """One line (in ``language``) saying which rows a result covers and which columns it could not use."""
     words = wording(settings, language)
-    role = access.label.split(" (")[0] if access.label else "manager"
+    role = access.label.split(":")[0] if access.label else "manager"
     parts = []
     if access.rows:
         parts.append(words["scope_rows"].format(rows=rows_text(access), role=role))

@@ -347,7 +347,7 @@ def within_access(ds: Dataset, access: Access, settings: Settings, *, column_map
     mapped = dict(column_map or {})
     for role, column in mapped.items():
         if column in hidden or normalise_header(column) in {normalise_header(h) for h in hidden}:
-            raise InputError(f"column_map: {column!r} (for {role}) is not available to your role "
+            raise InputError(f"column_map: {column!r} (for {role}) is not available to your access "
                              f"({access.label or access.describe()}); map another column")
     for column in ds.columns:  # decided on the whole file, before the scope cuts it
         ds.identity(column)

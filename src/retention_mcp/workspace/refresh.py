@@ -90,7 +90,8 @@ def compare_figures(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[Figu
 
 def rerun_arguments(item: Evidence, path: str | None) -> tuple[dict[str, Any] | None, str | None]:
     """The arguments to re-run ``item`` with, or (None, why not)."""
-    arguments = dict(item.arguments)
+    # Arguments recorded from a tool call list every parameter, the unused ones as null.
+    arguments = {k: v for k, v in item.arguments.items() if v is not None}
     reads_file = PATH_ARGUMENT in arguments
     inline = INLINE_ARGUMENT in arguments
     if path:
