@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from retention_mcp.analysis.patience import PatienceEstimate
 from retention_mcp.data.dataset import Dataset, day_numbers, day_to_date
 from retention_mcp.data.dimensions import Scope
 from retention_mcp.errors import InputError
@@ -70,6 +71,8 @@ class ErlangInputs(BaseModel):
     interval_minutes: int = Field(description="erlang_staffing `interval_minutes`")
     aht_seconds: float = Field(description="erlang_staffing `aht_seconds`: AHT of answered calls")
     answer_within_seconds: float = Field(description="erlang_staffing `answer_within_seconds`")
+    patience_seconds: float | None = Field(None, description="erlang_staffing `patience_seconds` (Erlang A): mean "
+                                           "caller patience estimated from the abandoned calls")
     peak: str = Field(description="which interval the calls are from")
 
 
@@ -113,6 +116,8 @@ class CallProfile(Evidenced):
     csat_top_box_ci_low: float | None = None
     csat_top_box_ci_high: float | None = None
     csat_distribution: list[CsatLevel] = Field(default_factory=list)
+    patience: PatienceEstimate | None = Field(None, description="callers' mean patience (Erlang A) from the abandoned "
+                                              "calls, with its method and 95% interval")
     resolution_rate: float | None = Field(None, description="resolved ÷ answered calls with a resolved flag")
     resolution_rate_ci_low: float | None = None
     resolution_rate_ci_high: float | None = None
@@ -172,6 +177,7 @@ def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minute
     """The profile of a call log within ``scope``: see the module docstring."""
     import numpy as np
 
+    from retention_mcp.analysis.patience import estimate_patience
     from retention_mcp.analysis.scorecard import to_number, to_seconds
     from retention_mcp.analysis.stats import t_interval, wilson_interval
     from retention_mcp.data.dates import parse_flags
@@ -266,6 +272,13 @@ def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minute
             result.service_level_offered = n_within / offered
             result.service_level_offered_ci_low, result.service_level_offered_ci_high = wilson_interval(n_within,
                                                                                                         offered)
+        if roles["answered"] is not None:
+            unanswered = known & ~answered
+            lost_waits = asa[unanswered]
+            has_lost_waits = bool(unanswered.any()) and bool(np.isfinite(lost_waits).all())
+            result.patience = estimate_patience(asa[with_asa], offered,
+                                                lost_waits if has_lost_waits else None,
+                                                abandoned=int(unanswered.sum()))
         missing = n_answered - n_with
         if missing:
             notes.append(f"{missing} answered call(s) have no speed of answer; they are left out of ASA and of the "
@@ -332,6 +345,8 @@ def call_log_profile(ds: Dataset, *, scope: Scope | None = None, interval_minute
         result.erlang_inputs = ErlangInputs(calls=peak.mean_calls, interval_minutes=interval_minutes,
                                             aht_seconds=result.aht_seconds,
                                             answer_within_seconds=float(answer_within_seconds),
+                                            patience_seconds=(result.patience.patience_seconds
+                                                              if result.patience is not None else None),
                                             peak=f"{peak.weekday} {peak.start} (mean over {peak.days} days)")
     figures = {name: getattr(result, name) for name in ("answer_rate", "unanswered_rate", "service_level_offered",
                                                         "service_level_answered", "asa_seconds", "aht_seconds",
@@ -471,6 +486,9 @@ def call_profile_markdown(result: CallProfile) -> str:
     if result.resolution_rate is not None:
         resolved = share(result.resolution_rate, result.resolution_rate_ci_low, result.resolution_rate_ci_high)
         lines.append(f"| resolved (of answered) | {resolved} |")
+    if result.patience is not None and result.patience.patience_seconds is not None:
+        pat = result.patience
+        lines.append(f"| caller patience (Erlang A) | {seconds(pat.patience_seconds, pat.ci_low, pat.ci_high)} |")
     if result.peaks:
         lines += ["", f"**Peak {result.interval_minutes}-minute intervals** (mean calls over the days observed):", "",
                   "| weekday | start | mean calls | days | busiest |", "|---|---|---:|---:|---:|"]
@@ -482,13 +500,16 @@ def call_profile_markdown(result: CallProfile) -> str:
     if result.erlang_inputs is not None:
         e = result.erlang_inputs
         lines += ["", f"For `erlang_staffing`: calls={e.calls:.2f}, interval_minutes={e.interval_minutes}, "
-                      f"aht_seconds={e.aht_seconds:.1f}, answer_within_seconds={e.answer_within_seconds:g} "
-                      f"(peak: {e.peak})."]
+                      f"aht_seconds={e.aht_seconds:.1f}, answer_within_seconds={e.answer_within_seconds:g}"
+                      + (f", patience_seconds={e.patience_seconds:.0f}" if e.patience_seconds is not None else "")
+                      + f" (peak: {e.peak})."]
     if result.kpi_baselines:
         lines.append("For `build_kpis` (items: id, baseline; percent KPIs in points): "
                      + ", ".join(f"{{'id': '{b.id}', 'baseline': {b.baseline:g}}}" for b in result.kpi_baselines)
                      + ".")
     lines += ["", *result.definitions]
+    if result.patience is not None:
+        lines.append(f"Caller patience: {result.patience.method_text}.")
     if result.scope:
         lines.append(f"\nScope: {result.scope}.")
     for note in result.notes:

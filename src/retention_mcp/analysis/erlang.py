@@ -11,6 +11,7 @@ import math
 
 from pydantic import BaseModel, Field
 
+from retention_mcp.analysis.erlang_a import ErlangAResult
 from retention_mcp.errors import InputError
 from retention_mcp.runtime.spec import Evidenced
 from retention_mcp.units import percent, plain_number
@@ -49,6 +50,8 @@ class StaffingResult(Evidenced):
     table: list[StaffingRow] = Field(description="N−2 … N+2 around the required agents")
     formula: str = Field(description="the formulas with this interval's numbers filled in")
     assumptions: list[str]
+    erlang_a: ErlangAResult | None = Field(None, description="the same interval by Erlang A (callers hang up after "
+                                           "patience_seconds on average), when patience is given")
 
 
 def erlang_b(traffic: float, agents: int) -> float:
@@ -223,4 +226,22 @@ def staffing_text(result: StaffingResult) -> str:
         name = f"**{row.agents}**" if row.agents == result.required_agents else str(row.agents)
         lines.append(f"| {name} | {sl} | {asa} | {occ} | {percent(row.probability_wait)} | {mark} |")
     lines += ["", f"Formula: {result.formula}", "", "Assumptions: " + " ".join(result.assumptions)]
+    if result.erlang_a is not None:
+        lines += ["", erlang_a_text(result.erlang_a)]
+    return "\n".join(lines)
+
+
+def erlang_a_text(a: ErlangAResult) -> str:
+    """The Erlang A half of the result: headline, N−2 … N+2 table with abandonment, the difference in words."""
+    lines = [f"**Erlang A** (mean patience {a.patience_seconds:.0f} s): **{a.required_agents} agents**, "
+             f"{a.scheduled_headcount} scheduled; service level {percent(a.service_level)} (answered in time ÷ "
+             f"offered), abandonment {percent(a.probability_abandon)}, ASA {a.asa_seconds:.1f} s, occupancy "
+             f"{percent(a.occupancy)}.", "",
+             "| agents | service level | abandoned | ASA (s) | occupancy | meets target |",
+             "|---:|---:|---:|---:|---:|:---:|"]
+    for row in a.table:
+        name = f"**{row.agents}**" if row.agents == a.required_agents else str(row.agents)
+        lines.append(f"| {name} | {percent(row.service_level)} | {percent(row.probability_abandon)} | "
+                     f"{row.asa_seconds:.1f} | {percent(row.occupancy)} | {'✓' if row.meets_target else ''} |")
+    lines += ["", a.difference, "", f"Method: {a.method}"]
     return "\n".join(lines)

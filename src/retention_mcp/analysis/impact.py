@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from retention_mcp.analysis.initiatives import InitiativeUsed
 from retention_mcp.analysis.stats import Z_95, poisson_interval, wilson_interval
 from retention_mcp.analysis.turnover import Definition, turnover_breakdown
 from retention_mcp.data.dataset import Dataset
@@ -100,6 +101,8 @@ class ImpactResult(Evidenced):
     caveat: str
     definition: Definition = Field(description="the turnover definition used (turnover_breakdown's)")
     scope: str | None = None
+    initiative: InitiativeUsed | None = Field(None, description="the catalog initiative the reduction came from, "
+                                              "with its evidence and the low / base / high scenarios")
     notes: list[str] = Field(default_factory=list)
 
 
@@ -405,6 +408,14 @@ def impact_markdown(result: ImpactResult) -> str:
               f"current_turnover_rate={roi.current_turnover_rate:.4f}, "
               f"target_turnover_rate={roi.target_turnover_rate:.4f}.", "", f"Method: {result.method}", "",
               f"Caveat: {result.caveat}"]
+    if result.initiative is not None:
+        i = result.initiative
+        lines += ["", f"**Initiative: {i.name}** — evidence: {i.evidence} ({i.strength}). {i.basis}", "",
+                  "| scenario | segment rate falls by | leavers avoided / yr | new overall rate |",
+                  "|---|---:|---:|---:|"]
+        lines += [f"| {s.scenario} | {s.reduction:.0%} | {s.avoided_leavers:.1f} | {percent(s.new_overall_rate)} |"
+                  for s in i.scenarios]
+        lines += ["", "Sources: " + "; ".join(i.sources)]
     if result.scope:
         lines.append(f"\nScope: {result.scope}.")
     for note in result.notes:

@@ -53,12 +53,15 @@ class KpiDefinition(BaseModel):
     name_zh: str
     synonyms: list[str] = []
     definition: str
+    definition_zh: str | None = None
     formula: str
+    formula_zh: str | None = None
     unit: str
     direction: Literal["higher", "lower"]
     perspective: Literal["financial", "customer", "internal_process", "learning_growth"]
     domain: str
     data_source: str
+    data_source_zh: str | None = None
     cadence: str
     profile_group: str | None = Field(None, description="call-center appraisal weight group: customer, efficiency, "
                                                         "quality_attitude")

@@ -25,6 +25,9 @@ class HiringForecast(Evidenced):
     positions_to_fill: float = Field(description="new_positions + replacement_hires")
     hires_needed: int = Field(description="⌈positions_to_fill ÷ probation_pass_rate⌉")
     expected_probation_failures: int = Field(description="hires_needed − positions to fill, rounded up")
+    turnover_source: str = Field("expected_turnover_rate given", description="where the expected leavers come from")
+    hires_needed_low: int | None = Field(None, description="hires for the low end of the forecast's 95% interval")
+    hires_needed_high: int | None = Field(None, description="hires for the high end of the forecast's 95% interval")
     formula: str
     notes: list[str]
 
@@ -39,8 +42,10 @@ MAX_PEOPLE = 10_000_000
 
 
 def hiring_forecast(current_headcount: int, expected_turnover_rate: float, new_positions: int = 0,
-                    probation_pass_rate: float = 1.0) -> HiringForecast:
-    """hires = ⌈(new_positions + current_headcount × turnover) ÷ probation_pass_rate⌉ (rates as fractions)."""
+                    probation_pass_rate: float = 1.0, leavers_interval: tuple[float, float] | None = None,
+                    source: str = "expected_turnover_rate given") -> HiringForecast:
+    """hires = ⌈(new_positions + current_headcount × turnover) ÷ probation_pass_rate⌉ (rates as fractions);
+    ``leavers_interval`` (a forecast's 95% interval of leavers) adds the hires at its two ends."""
     if current_headcount < 0:
         raise InputError(f"current_headcount must be 0 or more, not {current_headcount}")
     if current_headcount > MAX_PEOPLE or new_positions > MAX_PEOPLE:
@@ -63,7 +68,13 @@ def hiring_forecast(current_headcount: int, expected_turnover_rate: float, new_p
         "Replacement hires assume every leaver is replaced; hires who fail probation are themselves replaced "
         "once (grossing up by the pass rate).",
     ]
+    low = high = None
+    if leavers_interval is not None:
+        low, high = (_ceil_clean((new_positions + leavers) / probation_pass_rate) for leavers in leavers_interval)
+        notes.append(f"Expected leavers from a forecast with a 95% interval of {leavers_interval[0]:g}–"
+                     f"{leavers_interval[1]:g}: {low}–{high} hires.")
     return HiringForecast(
+        turnover_source=source, hires_needed_low=low, hires_needed_high=high,
         current_headcount=current_headcount, expected_turnover_rate=expected_turnover_rate,
         new_positions=new_positions, probation_pass_rate=probation_pass_rate, replacement_hires=replacements,
         positions_to_fill=to_fill, hires_needed=hires, expected_probation_failures=failures, formula=formula,
@@ -77,7 +88,7 @@ def hiring_text(result: HiringForecast) -> str:
         "",
         f"- Growth: {result.new_positions} new positions",
         f"- Replacements: {result.current_headcount} × {percent(result.expected_turnover_rate)} = "
-        f"{plain_number(result.replacement_hires, 2)} expected leavers",
+        f"{plain_number(result.replacement_hires, 2)} expected leavers ({result.turnover_source})",
         f"- Probation: pass rate {percent(result.probation_pass_rate)} → about "
         f"{result.expected_probation_failures} extra hire(s) to cover failures",
         "",

@@ -5,4 +5,5 @@ Each module exposes ``register(server, settings)``; the analysis itself lives in
 """
 
 #: Every endpoint module, in the order their tools are listed.
-MODULES = ("templates", "turnover", "kpis", "workforce", "drivers", "reports", "grounding", "workspace")
+MODULES = ("templates", "turnover", "kpis", "workforce", "drivers", "reports", "grounding", "forecast", "benchmarks",
+           "workspace")

@@ -89,15 +89,19 @@ def describe_groups(
 @tool(title="Estimate an initiative's impact", result=ImpactResult)
 def estimate_impact(
     job: Job,
-    segment: Annotated[GroupSpec, Field(
+    segment: Annotated[GroupSpec | None, Field(
         description="The group the initiative targets: {column or role: value or [values]}, e.g. "
-                    "{\"OverTime\": \"Yes\"}, {\"shift\": \"night\"}, {\"tenure_band\": \"<=3 months\"}")],
+                    "{\"OverTime\": \"Yes\"}, {\"shift\": \"night\"}, {\"tenure_band\": \"<=3 months\"} (default: "
+                    "the initiative's usual group)")] = None,
     path: PathArg = None,
     csv_text: CsvTextArg = None,
     reference: Annotated[GroupSpec | None, Field(
         description="Scenario 1: the segment leaves at this group's rate, e.g. {\"OverTime\": \"No\"}")] = None,
     reduction: Annotated[float | str | None, Field(
         description="Scenario 2: the segment's rate falls by this fraction: 0.3 or '30%'")] = None,
+    initiative: Annotated[str | None, Field(
+        description="Scenario 3: a catalog initiative, e.g. flexible_work, structured_onboarding, stay_interviews "
+                    "(its sourced or assumed reduction)")] = None,
     where: WhereArg = None,
     period_start: Annotated[str | None, Field(description="Event data: first day of the period (default: 12 "
                                               "months before period_end)")] = None,
@@ -115,7 +119,8 @@ def estimate_impact(
     """Expected effect of an initiative stated as a change in the data: the segment's turnover moves to a
     reference group's rate, or falls by a fraction. Returns leavers avoided per year, the new overall rate and
     Levin's attributable fraction, each with a 95% interval (both rates' uncertainty propagated), using
-    turnover_breakdown's definitions; rates are annual fractions. Feeds calculate_roi: headcount,
+    turnover_breakdown's definitions; rates are annual fractions. initiative= takes the reduction, its sources and
+    low/base/high from the initiative catalog. Feeds calculate_roi: headcount,
     current_overall_rate → current_turnover_rate, new_overall_rate → target_turnover_rate. An association, not a
     proven cause.
     Example: {"path": "hr.csv", "segment": {"OverTime": "Yes"}, "reference": {"OverTime": "No"}}.
@@ -123,7 +128,23 @@ def estimate_impact(
     from retention_mcp.analysis.impact import estimate_impact as impact
     from retention_mcp.analysis.impact import impact_markdown
 
-    if reduction is not None:
+    entry = raw = None
+    if initiative is not None:
+        from retention_mcp.analysis.initiatives import find_initiative, load_initiatives
+        from retention_mcp.catalog import load_catalog
+        from retention_mcp.errors import InputError
+
+        if reduction is not None or reference is not None:
+            raise InputError("initiative sets the reduction from the catalog: leave out reduction and reference")
+        raw = load_catalog(job.settings, "initiatives.yaml")
+        entry = find_initiative(load_initiatives(raw), initiative)
+        reduction = entry.effect.base
+        segment = segment or entry.default_segment
+    if segment is None:
+        from retention_mcp.errors import InputError
+
+        raise InputError("segment is needed: the group the initiative targets, e.g. {\"shift\": \"night\"}")
+    if reduction is not None and entry is None:
         from retention_mcp.endpoints.workforce import parse_rate_argument
 
         reduction = parse_rate_argument("reduction", reduction)
@@ -134,11 +155,21 @@ def estimate_impact(
     result = impact(ds, segment=segment, reference=reference, reduction=reduction, policy=job.policy, scope=scope,
                     min_group_size=min_group_size, period_start=period_start, period_end=period_end,
                     denominator=denominator, separation_type=separation_type)
+    if entry is not None:
+        from retention_mcp.analysis.initiatives import initiative_used
+
+        result.initiative = initiative_used(entry, raw or {}, avoided_base=result.avoided_leavers,
+                                            current_rate=result.current_overall_rate,
+                                            new_rate_base=result.new_overall_rate)
     figures = {"avoided leavers per year": result.avoided_leavers, "current overall rate": result.current_overall_rate,
                "new overall rate": result.new_overall_rate, "headcount": result.calculate_roi_inputs.headcount,
                "segment rate": result.segment.rate, "impact fraction": result.impact_fraction, "PAF": result.paf}
     if result.reference is not None:
         figures["reference rate"] = result.reference.rate
+    if result.initiative is not None:
+        for scenario in result.initiative.scenarios:
+            figures[f"avoided leavers per year ({scenario.scenario})"] = scenario.avoided_leavers
+            figures[f"new overall rate ({scenario.scenario})"] = scenario.new_overall_rate
     return job.output(result, impact_markdown(result), figures=figures,
                       definition=f"{result.definition.formula}; {result.method}")
 

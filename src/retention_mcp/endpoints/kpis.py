@@ -37,7 +37,7 @@ def find_kpis(
                                                          "learning_growth")] = None,
     limit: Annotated[int, Field(description="most matches to return", ge=1, le=100)] = 10,
 ) -> ToolOutput:
-    """Search the KPI catalog (57 KPIs: retention, call center, R&D/DORA, sales, HR operations).
+    """Search the KPI catalog (62 KPIs: retention, call center, R&D/DORA, sales, HR operations).
 
     Each match carries id, English and Chinese names, definition, formula, unit, which direction is better,
     BSC perspective, data source, cadence and target bands with the source of each band. Use the ids in

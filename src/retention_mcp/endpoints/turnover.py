@@ -190,6 +190,9 @@ def turnover_breakdown(
                                "overall_headcount": result.overall.headcount}
     if result.overall.annualised_rate is not None and result.definition.months != 12:
         figures["overall_annualised_rate"] = result.overall.annualised_rate
+    if result.definition.period_end is not None:  # compare_benchmarks reads the period from the evidence
+        figures["period_end"] = result.definition.period_end
+        figures["period_months"] = result.definition.months
     for row in result.rows[:50]:
         if not row.suppressed:
             figures[f"rate[{row.label}]"] = row.rate

@@ -128,12 +128,16 @@ def erlang_staffing(
                                                               "'80/20')")] = 20,
     shrinkage: Annotated[Rate, Field(description=f"share of paid time not on the phones; {RATE_HINT}")] = 0.0,
     max_occupancy: Annotated[Rate | None, Field(description="occupancy cap, e.g. '85%'")] = None,
+    patience_seconds: Annotated[float | None, Field(description="mean caller patience, s: adds Erlang A")] = None,
+    max_abandonment: Annotated[Rate | None, Field(description="Erlang A abandonment cap, e.g. '5%'")] = None,
 ) -> ToolOutput:
-    """Agents needed for a call-center interval by Erlang C, with service level, ASA, occupancy, shrinkage.
+    """Agents needed for a call-center interval by Erlang C (and Erlang A with patience_seconds), with service
+    level, ASA, occupancy, shrinkage.
 
     Traffic A = calls × AHT ÷ interval; required agents = smallest N > A with SL = 1 − P(wait)·e^(−(N−A)·t/AHT)
     ≥ target (and A ÷ N ≤ max_occupancy if given); ASA = P(wait)·AHT ÷ (N − A); scheduled = ⌈N ÷ (1 −
-    shrinkage)⌉. Returns N−2 … N+2 so the trade-off is visible. call_log_profile supplies calls and AHT.
+    shrinkage)⌉. Returns N−2 … N+2 so the trade-off is visible. call_log_profile supplies calls, AHT and patience;
+    with patience_seconds the Erlang A answer (abandonment, callers who hang up count as missed) comes beside it.
     Example: calls=100, interval_minutes=30, aht_seconds=180, service_level_target='80%',
     answer_within_seconds=20, shrinkage='30%' → 14 agents (SL 88.8%, ASA 7.8 s, occupancy 71.4%), 20 scheduled.
     """
@@ -145,8 +149,25 @@ def erlang_staffing(
         answer_within_seconds=answer_within_seconds, shrinkage=parse_rate_argument("shrinkage", shrinkage),
         max_occupancy=None if max_occupancy is None else parse_rate_argument("max_occupancy", max_occupancy),
     )
+    if max_abandonment is not None and patience_seconds is None:
+        raise InputError("max_abandonment applies to Erlang A: give patience_seconds too (call_log_profile "
+                         "estimates it)")
+    if patience_seconds is not None:
+        from retention_mcp.analysis.erlang_a import erlang_a_staffing
+
+        result.erlang_a = erlang_a_staffing(
+            calls=calls, interval_minutes=interval_minutes, aht_seconds=aht_seconds, patience_seconds=patience_seconds,
+            service_level_target=result.service_level_target, answer_within_seconds=answer_within_seconds,
+            shrinkage=result.shrinkage, max_occupancy=result.max_occupancy,
+            max_abandonment=None if max_abandonment is None else parse_rate_argument("max_abandonment",
+                                                                                     max_abandonment),
+            erlang_c_agents=result.required_agents)
     figures = {name: getattr(result, name) for name in ("traffic_erlangs", "required_agents", "scheduled_headcount",
                                                          "service_level", "asa_seconds", "occupancy")}
+    if result.erlang_a is not None:
+        figures.update({f"erlang_a_{name}": getattr(result.erlang_a, name)
+                        for name in ("required_agents", "scheduled_headcount", "service_level", "probability_abandon",
+                                     "asa_seconds", "patience_seconds")})
     return job.output(result, erlang.staffing_text(result), figures=figures,
                       definition="Erlang C: A = calls × AHT ÷ interval; SL = 1 − P(wait)·e^(−(N−A)·t/AHT)")
 
@@ -250,27 +271,64 @@ def qa_calibration(
 @tool(title="Hiring forecast", result=HiringForecast)
 def hiring_forecast(
     job: Job,
-    current_headcount: Annotated[int, Field(description="people in the role now, e.g. 100")],
-    expected_turnover_rate: Annotated[Rate, Field(description=f"expected turnover over the plan period; "
-                                                              f"{RATE_HINT}")],
+    current_headcount: Annotated[int | None, Field(description="people in the role now, e.g. 100")] = None,
+    expected_turnover_rate: Annotated[Rate | None, Field(description=f"expected turnover over the plan period; "
+                                                                     f"{RATE_HINT}")] = None,
+    expected_leavers: Annotated[float | None, Field(ge=0, description="expected leavers in the period")] = None,
+    forecast_evidence_id: Annotated[str | None, Field(description="a forecast_leavers evidence_id")] = None,
+    group: Annotated[str | None, Field(description="a group label of that forecast")] = None,
     new_positions: Annotated[int, Field(description="positions added by growth")] = 0,
     probation_pass_rate: Annotated[Rate, Field(description=f"share of hires expected to pass probation; "
                                                            f"{RATE_HINT}")] = 1.0,
 ) -> ToolOutput:
     """Hires needed for a period: growth plus expected leavers, grossed up for probation failures.
 
-    hires = ⌈(new_positions + current_headcount × expected_turnover_rate) ÷ probation_pass_rate⌉, with the
-    formula shown. Use the turnover rate for the same period as the plan (annual for a one-year plan).
-    Example: current_headcount=100, expected_turnover_rate='12%', new_positions=50 (10 new stores × 5 staff),
-    probation_pass_rate=1 → 62 hires.
+    hires = ⌈(new_positions + expected leavers) ÷ probation_pass_rate⌉; expected leavers = current_headcount ×
+    expected_turnover_rate, or expected_leavers, or forecast_evidence_id (forecast_leavers' 12 months, with its
+    interval). Exactly one of the three. Example: current_headcount=100, expected_turnover_rate='12%',
+    new_positions=50 → 62 hires.
     """
     from retention_mcp.analysis import workforce
 
+    given = [name for name, value in (("expected_turnover_rate", expected_turnover_rate),
+                                      ("expected_leavers", expected_leavers),
+                                      ("forecast_evidence_id", forecast_evidence_id)) if value is not None]
+    if len(given) != 1:
+        raise InputError("give exactly one of expected_turnover_rate (e.g. '12%'), expected_leavers (e.g. 14.5) or "
+                         f"forecast_evidence_id (a forecast_leavers result); got {', '.join(given) or 'none'}")
+    interval = None
+    source = "expected_turnover_rate given"
+    if forecast_evidence_id is not None:
+        from retention_mcp.workspace.evidence import cited_figures
+
+        figures, record = cited_figures(job.settings, forecast_evidence_id, ("forecast_leavers",))
+        label = (group or "Overall").strip()
+        expected_leavers = figures.get(f"expected leavers 12 mo: {label}")
+        heads = figures.get(f"headcount: {label}", figures.get("headcount now") if label == "Overall" else None)
+        if expected_leavers is None or heads is None:
+            known = sorted(key.split(": ", 1)[1] for key in figures if key.startswith("expected leavers 12 mo: "))
+            raise InputError(f"forecast {record.id} has no 12-month figure for {label!r}; groups: {', '.join(known)}")
+        if label == "Overall" and figures.get("expected leavers 12 mo low") is not None:
+            interval = (float(figures["expected leavers 12 mo low"]), float(figures["expected leavers 12 mo high"]))
+        if current_headcount is None:
+            current_headcount = int(heads)
+        source = f"forecast_leavers {record.id}: 12-month expected leavers of {label}"
+    elif expected_leavers is not None:
+        source = "expected_leavers given"
+    if current_headcount is None:
+        raise InputError("current_headcount is needed (people in the role now, e.g. 100)")
+    if expected_turnover_rate is not None:
+        rate = parse_rate_argument("expected_turnover_rate", expected_turnover_rate)
+    else:
+        if current_headcount <= 0:
+            raise InputError("current_headcount must be above 0 to turn expected leavers into a rate")
+        rate = float(expected_leavers) / current_headcount  # type: ignore[arg-type]
     result = workforce.hiring_forecast(
-        current_headcount=current_headcount,
-        expected_turnover_rate=parse_rate_argument("expected_turnover_rate", expected_turnover_rate),
-        new_positions=new_positions,
+        current_headcount=current_headcount, expected_turnover_rate=rate, new_positions=new_positions,
         probation_pass_rate=parse_rate_argument("probation_pass_rate", probation_pass_rate),
+        leavers_interval=interval, source=source,
     )
-    return job.output(result, workforce.hiring_text(result), figures={"hires_needed": result.hires_needed},
-                      definition="hires = ⌈(new positions + headcount × turnover) ÷ probation pass rate⌉")
+    figures_out = {"hires_needed": result.hires_needed, "hires_needed_low": result.hires_needed_low,
+                   "hires_needed_high": result.hires_needed_high}
+    return job.output(result, workforce.hiring_text(result), figures=figures_out,
+                      definition="hires = ⌈(new positions + expected leavers) ÷ probation pass rate⌉")

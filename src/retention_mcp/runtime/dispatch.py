@@ -66,6 +66,17 @@ class ToolRuntime:
             return "csv_text:" + hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
         return None
 
+    def _settings_for_call(self) -> Settings:
+        """The workers read the workspace this process writes (a tool may take an evidence id as input), whatever
+        environment the shared fork server was started with: once the default database exists, its path travels
+        with the call. Before that nothing is passed, so a worker never creates the database itself."""
+        if self.settings.database_url:
+            return self.worker_settings
+        from retention_mcp.workspace.engine import default_database_path
+
+        path = default_database_path()
+        return self.worker_settings.with_(database_url=f"sqlite:///{path}") if path.is_file() else self.worker_settings
+
     async def run(self, target: str, arguments: dict[str, Any], ctx: Context | None = None,
                   affinity: str | None = None, caller: Caller | None = None) -> Any:
         """Run ``target`` ("module:function", called with settings, progress and ``arguments``) in a worker.
@@ -83,7 +94,7 @@ class ToolRuntime:
             except Exception:  # best effort: no progress token, or the stream is gone
                 logger.debug("progress notification not sent", exc_info=True)
 
-        settings = self.worker_settings.with_(access=caller.access)
+        settings = self._settings_for_call().with_(access=caller.access)
         value = await self.pool.run(target, arguments, settings, self.limits, affinity=affinity,
                                     progress=progress)
         await progress(1.0, "done")

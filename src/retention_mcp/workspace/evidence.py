@@ -122,3 +122,20 @@ def record_result(settings: Settings, tool: str, arguments: dict[str, Any], outp
     except (InputError, OSError) as exc:
         logger.warning("evidence not recorded for %s: %s", tool, exc)
         return None
+
+
+def cited_figures(settings: Settings, evidence_id: str, tools: tuple[str, ...]) -> tuple[dict[str, Any], Any]:
+    """The key figures and the record of an evidence id that one of ``tools`` produced, for a tool that takes a
+    result as its input (hiring_forecast takes forecast_leavers', compare_benchmarks turnover_breakdown's).
+    Raises InputError naming what to pass instead."""
+    from retention_mcp.errors import InputError
+    from retention_mcp.workspace.store import workspace_for
+
+    wanted = str(evidence_id or "").strip().lower()
+    record = workspace_for(settings).get_evidence(wanted) if wanted else None
+    if record is None:
+        raise InputError(f"evidence id {evidence_id!r} is not in the workspace; run {' or '.join(tools)} and pass the "
+                         "evidence_id it returns")
+    if record.tool not in tools:
+        raise InputError(f"evidence {record.id} is a {record.tool} result; this needs one from {' or '.join(tools)}")
+    return dict(record.figures or {}), record
