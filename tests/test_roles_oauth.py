@@ -434,6 +434,31 @@ def test_a_chinese_managers_event_data_is_their_department_alone(deployment: Dep
     assert "部门 = 研发" in results["forecast_leavers"].content[0].text
 
 
+def test_completions_from_the_data_stay_within_the_callers_rows(deployment: Deployment) -> None:
+    """employee_group completes from the most recently read HR file: a manager gets their department's groups only,
+    a viewer nothing."""
+    import anyio
+    from mcp.types import PromptReference
+
+    seen: dict[str, list[str]] = {}
+
+    async def run() -> None:
+        for who in ("rd", "viewer", "analyst"):
+            http, mcp = client_for(deployment, TOKENS[who])
+            async with http, mcp as session:
+                if who == "rd":
+                    await session.call_tool("inspect_dataset", {"path": "ibm_hr_attrition.csv"})
+                completion = await session.complete(PromptReference(type="ref/prompt", name="retention_strategy"),
+                                                    {"name": "employee_group", "value": ""})
+                seen[who] = list(completion.completion.values)
+
+    anyio.run(run)
+    rd_roles = set(rd_truth()["job_roles"])
+    assert seen["rd"] and set(seen["rd"]) <= rd_roles | {RD}
+    assert seen["viewer"] == []
+    assert {"Sales", "Sales Executive"} <= set(seen["analyst"])  # the same file, everyone's groups, for an analyst
+
+
 def test_a_team_lead_sees_only_their_teams_calls_and_shifts(deployment: Deployment) -> None:
     import anyio
 

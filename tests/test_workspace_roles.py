@@ -249,3 +249,16 @@ async def test_a_viewer_reads_what_is_shared_and_writes_nothing(team: Settings) 
                                 ("calculate_roi", {"headcount": 100, "current_turnover_rate": 0.2,
                                                    "target_turnover_rate": 0.1, "average_annual_cost": 1})):
             await p.call("vic", tool, arguments, ok=False)
+
+
+@pytest.mark.anyio
+async def test_a_tool_taking_an_evidence_id_reads_only_evidence_within_reach_and_says_when_it_is_partial(
+        team: Settings) -> None:
+    async with people(team) as p:
+        company = (await p.call("ana", "turnover_breakdown", {"path": "ibm_hr_attrition.csv"})).structured_content
+        department = (await p.call("rd", "turnover_breakdown", {"path": "ibm_hr_attrition.csv"})).structured_content
+        refused = await p.call("rd", "compare_benchmarks", {"evidence_id": company["evidence_id"]}, ok=False)
+        assert "not one you can read" in refused.content[0].text
+        assert f"{company['overall']['rate']:.4f}"[:5] not in refused.content[0].text
+        compared = await p.call("ana", "compare_benchmarks", {"evidence_id": department["evidence_id"]})
+        assert "not company-wide" in compared.content[0].text  # an analyst comparing a department's rate is told

@@ -299,9 +299,9 @@ def hiring_forecast(
     interval = None
     source = "expected_turnover_rate given"
     if forecast_evidence_id is not None:
-        from retention_mcp.workspace.evidence import cited_figures
+        from retention_mcp.workspace.evidence import cited_figures, scope_warning
 
-        figures, record = cited_figures(job.settings, forecast_evidence_id, ("forecast_leavers",))
+        figures, record = cited_figures(job.settings, forecast_evidence_id, ("forecast_leavers",), caller=job.caller)
         label = (group or "Overall").strip()
         expected_leavers = figures.get(f"expected leavers 12 mo: {label}")
         heads = figures.get(f"headcount: {label}", figures.get("headcount now") if label == "Overall" else None)
@@ -313,6 +313,8 @@ def hiring_forecast(
         if current_headcount is None:
             current_headcount = int(heads)
         source = f"forecast_leavers {record.id}: 12-month expected leavers of {label}"
+        if (partial := scope_warning(record, job.settings.language, job.settings)) is not None:
+            source += f" ({partial})"
     elif expected_leavers is not None:
         source = "expected_leavers given"
     if current_headcount is None:

@@ -114,9 +114,10 @@ class Job:
                           sources=self.sources(), images=list(images or ()), files=list(files or ()))
 
     def scope_record(self) -> dict[str, Any] | None:
-        """The scope this call's figures were computed under, as evidence records it: None for a call that read
-        no data (a calculator), else the caller's access with its mode resolved."""
-        if not self.datasets:
+        """The scope this call's figures were computed under, as evidence records it: None for a calculator called
+        by someone who sees the whole data (anyone may read it), else the caller's access with its mode resolved — a
+        manager's calculator inputs are their department's figures too."""
+        if not self.datasets and not self.caller.access.scoped:
             return None
         from retention_mcp.access import server_mode
 

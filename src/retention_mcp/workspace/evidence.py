@@ -124,18 +124,35 @@ def record_result(settings: Settings, tool: str, arguments: dict[str, Any], outp
         return None
 
 
-def cited_figures(settings: Settings, evidence_id: str, tools: tuple[str, ...]) -> tuple[dict[str, Any], Any]:
+def cited_figures(settings: Settings, evidence_id: str, tools: tuple[str, ...],
+                  caller: Any = None) -> tuple[dict[str, Any], Any]:
     """The key figures and the record of an evidence id that one of ``tools`` produced, for a tool that takes a
-    result as its input (hiring_forecast takes forecast_leavers', compare_benchmarks turnover_breakdown's).
-    Raises InputError naming what to pass instead."""
+    result as its input (hiring_forecast takes forecast_leavers', compare_benchmarks turnover_breakdown's) — only
+    evidence ``caller`` may read (a manager never takes company-wide figures in through an id). Raises InputError
+    naming what to pass instead."""
     from retention_mcp.errors import InputError
     from retention_mcp.workspace.store import workspace_for
 
     wanted = str(evidence_id or "").strip().lower()
-    record = workspace_for(settings).get_evidence(wanted) if wanted else None
+    workspace = workspace_for(settings)
+    record = workspace.get_evidence(wanted) if wanted else None
+    if record is not None and caller is not None:
+        from retention_mcp.workspace.sharing import readable_evidence
+
+        if not readable_evidence(workspace, caller, [record.id], settings):
+            record = None
     if record is None:
-        raise InputError(f"evidence id {evidence_id!r} is not in the workspace; run {' or '.join(tools)} and pass the "
-                         "evidence_id it returns")
+        raise InputError(f"evidence id {evidence_id!r} is not in the workspace (or not one you can read); run "
+                         f"{' or '.join(tools)} and pass the evidence_id it returns")
     if record.tool not in tools:
         raise InputError(f"evidence {record.id} is a {record.tool} result; this needs one from {' or '.join(tools)}")
     return dict(record.figures or {}), record
+
+
+def scope_warning(record: Any, language: str, settings: Settings) -> str | None:
+    """'These figures were computed within Department = Sales, not company-wide' for a scoped evidence record taken
+    as a tool's input (None for a result over the whole data)."""
+    from retention_mcp.permissions import scope_label
+
+    label = scope_label(getattr(record, "scope", None), language, settings)
+    return f"{record.id}: {label}" if label else None
