@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from server_process import free_port
+from server_process import free_port, stop, wait_until_answering
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INSTALL = REPO_ROOT / "scripts" / "oidc_provider.sh"
@@ -79,21 +79,8 @@ def oidc_provider(tmp_path: Path, clients: list[OidcClient]) -> Iterator[OidcPro
         child = subprocess.Popen([node, str(script), str(port), spec], stdout=output, stderr=subprocess.STDOUT,
                                  cwd=folder)
         try:
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while True:
-                try:
-                    if httpx2.get(f"{issuer}/.well-known/openid-configuration", timeout=1).status_code == 200:
-                        break
-                except httpx2.TransportError:
-                    pass
-                if child.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the OpenID provider did not start (exit {child.poll()}):\n{log.read_text()}")
-                time.sleep(0.1)
+            wait_until_answering(f"{issuer}/.well-known/openid-configuration", child, log, START_TIMEOUT_S,
+                                 "the OpenID provider")
             yield OidcProvider(issuer=issuer, clients={c.id: c for c in clients}, log=log)
         finally:
-            child.terminate()
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait(timeout=5)
+            stop(child, grace=10)

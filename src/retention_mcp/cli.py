@@ -58,6 +58,19 @@ def _add_common(parser: argparse.ArgumentParser, *, subcommand: bool = False) ->
                         help="stderr log level (env RETENTION_MCP_LOG_LEVEL; default INFO)")
 
 
+#: serve's OAuth options: (flag, metavar, help with {env} for its environment variable).
+OAUTH_FLAGS = (
+    ("--oauth-issuer", "URL", "issuer URL of the identity provider whose JWT access tokens are accepted ({env})"),
+    ("--oauth-audience", "AUD", "the aud a token must carry ({env}; default: --public-url)"),
+    ("--oauth-roles", "MAP", "scope=role pairs, comma separated ({env}; default "
+                             "retention:analyst=analyst,retention:manager=manager,retention:viewer=viewer)"),
+    ("--oauth-jwks-url", "URL", "the provider's signing keys ({env}; default: from the issuer's discovery document)"),
+    ("--oauth-name-claim", "CLAIM", "claim naming the person ({env}; default preferred_username, email, sub)"),
+    ("--oauth-rows-claim", "CLAIM", "claim with a manager's row scope ({env}; default retention_rows)"),
+    ("--oauth-hide-claim", "CLAIM", "claim with the columns hidden from a manager ({env}; default retention_hide)"),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="retention-mcp",
@@ -83,26 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "'Zhang Min: <token> manager department=研发部'; '#' starts a comment "
                             "(env RETENTION_MCP_TOKENS_FILE)")
     oauth = serve.add_argument_group("OAuth 2.1 sign-in (the server as a resource server)")
-    oauth.add_argument("--oauth-issuer", metavar="URL",
-                       help="issuer URL of the identity provider whose JWT access tokens are accepted "
-                            "(env RETENTION_MCP_OAUTH_ISSUER)")
-    oauth.add_argument("--oauth-audience", metavar="AUD",
-                       help="the aud a token must carry (env RETENTION_MCP_OAUTH_AUDIENCE; default: --public-url)")
-    oauth.add_argument("--oauth-roles", metavar="MAP",
-                       help="scope=role pairs, comma separated (env RETENTION_MCP_OAUTH_ROLES; default "
-                            "retention:analyst=analyst,retention:manager=manager,retention:viewer=viewer)")
-    oauth.add_argument("--oauth-jwks-url", metavar="URL",
-                       help="the provider's signing keys (env RETENTION_MCP_OAUTH_JWKS_URL; default: from the "
-                            "issuer's discovery document)")
-    oauth.add_argument("--oauth-name-claim", metavar="CLAIM",
-                       help="claim naming the person (env RETENTION_MCP_OAUTH_NAME_CLAIM; default "
-                            "preferred_username, then email, then sub)")
-    oauth.add_argument("--oauth-rows-claim", metavar="CLAIM",
-                       help="claim with a manager's row scope (env RETENTION_MCP_OAUTH_ROWS_CLAIM; default "
-                            "retention_rows)")
-    oauth.add_argument("--oauth-hide-claim", metavar="CLAIM",
-                       help="claim with the columns hidden from a manager (env RETENTION_MCP_OAUTH_HIDE_CLAIM; "
-                            "default retention_hide)")
+    for flag, metavar, meaning in OAUTH_FLAGS:
+        variable = "RETENTION_MCP_" + flag.removeprefix("--").replace("-", "_").upper()
+        oauth.add_argument(flag, metavar=metavar, help=meaning.format(env=f"env {variable}"))
     serve.add_argument("--public-url", metavar="URL",
                        help="the MCP endpoint's URL as clients reach it, e.g. https://hr.example.com/mcp "
                             "(env RETENTION_MCP_PUBLIC_URL; default http://HOST:PORT/mcp)")
