@@ -38,9 +38,10 @@ RD = "Research & Development"
 IBM_PAY = ("MonthlyIncome", "DailyRate", "HourlyRate", "MonthlyRate", "PercentSalaryHike", "StockOptionLevel")
 #: Values of the IBM file that exist only outside R&D (departments, and job roles only Sales and HR have).
 OUTSIDE_RD = ("Sales", "Human Resources")
-#: Largest change the protected mode's cell-key perturbation may make to a count (managers are always protected;
-#: with the perturbation not in this build the difference is 0).
-PERTURBATION = 2
+#: Largest change the protected mode's cell-key perturbation makes to a count (managers are always protected): the
+#: perturbation table's bound D = 4 (issue 19 part A, data/cellkey.py); where this build has no perturbation the
+#: difference is 0.
+PERTURBATION = 4
 
 TOKENS = {name: f"{name}-{secrets.token_urlsafe(18)}" for name in ("analyst", "rd", "night", "viewer", "zh")}
 
@@ -484,7 +485,8 @@ def test_a_team_lead_sees_only_their_teams_calls_and_shifts(deployment: Deployme
     assert within(results["call_log_profile"].structured_content["calls_answered"], len(answered))
     scorecard = results["agent_scorecard"].structured_content
     assert len(scorecard["agents"]) == night["Agent"].nunique()
-    assert within(sum(a["contacts"] for a in scorecard["agents"]), len(night))
+    agents = len(scorecard["agents"])
+    assert abs(sum(a["contacts"] for a in scorecard["agents"]) - len(night)) <= PERTURBATION * agents
     fairness = results["schedule_fairness"].structured_content
     assert fairness["agents"] == night_roster["Agent"].nunique()
     assert results["hr file"].is_error and "has no 'Team' column" in results["hr file"].content[0].text
