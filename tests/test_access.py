@@ -107,3 +107,28 @@ def test_the_intake_cuts_a_file_to_the_callers_rows_and_columns_and_counts_only_
         within_access(whole, Access.for_manager({"Team": "night"}), SETTINGS)
     with pytest.raises(InputError, match="reads no data files"):
         within_access(whole, NO_DATA, SETTINGS)
+
+
+def test_oauth_settings_that_stop_the_start() -> None:
+    from retention_mcp.http import caller_verifier, check_serving_settings
+
+    base = Settings(data_dirs=(), log_level="WARNING", host="0.0.0.0")
+    check_serving_settings(base.with_(oauth_issuer="https://login.example.com/realms/hr"))  # enough beyond loopback
+    refused = {
+        "oauth_issuer=ftp://login.example.com": "issuer URL",
+        "oauth_issuer=http://login.example.com": "must use https",
+        "oauth_issuer=https://login.example.com?x=1": "issuer URL",
+        "oauth_roles=retention:analyst=boss": "scope=role",
+        "oauth_roles=,": "maps no scope",
+    }
+    for change, needle in refused.items():
+        key, _, value = change.partition("=")
+        with pytest.raises(ValueError, match=needle):
+            caller_verifier(base.with_(**{"oauth_issuer": "https://login.example.com", key: value}), {})
+    with pytest.raises(ValueError, match="full URL"):
+        check_serving_settings(base.with_(token="x" * 20, public_url="hr.example.com/mcp"))
+    verifier = caller_verifier(base.with_(oauth_issuer="https://login.example.com/realms/hr",
+                                          public_url="https://hr.example.com/mcp",
+                                          oauth_roles="hr.read=viewer,hr.admin=analyst"), {})
+    assert verifier.jwt.config.audience == "https://hr.example.com/mcp"  # the public URL, unless told otherwise
+    assert verifier.jwt.config.scope_roles == {"hr.read": "viewer", "hr.admin": "analyst"}

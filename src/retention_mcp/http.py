@@ -71,6 +71,10 @@ GRACEFUL_SHUTDOWN_S = 5
 WORKER_EXIT_DEADLINE_S = GRACEFUL_SHUTDOWN_S + 2
 #: The parent waits this long for its workers after SIGTERM, then kills what is left.
 PARENT_JOIN_DEADLINE_S = WORKER_EXIT_DEADLINE_S + 1.5
+#: How long the supervisor waits for a worker to answer its health check before replacing it. uvicorn's 5 s is
+#: shorter than a spawned worker's imports take on a loaded two-core machine, and a worker replaced before it
+#: answers is replaced again, for ever: the server never serves.
+WORKER_HEALTHCHECK_S = 30
 MIN_TOKEN_CHARS = 16
 _WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -180,6 +184,11 @@ def check_serving_settings(settings: Settings) -> None:
         )
     if settings.token is not None and not settings.token.strip():
         raise ValueError("the bearer token is empty; " + TOKEN_ADVICE)
+    if settings.public_url is not None:
+        parsed = urlparse(settings.public_url.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query or parsed.fragment:
+            raise ValueError("--public-url must be the MCP endpoint's full URL, e.g. "
+                             f"https://hr-tools.example.com/mcp, not {settings.public_url!r}")
     if not 0 < settings.port < 65536:
         raise ValueError(f"port must be between 1 and 65535, not {settings.port}")
     if settings.workers < 1:
@@ -594,7 +603,8 @@ class RetentionConfig(uvicorn.Config):
         super().__init__(
             "retention_mcp.http:create_app", factory=True, host=settings.host, port=settings.port,
             workers=settings.workers, http=TimedH11Protocol, log_config=uvicorn_log_config(settings.log_level),
-            server_header=False, lifespan="on", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+            server_header=False, lifespan="on", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S)
         self.retention_settings = settings
         self.credentials = dict(credentials)
         self.header_timeout_s = settings.header_timeout_s

@@ -172,11 +172,12 @@ class JwtVerifier:
             key = self._jwks().get_signing_key_from_jwt(token)
         except jwt.PyJWKClientConnectionError as exc:
             raise ProviderUnavailable(f"could not fetch the identity provider's keys: {exc}") from None
-        except jwt.PyJWKClientError:
+        except jwt.PyJWTError:  # no key with this kid, or a key set without usable keys
             return Problem("invalid_token", "the token's signing key is not one the identity provider publishes")
+        issuer = self.config.issuer.rstrip("/")
         try:
             claims = jwt.decode(token, key.key, algorithms=[algorithm], audience=self.config.audience,
-                                issuer=self.config.issuer, leeway=LEEWAY_S,
+                                issuer=(issuer, issuer + "/"), leeway=LEEWAY_S,
                                 options={"require": ["exp", "iss", "aud"]})
         except jwt.ExpiredSignatureError:
             return EXPIRED
