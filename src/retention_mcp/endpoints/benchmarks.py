@@ -29,9 +29,9 @@ def _company_rate(job: Job, evidence_id: str, group: str | None, language: str) 
     """(annual rate, measure, year, warnings, source) from a turnover_breakdown result."""
     from retention_mcp.analysis.benchmarks import parse_benchmarks
     from retention_mcp.catalog import load_catalog
-    from retention_mcp.workspace.evidence import cited_figures
+    from retention_mcp.workspace.evidence import cited_figures, scope_warning
 
-    figures, record = cited_figures(job.settings, evidence_id, ("turnover_breakdown",))
+    figures, record = cited_figures(job.settings, evidence_id, ("turnover_breakdown",), caller=job.caller)
     from retention_mcp.wording import words as words_of
 
     w = words_of(language)
@@ -42,6 +42,8 @@ def _company_rate(job: Job, evidence_id: str, group: str | None, language: str) 
         raise InputError("regretted-leaver rates have no published benchmark; compare the all or voluntary rate")
     months = figures.get("period_months")
     warnings: list[str] = []
+    if (partial := scope_warning(record, lang, job.settings)) is not None:
+        warnings.append(partial)  # a department's rate is not the company's: whoever compares it is told
     if group:
         key = f"rate[{group}]"
         if figures.get(key) is None:

@@ -317,9 +317,9 @@ def hiring_forecast(
     interval = None
     source = w("workforce.hiring.source.rate")
     if forecast_evidence_id is not None:
-        from retention_mcp.workspace.evidence import cited_figures
+        from retention_mcp.workspace.evidence import cited_figures, scope_warning
 
-        figures, record = cited_figures(job.settings, forecast_evidence_id, ("forecast_leavers",))
+        figures, record = cited_figures(job.settings, forecast_evidence_id, ("forecast_leavers",), caller=job.caller)
         label = (group or "Overall").strip()
         expected_leavers = figures.get(f"expected leavers 12 mo: {label}")
         heads = figures.get(f"headcount: {label}", figures.get("headcount now") if label == "Overall" else None)
@@ -331,6 +331,8 @@ def hiring_forecast(
         if current_headcount is None:
             current_headcount = int(heads)
         source = w("workforce.hiring.source.forecast", id=record.id, group=label)
+        if (partial := scope_warning(record, w.language, job.settings)) is not None:
+            source += w.paren(partial)
     elif expected_leavers is not None:
         source = w("workforce.hiring.source.leavers")
     if current_headcount is None:

@@ -7,8 +7,10 @@ import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from retention_mcp.access import EVERYTHING
 from retention_mcp.data.disclosure import DisclosureError, Policy, normalise_value, output_strings
 from retention_mcp.errors import InputError
+from retention_mcp.identity import Caller, os_user
 from retention_mcp.runtime.result_size import bound_result
 from retention_mcp.runtime.spec import ToolOutput
 from retention_mcp.settings import Settings
@@ -30,14 +32,18 @@ class Job:
       when ``path`` names one — and applies a ``where`` filter;
     - ``policy`` is the disclosure policy (minimum group size, suppression, pseudonyms);
     - :meth:`progress` reports progress to the client;
-    - ``author`` is who called (read in the server process, where the bearer token's context lives) and
-      :meth:`workspace` the workspace store, opened by this worker process with its own engine.
+    - ``caller`` is who called — their name (``author``), role and access — read in the server process, where
+      the bearer token's context lives; the intake cuts every file to their access (``settings.access``), and
+      :meth:`workspace` is the workspace store, opened by this worker process with its own engine.
     """
 
     def __init__(self, settings: Settings, progress: Callable[[float, str], None] | None = None,
-                 author: str | None = None) -> None:
+                 caller: Caller | None = None) -> None:
         self.settings = settings
-        self.author = author or "unknown"
+        self.caller = caller or Caller(name=os_user(), access=settings.access or EVERYTHING)
+        self.author = self.caller.name
+        #: the plan the files this call writes were exported from (readable by whoever may read the plan)
+        self.files_plan_id: int | None = None
         self.policy = Policy.from_settings(settings)
         self._progress = progress
         self.datasets: list[Dataset] = []
@@ -133,10 +139,29 @@ class Job:
         return out
 
     def output(self, result: Any, text: str, *, figures: Mapping[str, Any] | None = None, definition: str = "",
-               images: list[tuple[bytes, str]] | None = None, files: list[str] | None = None) -> ToolOutput:
+               images: list[tuple[bytes, str]] | None = None, files: list[str] | None = None,
+               language: str | None = None) -> ToolOutput:
+        """What the tool returns; a result computed within a caller's scope says so in its text and definition
+        (a manager's department figures must never pass for the company's)."""
+        if self.datasets and self.caller.access.scoped:
+            from retention_mcp.permissions import scope_statement
+
+            statement = scope_statement(self.caller.access, language or self.settings.language, self.settings)
+            text += f"\n\n{statement}"
+            definition = f"{definition}; {statement}" if definition else statement
         return ToolOutput(result=result, text=text, figures=dict(figures or {}), definition=definition,
                           sources=self.sources(), images=list(images or ()), files=list(files or ()),
                           language=self.w.language if self.w is not None else self.settings.language)
+
+    def scope_record(self) -> dict[str, Any] | None:
+        """The scope this call's figures were computed under, as evidence records it: None for a calculator called
+        by someone who sees the whole data (anyone may read it), else the caller's access with its mode resolved — a
+        manager's calculator inputs are their department's figures too."""
+        if not self.datasets and not self.caller.access.scoped:
+            return None
+        from retention_mcp.access import server_mode
+
+        return self.caller.access.record(server_mode(self.settings))
 
     # -- the checks every output passes
 
@@ -171,20 +196,30 @@ def _non_finite(value: Any, path: str = "") -> str | None:
 
 
 def execute(*, settings: Settings, progress: Callable[[float, str], None], tool: str,
-            arguments: dict[str, Any], author: str | None = None, evidence: str | None = None) -> ToolOutput:
+            arguments: dict[str, Any], caller: Caller, tool_name: str | None = None,
+            evidence: str | None = None) -> ToolOutput:
     """Worker entry point: run one tool function with a fresh Job, check its output and, for a data or
-    calculator tool (``evidence`` = its name), record the evidence.
+    calculator tool (``evidence`` = its name), record the evidence with the scope it was computed under.
 
-    The evidence row is committed before the result leaves the worker, so the id a client holds can be read
-    by every server process at once (the next ``plan_write_section`` may reach another HTTP worker)."""
+    The caller's role is checked again here (the server process checked it before sending the call). The
+    evidence row is committed before the result leaves the worker, so the id a client holds can be read by every
+    server process at once (the next ``plan_write_section`` may reach another HTTP worker)."""
+    from retention_mcp.permissions import refusal
     from retention_mcp.runtime.worker import resolve
 
-    job = Job(settings, progress, author=author)
+    if tool_name is not None and (why := refusal(caller, tool_name, settings)) is not None:
+        raise InputError(why)
+    job = Job(settings, progress, caller=caller)
     output = resolve(tool)(job, **arguments)
     job.check(output)
     output = bound_result(output, arguments)
     if evidence is not None:
         from retention_mcp.workspace.evidence import record_result
 
-        output.evidence_id = record_result(settings, evidence, arguments, output, job.author)
+        output.evidence_id = record_result(settings, evidence, arguments, output, job.author,
+                                           scope=job.scope_record())
+    if output.files:
+        from retention_mcp.workspace.files import record_files
+
+        record_files(settings, output.files, job.caller, scope=job.scope_record(), plan_id=job.files_plan_id)
     return output

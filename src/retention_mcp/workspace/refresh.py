@@ -4,11 +4,13 @@ it) re-runs on the dataset's current files; ``path`` then replaces it only with 
 
 The seam to the tool runtime is one injected async callable::
 
-    async def rerun(tool_name: str, arguments: dict) -> dict:
+    async def rerun(tool_name: str, arguments: dict, evidence: Evidence) -> dict:
         # -> {"figures": {name: number | str | None}, "sources": [{...}], "evidence_id": "ev-…"}
 
-It calls the tool again (recording new evidence as any call does) and returns the new figures.
-``endpoints/workspace.py`` builds it from the server; tests may pass their own.
+It calls the tool again (recording new evidence as any call does) and returns the new figures; ``evidence`` is
+the record being re-run (its scope: a manager's department is re-run on that department). ``skip(evidence)``
+may give a reason not to re-run one (it was computed beyond the caller's access). ``endpoints/workspace.py``
+builds both from the server; tests may pass their own.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from retention_mcp.workspace.citations import cited_ids
 from retention_mcp.workspace.render import citations_by_section
 from retention_mcp.workspace.store import Evidence, PlanState
 
-Rerun = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+Rerun = Callable[[str, dict[str, Any], Evidence], Awaitable[dict[str, Any]]]
 #: Argument names that name the data file a tool read.
 PATH_ARGUMENT = "path"
 INLINE_ARGUMENT = "csv_text"
@@ -47,6 +49,8 @@ class RefreshedEvidence(BaseModel):
     status: str = Field(description="changed | unchanged | skipped | failed")
     reason: str | None = Field(None, description="why skipped or failed")
     new_evidence_id: str | None = Field(None, description="the re-run's evidence id: cite it in revised text")
+    scope_note: str | None = Field(None, description="when the figures cover only part of the data (a manager's "
+                                   "department): which part; the re-run used the same part")
     old_sources: list[dict[str, Any]] = []
     new_sources: list[dict[str, Any]] = []
     changes: list[FigureChange] = Field(default_factory=list, description="figures whose value changed")
@@ -114,7 +118,8 @@ def rerun_arguments(item: Evidence, path: str | None, w: Any = None) -> tuple[di
 
 
 async def refresh_plan(state: PlanState, evidence: dict[str, Evidence], rerun: Rerun,
-                       path: str | None = None) -> RefreshReport:
+                       path: str | None = None, skip: Callable[[Evidence], str | None] | None = None,
+                       scope_notes: dict[str, str] | None = None) -> RefreshReport:
     """Re-run every evidence id the plan (at ``state.version``) cites; compare old and new figures. Reasons in the
     plan's language."""
     from retention_mcp.errors import InputError
@@ -130,12 +135,15 @@ async def refresh_plan(state: PlanState, evidence: dict[str, Evidence], rerun: R
                                              reason=w("workspace.refresh_reasons.missing")))
             continue
         arguments, why_not = rerun_arguments(item, path, w)
-        base = dict(evidence_id=evidence_id, tool=item.tool, sections=sections, old_sources=item.sources)
+        if arguments is not None and skip is not None and (beyond := skip(item)) is not None:
+            arguments, why_not = None, beyond
+        base = dict(evidence_id=evidence_id, tool=item.tool, sections=sections, old_sources=item.sources,
+                    scope_note=(scope_notes or {}).get(evidence_id))
         if arguments is None:
             results.append(RefreshedEvidence(**base, status="skipped", reason=why_not))
             continue
         try:
-            outcome = await rerun(item.tool, arguments)
+            outcome = await rerun(item.tool, arguments, item)
         except ValueError as exc:  # InputError / ToolError text: the file is gone, a column is missing...
             results.append(RefreshedEvidence(**base, status="failed", reason=str(exc)))
             continue
