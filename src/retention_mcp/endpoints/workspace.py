@@ -465,9 +465,9 @@ def plan_export(
     state = workspace.get_plan(plan_id, version, who=job.author)
     evidence = workspace.get_evidence_many(cited_evidence_ids(state))
     notes = scope_notes(evidence, state.language, job.settings)
-    words = wording(job.settings, state.language)
-    body = plan_markdown(state, scoped=notes, scoped_note=words["plan_scoped_note"]).split("\n", 2)[2]
-    appendix = evidence_appendix(state, evidence, scoped=notes, scope_word=words["appendix_scope"])
+    access_words = wording(job.settings, state.language)
+    body = plan_markdown(state, scoped=notes, scoped_note=access_words["plan_scoped_note"]).split("\n", 2)[2]
+    appendix = evidence_appendix(state, evidence, scoped=notes, scope_word=access_words["appendix_scope"])
     markdown = body + ("\n" + appendix if appendix else "")
     if overwrite:
         check_overwrite(job, filename, state.title, format)

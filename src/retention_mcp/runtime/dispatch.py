@@ -127,15 +127,6 @@ class ToolRuntime:
                     logger.warning("no resource link for %s", capped(name, 200))
         return result
 
-
-def _renders_views(ctx: Context) -> bool:
-    """Whether the client negotiated MCP Apps (so view-only data is worth sending)."""
-    from mcp.server.apps import client_supports_apps
-
-    try:
-        return client_supports_apps(ctx)
-    except Exception:  # no session (a direct call): no client to render anything
-        return False
     def check_allowed(self, caller: Caller, tool: str) -> None:
         """InputError when ``caller``'s role may not call ``tool`` (the sentence says what they can do)."""
         from retention_mcp.permissions import refusal
@@ -147,6 +138,16 @@ def _renders_views(ctx: Context) -> bool:
         from retention_mcp.permissions import may_call
 
         return may_call(caller, tool, self.settings)
+
+
+def _renders_views(ctx: Context) -> bool:
+    """Whether the client negotiated MCP Apps (so view-only data is worth sending)."""
+    from mcp.server.apps import client_supports_apps
+
+    try:
+        return client_supports_apps(ctx)
+    except Exception:  # no session (a direct call): no client to render anything
+        return False
 
 
 def to_result(output: ToolOutput, evidence_id: str | None = None) -> CallToolResult:
