@@ -34,6 +34,31 @@ class Started:
         self.url, self.process, self.log = url, process, log
 
 
+def stop(child: subprocess.Popen, grace: float) -> None:
+    """SIGTERM, then SIGKILL if ``child`` has not exited within ``grace`` seconds."""
+    if child.poll() is None:
+        child.terminate()
+    try:
+        child.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait(timeout=10)
+
+
+def wait_until_answering(url: str, child: subprocess.Popen, log: Path, timeout: float, what: str = "server") -> None:
+    """Poll ``url`` until it answers 200; fail the test with ``log`` when ``child`` exits or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx2.get(url, timeout=1).status_code == 200:
+                return
+        except httpx2.TransportError:
+            pass
+        if child.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"{what} did not start (exit {child.poll()}):\n{log.read_text()}")
+        time.sleep(0.2)
+
+
 @contextmanager
 def started_server(tmp_path: Path, argv: list[str], port: int, env: dict[str, str] | None = None,
                    cwd: Path | None = None, name: str = "server", start_timeout: float = 30) -> Iterator[Started]:
@@ -43,26 +68,10 @@ def started_server(tmp_path: Path, argv: list[str], port: int, env: dict[str, st
     child = subprocess.Popen([sys.executable, "-m", "retention_mcp", *argv], stdout=subprocess.DEVNULL, stderr=log,
                              env=env or child_env(), cwd=cwd)
     try:
-        deadline = time.monotonic() + start_timeout
-        while True:
-            try:
-                if httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            if child.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"server did not start (exit {child.poll()}):\n{log.read()}")
-            time.sleep(0.2)
+        wait_until_answering(f"http://127.0.0.1:{port}/healthz", child, log_path, start_timeout)
         yield Started(f"http://127.0.0.1:{port}", child, log_path)
     finally:
-        if child.poll() is None:
-            child.terminate()
-        try:
-            child.wait(timeout=12)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait(timeout=10)
+        stop(child, grace=12)
         log.close()
 
 

@@ -25,7 +25,6 @@ from mcp.client.streamable_http import streamable_http_client
 from retention_mcp import __version__
 from retention_mcp.http import (
     RetentionConfig,
-    TeamTokenVerifier,
     TimedH11Protocol,
     allowed_hosts,
     check_serving_settings,
@@ -36,6 +35,8 @@ from retention_mcp.http import (
     parse_tokens_file,
     serve_http,
 )
+from retention_mcp.identity import Caller
+from retention_mcp.oauth import CallerVerifier
 from retention_mcp.settings import Settings
 from server_process import Started, child_env, free_port, started_server
 
@@ -104,9 +105,11 @@ def test_settings_and_tokens_survive_the_trip_to_worker_processes(http_settings)
     # Workers receive the uvicorn config pickled through multiprocessing's pipe: settings and tokens included.
     original = http_settings.with_(token=TOKEN, workers=3, prompts_dir=Path("/tmp/prompts"), max_request_kb=12.5,
                                    header_timeout_s=1.5, body_timeout_s=2.5)
-    config = pickle.loads(pickle.dumps(RetentionConfig(original, {TOKEN: "team", "alice-token-0123456789": "alice"})))
+    people = {TOKEN: Caller("team"), "alice-token-0123456789": parse_tokens_file(
+        "alice: alice-token-0123456789 manager department=Sales hide=pay\n")["alice-token-0123456789"]}
+    config = pickle.loads(pickle.dumps(RetentionConfig(original, people)))
     assert config.retention_settings == original
-    assert config.credentials == {TOKEN: "team", "alice-token-0123456789": "alice"}
+    assert config.credentials == people  # roles and scopes included
     assert (config.header_timeout_s, config.body_timeout_s, config.workers) == (1.5, 2.5, 3)
 
 
@@ -268,16 +271,22 @@ async def test_401_says_whether_the_token_is_missing_or_invalid(http_settings):
     assert all(TOKEN not in r.text and TOKEN not in r.headers["www-authenticate"] for r in (wrong, missing, basic))
 
 
+def names(credentials: dict[str, Caller]) -> dict[str, str]:
+    return {token: caller.name for token, caller in credentials.items()}
+
+
 def test_tokens_file_lines_comments_and_errors_that_never_show_a_token():
-    assert parse_tokens_file(TOKENS_FILE) == {ALICE: "alice", BOB: "bob"}
-    assert parse_tokens_file("Li Wei 李伟: li-wei-token-0123456789\n") == {"li-wei-token-0123456789": "Li Wei 李伟"}
+    assert names(parse_tokens_file(TOKENS_FILE)) == {ALICE: "alice", BOB: "bob"}
+    assert {c.role for c in parse_tokens_file(TOKENS_FILE).values()} == {"analyst"}  # the old lines: analysts
+    assert names(parse_tokens_file("Li Wei 李伟: li-wei-token-0123456789\n")) == {
+        "li-wei-token-0123456789": "Li Wei 李伟"}
     bad = {
         "alice\n": "line 1",
         f"alice {ALICE}\n": "line 1",
         ": " + ALICE: "line 1",
         f"# x\nalice: {ALICE}\nbob: {ALICE}\n": "already on line 2",
         "carol: short-token\n": "shorter than 16",
-        f"carol: {ALICE} extra\n": "without spaces",
+        f"carol: {ALICE} extra\n": "is not a role",
         "# only comments\n\n": "no 'name: token' lines",
     }
     for text, needle in bad.items():
@@ -289,7 +298,7 @@ def test_tokens_file_lines_comments_and_errors_that_never_show_a_token():
 def test_credentials_combine_the_tokens_file_and_the_shared_team_token(http_settings, tmp_path):
     tokens = tmp_path / "tokens"
     tokens.write_text(TOKENS_FILE, encoding="utf-8")
-    assert load_credentials(http_settings.with_(tokens_file=tokens, token=TOKEN)) == {
+    assert names(load_credentials(http_settings.with_(tokens_file=tokens, token=TOKEN))) == {
         ALICE: "alice", BOB: "bob", TOKEN: "team"}
     assert load_credentials(http_settings) == {}
     with pytest.raises(ValueError, match="cannot read the tokens file"):
@@ -300,7 +309,7 @@ def test_credentials_combine_the_tokens_file_and_the_shared_team_token(http_sett
 
 @pytest.mark.anyio
 async def test_verifier_compares_every_token_and_names_the_person():
-    verifier = TeamTokenVerifier({ALICE: "alice", BOB: "bob", TOKEN: "team"})
+    verifier = CallerVerifier({ALICE: Caller("alice"), BOB: Caller("bob"), TOKEN: Caller("team")})
     assert (await verifier.verify_token(ALICE)).client_id == "alice"
     assert (await verifier.verify_token(BOB)).client_id == "bob"
     assert (await verifier.verify_token(TOKEN)).client_id == "team"
@@ -478,7 +487,7 @@ async def test_two_workers_know_every_token_but_their_environments_hold_none(tmp
             for _ in range(4):
                 assert not (await client.call_tool("list_templates", {})).is_error
     log = server.log.read_text()
-    assert "workers=2" in log and "auth=bearer token (shared team token + 2 personal token(s))" in log
+    assert "workers=2" in log and "auth=bearer token (shared team token + 2 personal token(s) (analyst))" in log
     assert not any(secret in log for secret in secrets)  # tokens are never logged
 
 

@@ -44,8 +44,9 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
     from retention_mcp.runtime.worker import resolve
 
     async def run_here(self: Any, target: str, arguments: dict[str, Any], ctx: Any = None,
-                       affinity: str | None = None) -> Any:
-        return resolve(target)(settings=self.worker_settings, progress=lambda *_: None, **arguments)
+                       affinity: str | None = None, caller: Any = None) -> Any:
+        settings = self.worker_settings.with_(access=caller.access) if caller is not None else self.worker_settings
+        return resolve(target)(settings=settings, progress=lambda *_: None, **arguments)
 
     monkeypatch.setattr(dispatch.ToolRuntime, "run", run_here)
     calls: dict[str, dict[str, Any]] = {}

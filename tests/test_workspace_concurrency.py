@@ -184,6 +184,12 @@ async def _two_authors(base: str, url: str) -> None:
         plan = await _call(alice, "plan_create", {"title": "Two authors", "language": "en"})
         await _call(alice, "plan_write_section", {"plan_id": plan["id"], "section": "1", "markdown": "Alice's part.",
                                                   "base_version": 1})
+        # Alice's plan is hers until she shares it: Bob cannot write it, nor even see that it exists.
+        refused = await bob.call_tool("plan_write_section", {"plan_id": plan["id"], "section": "2",
+                                                             "markdown": "Bob's part.", "base_version": 2})
+        assert refused.is_error and "no plan" in refused.content[0].text
+        assert (await _call(bob, "plan_list", {}))["plans"] == []
+        await _call(alice, "plan_share", {"plan_id": plan["id"], "person": "bob", "level": "write"})
         await _call(bob, "plan_write_section", {"plan_id": plan["id"], "section": "2", "markdown": "Bob's part.",
                                                 "base_version": 2})
         history = (await _call(bob, "plan_history", {"plan_id": plan["id"]}))["versions"]

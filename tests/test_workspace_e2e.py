@@ -262,7 +262,7 @@ async def test_refresh_on_a_named_new_file_with_an_injected_rerun(workdir: Path,
                                                   "base_version": 1})
         calls: list[tuple[str, dict[str, Any]]] = []
 
-        async def rerun(tool: str, args: dict[str, Any]) -> dict[str, Any]:
+        async def rerun(tool: str, args: dict[str, Any], evidence: Any) -> dict[str, Any]:
             calls.append((tool, args))
             result = (await call(client, tool, args)).structured_content
             figures = {"overall_rate": result["overall"]["rate"]}

@@ -70,6 +70,19 @@ def _add_common(parser: argparse.ArgumentParser, *, subcommand: bool = False) ->
                         help="stderr log level (env RETENTION_MCP_LOG_LEVEL; default INFO)")
 
 
+#: serve's OAuth options: (flag, metavar, help with {env} for its environment variable).
+OAUTH_FLAGS = (
+    ("--oauth-issuer", "URL", "issuer URL of the identity provider whose JWT access tokens are accepted ({env})"),
+    ("--oauth-audience", "AUD", "the aud a token must carry ({env}; default: --public-url)"),
+    ("--oauth-roles", "MAP", "scope=role pairs, comma separated ({env}; default "
+                             "retention:analyst=analyst,retention:manager=manager,retention:viewer=viewer)"),
+    ("--oauth-jwks-url", "URL", "the provider's signing keys ({env}; default: from the issuer's discovery document)"),
+    ("--oauth-name-claim", "CLAIM", "claim naming the person ({env}; default preferred_username, email, sub)"),
+    ("--oauth-rows-claim", "CLAIM", "claim with a manager's row scope ({env}; default retention_rows)"),
+    ("--oauth-hide-claim", "CLAIM", "claim with the columns hidden from a manager ({env}; default retention_hide)"),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="retention-mcp",
@@ -91,8 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--token-file", type=Path, help="file holding the bearer token (env RETENTION_MCP_TOKEN "
                                                        "or RETENTION_MCP_TOKEN_FILE)")
     serve.add_argument("--tokens-file", type=Path, metavar="FILE",
-                       help="per-person bearer tokens, one 'name: token' line each; '#' starts a comment "
+                       help="per-person bearer tokens, one 'name: token [role] [scope]' line each, e.g. "
+                            "'Zhang Min: <token> manager department=研发部'; '#' starts a comment "
                             "(env RETENTION_MCP_TOKENS_FILE)")
+    oauth = serve.add_argument_group("OAuth 2.1 sign-in (the server as a resource server)")
+    for flag, metavar, meaning in OAUTH_FLAGS:
+        variable = "RETENTION_MCP_" + flag.removeprefix("--").replace("-", "_").upper()
+        oauth.add_argument(flag, metavar=metavar, help=meaning.format(env=f"env {variable}"))
+    serve.add_argument("--public-url", metavar="URL",
+                       help="the MCP endpoint's URL as clients reach it, e.g. https://hr.example.com/mcp "
+                            "(env RETENTION_MCP_PUBLIC_URL; default http://HOST:PORT/mcp)")
     serve.add_argument("--header-timeout", type=float, dest="header_timeout_s", metavar="SECONDS",
                        help="close HTTP connections whose request headers are not complete by then "
                             "(env RETENTION_MCP_HEADER_TIMEOUT; default 10)")
@@ -115,7 +136,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     for key in ("output_dir", "prompts_dir", "catalog_dir", "language", "log_level", "host", "port", "workers",
                 "tokens_file", "header_timeout_s", "body_timeout_s", "database_url", "min_group_size", "allow_names",
                 "privacy_mode", "list_output_schemas",
-                "call_timeout_s", "call_memory_mb", "tool_workers"):
+                "call_timeout_s", "call_memory_mb", "tool_workers", "oauth_issuer", "oauth_audience", "oauth_roles",
+                "oauth_jwks_url", "oauth_name_claim", "oauth_rows_claim", "oauth_hide_claim", "public_url"):
         value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value

@@ -3,8 +3,10 @@
 ``create_app(settings)`` builds the ASGI app (testable in-process); ``serve_http(settings)`` runs it under
 uvicorn, with
 
-- per-person tokens (``--tokens-file``, ``name: token`` lines) beside the one shared team token; a tool sees
-  the caller's name as ``get_access_token().client_id``;
+- per-person tokens (``--tokens-file``, ``name: token [role] [scope]`` lines) beside the one shared team token,
+  and OAuth 2.1 sign-in (``--oauth-issuer``: JWT access tokens of the company's identity provider, with the
+  protected-resource metadata clients discover; see :mod:`retention_mcp.oauth`); each token stands for a
+  :class:`~retention_mcp.identity.Caller` — a person, a role and what they may see;
 - deadlines for request headers and bodies (uvicorn has none for headers, so a slow client could hold a
   connection forever);
 - several workers behind one port, handed their settings and tokens through the pipe multiprocessing
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import ipaddress
 import json
 import logging
@@ -30,10 +31,10 @@ from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 import h11
 import uvicorn
-from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -41,6 +42,8 @@ from uvicorn.server import Server
 from uvicorn.supervisors import Multiprocess
 
 from retention_mcp import __version__
+from retention_mcp.identity import Caller
+from retention_mcp.oauth import CallerVerifier, JwtVerifier, Problem, ProviderUnavailable, oauth_config
 from retention_mcp.settings import Settings, folder_problems
 
 if TYPE_CHECKING:
@@ -51,7 +54,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MCP_PATH = "/mcp"
+#: RFC 9728: where a protected resource's metadata lives.
+WELL_KNOWN_RESOURCE = "/.well-known/oauth-protected-resource"
 HEALTH_PATH = "/healthz"
+#: Where the protected-resource metadata sends people who want to know how to connect.
+DOCUMENTATION_URL = "https://github.com/retention-mcp/retention-mcp#deploying-for-a-team"
 #: Extra Host header values to accept (comma separated), e.g. the name a reverse proxy forwards.
 ALLOWED_HOSTS_ENV = "RETENTION_MCP_ALLOWED_HOSTS"
 #: The author name of the single shared token (--token-file / RETENTION_MCP_TOKEN).
@@ -73,14 +80,23 @@ _WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 TOKEN_ADVICE = ("set a bearer token with --token-file FILE, or the environment variable RETENTION_MCP_TOKEN "
                 "(or RETENTION_MCP_TOKEN_FILE), or per-person tokens with --tokens-file FILE "
-                "(RETENTION_MCP_TOKENS_FILE)")
+                "(RETENTION_MCP_TOKENS_FILE), or OAuth sign-in with --oauth-issuer URL (RETENTION_MCP_OAUTH_ISSUER)")
 
 
 # -- tokens -----------------------------------------------------------------------------------------------
 
-def parse_tokens_file(text: str, source: str = "tokens file") -> dict[str, str]:
-    """``{token: name}`` from ``name: token`` lines; '#' starts a comment. Errors name the line, never the token."""
-    tokens: dict[str, str] = {}
+def parse_tokens_file(text: str, source: str = "tokens file", settings: Settings | None = None) -> dict[str, Caller]:
+    """``{token: Caller}`` from ``name: token [role] [scope]`` lines; '#' starts a comment. No role: an analyst.
+    Errors name the line and the person, never the token.
+
+    ``Zhang Min: <token> manager department=研发部`` gives a manager (protected mode, only 研发部's rows, no pay
+    columns); ``Chen Jie: <token> viewer`` a viewer (plans shared with them, no data tools); values with spaces
+    are quoted: ``department="Research & Development"``; ``hide=pay,performance`` / ``hide=none`` choose the
+    hidden columns."""
+    from retention_mcp.permissions import parse_role, split_words
+
+    settings = settings or Settings(data_dirs=(), log_level="WARNING")
+    tokens: dict[str, Caller] = {}
     first_line: dict[str, int] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -88,29 +104,35 @@ def parse_tokens_file(text: str, source: str = "tokens file") -> dict[str, str]:
             continue
         name, colon, rest = line.partition(":")
         name = name.strip()
-        words = rest.split()
+        try:
+            words = split_words(rest)
+        except ValueError:
+            raise ValueError(f"{source}, line {number} ({name}): a quote is not closed") from None
         if not colon or not name or not words:
-            raise ValueError(f"{source}, line {number}: write one person per line as 'name: token'")
-        if len(words) > 1 and not words[1].startswith("#"):
-            raise ValueError(f"{source}, line {number} ({name}): a token is one word without spaces; "
-                             "put a comment after '#'")
+            raise ValueError(f"{source}, line {number}: write one person per line as 'name: token', optionally "
+                             "followed by a role and a scope ('name: token manager department=研发部')")
         token = words[0]
         if len(token) < MIN_TOKEN_CHARS:
             raise ValueError(f"{source}, line {number} ({name}): the token is shorter than {MIN_TOKEN_CHARS} "
                              "characters; make one with: openssl rand -base64 24")
         if token in tokens:
             raise ValueError(f"{source}, line {number} ({name}): the same token is already on line "
-                             f"{first_line[token]} ({tokens[token]}); give every person their own")
-        tokens[token] = name
+                             f"{first_line[token]} ({tokens[token].name}); give every person their own")
+        try:
+            role, access = parse_role(words[1:], settings)
+        except ValueError as exc:
+            raise ValueError(f"{source}, line {number} ({name}): {exc}") from None
+        tokens[token] = Caller(name=name, role=role, access=access, via="token")
         first_line[token] = number
     if not tokens:
         raise ValueError(f"{source} has no 'name: token' lines")
     return tokens
 
 
-def load_credentials(settings: Settings) -> dict[str, str]:
-    """Every accepted token with its person's name: the tokens file's, plus the shared token as "team"."""
-    credentials: dict[str, str] = {}
+def load_credentials(settings: Settings) -> dict[str, Caller]:
+    """Every accepted static token with its person: the tokens file's, plus the shared token as "team" (an
+    analyst)."""
+    credentials: dict[str, Caller] = {}
     if settings.tokens_file is not None:
         path = Path(settings.tokens_file).expanduser()
         try:
@@ -119,37 +141,24 @@ def load_credentials(settings: Settings) -> dict[str, str]:
             raise ValueError(f"cannot read the tokens file {path}: {exc.strerror or exc}") from None
         except UnicodeDecodeError:
             raise ValueError(f"the tokens file {path} is not UTF-8 text") from None
-        credentials.update(parse_tokens_file(text, str(path)))
+        credentials.update(parse_tokens_file(text, str(path), settings))
         with contextlib.suppress(OSError):
             if os.name == "posix" and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
                 logger.warning("the tokens file %s can be read by other users; chmod 600 it", path)
     if settings.token:
         # Later entries win: the shared token is "team" even if it also appears in the file.
-        credentials[settings.token] = SHARED_TOKEN_NAME
+        credentials[settings.token] = Caller(name=SHARED_TOKEN_NAME, via="shared token")
     return credentials
 
 
-class TeamTokenVerifier(TokenVerifier):
-    """Accepts the configured tokens, compared in constant time; the AccessToken names the person."""
-
-    def __init__(self, credentials: Mapping[str, str]) -> None:
-        if not credentials or any(not token for token in credentials):
-            raise ValueError("the bearer token is empty; " + TOKEN_ADVICE)
-        self._entries = [(token.encode("utf-8"), name) for token, name in credentials.items()]
-
-    async def verify_token(self, token: str) -> AccessToken | None:
-        given = token.encode("utf-8")
-        found: str | None = None
-        for expected, name in self._entries:  # no early exit: the time taken does not tell which entry matched
-            if hmac.compare_digest(given, expected):
-                found = name
-        if found is None:
-            return None
-        return AccessToken(token=token, client_id=found, scopes=[])
-
-    @property
-    def names(self) -> list[str]:
-        return sorted({name for _, name in self._entries})
+def caller_verifier(settings: Settings, credentials: Mapping[str, Caller]) -> CallerVerifier | None:
+    """The server's token check: the static tokens, and OAuth JWTs when an issuer is configured (None: no auth)."""
+    if any(not token for token in credentials):
+        raise ValueError("the bearer token is empty; " + TOKEN_ADVICE)
+    config = oauth_config(settings, resource_url(settings))
+    if not credentials and config is None:
+        return None
+    return CallerVerifier(dict(credentials), JwtVerifier(config, settings) if config is not None else None)
 
 
 # -- configuration checks ---------------------------------------------------------------------------------
@@ -167,13 +176,19 @@ def is_loopback(host: str) -> bool:
 
 def check_serving_settings(settings: Settings) -> None:
     """Refuse configurations that would expose the server: raises ValueError saying what to change."""
-    if not is_loopback(settings.host) and not settings.token and settings.tokens_file is None:
+    if not is_loopback(settings.host) and not settings.token and settings.tokens_file is None and \
+            not settings.oauth_issuer:
         raise ValueError(
             f"refusing to listen on {settings.host!r} without a bearer token: beyond loopback (127.0.0.1) "
             f"anyone who can reach the port could read your HR data; {TOKEN_ADVICE}"
         )
     if settings.token is not None and not settings.token.strip():
         raise ValueError("the bearer token is empty; " + TOKEN_ADVICE)
+    if settings.public_url is not None:
+        parsed = urlparse(settings.public_url.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query or parsed.fragment:
+            raise ValueError("--public-url must be the MCP endpoint's full URL, e.g. "
+                             f"https://hr-tools.example.com/mcp, not {settings.public_url!r}")
     if not 0 < settings.port < 65536:
         raise ValueError(f"port must be between 1 and 65535, not {settings.port}")
     if settings.workers < 1:
@@ -204,6 +219,8 @@ def allowed_hosts(settings: Settings, environ: dict[str, str] | None = None) -> 
     if host in _WILDCARD_HOSTS:  # listening on every interface: the machine's own names and addresses are legitimate
         names.extend(_machine_names())
     extra = [h.strip() for h in env.get(ALLOWED_HOSTS_ENV, "").split(",") if h.strip()]
+    if settings.public_url:  # the name clients use behind a proxy, as the operator declared it
+        extra.append(urlparse(settings.public_url).netloc)
     hosts: list[str] = []
     for name in names:
         hosts += [f"{name}:{port}", name] if port == 80 else [f"{name}:{port}"]
@@ -230,15 +247,44 @@ def public_url(settings: Settings) -> str:
     return f"http://{host}:{settings.port}{MCP_PATH}"
 
 
+def resource_url(settings: Settings) -> str:
+    """This server's MCP endpoint as clients reach it: ``--public-url``, else the bound address. It is the
+    resource OAuth tokens are issued for (RFC 8707) and the one its metadata names (RFC 9728)."""
+    return (settings.public_url or public_url(settings)).strip()
+
+
+def resource_metadata_paths(settings: Settings) -> list[str]:
+    """Where the protected-resource metadata is served: the root well-known path and the path-suffixed one
+    (RFC 9728 §3.1: the well-known prefix inserted before the resource's path), for /mcp and for the public URL's
+    own path behind a proxy."""
+    paths = [WELL_KNOWN_RESOURCE, WELL_KNOWN_RESOURCE + MCP_PATH]
+    public_path = urlparse(resource_url(settings)).path.rstrip("/")
+    if public_path:
+        paths.append(WELL_KNOWN_RESOURCE + public_path)
+    return list(dict.fromkeys(paths))
+
+
+def resource_metadata_url(settings: Settings) -> str:
+    """The metadata URL a 401 points to (the path-suffixed form of the public URL)."""
+    parsed = urlparse(resource_url(settings))
+    return f"{parsed.scheme}://{parsed.netloc}{WELL_KNOWN_RESOURCE}{parsed.path.rstrip('/')}"
+
+
 # -- the app ----------------------------------------------------------------------------------------------
 
 _MISSING_TOKEN = ("this server needs the header 'Authorization: Bearer <token>' with the token its operator "
                   "gave you (a static token: this server does not use OAuth sign-in)")
 _INVALID_TOKEN = ("the bearer token is not valid for this server: check the token you were given, or ask "
                   "the server's operator for a new one (a static token: this server does not use OAuth sign-in)")
+_MISSING_SIGN_IN = ("this server needs 'Authorization: Bearer <token>': sign in with the company's identity provider "
+                    "(OAuth; the resource metadata names it) or use the token the server's operator gave you")
 _NO_OAUTH = ("retention-mcp does not use OAuth sign-in: it takes a static bearer token. If you were sent here "
              "after a 401, the token your client sent is missing or not valid: set the header "
              "'Authorization: Bearer <token>' with the token the server's operator gave you")
+_NOT_THE_AUTHORIZATION_SERVER = ("retention-mcp is an OAuth resource server, not the authorization server: sign in "
+                                 "at the issuer its protected-resource metadata names ({issuer})")
+_PROVIDER_DOWN = ("the sign-in service could not be reached to check the token; try again shortly (the server "
+                  "log says why)")
 #: Where OAuth clients look after a 401 (discovery, then dynamic registration, authorize, token).
 _OAUTH_PATHS = ("/.well-known/oauth-protected-resource", "/.well-known/oauth-authorization-server",
                 "/.well-known/openid-configuration", "/register", "/authorize", "/token")
@@ -253,9 +299,24 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], headers: lis
     await send({"type": "http.response.body", "body": data})
 
 
+def _challenge(metadata_url: str | None, error: str | None = None, description: str | None = None,
+               scope: str | None = None) -> bytes:
+    """A ``WWW-Authenticate: Bearer ...`` value (RFC 6750 §3; ``resource_metadata`` from RFC 9728 §5.1)."""
+    parts = ['realm="retention-mcp"']
+    if error:
+        parts.append(f'error="{error}"')
+    if description:
+        parts.append(f'error_description="{description.replace(chr(34), chr(39))}"')
+    if scope:
+        parts.append(f'scope="{scope}"')
+    if metadata_url:
+        parts.append(f'resource_metadata="{metadata_url}"')
+    return ("Bearer " + ", ".join(parts)).encode("latin-1", "replace")
+
+
 class _McpGate:
-    """In front of the SDK's endpoint: 405 for anything but POST, 401s that tell a client what is wrong, and a
-    request whose client goes away is cancelled.
+    """In front of the SDK's endpoint: 405 for anything but POST, 401s and 403s that tell a client what is wrong
+    (and, with OAuth, where to sign in), and a request whose client goes away is cancelled.
 
     The SDK answers a bad token exactly like a missing one, which OAuth-capable clients read as "start
     sign-in" and then report as a failed dynamic client registration. And in JSON-response mode the SDK
@@ -263,18 +324,27 @@ class _McpGate:
     abandoned call would keep its worker — and the calls queued behind it — busy until it finished.
     """
 
-    def __init__(self, app: ASGIApp, verifier: TokenVerifier | None = None, max_body: int = 8_000 * 1024) -> None:
+    def __init__(self, app: ASGIApp, verifier: CallerVerifier | None = None, max_body: int = 8_000 * 1024,
+                 metadata_url: str | None = None, issuer: str | None = None,
+                 metadata_paths: tuple[str, ...] = ()) -> None:
         self.app = app
         self.verifier = verifier
         self.max_body = max_body
+        self.metadata_url = metadata_url  # set when OAuth sign-in is configured
+        self.issuer = issuer
+        self.metadata_paths = metadata_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(_OAUTH_PATHS):
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path.startswith(_OAUTH_PATHS) and path not in self.metadata_paths:
             # Clients print this body (mcp-remote: "Dynamic Client Registration rejected (HTTP 404): <body>"),
             # so it says what is really wrong instead of a bare "Not Found".
-            await _send_json(send, 404, {"error": "invalid_token", "error_description": _NO_OAUTH}, [])
+            message = (_NOT_THE_AUTHORIZATION_SERVER.format(issuer=self.issuer) if self.metadata_url
+                       else _NO_OAUTH)
+            await _send_json(send, 404, {"error": "invalid_request" if self.metadata_url else "invalid_token",
+                                         "error_description": message}, [])
             return
-        if scope["type"] != "http" or scope["path"] != MCP_PATH:
+        if scope["type"] != "http" or path != MCP_PATH:
             await self.app(scope, receive, send)
             return
         if scope["method"] != "POST":
@@ -287,13 +357,24 @@ class _McpGate:
             authorization = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), "")
             scheme, _, token = authorization.strip().partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
-                await _send_json(send, 401, {"error": "unauthorized", "error_description": _MISSING_TOKEN},
-                                 [(b"www-authenticate", b'Bearer realm="retention-mcp"')])
+                missing = _MISSING_SIGN_IN if self.metadata_url else _MISSING_TOKEN
+                await _send_json(send, 401, {"error": "unauthorized", "error_description": missing},
+                                 [(b"www-authenticate", _challenge(self.metadata_url))])
                 return
-            if await self.verifier.verify_token(token.strip()) is None:
-                challenge = f'Bearer realm="retention-mcp", error="invalid_token", error_description="{_INVALID_TOKEN}"'
-                await _send_json(send, 401, {"error": "invalid_token", "error_description": _INVALID_TOKEN},
-                                 [(b"www-authenticate", challenge.encode("latin-1"))])
+            try:
+                verdict = await self.verifier.check(token.strip())
+            except ProviderUnavailable as exc:
+                logger.warning("token not checked: %s", exc)
+                await _send_json(send, 503, {"error": "temporarily_unavailable", "error_description": _PROVIDER_DOWN},
+                                 [(b"retry-after", b"5")])
+                return
+            if isinstance(verdict, Problem):
+                description = verdict.description if self.metadata_url else _INVALID_TOKEN
+                scopes = " ".join(self.verifier.jwt.config.scopes_supported) if (
+                    self.verifier.jwt is not None and verdict.error == "insufficient_scope") else None
+                await _send_json(send, verdict.status, {"error": verdict.error, "error_description": description},
+                                 [(b"www-authenticate", _challenge(self.metadata_url, verdict.error, description,
+                                                                   scopes))])
                 return
         await self._cancelled_on_disconnect(scope, receive, send)
 
@@ -350,26 +431,48 @@ def _quiet_disconnects() -> None:
         sdk_logger.addFilter(_QuietDisconnects())
 
 
-def http_server(settings: Settings, credentials: Mapping[str, str] | None = None) -> MCPServer:
-    """The MCP server for HTTP: built with the token verifier of ``credentials`` ({token: name}; default: those
-    ``settings`` name), so the SDK's auth layer puts the caller's AccessToken where ``get_access_token()`` (the
-    author of what they write) finds it."""
+def http_server(settings: Settings, credentials: Mapping[str, Caller] | None = None,
+                verifier: CallerVerifier | None = None) -> MCPServer:
+    """The MCP server for HTTP: built with the token verifier of ``credentials`` ({token: Caller}; default: those
+    ``settings`` name) and of the OAuth issuer, so the SDK's auth layer puts the caller's token where
+    :func:`retention_mcp.identity.current_caller` finds it."""
     from retention_mcp.server import build_server
 
     if credentials is None:
         credentials = load_credentials(settings)
-    verifier = TeamTokenVerifier(credentials) if credentials else None
-    # Static tokens have no authorization server; the issuer is ourselves, and no resource URL is
-    # advertised, so clients are not sent on an OAuth discovery they cannot complete.
-    auth = AuthSettings(issuer_url=public_url(settings), resource_server_url=None) if verifier else None
+    if verifier is None:
+        verifier = caller_verifier(settings, credentials)
+    # The protected-resource metadata is served by create_app (both well-known paths, with the scopes), and the
+    # gate answers every 401 itself, so the SDK is told no resource URL: it adds no route and no second check.
+    issuer = settings.oauth_issuer or public_url(settings)
+    auth = AuthSettings(issuer_url=issuer, resource_server_url=None) if verifier else None
     return build_server(settings, token_verifier=verifier, auth=auth)
 
 
-def create_app(settings: Settings, credentials: Mapping[str, str] | None = None,
-               server: MCPServer | None = None) -> Starlette:
-    """The ASGI app: POST /mcp (stateless streamable HTTP, JSON responses) and GET /healthz (no auth).
+def protected_resource_routes(settings: Settings, verifier: CallerVerifier) -> list[Any]:
+    """RFC 9728 metadata (the SDK's model and handler) at every path a client may look: this resource, its
+    authorization server (the issuer), the scopes that map to roles, and where the documentation is."""
+    from mcp.server.auth.handlers.metadata import ProtectedResourceMetadataHandler
+    from mcp.server.auth.routes import cors_middleware
+    from mcp.shared.auth import ProtectedResourceMetadata
+    from starlette.routing import Route
 
-    ``credentials`` ({token: name}) default to those ``settings`` name; ``server`` to :func:`http_server`
+    assert verifier.jwt is not None
+    config = verifier.jwt.config
+    metadata = ProtectedResourceMetadata(
+        resource=config.resource, authorization_servers=[config.issuer], scopes_supported=config.scopes_supported,
+        resource_name="retention-mcp", resource_documentation=DOCUMENTATION_URL)
+    handler = ProtectedResourceMetadataHandler(metadata)
+    return [Route(path, endpoint=cors_middleware(handler.handle, ["GET", "OPTIONS"]), methods=["GET", "OPTIONS"])
+            for path in resource_metadata_paths(settings)]
+
+
+def create_app(settings: Settings, credentials: Mapping[str, Caller] | None = None,
+               server: MCPServer | None = None) -> Starlette:
+    """The ASGI app: POST /mcp (stateless streamable HTTP, JSON responses), GET /healthz (no auth) and, with OAuth
+    sign-in, the protected-resource metadata.
+
+    ``credentials`` ({token: Caller}) default to those ``settings`` name; ``server`` to :func:`http_server`
     (a server passed in must come from :func:`http_server` with the same credentials)."""
     from starlette.requests import Request
     from starlette.responses import JSONResponse
@@ -378,14 +481,14 @@ def create_app(settings: Settings, credentials: Mapping[str, str] | None = None,
     _quiet_disconnects()
     if credentials is None:
         credentials = load_credentials(settings)
+    verifier = caller_verifier(settings, credentials)
     if server is None:
-        server = http_server(settings, credentials)
+        server = http_server(settings, credentials, verifier)
 
     @server.custom_route(HEALTH_PATH, methods=["GET"])
     async def healthz(request: Request) -> JSONResponse:  # no auth: load balancers and probes call it
         return JSONResponse({"status": "ok", "version": __version__})
 
-    verifier = TeamTokenVerifier(credentials) if credentials else None
     app = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         json_response=True,
@@ -394,7 +497,13 @@ def create_app(settings: Settings, credentials: Mapping[str, str] | None = None,
         transport_security=transport_security(settings),
         host=settings.host,
     )
-    app.add_middleware(_McpGate, verifier=verifier, max_body=int(settings.max_request_kb * 1024))
+    oauth = verifier is not None and verifier.jwt is not None
+    if oauth:
+        app.router.routes.extend(protected_resource_routes(settings, verifier))
+    app.add_middleware(_McpGate, verifier=verifier, max_body=int(settings.max_request_kb * 1024),
+                       metadata_url=resource_metadata_url(settings) if oauth else None,
+                       issuer=settings.oauth_issuer if oauth else None,
+                       metadata_paths=tuple(resource_metadata_paths(settings)) if oauth else ())
     return app
 
 
@@ -490,7 +599,7 @@ class RetentionConfig(uvicorn.Config):
     worker's environment or command line; each worker builds its app from this object.
     """
 
-    def __init__(self, settings: Settings, credentials: Mapping[str, str]) -> None:
+    def __init__(self, settings: Settings, credentials: Mapping[str, Caller]) -> None:
         super().__init__(
             "retention_mcp.http:create_app", factory=True, host=settings.host, port=settings.port,
             workers=settings.workers, http=TimedH11Protocol, log_config=uvicorn_log_config(settings.log_level),
@@ -582,12 +691,16 @@ def uvicorn_log_config(level: str) -> dict[str, Any]:
     }
 
 
-def _auth_summary(credentials: Mapping[str, str]) -> str:
-    if not credentials:
+def _auth_summary(credentials: Mapping[str, Caller], settings: Settings | None = None) -> str:
+    oauth = bool(settings is not None and settings.oauth_issuer)
+    if not credentials and not oauth:
         return "off (loopback only)"
-    people = sorted({name for name in credentials.values()} - {SHARED_TOKEN_NAME})
-    parts = (["shared team token"] if SHARED_TOKEN_NAME in credentials.values() else []) + (
-        [f"{len(people)} personal token(s)"] if people else [])
+    people = sorted({c.name for c in credentials.values()} - {SHARED_TOKEN_NAME})
+    roles = sorted({c.role for c in credentials.values() if c.name != SHARED_TOKEN_NAME})
+    parts = (["shared team token"] if SHARED_TOKEN_NAME in {c.name for c in credentials.values()} else []) + (
+        [f"{len(people)} personal token(s) ({', '.join(roles)})"] if people else [])
+    if oauth:
+        parts.append(f"OAuth issuer {settings.oauth_issuer}")  # type: ignore[union-attr]
     return "bearer token (" + " + ".join(parts) + ")"
 
 
@@ -603,11 +716,12 @@ def serve_http(settings: Settings) -> int:
     # Callers over HTTP hold a token, not the files: protected figures unless the operator chose otherwise.
     settings = settings.with_(privacy_mode=settings.privacy_mode or "protected")
     credentials = load_credentials(settings)
+    caller_verifier(settings, credentials)  # a bad OAuth setting stops the start, before anything is bound
     url = public_url(settings)
     logger.info("retention-mcp %s serving MCP over HTTP at %s (health: %s), workers=%d, auth=%s, "
                 "request limit %.0f KB, header/body timeouts %g/%g s, privacy mode %s; data folder(s): %s; "
                 "output folder: %s", __version__, url, url.removesuffix(MCP_PATH) + HEALTH_PATH, settings.workers,
-                _auth_summary(credentials), settings.max_request_kb, settings.header_timeout_s,
+                _auth_summary(credentials, settings), settings.max_request_kb, settings.header_timeout_s,
                 settings.body_timeout_s, settings.privacy_mode, ", ".join(str(d) for d in settings.data_dirs),
                 settings.output_dir)
     config = RetentionConfig(settings, credentials)

@@ -160,7 +160,7 @@ class Wiring:
                      annotations: ToolAnnotations) -> None:
         """Register an async tool function of the server process (a tool made of other bounded calls, e.g.
         plan_refresh); the error rule applies to it as to every tool."""
-        self._register(_guarded(fn, name), name, title, annotations)
+        self._register(_guarded(fn, name, self.runtime), name, title, annotations)
 
     def _register(self, fn: Callable[..., Awaitable[CallToolResult]], name: str, title: str,
                   annotations: ToolAnnotations, meta: dict[str, Any] | None = None) -> None:
@@ -235,6 +235,13 @@ class Wiring:
         if self.settings.list_output_schemas:
             return tools
         return [{k: v for k, v in tool.items() if k != "outputSchema"} for tool in tools]
+
+    def tools_for_caller(self, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Only the tools the caller's role may call (a viewer is not offered data tools it would be refused)."""
+        from retention_mcp.identity import current_caller
+
+        caller = current_caller()
+        return [tool for tool in tools if self.runtime.allowed(caller, str(tool.get("name", "")))]
 
     # -- prompts from the library
 
@@ -386,7 +393,7 @@ class RequestHooks:
                     # era; its tools are whatever is registered so far, replaced by the cached list.
                     result = await call_next(ctx)
                     if isinstance(result, dict) and isinstance(result.get("tools"), list):
-                        return {**result, "tools": cached}
+                        return {**result, "tools": wiring.tools_for_caller(cached)}
                     return result
             if method in NEEDS_REGISTRATION and not wiring.registered:
                 await anyio.to_thread.run_sync(wiring.ensure_registered)
@@ -402,7 +409,7 @@ class RequestHooks:
             if template is not None and isinstance(result, dict):
                 result = {**result, "description": template.description}  # the language asked for
             if method == "tools/list" and isinstance(result, dict) and isinstance(result.get("tools"), list):
-                result = {**result, "tools": wiring.listed_tools(result["tools"])}
+                result = {**result, "tools": wiring.tools_for_caller(wiring.listed_tools(result["tools"]))}
             elif method == "resources/read" and isinstance(result, dict):
                 result = _report_mime_types(result)
             return result
@@ -431,9 +438,16 @@ def _report_mime_types(result: dict[str, Any]) -> dict[str, Any]:
     return {**result, "contents": fixed}
 
 
-def _guarded(fn: Callable[..., Awaitable[CallToolResult]], name: str) -> Callable[..., Awaitable[CallToolResult]]:
+def _guarded(fn: Callable[..., Awaitable[CallToolResult]], name: str,
+             runtime: ToolRuntime) -> Callable[..., Awaitable[CallToolResult]]:
     async def call(**arguments: Any) -> CallToolResult:
-        return await guarded_call(name, lambda: fn(**arguments))
+        async def checked() -> CallToolResult:
+            from retention_mcp.identity import current_caller
+
+            runtime.check_allowed(current_caller(), name)  # the role check every worker tool gets in runtime.call
+            return await fn(**arguments)
+
+        return await guarded_call(name, checked)
 
     signature = inspect.signature(fn, eval_str=True)  # annotations resolved: they may be strings in fn's module
     call.__signature__ = signature  # type: ignore[attr-defined]

@@ -54,7 +54,26 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "RETENTION_MCP_DATABASE_URL": "Where the strategy workspace (plans, evidence, saved templates) is stored: a "
     "SQLAlchemy URL such as postgresql+psycopg://user@host/db for a team. Default: SQLite in the user's data folder.",
     "RETENTION_MCP_TOKENS_FILE": "A file of per-person bearer tokens for the HTTP server, one 'name: token' "
-    "line each ('#' starts a comment); the name is recorded as the author of what that person saves.",
+    "line each, optionally followed by a role (analyst, manager, viewer) and a manager's scope, e.g. "
+    "'Zhang Min: <token> manager department=研发部' ('#' starts a comment); the name is recorded as the author "
+    "of what that person saves.",
+    "RETENTION_MCP_OAUTH_ISSUER": "OAuth 2.1 sign-in for serve --http: the issuer URL of the company's identity "
+    "provider; bearer tokens are then also accepted as JWT access tokens it signed (checked against its JWKS, "
+    "the issuer, this server as audience and the expiry). Default: off",
+    "RETENTION_MCP_OAUTH_AUDIENCE": "The audience (aud) an OAuth access token must name. Default: the public URL "
+    "of the MCP endpoint",
+    "RETENTION_MCP_OAUTH_ROLES": "Which OAuth scopes give which role, as scope=role pairs separated by commas. "
+    "Default: retention:analyst=analyst,retention:manager=manager,retention:viewer=viewer",
+    "RETENTION_MCP_OAUTH_JWKS_URL": "Where the identity provider publishes its signing keys. Default: the "
+    "jwks_uri of the issuer's discovery document",
+    "RETENTION_MCP_OAUTH_NAME_CLAIM": "The token claim that names the person (the author of what they write). "
+    "Default: preferred_username, then email, then sub",
+    "RETENTION_MCP_OAUTH_ROWS_CLAIM": "The token claim with a manager's row scope, e.g. {\"department\": "
+    "\"研发部\"} or \"department=研发部\". Default: retention_rows",
+    "RETENTION_MCP_OAUTH_HIDE_CLAIM": "The token claim with the column classes or columns hidden from a manager. "
+    "Default: retention_hide (absent: the role's default, no pay columns)",
+    "RETENTION_MCP_PUBLIC_URL": "The MCP endpoint's URL as clients reach it (behind a proxy), e.g. "
+    "https://hr-tools.example.com/mcp: the resource OAuth tokens are issued for. Default: http://HOST:PORT/mcp",
     "RETENTION_MCP_HEADER_TIMEOUT": "Seconds an HTTP client may take to send complete request headers. Default: 10",
     "RETENTION_MCP_BODY_TIMEOUT": "Seconds an HTTP client may take to send a request body. Default: 30",
 }
@@ -192,6 +211,19 @@ class Settings:
     #: seconds a connection may take to send complete request headers, then the body
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
+    # OAuth 2.1 resource server (issue 19)
+    #: the identity provider that signs access tokens; None = no OAuth sign-in
+    oauth_issuer: str | None = None
+    #: the aud a token must carry; None = the public URL
+    oauth_audience: str | None = None
+    #: "scope=role,..." ; None = tools/access.yaml's map
+    oauth_roles: str | None = None
+    oauth_jwks_url: str | None = None
+    oauth_name_claim: str | None = None
+    oauth_rows_claim: str = "retention_rows"
+    oauth_hide_claim: str = "retention_hide"
+    #: the MCP endpoint as clients reach it; None = http://HOST:PORT/mcp
+    public_url: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.min_group_size, int) or self.min_group_size < 1:
@@ -288,6 +320,10 @@ class Settings:
             values["header_timeout_s"] = float(value)
         if value := get("BODY_TIMEOUT"):
             values["body_timeout_s"] = float(value)
+        for key in ("oauth_issuer", "oauth_audience", "oauth_roles", "oauth_jwks_url", "oauth_name_claim",
+                    "oauth_rows_claim", "oauth_hide_claim", "public_url"):
+            if value := get(key.upper()):
+                values[key] = value.strip()
         token = get("TOKEN")
         if token is None and (token_file := get("TOKEN_FILE")):
             token = Path(token_file).expanduser().read_text(encoding="utf-8").strip() or None

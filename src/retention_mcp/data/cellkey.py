@@ -199,6 +199,12 @@ def record_keys(ds: Dataset, secret: bytes) -> Any:
     cached = ds.cache.get(("record_keys", fingerprint))
     if cached is not None:
         return cached
+    if ds.scoped_from is not None:  # a caller's scope of a file: the whole file's keys, so a scope changes none
+        whole, rows = ds.scoped_from
+        keys = record_keys(whole, secret)
+        keys = keys if rows is None else keys[rows]
+        ds.cache[("record_keys", fingerprint)] = keys
+        return keys
     key = _hash_key(secret)
     columns = identity_columns(ds)
     frame = ds.frame[columns] if columns else ds.frame

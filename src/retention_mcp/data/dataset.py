@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -26,7 +26,6 @@ from retention_mcp.data.roles import (
     detect_roles,
     load_roles,
     normalise_header,
-    normalise_word,
 )
 from retention_mcp.errors import InputError
 from retention_mcp.settings import Settings
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from retention_mcp.access import Access
     from retention_mcp.wording import Words
 
 Shape = Literal["event", "snapshot"]
@@ -94,6 +94,13 @@ class Dataset:
     leaver_source: tuple[str, str] | None = None  # snapshot: (flag | termination_date | termination_type, column)
     findings: list[Finding] = field(default_factory=list)
     linked: Any = None  # a linked dataset's LinkInfo (retention_mcp.data.linked): its files, keys and joins
+    #: columns of the file the caller's access hides (named in refusals, never read)
+    hidden_columns: tuple[str, ...] = ()
+    #: the caller's row scope as results state it ("Department = Sales"), empty for the whole file
+    access_label: str = ""
+    #: (the whole file's dataset, the rows of it kept: a boolean mask or None for all) when this is a caller's scope
+    #: of it: record keys are read from the whole file (see within_access)
+    scoped_from: Any = None
     _identity: dict[str, Identity] = field(default_factory=dict)
     _watched: Any = None  # identifying columns normalised for the last check (built on first use)
     #: What is computed once per prepared file: header roles, record keys (see retention_mcp.data.cellkey)
@@ -131,6 +138,14 @@ class Dataset:
         # Row-aligned cached arrays (record keys) follow the rows; the rest is about columns and stays.
         subset.cache = {key: (value[rows] if key[0] == "record_keys" else value) if isinstance(key, tuple) else value
                         for key, value in self.cache.items()}
+        if self.scoped_from is not None:  # a caller's scope of a whole file, cut again: rows of the whole file
+            import numpy as np
+
+            whole, kept = self.scoped_from
+            positions = np.flatnonzero(kept) if kept is not None else np.arange(self.rows)
+            mask = np.zeros(whole.rows, dtype=bool)
+            mask[positions[np.asarray(rows, dtype=bool)]] = True
+            subset.scoped_from = (whole, mask)
         return subset
 
     # -- who a column is about
@@ -173,6 +188,9 @@ class Dataset:
                 column = matches[0]
             elif (by_role := self.roles.get(name.strip())) is not None:
                 column = by_role
+        if column is None and (hidden := _hidden_match(name, self.hidden_columns)) is not None:
+            raise InputError(f"{hidden!r} is not available to your access ({self.access_label or 'hidden columns'})"
+                             "; use another column")
         if column is None:
             close = close_matches(name, columns)
             hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -429,50 +447,96 @@ def identifying_values_in(ds: Dataset, candidates: set[str]) -> list[str]:
 # -- what one caller may see
 
 
-def within_access(ds: Dataset, access: Any, policy: Any) -> Dataset:
-    """``ds`` as a caller with ``access`` (:class:`retention_mcp.access.Access`) may see it: the hidden columns
-    dropped and the rows cut to the row scope, before any tool, filter or listing looks at it."""
-    import dataclasses
+def hidden_columns_of(ds: Dataset, names: Sequence[str], settings: Settings) -> list[str]:
+    """The file's columns that ``names`` hide: a column class of ``tools/access.yaml`` (``pay``: every column of
+    the class's roles, and every header containing one of its words), a role, or a header."""
+    from retention_mcp.permissions import column_class
 
+    hidden: list[str] = []
+    for name in names:
+        found = column_class(settings, name)
+        if found is not None:
+            roles = {str(r) for r in found.get("roles") or ()}
+            words = [normalise_header(w) for w in found.get("header_words") or () if normalise_header(w)]
+            hidden += [c for c in ds.columns if ds.roles.role_of(c) in roles
+                       or any(w in normalise_header(c) for w in words)]
+            continue
+        hidden += [c for c in ds.columns if c == name or normalise_header(c) == normalise_header(name)]
+        if (by_role := ds.roles.get(name)) is not None:
+            hidden.append(by_role)
+        hidden += list(ds.roles.multi.get(name, ()))
+    return list(dict.fromkeys(hidden))
+
+
+def scope_rows(ds: Dataset, access: Access) -> np.ndarray:
+    """The rows inside ``access``'s row scope (a boolean mask). The scope's column is found by header, normalised
+    header or role; a file without it cannot be limited to the scope and is refused."""
     import numpy as np
 
-    if access.hidden_columns:
-        hidden = set()
-        for name in access.hidden_columns:
-            hidden |= {c for c in ds.columns if c == name or normalise_header(c) == normalise_header(name)}
-            if (by_role := ds.roles.get(name)) is not None:
-                hidden.add(by_role)
-            hidden |= set(ds.roles.multi.get(name, ()))
-        if hidden:
-            roles = ColumnRoles(single={r: c for r, c in ds.roles.single.items() if c not in hidden},
-                                multi={r: [c for c in cs if c not in hidden] for r, cs in ds.roles.multi.items()},
-                                overridden=set(ds.roles.overridden))
-            tenure = ds.tenure_months
-            if any(ds.roles.get(f"tenure_{unit}") in hidden for unit in ("years", "months", "days")):
-                tenure = None
-            narrowed = dataclasses.replace(ds, frame=ds.frame.drop(columns=sorted(hidden)), roles=roles,
-                                           tenure_months=tenure)
-            narrowed._identity = {c: v for c, v in ds._identity.items() if c not in hidden}
-            narrowed.cache = {k: v for k, v in ds.cache.items() if k != "header_roles"}
-            ds = narrowed
-    if access.rows:
-        keep = np.ones(ds.rows, dtype=bool)
-        for name, values in access.rows:
-            column = name if name in ds.columns else ds.roles.get(name)
-            if column is None:
-                matches = [c for c in ds.columns if normalise_header(c) == normalise_header(name)]
-                column = matches[0] if len(matches) == 1 else None
-            if column is None:
-                raise InputError(f"your access is limited to {access.describe()}, and this file has no {name!r} "
-                                 "column to apply it on; ask the operator for a file that has it")
-            wanted = {normalise_word(v) for v in values}
-            present = ds.frame[column].astype("string").str.strip().str.lower()
-            keep &= present.isin(wanted).fillna(False).to_numpy(dtype=bool)
-        policy.cells(ds)  # record keys from the whole file, so the scope never changes anyone's key
-        ds = ds.subset(keep)
-        if ds.rows == 0:
-            raise InputError(f"this file has no rows within your access ({access.describe()})")
-    return ds
+    from retention_mcp.access import normalise_value
+
+    keep = np.ones(ds.rows, dtype=bool)
+    for name, values in access.rows:
+        column = name if name in ds.columns else None
+        if column is None:
+            matches = [c for c in ds.columns if normalise_header(c) == normalise_header(name)]
+            column = matches[0] if len(matches) == 1 else ds.roles.get(name)
+        if column is None:
+            raise InputError(f"your access is limited to {access.describe()}, and this file has no {name!r} column "
+                             "to apply it on, so it cannot be read with your role; ask an analyst, or the operator "
+                             "for a file that has the column")
+        wanted = {normalise_value(v) for v in values}
+        series = ds.frame[column]
+        distinct = series.dropna().unique()
+        inside = {value for value in distinct if normalise_value(str(value)) in wanted}
+        keep &= series.isin(list(inside)).to_numpy(dtype=bool)
+    return keep
+
+
+def within_access(ds: Dataset, access: Access, settings: Settings, *, column_map: Mapping[str, str] | None = None,
+                  shape: str | None = None) -> Dataset:
+    """``ds`` as a caller with ``access`` may see it: only the rows of the row scope, without the hidden columns,
+    prepared again from exactly that table — so dates, flags, findings and their counts are about the caller's
+    rows, and nothing computed on the whole file reaches them. Which columns identify people stays as decided on
+    the whole file (a column is never less protected because a scope makes it look harmless). Raises InputError
+    for a caller who may read no data, a file without the scope's column, or a scope with no rows."""
+    if not access.data:
+        raise InputError("your role (viewer) reads no data files: it sees the plans shared with you. Ask an analyst "
+                         "for the figures, or the operator for another role")
+    rows = scope_rows(ds, access) if access.rows else None
+    if rows is not None and not rows.any():
+        raise InputError(f"this file has no rows within your access ({access.describe()})")
+    hidden = hidden_columns_of(ds, access.hidden_columns, settings)
+    mapped = dict(column_map or {})
+    for role, column in mapped.items():
+        if column in hidden or normalise_header(column) in {normalise_header(h) for h in hidden}:
+            raise InputError(f"column_map: {column!r} (for {role}) is not available to your access "
+                             f"({access.label or access.describe()}); map another column")
+    for column in ds.columns:  # decided on the whole file, before the scope cuts it
+        ds.identity(column)
+    import pandas as pd
+
+    frame = (ds.frame if rows is None else ds.frame.loc[rows]).drop(columns=hidden)  # a new frame: never the cache
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            # Categories of rows outside the scope must not surface (as the valid values an error lists).
+            frame[column] = frame[column].cat.remove_unused_categories()
+    scoped = _prepare(frame, ds.table, mapped, shape, ds.kind, ds.min_group)
+    scoped.source = ds.source
+    scoped.as_of = ds.as_of  # the export's date, as everyone's results use it
+    scoped.hidden_columns = tuple(hidden)
+    scoped.access_label = access.label or access.describe()
+    scoped._identity = {c: v for c, v in ds._identity.items() if c not in hidden}
+    # Record keys come from the whole file (cellkey.record_keys reads them there): a scope never changes anyone's
+    # key, so a manager's perturbed counts are the ones the whole company's table holds for the same people.
+    scoped.scoped_from = (ds, rows)
+    return scoped
+
+
+def _hidden_match(name: Any, hidden: Sequence[str]) -> str | None:
+    if not isinstance(name, str):
+        return None
+    return next((h for h in hidden if h == name or normalise_header(h) == normalise_header(name)), None)
 
 
 # -- dates
@@ -539,7 +603,17 @@ def load_dataset(settings: Settings, *, path: str | None = None, csv_text: str |
                                        dataset.regretted, dataset.tenure_months) if a is not None)
         return dataset, extra + frame_bytes(frame) // 8
 
-    return PREPARED.get_or_create(prepared_key, prepare)
+    prepared = PREPARED.get_or_create(prepared_key, prepare)
+    access = settings.access
+    if access is None or not access.restricted:
+        return prepared
+
+    def narrow() -> tuple[Dataset, int]:
+        scoped = within_access(prepared, access, settings, column_map=column_map,
+                               shape=None if shape in (None, "", "auto") else shape)
+        return scoped, frame_bytes(scoped.frame) // 8
+
+    return PREPARED.get_or_create((*prepared_key, access), narrow)
 
 
 def dataset_from_frame(frame: pd.DataFrame, settings: Settings | None = None, *, kind: str = "hr",

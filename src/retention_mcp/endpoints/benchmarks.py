@@ -30,6 +30,7 @@ def _company_rate(job: Job, evidence_id: str, group: str | None, language: str) 
     from retention_mcp.analysis.benchmarks import parse_benchmarks
     from retention_mcp.catalog import load_catalog
     from retention_mcp.wording import words as words_of
+    from retention_mcp.workspace.evidence import scope_warning
 
     record = job.evidence_input(evidence_id, argument="evidence_id", tools=("turnover_breakdown",))
     figures = dict(record.figures or {})
@@ -42,6 +43,8 @@ def _company_rate(job: Job, evidence_id: str, group: str | None, language: str) 
     period = record.period or {}  # the period it was computed for, stored resolved with the evidence
     months = period.get("months") if period.get("kind") == "period" else None
     warnings: list[str] = []
+    if (partial := scope_warning(record, lang, job.settings)) is not None:
+        warnings.append(partial)  # a department's rate is not the company's: whoever compares it is told
     if group:
         key = f"rate[{group}]"
         if figures.get(key) is None:

@@ -45,6 +45,10 @@ def export_report(
 
     settings = job.settings
     w = job.words(language)
+    if overwrite:
+        from retention_mcp.endpoints.workspace import check_overwrite
+
+        check_overwrite(job, filename, title, format)
     try:
         result = write_report(settings, title, markdown=markdown, sections=sections, fmt=format, filename=filename,
                               overwrite=overwrite, language=w.language)

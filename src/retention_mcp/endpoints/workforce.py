@@ -396,6 +396,8 @@ def hiring_forecast(
                          f"forecast_leavers result); got {', '.join(given) or 'none'}")
     interval = None
     source = w("workforce.hiring.source.rate")
+    from retention_mcp.workspace.evidence import scope_warning
+
     rate: float | None = None
     if turnover_evidence_id is not None:
         record = job.evidence_input(turnover_evidence_id, argument="turnover_evidence_id",
@@ -405,6 +407,8 @@ def hiring_forecast(
             current_headcount = round(heads)
         source = w("workforce.hiring.source.breakdown", id=record.id,
                    group=(group or "").strip() or w("workforce.hiring.source.everyone"))
+        if (partial := scope_warning(record, w.language, job.settings)) is not None:
+            source += w.paren(partial)
     elif forecast_evidence_id is not None:
         record = job.evidence_input(forecast_evidence_id, argument="forecast_evidence_id", tools=("forecast_leavers",))
         figures = record.figures
@@ -419,6 +423,8 @@ def hiring_forecast(
         if current_headcount is None:
             current_headcount = int(heads)
         source = w("workforce.hiring.source.forecast", id=record.id, group=label)
+        if (partial := scope_warning(record, w.language, job.settings)) is not None:
+            source += w.paren(partial)
     elif expected_leavers is not None:
         source = w("workforce.hiring.source.leavers")
     if current_headcount is None:

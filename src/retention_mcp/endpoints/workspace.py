@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from retention_mcp.endpoints.turnover import LanguageArg
 from retention_mcp.errors import InputError, capped
+from retention_mcp.identity import Caller
 from retention_mcp.runtime.job import Job
 from retention_mcp.runtime.spec import READ_ONLY, ToolOutput, resource, tool
 from retention_mcp.settings import Settings
@@ -149,6 +150,9 @@ class EvidenceView(BaseModel):
     charts: list[str] = Field(default_factory=list, description="chart files written for it (output folder)")
     author: str
     created_at: str
+    scope: dict[str, Any] | None = Field(None, description="the access the figures were computed under (a "
+                                         "manager's rows and hidden columns); null: the whole data, or no data")
+    scope_note: str | None = Field(None, description="what the scope means for these figures, when partial")
 
 
 class SavedTemplateResult(BaseModel):
@@ -229,6 +233,29 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def marked_plan_markdown(workspace: Any, state: PlanState, settings: Settings) -> str:
+    """The plan as markdown, each section that cites evidence computed within part of the data ending with a note
+    saying which part (so a manager's department figures never read as the company's)."""
+    from retention_mcp.permissions import wording
+    from retention_mcp.workspace.render import plan_markdown
+    from retention_mcp.workspace.sharing import scoped_plan_evidence
+
+    notes = scoped_plan_evidence(workspace, state, settings)
+    return plan_markdown(state, scoped=notes, scoped_note=wording(settings, state.language)["plan_scoped_note"])
+
+
+def check_overwrite(job: Job, filename: str | None, title: str, fmt: str) -> None:
+    """An export may replace only a file its caller may read (never another person's report)."""
+    from retention_mcp.report.export import check_filename
+    from retention_mcp.workspace.sharing import file_readable
+
+    name, explicit = check_filename(filename, title, fmt)
+    if explicit and (job.settings.output_dir / name).exists() and not file_readable(
+            job.workspace(), job.caller, name, job.settings):
+        raise InputError(f"{name!r} in the output folder was written by someone else; choose another file name "
+                         "(overwrite replaces only your own files)")
+
+
 # -- tools, run in a worker ----------------------------------------------------------------------------
 
 @tool(title="Create a plan", result=PlanView, annotations=WRITES_WORKSPACE, evidence=False)
@@ -240,18 +267,24 @@ def plan_create(
                                                "(list_templates shows them)")] = "retention_strategy",
     language: Annotated[Literal["en", "zh"] | None, Field(
         description="'zh' or 'en' (section headings in that language); default: the server's")] = None,
+    share: Annotated[dict[str, Literal["read", "write"]] | None, Field(
+        description="who else may read or write it: {person: \"read\" | \"write\"}, \"*\" = everyone on this "
+                    "server; default: only you (change it later with plan_share)")] = None,
 ) -> ToolOutput:
     """Start a retention plan that the team composes section by section, across turns and clients.
 
     The sections are the template's output headings (retention_strategy: 现状分析, 根本原因分析,
     战略建议, 实施路线图, 预期成果 in zh; Current-state analysis ... Expected outcomes in en). Returns
-    the plan id and version 1; write each section with plan_write_section(base_version=1).
-    Example: {"title": "夜班客服保留方案", "group": "夜班客服专员", "language": "zh"}.
+    the plan id and version 1; write each section with plan_write_section(base_version=1). The plan is yours:
+    others read or write it when you share it.
+    Example: {"title": "夜班客服保留方案", "group": "夜班客服专员", "language": "zh", "share": {"li.wei": "write"}}.
     """
     from retention_mcp.library import load_library
     from retention_mcp.templates import TemplateError
+    from retention_mcp.workspace.sharing import require_writer
     from retention_mcp.workspace.templates import template_sections
 
+    require_writer(job.caller, job.settings, "create plans")
     author = job.author
     lang = language or job.settings.language
     library = load_library(job.settings)
@@ -264,11 +297,14 @@ def plan_create(
         raise InputError(f"template {template!r} declares no sections (front matter 'sections:' or '###' "
                          "headings); choose another template")
     state = job.workspace().create_plan(title=title, template=chosen.name, language=chosen.language,
-                             group=group, sections=sections, author=author)
+                                        group=group, sections=sections, author=author, share=share)
     view = plan_view(state)
     w = words(chosen.language)
+    shared = w.enumeration.join(f"{p}{w.paren(w(f'workspace.levels.{level}'))}" for p, level in (share or {}).items()
+                                if p != author)
     text = w("workspace.created", id=state.id, title=state.title, template=chosen.name, language=chosen.language,
              sections=w.semicolon.join(f"{s.number}. {s.heading}" for s in view.sections))
+    text += " " + (w("workspace.shared_with", people=shared) if shared else w("workspace.private"))
     return job.output(view, text)
 
 
@@ -286,16 +322,19 @@ def plan_write_section(
 
     Refused, with the current version and a diff of what changed, when someone else changed the
     same section after base_version: merge and write again with the new version. Every cited
-    evidence id must exist; numbers citing none are listed as a warning. Example: {"plan_id": 3,
+    evidence id must exist and be one you can read; numbers citing none are listed as a warning. Example: {"plan_id": 3,
     "section": "现状分析", "base_version": 1, "markdown": "夜班离职率 24.1% [ev-3f9a2c]，高于 ..."}.
     """
     from retention_mcp.plan_words import plan_words
     from retention_mcp.workspace.appendix import figure_labels
+    from retention_mcp.workspace.sharing import readable_evidence, require_writer
     from retention_mcp.workspace.verify import check_text, unknown_names
 
-    author = job.author
+    require_writer(job.caller, job.settings, "write plans")
     workspace = job.workspace()
-    outcome = workspace.write_section(plan_id, section, markdown, base_version=base_version, author=author)
+    outcome = workspace.write_section(
+        plan_id, section, markdown, base_version=base_version, author=job.author, check_access=True,
+        readable=lambda ids: readable_evidence(workspace, job.caller, ids, job.settings))
     cited = workspace.get_evidence_many(list(outcome.cited))
     figures = figures_of(cited)
     state = workspace.get_plan(plan_id, outcome.version)
@@ -339,10 +378,8 @@ def plan_get(
 
     Use it before revising a section (its `version` is your base_version). Example: {"plan_id": 3}.
     """
-    from retention_mcp.workspace.render import plan_markdown
-
-    state = job.workspace().get_plan(plan_id, version)
-    return job.output(plan_view(state), plan_markdown(state))
+    state = job.workspace().get_plan(plan_id, version, who=job.author)
+    return job.output(plan_view(state), marked_plan_markdown(job.workspace(), state, job.settings))
 
 
 @tool(title="List plans", result=PlanList, annotations=READ_ONLY, evidence=False)
@@ -351,12 +388,13 @@ def plan_list(
     limit: Annotated[int, Field(ge=1, le=1000, description="most plans listed, newest change first")] = 50,
     language: LanguageArg = None,
 ) -> ToolOutput:
-    """List the team's plans: id, title, group, current version, last change and by whom.
+    """List the plans you created or that were shared with you: id, title, group, current version, last change
+    and by whom.
 
     Use it to find a plan id before plan_get or plan_write_section. Example: {"limit": 20}.
     """
     w = job.words(language)
-    summaries = job.workspace().list_plans(limit)
+    summaries = job.workspace().list_plans(limit, who=job.author)
     # The store's summary as it is, with the time as ISO text.
     items = [PlanListItem(**{**dataclasses.asdict(p), "updated_at": _iso(p.updated_at) or ""}) for p in summaries]
     if not items:
@@ -375,8 +413,8 @@ def plan_history(
     Use plan_diff to see what changed between two versions. Example: {"plan_id": 3}.
     """
     workspace = job.workspace()
-    state = workspace.get_plan(plan_id)
-    versions = workspace.history(plan_id)
+    state = workspace.get_plan(plan_id, who=job.author)
+    versions = workspace.history(plan_id, who=job.author)
     items = [HistoryItem(version=v.version, section=v.section, base_version=v.base_version, author=v.author,
                          created_at=_iso(v.created_at) or "", chars=v.chars) for v in versions]
     w = words(state.language)
@@ -403,8 +441,8 @@ def plan_diff(
     from retention_mcp.workspace.render import plan_diff as markdown_diff
 
     workspace = job.workspace()
-    new = workspace.get_plan(plan_id, to_version)
-    old = workspace.get_plan(plan_id, from_version)
+    new = workspace.get_plan(plan_id, to_version, who=job.author)
+    old = workspace.get_plan(plan_id, from_version, who=job.author)
     diff = markdown_diff(old, new)
     changed = [s.heading for s, o in zip(new.sections, old.sections, strict=True) if s.markdown != o.markdown]
     result = PlanDiff(plan_id=plan_id, from_version=old.version, to_version=new.version,
@@ -414,6 +452,48 @@ def plan_diff(
             + (w("workspace.diff_changed", sections=w.enumeration.join(changed)) + f"\n\n```diff\n{diff}```"
                if diff else w("workspace.diff_none")))
     return job.output(result, text)
+
+
+class GrantView(BaseModel):
+    person: str = Field(description="a person's name on this server, or '*' for everyone")
+    level: str = Field(description="read or write")
+    granted_by: str
+    granted_at: str
+
+
+class ShareResult(BaseModel):
+    plan_id: int
+    owner: str = Field(description="who created the plan: they can always read and write it, and alone share it")
+    grants: list[GrantView]
+
+
+@tool(title="Share a plan", result=ShareResult, annotations=WRITES_WORKSPACE, evidence=False)
+def plan_share(
+    job: Job,
+    plan_id: PlanId,
+    person: Annotated[str | None, Field(description="their name on this server (as plan_history shows authors), "
+                                                    "or '*' for everyone; omit to list who has access")] = None,
+    level: Annotated[Literal["read", "write", "none"], Field(
+        description="read, write, or none to stop sharing with them")] = "read",
+) -> ToolOutput:
+    """Who may read or write a plan you created: give someone read or write, take it away, or list the grants.
+
+    A viewer never writes, whatever the grant. Figures in a plan you share are shown to them with their scope.
+    Example: {"plan_id": 3, "person": "li.wei", "level": "write"}; {"plan_id": 3} lists the grants.
+    """
+    workspace = job.workspace()
+    state = workspace.get_plan(plan_id, who=job.author)
+    if person is not None:
+        grants = workspace.share_plan(plan_id, owner=job.author, person=person, level=level)
+    else:
+        grants = workspace.grants(plan_id)
+    views = [GrantView(person=g.person, level=g.level, granted_by=g.granted_by, granted_at=_iso(g.granted_at) or "")
+             for g in grants]
+    listed = "; ".join(f"{'everyone' if g.person == '*' else g.person}: {g.level}" for g in views) or "nobody else"
+    done = "" if person is None else (f"Stopped sharing with {person}. " if level == "none" else
+                                      f"Shared with {'everyone' if person == '*' else person} ({level}). ")
+    text = f"{done}Plan {plan_id} \u201c{state.title}\u201d (created by {state.created_by}): {listed}."
+    return job.output(ShareResult(plan_id=plan_id, owner=state.created_by, grants=views), text)
 
 
 @tool(title="Export a plan", result=PlanExportResult, annotations=WRITES_WORKSPACE, evidence=False)
@@ -434,15 +514,22 @@ def plan_export(
     says per citation what was computed (tool, file, period, group, filter), the figures cited, the definition and
     the file's SHA-256, with the full arguments folded away. Example: {"plan_id": 3, "format": "docx"}.
     """
+    from retention_mcp.permissions import wording
     from retention_mcp.report.export import export_report
     from retention_mcp.workspace.files import report_uri
     from retention_mcp.workspace.plan_file import plan_file
     from retention_mcp.workspace.refresh import cited_evidence_ids
+    from retention_mcp.workspace.sharing import scope_notes
 
     workspace = job.workspace()
-    state = workspace.get_plan(plan_id, version)
+    state = workspace.get_plan(plan_id, version, who=job.author)
     cited = cited_evidence_ids(state)
-    document = plan_file(job.settings, state, workspace.ancestry(cited))
+    evidence = workspace.ancestry(cited)
+    if overwrite:
+        check_overwrite(job, filename, state.title, format)
+    # figures of part of the company (a manager's department) are marked where they are cited
+    document = plan_file(job.settings, state, evidence, scoped=scope_notes(evidence, state.language, job.settings),
+                         scoped_note=wording(job.settings, state.language)["plan_scoped_note"])
     try:
         written = export_report(job.settings, state.title, markdown=document.markdown, fmt=format,
                                 filename=filename, overwrite=overwrite, language=state.language)
@@ -462,6 +549,7 @@ def plan_export(
              size=f"{written.size_bytes:,}", summary=summary, uri=result.uri)
     if result.flagged_numbers:
         text += "\n\n" + w("plan.write.check", items=w.semicolon.join(result.flagged_numbers[:MAX_MISMATCHES]))
+    job.files_plan_id = plan_id  # readable by whoever may read the plan
     return job.output(result, text, files=[written.filename])  # the runtime adds the resource link
 
 
@@ -507,15 +595,18 @@ def evidence_get(
 ) -> ToolOutput:
     """Show what an evidence id stands for: the tool, its arguments, the data file (size, SHA-256),
     the definition and the figures it produced. Example: {"evidence_id": "ev-3f9a2c"}."""
-    item = job.workspace().get_evidence(evidence_id)
-    if item is None:
-        raise InputError(f"there is no evidence {capped(evidence_id, 40)!r}; evidence ids come from tool results "
-                         "(evidence_id) and look like ev-3f9a2c")
+    from retention_mcp.permissions import scope_label
+    from retention_mcp.workspace.sharing import readable_evidence
+
+    workspace = job.workspace()
+    item = workspace.get_evidence(evidence_id)
+    if item is None or not readable_evidence(workspace, job.caller, [item.id], job.settings):
+        raise InputError(f"there is no evidence {capped(evidence_id, 40)!r} you can read; evidence ids come from "
+                         "tool results (evidence_id) and look like ev-3f9a2c")
     from retention_mcp.plan_words import plan_words
     from retention_mcp.workspace.appendix import period_text
     from retention_mcp.workspace.figures import display, numeric_figures
 
-    workspace = job.workspace()
     related = workspace.get_evidence_many([link.parent for link in item.parents]
                                           + [link.child for link in item.children])
 
@@ -528,7 +619,8 @@ def evidence_get(
                         parents=[link(e.parent, e.argument) for e in item.parents],
                         children=[link(e.child, e.argument) for e in item.children],
                         charts=[c["file"] for c in item.charts if c.get("file")], author=item.author,
-                        created_at=_iso(item.created_at) or "")
+                        created_at=_iso(item.created_at) or "", scope=item.scope,
+                        scope_note=scope_label(item.scope, job.words(language).language, job.settings))
     w = job.words(language)
     shown = {f.name: display(f) for f in numeric_figures(item.id, item.figures, item.units)}
     figures = w.semicolon.join(f"{k} = {shown.get(k, v)}" for k, v in list(item.figures.items())[:20])
@@ -543,6 +635,8 @@ def evidence_get(
     if view.children:
         text += w("workspace.evidence_children", items=w.enumeration.join(
             f"{c.evidence_id}{w.paren(str(c.tool))}" for c in view.children))
+    if view.scope_note:
+        text += " " + w("workspace.evidence_scope", scope=view.scope_note)
     return job.output(view, text)
 
 
@@ -553,14 +647,18 @@ def given_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
 
 # -- plan_refresh: a tool made of other bounded calls ---------------------------------------------------
 
-def refresh_inputs(*, settings: Settings, progress: Any, plan_id: int) -> tuple[PlanState, dict[str, Evidence]]:
-    """Worker entry point: the plan and the evidence it cites."""
+def refresh_inputs(*, settings: Settings, progress: Any, plan_id: int, caller: Caller
+                   ) -> tuple[PlanState, dict[str, Evidence], dict[str, str]]:
+    """Worker entry point: the plan (one the caller may read), the evidence it cites, and each scoped evidence's
+    note."""
     from retention_mcp.workspace.refresh import cited_evidence_ids
+    from retention_mcp.workspace.sharing import scope_notes
     from retention_mcp.workspace.store import workspace_for
 
     workspace = workspace_for(settings)
-    state = workspace.get_plan(plan_id)
-    return state, workspace.ancestry(cited_evidence_ids(state))
+    state = workspace.get_plan(plan_id, who=caller.name)
+    evidence = workspace.ancestry(cited_evidence_ids(state))
+    return state, evidence, scope_notes(evidence, settings.language, settings)
 
 
 def evidence_record(*, settings: Settings, progress: Any, evidence_id: str) -> Evidence | None:
@@ -570,13 +668,21 @@ def evidence_record(*, settings: Settings, progress: Any, evidence_id: str) -> E
     return workspace_for(settings).get_evidence(evidence_id)
 
 
-def make_rerun(wiring: Wiring) -> Rerun:
+def make_rerun(wiring: Wiring, caller: Caller) -> Rerun:
     """The ``rerun`` seam for plan_refresh, built on the server's own tools: each re-run is a tool call through
-    ``server.call_tool`` (a worker, the same bounds, its evidence and lineage recorded as any call's)."""
+    ``server.call_tool`` (a worker, the same bounds, its evidence and lineage recorded as any call's), computed
+    within the scope the evidence was computed in — narrower than or equal to the caller's access (see
+    :func:`beyond_reach`), so an analyst refreshing a manager's department figures gets that department's figures
+    again, not the company's."""
+    from retention_mcp.access import server_mode
+    from retention_mcp.identity import narrowed
     from retention_mcp.workspace.evidence import key_figures
+    from retention_mcp.workspace.sharing import evidence_access
 
-    async def rerun(tool_name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        result = await wiring.server.call_tool(tool_name, arguments)
+    async def rerun(tool_name: str, arguments: dict[str, Any], evidence: Evidence) -> dict[str, Any]:
+        access = evidence_access(evidence) or caller.access
+        with narrowed(caller, access, server_mode(wiring.settings)):
+            result = await wiring.server.call_tool(tool_name, arguments)
         if getattr(result, "is_error", False):
             text = " ".join(getattr(c, "text", "") for c in result.content)
             raise InputError(text or f"{tool_name} failed")
@@ -590,6 +696,22 @@ def make_rerun(wiring: Wiring) -> Rerun:
                 "evidence_id": evidence_id}
 
     return rerun
+
+
+def beyond_reach(caller: Caller, settings: Settings, w: Words | None = None) -> Any:
+    """``skip(evidence)`` for plan_refresh: why a cited result is not re-run for ``caller`` — it was computed with
+    access they do not have (the whole data, or another manager's rows) — in ``w``'s language."""
+    from retention_mcp.workspace.sharing import within_reach
+
+    w = w or words("en")
+
+    def skip(evidence: Evidence) -> str | None:
+        if within_reach(caller, evidence, settings):
+            return None
+        return w("workspace.refresh_reasons.beyond_reach", author=evidence.author,
+                 scope=w("workspace.scope_whole" if not evidence.scope else "workspace.scope_other"))
+
+    return skip
 
 
 def refresh_text(report: RefreshReport, path: str | None, language: str | Words = "en") -> str:
@@ -625,7 +747,7 @@ def refresh_text(report: RefreshReport, path: str | None, language: str | Words 
 
 def _evidence_line(item: RefreshedEvidence, w: Any) -> str:
     role = "" if item.sections else w("plan.refresh.input")
-    head = f"- [{item.evidence_id}] {item.tool}{role}"
+    head = f"- [{item.evidence_id}] {item.tool}{role}" + (w.paren(item.scope_note) if item.scope_note else "")
     if item.status in ("skipped", "failed"):
         return f"{head}{w.colon}{w('plan.refresh.' + item.status)} — {item.reason}"
     data = w("plan.refresh.data_changed") if item.data_changed else ""
@@ -660,33 +782,33 @@ def _whole_number(value: str, what: str) -> int:
     return int(text)
 
 
-def _plan_text(settings: Settings, id: str, version: str | None = None) -> str:
-    from retention_mcp.workspace.render import plan_markdown
+def _plan_text(settings: Settings, caller: Caller, id: str, version: str | None = None) -> str:
     from retention_mcp.workspace.store import workspace_for
 
     plan_id = _whole_number(id, "id")
     number = None if version is None else _whole_number(version, "version")
-    return plan_markdown(workspace_for(settings).get_plan(plan_id, number))
+    workspace = workspace_for(settings)
+    return marked_plan_markdown(workspace, workspace.get_plan(plan_id, number, who=caller.name), settings)
 
 
 @resource(PLAN_URI, name="plan_resource", title="Retention plan (current version)",
           description="A workspace plan as markdown, at its current version. {id} from plan_list.")
-def plan_resource(*, settings: Settings, progress: Any, id: str) -> str:
-    return _plan_text(settings, id)
+def plan_resource(*, settings: Settings, progress: Any, caller: Caller, id: str) -> str:
+    return _plan_text(settings, caller, id)
 
 
 @resource(PLAN_VERSION_URI, name="plan_version_resource", title="Retention plan (one version)",
           description="A workspace plan exactly as it was at version {version}.")
-def plan_version_resource(*, settings: Settings, progress: Any, id: str, version: str) -> str:
-    return _plan_text(settings, id, version)
+def plan_version_resource(*, settings: Settings, progress: Any, caller: Caller, id: str, version: str) -> str:
+    return _plan_text(settings, caller, id, version)
 
 
 @resource("retention://plans", name="plans_resource", title="Retention plans",
-          description="The workspace's plans: id, title, group, version, last change.")
-def plans_resource(*, settings: Settings, progress: Any) -> str:
+          description="The plans you created or that were shared with you: id, title, group, version, last change.")
+def plans_resource(*, settings: Settings, progress: Any, caller: Caller) -> str:
     from retention_mcp.workspace.store import workspace_for
 
-    plans = workspace_for(settings).list_plans(200)
+    plans = workspace_for(settings).list_plans(200, who=caller.name)
     if not plans:
         return "No plans yet.\n"
     return _table(["id", "title", "group", "version", "last change"],
@@ -698,24 +820,35 @@ def plans_resource(*, settings: Settings, progress: Any) -> str:
           mime_type="application/octet-stream",
           description="A file in the server's output folder (DOCX, XLSX, HTML, Markdown, PNG...), by file name: "
                       "binary files as a blob with their mime type. Tool results that write a file link to it.")
-def report(*, settings: Settings, progress: Any, name: str) -> str | bytes:
-    from retention_mcp.workspace.files import read_report
+def report(*, settings: Settings, progress: Any, caller: Caller, name: str) -> str | bytes:
+    from retention_mcp.workspace.files import check_report_name, read_report
+    from retention_mcp.workspace.sharing import file_readable
+    from retention_mcp.workspace.store import workspace_for
 
+    if not file_readable(workspace_for(settings), caller, check_report_name(name), settings):
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        raise InputError(f"there is no report {shown!r} you can read in the output folder; export one first "
+                         "(export_report or plan_export) and use the name it returns")
     return read_report(settings, name)
 
 
-def completion_values(*, settings: Settings, progress: Any, kind: str, prefix: str) -> list[str]:
-    """Worker entry point: report names or plan ids starting with ``prefix``."""
-    if kind == "report":
-        from retention_mcp.workspace.files import list_reports
-
-        return [n for n in list_reports(settings) if n.startswith(prefix)]
+def completion_values(*, settings: Settings, progress: Any, kind: str, prefix: str, caller: Caller) -> list[str]:
+    """Worker entry point: report names or plan ids starting with ``prefix``, of what ``caller`` may read."""
     from retention_mcp.workspace.engine import workspace_exists
     from retention_mcp.workspace.store import workspace_for
 
+    if kind == "report":
+        from retention_mcp.workspace.files import list_reports
+        from retention_mcp.workspace.sharing import readable_files
+
+        names = [n for n in list_reports(settings) if n.startswith(prefix)]
+        if caller.role == "analyst" and not caller.access.scoped and not workspace_exists(settings):
+            return names  # nothing recorded yet: files written before the workspace are the analysts'
+        return readable_files(workspace_for(settings), caller, names, settings)
     if not workspace_exists(settings):
         return []
-    return [str(p.id) for p in workspace_for(settings).list_plans(100) if str(p.id).startswith(prefix)]
+    return [str(p.id) for p in workspace_for(settings).list_plans(100, who=caller.name)
+            if str(p.id).startswith(prefix)]
 
 
 # -- registration: the server-side pieces ---------------------------------------------------------------
@@ -735,17 +868,23 @@ def register(wiring: Wiring) -> None:
         figures that changed, each period held or moved, and the sentences whose numbers no longer match; only
         pasted data is skipped. The plan is not changed. Example: {"plan_id": 3}.
         """
+        from retention_mcp.identity import current_caller
         from retention_mcp.runtime.dispatch import to_result
         from retention_mcp.workspace.refresh import refresh_plan
 
-        state, evidence = await wiring.runtime.run("retention_mcp.endpoints.workspace:refresh_inputs",
-                                                   {"plan_id": plan_id})
+        caller = current_caller()
+        wiring.runtime.check_allowed(caller, "plan_refresh")
+        state, evidence, notes = await wiring.runtime.run("retention_mcp.endpoints.workspace:refresh_inputs",
+                                                          {"plan_id": plan_id, "caller": caller}, caller=caller)
         from retention_mcp.plan_words import plan_words
         from retention_mcp.workspace.appendix import figure_labels
 
-        report: RefreshReport = await refresh_plan(state, evidence, make_rerun(wiring), path=path,
+        report: RefreshReport = await refresh_plan(state, evidence, make_rerun(wiring, caller), path=path,
                                                    roll_forward=roll_forward,
-                                                   labels=figure_labels(evidence, plan_words(state.language)))
+                                                   labels=figure_labels(evidence, plan_words(state.language)),
+                                                   skip=beyond_reach(caller, wiring.settings,
+                                                                     plan_words(state.language)),
+                                                   scope_notes=notes)
         return to_result(ToolOutput(result=report, text=refresh_text(report, path, state.language),
                                     language=plan_words(state.language).language))
 
@@ -763,8 +902,12 @@ def register(wiring: Wiring) -> None:
             kind = "plan"
         else:
             return None
+        from retention_mcp.identity import current_caller
+
+        caller = current_caller()
         names = await wiring.runtime.run("retention_mcp.endpoints.workspace:completion_values",
-                                         {"kind": kind, "prefix": argument.value or ""})
+                                         {"kind": kind, "prefix": argument.value or "", "caller": caller},
+                                         caller=caller)
         return Completion(values=names[:100], total=len(names), has_more=len(names) > 100)
 
     wiring.completers.append(complete)

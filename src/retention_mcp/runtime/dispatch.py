@@ -25,7 +25,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, ImageContent, TextContent
 
 from retention_mcp.errors import InputError, capped
-from retention_mcp.identity import current_author
+from retention_mcp.identity import Caller, current_caller
 from retention_mcp.runtime.pool import InternalError, Limits, shared_pool
 from retention_mcp.runtime.spec import ResourceSpec, ToolOutput, ToolSpec
 from retention_mcp.settings import Settings
@@ -88,8 +88,13 @@ class ToolRuntime:
         return settings.with_(database_url=f"sqlite:///{path}") if path.is_file() else settings
 
     async def run(self, target: str, arguments: dict[str, Any], ctx: Context | None = None,
-                  affinity: str | None = None) -> Any:
-        """Run ``target`` ("module:function", called with settings, progress and ``arguments``) in a worker."""
+                  affinity: str | None = None, caller: Caller | None = None) -> Any:
+        """Run ``target`` ("module:function", called with settings, progress and ``arguments``) in a worker.
+
+        The worker's settings carry the caller's access (``Settings.access``: their rows, hidden columns and
+        mode), read here from the verified token — never from the arguments — so every file the work reads
+        through the intake is cut to what this caller may see."""
+        caller = caller or current_caller()
 
         async def progress(fraction: float, message: str) -> None:
             if ctx is None:
@@ -99,17 +104,21 @@ class ToolRuntime:
             except Exception:  # best effort: no progress token, or the stream is gone
                 logger.debug("progress notification not sent", exc_info=True)
 
-        value = await self.pool.run(target, arguments, self._settings_for_call(), self.limits, affinity=affinity,
+        settings = self._settings_for_call().with_(access=caller.access)
+        value = await self.pool.run(target, arguments, settings, self.limits, affinity=affinity,
                                     progress=progress)
         await progress(1.0, "done")
         return value
 
     async def call(self, spec: ToolSpec, arguments: dict[str, Any], ctx: Context | None = None,
-                   author: str | None = None) -> CallToolResult:
-        """One tool call in a worker, as an MCP result (its evidence recorded there, files linked)."""
+                   caller: Caller | None = None) -> CallToolResult:
+        """One tool call in a worker, as an MCP result (its evidence recorded there, files linked). A tool the
+        caller's role may not call is refused here, before any work starts."""
+        caller = caller or current_caller()
+        self.check_allowed(caller, spec.name)
         output: ToolOutput = await self.run(EXECUTE, {
-            "tool": spec.target, "arguments": arguments, "author": author or current_author(),
-            "evidence": spec.name if spec.evidence else None}, ctx, affinity=self.affinity(arguments))
+            "tool": spec.target, "tool_name": spec.name, "arguments": arguments, "caller": caller,
+            "evidence": spec.name if spec.evidence else None}, ctx, affinity=self.affinity(arguments), caller=caller)
         result = to_result(output, output.evidence_id)
         if output.view and ctx is not None and _renders_views(ctx):
             from retention_mcp.views import VIEW_META_KEY
@@ -125,6 +134,18 @@ class ToolRuntime:
                 except (InputError, OSError):
                     logger.warning("no resource link for %s", capped(name, 200))
         return result
+
+    def check_allowed(self, caller: Caller, tool: str) -> None:
+        """InputError when ``caller``'s role may not call ``tool`` (the sentence says what they can do)."""
+        from retention_mcp.permissions import refusal
+
+        if (why := refusal(caller, tool, self.settings)) is not None:
+            raise InputError(why)
+
+    def allowed(self, caller: Caller, tool: str) -> bool:
+        from retention_mcp.permissions import may_call
+
+        return may_call(caller, tool, self.settings)
 
 
 def _renders_views(ctx: Context) -> bool:
@@ -212,9 +233,14 @@ def resource_function(runtime: ToolRuntime, spec: ResourceSpec) -> Callable[...,
     invalid-params error saying what to fix, anything else a bug with a reference."""
     parameters = [p for p in _parameters(spec.fn) if p.name not in ("settings", "progress")]
 
+    takes_caller = "caller" in inspect.signature(spec.fn).parameters
+    parameters = [p for p in parameters if p.name != "caller"]
+
     async def read(**params: Any) -> str | bytes:
+        caller = current_caller()
         try:
-            return await runtime.run(spec.target, params)
+            return await runtime.run(spec.target, {**params, "caller": caller} if takes_caller else params,
+                                     caller=caller)
         except InputError as exc:
             raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
         except MCPError:

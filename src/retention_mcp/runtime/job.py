@@ -7,8 +7,10 @@ import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from retention_mcp.access import EVERYTHING
 from retention_mcp.data.disclosure import DisclosureError, Policy, normalise_value, output_strings
 from retention_mcp.errors import InputError, capped
+from retention_mcp.identity import Caller, os_user
 from retention_mcp.runtime.result_size import bound_result
 from retention_mcp.runtime.spec import ToolOutput
 from retention_mcp.settings import Settings
@@ -30,16 +32,21 @@ class Job:
       when ``path`` names one — and applies a ``where`` filter;
     - ``policy`` is the disclosure policy (minimum group size, suppression, pseudonyms);
     - :meth:`progress` reports progress to the client;
-    - ``author`` is who called (read in the server process, where the bearer token's context lives) and
-      :meth:`workspace` the workspace store, opened by this worker process with its own engine;
+    - ``caller`` is who called — their name (``author``), role and access — read in the server process, where
+      the bearer token's context lives; the intake cuts every file to their access (``settings.access``), and
+      :meth:`workspace` is the workspace store, opened by this worker process with its own engine;
     - :meth:`evidence_input` reads a result the call is computed from (``calculate_roi`` from an
-      ``estimate_impact``) and records it as a parent of this call's evidence (lineage).
+      ``estimate_impact``) — only one within the caller's reach — and records it as a parent of this call's
+      evidence (lineage).
     """
 
     def __init__(self, settings: Settings, progress: Callable[[float, str], None] | None = None,
-                 author: str | None = None) -> None:
+                 caller: Caller | None = None) -> None:
         self.settings = settings
-        self.author = author or "unknown"
+        self.caller = caller or Caller(name=os_user(), access=settings.access or EVERYTHING)
+        self.author = self.caller.name
+        #: the plan the files this call writes were exported from (readable by whoever may read the plan)
+        self.files_plan_id: int | None = None
         self.policy = Policy.from_settings(settings)  # the mode of this call: Settings.mode_for_call
         self._progress = progress
         self.datasets: list[Dataset] = []
@@ -81,10 +88,6 @@ class Job:
         else:
             ds = load_dataset(self.settings, path=path, csv_text=csv_text, sheet=sheet, header_row=header_row,
                               column_map=column_map, shape=shape, kind=kind, progress=self.progress)
-        if self.settings.access is not None and self.settings.access.restricted:
-            from retention_mcp.data.dataset import within_access
-
-            ds = within_access(ds, self.settings.access, self.policy)
         self.datasets.append(ds)
         if path and kind == "hr":
             from retention_mcp.data.recent import remember
@@ -135,11 +138,17 @@ class Job:
         """The evidence record ``evidence_id`` (a result of one of ``tools``), recorded as a parent of this call's
         result. InputError naming what to pass when it is not in the workspace or comes from another tool."""
         wanted = str(evidence_id or "").strip().lower()
-        record = self.workspace().get_evidence(wanted) if wanted else None
+        workspace = self.workspace()
+        record = workspace.get_evidence(wanted) if wanted else None
+        if record is not None:
+            from retention_mcp.workspace.sharing import readable_evidence
+
+            if not readable_evidence(workspace, self.caller, [record.id], self.settings):
+                record = None  # beyond the caller's reach: as if it were not there (its existence says nothing)
         needs = " or ".join(tools)
         if record is None:
-            raise InputError(f"{argument}: there is no evidence {capped(str(evidence_id), 40)!r} in the workspace; run "
-                             f"{needs} and pass the evidence_id it returns")
+            raise InputError(f"{argument}: there is no evidence {capped(str(evidence_id), 40)!r} in the workspace "
+                             f"(or none you can read); run {needs} and pass the evidence_id it returns")
         if record.tool not in tools:
             raise InputError(f"{argument}: evidence {record.id} is a {record.tool} result; this takes one from {needs}")
         self.parents.append((record.id, argument))
@@ -186,15 +195,28 @@ class Job:
             text += "\n\n" + mode_statement(self.policy.mode, self.policy.floor, language, self.settings)
             figures["privacy_mode"] = self.policy.mode
             units.setdefault("privacy_mode", "text")
-            if self.settings.access is not None and self.settings.access.restricted:
-                from retention_mcp.wording import words
+        if self.datasets and self.caller.access.scoped:
+            # a manager's department figures must never pass for the company's: said in the text and definition
+            from retention_mcp.permissions import scope_statement
 
-                text += f"\n{self.settings.access.describe(words(language, self.settings))}"
+            statement = scope_statement(self.caller.access, language, self.settings)
+            text += f"\n\n{statement}"
+            definition = f"{definition}; {statement}" if definition else statement
         resolved = dict(period) if period else inferred_period(self.datasets, self.parent_periods)
         return ToolOutput(result=result, text=text, figures=figures, definition=definition,
                           sources=self.sources(), images=list(images or ()), files=list(files or ()),
                           language=language, units=units, period=resolved, charts=list(charts or ()),
                           parents=list(dict.fromkeys(self.parents)))
+
+    def scope_record(self) -> dict[str, Any] | None:
+        """The scope this call's figures were computed under, as evidence records it: None for a calculator called
+        by someone who sees the whole data (anyone may read it), else the caller's access with its mode resolved — a
+        manager's calculator inputs are their department's figures too."""
+        if not self.datasets and not self.caller.access.scoped:
+            return None
+        from retention_mcp.access import server_mode
+
+        return self.caller.access.record(server_mode(self.settings))
 
     # -- the checks every output passes
 
@@ -231,24 +253,34 @@ def _non_finite(value: Any, path: str = "") -> str | None:
 
 
 def execute(*, settings: Settings, progress: Callable[[float, str], None], tool: str,
-            arguments: dict[str, Any], author: str | None = None, evidence: str | None = None) -> ToolOutput:
+            arguments: dict[str, Any], caller: Caller, tool_name: str | None = None,
+            evidence: str | None = None) -> ToolOutput:
     """Worker entry point: run one tool function with a fresh Job, check its output and, for a data or
-    calculator tool (``evidence`` = its name), record the evidence.
+    calculator tool (``evidence`` = its name), record the evidence with the scope it was computed under.
 
-    The evidence row is committed before the result leaves the worker, so the id a client holds can be read
-    by every server process at once (the next ``plan_write_section`` may reach another HTTP worker)."""
+    The caller's role is checked again here (the server process checked it before sending the call). The
+    evidence row is committed before the result leaves the worker, so the id a client holds can be read by every
+    server process at once (the next ``plan_write_section`` may reach another HTTP worker)."""
+    from retention_mcp.permissions import refusal
     from retention_mcp.runtime.worker import resolve
 
-    job = Job(settings, progress, author=author)
+    if tool_name is not None and (why := refusal(caller, tool_name, settings)) is not None:
+        raise InputError(why)
+    job = Job(settings, progress, caller=caller)
     output = resolve(tool)(job, **arguments)
     job.check(output)
     output = bound_result(output, arguments)
     if evidence is not None:
         from retention_mcp.workspace.evidence import record_result
 
-        output.evidence_id = record_result(settings, evidence, arguments, output, job.author)
+        output.evidence_id = record_result(settings, evidence, arguments, output, job.author,
+                                           scope=job.scope_record())
     if output.images:
         from retention_mcp.workspace.evidence import save_charts
 
         output.files += save_charts(settings, evidence or tool.rsplit(":", 1)[-1], output)
+    if output.files:
+        from retention_mcp.workspace.files import record_files
+
+        record_files(settings, output.files, job.caller, scope=job.scope_record(), plan_id=job.files_plan_id)
     return output

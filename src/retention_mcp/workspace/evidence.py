@@ -108,16 +108,18 @@ def describe_sources(settings: Settings, arguments: dict[str, Any]) -> list[dict
     return sources
 
 
-def record_result(settings: Settings, tool: str, arguments: dict[str, Any], output: Any, author: str) -> str | None:
-    """Record a tool result as evidence (tool, arguments, data source identity, definition, key figures) and
-    return its id. A workspace that cannot be reached costs the citation, not the result (None)."""
+def record_result(settings: Settings, tool: str, arguments: dict[str, Any], output: Any, author: str,
+                  scope: dict[str, Any] | None = None) -> str | None:
+    """Record a tool result as evidence (tool, arguments, data source identity, definition, key figures, and the
+    scope it was computed under) and return its id. A workspace that cannot be reached costs the citation, not
+    the result (None)."""
     from retention_mcp.workspace.store import workspace_for
 
     try:
         sources = [s for s in output.sources if s.get("sha256")] or describe_sources(settings, arguments)
         return workspace_for(settings).record_evidence(
             tool, arguments, sources, output.definition, output.figures, author, period=output.period,
-            units=output.units, charts=output.charts, parents=output.parents)
+            units=output.units, charts=output.charts, parents=output.parents, scope=scope)
     except (InputError, OSError) as exc:
         logger.warning("evidence not recorded for %s: %s", tool, exc)
         return None
@@ -146,3 +148,38 @@ def save_charts(settings: Settings, tool: str, output: Any) -> list[str]:
             except (InputError, OSError) as exc:
                 logger.warning("chart file of %s not recorded: %s", output.evidence_id, exc)
     return names
+
+
+def cited_figures(settings: Settings, evidence_id: str, tools: tuple[str, ...],
+                  caller: Any = None) -> tuple[dict[str, Any], Any]:
+    """The key figures and the record of an evidence id that one of ``tools`` produced, for a tool that takes a
+    result as its input (hiring_forecast takes forecast_leavers', compare_benchmarks turnover_breakdown's) — only
+    evidence ``caller`` may read (a manager never takes company-wide figures in through an id). Raises InputError
+    naming what to pass instead."""
+    from retention_mcp.errors import InputError, capped
+    from retention_mcp.workspace.store import workspace_for
+
+    wanted = str(evidence_id or "").strip().lower()
+    workspace = workspace_for(settings)
+    record = workspace.get_evidence(wanted) if wanted else None
+    if record is not None and caller is not None:
+        from retention_mcp.workspace.sharing import readable_evidence
+
+        if not readable_evidence(workspace, caller, [record.id], settings):
+            record = None
+    if record is None:
+        raise InputError(f"evidence id {capped(str(evidence_id), 40)!r} is not in the workspace (or not one you can "
+                         "read); run "
+                         f"{' or '.join(tools)} and pass the evidence_id it returns")
+    if record.tool not in tools:
+        raise InputError(f"evidence {record.id} is a {record.tool} result; this needs one from {' or '.join(tools)}")
+    return dict(record.figures or {}), record
+
+
+def scope_warning(record: Any, language: str, settings: Settings) -> str | None:
+    """'These figures were computed within Department = Sales, not company-wide' for a scoped evidence record taken
+    as a tool's input (None for a result over the whole data)."""
+    from retention_mcp.permissions import scope_label
+
+    label = scope_label(getattr(record, "scope", None), language, settings)
+    return f"{record.id}: {label}" if label else None

@@ -19,6 +19,7 @@ import os
 import re
 import stat
 from pathlib import Path
+from typing import Any
 
 from mcp_types import ResourceLink  # wire types only: worker processes import this module
 
@@ -170,3 +171,19 @@ def report_link(settings: Settings, filename: str) -> ResourceLink:
     return ResourceLink(type="resource_link", uri=report_uri(name), name=name, title=name,
                         mime_type=mime_type(name), size=info.st_size,
                         description="the exported file; read this resource to download it")
+
+
+def record_files(settings: Settings, names: list[str], caller: Any, *, scope: dict[str, Any] | None = None,
+                 plan_id: int | None = None) -> None:
+    """Record who wrote the output files ``names`` (and the plan or scope behind them), so the report resource
+    serves each only to those who may read it. A workspace that cannot be reached leaves a file to analysts."""
+    import logging
+
+    from retention_mcp.workspace.store import workspace_for
+
+    try:
+        workspace = workspace_for(settings)
+        for name in names:
+            workspace.record_file(Path(name).name, author=caller.name, plan_id=plan_id, scope=scope)
+    except (InputError, OSError) as exc:
+        logging.getLogger(__name__).warning("output file(s) not recorded: %s", exc)

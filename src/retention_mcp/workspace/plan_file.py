@@ -58,9 +58,11 @@ def roadmap_section(settings: Settings, item: Evidence, evidence: Mapping[str, E
     return roadmap_markdown(result, w, names)
 
 
-def plan_file(settings: Settings, state: PlanState, evidence: Mapping[str, Evidence]) -> PlanFile:
+def plan_file(settings: Settings, state: PlanState, evidence: Mapping[str, Evidence], *,
+              scoped: Mapping[str, str] | None = None, scoped_note: str = "") -> PlanFile:
     """The plan's sections with checked numbers and charts, then the appendix (``evidence``: the cited records and
-    every result they were computed from)."""
+    every result they were computed from). ``scoped`` ({evidence id: "computed within Department = Sales, not
+    company-wide"}): a section citing such evidence ends with ``scoped_note`` listing them."""
     from retention_mcp.report.charts import draw_spec
     from retention_mcp.workspace.appendix import appendix_markdown, figure_label, figure_labels
     from retention_mcp.workspace.citations import cited_ids
@@ -115,6 +117,9 @@ def plan_file(settings: Settings, state: PlanState, evidence: Mapping[str, Evide
         for end in sorted(inserts, reverse=True):
             marked = marked[:end] + "\n\n" + "\n\n".join(inserts[end]) + marked[end:]
         parts += [f"## {section.heading}", "", marked, ""]
+        partial = [f"[{i}] {scoped[i]}" for i in cited_ids(text) if scoped and i in scoped]
+        if partial and scoped_note:
+            parts += [f"> {scoped_note.format(items=w.semicolon.join(partial))}", ""]
     appendix = appendix_markdown(state, evidence, all_checks, w, out.flagged)
     out.markdown = "\n".join(parts).rstrip() + "\n" + ("\n" + appendix if appendix else "")
     return out

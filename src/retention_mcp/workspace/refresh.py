@@ -16,11 +16,13 @@ only with another linked dataset. Reasons and reports are in the plan's language
 
 The seam to the tool runtime is one injected async callable::
 
-    async def rerun(tool_name: str, arguments: dict) -> dict:
+    async def rerun(tool_name: str, arguments: dict, evidence: Evidence) -> dict:
         # -> {"evidence_id": "ev-…", "figures": {...}, "units": {...}, "sources": [...], "period": {...}}
 
-It calls the tool again (recording new evidence, with its lineage, as any call does). ``endpoints/workspace.py``
-builds it from the server; tests may pass their own.
+It calls the tool again (recording new evidence, with its lineage, as any call does); ``evidence`` is the record
+being re-run (its scope: a manager's department is re-run on that department). ``skip(evidence)`` may give a
+reason not to re-run one (it was computed beyond the caller's access). ``endpoints/workspace.py`` builds both from
+the server; tests may pass their own.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from retention_mcp.workspace.render import citations_by_section
 from retention_mcp.workspace.store import Evidence, PlanState
 from retention_mcp.workspace.verify import check_text
 
-Rerun = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+Rerun = Callable[[str, dict[str, Any], Evidence], Awaitable[dict[str, Any]]]
 #: Argument names that name the data file a tool read.
 PATH_ARGUMENT = "path"
 INLINE_ARGUMENT = "csv_text"
@@ -83,6 +85,8 @@ class RefreshedEvidence(BaseModel):
                                         "moved with the file (the tool follows its file's latest date, or a "
                                         "snapshot), moved with its inputs (a result computed from results whose "
                                         "period moved), no period (typed inputs)")
+    scope_note: str | None = Field(None, description="when the figures cover only part of the data (a manager's "
+                                   "department): which part; the re-run used the same part")
     changes: list[FigureChange] = Field(default_factory=list, description="figures whose value changed")
     unchanged: int = Field(0, description="figures re-computed with the same value")
     old_sources: list[dict[str, Any]] = Field(default_factory=list, description="the files it read before")
@@ -237,19 +241,19 @@ async def _run(rerun: Rerun, item: Evidence, arguments: dict[str, Any],
     """Re-run one result, holding its period or rolling it forward."""
     period = item.period or {}
     if not holdable(arguments, period):
-        outcome = await rerun(item.tool, arguments)
+        outcome = await rerun(item.tool, arguments, item)
         if item.parents:
             return outcome, "moved with its inputs"
         moved = period.get("kind") in ("period", "as_of", "snapshot", "several") or (
             not period and bool(arguments.get(PATH_ARGUMENT)))
         return outcome, "moved with the file" if moved else "no period"
     if not roll_forward:
-        return await rerun(item.tool, held_arguments(arguments, period)), "held"
-    outcome = await rerun(item.tool, default_arguments(arguments))  # the tool's default ends at the latest date
+        return await rerun(item.tool, held_arguments(arguments, period), item), "held"
+    outcome = await rerun(item.tool, default_arguments(arguments), item)  # the tool's default ends at the latest date
     latest = period_end(outcome.get("period"))
     rolled = rolled_arguments(arguments, period, latest) if latest else None
     if rolled is not None and not same_period(outcome.get("period"), _period_of(rolled, period)):
-        outcome = await rerun(item.tool, rolled)
+        outcome = await rerun(item.tool, rolled, item)
     return outcome, "rolled forward"
 
 
@@ -260,10 +264,14 @@ def _period_of(arguments: Mapping[str, Any], period: Mapping[str, Any]) -> dict[
 
 
 async def refresh_plan(state: PlanState, evidence: dict[str, Evidence], rerun: Rerun, path: str | None = None,
-                       roll_forward: bool = False, labels: Mapping[str, str] | None = None) -> RefreshReport:
+                       roll_forward: bool = False, labels: Mapping[str, str] | None = None,
+                       skip: Callable[[Evidence], str | None] | None = None,
+                       scope_notes: dict[str, str] | None = None) -> RefreshReport:
     """Re-run every evidence id the plan (at ``state.version``) cites and its inputs; compare; re-check sentences.
 
-    ``evidence`` holds the cited records and their ancestors (``Workspace.ancestry``)."""
+    ``evidence`` holds the cited records and their ancestors (``Workspace.ancestry``). ``skip(evidence)`` may give
+    a reason not to re-run one (computed beyond the caller's access); ``scope_notes`` say which results cover only
+    part of the data."""
     from retention_mcp.errors import InputError
     from retention_mcp.wording import words
 
@@ -283,7 +291,8 @@ async def refresh_plan(state: PlanState, evidence: dict[str, Evidence], rerun: R
             continue
         parents = list(dict.fromkeys(link.parent for link in item.parents))
         base = dict(evidence_id=evidence_id, tool=item.tool, sections=sections, computed_from=parents,
-                    period_before=item.period, old_sources=item.sources)
+                    period_before=item.period, old_sources=item.sources,
+                    scope_note=(scope_notes or {}).get(evidence_id))
         blocked = [p for p in parents if results.get(p) is not None and results[p].status in ("skipped", "failed")]
         if blocked:
             why = w.semicolon.join(f"{p}{w.colon}{results[p].reason}" for p in blocked)
@@ -293,6 +302,8 @@ async def refresh_plan(state: PlanState, evidence: dict[str, Evidence], rerun: R
                 pasted_ids.add(evidence_id)
             continue
         arguments, why_not = rerun_arguments(item, path, new_ids, w)
+        if arguments is not None and skip is not None and (beyond := skip(item)) is not None:
+            arguments, why_not = None, beyond
         if arguments is None:
             results[evidence_id] = RefreshedEvidence(**base, status="skipped", reason=why_not)
             if item.arguments.get(INLINE_ARGUMENT) is not None:

@@ -39,9 +39,14 @@ def when(value: dt.datetime | None) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
-def plan_markdown(state: PlanState, *, meta: bool = True) -> str:
+def plan_markdown(state: PlanState, *, meta: bool = True, scoped: dict[str, str] | None = None,
+                  scoped_note: str = "") -> str:
     """The plan, in its own language: title, a one-line status (unless ``meta=False``, as diffs use), then each
-    section."""
+    section.
+
+    ``scoped`` ({evidence id: "computed within Department = Sales, not company-wide"}): a section citing such
+    evidence ends with ``scoped_note`` listing them, so figures of part of the company never pass for the whole's
+    wherever the plan is read."""
     from retention_mcp.wording import words
 
     w = words(state.language if state.language in ("en", "zh") else "en")
@@ -53,6 +58,9 @@ def plan_markdown(state: PlanState, *, meta: bool = True) -> str:
                     when=when(state.changed_at)), ""]
     for section in state.sections:
         parts += [f"## {section.heading}", "", section.markdown.strip() or w("workspace.not_written"), ""]
+        marked = [f"[{i}] {scoped[i]}" for i in cited_ids(section.markdown) if scoped and i in scoped]
+        if marked and scoped_note:
+            parts += [f"> {scoped_note.format(items=w.semicolon.join(marked))}", ""]
     return "\n".join(parts).rstrip() + "\n"
 
 
@@ -90,8 +98,10 @@ def _source_line(source: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def evidence_appendix(state: PlanState, evidence: dict[str, Evidence]) -> str:
-    """The appendix exports end with: one entry per cited id, in order of first citation."""
+def evidence_appendix(state: PlanState, evidence: dict[str, Evidence], scoped: dict[str, str] | None = None,
+                      scope_word: str = "Scope") -> str:
+    """The appendix exports end with: one entry per cited id, in order of first citation (with its scope when it
+    covers only part of the data, ``scoped``)."""
     text = labels(state.language)
     cited = citations_by_section(state)
     if not cited:
@@ -118,6 +128,8 @@ def evidence_appendix(state: PlanState, evidence: dict[str, Evidence]) -> str:
         if item.figures:
             figures = "; ".join(f"{k} = {_format_value(v)}" for k, v in item.figures.items())
             lines.append(f"- **{text['figures']}**: {figures}")
+        if scoped and evidence_id in scoped:
+            lines.append(f"- **{scope_word}**: {scoped[evidence_id]}")
         lines.append(f"- **{text['cited_in']}**: {', '.join(sections)}")
         lines.append(f"- **{text['recorded']}**: {item.author}, {when(item.created_at)}")
         parts += [*lines, ""]

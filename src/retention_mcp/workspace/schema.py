@@ -14,6 +14,14 @@ database to the same shape (a test compares the migrated database with these tab
 - ``retention_templates``: team templates saved from chat, every version kept.
 - ``retention_datasets``: linked datasets (several exports joined on an employee key), every version kept: the
   files, the key and how each file joins, as JSON (``retention_mcp.data.linked.LinkedDefinition``).
+- ``retention_plan_grants``: who besides its creator may read or write a plan (a person's name, or ``*`` for
+  everyone on the server); the creator owns the plan and alone changes its grants.
+- ``retention_files``: files written into the output folder by a call (exports, charts): who wrote them, the plan
+  they were exported from, and the scope their figures were computed under, so a file is served only to those
+  who may read what it holds.
+
+Evidence records its ``scope``: null for a result over the whole data (or no data), else the access it was
+computed under ({"mode", "rows", "hidden_columns", "label"}: a manager's department).
 """
 
 from __future__ import annotations
@@ -87,6 +95,7 @@ evidence = Table(
     Column("period", JSON, nullable=True),
     Column("figure_units", JSON, nullable=True),
     Column("charts", JSON, nullable=True),
+    Column("scope", JSON, nullable=True),  # the access it was computed under; null: the whole data
 )
 
 evidence_links = Table(
@@ -113,5 +122,23 @@ datasets = Table(
     Column("version", Integer, primary_key=True),
     Column("definition", JSON, nullable=False),
     Column("author", String(NAME_LENGTH), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+plan_grants = Table(
+    "retention_plan_grants", metadata,
+    Column("plan_id", Integer, ForeignKey("retention_plans.id", ondelete="CASCADE"), primary_key=True),
+    Column("person", String(NAME_LENGTH), primary_key=True),  # a name, or "*": everyone on this server
+    Column("level", String(8), nullable=False),  # read | write
+    Column("granted_by", String(NAME_LENGTH), nullable=False),
+    Column("granted_at", DateTime(timezone=True), nullable=False),
+)
+
+files = Table(
+    "retention_files", metadata,
+    Column("name", String(KEY_LENGTH * 3), primary_key=True),  # a plain file name in the output folder
+    Column("author", String(NAME_LENGTH), nullable=False),
+    Column("plan_id", Integer, nullable=True),  # exported from this plan (kept if the plan goes: a file outlives it)
+    Column("scope", JSON, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )

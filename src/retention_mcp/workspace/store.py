@@ -22,7 +22,7 @@ import math
 import re
 import secrets
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -44,6 +44,10 @@ INLINE_DATA_ARGUMENTS = ("csv_text",)
 #: Times a write retries after losing the compare-and-swap to a writer of another section.
 MAX_WRITE_ATTEMPTS = 20
 EVIDENCE_PREFIX = "ev-"
+#: A grant to this name is a grant to everyone on the server.
+EVERYONE = "*"
+#: What a grant may give; the creator of a plan is its owner (both, and changes the grants).
+LEVELS = ("read", "write")
 _EVIDENCE_ID = re.compile(r"^ev-[0-9a-f]{1,32}$")
 
 FigureValue = float | int | str | None
@@ -151,6 +155,24 @@ class Evidence:
     #: results this one was computed from, and results computed from it
     parents: tuple[Link, ...] = ()
     children: tuple[Link, ...] = ()
+    scope: dict[str, Any] | None = None  # the access it was computed under; None: the whole data (or no data)
+
+
+@dataclass(frozen=True)
+class Grant:
+    person: str  # a name, or EVERYONE
+    level: str  # read | write
+    granted_by: str
+    granted_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    name: str
+    author: str
+    plan_id: int | None
+    scope: dict[str, Any] | None
+    created_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -187,6 +209,23 @@ def now() -> dt.datetime:
 def as_utc(value: dt.datetime) -> dt.datetime:
     """SQLite hands timestamps back without a zone; they were written in UTC."""
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+_RANK = {"read": 1, "write": 2, "own": 3}
+
+
+def _checked_grants(share: dict[str, str]) -> dict[str, str]:
+    """``{person: level}`` cleaned: names trimmed, levels read or write; InputError otherwise."""
+    if not isinstance(share, dict):
+        raise InputError('share must be an object {person: "read" | "write"}, e.g. {"li.wei": "write", "*": "read"}')
+    grants: dict[str, str] = {}
+    for person, level in share.items():
+        name = storable_text(str(person).strip(), "a person's name")[:200]
+        if not name or level not in LEVELS:
+            raise InputError(f'share: give each person "read" or "write", e.g. {{"li.wei": "write"}} (got '
+                             f'{str(person)[:40]!r}: {str(level)[:20]!r})')
+        grants[name] = level
+    return grants
 
 
 def _clean_author(author: str) -> str:
@@ -334,12 +373,14 @@ class Workspace:
     # -- plans
 
     def create_plan(self, *, title: str, template: str, language: str, group: str, sections: Sequence[str],
-                    author: str) -> PlanState:
-        """A new plan at version 1 with empty sections (in order)."""
+                    author: str, share: dict[str, str] | None = None) -> PlanState:
+        """A new plan at version 1 with empty sections (in order), owned by ``author`` and shared as ``share``
+        says ({person or "*": "read" | "write"})."""
         import sqlalchemy as sa
 
-        from retention_mcp.workspace.schema import plan_versions, plans
+        from retention_mcp.workspace.schema import plan_grants, plan_versions, plans
 
+        grants = _checked_grants(share or {})
         title = storable_text((title or "").strip(), "the title")
         group = storable_text(group or "", "the group")
         if not title:
@@ -360,9 +401,16 @@ class Workspace:
             connection.execute(sa.insert(plan_versions).values(
                 plan_id=plan_id, version=1, base_version=None, section=None, content=None, author=author,
                 created_at=stamp))
+            for person, level in grants.items():
+                if person != author:
+                    connection.execute(sa.insert(plan_grants).values(plan_id=plan_id, person=person, level=level,
+                                                                     granted_by=author, granted_at=stamp))
         return self.get_plan(int(plan_id))
 
-    def _plan_row(self, connection: Connection, plan_id: int, *, for_update: bool = False) -> Any:
+    def _plan_row(self, connection: Connection, plan_id: int, *, for_update: bool = False,
+                  who: str | None = None, needs: str = "read") -> Any:
+        """The plan's row; with ``who``, only if that person may ``needs`` (read / write / own) it. A plan they
+        may not read is answered exactly like one that does not exist."""
         import sqlalchemy as sa
 
         from retention_mcp.workspace.schema import plans
@@ -371,18 +419,83 @@ class Workspace:
         if for_update:  # PostgreSQL: writers of one plan queue here (SQLite: BEGIN IMMEDIATE already did)
             query = query.with_for_update()
         row = connection.execute(query).one_or_none()
-        if row is None:
-            raise InputError(f"there is no plan {plan_id}; plan_list shows the plans and their ids")
+        level = None if row is None else (self._level(connection, row, who) if who is not None else "own")
+        if row is None or level is None:
+            raise InputError(f"there is no plan {plan_id} you can read; plan_list shows the plans shared with you "
+                             "and their ids")
+        if _RANK[level] < _RANK[needs]:
+            if needs == "own":
+                raise InputError(f"only the plan's creator ({row.created_by}) can change who may read or write plan "
+                                 f"{plan_id}")
+            raise InputError(f"plan {plan_id} is shared with you to read, not to write; ask its creator "
+                             f"({row.created_by}) to share it with you to write (plan_share)")
         return row
 
-    def get_plan(self, plan_id: int, version: int | None = None) -> PlanState:
-        """The plan as it is now, or as it was at ``version``."""
+    @staticmethod
+    def _level(connection: Connection, row: Any, who: str) -> str | None:
+        """own, write, read or None: what ``who`` may do with the plan in ``row``."""
+        import sqlalchemy as sa
+
+        from retention_mcp.workspace.schema import plan_grants
+
+        if row.created_by == who:
+            return "own"
+        found = connection.execute(sa.select(plan_grants.c.level).where(
+            plan_grants.c.plan_id == row.id, plan_grants.c.person.in_([who, EVERYONE]))).scalars().all()
+        return max(found, key=lambda level: _RANK[level]) if found else None
+
+    def plan_level(self, plan_id: int, who: str) -> str | None:
+        """own, write, read or None (no such plan, or not shared with ``who``)."""
+        import sqlalchemy as sa
+
+        from retention_mcp.workspace.schema import plans
+
+        with self._transaction() as connection:
+            row = connection.execute(sa.select(plans).where(plans.c.id == plan_id)).one_or_none()
+            return None if row is None else self._level(connection, row, who)
+
+    def share_plan(self, plan_id: int, *, owner: str, person: str, level: str) -> list[Grant]:
+        """Give ``person`` (a name, or "*" for everyone) ``level`` (read / write) on a plan ``owner`` created, or
+        take it away (``level`` "none"). Returns the plan's grants after the change."""
+        import sqlalchemy as sa
+
+        from retention_mcp.workspace.schema import plan_grants
+
+        person = storable_text((person or "").strip(), "the person")[:200]
+        if not person:
+            raise InputError("name the person to share with (their name on this server), or '*' for everyone")
+        if level not in (*LEVELS, "none"):
+            raise InputError(f"level must be read, write or none (to stop sharing), not {level!r}")
+        with self._transaction() as connection:
+            self._plan_row(connection, plan_id, who=owner, needs="own")
+            if person == owner:
+                raise InputError("you created this plan: you can always read and write it")
+            connection.execute(sa.delete(plan_grants).where(plan_grants.c.plan_id == plan_id,
+                                                            plan_grants.c.person == person))
+            if level != "none":
+                connection.execute(sa.insert(plan_grants).values(plan_id=plan_id, person=person, level=level,
+                                                                 granted_by=owner, granted_at=now()))
+        return self.grants(plan_id)
+
+    def grants(self, plan_id: int) -> list[Grant]:
+        import sqlalchemy as sa
+
+        from retention_mcp.workspace.schema import plan_grants
+
+        with self._transaction() as connection:
+            rows = connection.execute(sa.select(plan_grants).where(plan_grants.c.plan_id == plan_id)
+                                      .order_by(plan_grants.c.person)).all()
+        return [Grant(person=r.person, level=r.level, granted_by=r.granted_by, granted_at=as_utc(r.granted_at))
+                for r in rows]
+
+    def get_plan(self, plan_id: int, version: int | None = None, *, who: str | None = None) -> PlanState:
+        """The plan as it is now, or as it was at ``version`` (with ``who``: only a plan that person may read)."""
         import sqlalchemy as sa
 
         from retention_mcp.workspace.schema import plan_versions
 
         with self._transaction() as connection:
-            row = self._plan_row(connection, plan_id)
+            row = self._plan_row(connection, plan_id, who=who)
             wanted = row.current_version if version is None else int(version)
             if not 1 <= wanted <= row.current_version:
                 raise InputError(f"plan {plan_id} has versions 1 to {row.current_version}, not {version}")
@@ -406,9 +519,14 @@ class Workspace:
                          changed_at=as_utc(last.created_at), changed_by=last.author)
 
     def write_section(self, plan_id: int, section: str | int, markdown: str, *, base_version: int,
-                      author: str) -> WriteOutcome:
+                      author: str, check_access: bool = False,
+                      readable: Callable[[Sequence[str]], list[str]] | None = None) -> WriteOutcome:
         """Write one section's whole markdown as a new version, if the section has not changed since
-        ``base_version``; else raise :class:`StaleVersion` with the current version and the diff since."""
+        ``base_version``; else raise :class:`StaleVersion` with the current version and the diff since.
+
+        ``check_access``: the author must own the plan or have been given write. ``readable(ids)``: which of the
+        cited evidence ids the author may read (a citation of anything else is refused as unknown, so a plan
+        never carries figures its writer could not see)."""
         import sqlalchemy as sa
         from sqlalchemy.exc import IntegrityError
 
@@ -425,6 +543,9 @@ class Workspace:
                              "Shorten it or move detail into an exported appendix")
         cited = cited_ids(markdown)
         missing = self.missing_evidence(cited)
+        if readable is not None and not missing:
+            allowed = set(readable(cited))
+            missing = [i for i in cited if i not in allowed]
         if missing:
             raise InputError(
                 f"unknown evidence id(s): {', '.join(missing)}. Cite only the evidence_id values that tool "
@@ -433,7 +554,8 @@ class Workspace:
         for _attempt in range(MAX_WRITE_ATTEMPTS):
             try:
                 with self._transaction() as connection:
-                    row = self._plan_row(connection, plan_id, for_update=True)
+                    row = self._plan_row(connection, plan_id, for_update=True,
+                                         who=author if check_access else None, needs="write")
                     heading = resolve_section(row.sections, section)
                     current = row.current_version
                     if not 1 <= base_version <= current:
@@ -488,25 +610,30 @@ class Workspace:
                    f"What changed in {heading!r} since version {base_version}:\n```diff\n{diff}```")
         return StaleVersion(message, current_version=current, diff=diff)
 
-    def list_plans(self, limit: int = 100) -> list[PlanSummary]:
+    def list_plans(self, limit: int = 100, *, who: str | None = None) -> list[PlanSummary]:
+        """The newest-changed plans first; with ``who``, only those that person created or was given."""
         import sqlalchemy as sa
 
-        from retention_mcp.workspace.schema import plans
+        from retention_mcp.workspace.schema import plan_grants, plans
 
+        query = sa.select(plans)
+        if who is not None:
+            shared = sa.select(plan_grants.c.plan_id).where(plan_grants.c.person.in_([who, EVERYONE]))
+            query = query.where(sa.or_(plans.c.created_by == who, plans.c.id.in_(shared)))
         with self._transaction() as connection:
-            rows = connection.execute(sa.select(plans).order_by(plans.c.updated_at.desc(), plans.c.id.desc())
+            rows = connection.execute(query.order_by(plans.c.updated_at.desc(), plans.c.id.desc())
                                       .limit(max(1, min(int(limit), 1000)))).all()
         return [PlanSummary(id=r.id, title=r.title, template=r.template, language=r.language, group=r.group_label,
                             current_version=r.current_version, created_by=r.created_by,
                             updated_at=as_utc(r.updated_at), updated_by=r.updated_by) for r in rows]
 
-    def history(self, plan_id: int) -> list[VersionInfo]:
+    def history(self, plan_id: int, *, who: str | None = None) -> list[VersionInfo]:
         import sqlalchemy as sa
 
         from retention_mcp.workspace.schema import plan_versions
 
         with self._transaction() as connection:
-            self._plan_row(connection, plan_id)
+            self._plan_row(connection, plan_id, who=who)
             rows = connection.execute(
                 sa.select(plan_versions.c.version, plan_versions.c.base_version, plan_versions.c.section,
                           plan_versions.c.author, plan_versions.c.created_at,
@@ -521,7 +648,7 @@ class Workspace:
                         definition: str, figures: dict[str, FigureValue], author: str, *,
                         period: dict[str, Any] | None = None, units: dict[str, str] | None = None,
                         charts: list[dict[str, Any]] | None = None,
-                        parents: Sequence[tuple[str, str]] = ()) -> str:
+                        parents: Sequence[tuple[str, str]] = (), scope: dict[str, Any] | None = None) -> str:
         """Store what a tool computed and from what; return its new id, e.g. ``ev-3f9a2c``.
 
         ``sources``: ``[{"name": "hr.csv", "size": 1234, "modified": "2026-11-20T10:00:00",
@@ -539,7 +666,7 @@ class Workspace:
                       sources=_json_value(list(sources or [])), definition=str(definition or ""),
                       figures=clean_figures(figures), author=_clean_author(author), created_at=now(),
                       period=_json_value(dict(period or {})), figure_units=_json_value(dict(units or {})),
-                      charts=_json_value(list(charts or [])))
+                      charts=_json_value(list(charts or [])), scope=_json_value(scope) if scope else None)
         edges = sorted({(str(p).strip().lower(), str(a)[:100]) for p, a in parents})
         missing = self.missing_evidence(sorted({p for p, _ in edges}))
         if missing:
@@ -596,7 +723,7 @@ class Workspace:
         edges = [Link(child=link.child_id, parent=link.parent_id, argument=link.argument) for link in links]
         return {r.id: Evidence(id=r.id, tool=r.tool, arguments=r.arguments, sources=r.sources,
                                definition=r.definition, figures=r.figures, author=r.author,
-                               created_at=as_utc(r.created_at), period=dict(r.period or {}),
+                               created_at=as_utc(r.created_at), scope=r.scope, period=dict(r.period or {}),
                                units=dict(r.figure_units or {}), charts=list(r.charts or []),
                                parents=tuple(e for e in edges if e.child == r.id),
                                children=tuple(e for e in edges if e.parent == r.id)) for r in rows}
@@ -610,6 +737,54 @@ class Workspace:
             found.update(batch)
             wanted = sorted({link.parent for item in batch.values() for link in item.parents} - set(found))
         return found
+
+
+    def cited_in_readable_plans(self, ids: Sequence[str], who: str) -> set[str]:
+        """Which ``ids`` some version of a plan ``who`` may read cites (sharing a plan shares what it cites)."""
+        import sqlalchemy as sa
+
+        from retention_mcp.workspace.schema import plan_grants, plan_versions, plans
+
+        wanted = sorted({i for i in ids if _EVIDENCE_ID.match(i)})
+        if not wanted:
+            return set()
+        shared = sa.select(plan_grants.c.plan_id).where(plan_grants.c.person.in_([who, EVERYONE]))
+        readable = sa.select(plans.c.id).where(sa.or_(plans.c.created_by == who, plans.c.id.in_(shared)))
+        found: set[str] = set()
+        with self._transaction() as connection:
+            for evidence_id in wanted:
+                texts = connection.execute(sa.select(plan_versions.c.content).where(
+                    plan_versions.c.plan_id.in_(readable),
+                    plan_versions.c.content.contains(evidence_id, autoescape=True))).scalars()
+                if any(evidence_id in cited_ids(text or "") for text in texts):  # not a longer id containing it
+                    found.add(evidence_id)
+        return found
+
+    # -- files written into the output folder
+
+    def record_file(self, name: str, *, author: str, plan_id: int | None, scope: dict[str, Any] | None) -> None:
+        """Who wrote the output file ``name`` (an export replacing a file replaces its record too)."""
+        import sqlalchemy as sa
+
+        from retention_mcp.workspace.schema import files
+
+        values = dict(author=_clean_author(author), plan_id=plan_id, scope=_json_value(scope) if scope else None,
+                      created_at=now())
+        with self._transaction() as connection:
+            connection.execute(sa.delete(files).where(files.c.name == name))
+            connection.execute(sa.insert(files).values(name=name, **values))
+
+    def file_records(self, names: Sequence[str]) -> dict[str, FileRecord]:
+        import sqlalchemy as sa
+
+        from retention_mcp.workspace.schema import files
+
+        if not names:
+            return {}
+        with self._transaction() as connection:
+            rows = connection.execute(sa.select(files).where(files.c.name.in_(list(names)))).all()
+        return {r.name: FileRecord(name=r.name, author=r.author, plan_id=r.plan_id, scope=r.scope,
+                                   created_at=as_utc(r.created_at)) for r in rows}
 
     def missing_evidence(self, ids: Sequence[str]) -> list[str]:
         found = self.get_evidence_many(ids)
