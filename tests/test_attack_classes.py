@@ -379,18 +379,28 @@ def test_the_access_seam_cuts_every_file_at_intake(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_a_callers_access_rides_with_the_call(tmp_path: Path) -> None:
-    """The runtime hook the HTTP layer fills per caller: a manager's calls see only their department, no pay
-    column, and protected figures, whatever the server's mode."""
-    from retention_mcp.access import Access
-    from retention_mcp.server import build_wiring
+    """The caller a verified token stands for rides with every call: a manager's calls see only their department,
+    no pay column, and protected figures, whatever the server's mode. (Over HTTP the SDK's bearer middleware sets
+    the token; in process this test sets the same context before the server's tasks start, so they inherit it.)"""
+    from mcp.server.auth.middleware.auth_context import auth_context_var
+    from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 
-    wiring = build_wiring(server_settings(tmp_path, "exact"))
-    wiring.runtime.access_of = lambda: Access.for_manager({"Department": ["Sales"]}, hidden_columns=["pay"])
-    async with Client(wiring.server, raise_exceptions=True) as client:
-        result = await client.call_tool("turnover_breakdown", {"path": IBM, "by": ["Department"]})
-        assert not result.is_error, text_of(result)
-        assert [row["label"] for row in result.structured_content["rows"]] == ["Sales"]
-        assert result.structured_content["key_figures"]["privacy_mode"] == "protected"
-        assert "Department = Sales" in text_of(result) and "not shown: pay" in text_of(result)
-        pay = await client.call_tool("describe_groups", {"path": IBM, "columns": ["MonthlyIncome"]})
+    from retention_mcp.access import Access
+    from retention_mcp.identity import Caller, CallerToken
+    from retention_mcp.server import build_server
+
+    manager = Caller(name="sales.lead", role="manager",
+                     access=Access.for_manager({"Department": ["Sales"]}, hidden_columns=["pay"]), via="token")
+    token = CallerToken(token="t" * 32, client_id=manager.name, scopes=[], expires_at=None, caller=manager)
+    entered = auth_context_var.set(AuthenticatedUser(token))
+    try:
+        async with Client(build_server(server_settings(tmp_path, "exact")), raise_exceptions=True) as client:
+            result = await client.call_tool("turnover_breakdown", {"path": IBM, "by": ["Department"]})
+            assert not result.is_error, text_of(result)
+            assert [row["label"] for row in result.structured_content["rows"]] == ["Sales"]
+            assert result.structured_content["key_figures"]["privacy_mode"] == "protected"
+            assert "Department = Sales" in text_of(result) and "pay" in text_of(result)
+            pay = await client.call_tool("describe_groups", {"path": IBM, "columns": ["MonthlyIncome"]})
+    finally:
+        auth_context_var.reset(entered)
         assert pay.is_error and "MonthlyIncome" in text_of(pay)

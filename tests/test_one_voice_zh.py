@@ -301,6 +301,8 @@ async def test_every_tool_and_prompt_speaks_chinese(files: dict[str, Path], tmp_
                                 ("plan_history", {"plan_id": plan["id"]}),
                                 ("plan_diff", {"plan_id": plan["id"], "from_version": 1}),
                                 ("plan_refresh", {"plan_id": plan["id"]}),
+                                ("plan_share", {"plan_id": plan["id"], "person": "王芳", "level": "read"}),
+                                ("plan_share", {"plan_id": plan["id"]}),
                                 ("evidence_get", {"evidence_id": evidence})):
             check_result(tool, await client.call_tool(tool, arguments))
             called.add(tool)

@@ -201,11 +201,29 @@ def estimate_combined(ds: Dataset, *, initiatives: Sequence[Mapping[str, Any]], 
     cell_of = cell_of.reshape(-1)
     n_c = np.bincount(cell_of, weights=heads, minlength=len(patterns))
     x_c = np.bincount(cell_of, weights=leavers, minlength=len(patterns))
-    if abs(n_c.sum() - n_total) > 0.05 * max(1.0, len(patterns)) or round(float(x_c.sum())) != l_total:
+    # Whether the segments cover everyone and leave no small cell is decided on the true counts (a yes or a no, as
+    # suppression is); in protected mode the estimate itself uses the perturbed cells, which need not add up to the
+    # perturbed total exactly.
+    n_true, x_true, total_heads, total_leavers = n_c, x_c, n_total, l_total
+    if policy.protected:
+        exact = dataclasses.replace(inside, mode="exact")
+        truth = turnover_breakdown(ds, by=dims, policy=exact, scope=scope, max_rows=MAX_ATOMS, w=w, **common)
+        whole_truth = turnover_breakdown(ds, by=[], policy=dataclasses.replace(policy, mode="exact"), scope=scope,
+                                         w=w, **common)
+        if [row.group for row in truth.rows] != [row.group for row in atoms.rows]:
+            raise AssertionError("the exact and the protected cross of the segments' columns differ in their groups")
+        n_true = np.bincount(cell_of, weights=np.array([row.headcount or 0.0 for row in truth.rows], dtype=float),
+                             minlength=len(patterns))
+        x_true = np.bincount(cell_of, weights=np.array([row.leavers or 0 for row in truth.rows], dtype=float),
+                             minlength=len(patterns))
+        total_heads = float(whole_truth.overall.headcount or 0.0)
+        total_leavers = int(whole_truth.overall.leavers or 0)
+    if (abs(n_true.sum() - total_heads) > 0.05 * max(1.0, len(patterns))
+            or round(float(x_true.sum())) != total_leavers):
         raise InputError("the segments' columns do not cover everyone in scope (rows without a value?); "
                          "filter them out with where or choose other columns")
-    occupied = n_c > 0
-    if bool(((n_c < k) & occupied).any()) or bool(((x_c > 0) & (n_c < k)).any()):
+    occupied = n_true > 0
+    if bool(((n_true < k) & occupied).any()) or bool(((x_true > 0) & (n_true < k)).any()):
         raise InputError(f"the initiatives' segments overlap in a group of fewer than {k} people (or leave one that "
                          "small outside them all): the combined figure would reveal it by subtraction. Make the "
                          "segments coarser, drop one, or narrow `where`")

@@ -388,7 +388,10 @@ def _nights_beyond(nights: pd.DataFrame, limit: int) -> Any:
     ordered = nights.sort_values(["agent", "date"])
     step = ordered["date"].diff().dt.days
     new_run = (ordered["agent"] != ordered["agent"].shift()) | (step != 1)
-    position = ordered.groupby(new_run.cumsum()).cumcount() + 1
+    # Arrow-backed columns (a caller's scope re-reads the table) compare to nullable booleans, which have no cumsum;
+    # a null (the first row) starts a run.
+    run = new_run.fillna(True).astype("int64").cumsum().to_numpy()
+    position = ordered.groupby(run).cumcount() + 1
     return ordered.index[(position > limit).to_numpy()]
 
 

@@ -489,11 +489,19 @@ def plan_share(
         grants = workspace.grants(plan_id)
     views = [GrantView(person=g.person, level=g.level, granted_by=g.granted_by, granted_at=_iso(g.granted_at) or "")
              for g in grants]
-    listed = "; ".join(f"{'everyone' if g.person == '*' else g.person}: {g.level}" for g in views) or "nobody else"
-    done = "" if person is None else (f"Stopped sharing with {person}. " if level == "none" else
-                                      f"Shared with {'everyone' if person == '*' else person} ({level}). ")
-    text = f"{done}Plan {plan_id} \u201c{state.title}\u201d (created by {state.created_by}): {listed}."
-    return job.output(ShareResult(plan_id=plan_id, owner=state.created_by, grants=views), text)
+    w = words(state.language)  # the plan's language, as its other texts
+
+    def who(name: str) -> str:
+        return w("workspace.share.everyone") if name == "*" else name
+
+    listed = w.semicolon.join(f"{who(g.person)}{w.colon}{w(f'workspace.levels.{g.level}')}" for g in views)
+    done = "" if person is None else (w("workspace.share.stopped", person=who(person)) if level == "none" else
+                                      w("workspace.share.shared", person=who(person),
+                                        level=w(f"workspace.levels.{level}")))
+    text = done + w("workspace.share.listing", id=plan_id, title=state.title, owner=state.created_by,
+                    grants=listed or w("workspace.share.nobody"))
+    return job.output(ShareResult(plan_id=plan_id, owner=state.created_by, grants=views), text,
+                      language=state.language)
 
 
 @tool(title="Export a plan", result=PlanExportResult, annotations=WRITES_WORKSPACE, evidence=False)
@@ -528,8 +536,9 @@ def plan_export(
     if overwrite:
         check_overwrite(job, filename, state.title, format)
     # figures of part of the company (a manager's department) are marked where they are cited
+    access_words = wording(job.settings, state.language)
     document = plan_file(job.settings, state, evidence, scoped=scope_notes(evidence, state.language, job.settings),
-                         scoped_note=wording(job.settings, state.language)["plan_scoped_note"])
+                         scoped_note=access_words["plan_scoped_note"], scope_word=access_words["appendix_scope"])
     try:
         written = export_report(job.settings, state.title, markdown=document.markdown, fmt=format,
                                 filename=filename, overwrite=overwrite, language=state.language)

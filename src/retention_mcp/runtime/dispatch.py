@@ -45,10 +45,6 @@ class ToolRuntime:
         self.worker_settings = settings.with_(token=None)
         self.limits = Limits(timeout_s=settings.call_timeout_s, memory_mb=settings.call_memory_mb)
         self.pool = shared_pool(settings.tool_workers)
-        #: Who is calling, for the HTTP layer to fill from the caller's token (roles, OAuth scopes): the Access it
-        #: returns rides in the call's settings, is applied at the intake of every file the call reads, and can only
-        #: make the privacy mode stricter (retention_mcp.access). Called on the event loop, inside the request.
-        self.access_of: Callable[[], Any] | None = None
 
     def warm(self) -> None:
         """Start the fork server and a first worker (from a background thread, after initialize)."""
@@ -75,11 +71,8 @@ class ToolRuntime:
         data result's evidence is written there), whatever environment the shared fork server was started with:
         once the default database exists, its path travels with the call. Before that nothing is passed, so only a
         call that records evidence creates it (at the per-user default, the same file for the same user), and
-        listing templates creates nothing. The caller's access (``access_of``) rides along."""
+        listing templates creates nothing. The caller's access rides along (:meth:`run`)."""
         settings = self.worker_settings
-        access = self.access_of() if self.access_of is not None else None
-        if access is not None:
-            settings = settings.with_(access=access)
         if self.settings.database_url:
             return settings
         from retention_mcp.workspace.engine import default_database_path

@@ -148,7 +148,7 @@ class Job:
         needs = " or ".join(tools)
         if record is None:
             raise InputError(f"{argument}: there is no evidence {capped(str(evidence_id), 40)!r} in the workspace "
-                             f"(or none you can read); run {needs} and pass the evidence_id it returns")
+                             f"(or not one you can read); run {needs} and pass the evidence_id it returns")
         if record.tool not in tools:
             raise InputError(f"{argument}: evidence {record.id} is a {record.tool} result; this takes one from {needs}")
         self.parents.append((record.id, argument))

@@ -186,8 +186,10 @@ def cited_figures(evidence_id: str, item: Evidence, checks: Sequence[SentenceChe
 
 
 def appendix_markdown(state: PlanState, evidence: Mapping[str, Evidence], checks: Sequence[SentenceCheck],
-                      w: PlanWords, flagged: Sequence[str] = ()) -> str:
-    """The appendix: an intro with the legend of the marks (and the numbers to check), then one entry per citation."""
+                      w: PlanWords, flagged: Sequence[str] = (), scoped: Mapping[str, str] | None = None,
+                      scope_word: str = "Scope") -> str:
+    """The appendix: an intro with the legend of the marks (and the numbers to check), then one entry per citation
+    (with its scope when it covers only part of the data, ``scoped``)."""
     cited = citations_by_section(state)
     if not cited:
         return ""
@@ -209,6 +211,8 @@ def appendix_markdown(state: PlanState, evidence: Mapping[str, Evidence], checks
         lines = [f"- **{w(heading)}**{w.colon}{shown or '—'}",
                  f"- **{w('plan.appendix.definition')}**{w.colon}{definition_words(item, w)}"]
         lines += [f"- **{w('plan.appendix.source')}**{w.colon}{line}" for line in source_lines(item, w)]
+        if scoped and evidence_id in scoped:
+            lines.append(f"- **{scope_word}**{w.colon}{scoped[evidence_id]}")
         lines.append(f"- {w('plan.appendix.recorded', when=when(item.created_at), who=item.author)}")
         given = {k: v for k, v in item.arguments.items() if v is not None and v != [] and v != {}}
         arguments = json.dumps(given, ensure_ascii=False, separators=(",", ": "))

@@ -59,7 +59,7 @@ def roadmap_section(settings: Settings, item: Evidence, evidence: Mapping[str, E
 
 
 def plan_file(settings: Settings, state: PlanState, evidence: Mapping[str, Evidence], *,
-              scoped: Mapping[str, str] | None = None, scoped_note: str = "") -> PlanFile:
+              scoped: Mapping[str, str] | None = None, scoped_note: str = "", scope_word: str = "Scope") -> PlanFile:
     """The plan's sections with checked numbers and charts, then the appendix (``evidence``: the cited records and
     every result they were computed from). ``scoped`` ({evidence id: "computed within Department = Sales, not
     company-wide"}): a section citing such evidence ends with ``scoped_note`` listing them."""
@@ -120,7 +120,7 @@ def plan_file(settings: Settings, state: PlanState, evidence: Mapping[str, Evide
         partial = [f"[{i}] {scoped[i]}" for i in cited_ids(text) if scoped and i in scoped]
         if partial and scoped_note:
             parts += [f"> {scoped_note.format(items=w.semicolon.join(partial))}", ""]
-    appendix = appendix_markdown(state, evidence, all_checks, w, out.flagged)
+    appendix = appendix_markdown(state, evidence, all_checks, w, out.flagged, scoped=scoped, scope_word=scope_word)
     out.markdown = "\n".join(parts).rstrip() + "\n" + ("\n" + appendix if appendix else "")
     return out
 
