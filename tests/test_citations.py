@@ -50,3 +50,9 @@ def test_the_warning_counts_what_it_lists():
     text = _write_text(result.model_copy(update={"uncited_numbers": [{"number": u.number, "context": u.context}
                                                                      for u in capped]}))
     assert f"at least {MAX_REPORTED} number(s)" in text
+
+
+def test_times_of_day_are_not_figures():
+    # a peak interval's start ("Monday 20:30", 高峰区间 周一 20:30) is a time, not a figure to cite; its calls are
+    assert [u.number for u in uncited_numbers("Peak interval Monday 20:30: 22.2 calls.")] == ["22.2"]
+    assert [u.number for u in uncited_numbers("高峰区间 周一 09:00：22.2 通来电。")] == ["22.2"]

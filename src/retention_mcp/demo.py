@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,27 @@ class DemoFailed(RuntimeError):
     pass
 
 
+@dataclass
+class Step:
+    """One call of the session: the title printed above it, the tool, the arguments, the structured result."""
+
+    title: str
+    tool: str
+    arguments: dict[str, Any]
+    result: dict[str, Any]
+
+
+@dataclass
+class Session:
+    """What a session did: its steps by name, the report sections it composed from them, what failed, and the
+    workspace its evidence was recorded in."""
+
+    steps: dict[str, Step] = field(default_factory=dict)
+    sections: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    database_url: str = ""  # the workspace holding the session's evidence
+
+
 #: The plan's own choices (targets, budget, staffing policy): stated here once, not data. Every figure the plan
 #: reports about the company comes from a tool's result.
 PLAN = {
@@ -56,7 +78,7 @@ FILES = {
 }
 
 
-async def _session(workdir: Path, output_dir: Path, language: str = "en") -> list[str]:
+async def _session(workdir: Path, output_dir: Path, language: str = "en") -> Session:
     from mcp import Client, StdioServerParameters
     from mcp.types import PromptReference
 
@@ -66,28 +88,33 @@ async def _session(workdir: Path, output_dir: Path, language: str = "en") -> lis
     w = words(language)
     d = "demo.steps"
     c = FILES[language]
+    # The session's evidence stays with its sample data, out of the person's own workspace.
+    session = Session(database_url=f"sqlite:///{workdir / 'demo-workspace.sqlite'}")
+    failures = session.failures
     files = write_sample_company(workdir)
     sample, twin, calls = files[c["file"]].name, files[c["twin"]].name, files["calls"].name
-    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "SYSTEMROOT") if key in os.environ}
+    # PYTHONPATH too: the server is the same package as this process, also when run from a source tree
+    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "SYSTEMROOT", "PYTHONPATH") if key in os.environ}
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "retention_mcp", "--data-dir", str(workdir), "--output-dir", str(output_dir),
-              "--log-level", "WARNING", "--language", language],
+              "--log-level", "WARNING", "--language", language, "--database-url", session.database_url],
         env=env,
         cwd=str(workdir),
     )
-    failures: list[str] = []
     department, shift, focus_value = c["department"], c["shift"], c["focus"]
     focus = {department: focus_value}
 
     async with Client(params) as client:
-        async def call(title: str, tool: str, arguments: dict[str, Any], max_lines: int = 40) -> dict[str, Any]:
+        async def call(title: str, tool: str, arguments: dict[str, Any], max_lines: int = 40,
+                       step: str | None = None) -> dict[str, Any]:
             result = await client.call_tool(tool, arguments)
             _show(f"{title}   [{tool}]", _text(result), max_lines)
+            structured = {} if result.is_error else result.structured_content or {}
             if result.is_error:
                 failures.append(f"{tool}: {_text(result)}")
-                return {}
-            return result.structured_content or {}
+            session.steps[step or tool] = Step(title, tool, arguments, structured)
+            return structured
 
         prompts = (await client.list_prompts()).prompts
         tools = (await client.list_tools()).tools
@@ -97,17 +124,20 @@ async def _session(workdir: Path, output_dir: Path, language: str = "en") -> lis
 
         await call(w(f"{d}.files"), "list_datasets", {}, max_lines=12)
         await call(w(f"{d}.inspect"), "inspect_dataset", {"path": sample})
-        overall = await call(w(f"{d}.by_department"), "turnover_breakdown", {"path": sample, "by": [department]})
+        overall = await call(w(f"{d}.by_department"), "turnover_breakdown", {"path": sample, "by": [department]},
+                             step="by_department")
         await call(w(f"{d}.focus_by_shift", focus=focus_value), "turnover_breakdown",
-                   {"path": sample, "by": [shift], "where": focus, "separation_type": "voluntary"})
-        await call(w(f"{d}.tenure"), "turnover_breakdown", {"path": sample, "by": ["tenure_band"]})
-        await call(w(f"{d}.twin"), "turnover_breakdown", {"path": twin, "by": ["department"]}, max_lines=12)
+                   {"path": sample, "by": [shift], "where": focus, "separation_type": "voluntary"},
+                   step="focus_by_shift")
+        await call(w(f"{d}.tenure"), "turnover_breakdown", {"path": sample, "by": ["tenure_band"]}, step="tenure")
+        await call(w(f"{d}.twin"), "turnover_breakdown", {"path": twin, "by": ["department"]}, max_lines=12,
+                   step="twin")
         curves = await call(w(f"{d}.curves", focus=focus_value), "retention_curve",
                             {"path": sample, "by": shift, "where": focus})
         drivers = await call(w(f"{d}.drivers"), "driver_analysis", {"path": sample, "outcome": "left"})
         profile = await call(w(f"{d}.profile", focus=focus_value), "describe_groups",
                              {"path": sample, "by": [shift], "where": focus}, max_lines=24)
-        impact = await call(w(f"{d}.impact"), "estimate_impact",
+        impact = await call(w(f"{d}.impact", focus=focus_value), "estimate_impact",
                             {"path": sample, "where": focus, "segment": {shift: c["segment"]},
                              "reference": {shift: c["reference"]}}, max_lines=24)
         log = await call(w(f"{d}.calls"), "call_log_profile", {"path": calls, "interval_minutes": 30}, max_lines=30)
@@ -116,7 +146,8 @@ async def _session(workdir: Path, output_dir: Path, language: str = "en") -> lis
                                        {"name": "employee_group", "value": focus_value[:2]})
         _show(w(f"{d}.completion"), ", ".join(groups.completion.values) or w(f"{d}.none"))
         group = groups.completion.values[0] if groups.completion.values else focus_value
-        current = impact.get("current_overall_rate")
+        # the group the prompt names is the impact's segment (evening and night shifts), so its rate is the segment's
+        current = (impact.get("segment") or {}).get("rate")
         rate_text = f"{current * 100:.1f}%" if isinstance(current, int | float) else "18%"
         rendered = await client.get_prompt("retention_strategy", {
             "company_info": w("demo.prompt_arguments.company_info"),
@@ -144,12 +175,13 @@ async def _session(workdir: Path, output_dir: Path, language: str = "en") -> lis
 
         sections = _report_sections(overall, drivers, kpis, roi, profile=profile, impact=impact, log=log,
                                     staffing=staffing, w=w, overtime=c["overtime"])
+        session.sections = sections
         for fmt in ("docx", "html"):
             await call(w(f"{d}.export", format=fmt.upper()), "export_report", {
                 "title": w("demo.report.title"), "sections": sections, "format": fmt,
                 "filename": f"{w('demo.report.filename')}.{fmt}", "overwrite": True,
-            }, max_lines=8)
-    return failures
+            }, max_lines=8, step=f"export_{fmt}")
+    return session
 
 
 def _kpi_items(impact: dict[str, Any], curves: dict[str, Any], log: dict[str, Any]) -> list[dict[str, Any]]:
@@ -174,13 +206,24 @@ def _kpi_items(impact: dict[str, Any], curves: dict[str, Any], log: dict[str, An
     return items
 
 
+def _cite(result: dict[str, Any]) -> str:
+    """The citation of a result's figures in a plan, ``[ev-3f9a2c]`` (nothing when no evidence was recorded)."""
+    evidence_id = result.get("evidence_id")
+    return f"[{evidence_id}]" if evidence_id else ""
+
+
+def _g(value: Any) -> str:
+    return "—" if value is None else f"{value:g}"
+
+
 def _report_sections(turnover: dict[str, Any], drivers: dict[str, Any], kpis: dict[str, Any],
                      roi: dict[str, Any], *, profile: dict[str, Any] | None = None,
                      impact: dict[str, Any] | None = None, log: dict[str, Any] | None = None,
                      staffing: dict[str, Any] | None = None, w: Any = None,
                      overtime: str = "overtime_hours") -> list[dict[str, Any]]:
     """The deliverable, assembled from the tools' structured results (nothing typed in by hand); chart words come
-    from each result's own definition."""
+    from each result's own definition. Every sentence and table row with a figure cites the evidence id of the call
+    it came from, so the plan's citation check can verify each number; the plan's own targets are marked as such."""
     from retention_mcp.wording import words
 
     w = w or words("en")
@@ -189,15 +232,15 @@ def _report_sections(turnover: dict[str, Any], drivers: dict[str, Any], kpis: di
     visible = [row for row in turnover.get("rows") or [] if not row.get("suppressed")]
     overall = turnover.get("overall") or {}
     definition = turnover.get("definition") or {}
-    table = [w(f"{r}.table"), "|---|---:|---:|---:|---|"]
+    table = [w(f"{r}.table"), "|---|---:|---:|---:|---|---|"]
     for row in visible:
-        table.append(f"| {row['label']} | {row['headcount']:.0f} | {row['leavers']} | {row['rate'] * 100:.1f}% | "
-                     f"{row['ci_low'] * 100:.1f}%–{row['ci_high'] * 100:.1f}% |")
+        table.append(f"| {row['label']} | {row['headcount']:,.1f} | {row['leavers']} | {row['rate'] * 100:.1f}% | "
+                     f"{row['ci_low'] * 100:.1f}%–{row['ci_high'] * 100:.1f}% | {_cite(turnover)} |")
     period = w("turnover.period_span", start=definition.get("period_start", "?"), end=definition.get("period_end", "?"))
     sections: list[dict[str, Any]] = [{
         "heading": w(f"{r}.hot_spots"),
         "markdown": (w(f"{r}.hot_spots_text", rate=f"{overall.get('rate', 0) * 100:.1f}%", period=period,
-                       formula=definition.get("formula", "")) + "\n\n" + "\n".join(table)),
+                       formula=definition.get("formula", ""), cite=_cite(turnover)) + "\n\n" + "\n".join(table)),
         "chart": {"kind": "turnover_by_group", "data": {
             "labels": [row["label"] for row in visible], "rates": [row["rate"] for row in visible],
             "lows": [row["ci_low"] for row in visible], "highs": [row["ci_high"] for row in visible],
@@ -206,12 +249,14 @@ def _report_sections(turnover: dict[str, Any], drivers: dict[str, Any], kpis: di
     }]
     top = (drivers.get("drivers") or [])[:6]
     if top:
-        lines = [w(f"{r}.drivers_table"), "|---|---:|---|---|"]
+        lines = [w(f"{r}.drivers_table"), "|---|---:|---|---|---|"]
         lines += [f"| {d['driver']} | {d['importance_share'] * 100:.1f}% | {d['direction_text']} | "
-                  f"{w.option('charts.quadrant', d.get('quadrant')) if d.get('quadrant') else ''} |" for d in top]
+                  f"{w.option('charts.quadrant', d.get('quadrant')) if d.get('quadrant') else ''} | "
+                  f"{_cite(drivers)} |" for d in top]
         sections.append({
             "heading": w(f"{r}.why"),
-            "markdown": (w(f"{r}.why_text", r2=f"{drivers.get('r_squared', 0):.3f}", n=f"{drivers.get('n', 0):,}")
+            "markdown": (w(f"{r}.why_text", r2=f"{drivers.get('r_squared', 0):.3f}", n=f"{drivers.get('n', 0):,}",
+                           cite=_cite(drivers))
                          + ("" if w.zh else " ") + f"{drivers.get('caveat', '')}\n\n" + "\n".join(lines)),
             "chart": {"kind": "driver_importance", "data": {
                 "drivers": [d["driver"] for d in top], "importance": [d["importance_share"] for d in top],
@@ -219,15 +264,16 @@ def _report_sections(turnover: dict[str, Any], drivers: dict[str, Any], kpis: di
         })
     shown = [g for g in profile.get("groups") or [] if not g.get("suppressed")]
     if shown:
-        lines = [w(f"{r}.who_table"), "|---|---:|---:|---:|"]
+        lines = [w(f"{r}.who_table"), "|---|---:|---:|---:|---|"]
         for group in shown:
             hours = next((col.get("mean") for col in group.get("columns") or [] if col.get("column") == overtime),
                          None)
             cost = group.get("average_annual_cost")
             lines.append(f"| {group['label']} | {group['count']} | {f'{cost:,.0f}' if cost else '—'} | "
-                         f"{f'{hours:.1f}' if hours is not None else '—'} |")
+                         f"{f'{hours:.1f}' if hours is not None else '—'} | {_cite(profile)} |")
         sections.append({"heading": w(f"{r}.who"), "markdown": (
-            w(f"{r}.who_text", population=profile.get("population", "").rstrip(".。")) + "\n\n" + "\n".join(lines))})
+            w(f"{r}.who_text", population=profile.get("population", "").rstrip(".。"), cite=_cite(profile))
+            + "\n\n" + "\n".join(lines))})
     if impact.get("avoided_leavers") is not None:
         sections.append({"heading": w(f"{r}.impact"), "markdown": w(
             f"{r}.impact_text", scenario=impact["scenario_text"], avoided=f"{impact['avoided_leavers']:.1f}",
@@ -235,15 +281,20 @@ def _report_sections(turnover: dict[str, Any], drivers: dict[str, Any], kpis: di
             current=f"{impact['current_overall_rate'] * 100:.1f}%", new=f"{impact['new_overall_rate'] * 100:.1f}%",
             new_low=f"{impact['new_overall_ci_low'] * 100:.1f}%",
             new_high=f"{impact['new_overall_ci_high'] * 100:.1f}%",
-            caveat=impact.get("caveat", ""))})
-    if kpis.get("markdown_table"):
-        sections.append({"heading": w(f"{r}.kpis"), "markdown": kpis["markdown_table"]})
+            caveat=impact.get("caveat", ""), cite=_cite(impact))})
+    shown_kpis = [k for k in kpis.get("kpis") or [] if k.get("baseline") is not None]
+    if shown_kpis:
+        lines = [w(f"{r}.kpis_table"), "|---|---:|---:|---:|---|---|"]
+        lines += [f"| {k.get('name') or k.get('id')} | {_g(k['baseline'])} | {_g(k.get('target'))} | "
+                  f"{_g(k.get('weight'))} | {k.get('deadline') or '—'} | {_cite(kpis)} |" for k in shown_kpis]
+        sections.append({"heading": w(f"{r}.kpis"), "markdown": "\n".join(lines)})
     scenarios = roi.get("scenarios") or []
     if scenarios:
         sections.append({
             "heading": w(f"{r}.roi"),
             "markdown": w(f"{r}.roi_text", roi=f"{roi['roi'] * 100:.0f}%", bcr=f"{roi['benefit_cost_ratio']:.2f}",
-                          payback=roi.get("payback_month")),
+                          payback=roi.get("payback_month"), cite=_cite(roi),
+                          sources=" ".join(filter(None, (_cite(impact), _cite(profile))))),
             "chart": {"kind": "roi_scenarios", "data": {
                 "names": [w.option("roi.scenario_names", sc["name"]) for sc in scenarios],
                 "roi": [sc["roi"] for sc in scenarios], "title": w(f"{r}.chart_roi")}},
@@ -255,7 +306,7 @@ def _report_sections(turnover: dict[str, Any], drivers: dict[str, Any], kpis: di
             minutes=erlang["interval_minutes"], aht=f"{erlang['aht_seconds']:.0f}",
             agents=staffing["required_agents"], scheduled=staffing["scheduled_headcount"],
             sl=f"{(log.get('service_level_offered') or 0) * 100:.1f}%",
-            within=f"{log.get('answer_within_seconds', 0):g}")})
+            within=f"{log.get('answer_within_seconds', 0):g}", cite_log=_cite(log), cite=_cite(staffing))})
     sections.append({"heading": w(f"{r}.outline"), "markdown": "\n".join(
         f"{i}. {w(f'{r}.outline_{i}')}" for i in (1, 2, 3))})
     return sections
@@ -274,7 +325,7 @@ def run_demo(settings: Settings, workdir: Path | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     output_dir = workdir / "reports"
     print(w("demo.intro", workdir=workdir))
-    failures = anyio.run(_session, workdir, output_dir, settings.language)
+    failures = anyio.run(_session, workdir, output_dir, settings.language).failures
     print(f"\n{RULE}")
     if failures:
         print(w("demo.failed", count=len(failures)) + "\n  " + "\n  ".join(f[:300] for f in failures))

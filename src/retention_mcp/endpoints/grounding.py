@@ -83,7 +83,8 @@ def describe_groups(
     units = {"people": "count"}
     for profile_row in [result.overall, *result.groups[:20]]:
         label = profile_row.label
-        named = [(f"average_annual_cost[{label}]", profile_row.average_annual_cost, "money")]
+        named = [(f"people[{label}]", profile_row.count, "count"),
+                 (f"average_annual_cost[{label}]", profile_row.average_annual_cost, "money")]
         for summary in profile_row.columns[:6]:
             if summary.kind == "numeric":
                 named.append((f"mean[{summary.column}, {label}]", summary.mean, "number"))
@@ -333,7 +334,10 @@ def call_log_profile(
              "service_level_offered": (result.service_level_offered, "fraction"),
              "aht_seconds": (result.aht_seconds, "seconds"), "asa_seconds": (result.asa_seconds, "seconds"),
              "csat_mean": (result.csat_mean, "number"), "resolution_rate": (result.resolution_rate, "fraction"),
-             "peak_calls_per_interval": (result.erlang_inputs.calls if result.erlang_inputs else None, "number")}
+             "peak_calls_per_interval": (result.erlang_inputs.calls if result.erlang_inputs else None, "number"),
+             # the definitions of the figures above (service level within N seconds, calls per N-minute interval)
+             "answer_within_seconds": (result.answer_within_seconds, "seconds"),
+             "interval_minutes": (result.interval_minutes, "number")}
     figures = {name: value for name, (value, _) in named.items() if value is not None}
     units = {name: unit for name, (value, unit) in named.items() if value is not None}
     for baseline in result.kpi_baselines:  # build_kpis(baselines_from=[this evidence id]) reads these

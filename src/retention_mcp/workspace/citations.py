@@ -6,11 +6,11 @@ text must exist; numbers that cite nothing are listed as a warning (never a refu
 - a citation covers every number in the same sentence, list item or table row;
 - a figure is a percentage, a decimal, a number with thousands separators, a currency amount, a
   multiple (``3×``, ``2.5 倍``), percentage points, or a whole number of 10 or more;
-- not figures: years (1900–2100) and dates, durations (``90 天``, ``6 months``, ``90-day``) and lists of them
-  (``30/60/90 天``, ``30, 60 and 90 days``), confidence levels (``95% 区间``, ``95% CI``, ``90% confidence``),
-  section numbers (``第 3.2 节``, ``Section 4.1``, ``§2``), list numbering and headings, numbers inside code, and
-  anything in a sentence marked as an assumption or user input (``假设``, ``待核实``, ``用户提供``,
-  ``assumption``, ``user-provided``), as the prompts ask.
+- not figures: years (1900–2100), dates and times of day (``20:30``), durations (``90 天``, ``6 months``,
+  ``90-day``) and lists of them (``30/60/90 天``, ``30, 60 and 90 days``), confidence levels (``95% 区间``,
+  ``95% CI``, ``90% confidence``), section numbers (``第 3.2 节``, ``Section 4.1``, ``§2``), list numbering and
+  headings, numbers inside code, and anything in a sentence marked as an assumption or user input (``假设``,
+  ``待核实``, ``用户提供``, ``assumption``, ``user-provided``), as the prompts ask.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 EVIDENCE_ID = re.compile(r"\bev-[0-9a-fA-F]{6,16}\b")
 _CODE = re.compile(r"`[^`]*`")
 _DATES = re.compile(r"\b\d{4}[-/.]\d{1,2}(?:[-/.]\d{1,2})?\b|\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?"
-                    r"|\b\d{1,2}/\d{1,2}/\d{4}\b|\bQ[1-4]\b|\bH[12]\b|\bv\d+\b", re.IGNORECASE)
+                    r"|\b\d{1,2}/\d{1,2}/\d{4}\b|\b[0-2]?\d:[0-5]\d\b|\bQ[1-4]\b|\bH[12]\b|\bv\d+\b", re.IGNORECASE)
 _DURATION_UNIT = r"(?:天|日|周|个月|月|年|季度|days?\b|weeks?\b|months?\b|years?\b|quarters?\b)"
 _NUMBER = re.compile(
     r"(?<![\w.])(?P<cur>[¥$€£￥]\s?)?"
