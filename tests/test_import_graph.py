@@ -16,6 +16,7 @@ modules on it, in order.
 from __future__ import annotations
 
 import ast
+import threading
 from pathlib import Path
 
 PACKAGE = "retention_mcp"
@@ -61,6 +62,12 @@ def imports_of(tree: ast.Module, module: str, is_package: bool, modules: set[str
 
 
 def import_graph() -> dict[str, set[str]]:
+    # Earlier tests' servers may still be warming up in background threads; CPython 3.11's AST converter keeps one
+    # recursion depth per interpreter, so parsing beside them could fail for no fault of the code (see
+    # test_reliability). Wait for them first.
+    for thread in threading.enumerate():
+        if thread.name == "retention-mcp-warm-up":
+            thread.join(timeout=120)
     paths = sorted(SRC.rglob("*.py"))
     modules = {module_name(path) for path in paths}
     graph = {}

@@ -47,7 +47,15 @@ def _list_tool_schemas() -> dict[str, dict[str, Any]]:
         async with Client(build_server(Settings(data_dirs=(Path.cwd(),), log_level="ERROR"))) as client:
             return {tool.name: tool.input_schema for tool in (await client.list_tools()).tools}
 
-    return anyio.run(listing)
+    schemas = anyio.run(listing)
+    # The server warms up in background threads (registration, the worker pool). They must be done before pytest
+    # goes on collecting: CPython 3.11 keeps the AST converter's recursion depth per interpreter, not per thread, so
+    # a traceback formatted in one of them (3.11's carets parse the line) while pytest rewrites the next test
+    # module's asserts failed a clean clone's collection once ("AST constructor recursion depth mismatch").
+    for thread in threading.enumerate():
+        if thread.name == "retention-mcp-warm-up":
+            thread.join(timeout=120)
+    return schemas
 
 
 TOOL_SCHEMAS = _list_tool_schemas()
