@@ -428,3 +428,27 @@ def test_wide_docx_tables_step_down_a_size_and_keep_numbers_and_dates_whole(sett
     cell_runs = [run for row in WordDocument(narrow.path).tables[0].rows for c in row.cells for p in c.paragraphs
                  for run in p.runs]
     assert {run.font.size for run in cell_runs} == {None}  # body size, from the Normal style
+
+
+@pytest.mark.parametrize("number", ["20.2%", "100.0%", "-14.5 pp", "1,470"])
+def test_a_docx_number_column_is_wide_enough_for_its_widest_number_in_a_substitute_font(number: str) -> None:
+    """Measured independently: the number set in DejaVu Sans (what a reader without Calibri gets, matplotlib ships
+    it) at the table's size, plus Word's default cell margins (0.08 in each side), fits the column it is given, so
+    the % of 20.2% does not wrap onto a second line (it did in a Chinese driver table)."""
+    from pathlib import Path
+
+    import matplotlib
+    from PIL import ImageFont
+
+    from retention_mcp.report.export import DOCX_TABLE_SIZES, table_layout
+
+    rows = [["驱动因素", "占 R²", "方向", "象限", "证据"],  # the demo's driver table
+            ["薪酬公平", number, "薪酬公平越高，离职越少", "优先改进", "[ev-5b7043]"],
+            ["岗位", "9.5%", "“left”随“岗位”的取值不同而不同（见各取值）", "", "[ev-5b7043]"]]
+    size, widths = table_layout(rows)
+    assert size in DOCX_TABLE_SIZES
+    dejavu = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    font = ImageFont.truetype(str(dejavu), size=1000)  # 1000 units per em: lengths in thousandths of an em
+    text_twips = font.getlength(number) / 1000 * size * 20  # 20 twips per point
+    margins = 2 * 0.08 * 1440
+    assert widths[1] >= text_twips + margins, (number, widths[1], text_twips + margins)
