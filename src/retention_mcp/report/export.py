@@ -444,6 +444,7 @@ table { border-collapse: collapse; margin: 1rem 0; font-size: .92rem; }
 th, td { border: 1px solid #c7d0d9; padding: .35rem .6rem; text-align: left; vertical-align: top; }
 th { background: #eaf1f7; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th, td.num, td.nb { white-space: nowrap; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; }
 figcaption { font-size: .85rem; color: #5a6775; }
 details.small { font-size: .78rem; color: #5a6775; margin: .2rem 0 1rem; }
@@ -512,9 +513,13 @@ def render_html(doc: Document) -> bytes:
         elif block.kind == "rule":
             parts.append("<hr>")
         elif block.kind == "table":
-            head = "".join(f"<th>{_inline_html(c)}</th>" for c in block.rows[0])
+            # Headers, numbers and short one-piece cells (an evidence id, a date, a four-character group name)
+            # never wrap: a browser printing to A4 broke "[ev-\n541600]" and "驱动因\n素"; prose cells wrap.
+            head = "".join(f"<th>{_inline_html(c)}</th>" if len(c) <= HTML_NOWRAP_CHARS else
+                           f'<th style="white-space: normal">{_inline_html(c)}</th>' for c in block.rows[0])
             body = "".join(
                 "<tr>" + "".join(f'<td class="num">{_inline_html(c)}</td>' if _looks_numeric(c)
+                                 else f'<td class="nb">{_inline_html(c)}</td>' if _one_piece(c)
                                  else f"<td>{_inline_html(c)}</td>" for c in row) + "</tr>"
                 for row in block.rows[1:])
             parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
@@ -761,6 +766,14 @@ WIDE_LATIN = frozenset("%@MWmw—")
 def _docx_width(text: str) -> float:
     """A text's width in Latin characters as a DOCX table column sizes it (CJK 2, wide Latin 1.6, others 1)."""
     return sum(2.0 if ord(ch) > 0x2E80 else 1.6 if ch in WIDE_LATIN else 1.0 for ch in text)
+
+
+#: HTML table cells up to this many characters with no space never wrap (headers, ids, dates, short names).
+HTML_NOWRAP_CHARS = 16
+
+
+def _one_piece(text: str) -> bool:
+    return len(text) <= HTML_NOWRAP_CHARS and not any(ch.isspace() for ch in text.strip())
 
 
 def _display_width(value: Any) -> int:
