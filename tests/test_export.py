@@ -452,3 +452,25 @@ def test_a_docx_number_column_is_wide_enough_for_its_widest_number_in_a_substitu
     text_twips = font.getlength(number) / 1000 * size * 20  # 20 twips per point
     margins = 2 * 0.08 * 1440
     assert widths[1] >= text_twips + margins, (number, widths[1], text_twips + margins)
+
+
+def test_a_bold_total_fits_its_column_in_bold() -> None:
+    """A roadmap's total row is bold: measured in DejaVu Sans Bold, "120,000" fits the budget column it is given
+    (it wrapped to "120,00" / "0" in a Chinese plan rendered in LibreOffice)."""
+    from pathlib import Path
+
+    import matplotlib
+    from PIL import ImageFont
+
+    from retention_mcp.report.export import table_layout
+
+    rows = [["阶段", "月份", "负责角色", "主要活动", "预算", "阶段末应达成的 KPI"],
+            ["诊断与试点", "第 1–3 月", "HRBP", "离职面谈复盘；夜班轮换试点", "48,000", "员工离职率 14.9"],
+            ["推广", "第 4–9 月", "客服运营经理", "全员夜班轮换；中班补贴", "48,000",
+             "员工离职率 13.9，新员工 90 天内离职率 3.7"],
+            ["固化与复盘", "第 10–12 月", "HR 总监", "制度化；年度复盘", "24,000",
+             "员工离职率 12，新员工 90 天内离职率 3"],
+            ["**合计**", "第 1–12 月", "", "", "**120,000**", ""]]
+    size, widths = table_layout(rows)
+    bold = ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans-Bold.ttf"), 1000)
+    assert widths[4] >= bold.getlength("120,000") / 1000 * size * 20 + 2 * 0.08 * 1440

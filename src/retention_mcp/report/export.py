@@ -594,11 +594,13 @@ def column_widths(rows: list[list[str]], total: int = DOCX_TABLE_TWIPS,
     columns = len(rows[0])
     pieces = [DOCX_MIN_CHARS] * columns
     lines = [DOCX_MIN_CHARS] * columns
-    for row in rows:
+    for index, row in enumerate(rows):
         for c, cell in enumerate(row[:columns]):
             text = plain_text(cell)
-            pieces[c] = max(pieces[c], *(_docx_width(piece) for piece in UNBREAKABLE.findall(text) or [""]))
-            lines[c] = max(lines[c], min(_docx_width(text), DOCX_MAX_CHARS))
+            # bold (the header row, a **total**) is about a tenth wider: "120,000" in a bold total row wrapped
+            bold = BOLD_WIDTH if index == 0 or cell.strip().startswith("**") else 1.0
+            pieces[c] = max(pieces[c], *(bold * _docx_width(piece) for piece in UNBREAKABLE.findall(text) or [""]))
+            lines[c] = max(lines[c], min(bold * _docx_width(text), DOCX_MAX_CHARS))
     minimum = [p * char + DOCX_CELL_PADDING_TWIPS for p in pieces]
     wanted = [max(p, ln) * char + DOCX_CELL_PADDING_TWIPS for p, ln in zip(pieces, lines, strict=True)]
     fits = sum(wanted) <= total
@@ -758,6 +760,8 @@ def _sheet_title(text: str, used: set[str], fallback: str = "Table") -> str:
     return name
 
 
+#: How much wider bold text is than regular (DejaVu Sans Bold's digits: 0.70 em against 0.64).
+BOLD_WIDTH = 1.12
 #: Latin characters far wider than the 0.6 em a character is counted as (DejaVu: % 0.95 em, M 0.86, W 0.99, m 0.97):
 #: counted as 1.6 characters, so "20.2%" no longer wraps its % onto a second line in a narrow column.
 WIDE_LATIN = frozenset("%@MWmw—")
