@@ -146,3 +146,21 @@ def test_drawing_chinese_labels_prints_no_per_glyph_warnings(tmp_path) -> None:
     assert "missing from font" not in done.stderr
     if done.stdout.strip() == "None":  # no CJK font here: one line says so, not one per glyph
         assert done.stderr.count("no CJK font found") == 1 and len(done.stderr.splitlines()) <= 3
+
+
+def test_an_roi_sensitivity_axis_is_a_percent_and_names_no_currency() -> None:
+    """The base of an ROI tornado is a percent ("base 157.5%"), not money: no currency beside it; a net-benefit
+    tornado's axis keeps its currency."""
+    import io
+
+    from PIL import Image
+
+    from retention_mcp.report.charts import sensitivity_chart
+
+    def words(metric: str) -> str:
+        png = sensitivity_chart(["headcount", "cost"], [1.2, 1.4], [1.9, 1.7], base=1.575, metric=metric,
+                                base_label="base 157.5%" if metric == "roi" else "base 300,000", currency="CNY")
+        return Image.open(io.BytesIO(png)).text["Description"]
+
+    assert "base 157.5%" in words("roi") and "CNY" not in words("roi")
+    assert "CNY" in words("net_benefit")

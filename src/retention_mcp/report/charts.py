@@ -427,7 +427,7 @@ def sensitivity_chart(inputs: Sequence[str], at_low: Sequence[float | None], at_
         ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     else:
         ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
-    ax.set_xlabel(f"{base_label} {currency}".strip())
+    ax.set_xlabel(f"{base_label} {currency}".strip() if net else base_label)  # ROI is a percent, not money
     ax.set_title(title)
     ax.legend(loc="lower right")
     ax.grid(axis="x", alpha=0.3)

@@ -776,8 +776,13 @@ def _docx_width(text: str) -> float:
 HTML_NOWRAP_CHARS = 16
 
 
+#: ... and any cell up to this many characters (a month range "第 1–3 月", a role "HR 总监").
+HTML_NOWRAP_SHORT = 10
+
+
 def _one_piece(text: str) -> bool:
-    return len(text) <= HTML_NOWRAP_CHARS and not any(ch.isspace() for ch in text.strip())
+    text = text.strip()
+    return len(text) <= HTML_NOWRAP_SHORT or (len(text) <= HTML_NOWRAP_CHARS and not any(c.isspace() for c in text))
 
 
 def _display_width(value: Any) -> int:
