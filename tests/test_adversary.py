@@ -18,6 +18,7 @@ import pytest
 
 from adversary import (
     Calls,
+    Lone,
     Report,
     binary_outcomes,
     bins_attack,
@@ -49,6 +50,8 @@ IBM_COLUMNS = ["Department", "EducationField", "MaritalStatus", "Gender", "Busin
 HR_COLUMNS = ["Department", "Sex", "MaritalDesc", "RaceDesc", "PerformanceScore", "CitizenDesc", "EmpSatisfaction"]
 SAMPLE_COLUMNS = ["department", "job_role", "shift", "performance", "workload", "growth", "pay_fairness"]
 CALL_COLUMNS = ["Agent", "Topic", "Resolved", "Satisfaction rating"]
+SCORECARD_COLUMNS = ["Topic", "Resolved"]
+#: (a lone call is alone in Date and two of these: a `where` takes at most 3 columns; CSAT left free, so its test runs)
 #: Attempts the search aims at per family and mode (protected needs 10,000 in all; exact is reported).
 BUDGET = {"protected": 1.0, "exact": 0.25}
 
@@ -351,7 +354,7 @@ def scorecard_where(report, ds, policy, mode, lones, rng, answered, aht, budget)
     label_of = dict(zip(sorted(set(names)), shown_names, strict=True))
 
     def card(p):
-        return in_scope(ds, p, lambda d: build_scorecard(d, policy=p, catalog=catalog, min_contacts=30))
+        return in_scope(ds, p, lambda d: build_scorecard(d, policy=p, catalog=catalog, min_contacts=p.floor))
 
     call, truth_call = card(policy), card(exact)
 
@@ -373,7 +376,8 @@ def scorecard_where(report, ds, policy, mode, lones, rng, answered, aht, budget)
         if found is None or found.aht_seconds is None:
             return None
         rows = covered[0] & (names == names.iloc[row]).to_numpy() & np.isfinite(aht)
-        return found.aht_seconds * int(rows.sum()), float(np.abs(aht[rows]).max()), column_resolution(aht)
+        # The mean shown is the shown sum ÷ the shown count of the agent's answered contacts (each with a talk time).
+        return found.aht_seconds * found.answered, float(np.abs(aht[rows]).max()), column_resolution(aht)
 
     where_attack(report, "where/agent_scorecard aht", ds, policy, mode, with_aht, rng, call, read_aht, "numeric",
                  lambda row: float(aht[row]), domain=np.unique(aht[np.isfinite(aht)]), tries=2, budget=budget)
@@ -397,7 +401,7 @@ ROSTER_COLUMNS = ["team", "site", "skill", "contract"]
 
 
 def write_roster(folder: Path, seed: int = 19) -> Path:
-    """A generated roster: 24 agents over 10 weeks, one shift a day, with team, site, skill and contract columns
+    """A generated roster: 24 agents over 10 weeks, one shift a day, with team, site, skill, contract and week columns
     (a few rare values, so that some shifts are alone in a combination)."""
     import datetime as dt
 
@@ -415,7 +419,8 @@ def write_roster(folder: Path, seed: int = 19) -> Path:
                          "shift": rng.choice(["day", "evening", "night"], p=[0.5, 0.25, 0.25]), "team": team,
                          "site": site,
                          "skill": rng.choice(["voice", "chat", "email", "video"], p=[0.55, 0.3, 0.1, 0.05]),
-                         "contract": rng.choice(["full", "part", "temp"], p=[0.6, 0.3, 0.1])})
+                         "contract": rng.choice(["full", "part", "temp"], p=[0.6, 0.3, 0.1]),
+                         "week": f"W{day // 7 + 1:02d}"})
     path = folder / "roster.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
@@ -536,8 +541,13 @@ def pwc(report, tmp_path, mode, policy, rng, scale):
         possible = binary_outcomes((everyone[1].calls_answered, False), [(rest[1].calls_answered, False)], mode,
                                    values=range(max(0, truth - 50), truth + 51))
         report.attempt("where/call_log_profile agents", len(possible) == 1, truth, possible, f"{agent} answered")
-    scorecard_where(report, ds, policy, mode, [lone for lone in lones if lone.varying != "Agent"
-                                               and "Agent" not in lone.fixed][:60], rng, answered, aht,
+    # Lone calls of a day: the `where` holds a topic and resolved yes/no, and a list of dates with or without
+    # the call's (a scope wide enough that several agents are scored).
+    by_day = [lone for lone in lone_people(ds, policy, ["Date", *SCORECARD_COLUMNS], rng, limit=int(400 * scale),
+                                          sizes=(3,)) if lone.varying == "Date" or "Date" in lone.fixed]
+    by_day = [Lone(lone.row, {c: v for c, v in {**lone.fixed, lone.varying: lone.value}.items() if c != "Date"},
+                   "Date", {**lone.fixed, lone.varying: lone.value}["Date"]) for lone in by_day]
+    scorecard_where(report, ds, policy, mode, by_day[:max(4, int(12 * scale))], rng, answered, aht,
                     budget=int(150 * scale))
 
 
@@ -550,6 +560,11 @@ def roster(report, tmp_path, mode, policy, rng, scale):
     ds = loaded("roster.csv", folder, kind="roster")
     night = ds.frame["shift"].astype(str).eq("night").to_numpy()
     lones = lone_people(ds, policy, ROSTER_COLUMNS, rng, limit=int(60 * scale), sizes=(2, 3))
+    # and shifts alone in a week in two of the columns: a list of weeks with or without the shift's
+    by_week = [lone for lone in lone_people(ds, policy, ["week", *ROSTER_COLUMNS], rng, limit=int(90 * scale),
+                                            sizes=(3,)) if lone.varying == "week" or "week" in lone.fixed]
+    lones += [Lone(lone.row, {c: v for c, v in {**lone.fixed, lone.varying: lone.value}.items() if c != "week"},
+                   "week", {**lone.fixed, lone.varying: lone.value}["week"]) for lone in by_week]
     fairness_where(report, ds, policy, mode, lones, rng, night, budget=int(150 * scale))
 
 
