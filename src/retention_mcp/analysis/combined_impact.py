@@ -210,11 +210,15 @@ def estimate_combined(ds: Dataset, *, initiatives: Sequence[Mapping[str, Any]], 
         truth = turnover_breakdown(ds, by=dims, policy=exact, scope=scope, max_rows=MAX_ATOMS, w=w, **common)
         whole_truth = turnover_breakdown(ds, by=[], policy=dataclasses.replace(policy, mode="exact"), scope=scope,
                                          w=w, **common)
-        if [row.group for row in truth.rows] != [row.group for row in atoms.rows]:
+        # The two crosses list the same groups, not necessarily in the same order (rows are sorted by figures that
+        # the perturbation moves): match them by group.
+        exact_rows = {tuple(sorted(row.group.items())): row for row in truth.rows}
+        if set(exact_rows) != {tuple(sorted(row.group.items())) for row in atoms.rows}:
             raise AssertionError("the exact and the protected cross of the segments' columns differ in their groups")
-        n_true = np.bincount(cell_of, weights=np.array([row.headcount or 0.0 for row in truth.rows], dtype=float),
+        matched = [exact_rows[tuple(sorted(row.group.items()))] for row in atoms.rows]
+        n_true = np.bincount(cell_of, weights=np.array([row.headcount or 0.0 for row in matched], dtype=float),
                              minlength=len(patterns))
-        x_true = np.bincount(cell_of, weights=np.array([row.leavers or 0 for row in truth.rows], dtype=float),
+        x_true = np.bincount(cell_of, weights=np.array([row.leavers or 0 for row in matched], dtype=float),
                              minlength=len(patterns))
         total_heads = float(whole_truth.overall.headcount or 0.0)
         total_leavers = int(whole_truth.overall.leavers or 0)

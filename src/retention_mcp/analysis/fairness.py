@@ -273,10 +273,19 @@ def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequ
                          + f" Columns: {', '.join(ds.columns[:60])}")
     notes: list[str] = []
 
+    cells = cells or Cells()
+
+    def counted(mask: Any) -> int:
+        """Rows of ``df`` in a mask, as the notes show them: exact, or perturbed in protected mode."""
+        import numpy as np
+
+        mask = np.asarray(mask, dtype=bool)
+        return cells.over(np.arange(len(df))).count(mask) if cells.protected else int(mask.sum())
+
     agents = df[agent_col].astype("string").str.strip()
     keep = agents.notna() & (agents != "")
     if (~keep).any():
-        notes.append(w("fairness.notes.no_agent", count=_count_text(int((~keep).sum()), min_group_size, w)))
+        notes.append(w("fairness.notes.no_agent", count=_count_text(counted(~keep), min_group_size, w)))
     frame = pd.DataFrame({"agent": agents[keep]})
     index = frame.index
 
@@ -298,7 +307,7 @@ def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequ
         night_window = ((hours >= night_from_hour) | (hours < night_until_hour)) if night_from_hour > night_until_hour \
             else ((hours >= night_from_hour) & (hours < night_until_hour))
         start_night = night_window.fillna(False).astype(bool)
-        unparsed = int(hours.isna().sum())
+        unparsed = counted(df.index.isin(index[hours.isna().to_numpy(dtype=bool)]))
         if unparsed:
             notes.append(w("fairness.notes.unparsed_start", count=_count_text(unparsed, min_group_size, w)))
     has_dates = bool(shift_dates.notna().any())
@@ -312,7 +321,7 @@ def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequ
             raise InputError(f"this is not a shift roster: an agent appears {float(per_day.median()):g} times on a "
                              f"typical date, where a roster has one row per shift (at most {MAX_SHIFTS_PER_DAY})."
                              + looks_like(ds, "roster"))
-    missing_dates = int(shift_dates.isna().sum()) if has_dates else 0
+    missing_dates = counted(df.index.isin(index[shift_dates.isna().to_numpy(dtype=bool)])) if has_dates else 0
     if missing_dates:
         notes.append(w("fairness.notes.missing_dates", count=_count_text(missing_dates, min_group_size, w)))
 
@@ -332,7 +341,6 @@ def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequ
     per_agent = frame.groupby("agent")[["unfavourable", "night", "weekend", "holiday"]].sum()
     if len(per_agent) < 2:
         raise InputError("the roster has fewer than 2 agents; fairness compares agents with each other")
-    cells = cells or Cells()
     view = cells.over(df.index.get_indexer(index))
     if view.protected:
         # Each agent's shifts of a kind are a set of rows: counted as every figure is (perturbed), and the Gini,
@@ -351,17 +359,15 @@ def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequ
 
     runs_per_agent: list[list[int]] | None = None
     night_total: int | None = None
-    beyond_shown: int | None = None
+    runs_shown: dict[str, Any] | None = None
     if has_dates:
         nights = frame[frame["night"] & frame["date"].notna()]
         runs_per_agent = [night_runs([d.date() for d in nights.loc[nights["agent"] == a, "date"]])
                           for a in per_agent.index]
         night_total = int(nights.groupby("agent")["date"].nunique().sum())
         if view.protected:
-            first_nights = ~nights.duplicated(["agent", "date"])
-            night_rows = frame.index.isin(nights.index[first_nights])
-            night_total = max(1, view.count(night_rows))
-            beyond_shown = view.count(frame.index.isin(_nights_beyond(nights[first_nights], night_limit)))
+            runs_shown = _protected_runs(view, frame, nights[~nights.duplicated(["agent", "date"])], night_limit)
+            night_total = runs_shown["nights"]
     else:
         notes.append(w("fairness.notes.no_dates"))
     if not frame["night"].any():
@@ -376,23 +382,45 @@ def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequ
                      shifts=view.count(everyone) if view.protected else len(frame), categories=categories,
                      night_limit=night_limit, runs_per_agent=runs_per_agent, night_shift_total=night_total,
                      show_counts=show, notes=notes, targets=targets, w=w)
-    if view.protected and beyond_shown is not None and night_total:
-        result.violation_rate = min(1.0, beyond_shown / night_total)
+    if view.protected:
+        # Agents are counted as every figure is: a perturbed count of one shift per agent.
+        result.agents = max(2, view.count(~frame["agent"].duplicated().to_numpy()))
+        result.mean_per_agent = result.unfavourable_shifts / result.agents
+    if runs_shown is not None:
+        result.night_runs, result.runs_over_limit = runs_shown["runs"], runs_shown["over"]
+        result.violation_rate = min(1.0, runs_shown["beyond"] / runs_shown["nights"])
         result.meets_violation_target = result.violation_rate < result.violation_target
+        result.agents_with_violation_share = min(1.0, runs_shown["agents_violating"] / result.agents)
         result.longest_night_run = None  # one agent's own run: not shown in protected mode
     return result
 
 
-def _nights_beyond(nights: pd.DataFrame, limit: int) -> Any:
-    """The index of the night shifts worked beyond ``limit`` in a row (the 4th, 5th … consecutive night)."""
+def _run_positions(nights: pd.DataFrame) -> pd.Series:
+    """Each night shift's place in its run of consecutive nights (1 = the run's first night), by the nights' index."""
     ordered = nights.sort_values(["agent", "date"])
     step = ordered["date"].diff().dt.days
     new_run = (ordered["agent"] != ordered["agent"].shift()) | (step != 1)
     # Arrow-backed columns (a caller's scope re-reads the table) compare to nullable booleans, which have no cumsum;
     # a null (the first row) starts a run.
     run = new_run.fillna(True).astype("int64").cumsum().to_numpy()
-    position = ordered.groupby(run).cumcount() + 1
-    return ordered.index[(position > limit).to_numpy()]
+    return ordered.groupby(run).cumcount() + 1
+
+
+def _protected_runs(view: Any, frame: pd.DataFrame, nights: pd.DataFrame, limit: int) -> dict[str, Any]:
+    """The run figures as protected mode shows them, each a perturbed count of a set of shifts: nights (one per agent
+    and date), runs (their first nights), runs over the limit (their night ``limit`` + 1), nights beyond the limit,
+    and agents with a run over the limit (the first such night of each). The exact counts are of shifts in a scope
+    the caller chooses: two scopes one shift apart would show whether it was a night, or ended a run."""
+    position = _run_positions(nights)
+    over_starts = position[position == limit + 1]
+    first_violation = nights.loc[over_starts.index, "agent"].drop_duplicates().index
+
+    def count(index: Any) -> int:
+        return view.count(frame.index.isin(index))
+
+    return dict(nights=max(1, count(nights.index)), runs=count(position.index[position == 1]),
+                over=count(over_starts.index), beyond=count(position.index[position > limit]),
+                agents_violating=count(first_violation))
 
 
 def _count_text(count: int, floor: int, w: Words) -> str:

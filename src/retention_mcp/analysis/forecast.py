@@ -163,7 +163,12 @@ def _band_of(months: Any) -> Any:
     return np.searchsorted(np.asarray(BAND_EDGES[1:]), months, side="right")
 
 
-def _fit(ds: Dataset, code: Any, groups: int, rows: Any, leavers: Any, start: int, end: int) -> _Fit:
+def _fit(ds: Dataset, code: Any, groups: int, rows: Any, leavers: Any, start: int, end: int,
+         counter: Any = None) -> _Fit:
+    """The Poisson fit (see the module docstring). In protected mode (``counter``) the leavers D_gb are perturbed
+    counts and the person-months E_gb perturbed sums (the magnitude method) of each group × band cell: the model,
+    its hazard table and everything forecast from it are fitted on the protected tables, not on exact counts of
+    people in a scope the caller chooses."""
     import numpy as np
 
     hire, term = ds.hire, ds.term
@@ -180,6 +185,20 @@ def _fit(ds: Dataset, code: Any, groups: int, rows: Any, leavers: Any, start: in
     band = _band_of((term[left] - hire[left]) / DAYS_PER_MONTH)
     deaths = np.zeros((groups, len(BAND_EDGES)))
     np.add.at(deaths, (code[left], band), 1.0)
+    if counter is not None and counter.protected:
+        cells = groups * len(BAND_EDGES)
+        band_all = np.zeros(ds.rows, dtype="int64")
+        band_all[left] = band
+        deaths = np.maximum(counter.counts(code * len(BAND_EDGES) + band_all, cells, left), 0)
+        deaths = deaths.reshape(groups, len(BAND_EDGES)).astype("float64")
+        where = np.flatnonzero(inside)
+        for b in range(len(BAND_EDGES)):
+            values = np.full(ds.rows, np.nan)
+            values[where] = months[:, b]
+            contributing = np.isfinite(values) & (values > 0)
+            magnitude = counter.magnitude(values, code, groups, contributing, measure=f"forecast:months:{b}",
+                                          resolution=1.0 / DAYS_PER_MONTH)
+            exposure[:, b] = np.maximum(counter.sums(magnitude), 0.0)
     d_band, d_group = deaths.sum(axis=0), deaths.sum(axis=1)
     ratio = np.ones(groups)
     hazard = np.zeros(len(BAND_EDGES))
@@ -199,6 +218,8 @@ class _Cells:
     group: Any  # (C,) group code of each cell
     people: Any  # (C,) people in each cell
     future: dict[int, Any]  # horizon -> (C, B) months ahead inside each band
+    rows: Any = None  # positions of the people in the dataset
+    cell_of: Any = None  # each of them's cell
 
 
 def _cells(ds: Dataset, code: Any, on_books: Any, day: int, horizons: Sequence[int]) -> _Cells:
@@ -209,15 +230,20 @@ def _cells(ds: Dataset, code: Any, on_books: Any, day: int, horizons: Sequence[i
     bucket = np.floor(np.minimum(tenure, cap) * BUCKETS_PER_MONTH).astype("int64")
     width = int(cap * BUCKETS_PER_MONTH) + 1
     key = code[on_books] * width + bucket
-    unique, counts = np.unique(key, return_counts=True)
+    unique, cell_of, counts = np.unique(key, return_inverse=True, return_counts=True)
     start = (unique % width) / BUCKETS_PER_MONTH
     future = {h: _overlap(start, start + h) for h in horizons}
-    return _Cells(unique // width, counts, future)
+    return _Cells(unique // width, counts, future, np.flatnonzero(on_books), cell_of)
 
 
 def _simulate(fit: _Fit, cells: _Cells, groups: int, horizon: int,
-              rng: Any) -> tuple[Any, Any, Any, Any]:
-    """(point expected per group, draws × groups simulated leavers, point overall, draws of the overall)."""
+              rng: Any, counter: Any = None, measure: str = "") -> tuple[Any, Any, Any, Any]:
+    """(point expected per group, draws × groups simulated leavers, point overall, draws of the overall).
+
+    In protected mode (``counter``) each expected count is the sum of its people's probabilities shown by the
+    magnitude method (the cell key of those people, measure ``measure``), and its draws are moved by the same
+    noise, so the interval stays around the point shown: two scopes one person apart differ by noise, not by that
+    person's probability of leaving."""
     import numpy as np
 
     future = cells.future[horizon]
@@ -232,7 +258,21 @@ def _simulate(fit: _Fit, cells: _Cells, groups: int, horizon: int,
     one_hot = np.zeros((len(cells.group), groups))
     one_hot[np.arange(len(cells.group)), cells.group] = 1.0
     per_group = leaving @ one_hot
-    return expected, per_group, float(expected.sum()), leaving.sum(axis=1)
+    overall, overall_draws = float(expected.sum()), leaving.sum(axis=1)
+    if counter is not None and counter.protected and cells.rows is not None:
+        size = len(counter.keys())
+        values = np.full(size, np.nan)
+        values[cells.rows] = point[cells.cell_of]
+        codes = np.zeros(size, dtype="int64")
+        codes[cells.rows] = cells.group[cells.cell_of]
+        present = np.isfinite(values)
+        shown = np.maximum(counter.sums(counter.magnitude(values, codes, groups, present, measure=measure)), 0.0)
+        shown_overall = max(0.0, float(counter.sums(counter.magnitude(values, np.zeros(size, dtype="int64"), 1,
+                                                                     present, measure=measure))[0]))
+        per_group = np.maximum(per_group + (shown - expected)[None, :], 0.0)
+        overall_draws = np.maximum(overall_draws + (shown_overall - overall), 0.0)
+        expected, overall = shown, shown_overall
+    return expected, per_group, overall, overall_draws
 
 
 def _figure(months: int, expected: float, draws: Any, heads: int) -> HorizonFigure:
@@ -299,9 +339,11 @@ def leaver_forecast(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, scop
     earliest = int(ds.hire[valid].min()) if valid.any() else day
     rng = np.random.default_rng(SEED)
 
+    counter = policy.cells(ds)  # headcounts and actual leavers as every figure is counted (perturbed if protected)
+
     def run(at: int) -> tuple[_Fit, _Cells, Any, int, int]:
         start = _add_months(at, -fit_months) + 1
-        fit = _fit(ds, code, groups, rows, leavers, start, at)
+        fit = _fit(ds, code, groups, rows, leavers, start, at, counter)
         on_books = rows & (ds.hire <= at) & ((ds.term == NO_DATE) | (ds.term > at))
         return fit, _cells(ds, code, on_books, at, horizons), on_books, start, at
 
@@ -311,13 +353,12 @@ def leaver_forecast(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, scop
                          "hazard to forecast from; widen the scope or lengthen fit_months")
     hidden = hidden_cells(ds, scope, dims, k, on_books)
     cell_hidden = hidden[tuple(range(len(dims)))].reshape(-1) if dims else np.array([bool(hidden[()])])
-    counter = policy.cells(ds)  # headcounts and actual leavers as every figure is counted (perturbed if protected)
     heads = np.bincount(code[on_books], minlength=groups)
     heads_shown = counter.counts(code, groups, on_books)
     tenure_now = (day - ds.hire) / DAYS_PER_MONTH
     recent = on_books & (tenure_now < 12)
     new_hires = counter.counts(code, groups, recent)
-    simulated = {h: _simulate(fit, cells, groups, h, rng) for h in horizons}
+    simulated = {h: _simulate(fit, cells, groups, h, rng, counter, f"forecast:{h}") for h in horizons}
 
     def group_row(g: int | None) -> ForecastGroup:
         if g is None:
@@ -361,6 +402,8 @@ def leaver_forecast(ds: Dataset, *, by: Sequence[str] = (), policy: Policy, scop
                separation=kind)
     if separation_type != "all":
         notes.append(w("forecast.notes.competing", separation=kind))
+    if counter.protected:
+        notes.append(w("forecast.notes.protected"))
     return ForecastResult(
         by=[d.name for d in dims], forecast_date=day_to_date(day).isoformat(), fit_start=day_to_date(start).isoformat(),
         fit_end=day_to_date(end).isoformat(), separation_type=separation_type, overall=overall, groups=rows_out,
@@ -387,7 +430,7 @@ def _backtest(ds: Dataset, run: Any, cutoff: int, code: Any, groups: int, dims: 
         left = cohort & leavers & (ds.term > cutoff) & (ds.term <= until)
         actual[h] = np.maximum(counter.counts(code, groups, left), 0)
         actual_total[h] = max(0, counter.count(left))
-    simulated = {h: _simulate(fit, cells, groups, h, rng) for h in horizons}
+    simulated = {h: _simulate(fit, cells, groups, h, rng, counter, f"backtest:{h}") for h in horizons}
 
     def figures(g: int | None) -> list[BacktestFigure]:
         out = []
@@ -448,6 +491,11 @@ def _backtest(ds: Dataset, run: Any, cutoff: int, code: Any, groups: int, dims: 
                                 * (per_person_cells.future[longest] @ fit.hazard))
     predicted_band = np.bincount(per_person_cells.group % len(BAND_LABELS),
                                  weights=per_person_cells.people * expected_cells, minlength=len(BAND_LABELS))
+    if counter.protected:  # the same people's probabilities, summed by the magnitude method per band
+        values = np.full(ds.rows, np.nan)
+        values[per_person_cells.rows] = expected_cells[per_person_cells.cell_of]
+        predicted_band = np.maximum(counter.sums(counter.magnitude(values, band, len(BAND_LABELS),
+                                                                   np.isfinite(values), measure="backtest:band")), 0)
     left = cohort & leavers & (ds.term > cutoff) & (ds.term <= _add_months(cutoff, longest))
     actual_band = np.maximum(counter.counts(band, len(BAND_LABELS), left), 0)
     by_tenure = [TenureCheck(band=label, people=None, predicted=None, actual=None) if bool(band_hidden[b]) else

@@ -290,11 +290,12 @@ def build_scorecard(ds: Dataset, *, policy: Policy, catalog: dict[str, Any], wei
                          "contact log (one row per contact)")
     notes: list[str] = []
     flag_words = (ds.table.true_words, ds.table.false_words)
+    view = policy.cells(ds).over(ds.frame.index.get_indexer(frame.index), labels=frame.index)
     if shape == "contacts":
-        table, per_contact, present = _aggregate_contacts(frame, agents, found, notes, flag_words, w, policy.floor)
+        table, per_contact, present = _aggregate_contacts(frame, agents, found, notes, flag_words, w, policy.floor,
+                                                          view.count if view.protected else None)
     else:
         table, per_contact, present = _agent_table(frame, agents, found, notes, w)
-    view = policy.cells(ds).over(ds.frame.index.get_indexer(frame.index), labels=frame.index)
     if not present:
         raise InputError("no metric columns found (CSAT, resolved, talk duration, speed of answer, compliance, "
                          "empathy); name them with column_map, e.g. {'csat': 'Rating', 'resolved': 'Solved'}")
@@ -335,7 +336,7 @@ def build_scorecard(ds: Dataset, *, policy: Policy, catalog: dict[str, Any], wei
         contacts = per_contact[per_contact["agent"].isin(scored.index)]
         scores, total, p_values = _contact_scores(contacts, list(scored.index), present, fractions, signs, intervals,
                                                   view if view.protected else None)
-        tests = _metric_tests(contacts, present, metric_catalog, w)
+        tests = _metric_tests(contacts, present, metric_catalog, w, view if view.protected else None)
         score_method = w("scorecard.method_contacts")
     else:
         scores, total, p_values = _agent_scores(scored, present, fractions, signs)
@@ -383,7 +384,7 @@ def build_scorecard(ds: Dataset, *, policy: Policy, catalog: dict[str, Any], wei
     tiers = [TierSummary(tier=t, label=labels[t], agents=[r.agent for r in rows if r.tier == t],  # type: ignore[arg-type]
                          actions=list(actions[t]))
              for t in ("top", "middle", "bottom", "not distinguishable") if any(r.tier == t for r in rows)]
-    linkage = _linkage(per_contact, scored, present, shape, notes, w)
+    linkage = _linkage(per_contact, scored, present, shape, notes, w, view if view.protected else None)
     method = w("scorecard.method", scores=w.sentence(score_method) + ("" if w.zh else " "), share=f"{share:.0%}",
                k=k, n=n).replace("  ", " ")
     return ScorecardResult(
@@ -589,9 +590,17 @@ def _agent_scores(scored: pd.DataFrame, present: list[str], fractions: dict[str,
 
 
 def _metric_tests(contacts: pd.DataFrame, present: list[str], metric_catalog: dict[str, Any],
-                  w: Words) -> list[MetricTest]:
+                  w: Words, view: Any = None) -> list[MetricTest]:
     """Do the agents differ at all on each metric? One-way ANOVA, Pearson χ² or Kruskal–Wallis (tools/call_center.yaml
-    names the test per metric)."""
+    names the test per metric).
+
+    In protected mode (``view``) the ANOVA's within-agents degrees of freedom N − k are taken from N′, the sum of the
+    agents' shown (perturbed) contact counts — the same counts the table shows — and F and p follow them:
+    F′ = (SS_between ÷ (k − 1)) ÷ (SS_within ÷ (N′ − k)). The exact N is a count of contacts in a scope the caller
+    chooses; two scopes one contact apart would show it."""
+    import numpy as np
+    from scipy.special import fdtrc
+
     from retention_mcp.analysis.stats import chi2_homogeneity, kruskal_wallis, one_way_anova
 
     out = []
@@ -612,6 +621,13 @@ def _metric_tests(contacts: pd.DataFrame, present: list[str], metric_catalog: di
                                       df=str(result[1]), p_value=result[2], agents_differ=result[2] < ALPHA))
         else:
             anova = one_way_anova(groups)
+            if anova and view is not None:
+                agents = sorted(values["agent"].unique())
+                rows, codes, numbers = _over_view(view, values, agents, m)
+                shown_n = int(view.counts(codes, len(agents), rows & np.isfinite(numbers)).sum())
+                within = max(1, shown_n - len(agents))
+                f = anova[0] * within / anova[2]
+                anova = (f, anova[1], within, float(fdtrc(anova[1], within, f)))
             if anova:
                 out.append(MetricTest(metric=m, test=w("scorecard.tests.anova"), statistic=anova[0],
                                       df=f"{anova[1]}, {anova[2]}", p_value=anova[3], agents_differ=anova[3] < ALPHA))
@@ -637,9 +653,15 @@ def _num(value: Any, digits: int = 6) -> float | None:
 
 def _aggregate_contacts(frame: pd.DataFrame, agents: pd.Series, found: dict[str, str], notes: list[str],
                         flag_words: tuple[frozenset[str], frozenset[str]],
-                        w: Words, floor: int = 5) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Per-contact rows -> one row per agent, and the cleaned per-contact frame for the regression."""
+                        w: Words, floor: int = 5,
+                        count: Any = None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Per-contact rows -> one row per agent, and the cleaned per-contact frame for the regression. ``count`` (a mask
+    over ``frame``'s rows -> the shown count) counts the contacts the notes mention in protected mode."""
+    import numpy as np
     import pandas as pd
+
+    def counted(mask: pd.Series) -> int:
+        return int(mask.sum()) if count is None else count(np.asarray(mask, dtype=bool))
 
     contact = pd.DataFrame({"agent": agents})
     if "answered" in found:
@@ -654,7 +676,7 @@ def _aggregate_contacts(frame: pd.DataFrame, agents: pd.Series, found: dict[str,
         csat = to_number(frame[found["csat"]])
         top = csat[is_answered].max()
         if pd.notna(top) and top <= 5:
-            zeros = int(((csat <= 0) & is_answered).sum())
+            zeros = counted((csat <= 0) & is_answered)
             if zeros:
                 notes.append(w(f"{N}.csat_zero", count=_small(zeros, floor, w)))
             csat = csat.where(csat >= 1)
@@ -681,7 +703,7 @@ def _aggregate_contacts(frame: pd.DataFrame, agents: pd.Series, found: dict[str,
         table["rated"] = grouped["csat"].count()
     for metric in present:
         table[metric] = grouped[metric].mean()
-    unanswered = int((~is_answered).sum())
+    unanswered = counted(~is_answered)
     if unanswered:
         notes.append(w(f"{N}.unanswered", count=_small(unanswered, floor, w)))
     return table, contact[is_answered], present
@@ -709,8 +731,12 @@ def _agent_table(frame: pd.DataFrame, agents: pd.Series, found: dict[str, str],
 
 
 def _linkage(per_contact: pd.DataFrame | None, scored: pd.DataFrame, present: list[str], shape: str,
-             notes: list[str], w: Words) -> Linkage | None:
-    """OLS of CSAT on the other metrics: per contact when we have contacts, else across agents."""
+             notes: list[str], w: Words, view: Any = None) -> Linkage | None:
+    """OLS of CSAT on the other metrics: per contact when we have contacts, else across agents.
+
+    In protected mode (``view``) the contacts used are counted as every count is (perturbed, n′): n′ is shown, and
+    the residual degrees of freedom n′ − p of the t tests and of the adjusted R² come from it (the exact n would
+    follow from R² and adjusted R², or from t and p)."""
     import numpy as np
     from scipy.special import stdtr
 
@@ -724,20 +750,23 @@ def _linkage(per_contact: pd.DataFrame | None, scored: pd.DataFrame, present: li
     data = data.loc[:, ["csat", *[p for p in predictors if data[p].nunique() > 1]]]
     used = [c for c in data.columns if c != "csat"]
     n, p = len(data), len(used) + 1
-    if not used or n <= p + 1:
-        notes.append(w(f"{N}.linkage_skipped", n=n, level=w.option(f"{N}.levels", level), p=p))
+    shown_n = n
+    if view is not None and level == "contact":
+        shown_n = view.count(view.labels.isin(data.index))
+    if not used or n <= p + 1 or shown_n <= p + 1:
+        notes.append(w(f"{N}.linkage_skipped", n=shown_n, level=w.option(f"{N}.levels", level), p=p))
         return None
     y = data["csat"].to_numpy(float)
     x = np.column_stack([np.ones(n), data[used].to_numpy(float)])
     beta, *_ = np.linalg.lstsq(x, y, rcond=None)
     residuals = y - x @ beta
-    dof = n - p
+    dof = shown_n - p
     sigma2 = float(residuals @ residuals) / dof
     covariance = sigma2 * np.linalg.pinv(x.T @ x)
     std_errors = np.sqrt(np.diag(covariance))
     sst = float(((y - y.mean()) ** 2).sum())
     r2 = 1 - float(residuals @ residuals) / sst if sst > 0 else 0.0
-    adj = 1 - (1 - r2) * (n - 1) / dof if dof > 0 else None
+    adj = 1 - (1 - r2) * (shown_n - 1) / dof if dof > 0 else None
     sd_y = float(y.std(ddof=1))
     coefficients: list[Coefficient] = []
     for i, metric in enumerate(used, start=1):
@@ -757,7 +786,7 @@ def _linkage(per_contact: pd.DataFrame | None, scored: pd.DataFrame, present: li
         link_notes.append(w(f"{N}.sketch", n=n, metrics=len(used)))
     if level == "contact":
         link_notes.append(w(f"{N}.per_contact"))
-    return Linkage(level=level, n=n, r_squared=r2, adj_r_squared=adj,  # type: ignore[arg-type]
+    return Linkage(level=level, n=shown_n, r_squared=r2, adj_r_squared=adj,  # type: ignore[arg-type]
                    intercept=float(beta[0]), coefficients=coefficients, notes=link_notes)
 
 
