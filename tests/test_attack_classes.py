@@ -404,3 +404,25 @@ async def test_a_callers_access_rides_with_the_call(tmp_path: Path) -> None:
     finally:
         auth_context_var.reset(entered)
         assert pay.is_error and "MonthlyIncome" in text_of(pay)
+
+
+@pytest.mark.anyio
+async def test_protected_schedule_fairness_lists_no_agents_counts(tmp_path: Path) -> None:
+    """The per-agent distribution gives each agent's exact count, and by its length the number of agents in the
+    filter: protected mode does not list it (the Ginis summarise it); exact mode does, checked against pandas."""
+    import pandas as pd
+
+    rows = [{"agent": f"A{a:02d}", "date": f"2024-03-{d:02d}", "shift": "night" if (a + d) % 3 == 0 else "day"}
+            for a in range(1, 13) for d in range(1, 29)]
+    (tmp_path / "roster.csv").write_text(pd.DataFrame(rows).to_csv(index=False), encoding="utf-8")
+    nights = pd.DataFrame(rows).query("shift == 'night'").groupby("agent").size()
+    for mode in ("exact", "protected"):
+        async with Client(build_server(server_settings(tmp_path, mode, tmp_path))) as client:
+            result = await client.call_tool("schedule_fairness", {"path": "roster.csv"})
+            assert not result.is_error, text_of(result)
+            listed = result.structured_content["sorted_counts"]
+            if mode == "exact":
+                assert sorted(listed, reverse=True) == listed and len(listed) == 12
+                assert sum(listed) >= nights.sum()  # night shifts are among the unfavourable ones
+            else:
+                assert listed is None and "Gini" in text_of(result)

@@ -376,6 +376,11 @@ def fairness_from_roster(ds: Dataset, *, catalog: dict[str, Any], holidays: Sequ
     show = len(per_agent) >= min_group_size
     if not show:
         notes.append(w("fairness.notes.few_agents", k=min_group_size))
+    elif view.protected:
+        # Each agent's exact count, and by its length the exact number of agents in a scope the caller chooses:
+        # two scopes one agent apart would show that agent's count. Protected mode shows the Ginis, not the list.
+        show = False
+        notes.append(w("fairness.notes.protected_distribution"))
     notes.append(w("fairness.notes.columns", agent=agent_col, date=date_col, shift=shift_col, start=start_col,
                    **{"from": plain_number(night_from_hour), "until": plain_number(night_until_hour)}))
     result = _result([float(v) for v in per_agent["unfavourable"].tolist()],
