@@ -228,6 +228,16 @@ def rows_of(ds: Any, policy: Any, where: dict) -> np.ndarray:
     return scope.rows if scope.active else np.ones(ds.rows, dtype=bool)
 
 
+def split_rows(ds: Any, policy: Any, with_person: Any, parts: Sequence[Any]) -> tuple[Any, list[Any], Any]:
+    """The rows the call with the person covers, the rows of each part, and the parts' union."""
+    whole = rows_of(ds, policy, with_person)
+    pieces = [rows_of(ds, policy, part) for part in parts]
+    union = np.zeros(ds.rows, dtype=bool)
+    for piece in pieces:
+        union |= piece
+    return whole, pieces, union
+
+
 def where_attack(report: Report, family: str, ds: Any, policy: Any, mode: str, lones: Sequence[Lone],
                  rng: random.Random, call: Calls, read: Callable[[Any], Any], kind: str, truth_of: Callable,
                  domain: np.ndarray | None = None, tries: int = 3, budget: int = 10**6) -> None:
@@ -240,11 +250,7 @@ def where_attack(report: Report, family: str, ds: Any, policy: Any, mode: str, l
         if report.attempts[family] >= budget:
             return
         for with_person, parts in where_splits(ds, policy, lone, rng, tries):
-            whole = rows_of(ds, policy, with_person)
-            pieces = [rows_of(ds, policy, part) for part in parts]
-            union = np.zeros(ds.rows, dtype=bool)
-            for piece in pieces:
-                union |= piece
+            whole, pieces, union = split_rows(ds, policy, with_person, parts)
             difference = whole & ~union
             if int(difference.sum()) != 1 or int(np.flatnonzero(difference)[0]) != lone.row or \
                     any((a & b).any() for a, b in itertools.combinations(pieces, 2)) or (union & ~whole).any():
@@ -428,11 +434,7 @@ def count_probe(report: Report, family: str, ds: Any, policy: Any, mode: str, lo
         if report.attempts[family] >= budget:
             return
         for with_person, parts in where_splits(ds, policy, lone, rng, tries):
-            whole = rows_of(ds, policy, with_person)
-            pieces = [rows_of(ds, policy, part) for part in parts]
-            union = np.zeros(ds.rows, dtype=bool)
-            for piece in pieces:
-                union |= piece
+            whole, pieces, union = split_rows(ds, policy, with_person, parts)
             if int((whole & ~union).sum()) != 1 or any((a & b).any() for a, b in itertools.combinations(pieces, 2)):
                 continue
             shown = [read(call(w)) for w in [with_person, *parts]]
