@@ -430,16 +430,27 @@ def test_wide_docx_tables_step_down_a_size_and_keep_numbers_and_dates_whole(sett
     assert {run.font.size for run in cell_runs} == {None}  # body size, from the Normal style
 
 
-@pytest.mark.parametrize("number", ["20.2%", "100.0%", "-14.5 pp", "1,470"])
-def test_a_docx_number_column_is_wide_enough_for_its_widest_number_in_a_substitute_font(number: str) -> None:
-    """Measured independently: the number set in DejaVu Sans (what a reader without Calibri gets, matplotlib ships
-    it) at the table's size, plus Word's default cell margins (0.08 in each side), fits the column it is given, so
-    the % of 20.2% does not wrap onto a second line (it did in a Chinese driver table)."""
+#: Word's default cell margins, both sides (0.08 in each), in twips.
+CELL_MARGINS_TWIPS = 2 * 0.08 * 1440
+
+
+def dejavu_twips(text: str, size: float, face: str = "DejaVuSans.ttf") -> float:
+    """``text``'s width set in a DejaVu face (what a reader without Calibri gets; matplotlib ships it) at ``size``
+    points, in twips (20 a point), measured with the font's own advances."""
     from pathlib import Path
 
     import matplotlib
     from PIL import ImageFont
 
+    font = ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / face), size=1000)
+    return font.getlength(text) / 1000 * size * 20  # 1000 units per em
+
+
+@pytest.mark.parametrize("number", ["20.2%", "100.0%", "-14.5 pp", "1,470"])
+def test_a_docx_number_column_is_wide_enough_for_its_widest_number_in_a_substitute_font(number: str) -> None:
+    """Measured independently: the number set in DejaVu Sans (what a reader without Calibri gets, matplotlib ships
+    it) at the table's size, plus Word's default cell margins (0.08 in each side), fits the column it is given, so
+    the % of 20.2% does not wrap onto a second line (it did in a Chinese driver table)."""
     from retention_mcp.report.export import DOCX_TABLE_SIZES, table_layout
 
     rows = [["驱动因素", "占 R²", "方向", "象限", "证据"],  # the demo's driver table
@@ -447,21 +458,13 @@ def test_a_docx_number_column_is_wide_enough_for_its_widest_number_in_a_substitu
             ["岗位", "9.5%", "“left”随“岗位”的取值不同而不同（见各取值）", "", "[ev-5b7043]"]]
     size, widths = table_layout(rows)
     assert size in DOCX_TABLE_SIZES
-    dejavu = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
-    font = ImageFont.truetype(str(dejavu), size=1000)  # 1000 units per em: lengths in thousandths of an em
-    text_twips = font.getlength(number) / 1000 * size * 20  # 20 twips per point
-    margins = 2 * 0.08 * 1440
+    text_twips, margins = dejavu_twips(number, size), CELL_MARGINS_TWIPS
     assert widths[1] >= text_twips + margins, (number, widths[1], text_twips + margins)
 
 
 def test_a_bold_total_fits_its_column_in_bold() -> None:
     """A roadmap's total row is bold: measured in DejaVu Sans Bold, "120,000" fits the budget column it is given
     (it wrapped to "120,00" / "0" in a Chinese plan rendered in LibreOffice)."""
-    from pathlib import Path
-
-    import matplotlib
-    from PIL import ImageFont
-
     from retention_mcp.report.export import table_layout
 
     rows = [["阶段", "月份", "负责角色", "主要活动", "预算", "阶段末应达成的 KPI"],
@@ -472,5 +475,4 @@ def test_a_bold_total_fits_its_column_in_bold() -> None:
              "员工离职率 12，新员工 90 天内离职率 3"],
             ["**合计**", "第 1–12 月", "", "", "**120,000**", ""]]
     size, widths = table_layout(rows)
-    bold = ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans-Bold.ttf"), 1000)
-    assert widths[4] >= bold.getlength("120,000") / 1000 * size * 20 + 2 * 0.08 * 1440
+    assert widths[4] >= dejavu_twips("120,000", size, "DejaVuSans-Bold.ttf") + CELL_MARGINS_TWIPS
